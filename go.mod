@@ -1,0 +1,3 @@
+module github.com/aisedge/aisedge
+
+go 1.26.8
