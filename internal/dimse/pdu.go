@@ -172,8 +172,8 @@ type ExtendedNegotiation struct {
 
 // UserIdentity is a user identity negotiation sub-item (PS3.7 D.3.3.7).
 type UserIdentity struct {
-	Type             byte
-	ResponseWanted   bool
+	Type               byte
+	ResponseWanted     bool
 	Primary, Secondary []byte
 }
 
@@ -504,12 +504,7 @@ func ReadPDU(r io.Reader, maxPDataLen uint32) (PDU, error) {
 	if err != nil {
 		return nil, err
 	}
-	if pd, ok := p.(*PDataTF); ok {
-		// pduReader reuses its buffer; detach.
-		pr.body = nil
-		pr.pdata = PDataTF{}
-		return pd, nil
-	}
+	// pr is discarded, so the P-DATA-TF aliasing its buffer is not reused.
 	return p, nil
 }
 
