@@ -94,6 +94,12 @@ func (s Set) decode(b []byte, pn, backslash bool) (string, error) {
 	}
 	init := s.initial()
 	st := init
+	// lastG1 is the set most recently designated into G1. When a delimiter
+	// has reset G1 to "none" (value 1 has no G1 set) and GR bytes follow
+	// without a new designation, as some writers produce after CR LF, they
+	// are read with lastG1: conformant data never has such bytes, and no
+	// other reading of them is possible.
+	lastG1 := init.g1
 	for i := 0; i < len(b); {
 		c := b[i]
 		switch {
@@ -103,6 +109,7 @@ func (s Set) decode(b []byte, pn, backslash bool) (string, error) {
 				d.bad(b, i, n, "unknown or malformed escape sequence")
 			} else if g.g1 {
 				st.g1 = g
+				lastG1 = g
 			} else {
 				st.g0 = g
 			}
@@ -150,6 +157,9 @@ func (s Set) decode(b []byte, pn, backslash bool) (string, error) {
 
 		default: // GR: the G1 set
 			g := st.g1
+			if g == nil {
+				g = lastG1
+			}
 			switch {
 			case g == nil:
 				d.bad(b, i, 1, "byte above 0x7F but no G1 set is designated")
