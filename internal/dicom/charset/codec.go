@@ -348,7 +348,9 @@ func (so *solo) decode(d *decoder, b []byte) {
 			continue
 		}
 		chunk := b[i : i+n]
-		if r, ok := decodeOne(dec, chunk); ok {
+		if r, ok := gbUserDecode(chunk); ok {
+			d.sb.WriteRune(r)
+		} else if r, ok := decodeOne(dec, chunk); ok {
 			d.sb.WriteRune(r)
 		} else if so.four && bytes.Equal(chunk, gbReplacement) {
 			d.sb.WriteRune(utf8.RuneError)
@@ -374,6 +376,7 @@ func (so *solo) encode(s Set, text string) ([]byte, error) {
 		return []byte(text), nil
 	}
 	e := so.enc.NewEncoder()
+	d := so.enc.NewDecoder()
 	out := make([]byte, 0, len(text)+len(text)/2)
 	var src [utf8.UTFMax]byte
 	var dst [8]byte
@@ -385,14 +388,75 @@ func (so *solo) encode(s Set, text string) ([]byte, error) {
 			out = append(out, byte(r))
 			continue
 		}
+		if lead, trail, ok := gbUserEncode(r); ok {
+			out = append(out, lead, trail)
+			continue
+		}
 		e.Reset()
 		n, _, err := e.Transform(dst[:], src[:utf8.EncodeRune(src[:], r)], true)
 		// x/text's GBK writes U+20AC as the single byte 0x80 (code page
 		// 936); GBK proper has no euro sign, and Decode refuses 0x80.
+		// x/text's GB18030 encoder also maps some private-use characters
+		// to codes its decoder reads as other characters; only codes that
+		// decode back to r are written.
 		if err != nil || n < 2 {
 			return nil, &EncodeError{Charset: s.name(), Offset: i, Rune: r}
+		}
+		if back, ok := decodeOne(d, dst[:n]); !ok || back != r {
+			if !(so.four && r == utf8.RuneError && bytes.Equal(dst[:n], gbReplacement)) {
+				return nil, &EncodeError{Charset: s.name(), Offset: i, Rune: r}
+			}
 		}
 		out = append(out, dst[:n]...)
 	}
 	return out, nil
+}
+
+// The user-defined areas of GBK and GB18030 map to the Private Use Area
+// U+E000-U+E765 in code order: 0xAAA1-0xAFFE, then 0xF8A1-0xFEFE (94
+// cells per row), then 0xA140-0xA7A0 (96 cells per row, no 0x7F). x/text
+// decodes them as errors and encodes their runes wrongly, so they are
+// handled here; hospitals use them for rare characters in names.
+const (
+	puaArea2 = 0xE000 + 6*94
+	puaArea3 = puaArea2 + 7*94
+	puaEnd   = puaArea3 + 7*96 // exclusive
+)
+
+func gbUserDecode(b []byte) (rune, bool) {
+	if len(b) != 2 {
+		return 0, false
+	}
+	lead, trail := rune(b[0]), rune(b[1])
+	switch {
+	case lead >= 0xAA && lead <= 0xAF && trail >= 0xA1 && trail <= 0xFE:
+		return 0xE000 + (lead-0xAA)*94 + trail - 0xA1, true
+	case lead >= 0xF8 && lead <= 0xFE && trail >= 0xA1 && trail <= 0xFE:
+		return puaArea2 + (lead-0xF8)*94 + trail - 0xA1, true
+	case lead >= 0xA1 && lead <= 0xA7 && trail >= 0x40 && trail <= 0xA0 && trail != 0x7F:
+		if trail > 0x7F {
+			trail--
+		}
+		return puaArea3 + (lead-0xA1)*96 + trail - 0x40, true
+	}
+	return 0, false
+}
+
+func gbUserEncode(r rune) (lead, trail byte, ok bool) {
+	switch {
+	case r >= 0xE000 && r < puaArea2:
+		r -= 0xE000
+		return byte(0xAA + r/94), byte(0xA1 + r%94), true
+	case r >= puaArea2 && r < puaArea3:
+		r -= puaArea2
+		return byte(0xF8 + r/94), byte(0xA1 + r%94), true
+	case r >= puaArea3 && r < puaEnd:
+		r -= puaArea3
+		t := 0x40 + r%96
+		if t >= 0x7F {
+			t++
+		}
+		return byte(0xA1 + r/96), byte(t), true
+	}
+	return 0, 0, false
 }

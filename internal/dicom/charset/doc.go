@@ -44,6 +44,22 @@
 // the listed terms and the standard code points of each set, never emits
 // '?' for a character it cannot represent, and refuses ESC in the input.
 //
+// Deliberate differences from common toolkits, and limits:
+//
+//   - Bytes 0x80-0xFF in the default repertoire, and C1 bytes 0x80-0x9F in
+//     any ISO 2022 based set, are invalid (U+FFFD and an error); pydicom
+//     reads the former as Latin-1. Callers that want that fallback can
+//     decode again with Parse("ISO_IR 100").
+//   - ISO-IR 14 (JIS X 0201 romaji) is read and written as ASCII: 0x5C is
+//     the DICOM value delimiter, not YEN SIGN, and 0x7E is '~'.
+//   - ISO_IR 13 is single-byte JIS X 0201 only; Shift_JIS two-byte codes
+//     are invalid.
+//   - G2 and G3, single and locking shifts are not used by DICOM and are
+//     not supported.
+//   - GBK and GB18030 user-defined areas map to U+E000-U+E765; the
+//     GB18030-2000 private-use mappings U+E766-U+E864 are not written
+//     (x/text cannot round-trip them), nor is the euro sign in GBK.
+//
 // The code tables for ISO 8859, JIS X 0208/0212, KS X 1001, GB 2312, GBK and
 // GB18030 come from golang.org/x/text/encoding.
 package charset
