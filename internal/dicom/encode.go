@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 )
 
 // ErrSkippedValue is returned when writing a data set parsed with
@@ -103,7 +104,9 @@ func writeBody(w io.Writer, ds *Dataset, ts TransferSyntax) error {
 		}
 		w = fw
 	}
-	bw := bufio.NewWriterSize(w, 64<<10)
+	bw := writerPool.Get().(*bufio.Writer)
+	bw.Reset(w)
+	defer func() { bw.Reset(nil); writerPool.Put(bw) }()
 	var order binary.ByteOrder = binary.LittleEndian
 	if ts.BigEndian {
 		order = binary.BigEndian
@@ -120,6 +123,8 @@ func writeBody(w io.Writer, ds *Dataset, ts TransferSyntax) error {
 	}
 	return nil
 }
+
+var writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 64<<10) }}
 
 type encoder struct {
 	w     *bufio.Writer

@@ -23,8 +23,16 @@ type input struct {
 const inputBufSize = 64 << 10
 
 func newInput(r io.Reader) *input {
-	in := &input{src: r, size: -1, buf: make([]byte, inputBufSize)}
-	if ra, size, ok := randomAccess(r); ok {
+	in := &input{src: r, size: -1}
+	ra, size, ok := randomAccess(r)
+	bufSize := inputBufSize
+	if ok && size < int64(bufSize) {
+		// Small files need no more than their own size (plus room for a
+		// header peek past the end).
+		bufSize = max(int(size), 256)
+	}
+	in.buf = make([]byte, bufSize)
+	if ok {
 		in.ra, in.size = ra, size
 		// Start reading at the reader's current position if it has one.
 		start := int64(0)
