@@ -116,9 +116,12 @@ func LookupUID(uid string) (UIDEntry, bool) {
 }
 
 // IsStorageSOPClass reports whether uid is a registered Storage SOP class
-// (including retired ones): the classes a C-STORE SCP should accept.
+// (including retired ones): the classes a C-STORE SCP should accept. The
+// DICOMDIR class (Media Storage Directory Storage) is a file-set object,
+// never sent over the network, so it does not count.
 func IsStorageSOPClass(uid string) bool {
 	e, ok := LookupUID(uid)
 	return ok && e.Type == "SOP Class" && strings.Contains(e.Name, "Storage") &&
-		!strings.Contains(e.Name, "Commitment") && !strings.Contains(e.Name, "Storage Management")
+		!strings.Contains(e.Name, "Commitment") && !strings.Contains(e.Name, "Storage Management") &&
+		e.UID != "1.2.840.10008.1.3.10"
 }

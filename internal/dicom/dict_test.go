@@ -262,6 +262,8 @@ func TestIsStorageSOPClassUID(t *testing.T) {
 		{"1.2.840.10008.5.1.4.1.1.5", true},     // Nuclear Medicine Image Storage (retired)
 		{"1.2.840.10008.5.1.4.1.1.3", true},     // Ultrasound Multi-frame Image Storage (retired)
 		{"1.2.840.10008.1.1", false},            // Verification
+		{"1.2.840.10008.1.3.10", false},         // Media Storage Directory Storage (DICOMDIR)
+		{"1.3.12.2.1107.5.9.1", false},          // Siemens CSA non-image: private, not registered
 		{"1.2.840.10008.1.20.1", false},         // Storage Commitment Push Model
 		{"1.2.840.10008.1.20.2", false},         // Storage Commitment Pull Model (retired)
 		{"1.2.840.10008.4.2", false},            // Storage Service Class

@@ -4,7 +4,8 @@
 //
 // It does no I/O beyond io.Reader, io.ReaderAt and io.Writer supplied by the
 // caller. Every other package that needs to look inside a DICOM object
-// imports this one; it imports nothing of the project's own.
+// imports this one; of the project's own code it imports only its charset
+// subpackage.
 //
 // Design in brief:
 //
