@@ -77,14 +77,24 @@ const (
 // MaxCommandLength caps the size of a reassembled command set.
 const MaxCommandLength = 64 << 10
 
+// appendTag writes a tag as group then element, each little-endian.
+func appendTag(b []byte, tag uint32) []byte {
+	b = binary.LittleEndian.AppendUint16(b, uint16(tag>>16))
+	return binary.LittleEndian.AppendUint16(b, uint16(tag))
+}
+
+func readTag(b []byte) uint32 {
+	return uint32(binary.LittleEndian.Uint16(b))<<16 | uint32(binary.LittleEndian.Uint16(b[2:]))
+}
+
 func appendElem(b []byte, tag uint32, val []byte) []byte {
-	b = binary.LittleEndian.AppendUint32(b, tag)
+	b = appendTag(b, tag)
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(val)))
 	return append(b, val...)
 }
 
 func appendUS(b []byte, tag uint32, v uint16) []byte {
-	b = binary.LittleEndian.AppendUint32(b, tag)
+	b = appendTag(b, tag)
 	b = binary.LittleEndian.AppendUint32(b, 2)
 	return binary.LittleEndian.AppendUint16(b, v)
 }
@@ -95,7 +105,7 @@ func appendText(b []byte, tag uint32, s string, pad byte) []byte {
 	if n%2 == 1 {
 		n++
 	}
-	b = binary.LittleEndian.AppendUint32(b, tag)
+	b = appendTag(b, tag)
 	b = binary.LittleEndian.AppendUint32(b, uint32(n))
 	b = append(b, s...)
 	if n != len(s) {
@@ -179,7 +189,7 @@ func DecodeCommand(b []byte) (*Command, error) {
 		if len(b) < 8 {
 			return nil, badCommand("truncated element header")
 		}
-		tag := binary.LittleEndian.Uint32(b)
+		tag := readTag(b)
 		n := binary.LittleEndian.Uint32(b[4:])
 		if tag>>16 != 0 {
 			return nil, badCommand("element %08X outside group 0000", tag)

@@ -233,7 +233,7 @@ func TestCommandRoundTrip(t *testing.T) {
 	if _, err := DecodeCommand([]byte{0, 0, 0, 0, 0xFF, 0, 0, 0}); !errors.Is(err, ErrBadCommand) {
 		t.Errorf("overlong element: %v", err)
 	}
-	if _, err := DecodeCommand([]byte{8, 0, 0x10, 0, 0, 0, 0, 0}); !errors.Is(err, ErrBadCommand) {
+	if _, err := DecodeCommand([]byte{8, 0, 0x18, 0, 0, 0, 0, 0}); !errors.Is(err, ErrBadCommand) {
 		t.Errorf("group 0008 element: %v", err)
 	}
 }

@@ -1,0 +1,746 @@
+package dimse
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/aisedge/aisedge/internal/dicom"
+)
+
+// ServerConfig configures a Server. Handler and TempDir are required.
+type ServerConfig struct {
+	// Handler takes each received instance.
+	Handler StoreHandler
+	// TempDir receives the instances while they arrive; it should be on the
+	// file system the handler renames them into.
+	TempDir string
+
+	// MaxAssociations limits concurrent associations (default 32); further
+	// requests are rejected with "local limit exceeded".
+	MaxAssociations int
+	// MaxPDULength is the largest P-DATA-TF PDU this side receives, offered
+	// in A-ASSOCIATE-AC (default 256 KiB).
+	MaxPDULength uint32
+	// ARTIMTimeout bounds the wait for A-ASSOCIATE-RQ after a connection is
+	// accepted, and for the peer to close or answer after a final PDU
+	// (default 30 s).
+	ARTIMTimeout time.Duration
+	// IdleTimeout bounds the wait for the next message (default 2 min); the
+	// association is aborted when it expires.
+	IdleTimeout time.Duration
+	// DataTimeout bounds the wait for each PDU inside a message (default
+	// 60 s): a stalled sender is aborted and its partial instance dropped.
+	DataTimeout time.Duration
+	// WriteTimeout bounds each write to the peer (default 60 s).
+	WriteTimeout time.Duration
+	// MinFreeBytes is the free-space watermark of TempDir's file system:
+	// below it, C-STOREs fail with A700 (default 1 GiB; negative disables).
+	MinFreeBytes int64
+
+	// SOPClasses decides which abstract syntaxes are accepted.
+	SOPClasses SOPClassPolicy
+	// Admit, when set, is asked about every association request after the
+	// concurrency check; a non-nil Rejection is sent as A-ASSOCIATE-RJ.
+	Admit func(info *AssociationInfo) *Rejection
+	// Validate checks a received data set before it is fsynced and handed
+	// over; the default (ValidateInstance) parses it and compares its SOP
+	// Class and Instance UIDs with the command. Return a *StatusError.
+	Validate func(in *Instance, r io.ReaderAt) error
+
+	// Logger receives JSON-friendly structured logs; UIDs are hashed.
+	Logger *slog.Logger
+}
+
+// AssociationInfo describes an association request for ServerConfig.Admit.
+type AssociationInfo struct {
+	CalledAET, CallingAET     string
+	Remote                    net.Addr
+	ImplementationClassUID    string
+	ImplementationVersionName string
+}
+
+// Metrics are the server's counters; read them with Snapshot.
+type Metrics struct {
+	AssociationsAccepted atomic.Int64
+	AssociationsRejected atomic.Int64
+	AssociationsAborted  atomic.Int64
+	Echoes               atomic.Int64
+	StoresOK             atomic.Int64
+	StoresFailed         atomic.Int64
+	BytesReceived        atomic.Int64
+	Active               atomic.Int64
+}
+
+// MetricsSnapshot is a copy of Metrics.
+type MetricsSnapshot struct {
+	AssociationsAccepted, AssociationsRejected, AssociationsAborted int64
+	Echoes, StoresOK, StoresFailed, BytesReceived, Active           int64
+}
+
+// Snapshot copies the counters.
+func (m *Metrics) Snapshot() MetricsSnapshot {
+	return MetricsSnapshot{
+		AssociationsAccepted: m.AssociationsAccepted.Load(),
+		AssociationsRejected: m.AssociationsRejected.Load(),
+		AssociationsAborted:  m.AssociationsAborted.Load(),
+		Echoes:               m.Echoes.Load(),
+		StoresOK:             m.StoresOK.Load(),
+		StoresFailed:         m.StoresFailed.Load(),
+		BytesReceived:        m.BytesReceived.Load(),
+		Active:               m.Active.Load(),
+	}
+}
+
+// ErrServerClosed is returned by Serve after Shutdown or Close.
+var ErrServerClosed = errors.New("dimse: server closed")
+
+// Server is a C-ECHO and C-STORE service class provider.
+//
+// Per association:
+//
+//	accept ─ARTIM─▶ A-ASSOCIATE-RQ ─┬─ over limit / Admit refuses / nothing acceptable ─▶ A-ASSOCIATE-RJ, close
+//	                                └─ A-ASSOCIATE-AC ─▶ idle ◀───────────────┐
+//	idle ─ command PDVs ─▶ C-ECHO: RSP ───────────────────────────────────────┤
+//	     └─ C-STORE: data PDVs ─▶ temp file ─▶ validate ─▶ fsync ─▶ Handler ─▶ RSP
+//	idle ─ A-RELEASE-RQ ─▶ A-RELEASE-RP, close
+//	idle ─ Shutdown ─▶ A-RELEASE-RQ ─▶ wait A-RELEASE-RP (ARTIM), close
+//	any  ─ A-ABORT / timeout / protocol error ─▶ partial instance deleted, close
+type Server struct {
+	cfg     ServerConfig
+	log     *slog.Logger
+	sem     chan struct{}
+	spare   chan struct{} // connections beyond the limit that get an RJ
+	baseCtx context.Context
+	cancel  context.CancelFunc
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	conns     map[*assoc]struct{}
+	wg        sync.WaitGroup
+	shutting  atomic.Bool
+
+	// Metrics counts associations, instances and bytes.
+	Metrics Metrics
+}
+
+// NewServer checks cfg, fills in defaults and returns a server.
+func NewServer(cfg ServerConfig) (*Server, error) {
+	if cfg.Handler == nil {
+		return nil, errors.New("dimse: ServerConfig.Handler is required")
+	}
+	if cfg.TempDir == "" {
+		return nil, errors.New("dimse: ServerConfig.TempDir is required")
+	}
+	if st, err := os.Stat(cfg.TempDir); err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("dimse: TempDir %q is not a directory", cfg.TempDir)
+	}
+	if cfg.MaxAssociations <= 0 {
+		cfg.MaxAssociations = 32
+	}
+	if cfg.MaxPDULength == 0 {
+		cfg.MaxPDULength = DefaultMaxPDULength
+	}
+	if cfg.MaxPDULength < MinMaxPDULength || cfg.MaxPDULength > HardMaxPDULength {
+		return nil, fmt.Errorf("dimse: MaxPDULength %d outside [%d, %d]", cfg.MaxPDULength, MinMaxPDULength, HardMaxPDULength)
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&cfg.ARTIMTimeout, 30*time.Second)
+	def(&cfg.IdleTimeout, 2*time.Minute)
+	def(&cfg.DataTimeout, time.Minute)
+	def(&cfg.WriteTimeout, time.Minute)
+	if cfg.MinFreeBytes == 0 {
+		cfg.MinFreeBytes = 1 << 30
+	}
+	if cfg.Validate == nil {
+		cfg.Validate = ValidateInstance
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Server{
+		cfg:       cfg,
+		log:       log.With("component", "dimse"),
+		sem:       make(chan struct{}, cfg.MaxAssociations),
+		spare:     make(chan struct{}, 16),
+		baseCtx:   ctx,
+		cancel:    cancel,
+		listeners: map[net.Listener]struct{}{},
+		conns:     map[*assoc]struct{}{},
+	}, nil
+}
+
+// ListenAndServe listens on the TCP address and serves.
+func (s *Server) ListenAndServe(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return s.Serve(ln)
+}
+
+// Serve accepts connections on ln until Shutdown or Close, and returns
+// ErrServerClosed then.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.shutting.Load() {
+		s.mu.Unlock()
+		ln.Close()
+		return ErrServerClosed
+	}
+	s.listeners[ln] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, ln)
+		s.mu.Unlock()
+	}()
+	var backoff time.Duration
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			if s.shutting.Load() {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				s.log.Warn("accept failed; retrying", "err", err, "backoff", backoff)
+				time.Sleep(backoff)
+				continue
+			}
+			return err
+		}
+		backoff = 0
+		s.wg.Add(1)
+		go s.serveConn(conn)
+	}
+}
+
+// Shutdown stops accepting, lets every association finish the message in
+// flight, then releases it (A-RELEASE-RQ from this side). When ctx expires
+// first, the remaining associations are aborted.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.shutting.Store(true)
+	s.mu.Lock()
+	for ln := range s.listeners {
+		ln.Close()
+	}
+	for a := range s.conns {
+		a.draining.Store(true)
+		a.kick.Store(true)
+		_ = a.conn.SetReadDeadline(time.Now())
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		s.cancel()
+		return nil
+	case <-ctx.Done():
+		s.Close()
+		<-done
+		return ctx.Err()
+	}
+}
+
+// Close stops accepting and closes every connection at once; partial
+// instances are discarded and unacknowledged.
+func (s *Server) Close() error {
+	s.shutting.Store(true)
+	s.cancel()
+	s.mu.Lock()
+	for ln := range s.listeners {
+		ln.Close()
+	}
+	for a := range s.conns {
+		a.conn.Close()
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *Server) track(a *assoc, on bool) {
+	s.mu.Lock()
+	if on {
+		s.conns[a] = struct{}{}
+		if s.shutting.Load() {
+			a.draining.Store(true)
+		}
+	} else {
+		delete(s.conns, a)
+	}
+	s.mu.Unlock()
+}
+
+func (s *Server) serveConn(conn net.Conn) {
+	defer s.wg.Done()
+	full := false
+	select {
+	case s.sem <- struct{}{}:
+		defer func() { <-s.sem }()
+	default:
+		full = true
+		select {
+		case s.spare <- struct{}{}:
+			defer func() { <-s.spare }()
+		default:
+			s.Metrics.AssociationsRejected.Add(1)
+			conn.Close()
+			return
+		}
+	}
+	id := fmt.Sprintf("%08x", rand.Uint32())
+	log := s.log.With("assoc", id, "remote", conn.RemoteAddr().String())
+	a := newAssoc(conn, s.cfg.MaxPDULength, log)
+	a.id = id
+	a.writeTimeout = s.cfg.WriteTimeout
+	s.track(a, true)
+	defer s.track(a, false)
+	defer conn.Close()
+
+	p, err := a.readPDU(time.Now().Add(s.cfg.ARTIMTimeout))
+	if err != nil {
+		log.Info("no association request", "err", err)
+		var pe *PDUError
+		if errors.As(err, &pe) {
+			a.abortFor(err)
+		}
+		return
+	}
+	rq, ok := p.(*AssociateRQ)
+	if !ok {
+		log.Info("unexpected PDU instead of association request", "pdu", p.Type().String())
+		a.abort(AbortSourceServiceProvider, AbortReasonUnexpectedPDU)
+		return
+	}
+	a.calledAET, a.callingAET = rq.CalledAET, rq.CallingAET
+	log = log.With("called_aet", rq.CalledAET, "calling_aet", rq.CallingAET)
+	a.log = log
+	info := &AssociationInfo{
+		CalledAET: rq.CalledAET, CallingAET: rq.CallingAET, Remote: conn.RemoteAddr(),
+		ImplementationClassUID: rq.UserInfo.ImplementationClassUID, ImplementationVersionName: rq.UserInfo.ImplementationVersionName,
+	}
+	var rej *Rejection
+	switch {
+	case full:
+		rej = RejectLocalLimitExceeded
+	case s.shutting.Load():
+		rej = RejectTemporaryCongestion
+	case s.cfg.Admit != nil:
+		rej = s.cfg.Admit(info)
+	}
+	var ac *AssociateAC
+	var accepted []PresentationContext
+	if rej == nil {
+		ac, accepted, rej = negotiateAccept(rq, &s.cfg.SOPClasses, s.cfg.MaxPDULength)
+	}
+	if rej != nil {
+		s.Metrics.AssociationsRejected.Add(1)
+		log.Warn("association rejected", "reason", rej.reasonText())
+		if err := a.sendPDU(rej.pdu()); err == nil {
+			a.lingerClose(s.cfg.ARTIMTimeout)
+		}
+		return
+	}
+	if err := a.sendPDU(ac); err != nil {
+		log.Info("sending A-ASSOCIATE-AC failed", "err", err)
+		return
+	}
+	for i := range accepted {
+		a.contexts[accepted[i].ID] = &accepted[i]
+	}
+	a.setMaxSend(rq.UserInfo.MaxPDULength)
+	s.Metrics.AssociationsAccepted.Add(1)
+	s.Metrics.Active.Add(1)
+	defer s.Metrics.Active.Add(-1)
+	log.Info("association accepted", "proposed", len(rq.PresentationContexts), "accepted", len(accepted),
+		"peer_max_pdu", rq.UserInfo.MaxPDULength, "peer_impl", rq.UserInfo.ImplementationVersionName)
+	s.serveAssoc(a)
+}
+
+// serveAssoc runs the data transfer phase until release, abort or error.
+func (s *Server) serveAssoc(a *assoc) {
+	for {
+		pdv, other, err := a.nextPDV(s.cfg.IdleTimeout, true)
+		if err != nil {
+			switch {
+			case errors.Is(err, errDraining):
+				s.release(a)
+			case isTimeout(err) && a.draining.Load() && !a.buffered():
+				s.release(a)
+			case isTimeout(err):
+				a.log.Warn("idle timeout; aborting association")
+				s.Metrics.AssociationsAborted.Add(1)
+				a.abort(AbortSourceServiceUser, 0)
+			case errors.Is(err, io.EOF):
+				a.log.Info("peer closed the connection without release")
+			default:
+				a.log.Warn("association failed", "err", err)
+				s.Metrics.AssociationsAborted.Add(1)
+				a.abortFor(err)
+			}
+			return
+		}
+		if other != nil {
+			switch other.(type) {
+			case *ReleaseRQ:
+				if err := a.sendPDU(&ReleaseRP{}); err == nil {
+					a.lingerClose(s.cfg.ARTIMTimeout)
+				}
+				a.log.Info("association released")
+			case *Abort:
+				s.Metrics.AssociationsAborted.Add(1)
+				a.log.Info("association aborted by peer")
+			default:
+				s.Metrics.AssociationsAborted.Add(1)
+				a.log.Warn("unexpected PDU; aborting", "pdu", other.Type().String())
+				a.abort(AbortSourceServiceProvider, AbortReasonUnexpectedPDU)
+			}
+			return
+		}
+		if err := s.handleMessage(a, pdv); err != nil {
+			s.Metrics.AssociationsAborted.Add(1)
+			if errors.Is(err, ErrPeerAborted) {
+				a.log.Info("association aborted by peer during a message")
+			} else {
+				a.log.Warn("association failed during a message", "err", err)
+			}
+			a.abortFor(err)
+			return
+		}
+	}
+}
+
+// release runs an acceptor-initiated release (graceful shutdown).
+func (s *Server) release(a *assoc) {
+	a.log.Info("releasing association for shutdown")
+	if err := a.sendPDU(&ReleaseRQ{}); err != nil {
+		return
+	}
+	a.pdvs = nil
+	deadline := time.Now().Add(s.cfg.ARTIMTimeout)
+	for {
+		p, err := a.readPDU(deadline)
+		if err != nil {
+			if isTimeout(err) && a.kick.Swap(false) && time.Now().Before(deadline) {
+				continue
+			}
+			a.conn.Close()
+			return
+		}
+		switch p.(type) {
+		case *ReleaseRP, *Abort:
+			a.conn.Close()
+			return
+		case *ReleaseRQ:
+			// Release collision: answer and keep waiting for our answer.
+			if err := a.sendPDU(&ReleaseRP{}); err != nil {
+				return
+			}
+		default:
+			// A message the peer sent before seeing our request: it is not
+			// answered, so the peer does not count it as stored.
+		}
+	}
+}
+
+func (s *Server) handleMessage(a *assoc, first *PDV) error {
+	cmd, pcid, err := a.readCommand(first, s.cfg.DataTimeout)
+	if err != nil {
+		return err
+	}
+	switch cmd.Field {
+	case CStoreRQ:
+		return s.handleStore(a, pcid, cmd)
+	case CEchoRQ:
+		if cmd.HasDataSet {
+			if err := s.drain(a, pcid); err != nil {
+				return err
+			}
+		}
+		s.Metrics.Echoes.Add(1)
+		return a.sendMessage(pcid, &Command{
+			Field: CEchoRSP, MessageIDBeingRespondedTo: cmd.MessageID,
+			AffectedSOPClassUID: VerificationSOPClass, Status: StatusSuccess,
+		}, nil, 0)
+	case CCancelRQ:
+		return nil
+	default:
+		if cmd.HasDataSet {
+			if err := s.drain(a, pcid); err != nil {
+				return err
+			}
+		}
+		if cmd.Field&0x8000 != 0 {
+			return protoErr(AbortReasonUnexpectedParameter, "unexpected response 0x%04X", cmd.Field)
+		}
+		a.log.Info("unsupported DIMSE operation", "command", fmt.Sprintf("0x%04X", cmd.Field))
+		return a.sendMessage(pcid, &Command{
+			Field: cmd.Field | 0x8000, MessageIDBeingRespondedTo: cmd.MessageID,
+			AffectedSOPClassUID: cmd.AffectedSOPClassUID, Status: StatusUnrecognizedOp,
+		}, nil, 0)
+	}
+}
+
+// drain reads and discards a data set.
+func (s *Server) drain(a *assoc, pcid byte) error {
+	for {
+		pdv, other, err := a.nextPDV(s.cfg.DataTimeout, false)
+		if err != nil {
+			return err
+		}
+		if other != nil {
+			return a.unexpected(other)
+		}
+		if pdv.Command || pdv.ContextID != pcid {
+			return protoErr(AbortReasonUnexpectedParameter, "data set fragments interleaved with other PDVs")
+		}
+		if pdv.Last {
+			return nil
+		}
+	}
+}
+
+// spoolCheckEvery is how many bytes are written between free-space checks.
+const spoolCheckEvery = 32 << 20
+
+// spool is an instance being written to its temporary file.
+type spool struct {
+	f         *os.File
+	w         *bufio.Writer
+	n         int64 // bytes written, header included
+	dataOff   int64
+	nextCheck int64
+}
+
+func (sp *spool) discard() {
+	if sp == nil {
+		return
+	}
+	sp.f.Close()
+	os.Remove(sp.f.Name())
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// spaceStatus returns A700 when TempDir's file system is below the watermark.
+func (s *Server) spaceStatus() *StatusError {
+	if s.cfg.MinFreeBytes < 0 {
+		return nil
+	}
+	free, err := freeBytes(s.cfg.TempDir)
+	if err != nil {
+		return NewStatusError(StatusOutOfResources, "cannot check free space", err)
+	}
+	if free < s.cfg.MinFreeBytes {
+		return NewStatusError(StatusOutOfResources, "storage below free-space watermark", nil)
+	}
+	return nil
+}
+
+func ioStatus(what string, err error) *StatusError {
+	return NewStatusError(StatusOutOfResources, what, err)
+}
+
+func (s *Server) openSpool(a *assoc, pc *PresentationContext, cmd *Command) (*spool, *StatusError) {
+	if st := s.spaceStatus(); st != nil {
+		return nil, st
+	}
+	f, err := os.CreateTemp(s.cfg.TempDir, ".incoming-*.dcm")
+	if err != nil {
+		return nil, ioStatus("cannot create temporary file", err)
+	}
+	sp := &spool{f: f, w: bufio.NewWriterSize(f, 256<<10), nextCheck: spoolCheckEvery}
+	hdr, err := part10Header(cmd.AffectedSOPClassUID, cmd.AffectedSOPInstanceUID, pc.TransferSyntax, a.callingAET)
+	if err != nil {
+		sp.discard()
+		return nil, ioStatus("cannot build file meta", err)
+	}
+	cw := &countWriter{w: sp.w}
+	if _, err := cw.Write(hdr); err != nil {
+		sp.discard()
+		return nil, ioStatus("cannot write file meta", err)
+	}
+	sp.n, sp.dataOff = cw.n, cw.n
+	return sp, nil
+}
+
+// part10Header returns the preamble, "DICM" and file meta group for an
+// instance. Only the bytes the group length covers are kept: for a
+// deflated syntax dicom.WriteFileHeader also emits an empty deflate stream
+// for its empty data set, which must not precede the received one.
+func part10Header(sopClass, sopInstance, ts, sourceAET string) ([]byte, error) {
+	meta := dicom.NewFileMeta(sopClass, sopInstance, ts)
+	if sourceAET != "" {
+		meta.SetString(dicom.TagSourceApplicationEntityTitle, dicom.AE, sourceAET)
+	}
+	var buf bytes.Buffer
+	if err := dicom.WriteFileHeader(&buf, meta); err != nil {
+		return nil, err
+	}
+	off, err := Part10DataOffset(bytes.NewReader(buf.Bytes()))
+	if err != nil || off > int64(buf.Len()) {
+		return nil, fmt.Errorf("dimse: unexpected file meta layout: %v", err)
+	}
+	return buf.Bytes()[:off], nil
+}
+
+func (s *Server) handleStore(a *assoc, pcid byte, cmd *Command) error {
+	pc := a.contexts[pcid]
+	rsp := &Command{
+		Field: CStoreRSP, MessageIDBeingRespondedTo: cmd.MessageID,
+		AffectedSOPClassUID: cmd.AffectedSOPClassUID, AffectedSOPInstanceUID: cmd.AffectedSOPInstanceUID,
+	}
+	log := a.log.With("sop_instance", HashUID(cmd.AffectedSOPInstanceUID))
+	var status *StatusError
+	switch {
+	case !cmd.HasDataSet:
+		status = NewStatusError(StatusCannotUnderstand, "C-STORE-RQ without data set", nil)
+	case pc.AbstractSyntax == VerificationSOPClass || cmd.AffectedSOPClassUID != pc.AbstractSyntax:
+		status = NewStatusError(StatusSOPClassNotSupported, "SOP class does not match the presentation context", nil)
+	case cmd.AffectedSOPInstanceUID == "" || len(cmd.AffectedSOPInstanceUID) > 64:
+		status = NewStatusError(StatusCannotUnderstand, "missing or invalid Affected SOP Instance UID", nil)
+	}
+	var sp *spool
+	if status == nil {
+		sp, status = s.openSpool(a, pc, cmd)
+	}
+	if cmd.HasDataSet {
+		for {
+			pdv, other, err := a.nextPDV(s.cfg.DataTimeout, false)
+			if err == nil && other != nil {
+				err = a.unexpected(other)
+			}
+			if err == nil && (pdv.Command || pdv.ContextID != pcid) {
+				err = protoErr(AbortReasonUnexpectedParameter, "data set fragments interleaved with other PDVs")
+			}
+			if err != nil {
+				// Nothing is acknowledged and nothing half-written stays.
+				sp.discard()
+				s.Metrics.StoresFailed.Add(1)
+				return err
+			}
+			s.Metrics.BytesReceived.Add(int64(len(pdv.Data)))
+			if sp != nil {
+				if _, err := sp.w.Write(pdv.Data); err != nil {
+					status = ioStatus("write failed", err)
+				} else if sp.n += int64(len(pdv.Data)); sp.n >= sp.nextCheck {
+					sp.nextCheck += spoolCheckEvery
+					status = s.spaceStatus()
+				}
+				if status != nil {
+					sp.discard()
+					sp = nil
+				}
+			}
+			if pdv.Last {
+				break
+			}
+		}
+	}
+	if sp != nil {
+		status = s.finishStore(a, pc, cmd, sp, log)
+	}
+	if status != nil {
+		s.Metrics.StoresFailed.Add(1)
+		rsp.Status = status.Status
+		rsp.ErrorComment = status.Comment
+		lvl := slog.LevelWarn
+		if KindOf(status.Status) == KindWarning {
+			lvl = slog.LevelInfo
+		}
+		log.Log(context.Background(), lvl, "C-STORE not stored as success", "status", fmt.Sprintf("0x%04X", status.Status), "err", status.Error())
+		if KindOf(status.Status) == KindWarning {
+			s.Metrics.StoresFailed.Add(-1)
+			s.Metrics.StoresOK.Add(1)
+		}
+	} else {
+		s.Metrics.StoresOK.Add(1)
+		log.Debug("instance stored", "bytes", sp.n)
+	}
+	return a.sendMessage(pcid, rsp, nil, 0)
+}
+
+// finishStore flushes, validates, fsyncs and hands over the instance; the
+// temporary file is gone when it returns.
+func (s *Server) finishStore(a *assoc, pc *PresentationContext, cmd *Command, sp *spool, log *slog.Logger) (status *StatusError) {
+	defer sp.discard() // the handler has linked or renamed what it keeps
+	if err := sp.w.Flush(); err != nil {
+		return ioStatus("write failed", err)
+	}
+	in := &Instance{
+		Path: sp.f.Name(), Size: sp.n, DataOffset: sp.dataOff,
+		SOPClassUID: cmd.AffectedSOPClassUID, SOPInstanceUID: cmd.AffectedSOPInstanceUID,
+		TransferSyntaxUID: pc.TransferSyntax,
+		CallingAET:        a.callingAET, CalledAET: a.calledAET,
+		Remote: a.conn.RemoteAddr(), Assoc: a.id,
+	}
+	if err := s.cfg.Validate(in, sp.f); err != nil {
+		return asStatus(err, StatusCannotUnderstand)
+	}
+	if err := fdatasync(sp.f); err != nil {
+		return ioStatus("fsync failed", err)
+	}
+	if err := sp.f.Close(); err != nil {
+		return ioStatus("close failed", err)
+	}
+	if err := s.cfg.Handler.Store(s.baseCtx, in); err != nil {
+		return asStatus(err, StatusOutOfResources)
+	}
+	return nil
+}
+
+func asStatus(err error, def uint16) *StatusError {
+	var se *StatusError
+	if errors.As(err, &se) {
+		return se
+	}
+	return NewStatusError(def, "", err)
+}
+
+// ValidateInstance is the default ServerConfig.Validate: the data set must
+// parse in the negotiated transfer syntax (C000 otherwise) and carry the
+// SOP Class and Instance UIDs of the command (A900 otherwise). Large values
+// are not loaded.
+func ValidateInstance(in *Instance, r io.ReaderAt) error {
+	src := io.NewSectionReader(r, in.DataOffset, in.Size-in.DataOffset)
+	ds, err := dicom.ParseDataset(src, in.TransferSyntaxUID, &dicom.ParseOptions{SkipBulk: true})
+	if err != nil {
+		return NewStatusError(StatusCannotUnderstand, "data set does not parse", err)
+	}
+	if got := ds.String(dicom.TagSOPInstanceUID); got != in.SOPInstanceUID {
+		return NewStatusError(StatusDataSetMismatch, "SOP Instance UID differs from the command", nil)
+	}
+	if got := ds.String(dicom.TagSOPClassUID); got != in.SOPClassUID {
+		return NewStatusError(StatusDataSetMismatch, "SOP Class UID differs from the command", nil)
+	}
+	return nil
+}
