@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -21,7 +22,8 @@ import (
 //
 // Each case runs our codec and, where it copes with the input,
 // github.com/suyashkumar/dicom v1.1.0 (the served Go DICOM library) side by
-// side; bench/codec.sh adds dcmtk's dcmconv and prints the ratios.
+// side, and dcmtk's dcmconv as a process per file; bench/codec.sh prints
+// the ratios.
 
 var (
 	fixturesOnce sync.Once
@@ -158,6 +160,15 @@ func suyashkumar(path, out string) error {
 	return w.Close()
 }
 
+// dcmconv runs dcmtk's dcmconv (parse + write, same transfer syntax) as a
+// process per file: how the original tooling would do it.
+func dcmconv(path, out string) error {
+	if o, err := exec.Command("dcmconv", path, out).CombinedOutput(); err != nil {
+		return fmt.Errorf("dcmconv: %v: %s", err, o)
+	}
+	return nil
+}
+
 func runCodec(b *testing.B, files []string, fn func(string, string) error) {
 	out := filepath.Join(b.TempDir(), "out.dcm")
 	b.SetBytes(totalSize(b, files))
@@ -179,6 +190,12 @@ func BenchmarkCodec(b *testing.B) {
 		name string
 		fn   func(string, string) error
 	}{{"aisedge", ours}, {"suyashkumar", suyashkumar}}
+	if _, err := exec.LookPath("dcmconv"); err == nil {
+		impls = append(impls, struct {
+			name string
+			fn   func(string, string) error
+		}{"dcmconv", dcmconv})
+	}
 	for _, set := range []struct {
 		name  string
 		files []string
