@@ -2,6 +2,7 @@ package dimse
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -245,7 +246,15 @@ func (a *assoc) sendMessage(pcid byte, cmd *Command, data io.Reader, size int64)
 		a.wbuf = b
 		return a.write(b)
 	}
-	chunk := int64(a.maxSend - 6)
+	// PDV fragments must have an even length: chunks are even, and an odd
+	// data set (a deflated stream without its pad byte) gets a trailing
+	// NUL, as PS3.5 §A.5 pads it in files.
+	chunk := int64(a.maxSend-6) &^ 1
+	pad := size%2 == 1
+	if pad {
+		data = io.MultiReader(io.LimitReader(data, size), bytes.NewReader([]byte{0}))
+		size++
+	}
 	flushAt := 1 << 20
 	if flushAt < a.maxSend+12 {
 		flushAt = a.maxSend + 12

@@ -1,0 +1,424 @@
+package dimse
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aisedge/aisedge/internal/dicom"
+)
+
+// freePort returns a loopback port that was free a moment ago.
+func freePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func waitPort(t testing.TB, addr string, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("nothing listens on %s after %s", addr, d)
+}
+
+// startProcess runs a peer program until the test ends.
+func startProcess(t testing.TB, logName string, name string, args ...string) {
+	t.Helper()
+	needBinary(t, name)
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), "TCP_NODELAY=1")
+	logf, err := os.Create(filepath.Join(t.TempDir(), logName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		logf.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(logf.Name())
+			t.Logf("%s log:\n%s", name, tail(string(b), 30))
+		}
+	})
+}
+
+func corpusInstances(t testing.TB, files []*sourceFile) []*FileInstance {
+	t.Helper()
+	var out []*FileInstance
+	for _, sf := range files {
+		fi, err := ReadFileInstance(sf.Path)
+		if err != nil {
+			t.Fatalf("ReadFileInstance(%s): %v", sf.Path, err)
+		}
+		if fi.SOPInstanceUID != sf.SOPInstance || fi.SOPClassUID != sf.SOPClass || fi.TransferSyntaxUID != sf.TS {
+			t.Fatalf("%s: header scan %+v disagrees with the codec (%s %s %s)", sf.Path, fi, sf.SOPClass, sf.SOPInstance, sf.TS)
+		}
+		out = append(out, fi)
+	}
+	return out
+}
+
+func TestReadFileInstanceRejects(t *testing.T) {
+	for _, n := range []string{"pydicom_chrSQEncoding1.dcm", "pydicom_nested_priv_SQ.dcm", "README.md"} {
+		if _, err := ReadFileInstance(filepath.Join(testdataDir, n)); err == nil {
+			t.Errorf("%s: accepted as sendable", n)
+		}
+	}
+}
+
+func sendAll(t *testing.T, addr string, files []*FileInstance, opts SendOptions) SendSummary {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if opts.Dial.CalledAET == "" {
+		opts.Dial.CalledAET = "AISEDGE"
+	}
+	sum := SendFiles(ctx, addr, files, opts)
+	for _, f := range sum.Failures {
+		t.Errorf("%s: %v", filepath.Base(f.File.Path), f.Err)
+	}
+	if sum.Sent != len(files) {
+		t.Errorf("sent %d of %d", sum.Sent, len(files))
+	}
+	return sum
+}
+
+// TestSendToSelf sends the corpus with SendFiles to our own receiver: the
+// data sets must arrive byte for byte, whatever their transfer syntax.
+func TestSendToSelf(t *testing.T) {
+	_, files := testCorpus(t)
+	fis := corpusInstances(t, files)
+	for _, par := range []int{1, 3} {
+		t.Run(fmt.Sprintf("parallel%d", par), func(t *testing.T) {
+			srv := startServer(t, nil)
+			sendAll(t, srv.Addr, fis, SendOptions{Parallel: par, PerAssociation: 40})
+			checkReceived(t, srv, files, func(*sourceFile) bool { return true }, true)
+		})
+	}
+}
+
+// TestSendTranscodes checks the fallback: a receiver that only accepts
+// Implicit VR Little Endian gets uncompressed files re-encoded and refuses
+// nothing else; compressed files fail without being decompressed.
+func TestSendTranscodes(t *testing.T) {
+	_, files := testCorpus(t)
+	var pick []*sourceFile
+	for _, sf := range files {
+		if strings.Contains(sf.Path, "dicomdirtests") {
+			continue
+		}
+		pick = append(pick, sf)
+	}
+	fis := corpusInstances(t, pick)
+	needBinary(t, "storescp")
+	port := freePort(t)
+	dir := t.TempDir()
+	// storescp +xi: accepts Implicit VR Little Endian only.
+	startProcess(t, "storescp.log", "storescp", "+xi", "-pm", "+uf", "-od", dir, fmt.Sprint(port))
+	waitPort(t, fmt.Sprintf("127.0.0.1:%d", port), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	sum := SendFiles(ctx, fmt.Sprintf("127.0.0.1:%d", port), fis, SendOptions{Dial: DialConfig{CalledAET: "STORESCP"}})
+	for _, f := range sum.Failures {
+		if transcodable(f.File.TransferSyntaxUID) {
+			t.Errorf("%s (%s): %v", filepath.Base(f.File.Path), uidName(f.File.TransferSyntaxUID), f.Err)
+		} else if !strings.Contains(f.Err.Error(), "no accepted presentation context") {
+			t.Errorf("%s: compressed file failed for another reason: %v", filepath.Base(f.File.Path), f.Err)
+		}
+	}
+	stored := storedBySOP(t, dir)
+	for _, sf := range pick {
+		if !transcodable(sf.TS) {
+			continue
+		}
+		if !containsMatch(t, stored[sf.SOPInstance], sf, false) {
+			t.Errorf("%s: no data-set-equal copy stored by storescp", filepath.Base(sf.Path))
+		}
+	}
+}
+
+// storedBySOP parses every file under dir and indexes them by SOP Instance UID.
+func storedBySOP(t testing.TB, dir string) map[string][]*dicom.File {
+	t.Helper()
+	out := map[string][]*dicom.File{}
+	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil || fi.IsDir() {
+			return err
+		}
+		f, err := dicom.ReadFileBytes(mustRead(t, p), nil)
+		if err != nil {
+			t.Errorf("stored %s does not parse: %v", p, err)
+			return nil
+		}
+		uid := f.Dataset.String(dicom.TagSOPInstanceUID)
+		out[uid] = append(out[uid], f)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func containsMatch(t testing.TB, cands []*dicom.File, sf *sourceFile, strict bool) bool {
+	src, err := dicom.ReadFileBytes(mustRead(t, sf.Path), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cands {
+		if diffDatasets(src.Dataset, c.Dataset, strict && c.TransferSyntax.UID == sf.TS, "") == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// TestSendToStorescp delivers the corpus to dcmtk storescp accepting every
+// transfer syntax, bit-preserving: each stored data set must equal the file.
+func TestSendToStorescp(t *testing.T) {
+	_, files := testCorpus(t)
+	fis := corpusInstances(t, files)
+	needBinary(t, "storescp")
+	port := freePort(t)
+	dir := t.TempDir()
+	startProcess(t, "storescp.log", "storescp", "+xa", "-pm", "+B", "+uf", "-od", dir, fmt.Sprint(port))
+	waitPort(t, fmt.Sprintf("127.0.0.1:%d", port), 10*time.Second)
+	sendAll(t, fmt.Sprintf("127.0.0.1:%d", port), fis, SendOptions{Dial: DialConfig{CalledAET: "STORESCP"}, PerAssociation: 50, Parallel: 2})
+	// Bit-preserving storescp keeps the received data set bytes.
+	got := map[string][][]byte{}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		p := filepath.Join(dir, e.Name())
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sf, ok := loadSource(p)
+		f.Close()
+		if !ok {
+			t.Errorf("storescp wrote an unreadable file %s", e.Name())
+			continue
+		}
+		got[sf.SOPInstance] = append(got[sf.SOPInstance], sf.Data)
+	}
+	for _, sf := range files {
+		found := false
+		for _, d := range got[sf.SOPInstance] {
+			if sameSent(d, sf.Data) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("%s: not stored unchanged by storescp", filepath.Base(sf.Path))
+		}
+	}
+}
+
+// orthanc is a private Orthanc instance.
+type orthanc struct {
+	HTTP      string // base URL
+	DICOMPort int
+}
+
+// startOrthanc starts Orthanc with its own ports and storage; modalities
+// maps names to [AET, host, port].
+func startOrthanc(t testing.TB, modalities map[string][]any) *orthanc {
+	t.Helper()
+	needBinary(t, "Orthanc")
+	dir := t.TempDir()
+	o := &orthanc{DICOMPort: freePort(t)}
+	httpPort := freePort(t)
+	o.HTTP = fmt.Sprintf("http://127.0.0.1:%d", httpPort)
+	cfg := map[string]any{
+		"Name": "aisedge-test", "StorageDirectory": filepath.Join(dir, "db"), "IndexDirectory": filepath.Join(dir, "db"),
+		"HttpPort": httpPort, "DicomPort": o.DICOMPort, "DicomAet": "ORTHANC",
+		"RemoteAccessAllowed": false, "AuthenticationEnabled": false, "HttpServerEnabled": true,
+		"DicomModalities": modalities, "Plugins": []string{}, "LuaScripts": []string{},
+		"DicomCheckCalledAet": false, "UnknownSopClassAccepted": true, "StorageCompression": false,
+		"DicomScpTimeout": 30, "SyncStorageArea": false,
+	}
+	b, _ := json.Marshal(cfg)
+	cfgPath := filepath.Join(dir, "orthanc.json")
+	if err := os.WriteFile(cfgPath, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	startProcess(t, "orthanc.log", "Orthanc", cfgPath)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(o.HTTP + "/system")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Orthanc not ready: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return o
+}
+
+func (o *orthanc) do(t testing.TB, method, path string, body io.Reader, out any) {
+	t.Helper()
+	req, err := http.NewRequest(method, o.HTTP+path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("%s %s: %s\n%s", method, path, resp.Status, b)
+	}
+	if out != nil {
+		if raw, ok := out.(*[]byte); ok {
+			*raw = b
+			return
+		}
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+	}
+}
+
+// TestOrthancPushesToUs uploads the corpus to Orthanc over REST, then asks
+// Orthanc to C-STORE it to our receiver (POST /modalities/{name}/store).
+func TestOrthancPushesToUs(t *testing.T) {
+	_, files := testCorpus(t)
+	srv := startServer(t, nil)
+	port := 0
+	fmt.Sscan(srv.Port, &port)
+	o := startOrthanc(t, map[string][]any{"aisedge": {"AISEDGE", "127.0.0.1", port}})
+	var ids []string
+	for _, sf := range files {
+		var r struct{ ID string }
+		o.do(t, "POST", "/instances", bytes.NewReader(mustRead(t, sf.Path)), &r)
+		ids = append(ids, r.ID)
+	}
+	var uniq []string
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			uniq = append(uniq, id)
+		}
+	}
+	body, _ := json.Marshal(map[string]any{"Resources": uniq, "Synchronous": true})
+	var res struct{ InstancesCount, FailedInstancesCount int }
+	o.do(t, "POST", "/modalities/aisedge/store", bytes.NewReader(body), &res)
+	t.Logf("Orthanc store job: %d instances, %d failed", res.InstancesCount, res.FailedInstancesCount)
+	if res.FailedInstancesCount != 0 {
+		t.Errorf("Orthanc reports %d failed instances", res.FailedInstancesCount)
+	}
+	if m := srv.Metrics.Snapshot(); m.StoresOK != int64(len(uniq)) || m.StoresFailed != 0 {
+		t.Errorf("received %d ok / %d failed, want %d ok", m.StoresOK, m.StoresFailed, len(uniq))
+	}
+	// Each instance Orthanc kept (the first of duplicate UIDs) must have
+	// arrived equal to what Orthanc holds.
+	got := srv.Store.all()
+	for _, id := range uniq {
+		var raw []byte
+		o.do(t, "GET", "/instances/"+id+"/file", nil, &raw)
+		held, err := dicom.ReadFileBytes(raw, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		uid := held.Dataset.String(dicom.TagSOPInstanceUID)
+		ok := false
+		for _, r := range got {
+			if r.SOPInstanceUID != uid {
+				continue
+			}
+			st, err := dicom.ReadFileBytes(mustRead(t, r.FinalPath), nil)
+			if err == nil && diffDatasets(held.Dataset, st.Dataset, r.TransferSyntaxUID == held.TransferSyntax.UID, "") == "" {
+				ok = true
+			}
+		}
+		if !ok {
+			t.Errorf("instance %s (%s) not received equal", id, HashUID(uid))
+		}
+	}
+}
+
+// TestSendToOrthanc delivers the corpus to Orthanc with SendFiles.
+func TestSendToOrthanc(t *testing.T) {
+	_, files := testCorpus(t)
+	fis := corpusInstances(t, files)
+	o := startOrthanc(t, map[string][]any{})
+	sendAll(t, fmt.Sprintf("127.0.0.1:%d", o.DICOMPort), fis, SendOptions{Dial: DialConfig{CalledAET: "ORTHANC"}, Parallel: 2})
+	var stats struct{ CountInstances int }
+	o.do(t, "GET", "/statistics", nil, &stats)
+	uniq := map[string]bool{}
+	for _, sf := range files {
+		uniq[sf.SOPInstance] = true
+	}
+	if stats.CountInstances != len(uniq) {
+		t.Errorf("Orthanc holds %d instances, want %d", stats.CountInstances, len(uniq))
+	}
+	// Compare what Orthanc holds with the sources, by SOP Instance UID.
+	var ids []string
+	o.do(t, "GET", "/instances", nil, &ids)
+	held := map[string]*dicom.File{}
+	for _, id := range ids {
+		var raw []byte
+		o.do(t, "GET", "/instances/"+id+"/file", nil, &raw)
+		f, err := dicom.ReadFileBytes(raw, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held[f.Dataset.String(dicom.TagSOPInstanceUID)] = f
+	}
+	for uid := range uniq {
+		f := held[uid]
+		if f == nil {
+			t.Errorf("%s missing in Orthanc", HashUID(uid))
+			continue
+		}
+		var cands []*sourceFile
+		for _, sf := range files {
+			if sf.SOPInstance == uid {
+				cands = append(cands, sf)
+			}
+		}
+		ok := false
+		for _, sf := range cands {
+			if containsMatch(t, []*dicom.File{f}, sf, true) {
+				ok = true
+			}
+		}
+		if !ok {
+			t.Errorf("%s: Orthanc's copy differs from every source", filepath.Base(cands[0].Path))
+		}
+	}
+}
