@@ -9,9 +9,12 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/aisedge/aisedge/internal/dimse"
+	"github.com/aisedge/aisedge/internal/route"
 )
 
 func init() {
@@ -27,6 +30,11 @@ func runReceive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	minFree := fs.Int64("min-free-mb", 1024, "free-space watermark in MiB (negative disables)")
 	idle := fs.Duration("idle-timeout", 2*time.Minute, "idle association timeout")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	routing := fs.String("routing", "", "routing table `file` (original routing.json or native form); instances go to DIR/<project>/, unknown called AETs to DIR/__unmapped_aet__/<AET>/")
+	unknown := fs.String("unknown-aet", "", "override the policy for unknown called AETs: quarantine or reject")
+	var allowCalling, allowSource listFlag
+	fs.Var(&allowCalling, "allow-calling", "accept only this calling AE `title` (repeatable)")
+	fs.Var(&allowSource, "allow-source", "accept only this source `address/CIDR` (repeatable)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -42,10 +50,36 @@ func runReceive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := os.MkdirAll(tmp, 0o750); err != nil {
 		return err
 	}
-	store, err := dimse.NewDirStore(*dir, log.With("component", "dirstore"))
-	if err != nil {
-		return err
+	var tab *route.Table
+	if *routing != "" || *unknown != "" || len(allowCalling) > 0 || len(allowSource) > 0 {
+		var err error
+		if *routing != "" {
+			if tab, err = route.Load(*routing); err != nil {
+				return err
+			}
+			for _, w := range tab.Warnings {
+				log.Warn("routing table", "warning", w)
+			}
+		} else {
+			tab, _ = route.Parse([]byte(`{"routes":[]}`))
+		}
+		switch route.UnknownPolicy(*unknown) {
+		case "":
+		case route.Quarantine, route.Reject:
+			tab.Unknown = route.UnknownPolicy(*unknown)
+		default:
+			return usageError{fmt.Sprintf("--unknown-aet %q: want quarantine or reject", *unknown)}
+		}
+		tab.AllowCallingAETs = append(tab.AllowCallingAETs, allowCalling...)
+		for _, s := range allowSource {
+			p, err := route.ParseSource(s)
+			if err != nil {
+				return usageError{err.Error()}
+			}
+			tab.AllowSources = append(tab.AllowSources, p)
+		}
 	}
+	store := &routedStore{tab: tab, root: *dir, log: log.With("component", "receiver"), stores: map[string]*dimse.DirStore{}}
 	minFreeBytes := *minFree << 20
 	if *minFree < 0 {
 		minFreeBytes = -1
@@ -53,6 +87,7 @@ func runReceive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	srv, err := dimse.NewServer(dimse.ServerConfig{
 		Handler: store, TempDir: tmp, MaxAssociations: *maxAssoc, MaxPDULength: uint32(*maxPDU),
 		MinFreeBytes: minFreeBytes, IdleTimeout: *idle, Logger: log,
+		Admit: admitter(tab),
 	})
 	if err != nil {
 		return err
@@ -79,3 +114,66 @@ func runReceive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fmt.Fprintf(stdout, "stored %d, failed %d, %d bytes\n", m.StoresOK, m.StoresFailed, m.BytesReceived)
 	return err
 }
+
+// admitter maps routing decisions to association rejections (nil table:
+// everyone is admitted).
+func admitter(tab *route.Table) func(*dimse.AssociationInfo) *dimse.Rejection {
+	if tab == nil {
+		return nil
+	}
+	return func(info *dimse.AssociationInfo) *dimse.Rejection {
+		_, err := tab.Admit(info.CalledAET, info.CallingAET, info.Remote)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, route.ErrUnknownCalledAET):
+			return dimse.RejectCalledAET
+		case errors.Is(err, route.ErrCallingAETNotAllowed):
+			return dimse.RejectCallingAET
+		default:
+			return dimse.RejectNoReason
+		}
+	}
+}
+
+// routedStore files instances by project: DIR/<project>/, or without a
+// routing table DIR/ itself; unknown called AETs (quarantine policy) go to
+// DIR/__unmapped_aet__/<AET>/, the original system's quarantine layout.
+type routedStore struct {
+	tab    *route.Table
+	root   string
+	log    *slog.Logger
+	mu     sync.Mutex
+	stores map[string]*dimse.DirStore
+}
+
+func (r *routedStore) Store(ctx context.Context, in *dimse.Instance) error {
+	sub := ""
+	if r.tab != nil {
+		if rt, ok := r.tab.Lookup(in.CalledAET); ok {
+			sub = route.SafeName(rt.Project)
+		} else {
+			sub = filepath.Join("__unmapped_aet__", route.SafeName(in.CalledAET))
+			r.log.Warn(fmt.Sprintf("REJECT: no project mapped for CalledAET %s — quarantined to %s", in.CalledAET, filepath.Join(r.root, sub)),
+				"sop_instance", dimse.HashUID(in.SOPInstanceUID), "assoc", in.Assoc)
+		}
+	}
+	r.mu.Lock()
+	ds := r.stores[sub]
+	if ds == nil {
+		var err error
+		if ds, err = dimse.NewDirStore(filepath.Join(r.root, sub), r.log); err != nil {
+			r.mu.Unlock()
+			return dimse.NewStatusError(dimse.StatusOutOfResources, "cannot create storage directory", err)
+		}
+		r.stores[sub] = ds
+	}
+	r.mu.Unlock()
+	return ds.Store(ctx, in)
+}
+
+// listFlag is a repeatable string flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
