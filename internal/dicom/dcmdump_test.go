@@ -29,6 +29,8 @@ func (l dumpLine) String() string {
 	return fmt.Sprintf("%s%s %s %s #%s", strings.Repeat("  ", l.depth), l.tag, l.vr, l.value, l.length)
 }
 
+var itemCountRE = regexp.MustCompile(`#=\d+`)
+
 var dumpRE = regexp.MustCompile(`^( *)\(([0-9a-f]{4},[0-9a-f]{4})\) (\S\S) (.*)#\s*(u/l|\d+),\s*\d+ [^#]*$`)
 
 func runDcmdump(t *testing.T, path string) []dumpLine {
@@ -199,6 +201,8 @@ func sameVR(o, d dumpLine) bool {
 		return true
 	case o.vr == "UN" && d.vr == "??":
 		return true
+	case o.vr == "UL" && d.vr == "up": // dcmtk's pseudo-VR for DICOMDIR offsets
+		return true
 	case o.tag == "(7fe0,0010)" && strings.HasPrefix(o.value, "(PixelSequence") && d.vr == "OB":
 		return true
 	}
@@ -209,6 +213,11 @@ func sameVR(o, d dumpLine) bool {
 // an odd-length value by one byte in memory (its default "accept odd
 // length" mode): the printed value then has one more NUL or space byte.
 func sameLengthValue(o, d dumpLine) bool {
+	if o.tag == "(fffe,e000)" && o.vr == "na" {
+		// Items: dcmdump names DICOMDIR records ("Directory Record" STUDY
+		// #=10) instead of their encoding; compare length and count.
+		return o.length == d.length && itemCountRE.FindString(o.value) == itemCountRE.FindString(d.value)
+	}
 	if o.length == d.length {
 		return sameValue(o.vr, o.value, d.value)
 	}
@@ -256,7 +265,8 @@ func testFiles(t testing.TB) []string {
 	if err != nil || len(files) == 0 {
 		t.Skipf("no test data in %s", dir)
 	}
-	return append(files, gunzipped(t, filepath.Join(dir, "nibabel_philips_mprage.dcm.gz")))
+	files = append(files, gunzipped(t, filepath.Join(dir, "nibabel_philips_mprage.dcm.gz")))
+	return append(files, untarred(t, filepath.Join(dir, "pydicom_dicomdirtests.tar.gz"))...)
 }
 
 func TestAgainstDcmdump(t *testing.T) {
@@ -264,9 +274,9 @@ func TestAgainstDcmdump(t *testing.T) {
 		t.Skip("dcmdump (dcmtk) not installed: run ./scripts/test")
 	}
 	for _, path := range testFiles(t) {
-		name := filepath.Base(path)
+		name := testName(path)
 		if name == "pydicom_MR_truncated.dcm" {
-			continue // TestTruncated
+			continue // TestBadInput
 		}
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -281,6 +291,11 @@ func TestAgainstDcmdump(t *testing.T) {
 			bad := 0
 			for i := 0; i < n && bad < 10; i++ {
 				o, d := ours[i], theirs[i]
+				if len(f.Warnings) > 0 && o.tag == d.tag && (o.vr == "na" || o.vr == "SQ") {
+					// A tolerated container length (see f.Warnings): ours
+					// is the real length, dcmdump prints the declared one.
+					d.length = o.length
+				}
 				if o.depth != d.depth || o.tag != d.tag || !sameVR(o, d) || !sameLengthValue(o, d) {
 					t.Errorf("element %d differs:\n ours:    %s\n dcmdump: %s", i, o, d)
 					bad++

@@ -102,7 +102,8 @@ type frame struct {
 	end       int64 // absolute end offset; -1 for undefined length
 	explicit  bool
 	bigEndian bool
-	tag       Tag // the sequence's tag, for error messages
+	tag       Tag  // the sequence's tag, for error messages
+	clamped   bool // the declared end lay past the data; end is the data's end
 }
 
 // Decoder reads a data set as a stream of tokens. It never holds more than
@@ -118,6 +119,18 @@ type Decoder struct {
 	pendingHdr Header
 	swap       int // word size to swap the pending value with (big endian), 0 for none
 	depth      int // sequence nesting depth
+	warnings   []string
+}
+
+// Warnings lists the inconsistencies the decoder tolerated, like dcmtk
+// does (e.g. an item whose declared length runs past the end of the data,
+// ended at the end of the data). They name offsets and tags, never values.
+func (d *Decoder) Warnings() []string { return d.warnings }
+
+func (d *Decoder) warnf(format string, args ...any) {
+	if len(d.warnings) < 100 {
+		d.warnings = append(d.warnings, fmt.Sprintf(format, args...))
+	}
 }
 
 // NewDecoder returns a decoder of a bare data set (no preamble, no file
@@ -221,6 +234,10 @@ func (d *Decoder) readItemHeader(f *frame) (Tag, uint32, int64, error) {
 }
 
 func (d *Decoder) nextItem(f *frame) (Header, error) {
+	if f.end >= 0 && d.atCleanEOF() {
+		d.warnf("offset %d in %s: data ends before the sequence's declared length; ended there", d.in.pos, f.tag)
+		return d.pop(), nil
+	}
 	tag, length, off, err := d.readItemHeader(f)
 	if err != nil {
 		return Header{}, err
@@ -229,10 +246,7 @@ func (d *Decoder) nextItem(f *frame) (Header, error) {
 	case TagItem:
 		end := int64(-1)
 		if length != UndefinedLength {
-			end = d.in.pos + int64(length)
-			if err := d.checkFits(f.tag, off, int64(length), "item"); err != nil {
-				return Header{}, err
-			}
+			end = d.containerEnd(f.tag, off, int64(length), "item")
 		}
 		d.stack = append(d.stack, frame{kind: frameItem, end: end, explicit: f.explicit, bigEndian: f.bigEndian, tag: f.tag})
 		return Header{Kind: KindItem, Tag: TagItem, Length: length, Offset: off}, nil
@@ -281,6 +295,26 @@ func (d *Decoder) checkFits(tag Tag, off int64, n int64, what string) error {
 	return nil
 }
 
+// containerEnd returns where a sequence or item of defined length n ends.
+// A declared length that runs past the end of the data or of an enclosing
+// container is tolerated, as dcmtk and pydicom do (files edited without
+// fixing their lengths exist): the container then ends there, and a
+// warning says so.
+func (d *Decoder) containerEnd(tag Tag, off int64, n int64, what string) int64 {
+	end := d.in.pos + n
+	limit, where := d.in.size, "the data"
+	for i := len(d.stack) - 1; i >= 0; i-- {
+		if e := d.stack[i].end; e >= 0 && (limit < 0 || e < limit) {
+			limit, where = e, "its container"
+		}
+	}
+	if limit >= 0 && end > limit {
+		d.warnf("offset %d in %s: %s length %d runs past the end of %s at offset %d; ended there", off, tag, what, n, where, limit)
+		end = limit
+	}
+	return end
+}
+
 func (d *Decoder) checkValue(tag Tag, off int64, n int64) error {
 	if n > d.limits.MaxValueLength {
 		return d.errf(tag, ErrLimit, off, "value length %d exceeds the limit of %d", n, d.limits.MaxValueLength)
@@ -296,6 +330,10 @@ func (d *Decoder) nextElement(f *frame) (Header, error) {
 	if err != nil {
 		if errors.Is(err, io.EOF) && f.kind == frameDataset {
 			return Header{}, io.EOF
+		}
+		if err == io.EOF && f.kind == frameItem && f.end >= 0 {
+			d.warnf("offset %d in %s: data ends before the item's declared length; ended there", off, f.tag)
+			return d.pop(), nil
 		}
 		what := "an element header"
 		if f.kind == frameItem && f.end < 0 && err == io.EOF {
@@ -411,14 +449,17 @@ func (d *Decoder) push(f *frame, h Header, explicit, bigEndian bool) error {
 	}
 	end := int64(-1)
 	if h.Length != UndefinedLength {
-		if err := d.checkFits(h.Tag, h.Offset, int64(h.Length), "sequence"); err != nil {
-			return err
-		}
-		end = d.in.pos + int64(h.Length)
+		end = d.containerEnd(h.Tag, h.Offset, int64(h.Length), "sequence")
 	}
 	d.depth++
 	d.stack = append(d.stack, frame{kind: frameSequence, end: end, explicit: explicit, bigEndian: bigEndian, tag: h.Tag})
 	return nil
+}
+
+// atCleanEOF reports whether the data ends exactly here.
+func (d *Decoder) atCleanEOF() bool {
+	_, err := d.in.peek(1)
+	return err == io.EOF
 }
 
 // Depth returns the current sequence nesting depth (0 at top level).

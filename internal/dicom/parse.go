@@ -54,6 +54,10 @@ type File struct {
 	// TransferSyntax is the syntax the data set was encoded in (from the
 	// meta, or guessed for a bare data set).
 	TransferSyntax TransferSyntax
+	// Warnings lists inconsistencies that were tolerated while reading
+	// (value-free: offsets and tags only). A file with warnings is not
+	// written back byte for byte: its lengths are recomputed.
+	Warnings []string
 
 	closer io.Closer
 }
@@ -152,6 +156,7 @@ func ParseFile(r io.Reader, opts *ParseOptions) (*File, error) {
 		return nil, err
 	}
 	f.Dataset = ds
+	f.Warnings = d.Warnings()
 	return f, nil
 }
 

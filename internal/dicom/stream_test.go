@@ -141,3 +141,33 @@ func TestBareDatasetGuess(t *testing.T) {
 		}
 	}
 }
+
+// TestToleratedLengthsOnStream: the DICOMDIR whose last item claims more
+// bytes than the file holds reads the same from a stream as from a file,
+// with a warning.
+func TestToleratedLengthsOnStream(t *testing.T) {
+	var path string
+	for _, p := range untarred(t, filepath.Join(sharedTestData(t), "pydicom_dicomdirtests.tar.gz")) {
+		if filepath.Base(p) == "DICOMDIR-nooffset" {
+			path = p
+		}
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := ParseFile(bytes.NewReader(raw), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := ParseFile(onlyReader{bytes.NewReader(raw)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Warnings) == 0 || len(b.Warnings) == 0 {
+		t.Fatalf("no warnings: %v / %v", a.Warnings, b.Warnings)
+	}
+	if d := compareDatasets(a.Dataset, b.Dataset, true); d != "" {
+		t.Fatal(d)
+	}
+}

@@ -1,10 +1,12 @@
 package dicom
 
 import (
+	"archive/tar"
 	"compress/gzip"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -50,4 +52,58 @@ func gunzipped(t testing.TB, gz string) string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// untarred unpacks the DICOM files of a .tar.gz (every regular file but the
+// READMEs) into the test's temporary directory and returns their paths.
+func untarred(t testing.TB, tgz string) []string {
+	t.Helper()
+	in, err := os.Open(tgz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	zr, err := gzip.NewReader(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	var out []string
+	tr := tar.NewReader(zr)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Typeflag != tar.TypeReg || strings.Contains(strings.ToUpper(filepath.Base(h.Name)), "README") {
+			continue
+		}
+		p := filepath.Join(dir, filepath.FromSlash(h.Name))
+		if !strings.HasPrefix(p, dir+string(filepath.Separator)) {
+			t.Fatalf("tar entry %q escapes", h.Name)
+		}
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, p)
+	}
+}
+
+// testName names a test file for subtests: the base name, or the path
+// inside the unpacked archive.
+func testName(path string) string {
+	if i := strings.Index(path, "dicomdirtests"); i >= 0 {
+		return strings.ReplaceAll(path[i:], string(filepath.Separator), "_")
+	}
+	return filepath.Base(path)
 }
