@@ -150,13 +150,25 @@ func trimValue(s string, vr VR) string {
 	return strings.TrimLeft(s, " ")
 }
 
-// String returns the first value of a text element, trimmed; "" if empty.
-func (e *Element) String() string {
+// First returns the first value of a text element, trimmed; "" if empty.
+func (e *Element) First() string {
 	v := e.Strings()
 	if len(v) == 0 {
 		return ""
 	}
 	return v[0]
+}
+
+// String describes the element without its value (tag, VR, length), so
+// that printing or logging an element can never leak what it holds.
+func (e *Element) String() string {
+	switch {
+	case e.IsEncapsulated():
+		return fmt.Sprintf("%s %s %d fragments", e.Tag, e.VR, len(e.Fragments))
+	case e.IsSequence():
+		return fmt.Sprintf("%s %s %d items", e.Tag, e.VR, len(e.Items))
+	}
+	return fmt.Sprintf("%s %s %d bytes", e.Tag, e.VR, e.Len())
 }
 
 // Ints returns the values of an integer element (US, SS, UL, SL, UV, SV,
@@ -298,7 +310,7 @@ func (ds *Dataset) Has(t Tag) bool { return ds.Get(t) != nil }
 // String returns the first value of a text element, trimmed; "" if absent.
 func (ds *Dataset) String(t Tag) string {
 	if e := ds.Get(t); e != nil {
-		return e.String()
+		return e.First()
 	}
 	return ""
 }
