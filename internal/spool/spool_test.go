@@ -1,0 +1,286 @@
+package spool
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var sess = Session{Project: "PROJ", Subject: "PROJ-S1", Session: "V1", ProfileHash: "p1"}
+
+func write(t testing.TB, s *Spool, content string) Written {
+	t.Helper()
+	w, err := s.WriteTemp(func(w io.Writer) error { _, err := io.WriteString(w, content); return err })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func add(t testing.TB, s *Spool, study, sop, content string) AddResult {
+	t.Helper()
+	w := write(t, s, content)
+	r, err := s.AddInstance(w.Path, Instance{StudyKey: study, SOPInstanceUID: sop, SeriesUID: "2.25.9", Modality: "MR", Size: w.Size, SHA256: w.SHA256, MD5: w.MD5}, sess)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func TestLifecycle(t *testing.T) {
+	dir := t.TempDir()
+	clk := &clock{t: time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)}
+	s, err := Open(dir, Options{Now: clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+
+	if r := add(t, s, "st1", "2.25.1", "a"); r != Added {
+		t.Fatalf("first add: %v", r)
+	}
+	clk.add(time.Second)
+	if r := add(t, s, "st1", "2.25.1", "a"); r != AlreadyHave {
+		t.Fatalf("identical re-send: %v", r)
+	}
+	if r := add(t, s, "st1", "2.25.1", "b"); r != AddedDuplicate {
+		t.Fatalf("different bytes, same UID: %v", r)
+	}
+	add(t, s, "st1", "2.25.2", "c")
+	st, _ := s.Study("st1")
+	if st.Pending != 3 || !st.LastAt.Equal(clk.now()) {
+		t.Fatalf("study %+v", st)
+	}
+	pending, _ := s.Pending("st1")
+	ids := make([]string, len(pending))
+	for i, in := range pending {
+		ids[i] = in.ID
+	}
+	sh, err := s.Stage("st1", ids)
+	if err != nil || sh.Generation != 1 {
+		t.Fatalf("stage: %+v %v", sh, err)
+	}
+	// A late series after staging opens generation 2.
+	add(t, s, "st1", "2.25.3", "d")
+	st, _ = s.Study("st1")
+	if st.Pending != 1 || st.Generation != 1 {
+		t.Fatalf("after late arrival %+v", st)
+	}
+	ships, _ := s.Shipments()
+	if len(ships) != 1 || ships[0].State != Staged {
+		t.Fatalf("shipments %+v", ships)
+	}
+	if err := s.Seal("st1", 1); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		if _, err := os.Stat(s.ObjectPath(id)); !os.IsNotExist(err) {
+			t.Errorf("file %s kept after seal", id)
+		}
+	}
+	// Re-sending an instance of a sealed shipment changes nothing.
+	if r := add(t, s, "st1", "2.25.2", "c"); r != AlreadyHave {
+		t.Fatalf("re-send after seal: %v", r)
+	}
+	late, _ := s.Pending("st1")
+	sh2, err := s.Stage("st1", []string{late[0].ID})
+	if err != nil || sh2.Generation != 2 {
+		t.Fatalf("second generation %+v %v", sh2, err)
+	}
+}
+
+func TestOrphansRemovedAtOpen(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	add(t, s, "st", "2.25.1", "kept")
+	w := write(t, s, "never recorded")
+	orphan := s.ObjectPath("deadbeef")
+	os.Rename(w.Path, orphan)
+	write(t, s, "left in tmp")
+	s.Close()
+	s, err = Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := os.Stat(orphan); !os.IsNotExist(err) {
+		t.Error("orphan object kept")
+	}
+	if e, _ := os.ReadDir(s.TmpDir()); len(e) != 0 {
+		t.Error("tmp not cleaned")
+	}
+	if p, _ := s.Pending("st"); len(p) != 1 {
+		t.Fatal("recorded instance lost")
+	}
+	if _, err := os.Stat(s.ObjectPath(mustPending(t, s, "st")[0].ID)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustPending(t *testing.T, s *Spool, study string) []Instance {
+	p, err := s.Pending(study)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestConcurrentAdds(t *testing.T) {
+	s, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 25 {
+				add(t, s, fmt.Sprintf("st%d", g%2), fmt.Sprintf("2.25.%d.%d", g, i), fmt.Sprintf("%d-%d", g, i))
+			}
+		}()
+	}
+	wg.Wait()
+	a, b := mustPending(t, s, "st0"), mustPending(t, s, "st1")
+	if len(a)+len(b) != 200 {
+		t.Fatalf("%d + %d instances", len(a), len(b))
+	}
+	st, _ := s.Study("st0")
+	if st.Pending != len(a) {
+		t.Fatalf("study count %d, records %d", st.Pending, len(a))
+	}
+}
+
+// TestKill9 adds instances in a child process that reports each
+// acknowledgement, kills it with SIGKILL at a random moment, and checks
+// that every acknowledged instance survived with its file.
+func TestKill9(t *testing.T) {
+	if os.Getenv("SPOOL_CHILD_DIR") != "" {
+		child(os.Getenv("SPOOL_CHILD_DIR"))
+		return
+	}
+	dir := t.TempDir()
+	for round := range 3 {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestKill9$")
+		cmd.Env = append(os.Environ(), "SPOOL_CHILD_DIR="+dir, fmt.Sprintf("SPOOL_CHILD_ROUND=%d", round))
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		var acked []string
+		sc := bufio.NewScanner(out)
+		deadline := time.After(time.Duration(150+100*round) * time.Millisecond)
+	read:
+		for {
+			lines := make(chan string, 1)
+			go func() {
+				if sc.Scan() {
+					lines <- sc.Text()
+				} else {
+					close(lines)
+				}
+			}()
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					break read
+				}
+				if strings.HasPrefix(l, "ACK ") {
+					acked = append(acked, strings.TrimPrefix(l, "ACK "))
+				}
+			case <-deadline:
+				break read
+			}
+		}
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+		s, err := Open(dir, Options{})
+		if err != nil {
+			t.Fatalf("round %d: reopen after kill: %v", round, err)
+		}
+		have := map[string]bool{}
+		for _, in := range mustPending(t, s, "kill") {
+			if _, err := os.Stat(s.ObjectPath(in.ID)); err != nil {
+				t.Errorf("round %d: record %s without file", round, in.SOPInstanceUID)
+			}
+			have[in.SOPInstanceUID] = true
+		}
+		for _, sop := range acked {
+			if !have[sop] {
+				t.Errorf("round %d: acknowledged %s lost", round, sop)
+			}
+		}
+		s.Close()
+		if len(acked) == 0 {
+			t.Fatalf("round %d: child acknowledged nothing", round)
+		}
+		t.Logf("round %d: %d acknowledged, %d recorded", round, len(acked), len(have))
+	}
+}
+
+func child(dir string) {
+	s, err := Open(dir, Options{})
+	if err != nil {
+		fmt.Println("ERR", err)
+		os.Exit(1)
+	}
+	round := os.Getenv("SPOOL_CHILD_ROUND")
+	for i := 0; ; i++ {
+		sop := fmt.Sprintf("2.25.%s.%d", round, i)
+		w, err := s.WriteTemp(func(w io.Writer) error { _, err := fmt.Fprintf(w, "content %s", sop); return err })
+		if err != nil {
+			fmt.Println("ERR", err)
+			os.Exit(1)
+		}
+		if _, err := s.AddInstance(w.Path, Instance{StudyKey: "kill", SOPInstanceUID: sop, Size: w.Size, SHA256: w.SHA256, MD5: w.MD5}, sess); err != nil {
+			fmt.Println("ERR", err)
+			os.Exit(1)
+		}
+		fmt.Println("ACK", sop)
+	}
+}
+
+func TestStudyBoundToOneSession(t *testing.T) {
+	s, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	add(t, s, "st", "2.25.1", "x")
+	w := write(t, s, "y")
+	other := sess
+	other.Subject = "PROJ-S2"
+	if _, err := s.AddInstance(w.Path, Instance{StudyKey: "st", SOPInstanceUID: "2.25.2", SHA256: w.SHA256}, other); err == nil {
+		t.Fatal("a study silently moved to another session")
+	}
+	if _, err := os.Stat(filepath.Join(s.dir, "objects")); err != nil {
+		t.Fatal(err)
+	}
+}
