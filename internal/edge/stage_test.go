@@ -1,0 +1,133 @@
+package edge
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aisedge/aisedge/internal/manifest"
+	"github.com/aisedge/aisedge/internal/spool"
+)
+
+func TestScanName(t *testing.T) {
+	tests := []struct{ num, desc, want string }{
+		{"3", "T1w MPRAGE (sag)", "3.T1w_MPRAGE_sag"},
+		{"", "", "0.unnamed"},
+		{"12", "../../etc", "12.etc"},
+		{" 5 ", "Ré-sumé", "5.R_sum"},
+	}
+	for _, tc := range tests {
+		if got := ScanName(tc.num, tc.desc); got != tc.want {
+			t.Errorf("ScanName(%q, %q) = %q, want %q", tc.num, tc.desc, got, tc.want)
+		}
+	}
+}
+
+type fakeClock struct{ t time.Time }
+
+func (c *fakeClock) now() time.Time { return c.t }
+
+func newTestStager(t *testing.T) (*Stager, *fakeClock) {
+	clk := &fakeClock{t: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)}
+	sp, err := spool.Open(filepath.Join(t.TempDir(), "spool"), spool.Options{Now: clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sp.Close() })
+	return &Stager{Spool: sp, Dir: filepath.Join(t.TempDir(), "staging"), Edge: "edge-a", Quiet: 30 * time.Second,
+		Force: 10 * time.Minute, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: clk.now}, clk
+}
+
+var testSession = spool.Session{Project: "PROJ", Subject: "PROJ-A1", Session: "S1", ProfileHash: "sha256:x"}
+
+func addInstance(t *testing.T, sp *spool.Spool, study, sop, series, desc, content string) {
+	t.Helper()
+	w, err := sp.WriteTemp(func(w io.Writer) error { _, err := io.WriteString(w, content); return err })
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = sp.AddInstance(w.Path, spool.Instance{StudyKey: study, SOPInstanceUID: sop, SeriesUID: "2.25." + series,
+		SeriesNumber: series, SeriesDescription: desc, Modality: "MR", Size: w.Size, SHA256: w.SHA256, MD5: w.MD5}, testSession)
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestStageGenerations(t *testing.T) {
+	s, clk := newTestStager(t)
+	for i := range 3 {
+		addInstance(t, s.Spool, "study1", fmt.Sprintf("2.25.1%d", i), "1", "T1w", fmt.Sprintf("t1-%d", i))
+	}
+	addInstance(t, s.Spool, "study1", "2.25.20", "2", "DWI b1000", "dwi")
+	st, _ := s.Spool.Study("study1")
+	clk.t = clk.t.Add(29 * time.Second)
+	if s.Ready(st, clk.t) {
+		t.Fatal("ready inside the quiet period")
+	}
+	clk.t = clk.t.Add(time.Second)
+	ships, err := s.StageReady()
+	if err != nil || len(ships) != 1 || ships[0].Generation != 1 {
+		t.Fatalf("stage: %+v %v", ships, err)
+	}
+	m, err := s.ReadManifest(testSession, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Files) != 4 || len(m.Series) != 2 || m.Folder != "PROJ.PROJ-A1.S1" {
+		t.Fatalf("manifest %+v", m)
+	}
+	root := s.ShipmentDir(testSession)
+	for _, f := range m.Files {
+		fh, err := os.Open(filepath.Join(root, f.Path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := manifest.Digest(f.Path, fh)
+		fh.Close()
+		if got != f {
+			t.Errorf("%s: staged file %+v does not match manifest %+v", f.Path, got, f)
+		}
+		if !strings.HasPrefix(f.Path, "1.T1w/DICOM/") && !strings.HasPrefix(f.Path, "2.DWI_b1000/DICOM/") {
+			t.Errorf("unexpected path %s", f.Path)
+		}
+	}
+	// A late series becomes generation 2 with its own manifest.
+	clk.t = clk.t.Add(time.Hour)
+	addInstance(t, s.Spool, "study1", "2.25.30", "3", "late", "late")
+	clk.t = clk.t.Add(time.Minute)
+	ships, err = s.StageReady()
+	if err != nil || len(ships) != 1 || ships[0].Generation != 2 {
+		t.Fatalf("late stage: %+v %v", ships, err)
+	}
+	m2, err := s.ReadManifest(testSession, 2)
+	if err != nil || len(m2.Files) != 1 || m2.Files[0].Path[:7] != "3.late/" {
+		t.Fatalf("gen 2 manifest %+v %v", m2, err)
+	}
+	// Unstaging generation 1 leaves generation 2 in place.
+	if err := s.Unstage(m); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, m2.Files[0].Path)); err != nil {
+		t.Fatal("generation 2 file removed with generation 1")
+	}
+	if _, err := os.Stat(filepath.Join(root, "1.T1w")); !os.IsNotExist(err) {
+		t.Fatal("empty scan folder kept")
+	}
+}
+
+func TestForceTimeout(t *testing.T) {
+	s, clk := newTestStager(t)
+	for i := range 30 {
+		addInstance(t, s.Spool, "busy", fmt.Sprintf("2.25.%d", i), "1", "x", fmt.Sprint(i))
+		clk.t = clk.t.Add(25 * time.Second) // never quiet for 30 s
+	}
+	st, _ := s.Spool.Study("busy")
+	if !s.Ready(st, clk.t) {
+		t.Fatal("force timeout did not trigger after 12.5 minutes")
+	}
+}
