@@ -1,0 +1,665 @@
+package xnattest
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// target is what an archive path names, resolved as far as it exists.
+type target struct {
+	kind string // projects, project, subjects, subject, experiments, experiment, scans, scan, resources, resource, files, file
+	top  bool   // /data/experiments or /data/subjects listing
+
+	proj *project
+	subj *subject
+	exp  *experiment
+	scan *scan
+
+	name     string      // the last path item's name (subject/experiment label, scan ID, resource label)
+	subjNew  string      // .../subjects/{S}/experiments/{E} with S missing: S (a PUT creates it)
+	owner    interface{} // resource owner for resources/resource/files/file
+	res      *resource
+	filePath string
+}
+
+var errNotFound = fmt.Errorf("The server has not found anything matching the request URI")
+
+func (s *Server) findProject(p principal, id string) *project {
+	for _, pr := range s.projects {
+		if (pr.ID == id || (pr.SecondaryID != "" && pr.SecondaryID == id)) && p.canSee(pr) {
+			return pr
+		}
+	}
+	return nil
+}
+
+func findSubject(pr *project, key string) *subject {
+	for _, sj := range pr.subjects {
+		if sj.ID == key || sj.Label == key {
+			return sj
+		}
+	}
+	return nil
+}
+
+func findExperiment(pr *project, key string) *experiment {
+	for _, e := range pr.experiments {
+		if e.ID == key || e.Label == key {
+			return e
+		}
+	}
+	return nil
+}
+
+func findScan(e *experiment, id string) *scan {
+	for _, sc := range e.scans {
+		if sc.ID == id {
+			return sc
+		}
+	}
+	return nil
+}
+
+func resourcesOf(owner interface{}) *[]*resource {
+	switch o := owner.(type) {
+	case *project:
+		return &o.resources
+	case *subject:
+		return &o.resources
+	case *experiment:
+		return &o.resources
+	case *scan:
+		return &o.resources
+	}
+	return nil
+}
+
+func findResource(owner interface{}, key string) *resource {
+	for _, r := range *resourcesOf(owner) {
+		if r.Label == key || strconv.Itoa(r.ID) == key {
+			return r
+		}
+	}
+	return nil
+}
+
+// walk resolves an archive path (segments after the REST root). It must be
+// called with s.mu held. Every parent must exist; the last item may not
+// (a PUT creates it).
+func (s *Server) walk(p principal, segs []string) (target, error) {
+	var t target
+	i := 0
+	level := ""
+	switch segs[0] {
+	case "projects":
+		if len(segs) == 1 {
+			t.kind = "projects"
+			return t, nil
+		}
+		t.proj = s.findProject(p, segs[1])
+		if t.proj == nil {
+			return t, errNotFound
+		}
+		t.kind, t.name = "project", segs[1]
+		level, i = "project", 2
+	case "experiments":
+		if len(segs) == 1 {
+			t.kind, t.top = "experiments", true
+			return t, nil
+		}
+		e := s.experiments[segs[1]]
+		if e == nil || !p.canSee(e.proj) {
+			return t, errNotFound
+		}
+		t.proj, t.subj, t.exp = e.proj, e.subj, e
+		t.kind, t.name = "experiment", segs[1]
+		level, i = "experiment", 2
+	case "subjects":
+		if len(segs) == 1 {
+			t.kind, t.top = "subjects", true
+			return t, nil
+		}
+		sj := s.subjects[segs[1]]
+		if sj == nil || !p.canSee(sj.proj) {
+			return t, errNotFound
+		}
+		t.proj, t.subj = sj.proj, sj
+		t.kind, t.name = "subject", segs[1]
+		level, i = "subject", 2
+	default:
+		return t, errNotFound
+	}
+	for i < len(segs) {
+		coll := segs[i]
+		last := i+1 == len(segs)
+		if coll == "resources" {
+			var owner interface{}
+			switch level {
+			case "project":
+				owner = t.proj
+			case "subject":
+				owner = t.subj
+			case "experiment":
+				owner = t.exp
+			case "scan":
+				owner = t.scan
+			}
+			t.owner = owner
+			if last {
+				t.kind = "resources"
+				return t, nil
+			}
+			t.name = segs[i+1]
+			t.res = findResource(owner, t.name)
+			if i+2 == len(segs) {
+				t.kind = "resource"
+				return t, nil
+			}
+			if segs[i+2] != "files" {
+				return t, errNotFound
+			}
+			if i+3 == len(segs) {
+				t.kind = "files"
+				return t, nil
+			}
+			t.kind = "file"
+			t.filePath = strings.Join(segs[i+3:], "/")
+			return t, nil
+		}
+		switch {
+		case level == "project" && coll == "subjects":
+			if last {
+				t.kind = "subjects"
+				return t, nil
+			}
+			t.name = segs[i+1]
+			t.subj = findSubject(t.proj, t.name)
+			t.kind = "subject"
+			if i+2 < len(segs) && t.subj == nil {
+				// Only an experiment PUT may name a missing subject.
+				if i+4 != len(segs) || segs[i+2] != "experiments" {
+					return t, errNotFound
+				}
+				t.subjNew = t.name
+			}
+			level = "subject"
+		case (level == "project" || level == "subject") && coll == "experiments":
+			if last {
+				t.kind = "experiments"
+				return t, nil
+			}
+			t.name = segs[i+1]
+			t.exp = findExperiment(t.proj, t.name)
+			t.kind = "experiment"
+			if i+2 < len(segs) {
+				if t.exp == nil || t.subjNew != "" || (level == "subject" && t.exp.subj != t.subj) {
+					return t, errNotFound
+				}
+				t.subj = t.exp.subj
+			}
+			level = "experiment"
+		case level == "experiment" && coll == "scans":
+			if t.exp == nil {
+				return t, errNotFound
+			}
+			if last {
+				t.kind = "scans"
+				return t, nil
+			}
+			t.name = segs[i+1]
+			t.scan = findScan(t.exp, t.name)
+			t.kind = "scan"
+			if i+2 < len(segs) && t.scan == nil {
+				return t, errNotFound
+			}
+			level = "scan"
+		default:
+			return t, errNotFound
+		}
+		i += 2
+	}
+	return t, nil
+}
+
+func (s *Server) archive(w http.ResponseWriter, r *http.Request, p principal, segs []string) {
+	// Uploads read their body before taking the lock.
+	if len(segs) >= 2 && (r.Method == http.MethodPut || r.Method == http.MethodPost) {
+		for i := range segs {
+			if segs[i] == "files" && i >= 2 && segs[i-2] == "resources" {
+				s.upload(w, r, p, segs)
+				return
+			}
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, err := s.walk(p, segs)
+	if err != nil {
+		writeStatusPage(w, http.StatusNotFound, err.Error())
+		return
+	}
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		s.get(w, r, p, t)
+	case http.MethodPut:
+		s.put(w, r, p, t)
+	default:
+		writeStatusPage(w, http.StatusMethodNotAllowed, "Method Not Allowed")
+	}
+}
+
+func (s *Server) get(w http.ResponseWriter, r *http.Request, p principal, t target) {
+	switch t.kind {
+	case "projects":
+		tb := &table{title: "Projects", cols: []string{"ID", "secondary_ID", "name", "description", "pi_firstname", "pi_lastname", "URI"}}
+		for _, pr := range s.projects {
+			if p.canSee(pr) {
+				tb.rows = append(tb.rows, map[string]string{"ID": pr.ID, "secondary_ID": pr.SecondaryID, "name": pr.Name,
+					"description": pr.Description, "pi_firstname": "", "pi_lastname": "", "URI": "/data/projects/" + pr.ID})
+			}
+		}
+		writeTable(w, r, tb)
+	case "project":
+		writeItem(w, r, item{XSIType: "xnat:projectData", Fields: map[string]string{
+			"ID": t.proj.ID, "secondary_ID": t.proj.SecondaryID, "name": t.proj.Name, "description": t.proj.Description}})
+	case "subjects":
+		tb := &table{title: "Subjects", cols: []string{"ID", "project", "label", "insert_date", "insert_user", "URI"}}
+		var list []*subject
+		if t.top {
+			for _, pr := range s.projects {
+				if p.canSee(pr) {
+					list = append(list, pr.subjects...)
+				}
+			}
+		} else {
+			list = t.proj.subjects
+		}
+		for _, sj := range list {
+			tb.rows = append(tb.rows, map[string]string{"ID": sj.ID, "project": sj.proj.ID, "label": sj.Label,
+				"insert_date": sj.insertDate, "insert_user": sj.insertUser, "URI": "/data/subjects/" + sj.ID})
+		}
+		writeTable(w, r, tb)
+	case "subject":
+		if t.subj == nil {
+			writeStatusPage(w, http.StatusNotFound, "Unable to find subject "+t.name)
+			return
+		}
+		writeItem(w, r, item{XSIType: "xnat:subjectData", Fields: map[string]string{
+			"ID": t.subj.ID, "label": t.subj.Label, "project": t.subj.proj.ID}})
+	case "experiments":
+		cols := []string{"ID", "project", "date", "xsiType", "label", "insert_date", "URI"}
+		var list []*experiment
+		switch {
+		case t.top:
+			cols = append(cols, "subject_ID", "subject_label")
+			for _, pr := range s.projects {
+				if p.canSee(pr) {
+					list = append(list, pr.experiments...)
+				}
+			}
+		case t.subj != nil:
+			for _, e := range t.proj.experiments {
+				if e.subj == t.subj {
+					list = append(list, e)
+				}
+			}
+		default:
+			list = t.proj.experiments
+		}
+		tb := &table{title: "Experiments", cols: cols}
+		for _, e := range list {
+			row := map[string]string{"ID": e.ID, "project": e.proj.ID, "date": e.Date, "xsiType": e.XSIType,
+				"label": e.Label, "insert_date": e.insertDate, "URI": "/data/experiments/" + e.ID}
+			if t.top {
+				row["subject_ID"], row["subject_label"] = e.subj.ID, e.subj.Label
+			}
+			tb.rows = append(tb.rows, row)
+		}
+		writeTable(w, r, tb)
+	case "experiment":
+		if t.exp == nil || t.subjNew != "" || (t.subj != nil && t.exp.subj != t.subj) {
+			writeStatusPage(w, http.StatusNotFound, "Unable to find experiment "+t.name)
+			return
+		}
+		writeItem(w, r, experimentItem(t.exp))
+	case "scans":
+		tb := &table{title: "Scans", cols: []string{"xnat_imagescandata_id", "ID", "type", "quality", "xsiType", "note", "series_description", "URI"}}
+		for _, sc := range t.exp.scans {
+			tb.rows = append(tb.rows, map[string]string{"xnat_imagescandata_id": itoa(sc.rowID), "ID": sc.ID, "type": sc.Type,
+				"quality": sc.Quality, "xsiType": sc.XSIType, "note": sc.Note, "series_description": sc.SeriesDescription,
+				"URI": "/data/experiments/" + t.exp.ID + "/scans/" + sc.ID})
+		}
+		writeTable(w, r, tb)
+	case "scan":
+		if t.scan == nil {
+			writeStatusPage(w, http.StatusNotFound, "Unable to find scan "+t.name)
+			return
+		}
+		writeItem(w, r, scanItem(t.scan))
+	case "resources":
+		tb := &table{title: "Resources", cols: []string{"xnat_abstractresource_id", "label", "element_name", "category",
+			"cat_id", "cat_desc", "file_count", "file_size", "tags", "content", "format"}}
+		for _, rs := range *resourcesOf(t.owner) {
+			tb.rows = append(tb.rows, resourceRow(rs))
+		}
+		writeTable(w, r, tb)
+	case "resource":
+		if t.res == nil {
+			writeStatusPage(w, http.StatusNotFound, "Unable to find resource "+t.name)
+			return
+		}
+		tb := &table{title: "Resources", cols: []string{"xnat_abstractresource_id", "label", "element_name", "category",
+			"cat_id", "cat_desc", "file_count", "file_size", "tags", "content", "format"}}
+		tb.rows = append(tb.rows, resourceRow(t.res))
+		writeTable(w, r, tb)
+	case "files":
+		tb := &table{title: "Files", cols: []string{"Name", "Size", "URI", "collection", "file_tags", "file_format",
+			"file_content", "cat_ID", "digest"}}
+		if t.res != nil {
+			for _, fp := range t.res.order {
+				f := t.res.files[fp]
+				name := fp
+				if i := strings.LastIndex(fp, "/"); i >= 0 {
+					name = fp[i+1:]
+				}
+				tb.rows = append(tb.rows, map[string]string{"Name": name, "Size": strconv.Itoa(len(f.Data)),
+					"URI": t.res.parentURI + "/resources/" + itoa(t.res.ID) + "/files/" + fp, "collection": t.res.Label,
+					"file_tags": f.Tags, "file_format": f.Format, "file_content": f.Content, "cat_ID": itoa(t.res.ID),
+					"digest": f.Digest})
+			}
+		}
+		writeTable(w, r, tb)
+	case "file":
+		var f *file
+		if t.res != nil {
+			f = t.res.files[t.filePath]
+		}
+		if f == nil {
+			if r.URL.Query().Get("accept-not-found") == "true" {
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+			writeStatusPage(w, http.StatusNotFound, "Unable to find file.")
+			return
+		}
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("Content-Length", strconv.Itoa(len(f.Data)))
+		w.WriteHeader(http.StatusOK)
+		if r.Method != http.MethodHead {
+			w.Write(f.Data)
+		}
+	default:
+		writeStatusPage(w, http.StatusNotFound, errNotFound.Error())
+	}
+}
+
+func experimentItem(e *experiment) item {
+	it := item{XSIType: e.XSIType, Fields: map[string]string{"ID": e.ID, "label": e.Label, "project": e.proj.ID,
+		"subject_ID": e.subj.ID, "date": e.Date}}
+	var scans []item
+	for _, sc := range e.scans {
+		scans = append(scans, scanItem(sc))
+	}
+	if len(scans) > 0 {
+		it.Children = append(it.Children, child{Field: "scans/scan", Items: scans})
+	}
+	return it
+}
+
+func scanItem(sc *scan) item {
+	it := item{XSIType: sc.XSIType, Fields: map[string]string{"ID": sc.ID, "type": sc.Type,
+		"series_description": sc.SeriesDescription, "quality": sc.Quality, "note": sc.Note,
+		"image_session_ID": sc.exp.ID, "xnat_imagescandata_id": itoa(sc.rowID)}}
+	var files []item
+	for _, rs := range sc.resources {
+		files = append(files, item{XSIType: "xnat:resourceCatalog", Fields: map[string]string{
+			"label": rs.Label, "format": rs.Format, "content": rs.Content, "xnat_abstractresource_id": itoa(rs.ID)}})
+	}
+	if len(files) > 0 {
+		it.Children = append(it.Children, child{Field: "file", Items: files})
+	}
+	return it
+}
+
+func resourceRow(rs *resource) map[string]string {
+	count, size := "", ""
+	if rs.statsPopulated {
+		count, size = itoa(rs.statCount), strconv.FormatInt(rs.statSize, 10)
+	}
+	return map[string]string{"xnat_abstractresource_id": itoa(rs.ID), "label": rs.Label, "element_name": "xnat:resourceCatalog",
+		"category": rs.category, "cat_id": itoa(rs.ID), "cat_desc": rs.Desc, "file_count": count, "file_size": size,
+		"tags": rs.Tags, "content": rs.Content, "format": rs.Format}
+}
+
+var labelRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+// xsiFields collects the "<type>/<field>=value" parameters of a PUT. A key
+// naming a different type than xsiType is a 422 (wrong xsiType key).
+func xsiFields(q url.Values, xsiType string) (map[string]string, bool) {
+	out := map[string]string{}
+	for k, vs := range q {
+		i := strings.Index(k, "/")
+		if i < 0 || !strings.Contains(k[:i], ":") {
+			continue
+		}
+		if !strings.EqualFold(k[:i], xsiType) {
+			return nil, false
+		}
+		out[strings.ToLower(k[i+1:])] = vs[0]
+	}
+	return out, true
+}
+
+func (s *Server) now() string { return s.opts.Now().Format("2006-01-02 15:04:05.0") }
+
+func (s *Server) put(w http.ResponseWriter, r *http.Request, p principal, t target) {
+	q := r.URL.Query()
+	xsi := q.Get("xsiType")
+	switch t.kind {
+	case "project":
+		writeStatusPage(w, http.StatusForbidden, "Specified user account has insufficient create privileges for projects.")
+	case "subject":
+		if !p.canEdit(t.proj) {
+			writeStatusPage(w, http.StatusForbidden, "Specified user account has insufficient create privileges for subjects in the "+t.proj.ID+" project.")
+			return
+		}
+		if xsi != "" && !strings.EqualFold(xsi, "xnat:subjectData") {
+			writeStatusPage(w, http.StatusUnprocessableEntity, "Wrong document type: "+xsi)
+			return
+		}
+		if _, ok := xsiFields(q, "xnat:subjectData"); !ok {
+			writeStatusPage(w, http.StatusUnprocessableEntity, "Wrong xsiType key")
+			return
+		}
+		if t.subj != nil {
+			writeText(w, http.StatusOK, t.subj.ID)
+			return
+		}
+		if !labelRE.MatchString(t.name) {
+			writeStatusPage(w, http.StatusExpectationFailed, "Invalid character in subject label.")
+			return
+		}
+		sj := s.newSubject(t.proj, t.name, p)
+		writeText(w, http.StatusCreated, sj.ID)
+	case "experiment":
+		s.putExperiment(w, p, t, q, xsi)
+	case "scan":
+		s.putScan(w, p, t, q, xsi)
+	case "resource":
+		if !p.canEdit(t.proj) {
+			writeStatusPage(w, http.StatusForbidden, "Specified user account has insufficient edit privileges for resources in the "+t.proj.ID+" project.")
+			return
+		}
+		if t.res != nil {
+			writeStatusPage(w, http.StatusConflict, "Specified resource already exists.")
+			return
+		}
+		rs := s.newResource(t.owner, t.name)
+		rs.Format, rs.Content, rs.Desc, rs.Tags = q.Get("format"), q.Get("content"), q.Get("description"), q.Get("tags")
+		w.WriteHeader(http.StatusOK)
+	default:
+		writeStatusPage(w, http.StatusMethodNotAllowed, "Method Not Allowed")
+	}
+}
+
+func (s *Server) newSubject(pr *project, label string, p principal) *subject {
+	s.nSubject++
+	sj := &subject{ID: fmt.Sprintf("XNAT_S%05d", s.nSubject), Label: label, proj: pr, insertDate: s.now()}
+	if p.user != nil {
+		sj.insertUser = p.user.name
+	}
+	pr.subjects = append(pr.subjects, sj)
+	s.subjects[sj.ID] = sj
+	return sj
+}
+
+func validExperimentType(t string) bool {
+	if !strings.HasPrefix(t, "xnat:") || !strings.HasSuffix(t, "Data") || len(t) <= len("xnat:Data") {
+		return false
+	}
+	lt := strings.ToLower(t)
+	return !strings.HasSuffix(lt, "scandata") && lt != "xnat:subjectdata" && lt != "xnat:projectdata"
+}
+
+func (s *Server) putExperiment(w http.ResponseWriter, p principal, t target, q url.Values, xsi string) {
+	if !p.canEdit(t.proj) {
+		writeStatusPage(w, http.StatusForbidden, "Specified user account has insufficient create privileges for experiments in the "+t.proj.ID+" project.")
+		return
+	}
+	typ := xsi
+	if typ == "" && t.exp != nil {
+		typ = t.exp.XSIType
+	}
+	if typ == "" {
+		writeStatusPage(w, http.StatusExpectationFailed, "Need PUT Contents")
+		return
+	}
+	if !validExperimentType(typ) {
+		writeStatusPage(w, http.StatusUnprocessableEntity, "Wrong document type: "+typ)
+		return
+	}
+	fields, ok := xsiFields(q, typ)
+	if !ok {
+		writeStatusPage(w, http.StatusUnprocessableEntity, "Wrong xsiType key")
+		return
+	}
+	if t.exp != nil {
+		// Existing label: a PUT updates it, but may not move it to another
+		// subject or change its type.
+		if t.subjNew != "" || (t.subj != nil && t.exp.subj != t.subj) || (xsi != "" && !strings.EqualFold(xsi, t.exp.XSIType)) {
+			writeStatusPage(w, http.StatusConflict, "Label "+t.exp.Label+" is already in use in project "+t.proj.ID+".")
+			return
+		}
+		if l, ok := fields["label"]; ok && l != t.exp.Label {
+			writeStatusPage(w, http.StatusConflict, "Relabelling via PUT is not supported.")
+			return
+		}
+		if pj, ok := fields["project"]; ok && pj != t.proj.ID {
+			writeStatusPage(w, http.StatusConflict, "Moving between projects via PUT is not supported.")
+			return
+		}
+		if d, ok := fields["date"]; ok {
+			t.exp.Date = d
+		}
+		writeText(w, http.StatusOK, t.exp.ID)
+		return
+	}
+	if !labelRE.MatchString(t.name) {
+		writeStatusPage(w, http.StatusExpectationFailed, "Invalid character in experiment label.")
+		return
+	}
+	if t.subjNew != "" {
+		// Missing subject: auto-created with that label.
+		if !labelRE.MatchString(t.subjNew) {
+			writeStatusPage(w, http.StatusExpectationFailed, "Invalid character in subject label.")
+			return
+		}
+		t.subj = s.newSubject(t.proj, t.subjNew, p)
+	}
+	if t.subj == nil {
+		// /data/projects/{P}/experiments/{E}: a new experiment needs a subject.
+		writeStatusPage(w, http.StatusBadRequest, "Experiment "+t.name+" needs a subject.")
+		return
+	}
+	s.nExperiment++
+	e := &experiment{ID: fmt.Sprintf("XNAT_E%05d", s.nExperiment), Label: t.name, XSIType: typ, Date: fields["date"],
+		proj: t.proj, subj: t.subj, insertDate: s.now()}
+	t.proj.experiments = append(t.proj.experiments, e)
+	s.experiments[e.ID] = e
+	writeText(w, http.StatusCreated, e.ID)
+}
+
+func (s *Server) putScan(w http.ResponseWriter, p principal, t target, q url.Values, xsi string) {
+	if !p.canEdit(t.proj) {
+		writeStatusPage(w, http.StatusForbidden, "Specified user account has insufficient edit privileges for experiments in the "+t.proj.ID+" project.")
+		return
+	}
+	switch {
+	case xsi == "":
+		writeStatusPage(w, http.StatusExpectationFailed, "Need PUT Contents")
+		return
+	case strings.EqualFold(xsi, "xnat:imageScanData"):
+		writeStatusPage(w, http.StatusBadRequest, "Multiple scan modalities are not supported; specify a concrete scan xsiType.")
+		return
+	case !strings.HasPrefix(xsi, "xnat:") || !strings.HasSuffix(strings.ToLower(xsi), "scandata"):
+		writeStatusPage(w, http.StatusUnprocessableEntity, "Wrong document type: "+xsi)
+		return
+	}
+	fields, ok := xsiFields(q, xsi)
+	if !ok {
+		writeStatusPage(w, http.StatusUnprocessableEntity, "Wrong xsiType key")
+		return
+	}
+	for _, k := range []string{"type", "quality", "note", "series_description"} {
+		if v := q.Get(k); v != "" {
+			if _, set := fields[k]; !set {
+				fields[k] = v
+			}
+		}
+	}
+	sc := t.scan
+	code := http.StatusOK
+	if sc == nil {
+		s.nScanRow++
+		sc = &scan{ID: t.name, rowID: s.nScanRow, exp: t.exp}
+		t.exp.scans = append(t.exp.scans, sc)
+		code = http.StatusCreated
+	}
+	sc.XSIType = xsi
+	if v, ok := fields["type"]; ok {
+		sc.Type = v
+	}
+	if v, ok := fields["series_description"]; ok {
+		sc.SeriesDescription = v
+	}
+	if v, ok := fields["quality"]; ok {
+		sc.Quality = v
+	}
+	if v, ok := fields["note"]; ok {
+		sc.Note = v
+	}
+	writeText(w, code, sc.ID)
+}
+
+func (s *Server) newResource(owner interface{}, label string) *resource {
+	s.nResource++
+	rs := &resource{ID: s.nResource, Label: label, files: map[string]*file{}, owner: owner}
+	switch o := owner.(type) {
+	case *project:
+		rs.parentURI, rs.category = "/data/projects/"+o.ID, "resources"
+	case *subject:
+		rs.parentURI, rs.category = "/data/subjects/"+o.ID, "resources"
+	case *experiment:
+		rs.parentURI, rs.category = "/data/experiments/"+o.ID, "resources"
+	case *scan:
+		rs.parentURI, rs.category = "/data/experiments/"+o.exp.ID+"/scans/"+o.ID, "scans"
+	}
+	list := resourcesOf(owner)
+	*list = append(*list, rs)
+	s.resources[rs.ID] = rs
+	return rs
+}

@@ -1,0 +1,616 @@
+package xnattest
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Role is a user's role in a project.
+type Role string
+
+// Project roles (spec §11). Owners and members may create and edit;
+// collaborators may only read.
+const (
+	Owner        Role = "owner"
+	Member       Role = "member"
+	Collaborator Role = "collaborator"
+)
+
+// Options configure a Server. The zero value is a site that requires login,
+// has checksums on and a 15 minute session timeout.
+type Options struct {
+	// AllowGuest lets unauthenticated requests through as a guest without
+	// any project role (requireLogin=false).
+	AllowGuest bool
+	// ChecksumsDisabled turns the site's checksums preference off: files
+	// written while it is set get an empty digest.
+	ChecksumsDisabled bool
+	// RefreshLeavesDigestsEmpty makes the catalog refresh service answer
+	// 200 without computing missing digests.
+	RefreshLeavesDigestsEmpty bool
+	// SessionTimeout is the idle timeout of a server session (default 15m).
+	SessionTimeout time.Duration
+	// HTMLOnExpired answers a stale or missing session with 200 and the
+	// HTML login page even for non-browser clients (as some sites behind
+	// SSO do); browser User-Agents always get it.
+	HTMLOnExpired bool
+	// MaxSessionsPerUser caps concurrent sessions per user (default 1000).
+	MaxSessionsPerUser int
+	// Now is the server's clock (default time.Now).
+	Now func() time.Time
+}
+
+// Server is the emulator. Create it with New or NewTLS; Close it when done.
+type Server struct {
+	// URL is the base URL, e.g. http://127.0.0.1:1234 (no context path).
+	URL string
+	// HTTP is the underlying httptest server (its Client() trusts the
+	// TLS certificate of NewTLS servers).
+	HTTP *httptest.Server
+
+	opts Options
+
+	mu          sync.Mutex
+	users       map[string]*user
+	tokens      map[string]*token
+	sessions    map[string]*session
+	projects    []*project
+	subjects    map[string]*subject    // by accession ID
+	experiments map[string]*experiment // by accession ID
+	resources   map[int]*resource      // by numeric ID
+	nSubject    int
+	nExperiment int
+	nResource   int
+	nScanRow    int
+
+	faults   []*FaultHandle
+	latency  time.Duration
+	requests []Request
+	created  int // server sessions created
+	logouts  int
+
+	inflight   map[string]int
+	violations int
+}
+
+type user struct {
+	name, password string
+	admin          bool
+}
+
+type token struct {
+	alias, secret, user string
+	expires             time.Time
+}
+
+type session struct {
+	id       string
+	user     string
+	last     time.Time
+	csrf     string
+	invalid  bool
+	viaToken bool
+}
+
+type project struct {
+	ID, SecondaryID, Name, Description string
+	roles                              map[string]Role
+	subjects                           []*subject
+	experiments                        []*experiment
+	resources                          []*resource
+}
+
+type subject struct {
+	ID, Label              string
+	proj                   *project
+	insertDate, insertUser string
+	resources              []*resource
+}
+
+type experiment struct {
+	ID, Label, XSIType, Date string
+	proj                     *project
+	subj                     *subject
+	insertDate               string
+	scans                    []*scan
+	resources                []*resource
+}
+
+type scan struct {
+	ID, XSIType, Type, SeriesDescription, Quality, Note string
+	rowID                                               int
+	exp                                                 *experiment
+	resources                                           []*resource
+}
+
+type resource struct {
+	ID                                 int
+	Label, Format, Content, Desc, Tags string
+	category                           string
+	parentURI                          string
+	files                              map[string]*file
+	order                              []string
+	statsPopulated                     bool
+	statCount                          int
+	statSize                           int64
+	owner                              interface{} // *project, *subject, *experiment or *scan
+}
+
+type file struct {
+	Path                  string
+	Data                  []byte
+	MD5                   string // of Data, always known to the emulator
+	Digest                string // what the catalog says ("" when checksums were off)
+	Format, Content, Tags string
+	Versions              int // 1 + number of overwrites
+}
+
+// New starts a plain-HTTP emulator.
+func New(opts Options) *Server {
+	s := newServer(opts)
+	s.HTTP = httptest.NewServer(s)
+	s.URL = s.HTTP.URL
+	return s
+}
+
+// NewTLS starts an HTTPS emulator with httptest's self-signed certificate;
+// s.HTTP.Certificate() is the CA a client must trust.
+func NewTLS(opts Options) *Server {
+	s := newServer(opts)
+	s.HTTP = httptest.NewTLSServer(s)
+	s.URL = s.HTTP.URL
+	return s
+}
+
+func newServer(opts Options) *Server {
+	if opts.SessionTimeout <= 0 {
+		opts.SessionTimeout = 15 * time.Minute
+	}
+	if opts.MaxSessionsPerUser <= 0 {
+		opts.MaxSessionsPerUser = 1000
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Server{
+		opts:        opts,
+		users:       map[string]*user{},
+		tokens:      map[string]*token{},
+		sessions:    map[string]*session{},
+		subjects:    map[string]*subject{},
+		experiments: map[string]*experiment{},
+		resources:   map[int]*resource{},
+		inflight:    map[string]int{},
+	}
+}
+
+// Close shuts the server down.
+func (s *Server) Close() { s.HTTP.Close() }
+
+// AddUser adds a site user with a password.
+func (s *Server) AddUser(name, password string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.users[name] = &user{name: name, password: password}
+}
+
+// AddAdmin adds a site administrator (sees and may edit every project).
+func (s *Server) AddAdmin(name, password string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.users[name] = &user{name: name, password: password, admin: true}
+}
+
+// AddProject creates a project (projects are never created over REST) and
+// grants roles, given as user, role pairs.
+func (s *Server) AddProject(id string, grants map[string]Role) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := &project{ID: id, Name: id, roles: map[string]Role{}}
+	for u, r := range grants {
+		p.roles[u] = r
+	}
+	s.projects = append(s.projects, p)
+}
+
+// SetProjectAlias sets a project's secondary ID, which also works in paths.
+func (s *Server) SetProjectAlias(id, alias string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range s.projects {
+		if p.ID == id {
+			p.SecondaryID = alias
+		}
+	}
+}
+
+// RemoveProject deletes a project and everything in it.
+func (s *Server) RemoveProject(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, p := range s.projects {
+		if p.ID == id {
+			for _, sj := range p.subjects {
+				delete(s.subjects, sj.ID)
+			}
+			for _, e := range p.experiments {
+				delete(s.experiments, e.ID)
+			}
+			s.projects = append(s.projects[:i], s.projects[i+1:]...)
+			return
+		}
+	}
+}
+
+// SetChecksums turns the site's checksums preference on or off for files
+// written from now on.
+func (s *Server) SetChecksums(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opts.ChecksumsDisabled = !on
+}
+
+// SetRefreshLeavesDigestsEmpty makes the catalog refresh service not
+// compute digests (or compute them again, with false).
+func (s *Server) SetRefreshLeavesDigestsEmpty(v bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opts.RefreshLeavesDigestsEmpty = v
+}
+
+// SetLatency adds a delay before every request is served.
+func (s *Server) SetLatency(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.latency = d
+}
+
+// SetHTMLOnExpired switches Options.HTMLOnExpired.
+func (s *Server) SetHTMLOnExpired(v bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opts.HTMLOnExpired = v
+}
+
+// ExpireSessions invalidates every server session now.
+func (s *Server) ExpireSessions() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.expireAllLocked()
+}
+
+func (s *Server) expireAllLocked() {
+	for _, se := range s.sessions {
+		se.invalid = true
+	}
+}
+
+func newID(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return strings.ToUpper(hex.EncodeToString(b))
+}
+
+// ServeHTTP implements http.Handler: request log, latency, faults,
+// authentication, then the REST routes.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rec := &statusRecorder{ResponseWriter: w, status: 200}
+	s.mu.Lock()
+	idx := len(s.requests)
+	s.requests = append(s.requests, Request{
+		Method: r.Method, Path: r.URL.EscapedPath(), Query: r.URL.RawQuery,
+		UserAgent: r.UserAgent(), Time: s.opts.Now(),
+	})
+	lat := s.latency
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.requests[idx].Status = rec.status
+		s.mu.Unlock()
+	}()
+	if lat > 0 {
+		time.Sleep(lat)
+	}
+	if s.applyFaults(rec, r) {
+		return
+	}
+	s.serve(rec, r)
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (w *statusRecorder) WriteHeader(code int) {
+	if !w.wrote {
+		w.status = code
+		w.wrote = true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusRecorder) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.wrote = true
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// principal is who a request runs as.
+type principal struct {
+	user    *user
+	guest   bool
+	session *session
+}
+
+func isBrowser(r *http.Request) bool {
+	return strings.Contains(r.UserAgent(), "Mozilla/")
+}
+
+// authenticate resolves the caller; it writes the answer itself and
+// returns ok=false when the request must stop here.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (principal, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.opts.Now()
+	stale := false
+	if c, err := r.Cookie("JSESSIONID"); err == nil && c.Value != "" {
+		se := s.sessions[c.Value]
+		switch {
+		case se == nil || se.invalid:
+			stale = true
+		case now.Sub(se.last) > s.opts.SessionTimeout:
+			se.invalid = true
+			stale = true
+		default:
+			se.last = now
+			s.setExpiryCookie(w, r, se)
+			return principal{user: s.users[se.user], session: se}, true
+		}
+	}
+	if name, pass, ok := r.BasicAuth(); ok {
+		u := s.checkPassword(name, pass, now)
+		if u == nil {
+			w.Header().Set("WWW-Authenticate", `Basic realm="XNAT Protected Area"`)
+			writeStatusPage(w, http.StatusUnauthorized, "Unauthorized: bad credentials")
+			return principal{}, false
+		}
+		active := 0
+		for _, se := range s.sessions {
+			if se.user == u.name && !se.invalid && now.Sub(se.last) <= s.opts.SessionTimeout {
+				active++
+			}
+		}
+		if active >= s.opts.MaxSessionsPerUser {
+			w.Header().Set("WWW-Authenticate", `Basic realm="XNAT Protected Area"`)
+			writeStatusPage(w, http.StatusUnauthorized, "Maximum sessions exceeded")
+			return principal{}, false
+		}
+		se := &session{id: newID(16), user: u.name, last: now, csrf: newID(8)}
+		s.sessions[se.id] = se
+		s.created++
+		s.setSessionCookie(w, r, se)
+		return principal{user: u, session: se}, true
+	}
+	if s.opts.AllowGuest {
+		return principal{guest: true}, true
+	}
+	if isBrowser(r) || (stale && s.opts.HTMLOnExpired) {
+		writeLoginPage(w)
+		return principal{}, false
+	}
+	w.Header().Set("WWW-Authenticate", `Basic realm="XNAT Protected Area"`)
+	writeStatusPage(w, http.StatusUnauthorized, "Unauthorized")
+	return principal{}, false
+}
+
+func (s *Server) checkPassword(name, pass string, now time.Time) *user {
+	if u := s.users[name]; u != nil && u.password == pass {
+		return u
+	}
+	if t := s.tokens[name]; t != nil && t.secret == pass && now.Before(t.expires) {
+		return s.users[t.user]
+	}
+	return nil
+}
+
+func (s *Server) setSessionCookie(w http.ResponseWriter, r *http.Request, se *session) {
+	http.SetCookie(w, &http.Cookie{Name: "JSESSIONID", Value: se.id, Path: "/", HttpOnly: true, Secure: r.TLS != nil})
+	s.setExpiryCookie(w, r, se)
+}
+
+func (s *Server) setExpiryCookie(w http.ResponseWriter, r *http.Request, se *session) {
+	// Quoted "<epoch ms>,<timeout ms>"; net/http's SetCookie would drop the
+	// quotes and the comma, so the header is written by hand.
+	v := fmt.Sprintf(`SESSION_EXPIRATION_TIME="%d,%d"; Path=/`, se.last.UnixMilli(), s.opts.SessionTimeout.Milliseconds())
+	w.Header().Add("Set-Cookie", v)
+}
+
+// mutating reports whether a method writes.
+func mutating(m string) bool {
+	return m == http.MethodPut || m == http.MethodPost || m == http.MethodDelete
+}
+
+// serve authenticates and dispatches.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	segs, ok := splitPath(r.URL)
+	if !ok {
+		writeStatusPage(w, http.StatusNotFound, "The server has not found anything matching the request URI")
+		return
+	}
+	// Form login needs no prior authentication.
+	if len(segs) == 2 && segs[0] == "services" && segs[1] == "auth" && r.Method == http.MethodPut {
+		s.formLogin(w, r)
+		return
+	}
+	p, ok := s.authenticate(w, r)
+	if !ok {
+		return
+	}
+	// CSRF is only demanded from browser-like clients (spec §0).
+	if isBrowser(r) && p.session != nil && mutating(r.Method) && !(len(segs) == 1 && segs[0] == "JSESSION") {
+		if r.URL.Query().Get("XNAT_CSRF") != p.session.csrf {
+			writeStatusPage(w, http.StatusForbidden, "Forbidden: missing XNAT_CSRF token")
+			return
+		}
+	}
+	if len(segs) == 0 {
+		writeStatusPage(w, http.StatusNotFound, "The server has not found anything matching the request URI")
+		return
+	}
+	switch segs[0] {
+	case "JSESSION":
+		s.jsession(w, r, p, segs)
+	case "services":
+		s.services(w, r, p, segs[1:])
+	case "projects", "experiments", "subjects":
+		s.archive(w, r, p, segs)
+	default:
+		writeStatusPage(w, http.StatusNotFound, "The server has not found anything matching the request URI")
+	}
+}
+
+// splitPath strips the REST root (/data, /data/archive or /REST) and
+// returns the unescaped path segments.
+func splitPath(u *url.URL) ([]string, bool) {
+	p := u.EscapedPath()
+	switch {
+	case p == "/data/archive" || strings.HasPrefix(p, "/data/archive/"):
+		p = strings.TrimPrefix(p, "/data/archive")
+	case p == "/data" || strings.HasPrefix(p, "/data/"):
+		p = strings.TrimPrefix(p, "/data")
+	case p == "/REST" || strings.HasPrefix(p, "/REST/"):
+		p = strings.TrimPrefix(p, "/REST")
+	default:
+		return nil, false
+	}
+	p = strings.Trim(p, "/")
+	if p == "" {
+		return nil, true
+	}
+	raw := strings.Split(p, "/")
+	out := make([]string, 0, len(raw))
+	for _, seg := range raw {
+		v, err := url.PathUnescape(seg)
+		if err != nil {
+			return nil, false
+		}
+		out = append(out, v)
+	}
+	return out, true
+}
+
+func (s *Server) jsession(w http.ResponseWriter, r *http.Request, p principal, segs []string) {
+	if len(segs) != 1 {
+		writeStatusPage(w, http.StatusNotFound, "The server has not found anything matching the request URI")
+		return
+	}
+	switch r.Method {
+	case http.MethodPost, http.MethodGet:
+		if p.session == nil {
+			writeStatusPage(w, http.StatusUnauthorized, "Unauthorized")
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain")
+		w.WriteHeader(http.StatusOK)
+		fmt.Fprint(w, p.session.id)
+	case http.MethodDelete:
+		if p.session != nil {
+			s.mu.Lock()
+			p.session.invalid = true
+			s.logouts++
+			s.mu.Unlock()
+		}
+		w.WriteHeader(http.StatusOK)
+	default:
+		writeStatusPage(w, http.StatusMethodNotAllowed, "Method Not Allowed")
+	}
+}
+
+func (s *Server) formLogin(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		writeStatusPage(w, http.StatusBadRequest, "Bad Request")
+		return
+	}
+	name, pass := r.PostForm.Get("username"), r.PostForm.Get("password")
+	if name == "" {
+		name, pass = r.Form.Get("username"), r.Form.Get("password")
+	}
+	s.mu.Lock()
+	now := s.opts.Now()
+	u := s.checkPassword(name, pass, now)
+	if u == nil {
+		s.mu.Unlock()
+		w.Header().Set("WWW-Authenticate", `Basic realm="XNAT Protected Area"`)
+		writeStatusPage(w, http.StatusUnauthorized, "Unauthorized: bad credentials")
+		return
+	}
+	se := &session{id: newID(16), user: u.name, last: now, csrf: newID(8)}
+	s.sessions[se.id] = se
+	s.created++
+	s.setSessionCookie(w, r, se)
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "text/plain")
+	w.WriteHeader(http.StatusOK)
+	fmt.Fprint(w, se.id)
+}
+
+func (s *Server) services(w http.ResponseWriter, r *http.Request, p principal, segs []string) {
+	switch {
+	case len(segs) == 2 && segs[0] == "tokens" && segs[1] == "issue" && r.Method == http.MethodGet:
+		if p.user == nil {
+			writeStatusPage(w, http.StatusUnauthorized, "Unauthorized")
+			return
+		}
+		s.mu.Lock()
+		now := s.opts.Now()
+		t := &token{alias: newID(8), secret: newID(16), user: p.user.name, expires: now.Add(48 * time.Hour)}
+		s.tokens[t.alias] = t
+		s.mu.Unlock()
+		writeJSON(w, http.StatusOK, map[string]interface{}{
+			"alias": t.alias, "secret": t.secret, "xdatUserId": p.user.name,
+			"estimatedExpirationTime": t.expires.UnixMilli(), "timestamp": now.UnixMilli(),
+			"enabled": true, "singleUse": false,
+		})
+	case len(segs) == 2 && segs[0] == "refresh" && segs[1] == "catalog" && r.Method == http.MethodPost:
+		s.refreshCatalog(w, r, p)
+	default:
+		writeStatusPage(w, http.StatusNotFound, "The server has not found anything matching the request URI")
+	}
+}
+
+// roleOf returns the principal's role in a project ("" = none). Admins are
+// owners everywhere.
+func (p principal) roleOf(pr *project) Role {
+	if p.user == nil {
+		return ""
+	}
+	if p.user.admin {
+		return Owner
+	}
+	return pr.roles[p.user.name]
+}
+
+func (p principal) canSee(pr *project) bool { return p.roleOf(pr) != "" }
+
+func (p principal) canEdit(pr *project) bool {
+	r := p.roleOf(pr)
+	return r == Owner || r == Member
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
