@@ -1,0 +1,440 @@
+package deid
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	"golang.org/x/text/encoding/charmap"
+	"golang.org/x/text/unicode/norm"
+)
+
+// tokenKind decides how a deny-list token is matched.
+type tokenKind uint8
+
+const (
+	tkName      tokenKind = iota + 1 // a full person name: substring of squashed text
+	tkComponent                      // one PN component: whole word
+	tkID                             // identifier, address, institution...: substring
+	tkDate                           // YYYYMMDD (and other spellings): digits with a left boundary
+	tkUID                            // an original UID: exact, with digit/dot boundaries
+	tkText                           // removed free text: whole value as substring
+	tkOrthanc                        // an Orthanc ID of the original
+)
+
+// token is one deny-list entry. Category names the kind of value for
+// quarantine reasons (never the value itself).
+type token struct {
+	squashed string // canonical: NFKC, lower case, separators removed
+	spaced   string // canonical with each separator run as one space
+	kind     tokenKind
+	category string
+	raws     []string // extra byte spellings for the raw scan (lower-cased ASCII)
+}
+
+// isSep reports the separators removed by the canonical form (deid.md
+// §10.1: ^ , . - / _ and white space), plus the DICOM value delimiters.
+func isSep(r rune) bool {
+	switch r {
+	case '^', ',', '.', '-', '/', '_', '\\', '=', 0:
+		return true
+	}
+	return unicode.IsSpace(r)
+}
+
+// canonical returns the squashed and spaced canonical forms of s.
+func canonical(s string) (squashed, spaced string) {
+	s = norm.NFKC.String(s)
+	s = strings.ToLower(s)
+	var a, b strings.Builder
+	a.Grow(len(s))
+	b.Grow(len(s))
+	pendingSpace := false
+	for _, r := range s {
+		if isSep(r) {
+			pendingSpace = b.Len() > 0
+			continue
+		}
+		if pendingSpace {
+			b.WriteByte(' ')
+			pendingSpace = false
+		}
+		a.WriteRune(r)
+		b.WriteRune(r)
+	}
+	return a.String(), b.String()
+}
+
+// canonicalFast is canonical for pure-ASCII input (the common case),
+// avoiding the normaliser.
+func canonicalFast(s string) (squashed, spaced string) {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return canonical(s)
+		}
+	}
+	a := make([]byte, 0, len(s))
+	b := make([]byte, 0, len(s))
+	pending := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if isSep(rune(c)) {
+			pending = len(b) > 0
+			continue
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if pending {
+			b = append(b, ' ')
+			pending = false
+		}
+		a = append(a, c)
+		b = append(b, c)
+	}
+	return string(a), string(b)
+}
+
+// genericValues are values that identify nobody; a deny token equal to one
+// of them is dropped (e.g. an input already carrying "ANONYMIZED").
+var genericValues = map[string]bool{
+	"anonymized": true, "anonymous": true, "anon": true, "unknown": true, "none": true,
+	"na": true, "nil": true, "null": true, "yes": true, "no": true, "other": true,
+	"19000101": true, "000000": true, "00000000": true, "0": true,
+}
+
+// denyList is the set of identifying values of one input (deid.md §10.1).
+type denyList struct {
+	tokens []*token
+	seen   map[string]int // squashed+kind → index
+	// whole holds the squashed form of every deny value, for the
+	// whole-value comparison of short tokens.
+	whole map[string]string // squashed → category
+}
+
+func newDenyList() *denyList {
+	return &denyList{seen: map[string]int{}, whole: map[string]string{}}
+}
+
+// add records a value. raw is the value's bytes as found in the input
+// (nil when not applicable).
+func (d *denyList) add(value string, kind tokenKind, category string, raw []byte) {
+	sq, sp := canonicalFast(value)
+	if sq == "" || genericValues[sq] {
+		return
+	}
+	d.whole[sq] = category
+	minRunes := 3
+	if kind == tkComponent {
+		minRunes = 2 // matched as a whole word only
+	}
+	if utf8.RuneCountInString(sq) < minRunes {
+		return // whole-value matching only
+	}
+	key := sq + "\x00" + string(rune('0'+kind))
+	if i, ok := d.seen[key]; ok {
+		if raw != nil {
+			d.tokens[i].addRaw(string(raw))
+		}
+		return
+	}
+	t := &token{squashed: sq, spaced: sp, kind: kind, category: category}
+	t.addRaw(value)
+	if raw != nil {
+		t.addRaw(string(raw))
+	}
+	if kind == tkName || kind == tkID || kind == tkText {
+		t.addRaw(sq)
+		t.addRaw(sp)
+	}
+	d.seen[key] = len(d.tokens)
+	d.tokens = append(d.tokens, t)
+}
+
+// addRaw adds the byte spellings of s: as given, UTF-8 NFKC, Latin-1 and
+// UTF-16LE, all ASCII-lower-cased.
+func (t *token) addRaw(s string) {
+	s = strings.Trim(s, " \x00")
+	if s == "" {
+		return
+	}
+	add := func(b string) {
+		b = asciiLower(b)
+		if len(b) < 3 {
+			return
+		}
+		for _, r := range t.raws {
+			if r == b {
+				return
+			}
+		}
+		t.raws = append(t.raws, b)
+	}
+	add(s)
+	if utf8.ValidString(s) {
+		n := norm.NFKC.String(s)
+		add(n)
+		if l1, err := charmap.ISO8859_1.NewEncoder().String(n); err == nil {
+			add(l1)
+		}
+		u := utf16.Encode([]rune(n))
+		b := make([]byte, 0, 2*len(u))
+		for _, c := range u {
+			b = append(b, byte(c), byte(c>>8))
+		}
+		add(string(b))
+	}
+}
+
+func asciiLower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if 'A' <= b[j] && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
+}
+
+// drop removes tokens equal to a value the output legitimately carries
+// (e.g. a constant Replace value, or the value of an attribute PS3.15
+// does not consider identifying that happens to be equal).
+func (d *denyList) drop(squashed string) bool {
+	dropped := false
+	for i, t := range d.tokens {
+		if t != nil && t.squashed == squashed {
+			d.tokens[i] = nil
+			dropped = true
+		}
+	}
+	if _, ok := d.whole[squashed]; ok {
+		delete(d.whole, squashed)
+		dropped = true
+	}
+	return dropped
+}
+
+func (d *denyList) compact() {
+	out := d.tokens[:0]
+	for _, t := range d.tokens {
+		if t != nil {
+			out = append(out, t)
+		}
+	}
+	d.tokens = out
+}
+
+// matcher finds many byte patterns in a text with one pass: patterns are
+// indexed by their first two bytes, so most positions cost one bitmap
+// probe.
+type matcher struct {
+	bitmap [65536 / 64]uint64
+	index  map[uint16][]int
+	pats   []pattern
+	// single-byte-start patterns are not supported (every pattern has at
+	// least 2 bytes; callers enforce ≥ 3).
+}
+
+type pattern struct {
+	s     string
+	tok   *token // nil for a "safe" (engine-generated) string
+	bound boundary
+}
+
+// boundary says what may surround a match.
+type boundary uint8
+
+const (
+	bNone    boundary = iota
+	bLeftNum          // not preceded by a digit
+	bBothNum          // neither preceded nor followed by a digit or a dot
+	bWord             // neither preceded nor followed by a letter or digit
+	bUID              // not preceded by a digit or dot, not followed by a digit
+)
+
+func newMatcher() *matcher { return &matcher{index: map[uint16][]int{}} }
+
+func (m *matcher) add(s string, tok *token, b boundary) {
+	if len(s) < 2 {
+		return
+	}
+	k := uint16(s[0])<<8 | uint16(s[1])
+	m.bitmap[k>>6] |= 1 << (k & 63)
+	m.index[k] = append(m.index[k], len(m.pats))
+	m.pats = append(m.pats, pattern{s: s, tok: tok, bound: b})
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+func isAlnum(c byte) bool {
+	return isDigit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80
+}
+
+func (p *pattern) boundaryOK(text []byte, i, j int) bool {
+	var before, after byte = ' ', ' '
+	if i > 0 {
+		before = text[i-1]
+	}
+	if j < len(text) {
+		after = text[j]
+	}
+	switch p.bound {
+	case bLeftNum:
+		return !isDigit(before)
+	case bBothNum:
+		return !isDigit(before) && before != '.' && !isDigit(after) && after != '.'
+	case bWord:
+		return !isAlnum(before) && !isAlnum(after)
+	case bUID:
+		return !isDigit(before) && before != '.' && !isDigit(after)
+	}
+	return true
+}
+
+// span is a match of a pattern at [start, end).
+type span struct {
+	start, end int
+	pat        *pattern
+}
+
+// scan reports the deny matches in text that are not inside a match of a
+// safe pattern. hit is called for each; scanning stops if it returns false.
+func (m *matcher) scan(text []byte, hit func(*token, int) bool) {
+	if len(m.pats) == 0 || len(text) < 2 {
+		return
+	}
+	var safe []span
+	var found []span
+	for i := 0; i+1 < len(text); i++ {
+		k := uint16(text[i])<<8 | uint16(text[i+1])
+		if m.bitmap[k>>6]&(1<<(k&63)) == 0 {
+			continue
+		}
+		for _, pi := range m.index[k] {
+			p := &m.pats[pi]
+			j := i + len(p.s)
+			if j > len(text) || string(text[i:j]) != p.s {
+				continue
+			}
+			if p.tok == nil {
+				safe = append(safe, span{i, j, p})
+				continue
+			}
+			if p.boundaryOK(text, i, j) {
+				found = append(found, span{i, j, p})
+			}
+		}
+	}
+	for _, f := range found {
+		covered := false
+		for _, s := range safe {
+			if s.start <= f.start && f.end <= s.end {
+				covered = true
+				break
+			}
+		}
+		if !covered && !hit(f.pat.tok, f.start) {
+			return
+		}
+	}
+}
+
+func numeric(s string) bool { return allDigits(s) }
+
+// buildMatchers returns the matcher for canonical text (decoded string
+// values, derived names) and the one for raw output bytes. Matching rules
+// by token kind:
+//
+//   - PN components: whole words only;
+//   - all-digit tokens: never preceded by a digit; shorter than 6 digits
+//     also never followed by one, and only in canonical text (in raw bytes
+//     they would match inside any number);
+//   - other tokens shorter than 6 characters: whole words only;
+//   - longer tokens: anywhere, separators ignored;
+//   - UIDs: raw bytes only, not inside a longer UID.
+//
+// safe are engine-generated strings (pseudonyms, new UIDs, markers): a
+// match inside one of them is not a finding.
+func (d *denyList) buildMatchers(safe []string) (canon, raw *matcher) {
+	canon, raw = newMatcher(), newMatcher()
+	for _, s := range safe {
+		sq, sp := canonicalFast(s)
+		canon.add(sq, nil, bNone)
+		if sp != sq {
+			canon.add(sp, nil, bNone)
+		}
+		raw.add(asciiLower(s), nil, bNone)
+	}
+	for _, t := range d.tokens {
+		short := utf8.RuneCountInString(t.squashed) < 6
+		switch {
+		case t.kind == tkUID:
+			for _, r := range t.raws {
+				raw.add(r, t, bUID)
+			}
+			continue
+		case t.kind == tkComponent:
+			canon.add(t.spaced, t, bWord)
+		case numeric(t.squashed) && short:
+			canon.add(t.spaced, t, bBothNum)
+		case numeric(t.squashed):
+			canon.add(t.squashed, t, bLeftNum)
+			if t.spaced != t.squashed {
+				canon.add(t.spaced, t, bLeftNum)
+			}
+		case short:
+			canon.add(t.spaced, t, bWord)
+		default:
+			canon.add(t.squashed, t, bNone)
+			if t.spaced != t.squashed {
+				canon.add(t.spaced, t, bNone)
+			}
+		}
+		for _, r := range t.raws {
+			switch {
+			case numeric(r) && len(r) < 6:
+				// too short to search in raw bytes
+			case numeric(r):
+				raw.add(r, t, bLeftNum)
+			case t.kind == tkComponent || len(r) < 6:
+				raw.add(r, t, bWord)
+			default:
+				raw.add(r, t, bNone)
+			}
+		}
+	}
+	return canon, raw
+}
+
+// dropCoincidences drops deny tokens found in kept coded or equipment
+// values (see codedKept), with a value-free warning.
+func (s *state) dropCoincidences() {
+	if len(s.keptCoded) == 0 || len(s.deny.tokens) == 0 {
+		return
+	}
+	canon, _ := s.deny.buildMatchers(nil)
+	for _, v := range s.keptCoded {
+		sq, sp := canonicalFast(v)
+		if _, ok := s.deny.whole[sq]; ok {
+			delete(s.deny.whole, sq)
+			s.report.warn("deny-token-in-coded-value", "", "")
+		}
+		hit := func(t *token, _ int) bool {
+			for i, x := range s.deny.tokens {
+				if x == t {
+					s.deny.tokens[i] = nil
+				}
+			}
+			s.report.warn("deny-token-in-coded-value", "", "")
+			return true
+		}
+		canon.scan([]byte(sq), hit)
+		canon.scan([]byte(sp), hit)
+	}
+	s.deny.compact()
+}

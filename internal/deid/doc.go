@@ -1,0 +1,26 @@
+// Package deid owns de-identification: the profile model and its strict
+// parser, the PS3.15 Annex E basic profile (Table E.1-1, generated from the
+// 2026c CSV by internal/gentable) with its options, keyed pseudonyms, UID
+// remapping and date shifting, the pixel-risk policy, the value-free report
+// and the verification gate that re-reads every serialised output and
+// quarantines it if any identifying value of the input can still be found.
+//
+// The contract is ../shared/specs/deid.md (section numbers in comments
+// refer to it); the legacy AIS-Edge profile and hash are seed-compat.md
+// §1.4.
+//
+// Invariants:
+//
+//   - Deterministic: same input bytes, profile and key give the same output
+//     bytes, on any node, at any time (no randomness, no clock).
+//   - Instance-local: all linkage comes from keyed functions of original
+//     values (HMAC-SHA256 with sub-keys derived from AIS_DEID_HMAC_SALT).
+//   - Nothing unverified leaves: an instance is either written (after the
+//     gate passed on its bytes) or quarantined with a value-free reason.
+//   - Original values never appear in reports, logs or errors; logs carry
+//     only new UIDs, pseudonyms, counts and hashed input identifiers.
+//
+// Imported by the pipeline (de-id workers) and cmd/aisedge; it imports only
+// internal/dicom and the standard library (plus golang.org/x/text for
+// Unicode normalisation).
+package deid

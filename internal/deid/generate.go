@@ -1,0 +1,3 @@
+package deid
+
+//go:generate go run ./internal/gentable -data internal/gentable/data -out table_gen.go

@@ -1,0 +1,128 @@
+package deid
+
+import (
+	"bytes"
+	"compress/gzip"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/aisedge/aisedge/internal/dicom"
+)
+
+// testSalt is a fixed test key (64 hex digits = 32 bytes).
+const testSalt = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+
+func testKeys(t testing.TB) *Keys {
+	t.Helper()
+	k, err := NewKeys(testSalt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func testEngine(t testing.TB, p *Profile) *Engine {
+	t.Helper()
+	e, err := New(Config{Profile: p, Keys: testKeys(t), Site: "SITE1", ProjectCode: "PRJ"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func sharedDir(t testing.TB) string {
+	t.Helper()
+	if d := os.Getenv("AISEDGE_TESTDATA"); d != "" {
+		return d
+	}
+	wd, _ := os.Getwd()
+	for d := wd; d != filepath.Dir(d); d = filepath.Dir(d) {
+		c := filepath.Join(d, "shared", "testdata", "dicom")
+		if st, err := os.Stat(c); err == nil && st.IsDir() {
+			return c
+		}
+	}
+	t.Skip("shared test data not found (set AISEDGE_TESTDATA)")
+	return ""
+}
+
+var (
+	mprageOnce sync.Once
+	mpragePath string
+	mprageErr  error
+)
+
+// mprage returns the path of the unzipped 23 MB enhanced MR (shared by
+// the tests of one run).
+func mprage(t testing.TB) string {
+	t.Helper()
+	src := filepath.Join(sharedDir(t), "nibabel_philips_mprage.dcm.gz")
+	mprageOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "deid-mprage-")
+		if err != nil {
+			mprageErr = err
+			return
+		}
+		mpragePath = filepath.Join(dir, "mprage.dcm")
+		mprageErr = gunzipTo(src, mpragePath)
+	})
+	if mprageErr != nil {
+		t.Fatal(mprageErr)
+	}
+	return mpragePath
+}
+
+func gunzipTo(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	zr, err := gzip.NewReader(in)
+	if err != nil {
+		return err
+	}
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, zr); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// run de-identifies a file in memory, serialises and gates it.
+func run(t testing.TB, e *Engine, path string) (*Result, []byte) {
+	t.Helper()
+	f, err := dicom.Open(path, nil)
+	if err != nil {
+		t.Fatalf("open %s: %v", path, err)
+	}
+	defer f.Close()
+	return runFile(t, e, f)
+}
+
+func runFile(t testing.TB, e *Engine, f *dicom.File) (*Result, []byte) {
+	t.Helper()
+	res, err := e.Deidentify(f, Options{})
+	if err != nil {
+		t.Fatalf("deidentify: %v", err)
+	}
+	if res.Quarantined() {
+		return res, nil
+	}
+	var buf bytes.Buffer
+	if err := dicom.WriteFile(&buf, res.File); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	out := buf.Bytes()
+	if _, err := e.Verify(res, bytes.NewReader(out), int64(len(out))); err != nil {
+		t.Fatalf("verify: %v", err)
+	}
+	return res, out
+}
