@@ -29,6 +29,7 @@ type assoc struct {
 
 	pdvs   []PDV // PDVs of the current P-DATA-TF not yet consumed
 	cmdBuf []byte
+	spoolW *bufio.Writer // the receiver's file write buffer
 
 	writeTimeout time.Duration
 	log          *slog.Logger

@@ -578,7 +578,13 @@ func (s *Server) openSpool(a *assoc, pc *PresentationContext, cmd *Command) (*sp
 	if err != nil {
 		return nil, ioStatus("cannot create temporary file", err)
 	}
-	sp := &spool{f: f, w: bufio.NewWriterSize(f, 256<<10), nextCheck: spoolCheckEvery}
+	// One write buffer per association, reused for each of its instances.
+	if a.spoolW == nil {
+		a.spoolW = bufio.NewWriterSize(f, 256<<10)
+	} else {
+		a.spoolW.Reset(f)
+	}
+	sp := &spool{f: f, w: a.spoolW, nextCheck: spoolCheckEvery}
 	hdr, err := part10Header(cmd.AffectedSOPClassUID, cmd.AffectedSOPInstanceUID, pc.TransferSyntax, a.callingAET)
 	if err != nil {
 		sp.discard()

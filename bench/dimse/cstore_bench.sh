@@ -1,0 +1,134 @@
+#!/bin/bash
+# C-STORE ingest benchmark, all in one run on this machine: our receiver
+# (aisedge receive: fsync of every instance and its directory entry before
+# the response, DirStore) against dcmtk storescp (no fsync) and Orthanc
+# (Debian defaults, SyncStorageArea on), each fed by dcmtk storescu (one
+# association, --repeat N +II, as in ../shared/testdata/dicom/tools/
+# cstore_bench.sh) and by aisedge send (one association, and PAR parallel
+# associations). dcmtk tools and Orthanc run with TCP_NODELAY=1.
+#
+# Workloads: small = 2,000 x 9.8 kB MR, ct = 400 x 531 kB CT (templates from
+# make_bench_templates.py; aisedge send reads N distinct copies made by
+# make_copies.py, storescu invents the UIDs itself).
+#
+# usage: bench/dimse/cstore_bench.sh            (RUNS=3 PAR=4 WORKLOADS="small ct")
+#        RUNS=1 SERVERS="aisedge storescp" bench/dimse/cstore_bench.sh
+# Prints one line per run, then medians and the ratios ours/storescp and
+# ours/Orthanc per workload and sender.
+set -u
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+RUNS=${RUNS:-3}
+PAR=${PAR:-4}
+WORKLOADS=${WORKLOADS:-"small ct"}
+SERVERS=${SERVERS:-"aisedge storescp orthanc"}
+SENDERS=${SENDERS:-"storescu aisedge aisedge-p$PAR"}
+WORK=${BENCH_DIR:-/tmp/aisedge-cstore-bench}
+SHARED_TOOLS=${SHARED_TOOLS:-$ROOT/../shared/testdata/dicom/tools}
+PORT=${PORT:-11112}
+HPORT=${HPORT:-18042}
+export PATH=/usr/local/go/bin:$PATH
+
+for b in storescu storescp Orthanc curl /usr/bin/python3; do
+  command -v $b >/dev/null || { echo "missing $b (apt-get install -y dcmtk orthanc curl python3-pydicom python3-numpy)" >&2; exit 1; }
+done
+mkdir -p $WORK/out
+(cd $ROOT && go build -o $WORK/aisedge ./cmd/aisedge) || exit 1
+
+TPL=$WORK/tpl
+if [ ! -f $TPL/ct512.dcm ]; then
+  /usr/bin/python3 $SHARED_TOOLS/make_bench_templates.py $TPL >/dev/null || exit 1
+fi
+declare -A FILE=([small]=$TPL/small_MR.dcm [ct]=$TPL/ct512.dcm)
+declare -A COUNT=([small]=2000 [ct]=400)
+for wl in $WORKLOADS; do
+  if [ ! -d $WORK/copies/$wl ] || [ $(ls $WORK/copies/$wl | wc -l) -ne ${COUNT[$wl]} ]; then
+    rm -rf $WORK/copies/$wl
+    /usr/bin/python3 $ROOT/bench/dimse/make_copies.py ${FILE[$wl]} $WORK/copies/$wl ${COUNT[$wl]} >/dev/null || exit 1
+  fi
+  cat $WORK/copies/$wl/* > /dev/null   # warm the page cache for the sender
+done
+
+wait_port() { for i in $(seq 1 200); do ss -ltn | grep -q ":$1 " && return 0; sleep 0.05; done; return 1; }
+
+start_server() { # SERVER OUT
+  local srv=$1 out=$2
+  case $srv in
+    aisedge)
+      $WORK/aisedge receive --dir $out/store --listen 127.0.0.1:$PORT --log-level warn > $out/server.log 2>&1 & SPID=$! ;;
+    storescp)
+      env TCP_NODELAY=1 storescp -aet AISEDGE -od $out/store $PORT > $out/server.log 2>&1 & SPID=$! ;;
+    orthanc)
+      cat > $out/orthanc.json <<J
+{ "Name":"bench", "StorageDirectory":"$out/store", "IndexDirectory":"$out/store", "Plugins":[], "LuaScripts":[],
+  "HttpPort":$HPORT, "RemoteAccessAllowed":false, "DicomAet":"AISEDGE", "DicomPort":$PORT, "SyncStorageArea":true }
+J
+      env TCP_NODELAY=1 Orthanc $out/orthanc.json > $out/server.log 2>&1 & SPID=$!
+      for i in $(seq 1 200); do curl -sf http://127.0.0.1:$HPORT/system >/dev/null && break; sleep 0.05; done ;;
+  esac
+  wait_port $PORT || { echo "$srv did not start" >&2; cat $out/server.log >&2; exit 1; }
+}
+
+stored_count() { # SERVER OUT
+  case $1 in
+    orthanc) curl -s http://127.0.0.1:$HPORT/statistics | /usr/bin/python3 -c 'import json,sys;print(json.load(sys.stdin)["CountInstances"])' ;;
+    aisedge) find $2/store -maxdepth 1 -name '*.dcm' | wc -l ;;
+    *) find $2/store -type f | wc -l ;;
+  esac
+}
+
+RESULTS=$WORK/results.txt; : > $RESULTS
+run_one() { # SERVER SENDER WORKLOAD RUN
+  local srv=$1 snd=$2 wl=$3 run=$4
+  local out=$WORK/out/$srv-$snd-$wl-$run n=${COUNT[$wl]} f=${FILE[$wl]}
+  rm -rf $out; mkdir -p $out/store
+  start_server $srv $out
+  sleep 0.3
+  read -r u0 s0 < <(awk '{print $14, $15}' /proc/$SPID/stat)
+  local t0=$(date +%s.%N) rc
+  case $snd in
+    storescu)
+      env TCP_NODELAY=1 storescu -aet SCANNER1 -aec AISEDGE -R --repeat $n +II +IR 100 127.0.0.1 $PORT $f > $out/scu.log 2>&1; rc=$? ;;
+    aisedge)
+      $WORK/aisedge send --quiet --aet SCANNER1 --called-aet AISEDGE 127.0.0.1:$PORT $WORK/copies/$wl > $out/scu.log 2>&1; rc=$? ;;
+    aisedge-p*)
+      $WORK/aisedge send --quiet --parallel ${snd#aisedge-p} --aet SCANNER1 --called-aet AISEDGE 127.0.0.1:$PORT $WORK/copies/$wl > $out/scu.log 2>&1; rc=$? ;;
+  esac
+  local t1=$(date +%s.%N)
+  sleep 0.2
+  read -r u1 s1 < <(awk '{print $14, $15}' /proc/$SPID/stat)
+  local hwm=$(awk '/VmHWM/{print $2}' /proc/$SPID/status)
+  local cnt=$(stored_count $srv $out)
+  kill $SPID; wait $SPID 2>/dev/null
+  local bytes=$(( $(stat -c %s $f) * n ))
+  awk -v s=$srv -v c=$snd -v wl=$wl -v run=$run -v n=$n -v b=$bytes -v t0=$t0 -v t1=$t1 -v cnt=$cnt -v h=$hwm \
+      -v cpu=$(( (u1-u0)+(s1-s0) )) -v tk=$(getconf CLK_TCK) -v rc=$rc 'BEGIN{
+    w=t1-t0; printf "%-9s %-11s %-5s run=%s n=%d wall=%.2fs inst/s=%.0f MB/s=%.1f stored=%d srvCPU=%.2fs srvRSS=%dMiB rc=%d\n",
+      s, c, wl, run, n, w, n/w, b/1e6/w, cnt, cpu/tk, h/1024, rc }' | tee -a $RESULTS
+  rm -rf $out/store
+}
+
+echo "== C-STORE benchmark: $(nproc) cores, RUNS=$RUNS, $(date -u +%FT%TZ), aisedge $(cd $ROOT && git rev-parse --short HEAD)"
+for run in $(seq 1 $RUNS); do
+  for wl in $WORKLOADS; do
+    for srv in $SERVERS; do
+      for snd in $SENDERS; do
+        run_one $srv $snd $wl $run
+      done
+    done
+  done
+done
+
+echo
+echo "== medians (inst/s, MB/s) and ratios"
+awk '
+{ key=$1" "$2" "$3; split($7,a,"="); split($8,b,"="); ips[key]=ips[key]" "a[2]; mbs[key]=mbs[key]" "b[2];
+  split($9,c,"="); split($5,d,"="); if (c[2]+0 != d[2]+0) bad[key]++ }
+function median(s,   n,v,i,j,t) { n=split(s,v," "); for(i=1;i<=n;i++)for(j=i+1;j<=n;j++)if(v[j]+0<v[i]+0){t=v[i];v[i]=v[j];v[j]=t}
+  return (n%2)?v[(n+1)/2]:(v[n/2]+v[n/2+1])/2 }
+END {
+  for (k in ips) { split(k,p," "); m[k]=median(ips[k]); mb[k]=median(mbs[k]); printf "%-9s %-11s %-5s inst/s=%7.0f MB/s=%6.1f%s\n", p[1],p[2],p[3], m[k], mb[k], (bad[k]?"  INCOMPLETE STORE":"") | "sort" }
+  close("sort"); print ""
+  for (k in m) { split(k,p," "); if (p[1]!="aisedge") continue
+    s="storescp "p[2]" "p[3]; o="orthanc "p[2]" "p[3]
+    printf "%-5s sender=%-11s ours/storescp=%s  ours/orthanc=%s\n", p[3], p[2], (s in m)?sprintf("%.2f",m[k]/m[s]):"-", (o in m)?sprintf("%.2f",m[k]/m[o]):"-" | "sort" }
+}' $RESULTS
