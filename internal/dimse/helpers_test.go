@@ -163,7 +163,7 @@ var (
 func testCorpus(t testing.TB) (string, []*sourceFile) {
 	t.Helper()
 	if _, err := os.Stat(testdataDir); err != nil {
-		t.Skipf("test data not present: %v", err)
+		t.Fatalf("shared DICOM test data missing (set AISEDGE_DICOM_TESTDATA): %v", err)
 	}
 	dir := t.TempDir()
 	entries, err := os.ReadDir(testdataDir)
