@@ -15,16 +15,6 @@ func studyKeyHash(s string) string {
 	return hex.EncodeToString(h[:16])
 }
 
-// syncDir fsyncs a directory so that renames into it are durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
-
 // Written describes a file written by WriteTemp.
 type Written struct {
 	Path   string

@@ -38,6 +38,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/aisedge/aisedge/internal/fsutil"
 )
 
 var (
@@ -289,7 +291,7 @@ func (s *Spool) AddInstance(tmpPath string, in Instance, sess Session) (AddResul
 	if err := os.Rename(tmpPath, dst); err != nil {
 		return 0, fmt.Errorf("spool: adopting instance file: %w", err)
 	}
-	if err := syncDir(filepath.Dir(dst)); err != nil {
+	if err := fsutil.SyncDir(filepath.Dir(dst)); err != nil {
 		return 0, fmt.Errorf("spool: %w", err)
 	}
 	rec, _ := json.Marshal(&in)
