@@ -3,14 +3,13 @@ package edge
 import (
 	"errors"
 	"fmt"
-	"io"
+	"github.com/aisedge/aisedge/internal/fsutil"
 	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/aisedge/aisedge/internal/manifest"
@@ -128,7 +127,7 @@ func (s *Stager) StageStudy(st spool.Study) (*spool.Shipment, error) {
 			return nil, fmt.Errorf("staging: %w", err)
 		}
 		dirs[filepath.Dir(dst)] = true
-		if err := linkOrCopy(s.Spool.ObjectPath(in.ID), dst, in.Size); err != nil {
+		if err := fsutil.LinkOrCopy(s.Spool.ObjectPath(in.ID), dst, in.Size); err != nil {
 			return nil, fmt.Errorf("staging %s: %w", in.ID, err)
 		}
 		m.Files = append(m.Files, manifest.File{Path: rel, Size: in.Size, SHA256: in.SHA256, MD5: in.MD5})
@@ -151,11 +150,11 @@ func (s *Stager) StageStudy(st spool.Study) (*spool.Shipment, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := writeFileSync(filepath.Join(root, manifest.NameFor(gen)), b); err != nil {
+	if err := fsutil.WriteFileSync(filepath.Join(root, manifest.NameFor(gen)), b, 0o640); err != nil {
 		return nil, fmt.Errorf("staging: %w", err)
 	}
 	for d := range dirs {
-		if err := syncDir(d); err != nil {
+		if err := fsutil.SyncDir(d); err != nil {
 			return nil, fmt.Errorf("staging: %w", err)
 		}
 	}
@@ -197,80 +196,4 @@ func (s *Stager) Unstage(m *manifest.Manifest) error {
 		}
 	}
 	return nil
-}
-
-// linkOrCopy makes dst hold src's content: a hard link when possible, a
-// fsynced copy across filesystems. An existing dst of the right size (from
-// an interrupted earlier run) is kept.
-func linkOrCopy(src, dst string, size int64) error {
-	if st, err := os.Stat(dst); err == nil {
-		if st.Size() == size {
-			return nil
-		}
-		os.Remove(dst)
-	}
-	err := os.Link(src, dst)
-	if err == nil {
-		return nil
-	}
-	if !errors.Is(err, syscall.EXDEV) && !errors.Is(err, syscall.EPERM) && !errors.Is(err, syscall.EMLINK) {
-		return err
-	}
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	tmp := dst + ".part"
-	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o640)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := out.Sync(); err != nil {
-		out.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := out.Close(); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return os.Rename(tmp, dst)
-}
-
-func writeFileSync(path string, b []byte) error {
-	tmp := path + ".part"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o640)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	return syncDir(filepath.Dir(path))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -1,0 +1,201 @@
+package edge
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"github.com/aisedge/aisedge/internal/fsutil"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aisedge/aisedge/internal/dicom"
+)
+
+// Backup writes originals into the facility backup folder in the original
+// system's layout, <Dir>/<PatientID>/<StudyUID>/<SeriesUID>/<SOPUID>.dcm
+// (and <Dir>/__unmapped_aet__/<AET>/<PatientID>/<StudyUID>/<SOPUID>.dcm for
+// instances sent to an AE title without a route). The folder stays at the
+// facility; its paths hold identifiers and are never logged.
+type Backup struct {
+	Dir string
+}
+
+var unsafePathPart = regexp.MustCompile(`[^A-Za-z0-9._^=+-]`)
+
+// pathPart makes one identifier safe as a single path element: no
+// separators, no traversal, bounded length; "UNKNOWN" when empty (as the
+// original did).
+func pathPart(s string) string {
+	s = unsafePathPart.ReplaceAllString(strings.TrimSpace(s), "_")
+	s = strings.TrimLeft(s, ".")
+	if s == "" {
+		return "UNKNOWN"
+	}
+	if len(s) > 128 {
+		sum := sha256.Sum256([]byte(s))
+		s = s[:96] + "_" + hex.EncodeToString(sum[:8])
+	}
+	return s
+}
+
+// Path returns where an original goes.
+func (b *Backup) Path(ds *dicom.Dataset, unmappedAET string) string {
+	pid := pathPart(ds.String(dicom.NewTag(0x0010, 0x0020)))
+	study := pathPart(ds.String(dicom.TagStudyInstanceUID))
+	sop := pathPart(ds.String(dicom.TagSOPInstanceUID)) + ".dcm"
+	if unmappedAET != "" {
+		return filepath.Join(b.Dir, "__unmapped_aet__", pathPart(unmappedAET), pid, study, sop)
+	}
+	return filepath.Join(b.Dir, pid, study, pathPart(ds.String(dicom.TagSeriesInstanceUID)), sop)
+}
+
+// Write copies (or hard-links) the original at src to its backup path,
+// fsynced, replacing an older copy of the same instance.
+func (b *Backup) Write(src string, ds *dicom.Dataset, unmappedAET string) error {
+	dst := b.Path(ds, unmappedAET)
+	if err := os.MkdirAll(filepath.Dir(dst), 0o750); err != nil {
+		return err
+	}
+	tmp := dst + ".tmp"
+	os.Remove(tmp)
+	if err := fsutil.LinkOrCopy(src, tmp, -1); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return fsutil.SyncDir(filepath.Dir(dst))
+}
+
+// Prune deletes backup files older than maxAge and then, oldest first,
+// until the folder holds at most maxBytes (0 = no limit of that kind). The
+// original system never deleted anything here.
+func (b *Backup) Prune(now time.Time, maxAge time.Duration, maxBytes int64) (removed int, err error) {
+	type entry struct {
+		path string
+		mod  time.Time
+		size int64
+	}
+	var files []entry
+	var total int64
+	err = filepath.WalkDir(b.Dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".dcm") {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return nil
+		}
+		files = append(files, entry{p, info.ModTime(), info.Size()})
+		total += info.Size()
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	slices.SortFunc(files, func(a, b entry) int { return a.mod.Compare(b.mod) })
+	for _, f := range files {
+		old := maxAge > 0 && now.Sub(f.mod) > maxAge
+		over := maxBytes > 0 && total > maxBytes
+		if !old && !over {
+			break
+		}
+		if err := os.Remove(f.path); err == nil {
+			removed++
+			total -= f.size
+		}
+	}
+	return removed, nil
+}
+
+// Quarantine keeps instances that must not move on (unmapped AE title,
+// unparseable, de-identification refused, gate hit) with their value-free
+// reasons, for an operator to inspect and requeue. Entries hold the
+// original and stay at the facility.
+type Quarantine struct {
+	Dir string
+}
+
+// QuarantineEntry describes one quarantined instance. Nothing in it is an
+// original value: the SOP Instance UID appears only hashed.
+type QuarantineEntry struct {
+	ID         string    `json:"id"`
+	ReceivedAt time.Time `json:"receivedAt"`
+	CalledAET  string    `json:"calledAET"`
+	CallingAET string    `json:"callingAET"`
+	SOPHash    string    `json:"sopHash"`
+	Reasons    []string  `json:"reasons"`
+	Requeues   int       `json:"requeues,omitempty"`
+}
+
+// Put stores the original at src under a new entry.
+func (q *Quarantine) Put(src string, e QuarantineEntry) (QuarantineEntry, error) {
+	if e.ID == "" {
+		sum := sha256.Sum256([]byte(fmt.Sprintf("%s|%d", e.SOPHash, time.Now().UnixNano())))
+		e.ID = e.ReceivedAt.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(sum[:4])
+	}
+	dir := filepath.Join(q.Dir, e.ID)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return e, err
+	}
+	if err := fsutil.LinkOrCopy(src, filepath.Join(dir, "instance.dcm"), -1); err != nil {
+		return e, err
+	}
+	b, _ := json.MarshalIndent(&e, "", "  ")
+	if err := fsutil.WriteFileSync(filepath.Join(dir, "entry.json"), b, 0o600); err != nil {
+		return e, err
+	}
+	return e, fsutil.SyncDir(q.Dir)
+}
+
+// List returns the entries, oldest first.
+func (q *Quarantine) List() ([]QuarantineEntry, error) {
+	dirs, err := os.ReadDir(q.Dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []QuarantineEntry
+	for _, d := range dirs {
+		if e, err := q.Get(d.Name()); err == nil {
+			out = append(out, e)
+		}
+	}
+	slices.SortFunc(out, func(a, b QuarantineEntry) int { return a.ReceivedAt.Compare(b.ReceivedAt) })
+	return out, nil
+}
+
+// Get returns one entry.
+func (q *Quarantine) Get(id string) (QuarantineEntry, error) {
+	var e QuarantineEntry
+	if id != pathPart(id) {
+		return e, fmt.Errorf("bad quarantine id")
+	}
+	b, err := os.ReadFile(filepath.Join(q.Dir, id, "entry.json"))
+	if err != nil {
+		return e, err
+	}
+	err = json.Unmarshal(b, &e)
+	return e, err
+}
+
+// InstancePath is the original of an entry.
+func (q *Quarantine) InstancePath(id string) string { return filepath.Join(q.Dir, id, "instance.dcm") }
+
+// Remove deletes an entry (after a successful requeue).
+func (q *Quarantine) Remove(id string) error {
+	if id != pathPart(id) {
+		return fmt.Errorf("bad quarantine id")
+	}
+	return os.RemoveAll(filepath.Join(q.Dir, id))
+}

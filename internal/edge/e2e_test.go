@@ -1,0 +1,195 @@
+package edge
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aisedge/aisedge/internal/deid"
+	"github.com/aisedge/aisedge/internal/dicom"
+	"github.com/aisedge/aisedge/internal/manifest"
+	"github.com/aisedge/aisedge/internal/objstore"
+	objfs "github.com/aisedge/aisedge/internal/objstore/fs"
+	"github.com/aisedge/aisedge/internal/route"
+)
+
+// seriesFiles writes n copies of CT_small as one series of one study, with
+// new SOP Instance UIDs, and returns their folder.
+func seriesFiles(t *testing.T, study, series string, seriesNumber, n int) string {
+	t.Helper()
+	f, err := dicom.Open(filepath.Join(sharedTestData(t), "pydicom_CT_small.dcm"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	dir := t.TempDir()
+	f.Dataset.SetString(dicom.TagStudyInstanceUID, dicom.UI, study)
+	f.Dataset.SetString(dicom.TagSeriesInstanceUID, dicom.UI, series)
+	f.Dataset.SetString(dicom.NewTag(0x0020, 0x0011), dicom.IS, fmt.Sprint(seriesNumber))
+	for i := range n {
+		uid := fmt.Sprintf("%s.%d", series, i+1)
+		f.Dataset.SetString(dicom.TagSOPInstanceUID, dicom.UI, uid)
+		f.Meta.SetString(dicom.TagMediaStorageSOPInstanceUID, dicom.UI, uid)
+		out, err := os.Create(filepath.Join(dir, fmt.Sprintf("%03d.dcm", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := dicom.WriteFile(out, f); err != nil {
+			t.Fatal(err)
+		}
+		out.Close()
+	}
+	return dir
+}
+
+func storescu(t *testing.T, addr, aet, dir string) {
+	t.Helper()
+	host, port, _ := strings.Cut(addr, ":")
+	cmd := exec.Command("storescu", "-aec", aet, "-aet", "MODALITY", "+sd", "+r", host, port, dir)
+	cmd.Env = append(os.Environ(), "TCP_NODELAY=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("storescu: %v\n%s", err, out)
+	}
+}
+
+// TestEdgeEndToEnd: storescu sends two studies, the second in two series
+// with the second series sent after the quiet period; the bucket ends up
+// with sealed sessions whose manifests match the objects, and the late
+// series as an append (generation 2) of the same session.
+func TestEdgeEndToEnd(t *testing.T) {
+	if _, err := exec.LookPath("storescu"); err != nil {
+		t.Skip("storescu (dcmtk) not installed: run ./scripts/test")
+	}
+	dir := t.TempDir()
+	store, err := objfs.Open(filepath.Join(dir, "bucket"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	table, err := route.Parse([]byte(`{"AETMap": {"AISEDGE": {"project": "PROJ"}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, _ := deid.NewKeys(testSalt)
+	prof := deid.MustBuiltin("research-default")
+	events := &syncWriter{w: &bytes.Buffer{}}
+	e, err := New(Config{
+		Name: "edge-a", DataDir: filepath.Join(dir, "data"), Listen: "127.0.0.1:0", AETitle: "AISEDGE",
+		Routes: table, Store: store, Quiet: 2 * time.Second, Tick: 200 * time.Millisecond,
+		MinFreeBytes: -1, EventsOut: events,
+		Engine: func(rt route.Route) (*deid.Engine, error) {
+			return deid.New(deid.Config{Profile: prof, Keys: keys, Site: "edge-a", ProjectCode: rt.Project})
+		},
+		Log: slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	addrc := make(chan string, 1)
+	go func() { done <- e.Run(ctx, func(a net.Addr) { addrc <- a.String() }) }()
+	addr := <-addrc
+
+	storescu(t, addr, "AISEDGE", seriesFiles(t, "1.2.826.0.1.3680043.8.1055.7.1", "1.2.826.0.1.3680043.8.1055.7.1.1", 1, 5))
+	storescu(t, addr, "AISEDGE", seriesFiles(t, "1.2.826.0.1.3680043.8.1055.7.2", "1.2.826.0.1.3680043.8.1055.7.2.1", 1, 3))
+	waitFor(t, 20*time.Second, func() bool { return countManifests(t, store) == 2 })
+	// The late series of study 2, after its session was sealed.
+	storescu(t, addr, "AISEDGE", seriesFiles(t, "1.2.826.0.1.3680043.8.1055.7.2", "1.2.826.0.1.3680043.8.1055.7.2.2", 2, 2))
+	waitFor(t, 20*time.Second, func() bool { return countManifests(t, store) == 3 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	// Every manifest matches the objects listed beside it.
+	var gens []int
+	for info, err := range store.List(context.Background(), "staged/edge-a/") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(info.Key, "/MANIFEST") {
+			continue
+		}
+		rc, err := store.Get(context.Background(), info.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		b.ReadFrom(rc)
+		rc.Close()
+		m, err := manifest.Parse(b.Bytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		gens = append(gens, m.Generation)
+		for _, f := range m.Files {
+			key := "staged/edge-a/" + m.Folder + "/" + f.Path
+			if _, err := objstore.VerifyListed(context.Background(), store, key, f.Size, f.MD5); err != nil {
+				t.Errorf("%s: %v", key, err)
+			}
+		}
+	}
+	if fmt.Sprint(gens) != "[1 1 2]" && fmt.Sprint(gens) != "[1 2 1]" {
+		t.Errorf("generations %v, want two first shipments and one append", gens)
+	}
+	// Local copies are gone after the seal.
+	if ents, _ := os.ReadDir(filepath.Join(dir, "data", "spool", "objects")); len(ents) != 0 {
+		t.Errorf("%d spool files left after sealing", len(ents))
+	}
+	for _, ev := range []string{`"event":"upload_started"`, `"event":"upload_completed"`, `"component":"s3-uploader"`} {
+		if !strings.Contains(events.String(), ev) {
+			t.Errorf("no %s event", ev)
+		}
+	}
+}
+
+func countManifests(t *testing.T, s objstore.Store) int {
+	n := 0
+	for info, err := range s.List(context.Background(), "staged/") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(info.Key, "/MANIFEST") {
+			n++
+		}
+	}
+	return n
+}
+
+func waitFor(t *testing.T, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %v", d)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// syncWriter serialises writes for a buffer shared across goroutines.
+type syncWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+func (s *syncWriter) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.String()
+}

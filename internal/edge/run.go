@@ -1,0 +1,281 @@
+package edge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"github.com/aisedge/aisedge/internal/events"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/aisedge/aisedge/internal/dimse"
+	"github.com/aisedge/aisedge/internal/objstore"
+	"github.com/aisedge/aisedge/internal/route"
+	"github.com/aisedge/aisedge/internal/spool"
+)
+
+// Config assembles an edge.
+type Config struct {
+	// Name is the edge's name in object keys, manifests and events.
+	Name string
+	// DataDir holds spool/, staging/, quarantine/ and tmp/.
+	DataDir string
+	// Listen and AETitle are the DICOM receiver's address and title.
+	Listen  string
+	AETitle string
+	Routes  *route.Table
+	Engine  EngineFor
+	// BackupDir is the facility backup; BackupMaxAge/BackupMaxBytes prune
+	// it (0 = keep forever / no size limit).
+	BackupDir      string
+	BackupMaxAge   time.Duration
+	BackupMaxBytes int64
+	// Quiet and Force drive study completion.
+	Quiet, Force time.Duration
+	// MinFreeBytes is the disk watermark under which C-STOREs get A700.
+	MinFreeBytes    int64
+	MaxAssociations int
+	// Store receives sealed sessions under "staged/<Name>/"; Layout is its
+	// multipart layout.
+	Store  objstore.Store
+	Layout objstore.PartLayout
+	// Registry receives the metrics (nil: a private registry).
+	Registry prometheus.Registerer
+	Log      *slog.Logger
+	// EventsOut receives the JSON pipeline events (nil: os.Stdout).
+	EventsOut io.Writer
+	Now       func() time.Time
+	// Tick is the period of the stage/ship loop (default 1 s).
+	Tick time.Duration
+}
+
+// Edge is a running edge: receiver, stager, shipper and janitor.
+type Edge struct {
+	cfg      Config
+	Spool    *spool.Spool
+	Receiver *Receiver
+	Stager   *Stager
+	Shipper  *Shipper
+	Server   *dimse.Server
+	Backup   *Backup
+
+	mu       sync.Mutex
+	addr     net.Addr
+	lastShip time.Time
+	lastErr  string
+}
+
+// New builds an edge from its configuration; nothing runs until Run.
+func New(cfg Config) (*Edge, error) {
+	if cfg.Name == "" || cfg.DataDir == "" || cfg.Routes == nil || cfg.Engine == nil || cfg.Store == nil {
+		return nil, errors.New("edge: Name, DataDir, Routes, Engine and Store are required")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.EventsOut == nil {
+		cfg.EventsOut = os.Stdout
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	if cfg.Tick <= 0 {
+		cfg.Tick = time.Second
+	}
+	if cfg.BackupDir == "" {
+		cfg.BackupDir = filepath.Join(cfg.DataDir, "facility-backup")
+	}
+	sp, err := spool.Open(filepath.Join(cfg.DataDir, "spool"), spool.Options{Now: cfg.Now})
+	if err != nil {
+		return nil, err
+	}
+	metrics := NewMetrics(cfg.Registry)
+	e := &Edge{cfg: cfg, Spool: sp, Backup: &Backup{Dir: cfg.BackupDir}}
+	e.Receiver = &Receiver{
+		Routes: cfg.Routes, Engine: cfg.Engine, Spool: sp, Backup: e.Backup,
+		Quarantine: &Quarantine{Dir: filepath.Join(cfg.DataDir, "quarantine")},
+		Events:     events.New(cfg.EventsOut, "orthanc-deid", cfg.Name, cfg.Now),
+		Log:        cfg.Log.With("component", "receiver"), Metrics: metrics, Now: cfg.Now,
+	}
+	e.Stager = &Stager{Spool: sp, Dir: filepath.Join(cfg.DataDir, "staging"), Edge: cfg.Name,
+		Quiet: cfg.Quiet, Force: cfg.Force, Log: cfg.Log.With("component", "sort"), Now: cfg.Now}
+	e.Shipper = &Shipper{Spool: sp, Stager: e.Stager, Store: cfg.Store, Layout: cfg.Layout,
+		Prefix: "staged/" + cfg.Name + "/", Events: events.New(cfg.EventsOut, "s3-uploader", cfg.Name, cfg.Now),
+		Log: cfg.Log.With("component", "s3-uploader"), Now: cfg.Now}
+	srv, err := dimse.NewServer(dimse.ServerConfig{
+		Handler: e.Receiver, TempDir: sp.TmpDir(), MaxAssociations: cfg.MaxAssociations,
+		MinFreeBytes: cfg.MinFreeBytes, Admit: Admitter(cfg.Routes), Logger: cfg.Log.With("component", "dimse"),
+	})
+	if err != nil {
+		sp.Close()
+		return nil, err
+	}
+	e.Server = srv
+	return e, nil
+}
+
+// Admitter maps routing decisions to association rejections.
+func Admitter(tab *route.Table) func(*dimse.AssociationInfo) *dimse.Rejection {
+	return func(info *dimse.AssociationInfo) *dimse.Rejection {
+		_, err := tab.Admit(info.CalledAET, info.CallingAET, info.Remote)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, route.ErrUnknownCalledAET):
+			return dimse.RejectCalledAET
+		case errors.Is(err, route.ErrCallingAETNotAllowed):
+			return dimse.RejectCallingAET
+		default:
+			return dimse.RejectNoReason
+		}
+	}
+}
+
+// Addr returns the receiver's listening address once Run has started it.
+func (e *Edge) Addr() net.Addr {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.addr
+}
+
+// Run listens for DICOM and runs the stage/ship loop until ctx ends, then
+// finishes in-flight C-STOREs, releases the associations and closes the
+// spool. ready, if not nil, is called once the listener is up.
+func (e *Edge) Run(ctx context.Context, ready func(net.Addr)) error {
+	ln, err := net.Listen("tcp", e.cfg.Listen)
+	if err != nil {
+		e.Spool.Close()
+		return fmt.Errorf("edge: listening for DICOM on %s: %w", e.cfg.Listen, err)
+	}
+	e.mu.Lock()
+	e.addr = ln.Addr()
+	e.mu.Unlock()
+	e.cfg.Log.Info("receiver listening", "addr", ln.Addr().String(), "aet", e.cfg.AETitle)
+	if ready != nil {
+		ready(ln.Addr())
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- e.Server.Serve(ln) }()
+	loopDone := make(chan struct{})
+	go func() { defer close(loopDone); e.loop(ctx) }()
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		if err != nil && !errors.Is(err, dimse.ErrServerClosed) {
+			runErr = err
+		}
+	}
+	shutCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := e.Server.Shutdown(shutCtx); err != nil && runErr == nil && !errors.Is(err, dimse.ErrServerClosed) {
+		runErr = err
+	}
+	<-loopDone
+	if err := e.Spool.Close(); err != nil && runErr == nil {
+		runErr = err
+	}
+	return runErr
+}
+
+// loop stages ready studies and ships staged sessions, backing off after
+// failures, and prunes the facility backup hourly.
+func (e *Edge) loop(ctx context.Context) {
+	tick := time.NewTicker(e.cfg.Tick)
+	defer tick.Stop()
+	var backoff time.Duration
+	var nextShip, nextPrune time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if _, err := e.Stager.StageReady(); err != nil {
+			e.cfg.Log.Error("staging failed", "err", err)
+		}
+		now := e.cfg.Now()
+		if !now.Before(nextShip) {
+			err := e.Shipper.ShipPending(ctx)
+			e.mu.Lock()
+			if err != nil {
+				e.lastErr = err.Error()
+				backoff = min(max(2*backoff, e.cfg.Tick), 5*time.Minute)
+				nextShip = now.Add(backoff)
+			} else {
+				e.lastErr, backoff, nextShip = "", 0, time.Time{}
+				e.lastShip = now
+			}
+			e.mu.Unlock()
+		}
+		if (e.cfg.BackupMaxAge > 0 || e.cfg.BackupMaxBytes > 0) && !now.Before(nextPrune) {
+			if n, err := e.Backup.Prune(now, e.cfg.BackupMaxAge, e.cfg.BackupMaxBytes); err != nil {
+				e.cfg.Log.Error("facility backup pruning failed", "err", err)
+			} else if n > 0 {
+				e.cfg.Log.Info("facility backup pruned", "files", n)
+			}
+			nextPrune = now.Add(time.Hour)
+		}
+	}
+}
+
+// Status is a value-free snapshot for `aisedge status` and the status page.
+type Status struct {
+	Edge       string                `json:"edge"`
+	Listen     string                `json:"listen"`
+	Open       []StudyStatus         `json:"openStudies"`
+	Queued     []spool.Shipment      `json:"queuedShipments"`
+	Quarantine []QuarantineEntry     `json:"quarantine"`
+	LastUpload time.Time             `json:"lastUpload,omitzero"`
+	LastError  string                `json:"lastError,omitempty"`
+	Received   dimse.MetricsSnapshot `json:"received"`
+}
+
+// StudyStatus is one open study.
+type StudyStatus struct {
+	Session string        `json:"session"`
+	Pending int           `json:"pending"`
+	Age     time.Duration `json:"ageSeconds"`
+	Idle    time.Duration `json:"idleSeconds"`
+}
+
+// Status reports the edge's state.
+func (e *Edge) Status() (Status, error) {
+	st := Status{Edge: e.cfg.Name}
+	if a := e.Addr(); a != nil {
+		st.Listen = a.String()
+	}
+	studies, err := e.Spool.Studies()
+	if err != nil {
+		return st, err
+	}
+	now := e.cfg.Now()
+	for _, s := range studies {
+		if s.Open() {
+			st.Open = append(st.Open, StudyStatus{Session: Folder(s.Session), Pending: s.Pending,
+				Age: now.Sub(s.FirstAt).Truncate(time.Second), Idle: now.Sub(s.LastAt).Truncate(time.Second)})
+		}
+	}
+	if st.Queued, err = e.Spool.Shipments(); err != nil {
+		return st, err
+	}
+	if st.Quarantine, err = e.Receiver.Quarantine.List(); err != nil {
+		return st, err
+	}
+	e.mu.Lock()
+	st.LastUpload, st.LastError = e.lastShip, e.lastErr
+	e.mu.Unlock()
+	st.Received = e.Server.Metrics.Snapshot()
+	return st, nil
+}

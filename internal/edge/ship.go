@@ -1,0 +1,216 @@
+package edge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"github.com/aisedge/aisedge/internal/events"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"encoding/hex"
+
+	"github.com/aisedge/aisedge/internal/manifest"
+	"github.com/aisedge/aisedge/internal/objstore"
+	"github.com/aisedge/aisedge/internal/spool"
+)
+
+// Shipper uploads staged shipments to the object store under
+// <Prefix><folder>/..., verifies every object through listing (the edge's
+// key may write and list but not read), writes the manifest last as the
+// seal, and only then releases the local copies.
+type Shipper struct {
+	Spool  *spool.Spool
+	Stager *Stager
+	Store  objstore.Store
+	// Layout is the store's multipart layout, to compute the ETag of a
+	// file uploaded before a crash.
+	Layout objstore.PartLayout
+	// Prefix is "staged/<edge>/".
+	Prefix string
+	// Parallel bounds concurrent uploads within a shipment (default 4).
+	Parallel int
+	Events   *events.Writer
+	Log      *slog.Logger
+	Now      func() time.Time
+}
+
+// ErrHeld marks a shipment waiting for an operator after a permanent
+// failure.
+var ErrHeld = errors.New("shipment held after a permanent failure")
+
+// ShipPending ships every unsealed shipment that is not held, in staging
+// order per session. It returns the first error of each failed shipment,
+// joined; the failures are also recorded in the spool.
+func (s *Shipper) ShipPending(ctx context.Context) error {
+	ships, err := s.Spool.Shipments()
+	if err != nil {
+		return err
+	}
+	blocked := map[string]bool{} // a session whose earlier generation failed waits
+	var errs []error
+	for _, sh := range ships {
+		if sh.Held || blocked[sh.StudyKey] {
+			blocked[sh.StudyKey] = true
+			continue
+		}
+		if err := s.Ship(ctx, sh); err != nil {
+			blocked[sh.StudyKey] = true
+			errs = append(errs, err)
+			if ctx.Err() != nil {
+				break
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Ship uploads and seals one shipment.
+func (s *Shipper) Ship(ctx context.Context, sh spool.Shipment) error {
+	start := s.Now()
+	m, err := s.Stager.ReadManifest(sh.Session, sh.Generation)
+	if err != nil {
+		return s.fail(sh, fmt.Errorf("reading staged manifest: %w", err), true)
+	}
+	folder := m.Folder
+	dicoms := 0
+	for _, f := range m.Files {
+		if strings.HasSuffix(strings.ToLower(f.Path), ".dcm") {
+			dicoms++
+		}
+	}
+	manifestBytes, err := m.Marshal()
+	if err != nil {
+		return s.fail(sh, err, true)
+	}
+	s.Events.Emit("info", "upload_started", folder, fmt.Sprintf("uploading generation %d", sh.Generation),
+		"bytes", m.TotalBytes()+int64(len(manifestBytes)), "files", len(m.Files)+1, "dicoms", dicoms)
+
+	// What is already there (an upload interrupted by a crash or a
+	// transient failure) need not be sent again.
+	listed := map[string]objstore.Info{}
+	for info, err := range s.Store.List(ctx, s.Prefix+folder+"/") {
+		if err != nil {
+			return s.fail(sh, fmt.Errorf("listing %s: %w", folder, err), false)
+		}
+		listed[info.Key] = info
+	}
+	root := s.Stager.ShipmentDir(sh.Session)
+	par := s.Parallel
+	if par <= 0 {
+		par = 4
+	}
+	sem := make(chan struct{}, par)
+	var mu sync.Mutex
+	var firstErr error
+	var wg sync.WaitGroup
+	for _, f := range m.Files {
+		key := s.Prefix + folder + "/" + f.Path
+		if info, ok := listed[key]; ok && info.Size == f.Size && s.sameETag(ctx, info, filepath.Join(root, filepath.FromSlash(f.Path)), f) {
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := s.putFile(ctx, key, filepath.Join(root, filepath.FromSlash(f.Path)), f); err != nil {
+				mu.Lock()
+				if firstErr == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return s.fail(sh, firstErr, false)
+	}
+	if err := s.Spool.UpdateShipment(sh.StudyKey, sh.Generation, func(x *spool.Shipment) { x.State = spool.Uploaded }); err != nil {
+		return s.fail(sh, err, false)
+	}
+	// The seal: the manifest goes last, and is verified like the rest.
+	mkey := s.Prefix + folder + "/" + manifest.NameFor(sh.Generation)
+	if err := s.putBytes(ctx, mkey, manifestBytes); err != nil {
+		return s.fail(sh, fmt.Errorf("sealing: %w", err), false)
+	}
+	if err := s.Spool.Seal(sh.StudyKey, sh.Generation); err != nil {
+		return s.fail(sh, err, false)
+	}
+	if err := s.Stager.Unstage(m); err != nil {
+		s.Log.Warn("removing staged copy failed; it is sealed in the bucket", "session", folder, "err", err)
+	}
+	s.Events.Emit("info", "upload_completed", folder, fmt.Sprintf("generation %d sealed", sh.Generation),
+		"bytes", m.TotalBytes()+int64(len(manifestBytes)), "files", len(m.Files)+1, "dicoms", dicoms,
+		"duration_s", int(s.Now().Sub(start).Seconds()))
+	return nil
+}
+
+// sameETag tells whether a listed object is the file's content.
+func (s *Shipper) sameETag(ctx context.Context, info objstore.Info, path string, f manifest.File) bool {
+	if !s.Layout.Multipart(f.Size) {
+		return objstore.NormalizeETag(info.ETag) == f.MD5
+	}
+	fh, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer fh.Close()
+	etag, err := s.Layout.ETag(ctx, fh, f.Size)
+	return err == nil && etag == objstore.NormalizeETag(info.ETag)
+}
+
+func (s *Shipper) putFile(ctx context.Context, key, path string, f manifest.File) error {
+	fh, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("staged file %s: %w", f.Path, err)
+	}
+	defer fh.Close()
+	md5sum, _ := hex.DecodeString(f.MD5)
+	shasum, _ := hex.DecodeString(f.SHA256)
+	info, err := s.Store.Put(ctx, key, fh, f.Size, objstore.PutOptions{ContentMD5: md5sum, SHA256: shasum, ContentType: "application/dicom"})
+	if err != nil {
+		return err
+	}
+	_, err = objstore.VerifyListed(ctx, s.Store, key, f.Size, info.ETag)
+	return err
+}
+
+func (s *Shipper) putBytes(ctx context.Context, key string, b []byte) error {
+	f, err := manifest.Digest("", strings.NewReader(string(b)))
+	if err != nil {
+		return err
+	}
+	md5sum, _ := hex.DecodeString(f.MD5)
+	shasum, _ := hex.DecodeString(f.SHA256)
+	info, err := s.Store.Put(ctx, key, strings.NewReader(string(b)), int64(len(b)), objstore.PutOptions{ContentMD5: md5sum, SHA256: shasum, ContentType: "application/json"})
+	if err != nil {
+		return err
+	}
+	_, err = objstore.VerifyListed(ctx, s.Store, key, int64(len(b)), info.ETag)
+	return err
+}
+
+// fail records a failed attempt. Permanent failures (access denied, bad
+// certificate, a broken staged folder) hold the shipment for an operator
+// instead of spinning; transient ones are retried on the next round.
+func (s *Shipper) fail(sh spool.Shipment, err error, permanent bool) error {
+	permanent = permanent || objstore.IsPermanent(err)
+	folder := Folder(sh.Session)
+	msg := err.Error()
+	s.Spool.UpdateShipment(sh.StudyKey, sh.Generation, func(x *spool.Shipment) {
+		x.Attempts++
+		x.LastError = msg
+		x.Held = permanent
+	})
+	s.Events.Emit("error", "upload_failed", folder, msg, "permanent", permanent)
+	s.Log.Error("upload failed", "session", folder, "generation", sh.Generation, "permanent", permanent, "err", err)
+	if permanent {
+		return fmt.Errorf("%s generation %d: %w: %w", folder, sh.Generation, ErrHeld, err)
+	}
+	return fmt.Errorf("%s generation %d: %w", folder, sh.Generation, err)
+}
