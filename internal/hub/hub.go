@@ -1,0 +1,415 @@
+// Package hub is the management side of aisedge: it takes sessions that
+// edges sealed in the bucket, verifies every object against its manifest,
+// delivers them to the archive (XNAT, or a local XNAT-like folder for
+// standalone installations), records the delivery durably and then clears
+// the bucket.
+//
+// Order of a delivery (each step idempotent, so a crash anywhere is
+// repaired by running again):
+//
+//	sealed manifest ─▶ download + SHA-256 check ─▶ deliver + verify at destination
+//	  ─▶ record delivered (bbolt, fsync) ─▶ delete the session's objects
+//
+// Generations of one session are delivered in order; a later generation
+// (an append) waits for the earlier ones. A permanent failure (a checksum
+// mismatch, a missing project) dead-letters the generation with its reason
+// until an operator requeues it.
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/aisedge/aisedge/internal/events"
+	"github.com/aisedge/aisedge/internal/manifest"
+	"github.com/aisedge/aisedge/internal/objstore"
+)
+
+// Destination is where sessions are delivered.
+type Destination interface {
+	// Deliver makes every file of the manifest appear at the destination
+	// under the manifest's project, subject and session, and verifies them
+	// there (MD5 or better). It must be idempotent: files already present
+	// and verified are not sent again, and a retry after a crash fills only
+	// the gaps. dir holds the files, at dir/<path> for each manifest path,
+	// already checked against the manifest's SHA-256.
+	Deliver(ctx context.Context, m *manifest.Manifest, dir string) error
+	// Name describes the destination for logs (no credentials).
+	Name() string
+}
+
+// IsPermanent reports whether a delivery error will not heal by retrying.
+// Destinations mark such errors with ErrPermanent.
+func IsPermanent(err error) bool { return errors.Is(err, ErrPermanent) }
+
+// ErrPermanent marks errors that retrying will not fix.
+var ErrPermanent = errors.New("permanent")
+
+// Config assembles a hub.
+type Config struct {
+	Store objstore.Store
+	// Prefix is where edges seal sessions (default "staged/").
+	Prefix string
+	Dest   Destination
+	// DataDir holds the hub's state and its download area.
+	DataDir string
+	// Parallel bounds concurrent session deliveries (default 2).
+	Parallel int
+	// Retain keeps delivered objects in the bucket instead of deleting them.
+	Retain bool
+	Log    *slog.Logger
+	// EventsOut receives the JSON events (xnat_upload_*).
+	EventsOut io.Writer
+	Now       func() time.Time
+}
+
+// Hub delivers sealed sessions.
+type Hub struct {
+	cfg    Config
+	db     *bolt.DB
+	events *events.Writer
+}
+
+var (
+	bucketDelivered = []byte("delivered")
+	bucketDead      = []byte("deadletter")
+)
+
+// Open prepares a hub: its state store and download area.
+func Open(cfg Config) (*Hub, error) {
+	if cfg.Store == nil || cfg.Dest == nil || cfg.DataDir == "" {
+		return nil, errors.New("hub: Store, Dest and DataDir are required")
+	}
+	if cfg.Prefix == "" {
+		cfg.Prefix = "staged/"
+	}
+	if cfg.Parallel <= 0 {
+		cfg.Parallel = 2
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.EventsOut == nil {
+		cfg.EventsOut = os.Stdout
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "work"), 0o700); err != nil {
+		return nil, err
+	}
+	db, err := bolt.Open(filepath.Join(cfg.DataDir, "hub.db"), 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("hub: opening state: %w", err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketDelivered, bucketDead} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	// Downloads of an interrupted run are redone.
+	os.RemoveAll(filepath.Join(cfg.DataDir, "work"))
+	os.MkdirAll(filepath.Join(cfg.DataDir, "work"), 0o700)
+	return &Hub{cfg: cfg, db: db, events: events.New(cfg.EventsOut, "upload", "", cfg.Now)}, nil
+}
+
+// Close closes the state store.
+func (h *Hub) Close() error { return h.db.Close() }
+
+// Sealed is one sealed generation found in the bucket.
+type Sealed struct {
+	// Base is the session's key prefix, "staged/<edge>/<folder>/".
+	Base       string
+	Generation int
+	// ManifestKey is the manifest's key.
+	ManifestKey string
+}
+
+var manifestName = regexp.MustCompile(`^MANIFEST(?:\.g([0-9]+))?\.json$`)
+
+// Scan lists the sealed generations in the bucket, per session in
+// generation order.
+func (h *Hub) Scan(ctx context.Context) ([]Sealed, error) {
+	var out []Sealed
+	for info, err := range h.cfg.Store.List(ctx, h.cfg.Prefix) {
+		if err != nil {
+			return nil, err
+		}
+		dir, name := info.Key[:strings.LastIndex(info.Key, "/")+1], info.Key[strings.LastIndex(info.Key, "/")+1:]
+		m := manifestName.FindStringSubmatch(name)
+		if m == nil {
+			continue
+		}
+		gen := 1
+		if m[1] != "" {
+			gen, _ = strconv.Atoi(m[1])
+		}
+		out = append(out, Sealed{Base: dir, Generation: gen, ManifestKey: info.Key})
+	}
+	slices.SortFunc(out, func(a, b Sealed) int {
+		if c := strings.Compare(a.Base, b.Base); c != 0 {
+			return c
+		}
+		return a.Generation - b.Generation
+	})
+	return out, nil
+}
+
+func deliveredKey(base string, gen int) []byte { return []byte(fmt.Sprintf("%s#%08d", base, gen)) }
+
+// Delivered reports whether a generation was delivered.
+func (h *Hub) Delivered(base string, gen int) bool {
+	var ok bool
+	h.db.View(func(tx *bolt.Tx) error {
+		ok = tx.Bucket(bucketDelivered).Get(deliveredKey(base, gen)) != nil
+		return nil
+	})
+	return ok
+}
+
+// DeadLetter is a generation held after a permanent failure.
+type DeadLetter struct {
+	Base       string    `json:"base"`
+	Generation int       `json:"generation"`
+	Reason     string    `json:"reason"`
+	At         time.Time `json:"at"`
+}
+
+// DeadLetters lists held generations.
+func (h *Hub) DeadLetters() ([]DeadLetter, error) {
+	var out []DeadLetter
+	err := h.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketDead).ForEach(func(_, v []byte) error {
+			var d DeadLetter
+			if err := json.Unmarshal(v, &d); err != nil {
+				return err
+			}
+			out = append(out, d)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// Requeue releases a dead-lettered generation for another attempt.
+func (h *Hub) Requeue(base string, gen int) error {
+	return h.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketDead)
+		if b.Get(deliveredKey(base, gen)) == nil {
+			return fmt.Errorf("hub: %s generation %d is not dead-lettered", base, gen)
+		}
+		return b.Delete(deliveredKey(base, gen))
+	})
+}
+
+func (h *Hub) dead(base string, gen int) bool {
+	var ok bool
+	h.db.View(func(tx *bolt.Tx) error {
+		ok = tx.Bucket(bucketDead).Get(deliveredKey(base, gen)) != nil
+		return nil
+	})
+	return ok
+}
+
+// RunOnce delivers every sealed generation that is not delivered or held.
+// It returns the errors of the failed ones, joined.
+func (h *Hub) RunOnce(ctx context.Context) error {
+	sealed, err := h.Scan(ctx)
+	if err != nil {
+		return fmt.Errorf("hub: listing the bucket: %w", err)
+	}
+	// Group by session; sessions in parallel, generations in order.
+	bySession := map[string][]Sealed{}
+	var order []string
+	for _, s := range sealed {
+		if _, ok := bySession[s.Base]; !ok {
+			order = append(order, s.Base)
+		}
+		bySession[s.Base] = append(bySession[s.Base], s)
+	}
+	sem := make(chan struct{}, h.cfg.Parallel)
+	var mu sync.Mutex
+	var errs []error
+	var wg sync.WaitGroup
+	for _, base := range order {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			for _, s := range bySession[base] {
+				if h.dead(s.Base, s.Generation) {
+					return // later generations wait behind it
+				}
+				if err := h.deliver(ctx, s); err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// deliver handles one sealed generation.
+func (h *Hub) deliver(ctx context.Context, s Sealed) error {
+	start := h.cfg.Now()
+	session := strings.TrimSuffix(s.Base[len(h.cfg.Prefix):], "/")
+	if h.Delivered(s.Base, s.Generation) {
+		// Delivered before a crash or while retaining: finish the clean-up.
+		return h.cleanup(ctx, s, nil)
+	}
+	m, err := h.readManifest(ctx, s)
+	if err != nil {
+		return h.fail(s, session, err)
+	}
+	h.events.Emit("info", "xnat_upload_started", m.Folder, fmt.Sprintf("delivering generation %d to %s", m.Generation, h.cfg.Dest.Name()),
+		"files", len(m.Files), "bytes", m.TotalBytes())
+	work, err := os.MkdirTemp(filepath.Join(h.cfg.DataDir, "work"), "s-")
+	if err != nil {
+		return h.fail(s, m.Folder, err)
+	}
+	defer os.RemoveAll(work)
+	for _, f := range m.Files {
+		if err := h.download(ctx, s.Base+f.Path, filepath.Join(work, filepath.FromSlash(f.Path)), f); err != nil {
+			return h.fail(s, m.Folder, err)
+		}
+	}
+	if err := h.cfg.Dest.Deliver(ctx, m, work); err != nil {
+		return h.fail(s, m.Folder, err)
+	}
+	rec, _ := json.Marshal(map[string]any{"at": h.cfg.Now().UTC(), "files": len(m.Files), "destination": h.cfg.Dest.Name()})
+	if err := h.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketDelivered).Put(deliveredKey(s.Base, s.Generation), rec)
+	}); err != nil {
+		return h.fail(s, m.Folder, err)
+	}
+	h.events.Emit("info", "xnat_upload_completed", m.Folder, fmt.Sprintf("generation %d delivered and verified", m.Generation),
+		"files", len(m.Files), "bytes", m.TotalBytes(), "duration_s", int(h.cfg.Now().Sub(start).Seconds()))
+	return h.cleanup(ctx, s, m)
+}
+
+// cleanup deletes a delivered generation's objects (unless retaining):
+// its files first, its manifest last, so that an interrupted clean-up is
+// found and finished by the next scan.
+func (h *Hub) cleanup(ctx context.Context, s Sealed, m *manifest.Manifest) error {
+	if h.cfg.Retain {
+		return nil
+	}
+	if m == nil {
+		var err error
+		if m, err = h.readManifest(ctx, s); err != nil {
+			if objstore.IsNotExist(err) {
+				return nil
+			}
+			return err
+		}
+	}
+	for _, f := range m.Files {
+		if err := h.cfg.Store.Delete(ctx, s.Base+f.Path); err != nil {
+			return fmt.Errorf("hub: deleting delivered objects of %s: %w", m.Folder, err)
+		}
+	}
+	return h.cfg.Store.Delete(ctx, s.ManifestKey)
+}
+
+func (h *Hub) readManifest(ctx context.Context, s Sealed) (*manifest.Manifest, error) {
+	rc, err := h.cfg.Store.Get(ctx, s.ManifestKey)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, 64<<20))
+	if err != nil {
+		return nil, err
+	}
+	m, err := manifest.Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrPermanent, err)
+	}
+	if m.Generation != s.Generation || !strings.HasSuffix(s.Base, "/"+m.Folder+"/") {
+		return nil, fmt.Errorf("%w: manifest %s describes %s generation %d", ErrPermanent, s.ManifestKey, m.Folder, m.Generation)
+	}
+	return m, nil
+}
+
+// download fetches one object and checks it against the manifest.
+func (h *Hub) download(ctx context.Context, key, dst string, f manifest.File) error {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+		return err
+	}
+	rc, err := h.cfg.Store.Get(ctx, key)
+	if err != nil {
+		return fmt.Errorf("fetching %s: %w", f.Path, err)
+	}
+	defer rc.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	got, err := manifest.Digest(f.Path, io.TeeReader(rc, out))
+	if err != nil {
+		return fmt.Errorf("fetching %s: %w", f.Path, err)
+	}
+	if got.Size != f.Size || got.SHA256 != f.SHA256 {
+		return fmt.Errorf("%w: %s does not match its manifest (size %d, want %d; SHA-256 differs: %v)",
+			ErrPermanent, f.Path, got.Size, f.Size, got.SHA256 != f.SHA256)
+	}
+	return nil
+}
+
+// fail records a failed generation: permanent failures are dead-lettered.
+func (h *Hub) fail(s Sealed, session string, err error) error {
+	permanent := IsPermanent(err) || objstore.IsPermanent(err)
+	h.events.Emit("error", "xnat_upload_failed", session, err.Error(), "permanent", permanent, "generation", s.Generation)
+	h.cfg.Log.Error("delivery failed", "session", session, "generation", s.Generation, "permanent", permanent, "err", err)
+	if permanent {
+		d, _ := json.Marshal(DeadLetter{Base: s.Base, Generation: s.Generation, Reason: err.Error(), At: h.cfg.Now().UTC()})
+		h.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketDead).Put(deliveredKey(s.Base, s.Generation), d) })
+	}
+	return fmt.Errorf("hub: %s generation %d: %w", session, s.Generation, err)
+}
+
+// Run delivers until ctx ends, every interval and with backoff after
+// failures.
+func (h *Hub) Run(ctx context.Context, interval time.Duration) error {
+	var backoff time.Duration
+	for {
+		wait := interval
+		if err := h.RunOnce(ctx); err != nil {
+			backoff = min(max(2*backoff, interval), 5*time.Minute)
+			wait = backoff
+		} else {
+			backoff = 0
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+	}
+}

@@ -1,0 +1,221 @@
+package hub
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aisedge/aisedge/internal/manifest"
+	"github.com/aisedge/aisedge/internal/objstore"
+	objfs "github.com/aisedge/aisedge/internal/objstore/fs"
+)
+
+// seal writes a session generation into the store the way an edge does:
+// files first, manifest last.
+func seal(t *testing.T, s objstore.Store, edge, subject string, gen int, files map[string]string) *manifest.Manifest {
+	t.Helper()
+	m := &manifest.Manifest{Version: manifest.Version, Edge: edge, Project: "PROJ", Subject: subject, Session: "V1",
+		Folder: "PROJ." + subject + ".V1", Generation: gen, Modality: "MR", ProfileHash: "h", CreatedAt: time.Now().UTC().Truncate(time.Second)}
+	series := map[string]*manifest.Series{}
+	for p, content := range files {
+		f, _ := manifest.Digest(p, strings.NewReader(content))
+		m.Files = append(m.Files, f)
+		scan := strings.SplitN(p, "/", 2)[0]
+		if series[scan] == nil {
+			series[scan] = &manifest.Series{Scan: scan}
+		}
+		series[scan].Files++
+		if _, err := s.Put(context.Background(), "staged/"+edge+"/"+m.Folder+"/"+p, strings.NewReader(content), int64(len(content)), objstore.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, se := range series {
+		m.Series = append(m.Series, *se)
+	}
+	b, err := m.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Put(context.Background(), "staged/"+edge+"/"+m.Folder+"/"+manifest.NameFor(gen), bytes.NewReader(b), int64(len(b)), objstore.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func newHub(t *testing.T, store objstore.Store, dest Destination) (*Hub, *bytes.Buffer) {
+	t.Helper()
+	var ev bytes.Buffer
+	h, err := Open(Config{Store: store, Dest: dest, DataDir: t.TempDir(), EventsOut: &ev})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return h, &ev
+}
+
+func objects(t *testing.T, s objstore.Store) []string {
+	var keys []string
+	for info, err := range s.List(context.Background(), "") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, info.Key)
+	}
+	return keys
+}
+
+func TestDeliverToArchive(t *testing.T) {
+	store, _ := objfs.Open(t.TempDir())
+	arch := &ArchiveDir{Dir: t.TempDir()}
+	h, ev := newHub(t, store, arch)
+	m1 := seal(t, store, "edge-a", "S1", 1, map[string]string{"1.T1/DICOM/a.dcm": "aaa", "1.T1/DICOM/b.dcm": "bbb", "2.DWI/DICOM/c.dcm": "ccc"})
+	m2 := seal(t, store, "edge-a", "S1", 2, map[string]string{"3.late/DICOM/d.dcm": "ddd"})
+	seal(t, store, "edge-b", "S2", 1, map[string]string{"1.CT/DICOM/e.dcm": "eee"})
+	if err := h.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []*manifest.Manifest{m1, m2} {
+		for _, f := range m.Files {
+			b, err := os.ReadFile(arch.FilePath(m, f.Path))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := manifest.Digest(f.Path, bytes.NewReader(b)); got != f {
+				t.Errorf("%s delivered wrong", f.Path)
+			}
+		}
+	}
+	if _, err := os.Stat(filepath.Join(arch.Dir, "PROJ", "S1", "V1", "scans", "3.late", "resources", "DICOM", "files", "d.dcm")); err != nil {
+		t.Fatal("append not in the same session:", err)
+	}
+	if left := objects(t, store); len(left) != 0 {
+		t.Fatalf("bucket not empty: %v", left)
+	}
+	if !strings.Contains(ev.String(), `"event":"xnat_upload_completed"`) {
+		t.Fatal("no completion event")
+	}
+	// A second run changes nothing.
+	before := ev.Len()
+	if err := h.RunOnce(context.Background()); err != nil || ev.Len() != before {
+		t.Fatalf("second run did something: %v", err)
+	}
+}
+
+func TestTamperedObjectIsDeadLettered(t *testing.T) {
+	store, _ := objfs.Open(t.TempDir())
+	arch := &ArchiveDir{Dir: t.TempDir()}
+	h, _ := newHub(t, store, arch)
+	seal(t, store, "edge-a", "S1", 1, map[string]string{"1.T1/DICOM/a.dcm": "aaa"})
+	seal(t, store, "edge-a", "S1", 2, map[string]string{"2.T2/DICOM/b.dcm": "bbb"})
+	// Someone overwrites an object after the seal.
+	store.Put(context.Background(), "staged/edge-a/PROJ.S1.V1/1.T1/DICOM/a.dcm", strings.NewReader("evil"), 4, objstore.PutOptions{})
+	err := h.RunOnce(context.Background())
+	if !IsPermanent(err) {
+		t.Fatalf("got %v, want a permanent failure", err)
+	}
+	dl, _ := h.DeadLetters()
+	if len(dl) != 1 || dl[0].Generation != 1 {
+		t.Fatalf("dead letters %+v", dl)
+	}
+	// Generation 2 waits behind generation 1; nothing was delivered.
+	if ents, _ := os.ReadDir(arch.Dir); len(ents) != 0 {
+		t.Fatal("something was delivered")
+	}
+	if len(objects(t, store)) != 4 {
+		t.Fatal("objects were deleted")
+	}
+	// The operator fixes the object and requeues.
+	store.Put(context.Background(), "staged/edge-a/PROJ.S1.V1/1.T1/DICOM/a.dcm", strings.NewReader("aaa"), 3, objstore.PutOptions{})
+	if err := h.Requeue("staged/edge-a/PROJ.S1.V1/", 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(objects(t, store)) != 0 {
+		t.Fatal("not delivered after requeue")
+	}
+}
+
+// flaky fails the first n deliveries with a transient error.
+type flaky struct {
+	Destination
+	n int
+}
+
+func (f *flaky) Deliver(ctx context.Context, m *manifest.Manifest, dir string) error {
+	if f.n > 0 {
+		f.n--
+		return errors.New("502 bad gateway")
+	}
+	return f.Destination.Deliver(ctx, m, dir)
+}
+
+func TestTransientFailureRetries(t *testing.T) {
+	store, _ := objfs.Open(t.TempDir())
+	arch := &ArchiveDir{Dir: t.TempDir()}
+	h, _ := newHub(t, store, &flaky{Destination: arch, n: 2})
+	seal(t, store, "edge-a", "S1", 1, map[string]string{"1.T1/DICOM/a.dcm": "aaa"})
+	for i := range 2 {
+		if err := h.RunOnce(context.Background()); err == nil || IsPermanent(err) {
+			t.Fatalf("run %d: %v", i, err)
+		}
+	}
+	if dl, _ := h.DeadLetters(); len(dl) != 0 {
+		t.Fatal("transient failure dead-lettered")
+	}
+	if err := h.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(objects(t, store)) != 0 {
+		t.Fatal("not delivered")
+	}
+}
+
+// TestCrashAfterDeliveryFinishesCleanup: a hub that recorded the delivery
+// but died before deleting finishes the deletion without delivering again.
+func TestCrashAfterDeliveryFinishesCleanup(t *testing.T) {
+	store, _ := objfs.Open(t.TempDir())
+	arch := &ArchiveDir{Dir: t.TempDir()}
+	dataDir := t.TempDir()
+	seal(t, store, "edge-a", "S1", 1, map[string]string{"1.T1/DICOM/a.dcm": "aaa"})
+	h, err := Open(Config{Store: store, Dest: arch, DataDir: dataDir, Retain: true, EventsOut: &bytes.Buffer{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h.Close()
+	counting := &countingDest{Destination: arch}
+	var ev bytes.Buffer
+	h, err = Open(Config{Store: store, Dest: counting, DataDir: dataDir, EventsOut: &ev})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	if err := h.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if counting.n != 0 {
+		t.Fatalf("delivered %d times again", counting.n)
+	}
+	if left := objects(t, store); len(left) != 0 {
+		t.Fatalf("left %v", left)
+	}
+}
+
+type countingDest struct {
+	Destination
+	n int
+}
+
+func (c *countingDest) Deliver(ctx context.Context, m *manifest.Manifest, dir string) error {
+	c.n++
+	return c.Destination.Deliver(ctx, m, dir)
+}
