@@ -156,8 +156,11 @@ func (r *Receiver) store(ctx context.Context, in *dimse.Instance) error {
 		log.Warn("instance quarantined by the verification gate", "reasons", reasons)
 		return nil
 	}
+	// The spool's unit is the XNAT session, not the DICOM study: studies
+	// that share an accession number (one order, several studies) are one
+	// visit (deid.md §6.3) and must be staged and shipped as one session.
 	rec := spool.Instance{
-		StudyKey:          rt.Project + "|" + ds.String(dicom.TagStudyInstanceUID),
+		StudyKey:          Folder(sess),
 		SOPInstanceUID:    res.SOPInstanceUID,
 		SeriesUID:         series,
 		SeriesNumber:      seriesNumber,

@@ -140,10 +140,10 @@ func (h *Hub) Close() error { return h.db.Close() }
 // Sealed is one sealed generation found in the bucket.
 type Sealed struct {
 	// Base is the session's key prefix, "staged/<edge>/<folder>/".
-	Base       string
-	Generation int
+	Base       string `json:"base"`
+	Generation int    `json:"generation"`
 	// ManifestKey is the manifest's key.
-	ManifestKey string
+	ManifestKey string `json:"manifestKey"`
 }
 
 var manifestName = regexp.MustCompile(`^MANIFEST(?:\.g([0-9]+))?\.json$`)
@@ -392,6 +392,29 @@ func (h *Hub) fail(s Sealed, session string, err error) error {
 		h.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketDead).Put(deliveredKey(s.Base, s.Generation), d) })
 	}
 	return fmt.Errorf("hub: %s generation %d: %w", session, s.Generation, err)
+}
+
+// Status is the hub's value-free state.
+type Status struct {
+	Destination string       `json:"destination"`
+	Pending     []Sealed     `json:"pending"`
+	DeadLetters []DeadLetter `json:"deadLetters"`
+}
+
+// Status lists what waits in the bucket and what is held.
+func (h *Hub) Status() (Status, error) {
+	st := Status{Destination: h.cfg.Dest.Name()}
+	sealed, err := h.Scan(context.Background())
+	if err != nil {
+		return st, err
+	}
+	for _, s := range sealed {
+		if !h.Delivered(s.Base, s.Generation) {
+			st.Pending = append(st.Pending, s)
+		}
+	}
+	st.DeadLetters, err = h.DeadLetters()
+	return st, err
 }
 
 // Run delivers until ctx ends, every interval and with backoff after

@@ -75,8 +75,10 @@ const (
 // Table is a loaded routing table. It is read-only after loading and safe
 // for concurrent use.
 type Table struct {
-	routes  map[string]Route
-	Unknown UnknownPolicy
+	routes map[string]Route
+	// catchAll, when set, routes every called AE title not in routes.
+	catchAll *Route
+	Unknown  UnknownPolicy
 	// AllowCallingAETs, when non-empty, lists the only calling AE titles
 	// accepted (exact match).
 	AllowCallingAETs []string
@@ -122,7 +124,17 @@ type Decision struct {
 // Lookup returns the route of a called AE title (exact, case-sensitive).
 func (t *Table) Lookup(calledAET string) (Route, bool) {
 	r, ok := t.routes[calledAET]
+	if !ok && t.catchAll != nil {
+		r, ok = *t.catchAll, true
+		r.CalledAET = calledAET
+	}
 	return r, ok
+}
+
+// CatchAll returns a table that routes every called AE title to one project
+// (standalone installations without a routing file).
+func CatchAll(project string) *Table {
+	return &Table{Unknown: Quarantine, routes: map[string]Route{}, catchAll: &Route{Project: project}}
 }
 
 // Routes returns every route, sorted by called AE title.
@@ -151,8 +163,7 @@ func (t *Table) Admit(calledAET, callingAET string, remote net.Addr) (Decision, 
 	if len(t.AllowCallingAETs) > 0 && !contains(t.AllowCallingAETs, callingAET) {
 		return fail(ErrCallingAETNotAllowed)
 	}
-	r, ok := t.routes[calledAET]
-	if ok {
+	if r, ok := t.Lookup(calledAET); ok {
 		return Decision{Route: r}, nil
 	}
 	if t.Unknown == Reject {

@@ -183,3 +183,17 @@ func TestSafeName(t *testing.T) {
 		}
 	}
 }
+
+func TestCatchAll(t *testing.T) {
+	tab := CatchAll("STANDALONE")
+	for _, aet := range []string{"AISEDGE", "ANYTHING"} {
+		r, ok := tab.Lookup(aet)
+		if !ok || r.Project != "STANDALONE" || r.CalledAET != aet {
+			t.Fatalf("Lookup(%s) = %+v %v", aet, r, ok)
+		}
+		d, err := tab.Admit(aet, "SCU", nil)
+		if err != nil || d.Quarantine || d.Route.Project != "STANDALONE" {
+			t.Fatalf("Admit(%s) = %+v %v", aet, d, err)
+		}
+	}
+}

@@ -10,7 +10,9 @@
 // acknowledged and are removed at Open. Files are deleted only when their
 // shipment is sealed (verified in the bucket).
 //
-// Study life cycle (per study key = project + de-identified study UID):
+// Study life cycle (per study key; the edge uses the XNAT session folder
+// PROJECT.SUBJECT.VISIT, since studies sharing an accession number form one
+// session):
 //
 //	             AddInstance                 Stage (quiet period or force timeout)
 //	(none) ──────────────▶ open ──────────────────────────────▶ idle

@@ -1,0 +1,224 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/aisedge/aisedge/internal/api"
+	"github.com/aisedge/aisedge/internal/deid"
+	"github.com/aisedge/aisedge/internal/edge"
+	"github.com/aisedge/aisedge/internal/hub"
+	"github.com/aisedge/aisedge/internal/objstore"
+	objfs "github.com/aisedge/aisedge/internal/objstore/fs"
+	"github.com/aisedge/aisedge/internal/route"
+)
+
+func init() {
+	register(command{name: "run", summary: "run the whole pipeline on this machine (standalone: receiver, de-identification, edge, hub)", run: runStandalone})
+}
+
+// standaloneOptions are the flags of `aisedge run`.
+type standaloneOptions struct {
+	listen, aeTitle, dataDir, routing, project, profile, httpAddr, archiveDir, edgeName string
+	quiet, force                                                                        time.Duration
+	minFree                                                                             int64
+}
+
+func (o *standaloneOptions) addFlags(fs interface {
+	StringVar(*string, string, string, string)
+	DurationVar(*time.Duration, string, time.Duration, string)
+	Int64Var(*int64, string, int64, string)
+}) {
+	fs.StringVar(&o.listen, "listen", "0.0.0.0:4242", "DICOM listen `address`")
+	fs.StringVar(&o.aeTitle, "ae-title", "AISEDGE", "the receiver's AE title")
+	fs.StringVar(&o.dataDir, "data-dir", "./aisedge-data", "`folder` for spool, state, facility backup, staging, object store and archive")
+	fs.StringVar(&o.routing, "routing", "", "routing `file` (the original routing.json format, or the native one); without it every called AE title routes to --project")
+	fs.StringVar(&o.project, "project", "AISEDGE", "project for every called AE title when there is no --routing")
+	fs.StringVar(&o.profile, "profile", "research-default", "de-identification profile: a JSON `file` or a built-in name ("+strings.Join(deid.BuiltinProfiles(), ", ")+")")
+	fs.DurationVar(&o.quiet, "quiet-period", 30*time.Second, "a study is complete after this long without new instances")
+	fs.DurationVar(&o.force, "force-timeout", 2*time.Hour, "a study that keeps receiving is staged anyway after this long")
+	fs.StringVar(&o.httpAddr, "http", "127.0.0.1:8080", "`address` for /metrics, /healthz, /readyz and the status page")
+	fs.StringVar(&o.archiveDir, "archive-dir", "", "deliver sessions as an XNAT-like tree into this `folder` (default <data-dir>/archive)")
+	fs.StringVar(&o.edgeName, "edge-name", "standalone", "this edge's `name` in object keys, manifests and events")
+	fs.Int64Var(&o.minFree, "min-free-bytes", 1<<30, "free-space watermark: below it C-STOREs are refused with A700")
+}
+
+func runStandalone(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var o standaloneOptions
+	fs := newFlagSet("run", stderr)
+	o.addFlags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError{"unexpected arguments: " + strings.Join(fs.Args(), " ")}
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	return o.run(ctx, log, stdout, nil)
+}
+
+// run starts the standalone pipeline and blocks until ctx ends. ready, if
+// not nil, receives the DICOM and HTTP addresses once both listen.
+func (o *standaloneOptions) run(ctx context.Context, log *slog.Logger, events io.Writer, ready func(dicomAddr, httpAddr string)) error {
+	dataDir, err := filepath.Abs(o.dataDir)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dataDir, 0o750); err != nil {
+		return fmt.Errorf("--data-dir %s: %w", o.dataDir, err)
+	}
+	keys, err := standaloneKeys(dataDir, log)
+	if err != nil {
+		return err
+	}
+	table := route.CatchAll(o.project)
+	if o.routing != "" {
+		if table, err = route.Load(o.routing); err != nil {
+			return fmt.Errorf("--routing %s: %w", o.routing, err)
+		}
+	}
+	engines, err := newEngineFactory(o.profile, keys, o.edgeName, log)
+	if err != nil {
+		return err
+	}
+	for _, rt := range table.Routes() {
+		if _, err := engines(rt); err != nil {
+			return fmt.Errorf("route %s: %w", rt.CalledAET, err)
+		}
+	}
+	store, err := objfs.Open(filepath.Join(dataDir, "bucket"))
+	if err != nil {
+		return fmt.Errorf("object store: %w", err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	e, err := edge.New(edge.Config{
+		Name: o.edgeName, DataDir: filepath.Join(dataDir, "edge"), Listen: o.listen, AETitle: o.aeTitle,
+		Routes: table, Engine: engines, BackupDir: filepath.Join(dataDir, "facility-backup"),
+		Quiet: o.quiet, Force: o.force, MinFreeBytes: o.minFree, Store: store,
+		Registry: reg, Log: log, EventsOut: events,
+	})
+	if err != nil {
+		return err
+	}
+	archive := o.archiveDir
+	if archive == "" {
+		archive = filepath.Join(dataDir, "archive")
+	}
+	h, err := hub.Open(hub.Config{Store: objstore.WithLogging(store, log.With("component", "objstore")), Dest: &hub.ArchiveDir{Dir: archive},
+		DataDir: filepath.Join(dataDir, "hub"), Log: log.With("component", "upload"), EventsOut: events})
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+
+	httpLn, err := net.Listen("tcp", o.httpAddr)
+	if err != nil {
+		return fmt.Errorf("--http %s: %w", o.httpAddr, err)
+	}
+	srv := api.New(reg, map[string]api.StatusFunc{
+		"edge": func() (any, error) { return e.Status() },
+		"hub":  func() (any, error) { return h.Status() },
+	}, log)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); srv.Serve(httpLn) }()
+	go func() { defer wg.Done(); h.Run(ctx, 2*time.Second) }()
+	log.Info("standalone pipeline starting", "dicom", o.listen, "aet", o.aeTitle, "http", httpLn.Addr().String(),
+		"archive", archive, "profile", o.profile, "quietPeriod", o.quiet.String())
+	err = e.Run(ctx, func(a net.Addr) {
+		srv.SetReady()
+		if ready != nil {
+			ready(a.String(), httpLn.Addr().String())
+		}
+	})
+	shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	srv.Shutdown(shut)
+	wg.Wait()
+	log.Info("standalone pipeline stopped")
+	return err
+}
+
+// standaloneKeys takes the de-identification key from AIS_DEID_HMAC_SALT
+// or, when absent, from <data-dir>/deid-hmac-salt, generating that file
+// (0600) on first start.
+func standaloneKeys(dataDir string, log *slog.Logger) (*deid.Keys, error) {
+	if os.Getenv(deid.SaltEnv) != "" {
+		return deid.KeysFromEnv()
+	}
+	path := filepath.Join(dataDir, "deid-hmac-salt")
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		raw := make([]byte, 32)
+		if _, err := rand.Read(raw); err != nil {
+			return nil, err
+		}
+		b = []byte(hex.EncodeToString(raw) + "\n")
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			return nil, fmt.Errorf("writing the generated de-identification key: %w", err)
+		}
+		log.Warn("no "+deid.SaltEnv+" set: generated a de-identification key; keep it (and back it up) to keep pseudonyms stable", "file", path)
+	} else if err != nil {
+		return nil, err
+	}
+	keys, err := deid.NewKeys(strings.TrimSpace(string(b)))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return keys, nil
+}
+
+// newEngineFactory returns the edge's EngineFor: one engine per project,
+// with the route's profile (file or built-in name) or the default one.
+func newEngineFactory(defaultProfile string, keys *deid.Keys, site string, log *slog.Logger) (edge.EngineFor, error) {
+	var mu sync.Mutex
+	profiles := map[string]*deid.Profile{}
+	load := func(name string) (*deid.Profile, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if p := profiles[name]; p != nil {
+			return p, nil
+		}
+		b, err := deid.BuiltinProfile(name)
+		if err != nil {
+			if b, err = os.ReadFile(name); err != nil {
+				return nil, fmt.Errorf("profile %q is neither a built-in profile (%s) nor a readable file: %w", name, strings.Join(deid.BuiltinProfiles(), ", "), err)
+			}
+		}
+		p, err := deid.LoadProfile(b)
+		if err != nil {
+			return nil, fmt.Errorf("profile %s: %w", name, err)
+		}
+		profiles[name] = p
+		return p, nil
+	}
+	if _, err := load(defaultProfile); err != nil {
+		return nil, err
+	}
+	return func(rt route.Route) (*deid.Engine, error) {
+		name := rt.Profile
+		if name == "" {
+			name = defaultProfile
+		}
+		p, err := load(name)
+		if err != nil {
+			return nil, err
+		}
+		return deid.New(deid.Config{Profile: p, Keys: keys, Site: site, ProjectCode: rt.Project, Logger: log})
+	}, nil
+}

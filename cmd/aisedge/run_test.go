@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func sharedTestData(t *testing.T) string {
+	t.Helper()
+	wd, _ := os.Getwd()
+	for d := wd; d != filepath.Dir(d); d = filepath.Dir(d) {
+		c := filepath.Join(d, "shared", "testdata", "dicom")
+		if st, err := os.Stat(c); err == nil && st.IsDir() {
+			return c
+		}
+	}
+	t.Fatal("shared test data not found")
+	return ""
+}
+
+// TestStandaloneRun starts `aisedge run` in-process with its defaults
+// (apart from ports and folders), sends an instance with dcmtk's storescu
+// and waits for it in the archive tree.
+func TestStandaloneRun(t *testing.T) {
+	if _, err := exec.LookPath("storescu"); err != nil {
+		t.Skip("storescu (dcmtk) not installed: run ./scripts/test")
+	}
+	t.Setenv("AIS_DEID_HMAC_SALT", "")
+	os.Unsetenv("AIS_DEID_HMAC_SALT")
+	dir := t.TempDir()
+	o := standaloneOptions{listen: "127.0.0.1:0", aeTitle: "AISEDGE", dataDir: dir, project: "DEMO", profile: "research-default",
+		httpAddr: "127.0.0.1:0", edgeName: "standalone", quiet: time.Second, force: time.Hour, minFree: -1}
+	ctx, cancel := context.WithCancel(context.Background())
+	type addrs struct{ dicom, http string }
+	ready := make(chan addrs, 1)
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		done <- o.run(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard, func(d, h string) { ready <- addrs{d, h} })
+	}()
+	var a addrs
+	select {
+	case a = <-ready:
+	case err := <-done:
+		t.Fatal(err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("not ready in 5 s")
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("startup took %v, want well under a second", d)
+	}
+	st, err := os.Stat(filepath.Join(dir, "deid-hmac-salt"))
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("generated key file: %v %v", st, err)
+	}
+	resp, err := http.Get("http://" + a.http + "/readyz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("readyz: %v %v", resp, err)
+	}
+	host, port, _ := strings.Cut(a.dicom, ":")
+	cmd := exec.Command("storescu", "-aec", "ANYAET", host, port, filepath.Join(sharedTestData(t), "pydicom_CT_small.dcm"))
+	cmd.Env = append(os.Environ(), "TCP_NODELAY=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("storescu: %v\n%s", err, out)
+	}
+	var files []string
+	deadline := time.Now().Add(20 * time.Second)
+	for len(files) == 0 && time.Now().Before(deadline) {
+		files, _ = filepath.Glob(filepath.Join(dir, "archive", "DEMO", "*", "*", "scans", "*", "resources", "DICOM", "files", "*.dcm"))
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(files) != 1 {
+		t.Fatalf("archive has %d files", len(files))
+	}
+	body, _ := http.Get("http://" + a.http + "/metrics")
+	b, _ := io.ReadAll(body.Body)
+	if !strings.Contains(string(b), "aisedge_instances_received_total") {
+		t.Error("metrics missing")
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("did not stop within 10 s of cancel")
+	}
+}

@@ -1,0 +1,103 @@
+// Package api serves the daemons' local HTTP endpoints: Prometheus
+// /metrics, /healthz (the process runs), /readyz (the receiver listens),
+// /api/status (JSON for `aisedge status` and tests) and a small HTML status
+// page. Everything it shows is value-free: pseudonymous session names,
+// counts, ages and reasons. The commands import it.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"html/template"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// StatusFunc returns one part of the status document.
+type StatusFunc func() (any, error)
+
+// Server is the HTTP server of one daemon.
+type Server struct {
+	srv   *http.Server
+	ready atomic.Bool
+	parts map[string]StatusFunc
+	log   *slog.Logger
+}
+
+// New returns a server exposing reg and the named status parts.
+func New(reg *prometheus.Registry, parts map[string]StatusFunc, log *slog.Logger) *Server {
+	s := &Server{parts: parts, log: log}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !s.ready.Load() {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /api/status", s.status)
+	mux.HandleFunc("GET /{$}", s.page)
+	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	return s
+}
+
+// SetReady marks the daemon ready (/readyz answers 200).
+func (s *Server) SetReady() { s.ready.Store(true) }
+
+// Serve serves on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	err := s.srv.Serve(ln)
+	if err == http.ErrServerClosed {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops the server.
+func (s *Server) Shutdown(ctx context.Context) error { return s.srv.Shutdown(ctx) }
+
+// Status collects the status document.
+func (s *Server) Status() map[string]any {
+	doc := map[string]any{"time": time.Now().UTC(), "ready": s.ready.Load()}
+	for name, f := range s.parts {
+		v, err := f()
+		if err != nil {
+			doc[name] = map[string]string{"error": err.Error()}
+			continue
+		}
+		doc[name] = v
+	}
+	return doc
+}
+
+func (s *Server) status(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(s.Status()); err != nil {
+		s.log.Error("writing status", "err", err)
+	}
+}
+
+var pageTmpl = template.Must(template.New("status").Parse(`<!doctype html>
+<html><head><meta charset="utf-8"><title>aisedge status</title>
+<style>body{font-family:sans-serif;margin:2em}pre{background:#f4f4f4;padding:1em}</style></head>
+<body><h1>aisedge</h1><p>Ready: {{.ready}} · {{.time}}</p>
+<pre>{{.json}}</pre>
+<p><a href="/api/status">JSON</a> · <a href="/metrics">metrics</a></p></body></html>
+`))
+
+func (s *Server) page(w http.ResponseWriter, _ *http.Request) {
+	doc := s.Status()
+	b, _ := json.MarshalIndent(doc, "", "  ")
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	pageTmpl.Execute(w, map[string]any{"ready": doc["ready"], "time": doc["time"], "json": string(b)})
+}
