@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"unicode"
 
 	"github.com/aisedge/aisedge/internal/dicom"
 )
@@ -1270,8 +1271,12 @@ func (s *state) clean(ds *dicom.Dataset, e *dicom.Element, vr dicom.VR, loc []lo
 	case dicom.SH, dicom.LO, dicom.ST, dicom.LT, dicom.UT, dicom.UC, dicom.CS:
 		vals := texts(ds, t)
 		removed := 0
+		narrative := vr == dicom.LT || vr == dicom.ST || vr == dicom.UT
 		for i, v := range vals {
-			out, n := s.cleanText(v)
+			out, n := s.cleanText(v, narrative)
+			if out == "" && a.kind == akSR {
+				out = "ANONYMIZED" // a content item's value is Type 1
+			}
 			vals[i] = out
 			removed += n
 		}
@@ -1302,47 +1307,75 @@ var (
 
 // cleanText deletes deny-list matches, dates, phone numbers, e-mail
 // addresses and long numbers from free text, then collapses white space.
-// It returns the count of deletions (reported, never the text).
-func (s *state) cleanText(v string) (string, int) {
+// In narrative text (LT, ST, UT: mixed case prose) it also deletes every
+// capitalised word that does not start a sentence: names of people the
+// input does not list (relatives, staff) are proper nouns, and nothing
+// else can find them. It returns the count of deletions (reported, never
+// the text).
+func (s *state) cleanText(v string, narrative bool) (string, int) {
 	n := 0
 	for _, re := range []*regexp.Regexp{cleanEmailRE, cleanDateRE, cleanPhoneRE, cleanNumberRE} {
 		v = re.ReplaceAllStringFunc(v, func(string) string { n++; return " " })
 	}
-	// Deny-list tokens, matched on the canonical form: remove any word
-	// (run of non-separators) that contains one, and runs of words that
-	// spell a multi-word token.
 	words := strings.FieldsFunc(v, func(r rune) bool { return r == ' ' || r == '\t' || r == '\n' || r == '\r' })
-	var keep []string
-	for i := 0; i < len(words); i++ {
-		hit := false
-		for j := len(words); j > i && !hit; j-- {
-			sq, _ := canonicalFast(strings.Join(words[i:j], " "))
-			if sq == "" {
-				continue
-			}
+	drop := make([]bool, len(words))
+	sq := make([]string, len(words))
+	for i, w := range words {
+		sq[i], _ = canonicalFast(w)
+	}
+	for i := range words {
+		if drop[i] || sq[i] == "" {
+			continue
+		}
+		if _, ok := s.deny.whole[sq[i]]; ok {
+			drop[i] = true
+			n++
+			continue
+		}
+		// The shortest run of words starting here that holds a token
+		// overlapping this word.
+		run := ""
+		for j := i; j < len(words) && j < i+6; j++ {
+			run += sq[j]
+			hit := false
 			for _, t := range s.deny.tokens {
-				if t.kind == tkUID {
+				switch t.kind {
+				case tkUID:
 					continue
+				case tkComponent:
+					hit = run == t.squashed
+				default:
+					k := strings.Index(run, t.squashed)
+					hit = k >= 0 && k < len(sq[i])
 				}
-				if strings.Contains(sq, t.squashed) || (t.kind == tkComponent && sq == t.squashed) {
-					if j-i > 1 && !strings.Contains(mustSquash(words[i]), t.squashed) && !strings.HasPrefix(t.squashed, mustSquash(words[i])) {
-						continue
-					}
-					hit = true
-					n++
-					i = j - 1
+				if hit {
 					break
 				}
 			}
-			if !hit {
-				if _, ok := s.deny.whole[sq]; ok && j == i+1 {
-					hit = true
-					n++
+			if hit {
+				for k := i; k <= j; k++ {
+					drop[k] = true
 				}
+				n++
+				break
 			}
 		}
-		if !hit {
-			keep = append(keep, words[i])
+	}
+	if narrative && strings.ToUpper(v) != v {
+		start := true
+		for i, w := range words {
+			r := []rune(w)
+			if !start && len(r) > 0 && unicode.IsUpper(r[0]) && !drop[i] {
+				drop[i] = true
+				n++
+			}
+			start = strings.ContainsAny(w[len(w)-1:], ".!?:;")
+		}
+	}
+	var keep []string
+	for i, w := range words {
+		if !drop[i] {
+			keep = append(keep, w)
 		}
 	}
 	v = strings.Join(keep, " ")

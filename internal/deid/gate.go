@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -358,10 +359,10 @@ func (gp *gatePlan) checkName(n string, gf *gateFailure) {
 	if n == "" {
 		return
 	}
-	if !labelRE.MatchString(n) {
-		gf.fail("names", "derived name has characters outside [A-Za-z0-9_.-]")
-	}
-	for _, part := range strings.FieldsFunc(n, func(r rune) bool { return r == '/' }) {
+	for _, part := range strings.Split(filepath.ToSlash(n), "/") {
+		if !labelRE.MatchString(part) || part == "." || part == ".." {
+			gf.fail("names", "derived name has characters outside [A-Za-z0-9_.-]")
+		}
 		before := len(gf.checks["strings"])
 		gp.checkString(part, "derived name", gf)
 		if len(gf.checks["strings"]) > before {
