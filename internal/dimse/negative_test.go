@@ -305,7 +305,14 @@ func assertNothingStored(t *testing.T, srv *testServer) {
 	}
 	deadline := time.Now().Add(2 * time.Second)
 	for {
-		left, _ := filepath.Glob(filepath.Join(srv.Dir, "tmp", "*"))
+		// Empty files are the receiver's pre-created spares.
+		var left []string
+		all, _ := filepath.Glob(filepath.Join(srv.Dir, "tmp", "*"))
+		for _, p := range all {
+			if st, err := os.Stat(p); err == nil && st.Size() > 0 {
+				left = append(left, p)
+			}
+		}
 		if len(left) == 0 {
 			break
 		}
@@ -603,5 +610,44 @@ func TestDuplicates(t *testing.T) {
 	}
 	if suffixed != 2 {
 		t.Errorf("want two suffixed copies: %v", names)
+	}
+}
+
+// TestStaleTempsRemoved: partial instances a crashed receiver left in the
+// temporary directory are deleted when serving starts (they were never
+// acknowledged); other files are left alone.
+func TestStaleTempsRemoved(t *testing.T) {
+	dir := t.TempDir()
+	stale := filepath.Join(dir, tempPrefix+"123.dcm")
+	other := filepath.Join(dir, "keep.dcm")
+	for _, p := range []string{stale, other} {
+		if err := os.WriteFile(p, []byte("partial"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv, err := NewServer(ServerConfig{Handler: StoreFunc(func(context.Context, *Instance) error { return nil }), TempDir: dir, MinFreeBytes: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	dialT(t, ln.Addr().String(), DialConfig{}).Release()
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("stale temporary file still there: %v", err)
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Errorf("unrelated file removed: %v", err)
+	}
+	srv.Shutdown(context.Background())
+	if err := <-done; !errors.Is(err, ErrServerClosed) {
+		t.Errorf("Serve: %v", err)
+	}
+	left, _ := filepath.Glob(filepath.Join(dir, tempPrefix+"*"))
+	if len(left) != 0 {
+		t.Errorf("pool files left after shutdown: %v", left)
 	}
 }

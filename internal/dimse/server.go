@@ -125,6 +125,9 @@ type Server struct {
 	baseCtx context.Context
 	cancel  context.CancelFunc
 
+	poolOnce sync.Once
+	pool     *tempPool
+
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	conns     map[*assoc]struct{}
@@ -207,6 +210,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 	s.listeners[ln] = struct{}{}
 	s.mu.Unlock()
+	s.startPool()
 	defer func() {
 		s.mu.Lock()
 		delete(s.listeners, ln)
@@ -254,10 +258,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	select {
 	case <-done:
 		s.cancel()
+		s.stopPool()
 		return nil
 	case <-ctx.Done():
 		s.Close()
 		<-done
+		s.stopPool()
 		return ctx.Err()
 	}
 }
@@ -275,7 +281,28 @@ func (s *Server) Close() error {
 		a.conn.Close()
 	}
 	s.mu.Unlock()
+	go func() { s.wg.Wait(); s.stopPool() }()
 	return nil
+}
+
+// startPool removes the temporary files a crashed receiver left behind
+// and starts the pool of pre-created ones.
+func (s *Server) startPool() {
+	s.poolOnce.Do(func() {
+		if n, err := removeStaleTemps(s.cfg.TempDir); err != nil {
+			s.log.Warn("cannot clean the temporary directory", "err", err)
+		} else if n > 0 {
+			s.log.Info("removed unacknowledged partial instances left by a previous run", "files", n)
+		}
+		s.pool = newTempPool(s.cfg.TempDir, 8)
+	})
+}
+
+func (s *Server) stopPool() {
+	s.poolOnce.Do(func() {}) // no pool may start afterwards
+	if s.pool != nil {
+		s.pool.close()
+	}
 }
 
 func (s *Server) track(a *assoc, on bool) {
@@ -574,7 +601,7 @@ func (s *Server) openSpool(a *assoc, pc *PresentationContext, cmd *Command) (*sp
 	if st := s.spaceStatus(); st != nil {
 		return nil, st
 	}
-	f, err := os.CreateTemp(s.cfg.TempDir, ".incoming-*.dcm")
+	f, err := s.pool.get()
 	if err != nil {
 		return nil, ioStatus("cannot create temporary file", err)
 	}
