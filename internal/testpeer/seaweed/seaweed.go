@@ -1,0 +1,569 @@
+// Package seaweed runs a real SeaweedFS S3 server for tests: one shared
+// `weed server` per test binary, behind TLS with a CA generated for the run,
+// with the identities the project deploys (an admin key and put-only edge
+// keys confined to staged/<edge>/ by IAM policies). Tests of any package may
+// import it:
+//
+//	func TestMain(m *testing.M) { os.Exit(seaweed.Main(m)) }
+//
+//	func TestUpload(t *testing.T) {
+//		srv := seaweed.Start(t) // skips when the weed binary is not built
+//		store, _ := s3.New(srv.Config(srv.Edge("edge-a")))
+//		prefix := srv.Prefix(t, "edge-a") // staged/edge-a/<unique>/
+//		...
+//	}
+//
+// The weed binary comes from scripts/seaweedfs.sh, which builds SeaweedFS 4.53
+// into ${AISEDGE_CACHE:-$HOME/.cache/aisedge-test}/weed-4.53/weed; without it
+// Start skips the test and says how to build it. Every port weed opens is
+// chosen free at start (none of its defaults), so test binaries that `go
+// test ./...` runs in parallel each get their own server; a lock file in the
+// cache folder only serialises their start-ups, which are CPU-heavy. The
+// server's files live in a temporary directory removed by Main.
+package seaweed
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/aisedge/aisedge/internal/objstore/s3"
+)
+
+// Version is the SeaweedFS version the tests run, and the name of its cache
+// folder.
+const Version = "4.53"
+
+// Bucket is the bucket the server is started with (the original's default).
+const Bucket = "ingest-bucket"
+
+// Edges are the edge identities in s3.json; each may only put and list under
+// staged/<edge>/.
+var Edges = []string{"edge-a", "edge-b"}
+
+// Credentials are an S3 access key pair.
+type Credentials struct {
+	AccessKey, SecretKey string
+}
+
+// Server is a running SeaweedFS.
+type Server struct {
+	// Endpoint is the HTTPS S3 endpoint, https://127.0.0.1:<port>.
+	Endpoint string
+	// HTTPEndpoint is the same gateway without TLS (weed always opens it).
+	HTTPEndpoint string
+	Bucket       string
+	// CAFile holds the PEM of the CA that signed the server's certificate;
+	// OtherCAFile that of an unrelated CA, for tests of refused certificates.
+	CAFile      string
+	OtherCAFile string
+	// Admin may do everything; Edge(name) returns an edge's put-only key.
+	Admin Credentials
+	// S3Config is the path of the s3.json the server runs with.
+	S3Config string
+	// Dir is the server's temporary directory (data, config, log).
+	Dir string
+
+	edges   map[string]Credentials
+	cmd     *exec.Cmd
+	exited  chan struct{}
+	logPath string
+	ports   []int
+}
+
+// Edge returns the credentials of one of Edges.
+func (s *Server) Edge(name string) Credentials {
+	c, ok := s.edges[name]
+	if !ok {
+		panic("seaweed: no edge identity " + name)
+	}
+	return c
+}
+
+// Config returns an objstore/s3 configuration for the server's HTTPS
+// endpoint and bucket with the given credentials, trusting the server's CA.
+// Small part sizes keep multipart tests quick.
+func (s *Server) Config(c Credentials) s3.Config {
+	return s3.Config{
+		Endpoint:  s.Endpoint,
+		Bucket:    s.Bucket,
+		AccessKey: c.AccessKey,
+		SecretKey: c.SecretKey,
+		CAFile:    s.CAFile,
+	}
+}
+
+// Client returns a minio-go client with the given credentials (for setting
+// up and inspecting the bucket directly).
+func (s *Server) Client(c Credentials) (*minio.Client, error) {
+	pem, err := os.ReadFile(s.CAFile)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	return minio.New(strings.TrimPrefix(s.Endpoint, "https://"), &minio.Options{
+		Creds:        credentials.NewStaticV4(c.AccessKey, c.SecretKey, ""),
+		Secure:       true,
+		Region:       "us-east-1",
+		BucketLookup: minio.BucketLookupPath,
+		Transport:    &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
+	})
+}
+
+// Prefix returns a key prefix unique to tb under staged/<edge>/, ending in
+// '/', so tests sharing the server and bucket do not see each other's
+// objects.
+func (s *Server) Prefix(tb testing.TB, edge string) string {
+	name := regexp.MustCompile(`[^A-Za-z0-9_]+`).ReplaceAllString(tb.Name(), "_")
+	if len(name) > 60 {
+		name = name[:60]
+	}
+	var b [4]byte
+	rand.Read(b[:])
+	return "staged/" + edge + "/" + name + "-" + hex.EncodeToString(b[:]) + "/"
+}
+
+var (
+	shared struct {
+		sync.Mutex
+		srv     *Server
+		err     error
+		skip    string
+		started bool
+	}
+	mainActive bool
+)
+
+// Main runs the tests of m and then stops the shared server if one was
+// started. Call it from TestMain.
+func Main(m *testing.M) int {
+	mainActive = true
+	code := m.Run()
+	shared.Lock()
+	defer shared.Unlock()
+	if shared.srv != nil {
+		shared.srv.stop()
+		shared.srv = nil
+	}
+	return code
+}
+
+// Start returns the shared server, starting it on first use (about 10 s).
+// It skips tb when the weed binary has not been built, and fails it if the
+// server cannot start. The test binary must call Main from TestMain.
+func Start(tb testing.TB) *Server {
+	tb.Helper()
+	if !mainActive {
+		tb.Fatal("seaweed: call seaweed.Main from TestMain (it stops the shared server)")
+	}
+	shared.Lock()
+	defer shared.Unlock()
+	if !shared.started {
+		shared.started = true
+		bin, ok := BinaryPath()
+		if !ok {
+			shared.skip = "SeaweedFS " + Version + " is not built: run scripts/seaweedfs.sh (expects " + bin + ")"
+		} else {
+			shared.srv, shared.err = start(bin)
+		}
+	}
+	if shared.skip != "" {
+		tb.Skip(shared.skip)
+	}
+	if shared.err != nil {
+		tb.Fatalf("seaweed: %v", shared.err)
+	}
+	return shared.srv
+}
+
+// CacheDir returns the folder scripts/seaweedfs.sh builds into.
+func CacheDir() string {
+	root := os.Getenv("AISEDGE_CACHE")
+	if root == "" {
+		home, _ := os.UserHomeDir()
+		root = filepath.Join(home, ".cache", "aisedge-test")
+	}
+	return filepath.Join(root, "weed-"+Version)
+}
+
+// BinaryPath returns the path of the cached weed binary and whether it is
+// there.
+func BinaryPath() (string, bool) {
+	p := filepath.Join(CacheDir(), "weed")
+	fi, err := os.Stat(p)
+	return p, err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
+}
+
+// start launches weed with fresh ports, retrying once if a port it was
+// given got taken in the meantime.
+func start(bin string) (*Server, error) {
+	unlock, err := lockStartup()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	var lastErr error
+	for range 2 {
+		srv, err := launch(bin)
+		if err == nil {
+			return srv, nil
+		}
+		lastErr = err
+		if !errors.Is(err, errPortTaken) {
+			break
+		}
+	}
+	return nil, lastErr
+}
+
+var errPortTaken = errors.New("a port was taken")
+
+// lockStartup serialises server start-ups across test binaries (flock on
+// the cache folder): each start-up keeps both cores busy for seconds.
+func lockStartup() (func(), error) {
+	if err := os.MkdirAll(CacheDir(), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(CacheDir(), "start.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+}
+
+func launch(bin string) (srv *Server, err error) {
+	dir, err := os.MkdirTemp("", "aisedge-seaweed-")
+	if err != nil {
+		return nil, err
+	}
+	srv = &Server{Dir: dir, Bucket: Bucket, exited: make(chan struct{}), logPath: filepath.Join(dir, "weed.log")}
+	defer func() {
+		if err != nil {
+			srv.stop()
+		}
+	}()
+	if err := srv.writeTLS(); err != nil {
+		return nil, err
+	}
+	if err := srv.writeS3Config(); err != nil {
+		return nil, err
+	}
+	ports, err := freePorts(10)
+	if err != nil {
+		return nil, err
+	}
+	srv.ports = ports
+	srv.HTTPEndpoint = fmt.Sprintf("http://127.0.0.1:%d", ports[8])
+	srv.Endpoint = fmt.Sprintf("https://127.0.0.1:%d", ports[9])
+	data := filepath.Join(dir, "data")
+	if err := os.Mkdir(data, 0o755); err != nil {
+		return nil, err
+	}
+	p := func(i int) string { return strconv.Itoa(ports[i]) }
+	args := []string{"server",
+		"-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-dir=" + data,
+		"-master.volumeSizeLimitMB=1024", "-volume.max=0", "-master.telemetry=false", "-volume.preStopSeconds=0",
+		"-master.port=" + p(0), "-master.port.grpc=" + p(1),
+		"-volume.port=" + p(2), "-volume.port.grpc=" + p(3),
+		"-filer.port=" + p(4), "-filer.port.grpc=" + p(5),
+		"-metricsPort=" + p(6),
+		"-s3", "-s3.port.grpc=" + p(7), "-s3.port=" + p(8), "-s3.port.https=" + p(9),
+		"-s3.cert.file=" + filepath.Join(dir, "server.pem"), "-s3.key.file=" + filepath.Join(dir, "server-key.pem"),
+		"-s3.port.iceberg=0", "-s3.port.lance=0",
+		"-s3.config=" + srv.S3Config,
+	}
+	logf, err := os.Create(srv.logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close()
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	cmd.Stdout, cmd.Stderr = logf, logf
+	// Its own process group, killed with the test binary if that dies.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	srv.cmd = cmd
+	go func() { cmd.Wait(); close(srv.exited) }()
+	if err := srv.waitReady(60 * time.Second); err != nil {
+		log := srv.logTail(30)
+		if strings.Contains(log, "address already in use") {
+			err = fmt.Errorf("%w: %v", errPortTaken, err)
+		}
+		return nil, fmt.Errorf("%v\n--- weed log (%s) ---\n%s", err, srv.logPath, log)
+	}
+	return srv, nil
+}
+
+// waitReady creates the bucket and PUTs an object through the HTTPS endpoint
+// with the admin key until that succeeds: only a real write shows the whole
+// chain (S3 gateway, filer, master, volume) is up.
+func (s *Server) waitReady(timeout time.Duration) error {
+	client, err := s.Client(s.Admin)
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(timeout)
+	var last error
+	for time.Now().Before(deadline) {
+		select {
+		case <-s.exited:
+			return fmt.Errorf("weed exited during start-up: %v", s.cmd.ProcessState)
+		default:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		last = client.MakeBucket(ctx, s.Bucket, minio.MakeBucketOptions{})
+		if resp := minio.ToErrorResponse(last); resp.Code == "BucketAlreadyOwnedByYou" || resp.Code == "BucketAlreadyExists" {
+			last = nil
+		}
+		if last == nil {
+			probe := []byte("ready")
+			_, last = client.PutObject(ctx, s.Bucket, "readiness/probe", bytes.NewReader(probe), int64(len(probe)), minio.PutObjectOptions{})
+		}
+		cancel()
+		if last == nil {
+			return nil
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	return fmt.Errorf("not ready after %v: last error: %v", timeout, last)
+}
+
+func (s *Server) logTail(n int) string {
+	b, _ := os.ReadFile(s.logPath)
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// stop kills the server (SIGTERM, then SIGKILL after 3 s: weed's master can
+// take long to shut down and the data is thrown away anyway) and removes
+// its directory and the unix sockets weed leaves in /tmp.
+func (s *Server) stop() {
+	if s.cmd != nil && s.cmd.Process != nil {
+		pgid := s.cmd.Process.Pid
+		syscall.Kill(-pgid, syscall.SIGTERM)
+		select {
+		case <-s.exited:
+		case <-time.After(3 * time.Second):
+			syscall.Kill(-pgid, syscall.SIGKILL)
+			<-s.exited
+		}
+	}
+	for _, port := range s.ports {
+		matches, _ := filepath.Glob(fmt.Sprintf("/tmp/seaweedfs-*-%d.sock", port))
+		for _, m := range matches {
+			os.Remove(m)
+		}
+	}
+	if s.Dir != "" {
+		os.RemoveAll(s.Dir)
+	}
+}
+
+// freePorts returns n distinct ports free on 127.0.0.1 right now.
+func freePorts(n int) ([]int, error) {
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	var ports []int
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+// writeTLS generates the run's CA, a server certificate for 127.0.0.1 and
+// localhost signed by it, and an unrelated CA.
+func (s *Server) writeTLS() error {
+	caKey, caCert, caPEM, err := newCA("aisedge test CA")
+	if err != nil {
+		return err
+	}
+	_, _, otherPEM, err := newCA("aisedge unrelated CA")
+	if err != nil {
+		return err
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial(),
+		Subject:      pkix.Name{CommonName: "seaweedfs test server"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(7 * 24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames:     []string{"localhost"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
+	if err != nil {
+		return err
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return err
+	}
+	s.CAFile = filepath.Join(s.Dir, "ca.pem")
+	s.OtherCAFile = filepath.Join(s.Dir, "other-ca.pem")
+	for name, data := range map[string][]byte{
+		"ca.pem":         caPEM,
+		"other-ca.pem":   otherPEM,
+		"server.pem":     pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		"server-key.pem": pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}),
+	} {
+		if err := os.WriteFile(filepath.Join(s.Dir, name), data, 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func newCA(name string) (*ecdsa.PrivateKey, *x509.Certificate, []byte, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial(),
+		Subject:               pkix.Name{CommonName: name},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(7 * 24 * time.Hour),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return key, cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), nil
+}
+
+func serial() *big.Int {
+	n, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
+	return n
+}
+
+func randomKey(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// EdgePolicy returns the IAM policy document that confines an edge key to
+// putting (and listing) objects under staged/<edge>/ of bucket: no read, no
+// delete, no other prefix. It is the policy the deployment gives each edge.
+func EdgePolicy(bucket, edge string) string {
+	doc := map[string]any{
+		"Version": "2012-10-17",
+		"Statement": []map[string]any{
+			{
+				"Effect":   "Allow",
+				"Action":   []string{"s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"},
+				"Resource": []string{"arn:aws:s3:::" + bucket + "/staged/" + edge + "/*"},
+			},
+			{
+				"Effect":    "Allow",
+				"Action":    []string{"s3:ListBucket", "s3:ListBucketMultipartUploads"},
+				"Resource":  []string{"arn:aws:s3:::" + bucket},
+				"Condition": map[string]any{"StringLike": map[string]any{"s3:prefix": []string{"staged/" + edge + "/*"}}},
+			},
+		},
+	}
+	b, _ := json.Marshal(doc)
+	return string(b)
+}
+
+// writeS3Config writes s3.json: an admin identity and one put-only identity
+// per edge, bound to its EdgePolicy.
+func (s *Server) writeS3Config() error {
+	type cred struct {
+		AccessKey string `json:"accessKey"`
+		SecretKey string `json:"secretKey"`
+	}
+	type identity struct {
+		Name        string   `json:"name"`
+		Credentials []cred   `json:"credentials"`
+		Actions     []string `json:"actions"`
+		PolicyNames []string `json:"policyNames,omitempty"`
+	}
+	type policy struct {
+		Name    string `json:"name"`
+		Content string `json:"content"`
+	}
+	var conf struct {
+		Identities []identity `json:"identities"`
+		Policies   []policy   `json:"policies"`
+	}
+	s.Admin = Credentials{AccessKey: "admin" + randomKey(6), SecretKey: randomKey(20)}
+	conf.Identities = append(conf.Identities, identity{
+		Name: "admin", Credentials: []cred{{s.Admin.AccessKey, s.Admin.SecretKey}},
+		Actions: []string{"Admin", "Read", "Write", "List", "Tagging"},
+	})
+	s.edges = map[string]Credentials{}
+	for _, e := range Edges {
+		c := Credentials{AccessKey: strings.ReplaceAll(e, "-", "") + randomKey(6), SecretKey: randomKey(20)}
+		s.edges[e] = c
+		conf.Identities = append(conf.Identities, identity{
+			Name: e, Credentials: []cred{{c.AccessKey, c.SecretKey}},
+			Actions: []string{}, PolicyNames: []string{"edge-" + e},
+		})
+		conf.Policies = append(conf.Policies, policy{Name: "edge-" + e, Content: EdgePolicy(s.Bucket, e)})
+	}
+	b, err := json.MarshalIndent(conf, "", "  ")
+	if err != nil {
+		return err
+	}
+	s.S3Config = filepath.Join(s.Dir, "s3.json")
+	return os.WriteFile(s.S3Config, b, 0o600)
+}

@@ -1,0 +1,66 @@
+package seaweed_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/aisedge/aisedge/internal/testpeer/seaweed"
+)
+
+func TestMain(m *testing.M) { os.Exit(seaweed.Main(m)) }
+
+func TestServer(t *testing.T) {
+	srv := seaweed.Start(t)
+	if !strings.HasPrefix(srv.Endpoint, "https://127.0.0.1:") {
+		t.Errorf("Endpoint = %s", srv.Endpoint)
+	}
+	if again := seaweed.Start(t); again != srv {
+		t.Error("Start did not return the shared server")
+	}
+	c, err := srv.Client(srv.Admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := srv.Prefix(t, "edge-a") + "hello"
+	if !strings.HasPrefix(key, "staged/edge-a/TestServer-") {
+		t.Errorf("Prefix gave %s", key)
+	}
+	if _, err := c.PutObject(t.Context(), srv.Bucket, key, bytes.NewReader([]byte("hi")), 2, minio.PutObjectOptions{}); err != nil {
+		t.Fatalf("admin PUT over HTTPS: %v", err)
+	}
+	if _, err := c.StatObject(t.Context(), srv.Bucket, key, minio.StatObjectOptions{}); err != nil {
+		t.Fatalf("admin HEAD: %v", err)
+	}
+	c.RemoveObject(t.Context(), srv.Bucket, key, minio.RemoveObjectOptions{})
+}
+
+func TestEdgePolicy(t *testing.T) {
+	var doc struct {
+		Statement []struct {
+			Action    []string
+			Resource  []string
+			Condition map[string]map[string][]string
+		}
+	}
+	if err := json.Unmarshal([]byte(seaweed.EdgePolicy("ingest-bucket", "edge-a")), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Statement) != 2 ||
+		doc.Statement[0].Resource[0] != "arn:aws:s3:::ingest-bucket/staged/edge-a/*" ||
+		doc.Statement[1].Resource[0] != "arn:aws:s3:::ingest-bucket" ||
+		doc.Statement[1].Condition["StringLike"]["s3:prefix"][0] != "staged/edge-a/*" {
+		t.Errorf("policy = %+v", doc)
+	}
+	for _, st := range doc.Statement {
+		for _, a := range st.Action {
+			if strings.Contains(a, "Get") || strings.Contains(a, "Delete") || a == "s3:*" {
+				t.Errorf("edge policy allows %s", a)
+			}
+		}
+	}
+}
