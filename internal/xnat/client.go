@@ -1,0 +1,607 @@
+package xnat
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Client talks to one XNAT server as one account. It is safe for concurrent
+// use; create one per hub and Close it at shutdown.
+//
+// Session life cycle:
+//
+//	(no session) --first call--> POST /data/JSESSION (Basic) --> [session]
+//	[session] --every call--> Cookie: JSESSIONID=…, no credentials
+//	[session] --idle ≥ heartbeat interval--> GET /data/JSESSION (keeps it alive)
+//	[session] --401, or HTML page on a 2xx--> drop it, log in again, retry once
+//	[session] --Close--> DELETE /data/JSESSION --> (closed)
+type Client struct {
+	cfg  Config
+	base *url.URL
+	hc   *http.Client
+	log  *slog.Logger
+
+	loginMu sync.Mutex // one login at a time
+
+	mu       sync.Mutex
+	sid      string
+	gen      uint64        // bumped on each login
+	idle     time.Duration // server's idle timeout (0 = not announced)
+	lastUse  time.Time
+	closed   bool
+	hbStop   chan struct{}
+	hbDone   chan struct{}
+	hbActive bool
+
+	locks keyedMutex
+
+	nRequests, nLogins, nRetries, nBytes atomic.Int64
+}
+
+// New checks the configuration and returns a client. It does not contact
+// the server; the first call (or Login) logs in.
+func New(cfg Config) (*Client, error) {
+	base, err := parseBase(cfg.URL)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Username == "" || cfg.Password == "" {
+		return nil, fmt.Errorf("xnat: username and password are required: %w", ErrInvalid)
+	}
+	cfg.setDefaults()
+	rt, err := cfg.transport()
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{cfg: cfg, base: base, log: cfg.Logger.With("component", "xnat")}
+	c.hc = &http.Client{Transport: rt, CheckRedirect: c.checkRedirect}
+	c.locks.m = map[string]*lockEntry{}
+	return c, nil
+}
+
+var errRedirectMethod = errors.New("refusing a redirect that would change the request method")
+
+// checkRedirect refuses https→http (unless allowed) and any redirect that
+// would turn a PUT/POST/DELETE into a GET (Go does that for 301/302/303,
+// and a create would then look like a successful read).
+func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	first := via[0]
+	if first.URL.Scheme == "https" && req.URL.Scheme != "https" && !c.cfg.AllowInsecureRedirect {
+		return ErrInsecureRedirect
+	}
+	if req.Method != first.Method {
+		return errRedirectMethod
+	}
+	return nil
+}
+
+// Stats are counters since the client was created.
+type Stats struct {
+	Requests  int64 // HTTP requests sent (including logins and heartbeats)
+	Logins    int64 // POST /data/JSESSION calls
+	Retries   int64 // calls repeated after a transient error
+	BytesSent int64 // request body bytes of uploads
+}
+
+// Stats returns the client's counters.
+func (c *Client) Stats() Stats {
+	return Stats{Requests: c.nRequests.Load(), Logins: c.nLogins.Load(), Retries: c.nRetries.Load(), BytesSent: c.nBytes.Load()}
+}
+
+type reqCounterKey struct{}
+
+// withRequestCounter makes every request sent under ctx also count in *n.
+func withRequestCounter(ctx context.Context, n *atomic.Int64) context.Context {
+	return context.WithValue(ctx, reqCounterKey{}, n)
+}
+
+// call describes one REST call.
+type call struct {
+	op     string
+	method string
+	path   string // escaped path below the base URL, starting with /data
+	query  string // encoded query, without '?'
+	// body, if set, returns a fresh body each time it is called (retries,
+	// re-login) and its length (-1 if unknown).
+	body   func() (io.ReadCloser, int64, error)
+	upload bool // use UploadTimeout; count bytes
+}
+
+// reply is a received answer (body read in full, up to a limit).
+type reply struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+const maxReplyBytes = 256 << 20
+
+// do runs a call: log in if needed, send, re-login once on 401 or an HTML
+// page on a 2xx, and retry transient failures per Config.Retry. A non-2xx
+// answer is returned as an *Error carrying the status.
+func (c *Client) do(ctx context.Context, cl call) (*reply, error) {
+	var out *reply
+	relogged := false
+	attempt := 0
+	err := c.cfg.Retry.Do(ctx, func(ctx context.Context) error {
+		attempt++
+		if attempt > 1 {
+			c.nRetries.Add(1)
+		}
+		for {
+			sid, gen, err := c.session(ctx)
+			if err != nil {
+				return err
+			}
+			rep, err := c.send(ctx, cl, sid, nil)
+			if err != nil {
+				return err
+			}
+			authFail := rep.status == http.StatusUnauthorized ||
+				(rep.status >= 200 && rep.status < 300 && looksHTML(rep.body))
+			if authFail {
+				c.dropSession(gen)
+				if relogged {
+					return &Error{Op: cl.op, Method: cl.method, Path: cl.path, Status: rep.status,
+						Msg: "still unauthorised after a fresh login", Err: ErrAuth, kind: kindPermanent}
+				}
+				relogged = true
+				c.log.Info("xnat session rejected; logging in again", "op", cl.op, "status", rep.status)
+				continue
+			}
+			if rep.status < 200 || rep.status >= 300 {
+				return c.statusError(cl, rep)
+			}
+			out = rep
+			return nil
+		}
+	})
+	return out, err
+}
+
+func (c *Client) statusError(cl call, rep *reply) *Error {
+	e := &Error{Op: cl.op, Method: cl.method, Path: cl.path, Status: rep.status,
+		Msg: serverMessage(rep.body), kind: classifyStatus(rep.status)}
+	if ra := rep.header.Get("Retry-After"); ra != "" {
+		if s, err := strconv.Atoi(strings.TrimSpace(ra)); err == nil && s >= 0 {
+			e.RetryAfter = time.Duration(s) * time.Second
+		}
+	}
+	if rep.status >= 300 && rep.status < 400 {
+		e.Msg = "unexpected redirect to " + rep.header.Get("Location")
+	}
+	return e
+}
+
+// send performs one HTTP exchange. basic, if set, is sent as Basic auth
+// (login only); otherwise the session cookie sid (if any).
+func (c *Client) send(ctx context.Context, cl call, sid string, basic *[2]string) (*reply, error) {
+	timeout := c.cfg.Timeout
+	if cl.upload {
+		timeout = c.cfg.UploadTimeout
+	}
+	rctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	target := c.base.Scheme + "://" + c.base.Host + c.base.EscapedPath() + cl.path
+	if cl.query != "" {
+		target += "?" + cl.query
+	}
+	var body io.ReadCloser
+	length := int64(0)
+	if cl.body != nil {
+		b, n, err := cl.body()
+		if err != nil {
+			return nil, &Error{Op: cl.op, Msg: "open upload body", Err: err, kind: classifyLocal(err)}
+		}
+		body, length = b, n
+	}
+	req, err := http.NewRequestWithContext(rctx, cl.method, target, body)
+	if err != nil {
+		if body != nil {
+			body.Close()
+		}
+		return nil, &Error{Op: cl.op, Method: cl.method, Path: cl.path, Err: err, kind: kindPermanent}
+	}
+	if body != nil {
+		req.ContentLength = length
+		req.Header.Set("Content-Type", "application/octet-stream")
+		req.GetBody = func() (io.ReadCloser, error) {
+			b, _, err := cl.body()
+			return b, err
+		}
+	}
+	req.Header.Set("User-Agent", c.cfg.UserAgent)
+	req.Header.Set("Accept", "application/json, text/plain, */*")
+	if basic != nil {
+		req.SetBasicAuth(basic[0], basic[1])
+	} else if sid != "" {
+		req.Header.Set("Cookie", "JSESSIONID="+sid)
+	}
+	c.nRequests.Add(1)
+	if n, ok := ctx.Value(reqCounterKey{}).(*atomic.Int64); ok {
+		n.Add(1)
+	}
+	c.mu.Lock()
+	if sid != "" {
+		c.lastUse = c.cfg.Now()
+	}
+	c.mu.Unlock()
+	start := time.Now()
+	res, err := c.hc.Do(req)
+	if err != nil {
+		k := classify(err)
+		if ctx.Err() != nil {
+			// The caller gave up; that is neither transient nor permanent.
+			return nil, &Error{Op: cl.op, Method: cl.method, Path: cl.path, Err: ctx.Err()}
+		}
+		if k == kindUnknown {
+			k = kindTransient
+		}
+		c.log.Debug("xnat request failed", "method", cl.method, "path", cl.path, "dur", time.Since(start), "err", err)
+		return nil, &Error{Op: cl.op, Method: cl.method, Path: cl.path, Err: unwrapURLError(err), kind: k}
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(res.Body, maxReplyBytes))
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, &Error{Op: cl.op, Method: cl.method, Path: cl.path, Err: ctx.Err()}
+		}
+		return nil, &Error{Op: cl.op, Method: cl.method, Path: cl.path, Status: res.StatusCode,
+			Msg: "reading the answer", Err: err, kind: kindTransient}
+	}
+	if cl.upload {
+		c.nBytes.Add(length)
+	}
+	c.noteCookies(res, sid)
+	c.log.Debug("xnat request", "method", cl.method, "path", cl.path, "status", res.StatusCode, "dur", time.Since(start))
+	return &reply{status: res.StatusCode, header: res.Header, body: data}, nil
+}
+
+// unwrapURLError drops *url.Error's wrapping (its text repeats the URL).
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+func classifyLocal(err error) kind {
+	if errors.Is(err, ErrSourceMismatch) || errors.Is(err, ErrInvalid) {
+		return kindPermanent
+	}
+	// Reading the source (e.g. a local file) failed: let the caller retry.
+	return kindTransient
+}
+
+// noteCookies picks up SESSION_EXPIRATION_TIME (the idle timeout) and a
+// JSESSIONID the server may have rotated.
+func (c *Client) noteCookies(res *http.Response, sid string) {
+	for _, sc := range res.Header.Values("Set-Cookie") {
+		name, rest, ok := strings.Cut(sc, "=")
+		if !ok {
+			continue
+		}
+		val, _, _ := strings.Cut(rest, ";")
+		val = strings.Trim(strings.TrimSpace(val), `"`)
+		switch strings.TrimSpace(name) {
+		case "SESSION_EXPIRATION_TIME":
+			_, ms, ok := strings.Cut(val, ",")
+			if n, err := strconv.ParseInt(strings.TrimSpace(ms), 10, 64); ok && err == nil && n > 0 {
+				c.mu.Lock()
+				c.idle = time.Duration(n) * time.Millisecond
+				c.mu.Unlock()
+			}
+		case "JSESSIONID":
+			if sid != "" && val != "" && val != sid {
+				c.mu.Lock()
+				if c.sid == sid {
+					c.sid = val
+				}
+				c.mu.Unlock()
+			}
+		}
+	}
+}
+
+// session returns a usable session ID, logging in when there is none or
+// when the last one has surely idled out.
+func (c *Client) session(ctx context.Context) (string, uint64, error) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return "", 0, &Error{Op: "login", Err: ErrClosed, kind: kindPermanent}
+	}
+	if c.sid != "" && !c.staleLocked() {
+		sid, gen := c.sid, c.gen
+		c.mu.Unlock()
+		return sid, gen, nil
+	}
+	gen := c.gen
+	c.mu.Unlock()
+	return c.login(ctx, gen)
+}
+
+// staleLocked: idle for (almost) the whole server timeout, e.g. after the
+// process was suspended or heartbeats failed.
+func (c *Client) staleLocked() bool {
+	if c.idle <= 0 || c.lastUse.IsZero() {
+		return false
+	}
+	margin := min(20*time.Second, c.idle/4)
+	return c.cfg.Now().Sub(c.lastUse) > c.idle-margin
+}
+
+// dropSession forgets session generation gen (if still current).
+func (c *Client) dropSession(gen uint64) {
+	c.mu.Lock()
+	if c.gen == gen {
+		c.sid = ""
+	}
+	c.mu.Unlock()
+}
+
+// login creates a session with POST /data/JSESSION and Basic auth, unless
+// another goroutine already replaced generation seenGen.
+func (c *Client) login(ctx context.Context, seenGen uint64) (string, uint64, error) {
+	c.loginMu.Lock()
+	defer c.loginMu.Unlock()
+	c.mu.Lock()
+	if c.sid != "" && c.gen != seenGen && !c.staleLocked() {
+		sid, gen := c.sid, c.gen
+		c.mu.Unlock()
+		return sid, gen, nil
+	}
+	c.mu.Unlock()
+
+	c.nLogins.Add(1)
+	cl := call{op: "login", method: http.MethodPost, path: "/data/JSESSION"}
+	rep, err := c.send(ctx, cl, "", &[2]string{c.cfg.Username, c.cfg.Password})
+	if err != nil {
+		return "", 0, err
+	}
+	if rep.status == http.StatusUnauthorized || rep.status == http.StatusForbidden ||
+		(rep.status >= 200 && rep.status < 300 && looksHTML(rep.body)) {
+		return "", 0, &Error{Op: "login", Method: cl.method, Path: cl.path, Status: rep.status, Err: ErrAuth, kind: kindPermanent}
+	}
+	if rep.status < 200 || rep.status >= 300 {
+		return "", 0, c.statusError(cl, rep)
+	}
+	sid := strings.TrimSpace(string(rep.body))
+	if !validSessionID(sid) {
+		sid = ""
+		for _, ck := range (&http.Response{Header: rep.header}).Cookies() {
+			if ck.Name == "JSESSIONID" {
+				sid = ck.Value
+			}
+		}
+	}
+	if sid == "" {
+		return "", 0, &Error{Op: "login", Method: cl.method, Path: cl.path, Status: rep.status,
+			Msg: "no session ID in the answer", kind: kindTransient}
+	}
+	c.mu.Lock()
+	c.sid = sid
+	c.gen++
+	gen := c.gen
+	c.lastUse = c.cfg.Now()
+	c.startHeartbeatLocked()
+	c.mu.Unlock()
+	c.log.Debug("xnat login ok")
+	return sid, gen, nil
+}
+
+func validSessionID(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r == '-' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// Login logs in now (if not logged in), e.g. to check the credentials at
+// start-up.
+func (c *Client) Login(ctx context.Context) error {
+	return c.cfg.Retry.Do(ctx, func(ctx context.Context) error {
+		_, _, err := c.session(ctx)
+		return err
+	})
+}
+
+// heartbeatInterval: half the idle timeout less 20 s (xnatpy's rule), but
+// at least a quarter of it; 7 min when the server announced nothing.
+func (c *Client) heartbeatIntervalLocked() time.Duration {
+	if c.cfg.KeepAlive > 0 {
+		return c.cfg.KeepAlive
+	}
+	idle := c.idle
+	if idle <= 0 {
+		idle = 15 * time.Minute
+	}
+	d := idle/2 - 20*time.Second
+	if d < idle/4 {
+		d = idle / 4
+	}
+	return max(d, 50*time.Millisecond)
+}
+
+func (c *Client) startHeartbeatLocked() {
+	if c.hbActive || c.cfg.KeepAlive < 0 || c.closed {
+		return
+	}
+	c.hbActive = true
+	c.hbStop = make(chan struct{})
+	c.hbDone = make(chan struct{})
+	go c.heartbeat(c.hbStop, c.hbDone)
+}
+
+// heartbeat keeps the session alive while the client is idle (or busy with
+// one long upload) with GET /data/JSESSION.
+func (c *Client) heartbeat(stop, done chan struct{}) {
+	defer close(done)
+	for {
+		c.mu.Lock()
+		d := c.heartbeatIntervalLocked()
+		c.mu.Unlock()
+		t := time.NewTimer(d)
+		select {
+		case <-stop:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		c.mu.Lock()
+		sid, gen := c.sid, c.gen
+		due := sid != "" && c.cfg.Now().Sub(c.lastUse) >= d
+		c.mu.Unlock()
+		if !due {
+			continue
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() {
+			select {
+			case <-stop:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		rep, err := c.send(ctx, call{op: "heartbeat", method: http.MethodGet, path: "/data/JSESSION"}, sid, nil)
+		cancel()
+		switch {
+		case err != nil:
+			c.log.Debug("xnat heartbeat failed", "err", err)
+		case rep.status == http.StatusUnauthorized || looksHTML(rep.body) || rep.status >= 400:
+			c.dropSession(gen)
+		}
+	}
+}
+
+// Close logs out (DELETE /data/JSESSION) and stops the heartbeat. Later
+// calls fail with ErrClosed.
+func (c *Client) Close(ctx context.Context) error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	sid := c.sid
+	c.sid = ""
+	stop, done := c.hbStop, c.hbDone
+	c.hbActive = false
+	c.mu.Unlock()
+	if stop != nil {
+		close(stop)
+		<-done
+	}
+	var err error
+	if sid != "" {
+		var rep *reply
+		rep, err = c.send(ctx, call{op: "logout", method: http.MethodDelete, path: "/data/JSESSION"}, sid, nil)
+		if err == nil && (rep.status < 200 || rep.status >= 300) && rep.status != http.StatusUnauthorized {
+			err = c.statusError(call{op: "logout", method: http.MethodDelete, path: "/data/JSESSION"}, rep)
+		}
+	}
+	c.hc.CloseIdleConnections()
+	return err
+}
+
+// Preflight makes the original's start-up check: an unauthenticated GET of
+// the base URL without following redirects; a redirect from https:// to
+// http:// fails with ErrInsecureRedirect unless allowed.
+func (c *Client) Preflight(ctx context.Context) error {
+	hc := *c.hc
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	rctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodGet, c.base.String()+"/", nil)
+	if err != nil {
+		return &Error{Op: "preflight", Err: err, kind: kindPermanent}
+	}
+	req.Header.Set("User-Agent", c.cfg.UserAgent)
+	c.nRequests.Add(1)
+	res, err := hc.Do(req)
+	if err != nil {
+		k := classifyNet(err)
+		if k == kindUnknown {
+			k = kindTransient
+		}
+		return &Error{Op: "preflight", Method: "GET", Path: c.base.Path + "/", Err: unwrapURLError(err), kind: k}
+	}
+	io.Copy(io.Discard, io.LimitReader(res.Body, 1<<20))
+	res.Body.Close()
+	if loc := res.Header.Get("Location"); loc != "" && c.base.Scheme == "https" && !c.cfg.AllowInsecureRedirect {
+		if u, err := res.Request.URL.Parse(loc); err == nil && u.Scheme == "http" {
+			return &Error{Op: "preflight", Method: "GET", Path: c.base.Path + "/", Status: res.StatusCode,
+				Err: ErrInsecureRedirect, kind: kindPermanent}
+		}
+	}
+	if res.StatusCode >= 500 {
+		return &Error{Op: "preflight", Method: "GET", Path: c.base.Path + "/", Status: res.StatusCode, kind: kindTransient}
+	}
+	return nil
+}
+
+// keyedMutex serialises work per key (a resource): never two uploads into
+// one resource at once. Waiting honours ctx.
+type keyedMutex struct {
+	mu sync.Mutex
+	m  map[string]*lockEntry
+}
+
+type lockEntry struct {
+	ch   chan struct{}
+	refs int
+}
+
+func (k *keyedMutex) lock(ctx context.Context, key string) (func(), error) {
+	k.mu.Lock()
+	e := k.m[key]
+	if e == nil {
+		e = &lockEntry{ch: make(chan struct{}, 1)}
+		k.m[key] = e
+	}
+	e.refs++
+	k.mu.Unlock()
+	release := func() {
+		k.mu.Lock()
+		e.refs--
+		if e.refs == 0 {
+			delete(k.m, key)
+		}
+		k.mu.Unlock()
+	}
+	select {
+	case e.ch <- struct{}{}:
+		return func() { <-e.ch; release() }, nil
+	case <-ctx.Done():
+		release()
+		return nil, ctx.Err()
+	}
+}
+
+// bytesBody returns a body factory for an in-memory payload.
+func bytesBody(b []byte) func() (io.ReadCloser, int64, error) {
+	return func() (io.ReadCloser, int64, error) {
+		return io.NopCloser(bytes.NewReader(b)), int64(len(b)), nil
+	}
+}

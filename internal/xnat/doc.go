@@ -1,0 +1,45 @@
+// Package xnat owns the conversation with an XNAT server's REST API
+// (../shared/specs/xnat-rest.md): login and session reuse, the project →
+// subject → experiment → scan → resource hierarchy, file uploads (one
+// .tar.gz with extract=true per resource batch, or file by file), listing
+// and MD5 verification, and the error taxonomy the hub needs to decide
+// between retry and dead-letter (IsTransient, IsPermanent).
+//
+// Only the hub imports it; it imports nothing of the project. Deliver is
+// the one-call entry point (idempotent: a repeat, an append of late scans
+// or a retry after a crash only fills the gaps); the smaller operations it
+// is built from are exported for the hub's status and repair paths.
+//
+// What goes in and what comes out carries no PHI by design: the client
+// receives project, subject and session labels (pseudonyms), scan IDs and
+// descriptions, file paths, sizes, digests and file bytes through File.Open.
+// It logs methods, paths and status codes at debug level, never file
+// contents, and never credentials: the username and password are sent once
+// per login as Basic auth and appear in no log line, error or %v of Config.
+//
+// Behaviour required by the contract:
+//
+//   - One server session (JSESSIONID) is used for every call, kept alive by
+//     GET /data/JSESSION before the idle timeout the server announces in
+//     SESSION_EXPIRATION_TIME, replaced by one fresh login (then one retry)
+//     on a 401 or on an HTML page in a 2xx answer, and ended by Close with
+//     DELETE /data/JSESSION. The User-Agent is never browser-like.
+//   - TLS is always verified (system roots plus an optional CA bundle); a
+//     redirect from https:// to http:// is refused unless
+//     Config.AllowInsecureRedirect, and so is any redirect that would turn
+//     a write into a GET.
+//   - Projects are never created (ErrProjectNotFound). Subject and
+//     experiment PUTs carry the xsiType (SessionXSIType); an existing
+//     experiment is not modified. Scan PUTs always carry xsiType, type and
+//     series_description (ScanXSIType). A resource PUT answered 409 means
+//     the resource exists.
+//   - Existing files are never overwritten: uploads omit overwrite, and a
+//     {"duplicates":[...]} answer means "not written"; verification then
+//     decides whether XNAT's copy is ours (same MD5) or a conflict.
+//   - Two uploads never go into one resource at once within a Client (a
+//     per-resource lock). Two hubs sharing one XNAT project must not
+//     deliver the same session concurrently.
+//   - Verification compares relative paths (from the listed URI) and MD5
+//     digests; with checksums off it asks for a catalog refresh and, if the
+//     digests stay empty, compares sizes and records the weaker CheckSize.
+package xnat

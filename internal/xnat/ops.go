@@ -1,0 +1,419 @@
+package xnat
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+// query builds a query string in the given order. Keys keep ':' and '/'
+// readable (xsiType=xnat:mrSessionData&xnat:mrSessionData/date=…), as in
+// XNAT's documentation; everything else is escaped.
+type query []string
+
+func (q query) add(k, v string) query { return append(q, qEscape(k)+"="+qEscape(v)) }
+
+func (q query) String() string { return strings.Join(q, "&") }
+
+func qEscape(s string) string {
+	s = url.QueryEscape(s)
+	return strings.NewReplacer("%3A", ":", "%2F", "/").Replace(s)
+}
+
+// seg escapes one path segment.
+func seg(s string) string { return url.PathEscape(s) }
+
+// labelRE is what XNAT accepts everywhere for project, subject and
+// experiment labels (spec §3); pseudonyms always match.
+var labelRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+// scanIDRE allows the dot too (scan IDs are series numbers, "1", "1001", "3.1").
+var scanIDRE = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+
+func checkLabel(what, v string) error {
+	if !labelRE.MatchString(v) {
+		return fmt.Errorf("xnat: %s %q must match [A-Za-z0-9_-]+: %w", what, v, ErrInvalid)
+	}
+	return nil
+}
+
+func checkScanID(v string) error {
+	if !scanIDRE.MatchString(v) || v == "." || v == ".." {
+		return fmt.Errorf("xnat: scan ID %q must match [A-Za-z0-9_.-]+: %w", v, ErrInvalid)
+	}
+	return nil
+}
+
+func checkResourceLabel(v string) error {
+	if !scanIDRE.MatchString(v) || v == "." || v == ".." {
+		return fmt.Errorf("xnat: resource label %q must match [A-Za-z0-9_.-]+: %w", v, ErrInvalid)
+	}
+	return nil
+}
+
+// table is XNAT's table JSON; values are strings but numbers are tolerated.
+type table struct {
+	ResultSet struct {
+		Result []map[string]any `json:"Result"`
+	} `json:"ResultSet"`
+}
+
+func parseTable(op string, body []byte) ([]map[string]string, error) {
+	var t table
+	if err := json.Unmarshal(body, &t); err != nil {
+		return nil, &Error{Op: op, Msg: "answer is not an XNAT table", Err: err, kind: kindTransient}
+	}
+	out := make([]map[string]string, 0, len(t.ResultSet.Result))
+	for _, row := range t.ResultSet.Result {
+		m := make(map[string]string, len(row))
+		for k, v := range row {
+			switch x := v.(type) {
+			case nil:
+				m[k] = ""
+			case string:
+				m[k] = x
+			case float64:
+				m[k] = fmt.Sprint(int64(x))
+			default:
+				m[k] = fmt.Sprint(x)
+			}
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// item is XNAT's single-object JSON.
+type itemJSON struct {
+	Items []struct {
+		Meta       map[string]any `json:"meta"`
+		DataFields map[string]any `json:"data_fields"`
+	} `json:"items"`
+}
+
+func parseItem(op string, body []byte) (xsiType string, fields map[string]string, err error) {
+	var it itemJSON
+	if err := json.Unmarshal(body, &it); err != nil || len(it.Items) == 0 {
+		if err == nil {
+			err = errors.New("no items")
+		}
+		return "", nil, &Error{Op: op, Msg: "answer is not an XNAT object", Err: err, kind: kindTransient}
+	}
+	fields = map[string]string{}
+	for k, v := range it.Items[0].DataFields {
+		fields[k] = fmt.Sprint(v)
+	}
+	if t, ok := it.Items[0].Meta["xsi:type"].(string); ok {
+		xsiType = t
+	}
+	return xsiType, fields, nil
+}
+
+func (c *Client) get(ctx context.Context, op, path string, q query) (*reply, error) {
+	return c.do(ctx, call{op: op, method: http.MethodGet, path: path, query: q.String()})
+}
+
+// EnsureProject checks that project P exists and is visible
+// (GET /data/projects/{P}). A 404 is ErrProjectNotFound (permanent):
+// projects are never created.
+func (c *Client) EnsureProject(ctx context.Context, project string) error {
+	if err := checkLabel("project", project); err != nil {
+		return err
+	}
+	_, err := c.get(ctx, "check project", "/data/projects/"+seg(project), query{}.add("format", "json"))
+	if statusOf(err) == http.StatusNotFound {
+		return &Error{Op: "check project " + project, Status: http.StatusNotFound, Err: ErrProjectNotFound, kind: kindPermanent}
+	}
+	return err
+}
+
+// Subject is an XNAT subject.
+type Subject struct {
+	ID, Label string
+}
+
+// LookupSubject returns the subject with that label (ok=false if absent).
+func (c *Client) LookupSubject(ctx context.Context, project, subject string) (Subject, bool, error) {
+	if err := checkLabel("subject", subject); err != nil {
+		return Subject{}, false, err
+	}
+	rep, err := c.get(ctx, "look up subject", "/data/projects/"+seg(project)+"/subjects/"+seg(subject), query{}.add("format", "json"))
+	if statusOf(err) == http.StatusNotFound {
+		return Subject{}, false, nil
+	}
+	if err != nil {
+		return Subject{}, false, err
+	}
+	_, f, err := parseItem("look up subject", rep.body)
+	if err != nil {
+		return Subject{}, false, err
+	}
+	return Subject{ID: f["ID"], Label: subject}, true, nil
+}
+
+// EnsureSubject creates the subject if needed (PUT, 201 created / 200
+// existed) and returns its accession ID. Safe to repeat.
+func (c *Client) EnsureSubject(ctx context.Context, project, subject string) (string, error) {
+	if err := checkLabel("project", project); err != nil {
+		return "", err
+	}
+	if err := checkLabel("subject", subject); err != nil {
+		return "", err
+	}
+	path := "/data/projects/" + seg(project) + "/subjects/" + seg(subject)
+	rep, err := c.do(ctx, call{op: "create subject", method: http.MethodPut, path: path,
+		query: query{}.add("xsiType", "xnat:subjectData").add("req_format", "qs").String()})
+	if statusOf(err) == http.StatusNotFound {
+		return "", &Error{Op: "create subject in " + project, Status: http.StatusNotFound, Err: ErrProjectNotFound, kind: kindPermanent}
+	}
+	if err != nil {
+		return "", err
+	}
+	id := strings.TrimSpace(string(rep.body))
+	if id == "" || !validSessionID(id) {
+		s, ok, err := c.LookupSubject(ctx, project, subject)
+		if err != nil {
+			return "", err
+		}
+		if !ok {
+			return "", &Error{Op: "create subject", Msg: "subject not found after PUT", kind: kindTransient}
+		}
+		id = s.ID
+	}
+	return id, nil
+}
+
+// Experiment is an XNAT experiment (image session).
+type Experiment struct {
+	ID, Label, Project, SubjectID, XSIType, Date string
+	// Created is true when this call created it (201).
+	Created bool
+}
+
+// ExperimentSpec is what EnsureExperiment needs: labels are pseudonyms.
+type ExperimentSpec struct {
+	Project, Subject, Label string
+	XSIType                 string // e.g. xnat:mrSessionData (see SessionXSIType)
+	Date                    string // optional, YYYY-MM-DD
+}
+
+// LookupExperiment finds an experiment by label within the project
+// (GET /data/projects/{P}/experiments/{label}); ok=false if absent. A 404 is
+// ambiguous (missing project or experiment): call EnsureProject first.
+func (c *Client) LookupExperiment(ctx context.Context, project, label string) (Experiment, bool, error) {
+	if err := checkLabel("experiment", label); err != nil {
+		return Experiment{}, false, err
+	}
+	rep, err := c.get(ctx, "look up experiment", "/data/projects/"+seg(project)+"/experiments/"+seg(label), query{}.add("format", "json"))
+	if statusOf(err) == http.StatusNotFound {
+		return Experiment{}, false, nil
+	}
+	if err != nil {
+		return Experiment{}, false, err
+	}
+	t, f, err := parseItem("look up experiment", rep.body)
+	if err != nil {
+		return Experiment{}, false, err
+	}
+	e := Experiment{ID: f["ID"], Label: label, Project: project, SubjectID: f["subject_ID"], XSIType: t, Date: f["date"]}
+	if e.ID == "" {
+		return Experiment{}, false, &Error{Op: "look up experiment", Msg: "answer has no ID", kind: kindTransient}
+	}
+	return e, true, nil
+}
+
+// EnsureExperiment returns the experiment, creating subject and experiment
+// when it does not exist yet. An existing experiment is left untouched
+// (no PUT), but it must belong to the same subject and have the same
+// xsiType, else ErrConflict.
+func (c *Client) EnsureExperiment(ctx context.Context, s ExperimentSpec) (Experiment, error) {
+	for _, l := range [][2]string{{"project", s.Project}, {"subject", s.Subject}, {"experiment", s.Label}} {
+		if err := checkLabel(l[0], l[1]); err != nil {
+			return Experiment{}, err
+		}
+	}
+	if !strings.HasPrefix(s.XSIType, "xnat:") {
+		return Experiment{}, fmt.Errorf("xnat: experiment xsiType %q: %w", s.XSIType, ErrInvalid)
+	}
+	e, ok, err := c.LookupExperiment(ctx, s.Project, s.Label)
+	if err != nil {
+		return Experiment{}, err
+	}
+	if ok {
+		if !strings.EqualFold(e.XSIType, s.XSIType) && e.XSIType != "" {
+			return e, &Error{Op: "experiment " + s.Label, Msg: fmt.Sprintf("exists as %s, not %s", e.XSIType, s.XSIType),
+				Err: ErrConflict, kind: kindPermanent}
+		}
+		if e.SubjectID != "" {
+			subj, found, err := c.LookupSubject(ctx, s.Project, s.Subject)
+			if err != nil {
+				return e, err
+			}
+			if !found || subj.ID != e.SubjectID {
+				return e, &Error{Op: "experiment " + s.Label, Msg: "exists under another subject",
+					Err: ErrConflict, kind: kindPermanent}
+			}
+		}
+		return e, nil
+	}
+	if _, err := c.EnsureSubject(ctx, s.Project, s.Subject); err != nil {
+		return Experiment{}, err
+	}
+	q := query{}.add("xsiType", s.XSIType).add("req_format", "qs")
+	if s.Date != "" {
+		q = q.add(s.XSIType+"/date", s.Date)
+	}
+	path := "/data/projects/" + seg(s.Project) + "/subjects/" + seg(s.Subject) + "/experiments/" + seg(s.Label)
+	rep, err := c.do(ctx, call{op: "create experiment", method: http.MethodPut, path: path, query: q.String()})
+	if statusOf(err) == http.StatusConflict {
+		return Experiment{}, &Error{Op: "create experiment " + s.Label, Status: http.StatusConflict,
+			Msg: "label in use", Err: ErrConflict, kind: kindPermanent}
+	}
+	if err != nil {
+		return Experiment{}, err
+	}
+	e = Experiment{ID: strings.TrimSpace(string(rep.body)), Label: s.Label, Project: s.Project, XSIType: s.XSIType,
+		Date: s.Date, Created: rep.status == http.StatusCreated}
+	if e.ID == "" || !validSessionID(e.ID) {
+		found, ok, err := c.LookupExperiment(ctx, s.Project, s.Label)
+		if err != nil {
+			return Experiment{}, err
+		}
+		if !ok {
+			return Experiment{}, &Error{Op: "create experiment", Msg: "experiment not found after PUT", kind: kindTransient}
+		}
+		found.Created = e.Created
+		e = found
+	}
+	return e, nil
+}
+
+// ScanInfo is a row of an experiment's scan listing.
+type ScanInfo struct {
+	ID, XSIType, Type, SeriesDescription string
+}
+
+// ListScans lists an experiment's scans (experiment by accession ID).
+func (c *Client) ListScans(ctx context.Context, experimentID string) ([]ScanInfo, error) {
+	rep, err := c.get(ctx, "list scans", "/data/experiments/"+seg(experimentID)+"/scans", query{}.add("format", "json"))
+	if err != nil {
+		return nil, err
+	}
+	rows, err := parseTable("list scans", rep.body)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ScanInfo, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, ScanInfo{ID: r["ID"], XSIType: r["xsiType"], Type: r["type"], SeriesDescription: r["series_description"]})
+	}
+	return out, nil
+}
+
+// ScanSpec describes a scan to create.
+type ScanSpec struct {
+	ID                string // scan ID, usually the series number
+	XSIType           string // e.g. xnat:mrScanData (see ScanXSIType); required
+	Type              string // scan type (XNAT "type")
+	SeriesDescription string
+}
+
+// EnsureScan creates or updates a scan (PUT with xsiType, type and
+// series_description). It reports whether the scan was created (201).
+func (c *Client) EnsureScan(ctx context.Context, experimentID string, s ScanSpec) (bool, error) {
+	if err := checkScanID(s.ID); err != nil {
+		return false, err
+	}
+	if !strings.HasPrefix(s.XSIType, "xnat:") || strings.EqualFold(s.XSIType, "xnat:imageScanData") {
+		return false, fmt.Errorf("xnat: scan %s: xsiType %q must be a concrete xnat:*ScanData type: %w", s.ID, s.XSIType, ErrInvalid)
+	}
+	q := query{}.add("xsiType", s.XSIType).add("req_format", "qs")
+	if s.Type != "" {
+		q = q.add("type", s.Type)
+	}
+	if s.SeriesDescription != "" {
+		q = q.add(s.XSIType+"/series_description", s.SeriesDescription)
+	}
+	rep, err := c.do(ctx, call{op: "create scan", method: http.MethodPut,
+		path: "/data/experiments/" + seg(experimentID) + "/scans/" + seg(s.ID), query: q.String()})
+	if err != nil {
+		return false, err
+	}
+	return rep.status == http.StatusCreated, nil
+}
+
+// ResourceRef names a resource of a scan (ScanID set) or of an experiment
+// (ScanID empty), by experiment accession ID.
+type ResourceRef struct {
+	ExperimentID string
+	ScanID       string
+	Label        string // e.g. DICOM
+}
+
+func (r ResourceRef) String() string {
+	if r.ScanID == "" {
+		return r.ExperimentID + "/resources/" + r.Label
+	}
+	return r.ExperimentID + "/scans/" + r.ScanID + "/resources/" + r.Label
+}
+
+func (r ResourceRef) parentPath() string {
+	p := "/data/experiments/" + seg(r.ExperimentID)
+	if r.ScanID != "" {
+		p += "/scans/" + seg(r.ScanID)
+	}
+	return p
+}
+
+func (r ResourceRef) path() string { return r.parentPath() + "/resources/" + seg(r.Label) }
+
+// ResourceInfo is a row of a resource listing.
+type ResourceInfo struct {
+	ID, Label, Format, Content string
+}
+
+// ListResources lists the resources of a scan (scanID "") or experiment.
+func (c *Client) ListResources(ctx context.Context, experimentID, scanID string) ([]ResourceInfo, error) {
+	ref := ResourceRef{ExperimentID: experimentID, ScanID: scanID}
+	rep, err := c.get(ctx, "list resources", ref.parentPath()+"/resources", query{}.add("format", "json"))
+	if err != nil {
+		return nil, err
+	}
+	rows, err := parseTable("list resources", rep.body)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ResourceInfo, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, ResourceInfo{ID: r["xnat_abstractresource_id"], Label: r["label"], Format: r["format"], Content: r["content"]})
+	}
+	return out, nil
+}
+
+// EnsureResource creates a resource (PUT …/resources/{label}?format=…);
+// 409 means it already exists. It reports whether it was created.
+func (c *Client) EnsureResource(ctx context.Context, ref ResourceRef, format, content string) (bool, error) {
+	if err := checkResourceLabel(ref.Label); err != nil {
+		return false, err
+	}
+	q := query{}
+	if format != "" {
+		q = q.add("format", format)
+	}
+	if content != "" {
+		q = q.add("content", content)
+	}
+	_, err := c.do(ctx, call{op: "create resource", method: http.MethodPut, path: ref.path(), query: q.String()})
+	if statusOf(err) == http.StatusConflict {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return true, nil
+}
