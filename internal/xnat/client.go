@@ -84,7 +84,7 @@ func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
 		return ErrInsecureRedirect
 	}
 	if req.Method != first.Method {
-		return errRedirectMethod
+		return fmt.Errorf("%w (%s became %s); configure the URL XNAT redirects to", errRedirectMethod, first.Method, req.Method)
 	}
 	return nil
 }
@@ -123,9 +123,10 @@ type call struct {
 
 // reply is a received answer (body read in full, up to a limit).
 type reply struct {
-	status int
-	header http.Header
-	body   []byte
+	status     int
+	header     http.Header
+	body       []byte
+	newSession bool // the server set a JSESSIONID other than the one sent
 }
 
 const maxReplyBytes = 256 << 20
@@ -151,8 +152,12 @@ func (c *Client) do(ctx context.Context, cl call) (*reply, error) {
 			if err != nil {
 				return err
 			}
+			// Our session was not recognised if the answer is a 401, an
+			// HTML page on a 2xx, or comes with a new JSESSIONID (a site
+			// with guest access silently starts a guest session, and would
+			// then answer 404 for a project that exists).
 			authFail := rep.status == http.StatusUnauthorized ||
-				(rep.status >= 200 && rep.status < 300 && looksHTML(rep.body))
+				(rep.status >= 200 && rep.status < 300 && looksHTML(rep.body)) || rep.newSession
 			if authFail {
 				c.dropSession(gen)
 				if relogged {
@@ -267,9 +272,9 @@ func (c *Client) send(ctx context.Context, cl call, sid string, basic *[2]string
 	if cl.upload {
 		c.nBytes.Add(length)
 	}
-	c.noteCookies(res, sid)
+	newSession := c.noteCookies(res, sid)
 	c.log.Debug("xnat request", "method", cl.method, "path", cl.path, "status", res.StatusCode, "dur", time.Since(start))
-	return &reply{status: res.StatusCode, header: res.Header, body: data}, nil
+	return &reply{status: res.StatusCode, header: res.Header, body: data, newSession: newSession}, nil
 }
 
 // unwrapURLError drops *url.Error's wrapping (its text repeats the URL).
@@ -289,9 +294,10 @@ func classifyLocal(err error) kind {
 	return kindTransient
 }
 
-// noteCookies picks up SESSION_EXPIRATION_TIME (the idle timeout) and a
-// JSESSIONID the server may have rotated.
-func (c *Client) noteCookies(res *http.Response, sid string) {
+// noteCookies picks up SESSION_EXPIRATION_TIME (the idle timeout) and
+// reports whether the server set a JSESSIONID other than sid.
+func (c *Client) noteCookies(res *http.Response, sid string) bool {
+	newSession := false
 	for _, sc := range res.Header.Values("Set-Cookie") {
 		name, rest, ok := strings.Cut(sc, "=")
 		if !ok {
@@ -309,14 +315,11 @@ func (c *Client) noteCookies(res *http.Response, sid string) {
 			}
 		case "JSESSIONID":
 			if sid != "" && val != "" && val != sid {
-				c.mu.Lock()
-				if c.sid == sid {
-					c.sid = val
-				}
-				c.mu.Unlock()
+				newSession = true
 			}
 		}
 	}
+	return newSession
 }
 
 // session returns a usable session ID, logging in when there is none or
@@ -489,7 +492,7 @@ func (c *Client) heartbeat(stop, done chan struct{}) {
 		switch {
 		case err != nil:
 			c.log.Debug("xnat heartbeat failed", "err", err)
-		case rep.status == http.StatusUnauthorized || looksHTML(rep.body) || rep.status >= 400:
+		case rep.status == http.StatusUnauthorized || looksHTML(rep.body) || rep.status >= 400 || rep.newSession:
 			c.dropSession(gen)
 		}
 	}

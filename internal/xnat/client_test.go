@@ -773,3 +773,23 @@ func TestLowLevelOperations(t *testing.T) {
 		t.Fatalf("resources %+v %v", rs, err)
 	}
 }
+
+func TestGuestSiteExpiredSession(t *testing.T) {
+	// On a site with guest access an expired cookie becomes a guest
+	// session: the project then looks missing (404). The client must see the
+	// new JSESSIONID, log in again and carry on.
+	e := setup(t, xnattest.Options{AllowGuest: true})
+	c := e.client(nil)
+	if err := c.EnsureProject(ctx, "P1"); err != nil {
+		t.Fatal(err)
+	}
+	e.srv.ExpireSessions()
+	s := session("SESS22", 1, 2, 100)
+	if _, err := c.Deliver(ctx, s, xnat.DeliverOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if c.Stats().Logins != 2 {
+		t.Fatalf("logins %d, want 2", c.Stats().Logins)
+	}
+	e.checkStored(s)
+}

@@ -27,8 +27,10 @@ const (
 // Options configure a Server. The zero value is a site that requires login,
 // has checksums on and a 15 minute session timeout.
 type Options struct {
-	// AllowGuest lets unauthenticated requests through as a guest without
-	// any project role (requireLogin=false).
+	// AllowGuest lets unauthenticated requests, and requests with a stale
+	// session cookie, through as a guest without any project role
+	// (requireLogin=false). Like a servlet container, the server then
+	// starts a new (guest) session and sets its JSESSIONID.
 	AllowGuest bool
 	// ChecksumsDisabled turns the site's checksums preference off: files
 	// written while it is set get an empty digest.
@@ -92,12 +94,12 @@ type token struct {
 }
 
 type session struct {
-	id       string
-	user     string
-	last     time.Time
-	csrf     string
-	invalid  bool
-	viaToken bool
+	id      string
+	user    string
+	last    time.Time
+	csrf    string
+	invalid bool
+	guest   bool
 }
 
 type project struct {
@@ -377,6 +379,9 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (principal
 		case now.Sub(se.last) > s.opts.SessionTimeout:
 			se.invalid = true
 			stale = true
+		case se.guest:
+			se.last = now
+			return principal{guest: true, session: se}, true
 		default:
 			se.last = now
 			s.setExpiryCookie(w, r, se)
@@ -408,7 +413,10 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (principal
 		return principal{user: u, session: se}, true
 	}
 	if s.opts.AllowGuest {
-		return principal{guest: true}, true
+		se := &session{id: newID(16), last: now, csrf: newID(8), guest: true}
+		s.sessions[se.id] = se
+		http.SetCookie(w, &http.Cookie{Name: "JSESSIONID", Value: se.id, Path: "/", HttpOnly: true, Secure: r.TLS != nil})
+		return principal{guest: true, session: se}, true
 	}
 	if isBrowser(r) || (stale && s.opts.HTMLOnExpired) {
 		writeLoginPage(w)

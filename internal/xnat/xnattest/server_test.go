@@ -605,3 +605,19 @@ func TestConcurrentUploadDetected(t *testing.T) {
 		t.Fatalf("ConcurrentUploads = %d, want 1", e.s.ConcurrentUploads())
 	}
 }
+
+func TestGuestAccess(t *testing.T) {
+	e := newEnv(t, Options{AllowGuest: true})
+	r := e.call("GET", "/data/projects/P1?format=json", nil, nil, false)
+	if r.code != 404 || !strings.Contains(strings.Join(r.hdr.Values("Set-Cookie"), ";"), "JSESSIONID=") {
+		t.Fatalf("guest: %d %q", r.code, r.hdr.Values("Set-Cookie"))
+	}
+	e.login()
+	e.must("GET", "/data/projects/P1?format=json", nil, nil, 200)
+	e.s.ExpireSessions()
+	// A stale cookie becomes a new guest session, not a 401.
+	r = e.call("GET", "/data/projects/P1?format=json", nil, nil, false)
+	if r.code != 404 || !strings.Contains(strings.Join(r.hdr.Values("Set-Cookie"), ";"), "JSESSIONID=") {
+		t.Fatalf("stale cookie on a guest site: %d %q", r.code, r.hdr.Values("Set-Cookie"))
+	}
+}
