@@ -70,7 +70,7 @@ func (s *state) collect(ds *dicom.Dataset, e *dicom.Element, a action, loc []loc
 		if a.kind == akDefault && codedKept(e.Tag, vr) {
 			for _, v := range texts(ds, e.Tag) {
 				if v != "" {
-					s.keptCoded = append(s.keptCoded, v)
+					s.keptCoded = append(s.keptCoded, keptValue{v, vr == dicom.CS || codeKeywords[e.Tag]})
 				}
 			}
 		}
@@ -88,26 +88,47 @@ func effectiveVR(e *dicom.Element) dicom.VR {
 	return e.VR
 }
 
-// equipmentKeywords are kept LO/SH attributes that name equipment, not
-// people or places (PS3.15 does not list them).
-var equipmentKeywords = func() map[dicom.Tag]bool {
+func tagSet(kws ...string) map[dicom.Tag]bool {
 	m := map[dicom.Tag]bool{}
-	for _, kw := range []string{"Manufacturer", "ManufacturerModelName", "SoftwareVersions", "SequenceName",
-		"ReceiveCoilName", "TransmitCoilName", "ConvolutionKernel", "FilterType", "CollimatorType",
-		"CodeValue", "CodingSchemeDesignator", "CodingSchemeVersion", "LongCodeValue", "URNCodeValue",
-		"ContextIdentifier", "MappingResource", "ContextGroupVersion"} {
+	for _, kw := range kws {
 		if e, ok := dicom.LookupKeyword(kw); ok {
 			m[e.Tag] = true
 		}
 	}
 	return m
+}
+
+// codeKeywords hold the coded part of code items (never cleaned, never
+// free text).
+var codeKeywords = tagSet("CodeValue", "CodingSchemeDesignator", "CodingSchemeVersion", "LongCodeValue",
+	"URNCodeValue", "ContextIdentifier", "MappingResource", "ContextGroupVersion")
+
+// equipmentKeywords are kept LO/SH attributes that name equipment, not
+// people or places (PS3.15 does not list them), plus the code attributes.
+var equipmentKeywords = func() map[dicom.Tag]bool {
+	m := tagSet("Manufacturer", "ManufacturerModelName", "SoftwareVersions", "SequenceName",
+		"ReceiveCoilName", "TransmitCoilName", "ConvolutionKernel", "FilterType", "CollimatorType")
+	for t := range codeKeywords {
+		m[t] = true
+	}
+	return m
 }()
 
+// keptValue is the value of a kept coded (CS or code) or equipment
+// element.
+type keptValue struct {
+	v     string
+	coded bool
+}
+
 // codedKept reports whether a kept element holds a coded or equipment
-// value (CS, or an equipment name) rather than free text: an identifying
-// token found inside such a value is a coincidence (a patient called
-// "Perfusion" and Image Type PERFUSION), so the token is dropped. Free
-// text never drops a token.
+// value (CS, a code, or an equipment name) rather than free text: an
+// identifying token found inside a coded value is a coincidence (a patient
+// called "Perfusion" and Image Type PERFUSION), and an institution or
+// device name inside an equipment name is the vendor's own (a test site
+// called TOSHIBA), so such tokens are dropped. A person name or patient ID
+// inside an equipment name is not dropped, and free text never drops a
+// token.
 func codedKept(t dicom.Tag, vr dicom.VR) bool {
 	if t.IsPrivate() {
 		return false

@@ -418,13 +418,17 @@ func (s *state) dropCoincidences() {
 		return
 	}
 	canon, _ := s.deny.buildMatchers(nil)
-	for _, v := range s.keptCoded {
-		sq, sp := canonicalFast(v)
-		if _, ok := s.deny.whole[sq]; ok {
+	equipmentOK := map[string]bool{"institution": true, "device": true, "ae-title": true}
+	for _, kv := range s.keptCoded {
+		sq, sp := canonicalFast(kv.v)
+		if cat, ok := s.deny.whole[sq]; ok && (kv.coded || equipmentOK[cat]) {
 			delete(s.deny.whole, sq)
 			s.report.warn("deny-token-in-coded-value", "", "")
 		}
 		hit := func(t *token, _ int) bool {
+			if !kv.coded && !equipmentOK[t.category] {
+				return true
+			}
 			for i, x := range s.deny.tokens {
 				if x == t {
 					s.deny.tokens[i] = nil

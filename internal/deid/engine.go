@@ -202,7 +202,7 @@ type state struct {
 	retained   map[string]bool
 	origDates  map[string]bool
 	kept       map[string]bool // squashed values kept by user Keep
-	keptCoded  []string        // values of kept coded/equipment elements
+	keptCoded  []keptValue     // values of kept coded/equipment elements
 	retainedIn map[string]bool // input UIDs whose element is kept (K)
 	deny       *denyList
 	safeStr    []string

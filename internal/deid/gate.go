@@ -52,6 +52,20 @@ func (s *state) gatePlan(out *dicom.File) *gatePlan {
 	safe := append([]string(nil), s.safeStr...)
 	safe = append(safe, method...)
 	safe = append(safe, s.p.Hash[:32])
+	// UIDs the profile retains stay as they are, dates embedded by the
+	// scanner included: an accepted consequence of retaining UIDs, noted
+	// in the report.
+	for u := range s.retained {
+		if !isStructuralValue(u) {
+			safe = append(safe, u)
+			for _, t := range s.deny.tokens {
+				if t.kind == tkDate && strings.Contains(u, t.squashed) {
+					s.report.warn("retained-uid-contains-date", "", "")
+					break
+				}
+			}
+		}
+	}
 	canon, raw := s.deny.buildMatchers(safe)
 	gp := &gatePlan{
 		canon: canon, raw: raw, whole: s.deny.whole, rec: map[string]string{},

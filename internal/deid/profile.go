@@ -1344,6 +1344,14 @@ func lintUserRules(l *linter, p *Profile) {
 				lists = append(lists, u.list)
 			}
 			msg := fmt.Sprintf("path %s appears in %s", uses[0].raw, strings.Join(lists, " and "))
+			same := true
+			for _, l := range lists {
+				same = same && l == lists[0]
+			}
+			if same {
+				l.add(SevWarning, uses[0].list, fmt.Sprintf("path %s is listed twice", uses[0].raw), "list it once")
+				continue
+			}
 			if p.Strict {
 				l.add(SevError, uses[0].list, msg, "keep it in one list")
 			} else {
