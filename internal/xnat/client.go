@@ -70,6 +70,16 @@ func New(cfg Config) (*Client, error) {
 	return c, nil
 }
 
+// String describes the client without credentials (fmt would otherwise
+// print its unexported configuration field by field).
+func (c *Client) String() string { return "xnat.Client{" + c.base.Redacted() + "}" }
+
+// GoString is String.
+func (c *Client) GoString() string { return c.String() }
+
+// LogValue is String for slog.
+func (c *Client) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
 var errRedirectMethod = errors.New("refusing a redirect that would change the request method")
 
 // checkRedirect refuses https→http (unless allowed) and any redirect that

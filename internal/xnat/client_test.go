@@ -361,9 +361,10 @@ func TestWrongPasswordAndSecrecy(t *testing.T) {
 	cfg := e.config()
 	slog.New(slog.NewTextHandler(&logs, nil)).Info("config", "cfg", cfg)
 	slog.New(slog.NewJSONHandler(&logs, nil)).Info("config", "cfg", cfg)
-	out := logs.String() + fmt.Sprintf("%v %+v %#v %s", cfg, cfg, cfg, cfg)
-	if strings.Contains(out, password) {
-		t.Fatalf("password leaked: %s", out)
+	slog.New(slog.NewTextHandler(&logs, nil)).Info("client", "c", good)
+	out := logs.String() + fmt.Sprintf("%v %+v %#v %s %v %+v %#v", cfg, cfg, cfg, cfg, good, good, good)
+	if strings.Contains(out, password) || strings.Contains(out, user) {
+		t.Fatalf("credentials leaked: %s", out)
 	}
 	if !strings.Contains(logs.String(), "/data/JSESSION") {
 		t.Fatalf("debug log lacks requests: %s", logs.String())

@@ -75,14 +75,18 @@ type Config struct {
 	Now func() time.Time
 }
 
-// String describes the configuration without secrets.
+// String describes the configuration without credentials (neither the
+// password nor the account name).
 func (c Config) String() string {
-	pw := ""
-	if c.Password != "" {
-		pw = "[redacted]"
+	return fmt.Sprintf("xnat.Config{URL:%q Username:%s Password:%s CAFile:%q AllowInsecureRedirect:%v}",
+		c.URL, redacted(c.Username), redacted(c.Password), c.CAFile, c.AllowInsecureRedirect)
+}
+
+func redacted(s string) string {
+	if s == "" {
+		return `""`
 	}
-	return fmt.Sprintf("xnat.Config{URL:%q Username:%q Password:%s CAFile:%q AllowInsecureRedirect:%v}",
-		c.URL, c.Username, pw, c.CAFile, c.AllowInsecureRedirect)
+	return "[redacted]"
 }
 
 // GoString is String, so %#v redacts too.
@@ -90,7 +94,7 @@ func (c Config) GoString() string { return c.String() }
 
 // LogValue makes slog print the redacted form.
 func (c Config) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("url", c.URL), slog.String("username", c.Username),
+	return slog.GroupValue(slog.String("url", c.URL), slog.Bool("username_set", c.Username != ""),
 		slog.Bool("password_set", c.Password != ""), slog.String("ca_file", c.CAFile),
 		slog.Bool("allow_insecure_redirect", c.AllowInsecureRedirect))
 }

@@ -247,6 +247,8 @@ func (s *Server) archive(w http.ResponseWriter, r *http.Request, p principal, se
 		s.get(w, r, p, t)
 	case http.MethodPut:
 		s.put(w, r, p, t)
+	case http.MethodDelete:
+		s.del(w, p, t)
 	default:
 		writeStatusPage(w, http.StatusMethodNotAllowed, "Method Not Allowed")
 	}
@@ -662,4 +664,96 @@ func (s *Server) newResource(owner interface{}, label string) *resource {
 	*list = append(*list, rs)
 	s.resources[rs.ID] = rs
 	return rs
+}
+
+// del handles DELETE: owners only (members and collaborators get 403).
+func (s *Server) del(w http.ResponseWriter, p principal, t target) {
+	if t.kind == "project" || t.proj == nil {
+		writeStatusPage(w, http.StatusForbidden, "Projects cannot be deleted here.")
+		return
+	}
+	if p.roleOf(t.proj) != Owner {
+		writeStatusPage(w, http.StatusForbidden, "Specified user account has insufficient delete privileges in the "+t.proj.ID+" project.")
+		return
+	}
+	notFound := func() { writeStatusPage(w, http.StatusNotFound, errNotFound.Error()) }
+	switch t.kind {
+	case "file":
+		if t.res == nil || t.res.files[t.filePath] == nil {
+			notFound()
+			return
+		}
+		delete(t.res.files, t.filePath)
+		for i, fp := range t.res.order {
+			if fp == t.filePath {
+				t.res.order = append(t.res.order[:i], t.res.order[i+1:]...)
+				break
+			}
+		}
+	case "resource":
+		if t.res == nil {
+			notFound()
+			return
+		}
+		list := resourcesOf(t.owner)
+		*list = removeResource(*list, t.res)
+		delete(s.resources, t.res.ID)
+	case "scan":
+		if t.scan == nil {
+			notFound()
+			return
+		}
+		for i, sc := range t.exp.scans {
+			if sc == t.scan {
+				t.exp.scans = append(t.exp.scans[:i], t.exp.scans[i+1:]...)
+				break
+			}
+		}
+	case "experiment":
+		if t.exp == nil || t.subjNew != "" || (t.subj != nil && t.exp.subj != t.subj) {
+			notFound()
+			return
+		}
+		s.removeExperiment(t.exp)
+	case "subject":
+		if t.subj == nil {
+			notFound()
+			return
+		}
+		for _, e := range append([]*experiment(nil), t.proj.experiments...) {
+			if e.subj == t.subj {
+				s.removeExperiment(e)
+			}
+		}
+		for i, sj := range t.proj.subjects {
+			if sj == t.subj {
+				t.proj.subjects = append(t.proj.subjects[:i], t.proj.subjects[i+1:]...)
+				break
+			}
+		}
+		delete(s.subjects, t.subj.ID)
+	default:
+		writeStatusPage(w, http.StatusMethodNotAllowed, "Method Not Allowed")
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+func removeResource(list []*resource, rs *resource) []*resource {
+	for i, r := range list {
+		if r == rs {
+			return append(list[:i], list[i+1:]...)
+		}
+	}
+	return list
+}
+
+func (s *Server) removeExperiment(e *experiment) {
+	for i, x := range e.proj.experiments {
+		if x == e {
+			e.proj.experiments = append(e.proj.experiments[:i], e.proj.experiments[i+1:]...)
+			break
+		}
+	}
+	delete(s.experiments, e.ID)
 }

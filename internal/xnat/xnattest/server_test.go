@@ -390,6 +390,15 @@ func TestPermissions(t *testing.T) {
 	if f := e.s.Files("P1", "E1", "1", "DICOM"); len(f) != 0 {
 		t.Fatalf("collaborator upload stored %v", f)
 	}
+	e.must("DELETE", "/data/projects/P1/experiments/E1/scans/1", nil, nil, 403)
+	// The owner may delete.
+	e.login()
+	e.must("PUT", "/data/projects/P1/experiments/E1/scans/1/resources/DICOM/files/a.dcm?inbody=true", strings.NewReader("x"), nil, 200)
+	e.must("DELETE", "/data/projects/P1/experiments/E1/scans/1/resources/DICOM/files/a.dcm", nil, nil, 200)
+	e.must("DELETE", "/data/projects/P1/experiments/E1/scans/1/resources/DICOM/files/a.dcm", nil, nil, 404)
+	e.must("DELETE", "/data/projects/P1/experiments/E1/scans/1", nil, nil, 200)
+	e.must("DELETE", "/data/projects/P1/subjects/S1", nil, nil, 200)
+	e.must("GET", "/data/projects/P1/experiments/E1?format=json", nil, nil, 404)
 }
 
 func tarGz(t *testing.T, files map[string]string) []byte {
