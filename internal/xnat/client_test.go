@@ -484,12 +484,12 @@ func TestTLSCustomCA(t *testing.T) {
 }
 
 func TestHeartbeatKeepsSessionAlive(t *testing.T) {
-	e := setup(t, xnattest.Options{SessionTimeout: 1200 * time.Millisecond})
+	e := setup(t, xnattest.Options{SessionTimeout: 1500 * time.Millisecond})
 	c := e.client(nil)
 	if err := c.EnsureProject(ctx, "P1"); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(2500 * time.Millisecond) // twice the idle timeout
+	time.Sleep(3 * time.Second) // twice the idle timeout
 	if err := c.EnsureProject(ctx, "P1"); err != nil {
 		t.Fatal(err)
 	}
