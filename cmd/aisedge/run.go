@@ -133,10 +133,18 @@ func (o *standaloneOptions) run(ctx context.Context, log *slog.Logger, events io
 	srv := api.New(reg, map[string]api.StatusFunc{
 		"edge": func() (any, error) { return e.Status() },
 		"hub":  func() (any, error) { return h.Status() },
+	}, map[string]api.ActionFunc{
+		"quarantine-requeue": e.Requeue,
+		"deadletter-requeue": h.RequeueKey,
 	}, log)
+	sockLn, err := srv.ListenUnix(filepath.Join(dataDir, "aisedge.sock"))
+	if err != nil {
+		return fmt.Errorf("local API socket: %w", err)
+	}
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); srv.Serve(httpLn) }()
+	go func() { defer wg.Done(); srv.Serve(sockLn) }()
 	go func() { defer wg.Done(); h.Run(ctx, 2*time.Second) }()
 	log.Info("standalone pipeline starting", "dicom", o.listen, "aet", o.aeTitle, "http", httpLn.Addr().String(),
 		"archive", archive, "profile", o.profile, "quietPeriod", o.quiet.String())

@@ -80,6 +80,27 @@ func TestStandaloneRun(t *testing.T) {
 	if len(files) != 1 {
 		t.Fatalf("archive has %d files", len(files))
 	}
+	// A secondary capture is quarantined (pixel risk); the operator sees it
+	// through the local API and a requeue under the same profile fails.
+	cmd = exec.Command("storescu", "-aec", "ANYAET", host, port, filepath.Join(sharedTestData(t), "pydicom_MR_small_implicit.dcm"))
+	cmd.Env = append(os.Environ(), "TCP_NODELAY=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("storescu: %v\n%s", err, out)
+	}
+	sock := filepath.Join(dir, "aisedge.sock")
+	var out strings.Builder
+	if code := run([]string{"quarantine", "--socket", sock, "ls"}, &out, &out); code != 0 || !strings.Contains(out.String(), "pixel-risk") {
+		t.Fatalf("quarantine ls (%d): %s", code, out.String())
+	}
+	id := strings.Fields(out.String())[0]
+	out.Reset()
+	if code := run([]string{"quarantine", "--socket", sock, "requeue", id}, &out, &out); code != 1 || !strings.Contains(out.String(), "quarantined again") {
+		t.Fatalf("requeue (%d): %s", code, out.String())
+	}
+	out.Reset()
+	if code := run([]string{"status", "--socket", sock}, &out, &out); code != 0 || !strings.Contains(out.String(), "quarantined instances: 1") {
+		t.Fatalf("status (%d): %s", code, out.String())
+	}
 	body, _ := http.Get("http://" + a.http + "/metrics")
 	b, _ := io.ReadAll(body.Body)
 	if !strings.Contains(string(b), "aisedge_instances_received_total") {

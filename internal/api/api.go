@@ -12,6 +12,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sync/atomic"
 	"time"
 
@@ -22,6 +24,10 @@ import (
 // StatusFunc returns one part of the status document.
 type StatusFunc func() (any, error)
 
+// ActionFunc performs an operator action on one item (e.g. requeue a
+// quarantined instance); served as POST /api/{action}/{id}.
+type ActionFunc func(ctx context.Context, id string) error
+
 // Server is the HTTP server of one daemon.
 type Server struct {
 	srv   *http.Server
@@ -30,8 +36,8 @@ type Server struct {
 	log   *slog.Logger
 }
 
-// New returns a server exposing reg and the named status parts.
-func New(reg *prometheus.Registry, parts map[string]StatusFunc, log *slog.Logger) *Server {
+// New returns a server exposing reg, the named status parts and actions.
+func New(reg *prometheus.Registry, parts map[string]StatusFunc, actions map[string]ActionFunc, log *slog.Logger) *Server {
 	s := &Server{parts: parts, log: log}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
@@ -44,6 +50,18 @@ func New(reg *prometheus.Registry, parts map[string]StatusFunc, log *slog.Logger
 		w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /api/status", s.status)
+	mux.HandleFunc("POST /api/{action}/{id...}", func(w http.ResponseWriter, r *http.Request) {
+		act, ok := actions[r.PathValue("action")]
+		if !ok {
+			http.Error(w, "no such action", http.StatusNotFound)
+			return
+		}
+		if err := act(r.Context(), r.PathValue("id")); err != nil {
+			http.Error(w, err.Error(), http.StatusConflict)
+			return
+		}
+		w.Write([]byte("ok\n"))
+	})
 	mux.HandleFunc("GET /{$}", s.page)
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	return s
@@ -59,6 +77,24 @@ func (s *Server) Serve(ln net.Listener) error {
 		return nil
 	}
 	return err
+}
+
+// ListenUnix serves the same handlers on a unix socket (mode 0600) at
+// path, replacing a stale socket file; the local API of the CLI.
+func (s *Server) ListenUnix(path string) (net.Listener, error) {
+	os.Remove(path)
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return ln, nil
 }
 
 // Shutdown stops the server.

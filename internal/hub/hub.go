@@ -223,6 +223,17 @@ func (h *Hub) Requeue(base string, gen int) error {
 	})
 }
 
+// RequeueKey is Requeue for an id of the form <base>#<generation>, as the
+// local API passes it.
+func (h *Hub) RequeueKey(_ context.Context, id string) error {
+	base, g, ok := strings.Cut(id, "#")
+	gen, err := strconv.Atoi(g)
+	if !ok || err != nil {
+		return fmt.Errorf("hub: %q is not <session prefix>#<generation>", id)
+	}
+	return h.Requeue(base, gen)
+}
+
 func (h *Hub) dead(base string, gen int) bool {
 	var ok bool
 	h.db.View(func(tx *bolt.Tx) error {
