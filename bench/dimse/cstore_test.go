@@ -23,7 +23,14 @@ import (
 	"github.com/aisedge/aisedge/internal/dimse"
 )
 
-const testdata = "/work/shared/testdata/dicom"
+// testdata is the shared curated DICOM set ($AISEDGE_DICOM_TESTDATA).
+var testdata = func() string {
+	if d := os.Getenv("AISEDGE_DICOM_TESTDATA"); d != "" {
+		return d
+	}
+	d, _ := filepath.Abs("../../../shared/testdata/dicom")
+	return d
+}()
 
 var noValidate = flag.Bool("novalidate", false, "skip the receiver's parse check")
 

@@ -23,7 +23,8 @@ var testdataDir = func() string {
 	if d := os.Getenv("AISEDGE_DICOM_TESTDATA"); d != "" {
 		return d
 	}
-	return "/work/shared/testdata/dicom"
+	d, _ := filepath.Abs("../../../shared/testdata/dicom")
+	return d
 }()
 
 // recorder wraps a DirStore and records what it was handed.
