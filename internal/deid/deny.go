@@ -172,6 +172,22 @@ func (t *token) addRaw(s string) {
 		t.raws = append(t.raws, b)
 	}
 	add(s)
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		// NFKC and Latin-1 are the identity; only UTF-16LE differs.
+		b := make([]byte, 0, 2*len(s))
+		for i := 0; i < len(s); i++ {
+			b = append(b, s[i], 0)
+		}
+		add(string(b))
+		return
+	}
 	if utf8.ValidString(s) {
 		n := norm.NFKC.String(s)
 		add(n)
@@ -234,7 +250,7 @@ func (d *denyList) compact() {
 // indexed by their first two bytes, so most positions cost one bitmap
 // probe.
 type matcher struct {
-	bitmap [65536 / 64]uint64
+	bitmap [bitmapBits / 64]uint64 // hashed 2-byte prefixes
 	index  map[uint16][]int
 	pats   []pattern
 	// single-byte-start patterns are not supported (every pattern has at
@@ -258,6 +274,14 @@ const (
 	bUID              // not preceded by a digit or dot, not followed by a digit
 )
 
+// bitmapBits sizes the prefix filter: collisions only cost a map lookup.
+const bitmapBits = 4096
+
+func bit(k uint16) (int, uint64) {
+	h := (k ^ k>>7) & (bitmapBits - 1)
+	return int(h >> 6), 1 << (h & 63)
+}
+
 func newMatcher() *matcher { return &matcher{index: map[uint16][]int{}} }
 
 func (m *matcher) add(s string, tok *token, b boundary) {
@@ -265,7 +289,8 @@ func (m *matcher) add(s string, tok *token, b boundary) {
 		return
 	}
 	k := uint16(s[0])<<8 | uint16(s[1])
-	m.bitmap[k>>6] |= 1 << (k & 63)
+	w, mask := bit(k)
+	m.bitmap[w] |= mask
 	m.index[k] = append(m.index[k], len(m.pats))
 	m.pats = append(m.pats, pattern{s: s, tok: tok, bound: b})
 }
@@ -312,7 +337,7 @@ func (m *matcher) scan(text []byte, hit func(*token, int) bool) {
 	var found []span
 	for i := 0; i+1 < len(text); i++ {
 		k := uint16(text[i])<<8 | uint16(text[i+1])
-		if m.bitmap[k>>6]&(1<<(k&63)) == 0 {
+		if w, b := bit(k); m.bitmap[w]&b == 0 {
 			continue
 		}
 		for _, pi := range m.index[k] {

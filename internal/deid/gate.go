@@ -7,6 +7,7 @@ import (
 	"io"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/aisedge/aisedge/internal/dicom"
@@ -81,18 +82,27 @@ func (s *state) gatePlan(out *dicom.File) *gatePlan {
 			gp.pixelOK = false
 		}
 	}
-	var walk func(ds *dicom.Dataset, prefix string)
-	walk = func(ds *dicom.Dataset, prefix string) {
+	var walk func(ds *dicom.Dataset, prefix []byte)
+	walk = func(ds *dicom.Dataset, prefix []byte) {
 		for _, e := range ds.Elements() {
-			p := prefix + e.Tag.String()
-			gp.rec[p] = s.rec[e]
+			p := appendTag(prefix, e.Tag)
+			gp.rec[string(p)] = s.rec[e]
 			for i, it := range e.Items {
-				walk(it, fmt.Sprintf("%s[%d].", p, i))
+				walk(it, itemPrefix(p, i))
 			}
 		}
 	}
-	walk(out.Dataset, "")
+	walk(out.Dataset, make([]byte, 0, 128))
 	return gp
+}
+
+// itemPrefix returns path + "[i]." in a new slice.
+func itemPrefix(path []byte, i int) []byte {
+	b := make([]byte, 0, len(path)+24)
+	b = append(b, path...)
+	b = append(b, '[')
+	b = strconv.AppendInt(b, int64(i), 10)
+	return append(b, ']', '.')
 }
 
 // gateFailure collects failures per check.
@@ -255,11 +265,11 @@ func (gp *gatePlan) checkFile(f *dicom.File, gf *gateFailure) {
 			gp.checkUIDs(e, "(meta)"+e.Tag.String(), "meta", gf)
 		}
 	}
-	gp.walk(ds, "", gf)
+	gp.walk(ds, nil, gf)
 }
 
 // walk runs checks 1, 3, 4, 5 and 6 on every element at every depth.
-func (gp *gatePlan) walk(ds *dicom.Dataset, prefix string, gf *gateFailure) {
+func (gp *gatePlan) walk(ds *dicom.Dataset, prefix []byte, gf *gateFailure) {
 	members := map[dicom.Tag]bool{}
 	for _, e := range ds.Elements() {
 		if ct, ok := e.Tag.PrivateBlock(); ok {
@@ -267,7 +277,8 @@ func (gp *gatePlan) walk(ds *dicom.Dataset, prefix string, gf *gateFailure) {
 		}
 	}
 	for _, e := range ds.Elements() {
-		path := prefix + e.Tag.String()
+		pb := appendTag(prefix, e.Tag)
+		path := string(pb)
 		rule, justified := gp.rec[path]
 		g := e.Tag.Group()
 		if g == 0x0000 || g == 0x0002 || g == 0x0004 || e.Tag.IsGroupLength() {
@@ -297,7 +308,7 @@ func (gp *gatePlan) walk(ds *dicom.Dataset, prefix string, gf *gateFailure) {
 		switch {
 		case e.IsSequence():
 			for i, it := range e.Items {
-				gp.walk(it, fmt.Sprintf("%s[%d].", path, i), gf)
+				gp.walk(it, itemPrefix(pb, i), gf)
 			}
 			continue
 		case vr == dicom.UI:

@@ -232,19 +232,37 @@ func (p TagPath) match(loc []locStep) bool {
 // formatLoc renders a location with tags only (no values), item indices
 // included: used in reports and quarantine reasons.
 func formatLoc(loc []locStep, collapseItems bool) string {
-	var b strings.Builder
+	b := make([]byte, 0, 16*len(loc))
 	for i, l := range loc {
 		if i > 0 {
-			b.WriteByte('.')
+			b = append(b, '.')
 		}
-		b.WriteString(l.tag.String())
+		b = appendTag(b, l.tag)
 		if i < len(loc)-1 {
 			if collapseItems {
-				b.WriteString("[*]")
+				b = append(b, "[*]"...)
 			} else {
-				fmt.Fprintf(&b, "[%d]", l.item)
+				b = append(b, '[')
+				b = strconv.AppendInt(b, int64(l.item), 10)
+				b = append(b, ']')
 			}
 		}
 	}
-	return b.String()
+	return string(b)
+}
+
+const hexDigits = "0123456789ABCDEF"
+
+// appendTag appends "(GGGG,EEEE)" (as dicom.Tag.String, without fmt).
+func appendTag(b []byte, t dicom.Tag) []byte {
+	v := uint32(t)
+	b = append(b, '(')
+	for i := 28; i >= 16; i -= 4 {
+		b = append(b, hexDigits[(v>>uint(i))&0xF])
+	}
+	b = append(b, ',')
+	for i := 12; i >= 0; i -= 4 {
+		b = append(b, hexDigits[(v>>uint(i))&0xF])
+	}
+	return append(b, ')')
 }
