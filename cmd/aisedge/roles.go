@@ -1,0 +1,243 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/aisedge/aisedge/internal/api"
+	"github.com/aisedge/aisedge/internal/config"
+	"github.com/aisedge/aisedge/internal/deid"
+	"github.com/aisedge/aisedge/internal/edge"
+	"github.com/aisedge/aisedge/internal/hub"
+	"github.com/aisedge/aisedge/internal/objstore"
+	"github.com/aisedge/aisedge/internal/objstore/s3"
+	"github.com/aisedge/aisedge/internal/route"
+	"github.com/aisedge/aisedge/internal/xnat"
+)
+
+func init() {
+	register(command{name: "edge", summary: "run the facility role: DICOM receiver, de-identification, staging, upload to S3 (--config FILE)", run: runEdge})
+	register(command{name: "hub", summary: "run the management role: sealed sessions from S3 into XNAT (--config FILE)", run: runHub})
+	register(command{name: "config", summary: "config validate FILE: check a configuration file and print the effective configuration", run: runConfig})
+}
+
+func loadConfig(path string) (*config.File, error) {
+	if path == "" {
+		return nil, usageError{"--config FILE is required"}
+	}
+	return config.Load(path)
+}
+
+func runConfig(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("config", stderr)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 2 || fs.Arg(0) != "validate" {
+		return usageError{"usage: aisedge config validate FILE"}
+	}
+	f, err := config.Load(fs.Arg(1))
+	if err != nil {
+		return err
+	}
+	b, err := yaml.Marshal(f)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "# %s is valid; effective configuration:\n%s", fs.Arg(1), b)
+	return nil
+}
+
+// s3Store builds the S3 object store of a role, with retries and logging.
+func s3Store(c config.S3, writeOnly bool, log *slog.Logger) (objstore.Store, objstore.PartLayout, error) {
+	ak, err := config.Secret(c.AccessKeyFile, c.AccessKeyEnv)
+	if err != nil {
+		return nil, objstore.PartLayout{}, fmt.Errorf("S3 access key: %w", err)
+	}
+	sk, err := config.Secret(c.SecretKeyFile, c.SecretKeyEnv)
+	if err != nil {
+		return nil, objstore.PartLayout{}, fmt.Errorf("S3 secret key: %w", err)
+	}
+	st, err := s3.New(s3.Config{Endpoint: c.Endpoint, Bucket: c.Bucket, Region: c.Region, CAFile: c.CAFile,
+		AccessKey: ak, SecretKey: sk, WriteOnly: writeOnly})
+	if err != nil {
+		return nil, objstore.PartLayout{}, err
+	}
+	return objstore.WithLogging(objstore.WithRetry(st, objstore.RetryPolicy{}), log.With("component", "objstore")), st.Layout(), nil
+}
+
+// serveAPI serves the metrics/status server on addr and the local API on
+// socket (if set) until stop is called.
+func serveAPI(srv *api.Server, addr, socket string) (stop func(), err error) {
+	httpLn, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("http %s: %w", addr, err)
+	}
+	lns := []net.Listener{httpLn}
+	if socket != "" {
+		ln, err := srv.ListenUnix(socket)
+		if err != nil {
+			httpLn.Close()
+			return nil, fmt.Errorf("socket %s: %w", socket, err)
+		}
+		lns = append(lns, ln)
+	}
+	var wg sync.WaitGroup
+	for _, ln := range lns {
+		wg.Add(1)
+		go func() { defer wg.Done(); srv.Serve(ln) }()
+	}
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		wg.Wait()
+	}, nil
+}
+
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("edge", stderr)
+	path := fs.String("config", "", "configuration `file` (YAML, section edge)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	f, err := loadConfig(*path)
+	if err != nil {
+		return err
+	}
+	if f.Edge == nil {
+		return fmt.Errorf("%s has no edge section", *path)
+	}
+	c := f.Edge
+	log := slog.New(slog.NewJSONHandler(stderr, nil)).With("edge", c.Name)
+	keys, err := deid.KeysFromEnv()
+	if err != nil {
+		return err
+	}
+	table := route.CatchAll(c.Project)
+	if c.Routing != "" {
+		if table, err = route.Load(c.Routing); err != nil {
+			return fmt.Errorf("%s: edge.routing %s: %w", *path, c.Routing, err)
+		}
+	}
+	engines, err := newEngineFactory(c.Profile, keys, c.Name, log)
+	if err != nil {
+		return fmt.Errorf("%s: edge.profile: %w", *path, err)
+	}
+	store, layout, err := s3Store(c.S3, true, log)
+	if err != nil {
+		return fmt.Errorf("%s: edge.s3: %w", *path, err)
+	}
+	reg := newRegistry()
+	e, err := edge.New(edge.Config{
+		Name: c.Name, DataDir: c.DataDir, Listen: c.DICOM.Listen, AETitle: c.DICOM.AETitle, Routes: table, Engine: engines,
+		BackupDir: c.FacilityBackup.Dir, BackupMaxAge: time.Duration(c.FacilityBackup.MaxAge), BackupMaxBytes: int64(c.FacilityBackup.MaxBytes),
+		Quiet: time.Duration(c.Study.QuietPeriod), Force: time.Duration(c.Study.ForceTimeout),
+		MinFreeBytes: int64(c.DICOM.MinFreeBytes), MaxAssociations: c.DICOM.MaxAssociations,
+		Store: store, Layout: layout, Registry: reg, Log: log, EventsOut: stdout,
+	})
+	if err != nil {
+		return err
+	}
+	e.Shipper.Parallel = c.S3.Parallel
+	socket := c.Socket
+	if socket == "" {
+		socket = filepath.Join(c.DataDir, "aisedge.sock")
+	}
+	srv := api.New(reg, map[string]api.StatusFunc{"edge": func() (any, error) { return e.Status() }},
+		map[string]api.ActionFunc{"quarantine-requeue": e.Requeue}, log)
+	stop, err := serveAPI(srv, c.HTTP, socket)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	return e.Run(ctx, func(net.Addr) { srv.SetReady() })
+}
+
+func runHub(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("hub", stderr)
+	path := fs.String("config", "", "configuration `file` (YAML, section hub)")
+	once := fs.Bool("once", false, "deliver what is sealed now, then exit")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	f, err := loadConfig(*path)
+	if err != nil {
+		return err
+	}
+	if f.Hub == nil {
+		return fmt.Errorf("%s has no hub section", *path)
+	}
+	c := f.Hub
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	store, _, err := s3Store(c.S3, false, log)
+	if err != nil {
+		return fmt.Errorf("%s: hub.s3: %w", *path, err)
+	}
+	user, err := config.Secret(c.XNAT.UsernameFile, "XNAT_USER")
+	if err != nil {
+		return fmt.Errorf("XNAT user: %w", err)
+	}
+	pass, err := config.Secret(c.XNAT.PasswordFile, "XNAT_PASS")
+	if err != nil {
+		return fmt.Errorf("XNAT password: %w", err)
+	}
+	client, err := xnat.New(xnat.Config{URL: c.XNAT.URL, Username: user, Password: pass, CAFile: c.XNAT.CAFile,
+		AllowInsecureRedirect: c.XNAT.AllowInsecureRedirect, Logger: log.With("component", "xnat"), TempDir: c.DataDir})
+	if err != nil {
+		return err
+	}
+	defer client.Close(context.Background())
+	if err := client.Preflight(ctx); err != nil {
+		return fmt.Errorf("XNAT pre-flight: %w", err)
+	}
+	mode := xnat.Archive
+	if c.XNAT.UploadMode == "per-file" {
+		mode = xnat.PerFile
+	}
+	h, err := hub.Open(hub.Config{Store: store, Prefix: c.Prefix, Dest: &hub.XNAT{Client: client, Opts: xnat.DeliverOptions{Mode: mode}},
+		DataDir: c.DataDir, Parallel: c.Parallel, Retain: c.Retain, Log: log.With("component", "upload"), EventsOut: stdout})
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	if *once {
+		return h.RunOnce(ctx)
+	}
+	reg := newRegistry()
+	socket := c.Socket
+	if socket == "" {
+		socket = filepath.Join(c.DataDir, "aisedge.sock")
+	}
+	srv := api.New(reg, map[string]api.StatusFunc{"hub": func() (any, error) { return h.Status() }},
+		map[string]api.ActionFunc{"deadletter-requeue": h.RequeueKey}, log)
+	stop, err := serveAPI(srv, c.HTTP, socket)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	srv.SetReady()
+	err = h.Run(ctx, time.Duration(c.Interval))
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
