@@ -240,4 +240,3 @@ func runHub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	return err
 }
-
