@@ -155,6 +155,7 @@ const (
 	akSR
 	akQuarantine
 	akMarker
+	akBirthYear
 )
 
 // walkCtx is the context of a data set during the walk.
@@ -321,6 +322,12 @@ func (e *Engine) Deidentify(f *dicom.File, o Options) (*Result, error) {
 	}
 	for k := range s.kept {
 		s.deny.drop(k)
+	}
+	// An acknowledged birth-year-only value equals the original date for
+	// people born on 1 January: the profile chose to keep it.
+	if y := s.tmpl["BirthYearOnly"]; s.p.acknowledged(AckBirthYearOnly) && y+"0101" == strings.TrimSpace(s.orig.birth) {
+		s.deny.drop(y + "0101")
+		s.deny.drop("0101" + y)
 	}
 	s.dropCoincidences()
 	for u := range s.retainedIn {
@@ -574,6 +581,15 @@ func (s *state) resolve(ds *dicom.Dataset, e *dicom.Element, loc []locStep, c wa
 			switch t {
 			case tagPatientID, tagAccessionNumber, tagPatientName, tagStudyID:
 				return action{code: CodeD, kind: akPseudo, rule: "pseudonym (§6)"}
+			case tagPatientBirthDate:
+				switch s.p.Dates.BirthDate {
+				case "shift":
+					if s.shift {
+						return action{code: CodeC, kind: akTable, rule: "Dates.BirthDate shift"}
+					}
+				case "year":
+					return action{code: CodeD, kind: akBirthYear, rule: "Dates.BirthDate year (acknowledged)"}
+				}
 			}
 		}
 		cs, opt, byOpt := row.resolve(s.opts)
@@ -897,6 +913,21 @@ func (s *state) applyDataset(ds *dicom.Dataset, parent []locStep, c walkCtx) err
 			}
 		}
 	}
+	// An overlay (or curve) whose data was removed is removed whole: the
+	// other attributes of its group alone make an invalid module.
+	for _, e := range elems {
+		g := e.Tag.Group()
+		repeating := g%2 == 0 && ((g >= 0x6000 && g <= 0x601E && e.Tag.Element() == 0x3000) || (g >= 0x5000 && g <= 0x501E && e.Tag.Element() == 0x3000))
+		if repeating && !ds.Has(e.Tag) {
+			ds.DeleteFunc(func(x *dicom.Element) bool {
+				if x.Tag.Group() == g {
+					s.report.add(formatLoc(append(parent[:len(parent):len(parent)], locStep{tag: x.Tag}), !s.explain), "X", "overlay/curve without its data")
+					return true
+				}
+				return false
+			})
+		}
+	}
 	for _, e := range elems {
 		if !e.Tag.IsPrivateCreator() {
 			continue
@@ -939,6 +970,15 @@ func (s *state) apply(ds *dicom.Dataset, e *dicom.Element, a action, loc []locSt
 	}
 	if a.kind == akPseudo {
 		s.applyPseudonym(ds, e, loc)
+		return true, nil
+	}
+	if a.kind == akBirthYear {
+		v := ""
+		if b := strings.TrimSpace(e.First()); len(b) >= 4 && allDigits(b[:4]) {
+			v = b[:4] + "0101"
+		}
+		ds.SetString(t, dicom.DA, v)
+		s.record(ds, t, loc, "D", a.rule)
 		return true, nil
 	}
 	vr := e.VR
@@ -1005,7 +1045,7 @@ func (s *state) apply(ds *dicom.Dataset, e *dicom.Element, a action, loc []locSt
 					s.retained[u] = true
 				}
 			}
-			if a.kind == akUser && !isStructuralValue(e.String()) {
+			if a.kind == akUser && !isStructuralValue(e.First()) {
 				s.uidKept = true
 			}
 		}
@@ -1469,6 +1509,11 @@ func (s *state) insertReplacements() error {
 			if t, err = reservePrivate(ds, leaf); err != nil {
 				return err
 			}
+			if ct, ok := t.PrivateBlock(); ok {
+				if ce := ds.Get(ct); ce != nil && s.rec[ce] == "" {
+					s.rec[ce] = "private creator of kept elements"
+				}
+			}
 		} else {
 			t = leaf.tag
 		}
@@ -1500,7 +1545,7 @@ func reservePrivate(ds *dicom.Dataset, st pathStep) (dicom.Tag, error) {
 			}
 			continue
 		}
-		if strings.TrimRight(e.String(), " ") == st.creator {
+		if strings.TrimRight(e.First(), " ") == st.creator {
 			return dicom.NewTag(g, uint16(b)<<8|st.tag.Element()&0xFF), nil
 		}
 	}
@@ -1521,7 +1566,7 @@ func (s *state) computeAge() {
 	}
 	capY := s.p.Dates.AgeCapYears
 	if e := s.root.Get(tagPatientAge); e != nil {
-		if capped, ok := capAge(e.String(), capY); ok && capped != e.String() {
+		if capped, ok := capAge(e.First(), capY); ok && capped != e.First() {
 			s.root.SetString(tagPatientAge, dicom.AS, capped)
 			s.rec[s.root.Get(tagPatientAge)] = "age capped"
 			s.report.warn("age-capped", tagPatientAge.String(), "")

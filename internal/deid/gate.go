@@ -359,7 +359,7 @@ func (gp *gatePlan) checkUIDs(e *dicom.Element, path, rule string, gf *gateFailu
 }
 
 func (gp *gatePlan) checkDates(e *dicom.Element, path, rule string, gf *gateFailure) {
-	if strings.HasPrefix(rule, "user ") || gp.opts.Has(OptRetainLongitudinalFullDates) {
+	if strings.HasPrefix(rule, "user ") || strings.HasPrefix(rule, "Dates.BirthDate") || gp.opts.Has(OptRetainLongitudinalFullDates) {
 		return
 	}
 	for _, v := range e.Strings() {
