@@ -295,7 +295,7 @@ func (gp *gatePlan) walk(ds *dicom.Dataset, prefix []byte, gf *gateFailure) {
 				if !members[e.Tag] {
 					gf.fail("private", "orphan private creator "+path)
 				}
-			case !gp.prof.KeepPrivateTags && !strings.HasPrefix(rule, "safe private") && !strings.HasPrefix(rule, "user "):
+			case !strings.HasPrefix(rule, "safe private") && !strings.HasPrefix(rule, "user ") && rule != "KeepPrivateTags":
 				gf.fail("private", "private element outside the safe-private list "+path)
 			case e.Tag.Element() < 0x1000 && !gp.prof.KeepPrivateTags:
 				gf.fail("private", "private element without a creator block "+path)

@@ -1,0 +1,772 @@
+package deid
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"unicode"
+
+	"github.com/aisedge/aisedge/internal/dicom"
+)
+
+var (
+	cleanDateRE   = regexp.MustCompile(`\b\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}\b|\b(19|20)\d{6}\b`)
+	cleanPhoneRE  = regexp.MustCompile(`\+?\(?\d[\d ()-]{6,}\d`)
+	cleanEmailRE  = regexp.MustCompile(`[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}`)
+	cleanNumberRE = regexp.MustCompile(`\d{6,}`)
+	cleanSpaceRE  = regexp.MustCompile(`\s+`)
+)
+
+// applyDataset is pass 2: carry out the planned actions.
+func (s *state) applyDataset(ds *dicom.Dataset, parent []locStep, c walkCtx) error {
+	elems := append([]*dicom.Element(nil), ds.Elements()...)
+	keptBlocks := map[dicom.Tag]bool{}
+	for _, e := range elems {
+		if e.Tag.IsPrivateCreator() {
+			continue
+		}
+		a, ok := s.plan[e]
+		if !ok {
+			return permanent("apply", fmt.Errorf("element %s has no plan", e.Tag))
+		}
+		loc := append(parent[:len(parent):len(parent)], locStep{tag: e.Tag, item: -1})
+		if e.Tag.IsPrivate() {
+			loc[len(loc)-1].creator = s.creatorOf(ds, e.Tag)
+		}
+		kept, err := s.apply(ds, e, a, loc, c)
+		if err != nil {
+			return err
+		}
+		if kept && e.Tag.IsPrivate() {
+			if ct, ok := e.Tag.PrivateBlock(); ok {
+				keptBlocks[ct] = true
+			}
+		}
+	}
+	// An overlay (or curve) whose data was removed is removed whole: the
+	// other attributes of its group alone make an invalid module.
+	for _, e := range elems {
+		g := e.Tag.Group()
+		repeating := g%2 == 0 && ((g >= 0x6000 && g <= 0x601E && e.Tag.Element() == 0x3000) || (g >= 0x5000 && g <= 0x501E && e.Tag.Element() == 0x3000))
+		if repeating && !ds.Has(e.Tag) {
+			ds.DeleteFunc(func(x *dicom.Element) bool {
+				if x.Tag.Group() == g {
+					s.report.add(formatLoc(append(parent[:len(parent):len(parent)], locStep{tag: x.Tag}), !s.explain), "X", "overlay/curve without its data")
+					return true
+				}
+				return false
+			})
+		}
+	}
+	for _, e := range elems {
+		if !e.Tag.IsPrivateCreator() {
+			continue
+		}
+		if keptBlocks[e.Tag] {
+			s.rec[e] = "private creator of kept elements"
+			s.report.add(formatLoc(append(parent[:len(parent):len(parent)], locStep{tag: e.Tag}), !s.explain), "K", "private creator")
+		} else {
+			ds.Delete(e.Tag)
+		}
+	}
+	return nil
+}
+
+// record notes the action for the report and the justification of the
+// (possibly new) output element.
+func (s *state) record(ds *dicom.Dataset, t dicom.Tag, loc []locStep, code, rule string) {
+	s.report.add(formatLoc(loc, !s.explain), code, rule)
+	if out := ds.Get(t); out != nil {
+		s.rec[out] = rule
+	}
+}
+
+// apply carries out one action; kept reports whether the element remains.
+func (s *state) apply(ds *dicom.Dataset, e *dicom.Element, a action, loc []locStep, c walkCtx) (bool, error) {
+	t := e.Tag
+	if a.kind == akQuarantine {
+		ds.Delete(t)
+		s.report.add(formatLoc(loc, !s.explain), "Q", a.rule)
+		return false, nil
+	}
+	if a.kind == akUser && a.repl != nil {
+		if err := s.setReplace(ds, t, a.repl.Value); err != nil {
+			s.quarantine("replace-failed", formatLoc(loc, false), err.Error())
+			ds.Delete(t)
+			return false, nil
+		}
+		s.record(ds, t, loc, "R", a.rule)
+		return true, nil
+	}
+	if a.kind == akPseudo {
+		s.applyPseudonym(ds, e, loc)
+		return true, nil
+	}
+	if a.kind == akBirthYear {
+		v := ""
+		if b := strings.TrimSpace(e.First()); len(b) >= 4 && allDigits(b[:4]) {
+			v = b[:4] + "0101"
+		}
+		ds.SetString(t, dicom.DA, v)
+		s.record(ds, t, loc, "D", a.rule)
+		return true, nil
+	}
+	vr := e.VR
+	if vr == dicom.UN && !e.IsSequence() && !t.IsPrivate() {
+		if de, ok := dicom.LookupTag(t); ok && de.VR().IsText() && de.VR() != dicom.SQ {
+			e.VR = de.VR() // reinterpret text sent as UN
+			vr = e.VR
+		}
+	}
+	switch a.code {
+	case CodeX:
+		ds.Delete(t)
+		s.report.add(formatLoc(loc, !s.explain), "X", a.rule)
+		return false, nil
+	case CodeZ:
+		if e.IsSequence() {
+			e.Items = []*dicom.Dataset{}
+		} else {
+			e.SetBytes(nil)
+		}
+		s.record(ds, t, loc, "Z", a.rule)
+		return true, nil
+	case CodeD:
+		if e.IsSequence() {
+			return s.dummySequence(ds, e, loc, a)
+		}
+		if err := s.dummy(ds, e, vr, loc); err != nil {
+			return false, err
+		}
+		s.record(ds, t, loc, "D", a.rule)
+		return true, nil
+	case CodeU:
+		if e.IsSequence() {
+			s.record(ds, t, loc, "U", a.rule)
+			return true, s.recurse(e, loc, c)
+		}
+		if vr != dicom.UI {
+			ds.Delete(t)
+			s.report.add(formatLoc(loc, !s.explain), "X", a.rule+" (not UI)")
+			return false, nil
+		}
+		s.remapElement(ds, e)
+		s.record(ds, t, loc, "U", a.rule)
+		return true, nil
+	case CodeC:
+		if e.IsSequence() {
+			s.record(ds, t, loc, "C", a.rule)
+			return true, s.recurse(e, loc, c)
+		}
+		ok, err := s.clean(ds, e, vr, loc, a)
+		if err != nil || !ok {
+			return false, err
+		}
+		s.record(ds, t, loc, "C", a.rule)
+		return true, nil
+	case CodeK:
+		if e.IsSequence() {
+			s.record(ds, t, loc, "K", a.rule)
+			return true, s.recurse(e, loc, c)
+		}
+		if vr == dicom.UI {
+			for _, u := range e.Strings() {
+				if u != "" {
+					s.retained[u] = true
+				}
+			}
+			if a.kind == akUser && !isStructuralValue(e.First()) {
+				s.uidKept = true
+			}
+		}
+		s.record(ds, t, loc, "K", a.rule)
+		return true, nil
+	}
+	return false, permanent("apply", fmt.Errorf("no action for %s", t))
+}
+
+func (s *state) recurse(e *dicom.Element, loc []locStep, c walkCtx) error {
+	var items []*dicom.Dataset
+	n := 0
+	for _, it := range e.Items {
+		if s.dropItem[it] {
+			continue
+		}
+		loc[len(loc)-1].item = n
+		ic, ok := s.itemCtx[it]
+		if !ok {
+			ic = walkCtx{parentSeq: e.Tag}
+		}
+		if err := s.applyDataset(it, loc, ic); err != nil {
+			return err
+		}
+		items = append(items, it)
+		n++
+	}
+	loc[len(loc)-1].item = -1
+	if len(items) != len(e.Items) {
+		if items == nil {
+			items = []*dicom.Dataset{}
+		}
+		e.Items = items
+	}
+	return nil
+}
+
+// applyPseudonym writes the keyed pseudonym of §6.
+func (s *state) applyPseudonym(ds *dicom.Dataset, e *dicom.Element, loc []locStep) {
+	t := e.Tag
+	var v string
+	switch t {
+	case tagPatientID:
+		if ds == s.root {
+			v = s.ps.patientID
+		} else {
+			v = s.e.keys.PatientPseudonym(s.ns, text(ds, t), s.p.Pseudonyms.PatientID)
+			s.safeStr = append(s.safeStr, v)
+		}
+	case tagAccessionNumber:
+		if ds == s.root {
+			v = s.ps.accession
+		} else if orig := text(ds, t); orig != "" {
+			v = s.e.keys.AccessionPseudonym("site:"+s.e.cfg.Site, orig, s.p.Pseudonyms.AccessionNumber)
+			s.safeStr = append(s.safeStr, v)
+		}
+	case tagPatientName:
+		v = s.ps.patientName
+	case tagStudyID:
+		v = s.ps.studyID
+	}
+	ds.SetString(t, e.VR, v)
+	if e.VR == 0 || e.VR == dicom.UN {
+		de, _ := dicom.LookupTag(t)
+		ds.SetString(t, de.VR(), v)
+	}
+	s.record(ds, t, loc, "P", "pseudonym (§6)")
+}
+
+// dummyText is the dummy value of a text VR (deid.md §5.1).
+func dummyText(vr dicom.VR) (string, bool) {
+	switch vr {
+	case dicom.PN, dicom.LO, dicom.SH, dicom.LT, dicom.ST, dicom.UT, dicom.UC, dicom.CS:
+		return "ANONYMIZED", true
+	case dicom.AE:
+		return "ANONYMOUS", true
+	case dicom.DA:
+		return "19000101", true
+	case dicom.TM:
+		return "000000", true
+	case dicom.DT:
+		return "19000101000000", true
+	case dicom.IS, dicom.DS:
+		return "0", true
+	case dicom.AS:
+		return "000Y", true
+	case dicom.UR:
+		return "", true
+	}
+	return "", false
+}
+
+func (s *state) dummy(ds *dicom.Dataset, e *dicom.Element, vr dicom.VR, loc []locStep) error {
+	t := e.Tag
+	switch vr {
+	case dicom.UI:
+		s.remapElement(ds, e)
+		return nil
+	case dicom.DA, dicom.DT:
+		if s.shift {
+			s.shiftElement(ds, e, loc)
+			return nil
+		}
+	case dicom.TM:
+		if s.shift {
+			return nil // whole-day shifts keep times
+		}
+	}
+	if v, ok := dummyText(vr); ok {
+		if err := ds.SetText(t, vr, v); err != nil {
+			ds.SetString(t, vr, v)
+		}
+		return nil
+	}
+	switch vr {
+	case dicom.US, dicom.SS:
+		ds.SetBytes(t, vr, []byte{0, 0})
+	case dicom.UL, dicom.SL, dicom.FL, dicom.AT:
+		ds.SetBytes(t, vr, make([]byte, 4))
+	case dicom.FD, dicom.SV, dicom.UV:
+		ds.SetBytes(t, vr, make([]byte, 8))
+	default:
+		e.SetBytes(nil)
+	}
+	return nil
+}
+
+// dummySequence handles D on a sequence (deid.md §5.1): one item with the
+// Type 1 attributes of the few sequences whose items we know, otherwise
+// quarantine.
+func (s *state) dummySequence(ds *dicom.Dataset, e *dicom.Element, loc []locStep, a action) (bool, error) {
+	item := dicom.NewDataset()
+	switch e.Tag {
+	case tagVerifyingObserverSequence:
+		item.SetString(tagVerifyingObserverName, dicom.PN, "ANONYMIZED")
+		item.SetSequence(tagVerifyingObserverIDCodes)
+		item.SetString(tagVerifyingOrganization, dicom.LO, "ANONYMIZED")
+		vdt := "19000101000000"
+		if s.shift && len(e.Items) > 0 {
+			if sh, ok := shiftDT(e.Items[0].String(tagVerificationDateTime), s.days); ok {
+				vdt = sh
+			}
+		}
+		item.SetString(tagVerificationDateTime, dicom.DT, vdt)
+	case tagPersonIDCodeSequence:
+		item.SetString(tagCodeValue, dicom.SH, "ANONYMIZED")
+		item.SetString(tagCodingSchemeDesignator, dicom.SH, "99AISEDGE")
+		item.SetString(tagCodeMeaning, dicom.LO, "ANONYMIZED")
+	default:
+		s.quarantine("dummy-sequence-unsupported", formatLoc(loc, false), "cannot synthesise a dummy item for this sequence")
+		ds.Delete(e.Tag)
+		s.report.add(formatLoc(loc, !s.explain), "Q", a.rule)
+		return false, nil
+	}
+	ds.SetSequence(e.Tag, item)
+	s.record(ds, e.Tag, loc, "D", a.rule)
+	out := ds.Get(e.Tag)
+	for _, el := range item.Elements() {
+		s.rec[el] = "dummy item"
+		for _, it := range el.Items {
+			_ = it
+		}
+	}
+	_ = out
+	return true, nil
+}
+
+// remapElement maps every non-structural value of a UI element (§7).
+func (s *state) remapElement(ds *dicom.Dataset, e *dicom.Element) {
+	vals := e.Strings()
+	changed := false
+	for i, u := range vals {
+		if u == "" || isStructuralValue(u) {
+			continue
+		}
+		vals[i] = s.remap(u)
+		changed = true
+	}
+	if changed {
+		ds.SetString(e.Tag, dicom.UI, vals...)
+	}
+}
+
+func (s *state) remap(u string) string {
+	if n, ok := s.uidMap[u]; ok {
+		return n
+	}
+	n := s.e.keys.RemapUID(u)
+	s.uidMap[u] = n
+	s.safeStr = append(s.safeStr, n)
+	return n
+}
+
+// shiftElement shifts every value of a DA or DT element by the subject's
+// offset; unparseable values are emptied and reported.
+func (s *state) shiftElement(ds *dicom.Dataset, e *dicom.Element, loc []locStep) {
+	vals := e.Strings()
+	for i, v := range vals {
+		if v == "" {
+			continue
+		}
+		var out string
+		var ok bool
+		if e.VR == dicom.DA {
+			out, ok = shiftDA(v, s.days)
+		} else {
+			out, ok = shiftDT(v, s.days)
+		}
+		if !ok {
+			s.report.warn("invalid-date-emptied", formatLoc(loc, true), "")
+			out = ""
+		}
+		vals[i] = out
+	}
+	ds.SetString(e.Tag, e.VR, vals...)
+}
+
+// clean implements C (deid.md §5.4). ok is false when the element was
+// removed instead.
+func (s *state) clean(ds *dicom.Dataset, e *dicom.Element, vr dicom.VR, loc []locStep, a action) (bool, error) {
+	t := e.Tag
+	switch vr {
+	case dicom.DA, dicom.DT:
+		switch {
+		case s.shift:
+			s.shiftElement(ds, e, loc)
+		case s.opts.Has(OptRetainLongitudinalFullDates):
+		default:
+			ds.Delete(t)
+			s.report.add(formatLoc(loc, !s.explain), "X", a.rule+" (no date option)")
+			return false, nil
+		}
+		return true, nil
+	case dicom.TM:
+		if !s.shift && !s.opts.Has(OptRetainLongitudinalFullDates) {
+			ds.Delete(t)
+			s.report.add(formatLoc(loc, !s.explain), "X", a.rule+" (no date option)")
+			return false, nil
+		}
+		return true, nil
+	case dicom.UI:
+		if s.opts.Has(OptRetainUIDs) {
+			for _, u := range e.Strings() {
+				s.retained[u] = true
+			}
+			return true, nil
+		}
+		s.remapElement(ds, e)
+		return true, nil
+	case dicom.AE:
+		vals := e.Strings()
+		for i, v := range vals {
+			if v != "" {
+				vals[i] = s.e.keys.AETitle(v)
+				s.safeStr = append(s.safeStr, vals[i])
+			}
+		}
+		ds.SetString(t, dicom.AE, vals...)
+		return true, nil
+	case dicom.PN:
+		ds.SetString(t, dicom.PN, "ANONYMIZED")
+		return true, nil
+	case dicom.SH, dicom.LO, dicom.ST, dicom.LT, dicom.UT, dicom.UC, dicom.CS:
+		vals := texts(ds, t)
+		removed := 0
+		narrative := vr == dicom.LT || vr == dicom.ST || vr == dicom.UT
+		for i, v := range vals {
+			out, n := s.cleanText(v, narrative)
+			if out == "" && a.kind == akSR {
+				out = "ANONYMIZED" // a content item's value is Type 1
+			}
+			vals[i] = out
+			removed += n
+		}
+		if vr == dicom.CS {
+			for i, v := range vals {
+				vals[i] = strings.ToUpper(v)
+			}
+		}
+		if err := ds.SetText(t, vr, vals...); err != nil {
+			e.SetBytes(nil)
+		}
+		if removed > 0 {
+			s.report.warn("text-cleaned", formatLoc(loc, true), fmt.Sprintf("%d match(es) removed", removed))
+		}
+		return true, nil
+	}
+	// Numbers, binary values: nothing to clean; the gate checks them.
+	return true, nil
+}
+
+// cleanText deletes deny-list matches, dates, phone numbers, e-mail
+// addresses and long numbers from free text, then collapses white space.
+// In narrative text (LT, ST, UT: mixed case prose) it also deletes every
+// capitalised word that does not start a sentence: names of people the
+// input does not list (relatives, staff) are proper nouns, and nothing
+// else can find them. It returns the count of deletions (reported, never
+// the text).
+func (s *state) cleanText(v string, narrative bool) (string, int) {
+	n := 0
+	for _, re := range []*regexp.Regexp{cleanEmailRE, cleanDateRE, cleanPhoneRE, cleanNumberRE} {
+		v = re.ReplaceAllStringFunc(v, func(string) string { n++; return " " })
+	}
+	words := strings.FieldsFunc(v, func(r rune) bool { return r == ' ' || r == '\t' || r == '\n' || r == '\r' })
+	drop := make([]bool, len(words))
+	sq := make([]string, len(words))
+	for i, w := range words {
+		sq[i], _ = canonicalFast(w)
+	}
+	for i := range words {
+		if drop[i] || sq[i] == "" {
+			continue
+		}
+		if _, ok := s.deny.whole[sq[i]]; ok {
+			drop[i] = true
+			n++
+			continue
+		}
+		// The shortest run of words starting here that holds a token
+		// overlapping this word.
+		run := ""
+		for j := i; j < len(words) && j < i+6; j++ {
+			run += sq[j]
+			hit := false
+			for _, t := range s.deny.tokens {
+				switch t.kind {
+				case tkUID:
+					continue
+				case tkComponent:
+					hit = run == t.squashed
+				default:
+					k := strings.Index(run, t.squashed)
+					hit = k >= 0 && k < len(sq[i])
+				}
+				if hit {
+					break
+				}
+			}
+			if hit {
+				for k := i; k <= j; k++ {
+					drop[k] = true
+				}
+				n++
+				break
+			}
+		}
+	}
+	if narrative && strings.ToUpper(v) != v {
+		start := true
+		for i, w := range words {
+			r := []rune(w)
+			if !start && len(r) > 0 && unicode.IsUpper(r[0]) && !drop[i] {
+				drop[i] = true
+				n++
+			}
+			start = strings.ContainsAny(w[len(w)-1:], ".!?:;")
+		}
+	}
+	var keep []string
+	for i, w := range words {
+		if !drop[i] {
+			keep = append(keep, w)
+		}
+	}
+	v = strings.Join(keep, " ")
+	v = strings.TrimSpace(cleanSpaceRE.ReplaceAllString(v, " "))
+	return v, n
+}
+
+func mustSquash(s string) string { sq, _ := canonicalFast(s); return sq }
+
+// setReplace writes a user Replace value with templates substituted.
+func (s *state) setReplace(ds *dicom.Dataset, t dicom.Tag, v ReplaceValue) error {
+	switch v.kind {
+	case 'b':
+		ds.SetBytes(t, v.VR, v.Binary)
+		return nil
+	case 'q':
+		var items []*dicom.Dataset
+		for _, fields := range v.Items {
+			it := dicom.NewDataset()
+			ds.SetSequence(t) // parent link for the character set
+			for _, f := range fields {
+				if err := s.setReplace(it, f.Tag, f.Value); err != nil {
+					return err
+				}
+			}
+			items = append(items, it)
+		}
+		ds.SetSequence(t, items...)
+		seq := ds.Get(t)
+		for _, it := range seq.Items {
+			for _, el := range it.Elements() {
+				s.rec[el] = "user Replace (item)"
+			}
+		}
+		return nil
+	}
+	vals := make([]string, len(v.Values))
+	for i, raw := range v.Values {
+		vals[i] = templateRE.ReplaceAllStringFunc(raw, func(m string) string {
+			return s.tmpl[m[2:len(m)-1]]
+		})
+		if err := checkCast(v.VR, vals[i]); err != nil {
+			return fmt.Errorf("value after templates cannot be cast to %s: %v", v.VR, err)
+		}
+	}
+	switch v.VR {
+	case dicom.US, dicom.SS, dicom.UL, dicom.SL, dicom.FL, dicom.FD, dicom.SV, dicom.UV:
+		b, err := encodeNumbers(v.VR, vals)
+		if err != nil {
+			return err
+		}
+		ds.SetBytes(t, v.VR, b)
+		return nil
+	}
+	if len(vals) == 1 && vals[0] == "" {
+		ds.SetString(t, v.VR)
+		return nil
+	}
+	return ds.SetText(t, v.VR, vals...)
+}
+
+// insertReplacements inserts Replace values whose element is absent
+// (Orthanc behaviour), for paths that name one place.
+func (s *state) insertReplacements() error {
+	for i := range s.p.Replace {
+		r := &s.p.Replace[i]
+		if r.Path.anyDepth || isMarker(r.Path) {
+			continue
+		}
+		ds := s.root
+		ok := true
+		for _, st := range r.Path.steps[:len(r.Path.steps)-1] {
+			if st.private || st.item < 0 {
+				ok = false
+				break
+			}
+			e := ds.Get(st.tag)
+			if e == nil || st.item >= len(e.Items) {
+				ok = false
+				break
+			}
+			ds = e.Items[st.item]
+		}
+		if !ok {
+			continue
+		}
+		leaf := r.Path.leaf()
+		var t dicom.Tag
+		if leaf.private {
+			var err error
+			if t, err = reservePrivate(ds, leaf); err != nil {
+				return err
+			}
+			if ct, ok := t.PrivateBlock(); ok {
+				if ce := ds.Get(ct); ce != nil && s.rec[ce] == "" {
+					s.rec[ce] = "private creator of kept elements"
+				}
+			}
+		} else {
+			t = leaf.tag
+		}
+		if ds.Has(t) {
+			continue
+		}
+		if err := s.setReplace(ds, t, r.Value); err != nil {
+			return err
+		}
+		if out := ds.Get(t); out != nil {
+			s.rec[out] = "user Replace (inserted)"
+		}
+		s.report.add(r.Path.Canonical(), "R", "user Replace (inserted)")
+	}
+	return nil
+}
+
+// reservePrivate finds or reserves the block of a private creator and
+// returns the tag of the element.
+func reservePrivate(ds *dicom.Dataset, st pathStep) (dicom.Tag, error) {
+	g := st.tag.Group()
+	free := -1
+	for b := 0x10; b <= 0xFF; b++ {
+		ct := dicom.NewTag(g, uint16(b))
+		e := ds.Get(ct)
+		if e == nil {
+			if free < 0 {
+				free = b
+			}
+			continue
+		}
+		if strings.TrimRight(e.First(), " ") == st.creator {
+			return dicom.NewTag(g, uint16(b)<<8|st.tag.Element()&0xFF), nil
+		}
+	}
+	if free < 0 {
+		return 0, errors.New("no free private block")
+	}
+	ct := dicom.NewTag(g, uint16(free))
+	ds.SetString(ct, dicom.LO, st.creator)
+	return dicom.NewTag(g, uint16(free)<<8|st.tag.Element()&0xFF), nil
+}
+
+// computeAge writes Patient's Age from the original birth and study dates
+// when absent (RetainPatientCharacteristics + Dates.ComputeAge), and caps
+// retained ages (deid.md §8).
+func (s *state) computeAge() {
+	if !s.opts.Has(OptRetainPatientCharacteristics) {
+		return
+	}
+	capY := s.p.Dates.AgeCapYears
+	if e := s.root.Get(tagPatientAge); e != nil {
+		if capped, ok := capAge(e.First(), capY); ok && capped != e.First() {
+			s.root.SetString(tagPatientAge, dicom.AS, capped)
+			s.rec[s.root.Get(tagPatientAge)] = "age capped"
+			s.report.warn("age-capped", tagPatientAge.String(), "")
+		}
+		return
+	}
+	if !s.p.Dates.ComputeAge || s.orig.age != "" {
+		return
+	}
+	b, ok1 := parseDA(s.orig.birth)
+	d, ok2 := parseDA(s.orig.studyDate)
+	if !ok1 || !ok2 {
+		return
+	}
+	if age, ok := ageString(b, d, capY); ok {
+		s.root.SetString(tagPatientAge, dicom.AS, age)
+		s.rec[s.root.Get(tagPatientAge)] = "age computed"
+		s.report.add(tagPatientAge.String(), "A", "age computed from original dates")
+	}
+}
+
+// writeMarkers writes the §9.1 markers.
+func (s *state) writeMarkers() {
+	ds := s.root
+	ds.SetString(tagPatientIdentityRemoved, dicom.CS, "YES")
+	method := []string{"AIS-Edge deid " + EngineVersion, BaselinePS315, "profile " + s.p.Hash[:32], "key " + s.e.keys.KeyID()}
+	if s.p.Baseline == "none" {
+		method[1] = "no baseline"
+	}
+	ds.SetString(tagDeidentificationMethod, dicom.LO, method...)
+	codes := []optionInfo{{Code: "113100", Meaning: "Basic Application Confidentiality Profile"}}
+	claimed := s.opts
+	if s.uidKept {
+		claimed.add(OptRetainUIDs)
+	}
+	if s.p.Baseline != "none" {
+		for _, o := range claimed.List() {
+			codes = append(codes, optionInfos[o])
+		}
+	} else {
+		codes = nil
+	}
+	sort.Slice(codes, func(i, j int) bool { return codes[i].Code < codes[j].Code })
+	var items []*dicom.Dataset
+	for _, c := range codes {
+		it := dicom.NewDataset()
+		it.SetString(tagCodeValue, dicom.SH, c.Code)
+		it.SetString(tagCodingSchemeDesignator, dicom.SH, "DCM")
+		it.SetString(tagCodeMeaning, dicom.LO, c.Meaning)
+		items = append(items, it)
+		s.report.OptionsHonoured = append(s.report.OptionsHonoured, c.Code)
+	}
+	ds.SetSequence(tagDeidentificationMethodCodes, items...)
+	lt := "REMOVED"
+	switch {
+	case s.opts.Has(OptRetainLongitudinalFullDates):
+		lt = "UNMODIFIED"
+	case s.opts.Has(OptRetainLongitudinalModifiedDates):
+		lt = "MODIFIED"
+	}
+	ds.SetString(tagLongitudinalModified, dicom.CS, lt)
+	for _, t := range []dicom.Tag{tagPatientIdentityRemoved, tagDeidentificationMethod, tagDeidentificationMethodCodes, tagLongitudinalModified} {
+		e := ds.Get(t)
+		s.rec[e] = "marker"
+		for _, it := range e.Items {
+			for _, el := range it.Elements() {
+				s.rec[el] = "marker"
+			}
+		}
+	}
+	// Accession synthesised when absent altogether.
+	if !ds.Has(tagAccessionNumber) && s.ps.accession != "" && s.p.Baseline != "none" {
+		ds.SetString(tagAccessionNumber, dicom.SH, s.ps.accession)
+		s.rec[ds.Get(tagAccessionNumber)] = "pseudonym (§6)"
+	}
+	if s.ps.accessionSynth {
+		s.report.warn("accession-synthesized", tagAccessionNumber.String(), "")
+	}
+}
