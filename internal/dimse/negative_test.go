@@ -651,3 +651,57 @@ func TestStaleTempsRemoved(t *testing.T) {
 		t.Errorf("pool files left after shutdown: %v", left)
 	}
 }
+
+// TestShutdownWithStorescu stops the receiver while dcmtk storescu is
+// sending: every instance storescu was told is stored must be stored, and
+// the release from this side must not make storescu hang.
+func TestShutdownWithStorescu(t *testing.T) {
+	needBinary(t, "storescu")
+	_, files := testCorpus(t)
+	srv := startServer(t, func(c *ServerConfig) {
+		inner := c.Handler
+		c.Handler = StoreFunc(func(ctx context.Context, in *Instance) error {
+			time.Sleep(20 * time.Millisecond)
+			return inner.Store(ctx, in)
+		})
+	})
+	var paths []string
+	for _, sf := range files {
+		if isUncompressed(sf.TS) {
+			paths = append(paths, sf.Path)
+		}
+	}
+	type result struct {
+		out string
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		out, err := runTool(t, time.Minute, "storescu", append([]string{"-v", "-aec", "AISEDGE", "-nh", "127.0.0.1", srv.Port}, paths...)...)
+		done <- result{out, err}
+	}()
+	waitMetric(t, func() bool { return srv.Metrics.Snapshot().StoresOK >= 10 })
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		buf := make([]byte, 1<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		r := <-done
+		t.Fatalf("Shutdown: %v\nstorescu: %v\n%s\n%s", err, r.err, tail(r.out, 30), buf)
+	}
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("storescu still running 30 s after the shutdown")
+	}
+	acked := strings.Count(r.out, "Received Store Response (Success)")
+	stored := len(srv.Store.all())
+	t.Logf("storescu: %v; %d acknowledged, %d stored, %d files", r.err, acked, stored, len(paths))
+	if acked == 0 || acked >= len(paths) {
+		t.Errorf("shutdown did not interrupt the transfer (%d of %d acknowledged)", acked, len(paths))
+	}
+	if stored != acked {
+		t.Errorf("%d stored, %d acknowledged: they must match", stored, acked)
+	}
+}

@@ -457,6 +457,9 @@ func (s *Server) serveAssoc(a *assoc) {
 	}
 }
 
+// releaseWait bounds the wait for A-RELEASE-RP after a shutdown release.
+const releaseWait = 3 * time.Second
+
 // release runs an acceptor-initiated release (graceful shutdown).
 func (s *Server) release(a *assoc) {
 	a.log.Info("releasing association for shutdown")
@@ -464,12 +467,19 @@ func (s *Server) release(a *assoc) {
 		return
 	}
 	a.pdvs = nil
-	deadline := time.Now().Add(s.cfg.ARTIMTimeout)
+	// Some peers never answer a release they did not ask for (dcmtk
+	// storescu waiting for a C-STORE-RSP ignores it and keeps the
+	// connection): do not hold the shutdown for a full ARTIM period.
+	deadline := time.Now().Add(min(s.cfg.ARTIMTimeout, releaseWait))
 	for {
 		p, err := a.readPDU(deadline)
 		if err != nil {
 			if isTimeout(err) && a.kick.Swap(false) && time.Now().Before(deadline) {
 				continue
+			}
+			if isTimeout(err) {
+				a.log.Info("no A-RELEASE-RP; aborting")
+				a.abort(AbortSourceServiceUser, 0)
 			}
 			a.conn.Close()
 			return
