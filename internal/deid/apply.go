@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/aisedge/aisedge/internal/dicom"
 )
@@ -507,7 +508,12 @@ func (s *state) cleanText(v string, narrative bool) (string, int) {
 				case tkUID:
 					continue
 				case tkComponent:
-					hit = run == t.squashed
+					if utf8.RuneCountInString(t.squashed) >= 5 {
+						k := strings.Index(run, t.squashed)
+						hit = k >= 0 && k < len(sq[i])
+					} else {
+						hit = run == t.squashed
+					}
 				default:
 					k := strings.Index(run, t.squashed)
 					hit = k >= 0 && k < len(sq[i])

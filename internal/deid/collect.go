@@ -220,6 +220,12 @@ func (s *state) tokens(ds *dicom.Dataset, e *dicom.Element, vr dicom.VR, cleaned
 			vals := texts(ds, t)
 			for _, v := range vals {
 				s.deny.add(v, tkID, cat, nil)
+				// A zero-padded number is also searched without its padding.
+				if tv := strings.TrimSpace(v); allDigits(tv) && tv[0] == '0' {
+					if stripped := strings.TrimLeft(tv, "0"); len(stripped) >= 6 {
+						s.deny.add(stripped, tkID, cat, nil)
+					}
+				}
 			}
 			if len(vals) == 1 && len(raw) > 0 {
 				s.deny.add(vals[0], tkID, cat, []byte(strings.Trim(string(raw), " \x00")))

@@ -315,6 +315,7 @@ func testSynthetic(t *testing.T, prof string) {
 				golden(t, fmt.Sprintf("synth-%s-%s-%s.txt", prof, v.name, []string{"mr", "sr"}[i]), []byte(dump(of)))
 				of.Close()
 				golden(t, fmt.Sprintf("synth-%s-%s-%s.report.json", prof, v.name, []string{"mr", "sr"}[i]), outs[i].Report.JSON())
+				assertValueFree(t, "report", outs[i].Report.JSON(), c)
 			}
 			// Same study ⇒ same new Study Instance UID and pseudonyms.
 			a, _ := dicom.Open(files[0], nil)

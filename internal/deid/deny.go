@@ -124,6 +124,11 @@ func (d *denyList) add(value string, kind tokenKind, category string, raw []byte
 	if sq == "" || genericValues[sq] {
 		return
 	}
+	if kind == tkName || kind == tkComponent {
+		if plain := stripAccents(value); plain != value {
+			d.add(plain, kind, category, nil) // "Müller" also as "Muller"
+		}
+	}
 	d.whole[sq] = category
 	minRunes := 3
 	if kind == tkComponent {
@@ -201,6 +206,28 @@ func (t *token) addRaw(s string) {
 		}
 		add(string(b))
 	}
+}
+
+// stripAccents removes combining marks after canonical decomposition
+// (Müller → Muller, José → Jose); other scripts are unchanged.
+func stripAccents(s string) string {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range norm.NFD.String(s) {
+		if !unicode.Is(unicode.Mn, r) {
+			b.WriteRune(r)
+		}
+	}
+	return norm.NFC.String(b.String())
 }
 
 func asciiLower(s string) string {
@@ -310,7 +337,14 @@ func (p *pattern) boundaryOK(text []byte, i, j int) bool {
 	}
 	switch p.bound {
 	case bLeftNum:
-		return !isDigit(before)
+		// Zero padding before a number is still the number
+		// ("0012345678" holds MRN 12345678).
+		for k := i - 1; k >= 0 && isDigit(text[k]); k-- {
+			if text[k] != '0' {
+				return false
+			}
+		}
+		return true
 	case bBothNum:
 		return !isDigit(before) && before != '.' && !isDigit(after) && after != '.'
 	case bWord:
@@ -403,6 +437,10 @@ func (d *denyList) buildMatchers(safe []string) (canon, raw *matcher) {
 				raw.add(r, t, bUID)
 			}
 			continue
+		case t.kind == tkComponent && utf8.RuneCountInString(t.squashed) >= 5:
+			// Long enough to search inside words ("JDOEBERG"); shorter
+			// names (Lee, Kim, Ray) only as whole words.
+			canon.add(t.squashed, t, bNone)
 		case t.kind == tkComponent:
 			canon.add(t.spaced, t, bWord)
 		case numeric(t.squashed) && short:
@@ -426,6 +464,8 @@ func (d *denyList) buildMatchers(safe []string) (canon, raw *matcher) {
 				// too short to search in raw bytes
 			case numeric(r):
 				raw.add(r, t, bLeftNum)
+			case t.kind == tkComponent && utf8.RuneCountInString(t.squashed) >= 5 && len(r) >= 5:
+				raw.add(r, t, bNone)
 			case t.kind == tkComponent || len(r) < 6:
 				raw.add(r, t, bWord)
 			default:

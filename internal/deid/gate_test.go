@@ -141,6 +141,12 @@ func TestGateMutations(t *testing.T) {
 		{name: "name component in a kept LO", v: latin, want: "strings", mutate: func(r *Result) {
 			r.File.Dataset.SetString(dicom.MustTag("ManufacturerModelName"), dicom.LO, "Magnetron "+sur)
 		}},
+		{name: "initial glued to the surname", v: latin, want: "strings", mutate: func(r *Result) {
+			r.File.Dataset.SetString(dicom.MustTag("ManufacturerModelName"), dicom.LO, "J"+strings.ToUpper(sur))
+		}},
+		{name: "name without its accents", v: utf8v, want: "strings", mutate: func(r *Result) {
+			r.File.Dataset.SetString(dicom.MustTag("ManufacturerModelName"), dicom.LO, "seen by Mullerstein")
+		}},
 		{name: "Orthanc ID of the original", v: latin, want: "strings", mutate: func(r *Result) {
 			r.File.Dataset.SetString(dicom.MustTag("ImageComments"), dicom.LT, orthancPatient)
 		}},
@@ -190,6 +196,37 @@ func TestGateMutations(t *testing.T) {
 			if g := gateAfter(t, e, sr, v, func(*Result) {}); !g.Passed {
 				t.Errorf("clean %s (SR %v) failed the gate: %v", v.name, sr, g.Checks)
 			}
+		}
+	}
+}
+
+func TestMatcherBoundaries(t *testing.T) {
+	d := newDenyList()
+	d.add("12345678", tkID, "patient-id", nil)
+	d.add("Lee", tkComponent, "person-name", nil)
+	d.add("4711", tkID, "id", nil)
+	canon, raw := d.buildMatchers([]string{"2.25.9912345678"})
+	cases := []struct {
+		text string
+		hit  bool
+	}{
+		{"12345678", true},
+		{"mrn 0012345678", true}, // zero padding
+		{"112345678", false},     // a longer number
+		{"x12345678y", true},
+		{"2.25.9912345678", false}, // inside an engine-generated UID
+		{"lee", true},
+		{"fleet", false}, // short names only as words
+		{"4711", true},
+		{"0.4711", false}, // a short number inside a decimal
+		{"44711", false},
+	}
+	for _, tc := range cases {
+		got := false
+		canon.scan([]byte(tc.text), func(*token, int) bool { got = true; return false })
+		raw.scan([]byte(tc.text), func(*token, int) bool { got = true; return false })
+		if got != tc.hit {
+			t.Errorf("%q: hit %v, want %v", tc.text, got, tc.hit)
 		}
 	}
 }
