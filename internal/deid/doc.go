@@ -20,6 +20,22 @@
 //   - Original values never appear in reports, logs or errors; logs carry
 //     only new UIDs, pseudonyms, counts and hashed input identifiers.
 //
+// Choices where the contract leaves room (the safer one each time):
+//
+//   - Free text PS3.15 does not list (LT/ST/UT, "Comments", "Notes") is
+//     cleaned, not kept; narrative text also loses capitalised
+//     mid-sentence words (names the input does not list).
+//   - Issuer identifiers (Local Namespace / Universal Entity ID) are
+//     removed unless RetainInstitutionIdentity.
+//   - Empty Patient ID, DICOMDIRs, Content Sequence without Clean
+//     Structured Content, graphic annotations, encapsulated documents and
+//     pixel risk quarantine the instance.
+//   - legacy-djb2 and Pixels.Clear need an AcknowledgeRisk entry, like the
+//     risky features of §13; "Strict": false needs one too.
+//   - Overlay and curve groups whose data is removed are removed whole.
+//   - Conditional codes use a small PS3.3 extract (iod.go); unknown
+//     attributes take the leftmost code and are reported iod-type-unknown.
+//
 // Imported by the pipeline (de-id workers) and cmd/aisedge; it imports only
 // internal/dicom and the standard library (plus golang.org/x/text for
 // Unicode normalisation).

@@ -291,3 +291,22 @@ func TestExplainReport(t *testing.T) {
 		t.Error("explain report lacks the depth-4 element path")
 	}
 }
+
+// TestFreeTextNotInTable: free text PS3.15 does not list is cleaned (names
+// of people the input does not list included), issuer identifiers removed.
+func TestFreeTextNotInTable(t *testing.T) {
+	e := testEngine(t, MustBuiltin("research-default"))
+	o, ds, _ := deidSynth(t, e, func(ds *dicom.Dataset) {
+		ds.SetString(dicom.MustTag("CommentsOnTheScheduledProcedureStep"), dicom.LT, "called Mrs Janet Doeberg on 5550199 about the contrast.")
+		ds.SetString(dicom.MustTag("UniversalEntityID"), dicom.UT, "1.2.36.1.2001.1003.0.8003611234567890")
+	})
+	if o.Quarantined() {
+		t.Fatalf("quarantined: %v", o.Reasons)
+	}
+	if got := ds.String(dicom.MustTag("CommentsOnTheScheduledProcedureStep")); got != "called on about the contrast." {
+		t.Errorf("cleaned comment %q", got)
+	}
+	if ds.Has(dicom.MustTag("UniversalEntityID")) {
+		t.Error("issuer identifier kept")
+	}
+}

@@ -6,6 +6,10 @@ import (
 	"github.com/aisedge/aisedge/internal/dicom"
 )
 
+// institutionIDs identify the issuing organisation (HL7 v2 hierarchic
+// designators), not in Table E.1-1.
+var institutionIDs = tagSet("LocalNamespaceEntityID", "UniversalEntityID")
+
 // datePolicy is the treatment of DA/DT/TM outside the table (§5.2).
 func (s *state) datePolicy() Code {
 	switch {
@@ -145,6 +149,18 @@ func (s *state) resolve(ds *dicom.Dataset, e *dicom.Element, loc []locStep, c wa
 	}
 	if c.cleanText && vr.IsText() && vr.UsesCharset() && !equipmentKeywords[t] {
 		return action{code: CodeC, kind: akVR, rule: "clean (in cleaned sequence)"}
+	}
+	// Beyond deid.md §4.3 (the safer choice): free text the table does
+	// not list is cleaned rather than kept, and issuer identifiers name
+	// the institution.
+	if institutionIDs[t] {
+		if s.opts.Has(OptRetainInstitutionIdentity) {
+			return action{code: CodeK, kind: akVR, rule: "VR rule: issuer identifier (institution identity)"}
+		}
+		return action{code: CodeX, kind: akVR, rule: "VR rule: issuer identifier"}
+	}
+	if vr == dicom.LT || vr == dicom.ST || vr == dicom.UT || (vr.UsesCharset() && (strings.Contains(de.Keyword, "Comment") || strings.Contains(de.Keyword, "Notes"))) {
+		return action{code: CodeC, kind: akVR, rule: "VR rule: free text cleaned"}
 	}
 	return action{code: CodeK, kind: akDefault, rule: "keep (not identifying per PS3.15)"}
 }
