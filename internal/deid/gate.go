@@ -359,7 +359,11 @@ func (gp *gatePlan) checkUIDs(e *dicom.Element, path, rule string, gf *gateFailu
 }
 
 func (gp *gatePlan) checkDates(e *dicom.Element, path, rule string, gf *gateFailure) {
-	if strings.HasPrefix(rule, "user ") || strings.HasPrefix(rule, "Dates.BirthDate") || gp.opts.Has(OptRetainLongitudinalFullDates) {
+	// Dates kept on purpose: by the user, by the birth-date option, or by
+	// a table option that keeps them (calibration dates under Retain
+	// Device Identity).
+	keptByOption := strings.HasPrefix(rule, "E.1-1 Retain") && strings.HasSuffix(rule, " K")
+	if strings.HasPrefix(rule, "user ") || strings.HasPrefix(rule, "Dates.BirthDate") || keptByOption || gp.opts.Has(OptRetainLongitudinalFullDates) {
 		return
 	}
 	for _, v := range e.Strings() {
