@@ -19,6 +19,7 @@ import (
 	"github.com/aisedge/aisedge/internal/config"
 	"github.com/aisedge/aisedge/internal/deid"
 	"github.com/aisedge/aisedge/internal/edge"
+	"github.com/aisedge/aisedge/internal/health"
 	"github.com/aisedge/aisedge/internal/hub"
 	"github.com/aisedge/aisedge/internal/objstore"
 	"github.com/aisedge/aisedge/internal/objstore/s3"
@@ -156,6 +157,7 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	reg.MustRegister(&health.CertCollector{Files: nonEmpty(c.S3.CAFile)})
 	e.Shipper.Parallel = c.S3.Parallel
 	socket := c.Socket
 	if socket == "" {
@@ -212,8 +214,11 @@ func runHub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if c.XNAT.UploadMode == "per-file" {
 		mode = xnat.PerFile
 	}
+	reg := newRegistry()
 	h, err := hub.Open(hub.Config{Store: store, Prefix: c.Prefix, Dest: &hub.XNAT{Client: client, Opts: xnat.DeliverOptions{Mode: mode}},
-		DataDir: c.DataDir, Parallel: c.Parallel, Retain: c.Retain, Log: log.With("component", "upload"), EventsOut: stdout})
+		DataDir: c.DataDir, Parallel: c.Parallel, Retain: c.Retain, Log: log.With("component", "upload"), EventsOut: stdout,
+		Registry: reg})
+	reg.MustRegister(&health.CertCollector{Files: nonEmpty(c.S3.CAFile, c.XNAT.CAFile)})
 	if err != nil {
 		return err
 	}
@@ -221,7 +226,6 @@ func runHub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *once {
 		return h.RunOnce(ctx)
 	}
-	reg := newRegistry()
 	socket := c.Socket
 	if socket == "" {
 		socket = filepath.Join(c.DataDir, "aisedge.sock")
@@ -239,4 +243,15 @@ func runHub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return nil
 	}
 	return err
+}
+
+// nonEmpty drops empty strings.
+func nonEmpty(ss ...string) []string {
+	var out []string
+	for _, s := range ss {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }

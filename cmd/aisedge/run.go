@@ -120,7 +120,7 @@ func (o *standaloneOptions) run(ctx context.Context, log *slog.Logger, events io
 		archive = filepath.Join(dataDir, "archive")
 	}
 	h, err := hub.Open(hub.Config{Store: objstore.WithLogging(store, log.With("component", "objstore")), Dest: &hub.ArchiveDir{Dir: archive},
-		DataDir: filepath.Join(dataDir, "hub"), Log: log.With("component", "upload"), EventsOut: events})
+		DataDir: filepath.Join(dataDir, "hub"), Log: log.With("component", "upload"), EventsOut: events, Registry: reg})
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+
+	"github.com/aisedge/aisedge/internal/edge"
+	"github.com/aisedge/aisedge/internal/hub"
 	"io"
 	"log/slog"
 	"net/http"
@@ -103,8 +106,10 @@ func TestStandaloneRun(t *testing.T) {
 	}
 	body, _ := http.Get("http://" + a.http + "/metrics")
 	b, _ := io.ReadAll(body.Body)
-	if !strings.Contains(string(b), "aisedge_instances_received_total") {
-		t.Error("metrics missing")
+	for _, name := range append(append([]string{}, edge.MetricNames...), hub.MetricNames...) {
+		if !strings.Contains(string(b), "\n# TYPE "+name+" ") {
+			t.Errorf("metric %s not exported", name)
+		}
 	}
 	cancel()
 	select {

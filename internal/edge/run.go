@@ -111,10 +111,10 @@ func New(cfg Config) (*Edge, error) {
 		Log:        cfg.Log.With("component", "receiver"), Metrics: metrics, Now: cfg.Now,
 	}
 	e.Stager = &Stager{Spool: sp, Dir: filepath.Join(cfg.DataDir, "staging"), Edge: cfg.Name,
-		Quiet: cfg.Quiet, Force: cfg.Force, Log: cfg.Log.With("component", "sort"), Now: cfg.Now}
+		Quiet: cfg.Quiet, Force: cfg.Force, Log: cfg.Log.With("component", "sort"), Now: cfg.Now, Metrics: metrics}
 	e.Shipper = &Shipper{Spool: sp, Stager: e.Stager, Store: cfg.Store, Layout: cfg.Layout,
 		Prefix: "staged/" + cfg.Name + "/", Events: events.New(cfg.EventsOut, "s3-uploader", cfg.Name, cfg.Now),
-		Log: cfg.Log.With("component", "s3-uploader"), Now: cfg.Now}
+		Log: cfg.Log.With("component", "s3-uploader"), Now: cfg.Now, Metrics: metrics}
 	srv, err := dimse.NewServer(dimse.ServerConfig{
 		Handler: e.Receiver, TempDir: sp.TmpDir(), MaxAssociations: cfg.MaxAssociations,
 		MinFreeBytes: cfg.MinFreeBytes, Admit: Admitter(cfg.Routes), Logger: cfg.Log.With("component", "dimse"),
@@ -124,6 +124,7 @@ func New(cfg Config) (*Edge, error) {
 		return nil, err
 	}
 	e.Server = srv
+	cfg.Registry.MustRegister(newStateCollector(e))
 	return e, nil
 }
 

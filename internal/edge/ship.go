@@ -37,6 +37,7 @@ type Shipper struct {
 	Events   *events.Writer
 	Log      *slog.Logger
 	Now      func() time.Time
+	Metrics  *Metrics
 }
 
 // ErrHeld marks a shipment waiting for an operator after a permanent
@@ -144,6 +145,7 @@ func (s *Shipper) Ship(ctx context.Context, sh spool.Shipment) error {
 	if err := s.Stager.Unstage(m); err != nil {
 		s.Log.Warn("removing staged copy failed; it is sealed in the bucket", "session", folder, "err", err)
 	}
+	s.Metrics.observeShipped(s.Now().Sub(start), m.TotalBytes()+int64(len(manifestBytes)))
 	s.Events.Emit("info", "upload_completed", folder, fmt.Sprintf("generation %d sealed", sh.Generation),
 		"bytes", m.TotalBytes()+int64(len(manifestBytes)), "files", len(m.Files)+1, "dicoms", dicoms,
 		"duration_s", int(s.Now().Sub(start).Seconds()))
@@ -207,6 +209,7 @@ func (s *Shipper) fail(sh spool.Shipment, err error, permanent bool) error {
 		x.LastError = msg
 		x.Held = permanent
 	})
+	s.Metrics.observeShipFailed(permanent)
 	s.Events.Emit("error", "upload_failed", folder, msg, "permanent", permanent)
 	s.Log.Error("upload failed", "session", folder, "generation", sh.Generation, "permanent", permanent, "err", err)
 	if permanent {

@@ -32,6 +32,7 @@ type Stager struct {
 	Quiet, Force time.Duration
 	Log          *slog.Logger
 	Now          func() time.Time
+	Metrics      *Metrics
 }
 
 // Ready reports whether a study's pending instances should be staged now.
@@ -102,6 +103,7 @@ func ScanName(seriesNumber, description string) string {
 // records it in the spool. It is idempotent: after a crash it is simply run
 // again.
 func (s *Stager) StageStudy(st spool.Study) (*spool.Shipment, error) {
+	start := s.Now()
 	pending, err := s.Spool.Pending(st.Key)
 	if err != nil {
 		return nil, err
@@ -162,6 +164,7 @@ func (s *Stager) StageStudy(st spool.Study) (*spool.Shipment, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.Metrics.observeStaged(s.Now().Sub(start))
 	s.Log.Info("study staged", "event", "study_staged", "session", Folder(st.Session), "generation", gen, "files", len(ids))
 	return sh, nil
 }

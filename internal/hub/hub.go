@@ -32,6 +32,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/aisedge/aisedge/internal/events"
@@ -75,13 +76,16 @@ type Config struct {
 	// EventsOut receives the JSON events (xnat_upload_*).
 	EventsOut io.Writer
 	Now       func() time.Time
+	// Registry receives the metrics (nil: none).
+	Registry prometheus.Registerer
 }
 
 // Hub delivers sealed sessions.
 type Hub struct {
-	cfg    Config
-	db     *bolt.DB
-	events *events.Writer
+	cfg     Config
+	db      *bolt.DB
+	events  *events.Writer
+	metrics *metrics
 }
 
 var (
@@ -131,7 +135,11 @@ func Open(cfg Config) (*Hub, error) {
 	// Downloads of an interrupted run are redone.
 	os.RemoveAll(filepath.Join(cfg.DataDir, "work"))
 	os.MkdirAll(filepath.Join(cfg.DataDir, "work"), 0o700)
-	return &Hub{cfg: cfg, db: db, events: events.New(cfg.EventsOut, "upload", "", cfg.Now)}, nil
+	h := &Hub{cfg: cfg, db: db, events: events.New(cfg.EventsOut, "upload", "", cfg.Now)}
+	if cfg.Registry != nil {
+		h.metrics = newMetrics(cfg.Registry, h)
+	}
+	return h, nil
 }
 
 // Close closes the state store.
@@ -318,6 +326,7 @@ func (h *Hub) deliver(ctx context.Context, s Sealed) error {
 	}); err != nil {
 		return h.fail(s, m.Folder, err)
 	}
+	h.metrics.observeDelivered(h.cfg.Now().Sub(start), m.TotalBytes())
 	h.events.Emit("info", "xnat_upload_completed", m.Folder, fmt.Sprintf("generation %d delivered and verified", m.Generation),
 		"files", len(m.Files), "bytes", m.TotalBytes(), "duration_s", int(h.cfg.Now().Sub(start).Seconds()))
 	return h.cleanup(ctx, s, m)
@@ -396,6 +405,7 @@ func (h *Hub) download(ctx context.Context, key, dst string, f manifest.File) er
 // fail records a failed generation: permanent failures are dead-lettered.
 func (h *Hub) fail(s Sealed, session string, err error) error {
 	permanent := IsPermanent(err) || objstore.IsPermanent(err)
+	h.metrics.observeFailure(permanent)
 	h.events.Emit("error", "xnat_upload_failed", session, err.Error(), "permanent", permanent, "generation", s.Generation)
 	h.cfg.Log.Error("delivery failed", "session", session, "generation", s.Generation, "permanent", permanent, "err", err)
 	if permanent {

@@ -1,0 +1,100 @@
+package hub
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// MetricNames lists every metric family the hub exports.
+var MetricNames = []string{
+	"aisedge_hub_sessions_delivered_total", "aisedge_hub_delivery_failures_total", "aisedge_hub_delivery_duration_seconds",
+	"aisedge_hub_delivered_bytes_total", "aisedge_hub_pending", "aisedge_hub_deadletters", "aisedge_hub_oldest_pending_seconds",
+}
+
+type metrics struct {
+	delivered prometheus.Counter
+	failures  *prometheus.CounterVec
+	duration  prometheus.Histogram
+	bytes     prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer, h *Hub) *metrics {
+	m := &metrics{
+		delivered: prometheus.NewCounter(prometheus.CounterOpts{Name: "aisedge_hub_sessions_delivered_total", Help: "Session generations delivered and verified."}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "aisedge_hub_delivery_failures_total",
+			Help: "Failed delivery attempts, by kind (transient, permanent)."}, []string{"kind"}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "aisedge_hub_delivery_duration_seconds",
+			Help: "From the start of a delivery (download, check, upload, verification) to its record.", Buckets: prometheus.ExponentialBuckets(0.01, 2, 16)}),
+		bytes: prometheus.NewCounter(prometheus.CounterOpts{Name: "aisedge_hub_delivered_bytes_total", Help: "Bytes of delivered session generations."}),
+	}
+	reg.MustRegister(m.delivered, m.failures, m.duration, m.bytes, &collector{h: h})
+	for _, k := range []string{"transient", "permanent"} {
+		m.failures.WithLabelValues(k)
+	}
+	return m
+}
+
+type collector struct{ h *Hub }
+
+var (
+	descPending = prometheus.NewDesc("aisedge_hub_pending", "Sealed session generations waiting for delivery.", nil, nil)
+	descDead    = prometheus.NewDesc("aisedge_hub_deadletters", "Generations held after a permanent failure.", nil, nil)
+	descOldest  = prometheus.NewDesc("aisedge_hub_oldest_pending_seconds", "Age of the oldest sealed generation waiting for delivery.", nil, nil)
+)
+
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descPending
+	ch <- descDead
+	ch <- descOldest
+}
+
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	now := c.h.cfg.Now()
+	if st, err := c.h.Status(); err == nil {
+		ch <- prometheus.MustNewConstMetric(descPending, prometheus.GaugeValue, float64(len(st.Pending)))
+		ch <- prometheus.MustNewConstMetric(descDead, prometheus.GaugeValue, float64(len(st.DeadLetters)))
+	}
+	oldest := 0.0
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for info, err := range c.h.cfg.Store.List(ctx, c.h.cfg.Prefix) {
+		if err != nil {
+			break
+		}
+		if manifestName.MatchString(info.Key[len(info.Key)-len(lastPart(info.Key)):]) && !info.LastModified.IsZero() {
+			oldest = max(oldest, now.Sub(info.LastModified).Seconds())
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(descOldest, prometheus.GaugeValue, oldest)
+}
+
+func lastPart(key string) string {
+	for i := len(key) - 1; i >= 0; i-- {
+		if key[i] == '/' {
+			return key[i+1:]
+		}
+	}
+	return key
+}
+
+func (m *metrics) observeDelivered(d time.Duration, bytes int64) {
+	if m == nil {
+		return
+	}
+	m.delivered.Inc()
+	m.bytes.Add(float64(bytes))
+	m.duration.Observe(d.Seconds())
+}
+
+func (m *metrics) observeFailure(permanent bool) {
+	if m == nil {
+		return
+	}
+	kind := "transient"
+	if permanent {
+		kind = "permanent"
+	}
+	m.failures.WithLabelValues(kind).Inc()
+}
