@@ -19,12 +19,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/aisedge/aisedge/internal/api"
+	"github.com/aisedge/aisedge/internal/config"
 	"github.com/aisedge/aisedge/internal/deid"
 	"github.com/aisedge/aisedge/internal/edge"
 	"github.com/aisedge/aisedge/internal/hub"
 	"github.com/aisedge/aisedge/internal/objstore"
 	objfs "github.com/aisedge/aisedge/internal/objstore/fs"
 	"github.com/aisedge/aisedge/internal/route"
+	"github.com/aisedge/aisedge/internal/xnat"
 )
 
 func init() {
@@ -34,6 +36,7 @@ func init() {
 // standaloneOptions are the flags of `aisedge run`.
 type standaloneOptions struct {
 	listen, aeTitle, dataDir, routing, project, profile, httpAddr, archiveDir, edgeName string
+	xnatURL, xnatCA, s3URL, s3Bucket, s3CA                                              string
 	quiet, force                                                                        time.Duration
 	minFree                                                                             int64
 }
@@ -55,6 +58,11 @@ func (o *standaloneOptions) addFlags(fs interface {
 	fs.StringVar(&o.archiveDir, "archive-dir", "", "deliver sessions as an XNAT-like tree into this `folder` (default <data-dir>/archive)")
 	fs.StringVar(&o.edgeName, "edge-name", "standalone", "this edge's `name` in object keys, manifests and events")
 	fs.Int64Var(&o.minFree, "min-free-bytes", 1<<30, "free-space watermark: below it C-STOREs are refused with A700")
+	fs.StringVar(&o.xnatURL, "xnat-url", "", "deliver to this XNAT (`URL`; credentials from XNAT_USER and XNAT_PASS) instead of --archive-dir")
+	fs.StringVar(&o.xnatCA, "xnat-ca", "", "PEM `file` of the CA that signed XNAT's certificate (besides the system roots)")
+	fs.StringVar(&o.s3URL, "s3-url", "", "use this S3 endpoint (`URL`; keys from AISEDGE_S3_ACCESS_KEY and AISEDGE_S3_SECRET_KEY) between edge and hub instead of <data-dir>/bucket")
+	fs.StringVar(&o.s3Bucket, "s3-bucket", "ingest-bucket", "S3 `bucket`")
+	fs.StringVar(&o.s3CA, "s3-ca", "", "PEM `file` of the CA that signed the S3 endpoint's certificate")
 }
 
 func runStandalone(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -100,8 +108,14 @@ func (o *standaloneOptions) run(ctx context.Context, log *slog.Logger, events io
 			return fmt.Errorf("route %s: %w", rt.CalledAET, err)
 		}
 	}
-	store, err := objfs.Open(filepath.Join(dataDir, "bucket"))
-	if err != nil {
+	var store objstore.Store
+	var layout objstore.PartLayout
+	if o.s3URL != "" {
+		if store, layout, err = s3Store(config.S3{Endpoint: o.s3URL, Bucket: o.s3Bucket, Region: "us-east-1", CAFile: o.s3CA,
+			AccessKeyEnv: "AISEDGE_S3_ACCESS_KEY", SecretKeyEnv: "AISEDGE_S3_SECRET_KEY"}, false, log); err != nil {
+			return fmt.Errorf("--s3-url: %w", err)
+		}
+	} else if store, err = objfs.Open(filepath.Join(dataDir, "bucket")); err != nil {
 		return fmt.Errorf("object store: %w", err)
 	}
 	reg := prometheus.NewRegistry()
@@ -109,17 +123,32 @@ func (o *standaloneOptions) run(ctx context.Context, log *slog.Logger, events io
 	e, err := edge.New(edge.Config{
 		Name: o.edgeName, DataDir: filepath.Join(dataDir, "edge"), Listen: o.listen, AETitle: o.aeTitle,
 		Routes: table, Engine: engines, BackupDir: filepath.Join(dataDir, "facility-backup"),
-		Quiet: o.quiet, Force: o.force, MinFreeBytes: o.minFree, Store: store,
+		Quiet: o.quiet, Force: o.force, MinFreeBytes: o.minFree, Store: store, Layout: layout,
 		Registry: reg, Log: log, EventsOut: events,
 	})
 	if err != nil {
 		return err
 	}
+	var dest hub.Destination
 	archive := o.archiveDir
-	if archive == "" {
-		archive = filepath.Join(dataDir, "archive")
+	if o.xnatURL != "" {
+		if archive != "" {
+			return usageError{"--xnat-url and --archive-dir exclude each other"}
+		}
+		client, err := xnat.New(xnat.Config{URL: o.xnatURL, Username: os.Getenv("XNAT_USER"), Password: os.Getenv("XNAT_PASS"),
+			CAFile: o.xnatCA, Logger: log.With("component", "xnat"), TempDir: dataDir})
+		if err != nil {
+			return fmt.Errorf("--xnat-url: %w", err)
+		}
+		defer client.Close(context.Background())
+		dest, archive = &hub.XNAT{Client: client}, o.xnatURL
+	} else {
+		if archive == "" {
+			archive = filepath.Join(dataDir, "archive")
+		}
+		dest = &hub.ArchiveDir{Dir: archive}
 	}
-	h, err := hub.Open(hub.Config{Store: objstore.WithLogging(store, log.With("component", "objstore")), Dest: &hub.ArchiveDir{Dir: archive},
+	h, err := hub.Open(hub.Config{Store: store, Dest: dest,
 		DataDir: filepath.Join(dataDir, "hub"), Log: log.With("component", "upload"), EventsOut: events, Registry: reg})
 	if err != nil {
 		return err
@@ -147,7 +176,7 @@ func (o *standaloneOptions) run(ctx context.Context, log *slog.Logger, events io
 	go func() { defer wg.Done(); srv.Serve(sockLn) }()
 	go func() { defer wg.Done(); h.Run(ctx, 2*time.Second) }()
 	log.Info("standalone pipeline starting", "dicom", o.listen, "aet", o.aeTitle, "http", httpLn.Addr().String(),
-		"archive", archive, "profile", o.profile, "quietPeriod", o.quiet.String())
+		"destination", archive, "profile", o.profile, "quietPeriod", o.quiet.String())
 	err = e.Run(ctx, func(a net.Addr) {
 		srv.SetReady()
 		if ready != nil {
