@@ -145,7 +145,7 @@ func TestEdgeEndToEnd(t *testing.T) {
 	if ents, _ := os.ReadDir(filepath.Join(dir, "data", "spool", "objects")); len(ents) != 0 {
 		t.Errorf("%d spool files left after sealing", len(ents))
 	}
-	for _, ev := range []string{`"event":"upload_started"`, `"event":"upload_completed"`, `"component":"s3-uploader"`} {
+	for _, ev := range []string{`"event":"startup"`, `"event":"alias_configured"`, `"event":"upload_started"`, `"event":"upload_completed"`, `"component":"s3-uploader"`} {
 		if !strings.Contains(events.String(), ev) {
 			t.Errorf("no %s event", ev)
 		}

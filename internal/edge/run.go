@@ -196,6 +196,7 @@ func (e *Edge) Run(ctx context.Context, ready func(net.Addr)) error {
 // loop stages ready studies and ships staged sessions, backing off after
 // failures, and prunes the facility backup hourly.
 func (e *Edge) loop(ctx context.Context) {
+	go e.probeStore(ctx) // staging and shipping do not wait for it
 	tick := time.NewTicker(e.cfg.Tick)
 	defer tick.Stop()
 	var backoff time.Duration
@@ -230,6 +231,43 @@ func (e *Edge) loop(ctx context.Context) {
 				e.cfg.Log.Info("facility backup pruned", "files", n)
 			}
 			nextPrune = now.Add(time.Hour)
+		}
+	}
+}
+
+// probeStore checks at start that the object store answers for this
+// edge's prefix, with the original uploader's events (startup,
+// alias_retrying, alias_configured, alias_failed) that its dashboards and
+// alert rules match. Unlike the original it does not exit on failure: the
+// ship loop keeps retrying with backoff, and received instances stay safe
+// in the spool meanwhile.
+func (e *Edge) probeStore(ctx context.Context) {
+	ev := e.Shipper.Events
+	ev.Emit("info", "startup", "", "edge starting")
+	const attempts = 12
+	for i := 1; ; i++ {
+		var err error
+		for _, lerr := range e.cfg.Store.List(ctx, e.Shipper.Prefix) {
+			err = lerr
+			break
+		}
+		if err == nil {
+			ev.Emit("info", "alias_configured", "", "object store reachable")
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if i == attempts {
+			ev.Emit("error", "alias_failed", "", "object store unreachable: "+err.Error())
+			e.cfg.Log.Error("object store unreachable; uploads will be retried", "err", err)
+			return
+		}
+		ev.Emit("warn", "alias_retrying", "", err.Error(), "attempt", i)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(min(5*time.Second, 5*e.cfg.Tick)):
 		}
 	}
 }
