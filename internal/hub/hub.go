@@ -35,6 +35,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/aisedge/aisedge/internal/dicom"
 	"github.com/aisedge/aisedge/internal/events"
 	"github.com/aisedge/aisedge/internal/manifest"
 	"github.com/aisedge/aisedge/internal/objstore"
@@ -72,7 +73,11 @@ type Config struct {
 	Parallel int
 	// Retain keeps delivered objects in the bucket instead of deleting them.
 	Retain bool
-	Log    *slog.Logger
+	// LegacySettle is how long a session in the original system's layout
+	// (staged/<folder>/, uploaded by mc mirror without a seal) must stay
+	// unchanged before it is taken as complete (default 10 min).
+	LegacySettle time.Duration
+	Log          *slog.Logger
 	// EventsOut receives the JSON events (xnat_upload_*).
 	EventsOut io.Writer
 	Now       func() time.Time
@@ -147,22 +152,50 @@ func (h *Hub) Close() error { return h.db.Close() }
 
 // Sealed is one sealed generation found in the bucket.
 type Sealed struct {
-	// Base is the session's key prefix, "staged/<edge>/<folder>/".
+	// Base is the session's key prefix, "staged/<edge>/<folder>/" (or
+	// "staged/<folder>/" for the original system's layout).
 	Base       string `json:"base"`
 	Generation int    `json:"generation"`
-	// ManifestKey is the manifest's key.
-	ManifestKey string `json:"manifestKey"`
+	// ManifestKey is the manifest's key; empty for a legacy session.
+	ManifestKey string `json:"manifestKey,omitempty"`
+	// Legacy marks a session uploaded by the original system (mc mirror
+	// of PROJECT.SUBJECT.VISIT to staged/<folder>/, no seal of ours). It
+	// counts as sealed once nothing under it changed for LegacySettle.
+	Legacy bool `json:"legacy,omitempty"`
+
+	objects []objstore.Info
 }
 
-var manifestName = regexp.MustCompile(`^MANIFEST(?:\.g([0-9]+))?\.json$`)
+var (
+	manifestName = regexp.MustCompile(`^MANIFEST(?:\.g([0-9]+))?\.json$`)
+	// legacyFolder is PROJECT.SUBJECT.VISIT directly under the prefix: the
+	// original's layout (edge names never contain dots).
+	legacyFolder = regexp.MustCompile(`^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$`)
+)
 
 // Scan lists the sealed generations in the bucket, per session in
 // generation order.
 func (h *Hub) Scan(ctx context.Context) ([]Sealed, error) {
 	var out []Sealed
+	legacy := map[string]*Sealed{}
+	var newest = map[string]time.Time{}
 	for info, err := range h.cfg.Store.List(ctx, h.cfg.Prefix) {
 		if err != nil {
 			return nil, err
+		}
+		rel := info.Key[len(h.cfg.Prefix):]
+		if first, _, ok := strings.Cut(rel, "/"); ok && legacyFolder.MatchString(first) {
+			base := h.cfg.Prefix + first + "/"
+			l := legacy[base]
+			if l == nil {
+				l = &Sealed{Base: base, Generation: 1, Legacy: true}
+				legacy[base] = l
+			}
+			l.objects = append(l.objects, info)
+			if info.LastModified.After(newest[base]) {
+				newest[base] = info.LastModified
+			}
+			continue
 		}
 		dir, name := info.Key[:strings.LastIndex(info.Key, "/")+1], info.Key[strings.LastIndex(info.Key, "/")+1:]
 		m := manifestName.FindStringSubmatch(name)
@@ -174,6 +207,15 @@ func (h *Hub) Scan(ctx context.Context) ([]Sealed, error) {
 			gen, _ = strconv.Atoi(m[1])
 		}
 		out = append(out, Sealed{Base: dir, Generation: gen, ManifestKey: info.Key})
+	}
+	settle := h.cfg.LegacySettle
+	if settle == 0 {
+		settle = 10 * time.Minute
+	}
+	for base, l := range legacy {
+		if h.cfg.Now().Sub(newest[base]) >= settle {
+			out = append(out, *l)
+		}
 	}
 	slices.SortFunc(out, func(a, b Sealed) int {
 		if c := strings.Compare(a.Base, b.Base); c != 0 {
@@ -301,7 +343,13 @@ func (h *Hub) deliver(ctx context.Context, s Sealed) error {
 		// Delivered before a crash or while retaining: finish the clean-up.
 		return h.cleanup(ctx, s, nil)
 	}
-	m, err := h.readManifest(ctx, s)
+	var m *manifest.Manifest
+	var err error
+	if s.Legacy {
+		m, err = legacyManifest(s)
+	} else {
+		m, err = h.readManifest(ctx, s)
+	}
 	if err != nil {
 		return h.fail(s, session, err)
 	}
@@ -312,10 +360,23 @@ func (h *Hub) deliver(ctx context.Context, s Sealed) error {
 		return h.fail(s, m.Folder, err)
 	}
 	defer os.RemoveAll(work)
-	for _, f := range m.Files {
+	for i, f := range m.Files {
+		if s.Legacy {
+			// No manifest of ours: take the digests from the bytes, and
+			// check them against the ETag where it is a plain MD5.
+			got, err := h.fetchLegacy(ctx, s.Base+f.Path, filepath.Join(work, filepath.FromSlash(f.Path)), f)
+			if err != nil {
+				return h.fail(s, m.Folder, err)
+			}
+			m.Files[i] = got
+			continue
+		}
 		if err := h.download(ctx, s.Base+f.Path, filepath.Join(work, filepath.FromSlash(f.Path)), f); err != nil {
 			return h.fail(s, m.Folder, err)
 		}
+	}
+	if s.Legacy {
+		legacyModalities(m, work)
 	}
 	if err := h.cfg.Dest.Deliver(ctx, m, work); err != nil {
 		return h.fail(s, m.Folder, err)
@@ -337,6 +398,16 @@ func (h *Hub) deliver(ctx context.Context, s Sealed) error {
 // found and finished by the next scan.
 func (h *Hub) cleanup(ctx context.Context, s Sealed, m *manifest.Manifest) error {
 	if h.cfg.Retain {
+		return nil
+	}
+	if s.Legacy {
+		// Everything under the folder, including the original's own
+		// manifest and stray objects.
+		for _, o := range s.objects {
+			if err := h.cfg.Store.Delete(ctx, o.Key); err != nil {
+				return fmt.Errorf("hub: deleting delivered objects of %s: %w", s.Base, err)
+			}
+		}
 		return nil
 	}
 	if m == nil {
@@ -374,6 +445,86 @@ func (h *Hub) readManifest(ctx context.Context, s Sealed) (*manifest.Manifest, e
 		return nil, fmt.Errorf("%w: manifest %s describes %s generation %d", ErrPermanent, s.ManifestKey, m.Folder, m.Generation)
 	}
 	return m, nil
+}
+
+// legacyManifest describes a legacy session from its listing: every
+// <scan>/<resource>/<file> object (sizes now, digests once downloaded).
+func legacyManifest(s Sealed) (*manifest.Manifest, error) {
+	folder := strings.TrimSuffix(s.Base[strings.LastIndex(strings.TrimSuffix(s.Base, "/"), "/")+1:], "/")
+	parts := strings.Split(folder, ".")
+	m := &manifest.Manifest{Version: manifest.Version, Edge: "legacy", Project: parts[0], Subject: parts[1], Session: parts[2],
+		Folder: folder, Generation: 1}
+	series := map[string]*manifest.Series{}
+	for _, o := range s.objects {
+		rel := o.Key[len(s.Base):]
+		p := strings.Split(rel, "/")
+		if len(p) != 3 {
+			continue // the original's MANIFEST.json and the like
+		}
+		m.Files = append(m.Files, manifest.File{Path: rel, Size: o.Size, MD5: objstore.NormalizeETag(o.ETag)})
+		se := series[p[0]]
+		if se == nil {
+			se = &manifest.Series{Scan: p[0], SeriesNumber: strings.SplitN(p[0], ".", 2)[0]}
+			if _, d, ok := strings.Cut(p[0], "."); ok {
+				se.SeriesDescription = d
+			}
+			series[p[0]] = se
+		}
+		se.Files++
+		se.Bytes += o.Size
+	}
+	if len(m.Files) == 0 {
+		return nil, fmt.Errorf("%w: legacy session %s holds no <scan>/<resource>/<file> objects", ErrPermanent, folder)
+	}
+	for _, se := range series {
+		m.Series = append(m.Series, *se)
+	}
+	return m, nil
+}
+
+// legacyModalities fills the series' modalities of a legacy session from
+// the first file of each (for the XNAT session and scan types).
+func legacyModalities(m *manifest.Manifest, dir string) {
+	for i, se := range m.Series {
+		for _, f := range m.Files {
+			if !strings.HasPrefix(f.Path, se.Scan+"/") {
+				continue
+			}
+			if df, err := dicom.Open(filepath.Join(dir, filepath.FromSlash(f.Path)), &dicom.ParseOptions{StopAtPixelData: true}); err == nil {
+				m.Series[i].Modality = df.Dataset.String(dicom.NewTag(0x0008, 0x0060))
+				df.Close()
+			}
+			break
+		}
+		if m.Modality == "" {
+			m.Modality = m.Series[i].Modality
+		}
+	}
+}
+
+// fetchLegacy downloads a legacy object and returns its manifest entry.
+func (h *Hub) fetchLegacy(ctx context.Context, key, dst string, f manifest.File) (manifest.File, error) {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+		return f, err
+	}
+	rc, err := h.cfg.Store.Get(ctx, key)
+	if err != nil {
+		return f, fmt.Errorf("fetching %s: %w", f.Path, err)
+	}
+	defer rc.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return f, err
+	}
+	defer out.Close()
+	got, err := manifest.Digest(f.Path, io.TeeReader(rc, out))
+	if err != nil {
+		return f, fmt.Errorf("fetching %s: %w", f.Path, err)
+	}
+	if got.Size != f.Size || (len(f.MD5) == 32 && got.MD5 != f.MD5) {
+		return f, fmt.Errorf("%w: %s does not match its listing (size %d, want %d)", ErrPermanent, f.Path, got.Size, f.Size)
+	}
+	return got, nil
 }
 
 // download fetches one object and checks it against the manifest.

@@ -219,3 +219,45 @@ func (c *countingDest) Deliver(ctx context.Context, m *manifest.Manifest, dir st
 	c.n++
 	return c.Destination.Deliver(ctx, m, dir)
 }
+
+// TestLegacyLayout: sessions the original system mirrored to
+// staged/<PROJECT.SUBJECT.VISIT>/ (no seal of ours, its own MANIFEST.json)
+// are delivered once they have settled, and cleared afterwards.
+func TestLegacyLayout(t *testing.T) {
+	store, _ := objfs.Open(t.TempDir())
+	arch := &ArchiveDir{Dir: t.TempDir()}
+	now := time.Now()
+	var ev bytes.Buffer
+	h, err := Open(Config{Store: store, Dest: arch, DataDir: t.TempDir(), EventsOut: &ev, LegacySettle: time.Minute,
+		Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	for k, v := range map[string]string{
+		"staged/PROJ.PROJ-ABC.SESS1/1.T1/DICOM/a.dcm": "aaa",
+		"staged/PROJ.PROJ-ABC.SESS1/2.T2/DICOM/b.dcm": "bbbb",
+		"staged/PROJ.PROJ-ABC.SESS1/MANIFEST.json":    `{"xnat-ingest": "its own format"}`,
+	} {
+		if _, err := store.Put(context.Background(), k, strings.NewReader(v), int64(len(v)), objstore.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := h.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(objects(t, store)) != 3 {
+		t.Fatal("an unsettled legacy session was taken")
+	}
+	now = now.Add(2 * time.Minute)
+	if err := h.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(arch.Dir, "PROJ", "PROJ-ABC", "SESS1", "scans", "2.T2", "resources", "DICOM", "files", "b.dcm")
+	if b, err := os.ReadFile(p); err != nil || string(b) != "bbbb" {
+		t.Fatalf("legacy file not delivered: %v", err)
+	}
+	if left := objects(t, store); len(left) != 0 {
+		t.Fatalf("left %v", left)
+	}
+}
