@@ -6,6 +6,7 @@ import (
 	"unicode/utf16"
 	"unicode/utf8"
 
+	"github.com/aisedge/aisedge/internal/dicom/charset"
 	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/unicode/norm"
 )
@@ -31,6 +32,7 @@ type token struct {
 	kind     tokenKind
 	category string
 	raws     []string // extra byte spellings for the raw scan (lower-cased ASCII)
+	charsets []charset.Set
 }
 
 // isSep reports the separators removed by the canonical form (deid.md
@@ -106,8 +108,11 @@ var genericValues = map[string]bool{
 
 // denyList is the set of identifying values of one input (deid.md §10.1).
 type denyList struct {
-	tokens []*token
-	seen   map[string]int // squashed+kind → index
+	// charsets are the input's character sets: non-ASCII tokens are also
+	// searched in their encodings (ISO 2022 escapes, GB18030, ...).
+	charsets []charset.Set
+	tokens   []*token
+	seen     map[string]int // squashed+kind → index
 	// whole holds the squashed form of every deny value, for the
 	// whole-value comparison of short tokens.
 	whole map[string]string // squashed → category
@@ -144,7 +149,7 @@ func (d *denyList) add(value string, kind tokenKind, category string, raw []byte
 		}
 		return
 	}
-	t := &token{squashed: sq, spaced: sp, kind: kind, category: category}
+	t := &token{squashed: sq, spaced: sp, kind: kind, category: category, charsets: d.charsets}
 	t.addRaw(value)
 	if raw != nil {
 		t.addRaw(string(raw))
@@ -194,17 +199,25 @@ func (t *token) addRaw(s string) {
 		return
 	}
 	if utf8.ValidString(s) {
-		n := norm.NFKC.String(s)
-		add(n)
-		if l1, err := charmap.ISO8859_1.NewEncoder().String(n); err == nil {
-			add(l1)
+		// As written, lower- and upper-case (ASCII case is folded by the
+		// scanner; other scripts are not).
+		for _, n := range []string{norm.NFKC.String(s), strings.ToLower(norm.NFKC.String(s)), strings.ToUpper(norm.NFKC.String(s))} {
+			add(n)
+			if l1, err := charmap.ISO8859_1.NewEncoder().String(n); err == nil {
+				add(l1)
+			}
+			u := utf16.Encode([]rune(n))
+			b := make([]byte, 0, 2*len(u))
+			for _, c := range u {
+				b = append(b, byte(c), byte(c>>8))
+			}
+			add(string(b))
+			for _, cs := range t.charsets {
+				if enc, err := cs.Encode(n, false); err == nil {
+					add(string(enc))
+				}
+			}
 		}
-		u := utf16.Encode([]rune(n))
-		b := make([]byte, 0, 2*len(u))
-		for _, c := range u {
-			b = append(b, byte(c), byte(c>>8))
-		}
-		add(string(b))
 	}
 }
 

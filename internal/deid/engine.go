@@ -308,6 +308,9 @@ func (e *Engine) Deidentify(f *dicom.File, o Options) (*Result, error) {
 		retained: map[string]bool{}, retainedIn: map[string]bool{}, origDates: map[string]bool{}, kept: map[string]bool{}, deny: newDenyList(),
 	}
 	s.report = newReport(e, o.Explain)
+	if cs, err := f.Dataset.CharacterSet(); err == nil && len(f.Dataset.Strings(dicom.TagSpecificCharacterSet)) > 0 {
+		s.deny.charsets = append(s.deny.charsets, cs) // the output keeps the input's
+	}
 	res := &Result{Report: s.report}
 	if f.Meta != nil && f.Meta.String(dicom.TagMediaStorageSOPClassUID) == dicomdirClass {
 		s.quarantine("dicomdir-not-an-instance", "", "a DICOMDIR describes a file set; it is not de-identified")

@@ -159,6 +159,17 @@ func TestGateMutations(t *testing.T) {
 		{name: "burned in annotation", v: latin, want: "pixels", mutate: func(r *Result) {
 			r.File.Dataset.SetString(tagBurnedInAnnotation, dicom.CS, "YES")
 		}},
+		{name: "ISO 2022 bytes in a blob", v: variants[2], want: "raw-bytes", mutate: func(r *Result) {
+			cs, _ := r.File.Dataset.CharacterSet()
+			b, err := cs.Encode("x 山田 y", false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.File.Dataset.SetBytes(dicom.MustTag("PixelPaddingValue"), dicom.OB, b)
+		}},
+		{name: "upper-case non-ASCII in a blob", v: utf8v, want: "raw-bytes", mutate: func(r *Result) {
+			r.File.Dataset.SetBytes(dicom.MustTag("PixelPaddingValue"), dicom.OB, []byte("x MÜLLERSTEIN y"))
+		}},
 		{name: "Japanese name in ISO 2022", v: variants[2], want: "strings", mutate: func(r *Result) {
 			setText(r.File.Dataset, "ImageComments", dicom.LT, "やまだ たろう")
 		}},
