@@ -206,3 +206,17 @@ func TestTruncatedEverywhere(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteFileHeaderOnly: the header of a deflated file is the meta group
+// and nothing else (the caller streams the deflated data set after it).
+func TestWriteFileHeaderOnly(t *testing.T) {
+	var buf bytes.Buffer
+	meta := NewFileMeta("1.2.840.10008.5.1.4.1.1.7", "1.2.3", DeflatedExplicitVRLittleEndian)
+	if err := WriteFileHeader(&buf, meta); err != nil {
+		t.Fatal(err)
+	}
+	gl := binary.LittleEndian.Uint32(buf.Bytes()[140:144]) // (0002,0000) value as written
+	if want := 132 + 12 + int(gl); buf.Len() != want {
+		t.Fatalf("header is %d bytes, want %d (meta only)", buf.Len(), want)
+	}
+}

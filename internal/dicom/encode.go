@@ -41,7 +41,9 @@ func NewFileMeta(sopClassUID, sopInstanceUID, transferSyntaxUID string) *Dataset
 // Explicit VR Little Endian, with its group length computed. The data set
 // (in the meta's transfer syntax) must follow.
 func WriteFileHeader(w io.Writer, meta *Dataset) error {
-	return WriteFile(w, &File{Meta: meta, Dataset: &Dataset{}})
+	// Nothing after the meta group: not even an empty deflate stream for
+	// the deflated syntax, since the caller streams the data set itself.
+	return WriteFile(w, &File{Meta: meta})
 }
 
 // WriteDataset writes a bare data set in the transfer syntax tsUID.
