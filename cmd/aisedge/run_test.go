@@ -5,6 +5,7 @@ import (
 
 	"github.com/aisedge/aisedge/internal/edge"
 	"github.com/aisedge/aisedge/internal/hub"
+	"github.com/aisedge/aisedge/internal/testpeer/samples"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,18 +17,7 @@ import (
 	"time"
 )
 
-func sharedTestData(t *testing.T) string {
-	t.Helper()
-	wd, _ := os.Getwd()
-	for d := wd; d != filepath.Dir(d); d = filepath.Dir(d) {
-		c := filepath.Join(d, "shared", "testdata", "dicom")
-		if st, err := os.Stat(c); err == nil && st.IsDir() {
-			return c
-		}
-	}
-	t.Fatal("shared test data not found")
-	return ""
-}
+func sharedTestData(t *testing.T) string { return samples.Dir(t) }
 
 // TestStandaloneRun starts `aisedge run` in-process with its defaults
 // (apart from ports and folders), sends an instance with dcmtk's storescu

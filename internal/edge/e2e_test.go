@@ -15,40 +15,17 @@ import (
 	"time"
 
 	"github.com/aisedge/aisedge/internal/deid"
-	"github.com/aisedge/aisedge/internal/dicom"
 	"github.com/aisedge/aisedge/internal/manifest"
 	"github.com/aisedge/aisedge/internal/objstore"
 	objfs "github.com/aisedge/aisedge/internal/objstore/fs"
 	"github.com/aisedge/aisedge/internal/route"
+	"github.com/aisedge/aisedge/internal/testpeer/samples"
 )
 
 // seriesFiles writes n copies of CT_small as one series of one study, with
 // new SOP Instance UIDs, and returns their folder.
 func seriesFiles(t *testing.T, study, series string, seriesNumber, n int) string {
-	t.Helper()
-	f, err := dicom.Open(filepath.Join(sharedTestData(t), "pydicom_CT_small.dcm"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	dir := t.TempDir()
-	f.Dataset.SetString(dicom.TagStudyInstanceUID, dicom.UI, study)
-	f.Dataset.SetString(dicom.TagSeriesInstanceUID, dicom.UI, series)
-	f.Dataset.SetString(dicom.NewTag(0x0020, 0x0011), dicom.IS, fmt.Sprint(seriesNumber))
-	for i := range n {
-		uid := fmt.Sprintf("%s.%d", series, i+1)
-		f.Dataset.SetString(dicom.TagSOPInstanceUID, dicom.UI, uid)
-		f.Meta.SetString(dicom.TagMediaStorageSOPInstanceUID, dicom.UI, uid)
-		out, err := os.Create(filepath.Join(dir, fmt.Sprintf("%03d.dcm", i)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := dicom.WriteFile(out, f); err != nil {
-			t.Fatal(err)
-		}
-		out.Close()
-	}
-	return dir
+	return samples.Series{StudyUID: study, SeriesUID: series, SeriesNumber: seriesNumber, N: n}.Write(t)
 }
 
 func storescu(t *testing.T, addr, aet, dir string) {

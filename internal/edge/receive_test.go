@@ -17,25 +17,12 @@ import (
 	"github.com/aisedge/aisedge/internal/dimse"
 	"github.com/aisedge/aisedge/internal/route"
 	"github.com/aisedge/aisedge/internal/spool"
+	"github.com/aisedge/aisedge/internal/testpeer/samples"
 )
 
 const testSalt = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 
-func sharedTestData(t testing.TB) string {
-	t.Helper()
-	if d := os.Getenv("AISEDGE_TESTDATA"); d != "" {
-		return d
-	}
-	wd, _ := os.Getwd()
-	for d := wd; d != filepath.Dir(d); d = filepath.Dir(d) {
-		c := filepath.Join(d, "shared", "testdata", "dicom")
-		if st, err := os.Stat(c); err == nil && st.IsDir() {
-			return c
-		}
-	}
-	t.Skip("shared test data not found (set AISEDGE_TESTDATA)")
-	return ""
-}
+func sharedTestData(t testing.TB) string { return samples.Dir(t) }
 
 type testEdge struct {
 	recv    *Receiver

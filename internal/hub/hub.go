@@ -75,7 +75,9 @@ type Config struct {
 	Retain bool
 	// LegacySettle is how long a session in the original system's layout
 	// (staged/<folder>/, uploaded by mc mirror without a seal) must stay
-	// unchanged before it is taken as complete (default 10 min).
+	// unchanged before it is taken as complete (default 10 min). Legacy
+	// sessions are looked for only when Prefix is the bucket's "staged/"
+	// (a hub confined to staged/<edge>/ sees only sealed sessions).
 	LegacySettle time.Duration
 	Log          *slog.Logger
 	// EventsOut receives the JSON events (xnat_upload_*).
@@ -184,7 +186,7 @@ func (h *Hub) Scan(ctx context.Context) ([]Sealed, error) {
 			return nil, err
 		}
 		rel := info.Key[len(h.cfg.Prefix):]
-		if first, _, ok := strings.Cut(rel, "/"); ok && legacyFolder.MatchString(first) {
+		if first, _, ok := strings.Cut(rel, "/"); ok && h.cfg.Prefix == "staged/" && legacyFolder.MatchString(first) {
 			base := h.cfg.Prefix + first + "/"
 			l := legacy[base]
 			if l == nil {
