@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/aisedge/aisedge/internal/edge"
 	"io"
 	"log/slog"
 	"net"
@@ -87,7 +88,7 @@ func runReceive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	srv, err := dimse.NewServer(dimse.ServerConfig{
 		Handler: store, TempDir: tmp, MaxAssociations: *maxAssoc, MaxPDULength: uint32(*maxPDU),
 		MinFreeBytes: minFreeBytes, IdleTimeout: *idle, Logger: log,
-		Admit: admitter(tab),
+		Admit: edge.Admitter(tab),
 	})
 	if err != nil {
 		return err
@@ -113,27 +114,6 @@ func runReceive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	m := srv.Metrics.Snapshot()
 	fmt.Fprintf(stdout, "stored %d, failed %d, %d bytes\n", m.StoresOK, m.StoresFailed, m.BytesReceived)
 	return err
-}
-
-// admitter maps routing decisions to association rejections (nil table:
-// everyone is admitted).
-func admitter(tab *route.Table) func(*dimse.AssociationInfo) *dimse.Rejection {
-	if tab == nil {
-		return nil
-	}
-	return func(info *dimse.AssociationInfo) *dimse.Rejection {
-		_, err := tab.Admit(info.CalledAET, info.CallingAET, info.Remote)
-		switch {
-		case err == nil:
-			return nil
-		case errors.Is(err, route.ErrUnknownCalledAET):
-			return dimse.RejectCalledAET
-		case errors.Is(err, route.ErrCallingAETNotAllowed):
-			return dimse.RejectCallingAET
-		default:
-			return dimse.RejectNoReason
-		}
-	}
 }
 
 // routedStore files instances by project: DIR/<project>/, or without a
