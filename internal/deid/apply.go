@@ -509,14 +509,12 @@ func (s *state) cleanText(v string, narrative bool) (string, int) {
 					continue
 				case tkComponent:
 					if utf8.RuneCountInString(t.squashed) >= 5 {
-						k := strings.Index(run, t.squashed)
-						hit = k >= 0 && k < len(sq[i])
+						hit = inRun(run, t.squashed, i == j, len(sq[i]))
 					} else {
 						hit = run == t.squashed
 					}
 				default:
-					k := strings.Index(run, t.squashed)
-					hit = k >= 0 && k < len(sq[i])
+					hit = inRun(run, t.squashed, i == j, len(sq[i]))
 				}
 				if hit {
 					break
@@ -551,6 +549,16 @@ func (s *state) cleanText(v string, narrative bool) (string, int) {
 	v = strings.Join(keep, " ")
 	v = strings.TrimSpace(cleanSpaceRE.ReplaceAllString(v, " "))
 	return v, n
+}
+
+// inRun reports whether tok occurs in the squashed run of words: anywhere
+// in a single word, or starting at the first word of a longer run (a
+// token spanning words starts at a word).
+func inRun(run, tok string, single bool, firstLen int) bool {
+	if single {
+		return strings.Contains(run, tok)
+	}
+	return strings.HasPrefix(run, tok) && len(tok) > firstLen
 }
 
 func mustSquash(s string) string { sq, _ := canonicalFast(s); return sq }

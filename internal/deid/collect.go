@@ -259,6 +259,14 @@ func (s *state) nameTokens(v string, raw []byte) {
 		}
 		s.deny.add(group, tkName, "person-name", nil)
 		comps := strings.Split(group, "^")
+		// Initial glued to the family name (JDOE, DOEJ): user names and
+		// file names are built that way.
+		if len(comps) >= 2 && comps[0] != "" && comps[1] != "" {
+			fam := strings.ReplaceAll(comps[0], " ", "")
+			ini := string([]rune(comps[1])[:1])
+			s.deny.add(ini+fam, tkComponent, "person-name", nil)
+			s.deny.add(fam+ini, tkComponent, "person-name", nil)
+		}
 		for i, c := range comps {
 			if i >= 3 {
 				break // prefix and suffix are titles, not identifying

@@ -144,6 +144,9 @@ func TestGateMutations(t *testing.T) {
 		{name: "initial glued to the surname", v: latin, want: "strings", mutate: func(r *Result) {
 			r.File.Dataset.SetString(dicom.MustTag("ManufacturerModelName"), dicom.LO, "J"+strings.ToUpper(sur))
 		}},
+		{name: "initial glued to a short surname", v: latin, want: "strings", mutate: func(r *Result) {
+			r.File.Dataset.SetString(dicom.MustTag("ManufacturerModelName"), dicom.LO, "user JDOEBERG")
+		}},
 		{name: "name without its accents", v: utf8v, want: "strings", mutate: func(r *Result) {
 			r.File.Dataset.SetString(dicom.MustTag("ManufacturerModelName"), dicom.LO, "seen by Mullerstein")
 		}},
