@@ -66,7 +66,9 @@ func (r *Receiver) store(ctx context.Context, in *dimse.Instance) error {
 	f, err := dicom.Open(in.Path, nil)
 	if err != nil {
 		// Unreadable: keep it (quarantine) and tell the sender.
-		reason := "unparseable: " + errors.Unwrap(err).Error()
+		// The reason names the kind and offset only: a parse error's text
+		// is value-free, but other errors could carry a path.
+		reason := "unreadable"
 		var pe *dicom.ParseError
 		if errors.As(err, &pe) {
 			reason = fmt.Sprintf("unparseable: %s at offset %d", pe.Kind, pe.Offset)
