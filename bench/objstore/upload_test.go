@@ -65,6 +65,21 @@ type result struct {
 	bytes   int64
 	rssMiB  float64
 	cpu     float64 // user+sys seconds of the uploader process
+	server  float64 // user+sys seconds of the SeaweedFS process meanwhile
+}
+
+// procCPU returns the user+sys CPU seconds of process pid so far.
+func procCPU(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the parenthesised command name; utime and stime are
+	// fields 14 and 15 of the line, in clock ticks (100 per second).
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+	u, _ := strconv.ParseFloat(f[11], 64)
+	s, _ := strconv.ParseFloat(f[12], 64)
+	return (u + s) / 100
 }
 
 func (r result) mbps() float64 { return float64(r.bytes) / 1e6 / r.seconds }
@@ -102,12 +117,17 @@ func TestUploadThroughput(t *testing.T) {
 		for round := range rounds {
 			var rs []result
 			prefix := fmt.Sprintf("staged/edge-a/bench-%d-%s-r%d", time.Now().UnixNano(), ds.name, round)
+			before := procCPU(srv.PID())
 			rs = append(rs, runOurs(t, srv, edge, dir, prefix+"-aisedge/", total))
+			rs[0].server = procCPU(srv.PID()) - before
 			if mc != "" {
+				before = procCPU(srv.PID())
 				rs = append(rs, runMC(t, srv, edge, mc, mcConfig, dir, prefix+"-mc/", total))
+				rs[1].server = procCPU(srv.PID()) - before
 			}
 			for _, r := range rs {
-				line := fmt.Sprintf("%-12s %-8s %7.2f s %7.1f MB/s  max RSS %6.1f MiB  CPU %6.2f s", ds.name, r.tool, r.seconds, r.mbps(), r.rssMiB, r.cpu)
+				line := fmt.Sprintf("%-12s %-8s %7.2f s %7.1f MB/s  max RSS %6.1f MiB  CPU %5.2f s  server CPU %5.2f s",
+					ds.name, r.tool, r.seconds, r.mbps(), r.rssMiB, r.cpu, r.server)
 				report = append(report, line)
 				fmt.Println(line)
 			}

@@ -10,8 +10,9 @@ import (
 )
 
 // WithLogging returns a Store that logs every operation of s on logger: at
-// Debug level when it succeeds, at Warn level when it fails (with the error
-// and its class: permanent, transient, not_exist or other). Keys are logged;
+// Debug level when it succeeds or finds no object or is cancelled, at Warn
+// level when it fails otherwise (with the error and its class: permanent,
+// transient or other). Keys are logged;
 // they hold pseudonyms only. Object contents and credentials never are.
 func WithLogging(s Store, logger *slog.Logger) Store {
 	return &logStore{s: s, log: logger}
@@ -49,8 +50,13 @@ func (l *logStore) done(ctx context.Context, op, key string, start time.Time, er
 	attrs = append(attrs, slog.String("op", op), slog.String("key", key),
 		slog.Duration("duration", time.Since(start)))
 	if err != nil {
-		attrs = append(attrs, slog.String("error", err.Error()), slog.String("class", Class(err)))
-		l.log.LogAttrs(ctx, slog.LevelWarn, "objstore "+op+" failed", attrs...)
+		class := Class(err)
+		attrs = append(attrs, slog.String("error", err.Error()), slog.String("class", class))
+		level := slog.LevelWarn
+		if class == "not_exist" || class == "canceled" {
+			level = slog.LevelDebug
+		}
+		l.log.LogAttrs(ctx, level, "objstore "+op+" failed", attrs...)
 		return
 	}
 	l.log.LogAttrs(ctx, slog.LevelDebug, "objstore "+op, attrs...)

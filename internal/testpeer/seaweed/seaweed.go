@@ -106,6 +106,10 @@ func (s *Server) Edge(name string) Credentials {
 	return c
 }
 
+// PID returns the process id of the weed server (for benchmarks that read
+// its CPU time from /proc).
+func (s *Server) PID() int { return s.cmd.Process.Pid }
+
 // Config returns an objstore/s3 configuration for the server's HTTPS
 // endpoint and bucket with the given credentials, trusting the server's CA.
 // Small part sizes keep multipart tests quick.
