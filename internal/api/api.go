@@ -1,14 +1,15 @@
 // Package api serves the daemons' local HTTP endpoints: Prometheus
 // /metrics, /healthz (the process runs), /readyz (the receiver listens),
-// /api/status (JSON for `aisedge status` and tests) and a small HTML status
-// page. Everything it shows is value-free: pseudonymous session names,
-// counts, ages and reasons. The commands import it.
+// /api/status (JSON for `aisedge status` and tests) and the HTML status
+// page at / (page.go). Everything it shows is value-free: pseudonymous
+// session names, counts, ages and reasons. The commands import it; it
+// imports neither internal/edge nor internal/hub (their status parts are
+// read through their JSON).
 package api
 
 import (
 	"context"
 	"encoding/json"
-	"html/template"
 	"log/slog"
 	"net"
 	"net/http"
@@ -32,13 +33,14 @@ type ActionFunc func(ctx context.Context, id string) error
 type Server struct {
 	srv   *http.Server
 	ready atomic.Bool
+	reg   *prometheus.Registry
 	parts map[string]StatusFunc
 	log   *slog.Logger
 }
 
 // New returns a server exposing reg, the named status parts and actions.
 func New(reg *prometheus.Registry, parts map[string]StatusFunc, actions map[string]ActionFunc, log *slog.Logger) *Server {
-	s := &Server{parts: parts, log: log}
+	s := &Server{reg: reg, parts: parts, log: log}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
@@ -66,6 +68,10 @@ func New(reg *prometheus.Registry, parts map[string]StatusFunc, actions map[stri
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	return s
 }
+
+// ServeHTTP serves one request with the server's handlers (for tests and
+// for embedding in another server).
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.srv.Handler.ServeHTTP(w, r) }
 
 // SetReady marks the daemon ready (/readyz answers 200).
 func (s *Server) SetReady() { s.ready.Store(true) }
@@ -121,19 +127,4 @@ func (s *Server) status(w http.ResponseWriter, _ *http.Request) {
 	if err := enc.Encode(s.Status()); err != nil {
 		s.log.Error("writing status", "err", err)
 	}
-}
-
-var pageTmpl = template.Must(template.New("status").Parse(`<!doctype html>
-<html><head><meta charset="utf-8"><title>aisedge status</title>
-<style>body{font-family:sans-serif;margin:2em}pre{background:#f4f4f4;padding:1em}</style></head>
-<body><h1>aisedge</h1><p>Ready: {{.ready}} · {{.time}}</p>
-<pre>{{.json}}</pre>
-<p><a href="/api/status">JSON</a> · <a href="/metrics">metrics</a></p></body></html>
-`))
-
-func (s *Server) page(w http.ResponseWriter, _ *http.Request) {
-	doc := s.Status()
-	b, _ := json.MarshalIndent(doc, "", "  ")
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	pageTmpl.Execute(w, map[string]any{"ready": doc["ready"], "time": doc["time"], "json": string(b)})
 }

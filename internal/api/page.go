@@ -1,0 +1,589 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"math"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+)
+
+// The status page (GET /) renders the same status parts as /api/status,
+// plus the process's own aisedge_* counters, as one server-rendered HTML
+// page: no scripts, no external assets, refreshed by the browser every 5 s.
+//
+// Parts are recognised by shape, not by name, so that this package needs
+// neither internal/edge nor internal/hub (they, or the commands wiring
+// them, import api): a part with "openStudies" or "queuedShipments" is an
+// edge, one with "deadLetters" or "destination" a hub, one with only
+// "error" failed, anything else is shown as indented JSON. The view
+// structs below mirror the JSON of edge.Status and hub.Status; the test
+// renders real values of those types so that a renamed field fails it.
+
+// pageRows caps each list on the page; the rest is counted.
+const pageRows = 100
+
+type edgeView struct {
+	Part       string           `json:"-"`
+	Edge       string           `json:"edge"`
+	Listen     string           `json:"listen"`
+	Open       []openStudyView  `json:"openStudies"`
+	Queued     []shipmentView   `json:"queuedShipments"`
+	Quarantine []quarantineView `json:"quarantine"`
+	LastUpload time.Time        `json:"lastUpload"`
+	LastError  string           `json:"lastError"`
+	Received   *receivedView    `json:"received"`
+
+	// Totals before the lists were cut to pageRows, and the queue by
+	// stage.
+	OpenTotal, QueuedTotal, QuarantineTotal int
+	Pending, Held                           int
+	Stages                                  []stageCount
+}
+
+// openStudyView mirrors edge.StudyStatus. Its ages are time.Duration
+// values (JSON integers of nanoseconds, despite the field names), as the
+// CLI also reads them.
+type openStudyView struct {
+	Session string        `json:"session"`
+	Pending int           `json:"pending"`
+	Age     time.Duration `json:"ageSeconds"`
+	Idle    time.Duration `json:"idleSeconds"`
+}
+
+// shipmentView mirrors spool.Shipment.
+type shipmentView struct {
+	Project    string    `json:"project"`
+	Subject    string    `json:"subject"`
+	Session    string    `json:"session"`
+	Generation int       `json:"generation"`
+	State      string    `json:"state"`
+	StagedAt   time.Time `json:"stagedAt"`
+	Attempts   int       `json:"attempts"`
+	LastError  string    `json:"lastError"`
+	Held       bool      `json:"held"`
+}
+
+// Name is the XNAT label of the shipment's session.
+func (s shipmentView) Name() string {
+	return strings.Trim(s.Project+"."+s.Subject+"."+s.Session, ".")
+}
+
+// quarantineView mirrors edge.QuarantineEntry.
+type quarantineView struct {
+	ID         string    `json:"id"`
+	ReceivedAt time.Time `json:"receivedAt"`
+	CalledAET  string    `json:"calledAET"`
+	CallingAET string    `json:"callingAET"`
+	Reasons    []string  `json:"reasons"`
+	Requeues   int       `json:"requeues"`
+}
+
+// receivedView mirrors dimse.MetricsSnapshot (no JSON tags there).
+type receivedView struct {
+	AssociationsAccepted, AssociationsRejected, AssociationsAborted int64
+	Echoes, StoresOK, StoresFailed, BytesReceived, Active           int64
+}
+
+type stageCount struct {
+	Stage string
+	N     int
+}
+
+type hubView struct {
+	Part        string           `json:"-"`
+	Destination string           `json:"destination"`
+	Pending     []sealedView     `json:"pending"`
+	DeadLetters []deadLetterView `json:"deadLetters"`
+	// Recent is optional: shown when a hub reports its latest deliveries
+	// under "recentDeliveries".
+	Recent []deliveryView `json:"recentDeliveries"`
+
+	PendingTotal, DeadTotal, RecentTotal int
+}
+
+// sealedView mirrors hub.Sealed.
+type sealedView struct {
+	Base       string `json:"base"`
+	Generation int    `json:"generation"`
+}
+
+// deadLetterView mirrors hub.DeadLetter.
+type deadLetterView struct {
+	Base       string    `json:"base"`
+	Generation int       `json:"generation"`
+	Reason     string    `json:"reason"`
+	At         time.Time `json:"at"`
+}
+
+// deliveryView is one entry of an optional "recentDeliveries" list.
+type deliveryView struct {
+	Base       string    `json:"base"`
+	Generation int       `json:"generation"`
+	At         time.Time `json:"at"`
+	Bytes      int64     `json:"bytes"`
+}
+
+type otherPart struct {
+	Name, JSON, Error string
+}
+
+type card struct {
+	Label, Value string
+	Warn         bool
+}
+
+type counterRow struct {
+	Name, Labels, Value string
+}
+
+type banner struct {
+	Class, Title string
+	Items        []string
+}
+
+type pageData struct {
+	Now      time.Time
+	Ready    bool
+	Banner   banner
+	Cards    []card
+	Edges    []*edgeView
+	Hubs     []*hubView
+	Failed   []otherPart
+	Other    []otherPart
+	Counters []counterRow
+}
+
+// buildPage turns the status document and the gathered metric families
+// into the page's data.
+func buildPage(doc map[string]any, fams []*dto.MetricFamily) *pageData {
+	p := &pageData{}
+	p.Now, _ = doc["time"].(time.Time)
+	if p.Now.IsZero() {
+		p.Now = time.Now().UTC()
+	}
+	p.Ready, _ = doc["ready"].(bool)
+	names := make([]string, 0, len(doc))
+	for name := range doc {
+		if name != "time" && name != "ready" {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		raw, err := json.Marshal(doc[name])
+		if err != nil {
+			p.Failed = append(p.Failed, otherPart{Name: name, Error: err.Error()})
+			continue
+		}
+		var keys map[string]json.RawMessage
+		if json.Unmarshal(raw, &keys) != nil {
+			p.Other = append(p.Other, otherPart{Name: name, JSON: indent(raw)})
+			continue
+		}
+		has := func(k string) bool { _, ok := keys[k]; return ok }
+		switch {
+		case len(keys) == 1 && has("error"):
+			var e string
+			json.Unmarshal(keys["error"], &e)
+			p.Failed = append(p.Failed, otherPart{Name: name, Error: e})
+		case has("openStudies") || has("queuedShipments"):
+			e := &edgeView{Part: name}
+			if err := json.Unmarshal(raw, e); err != nil {
+				p.Failed = append(p.Failed, otherPart{Name: name, Error: "cannot read edge status: " + err.Error()})
+				continue
+			}
+			e.prepare()
+			p.Edges = append(p.Edges, e)
+		case has("deadLetters") || has("destination"):
+			h := &hubView{Part: name}
+			if err := json.Unmarshal(raw, h); err != nil {
+				p.Failed = append(p.Failed, otherPart{Name: name, Error: "cannot read hub status: " + err.Error()})
+				continue
+			}
+			h.prepare()
+			p.Hubs = append(p.Hubs, h)
+		default:
+			p.Other = append(p.Other, otherPart{Name: name, JSON: indent(raw)})
+		}
+	}
+	var certSoon []string
+	p.Counters, certSoon = counters(fams)
+	p.Banner = p.banner(certSoon)
+	p.Cards = p.cards()
+	return p
+}
+
+func indent(raw []byte) string {
+	var b bytes.Buffer
+	if json.Indent(&b, raw, "", "  ") != nil {
+		return string(raw)
+	}
+	return b.String()
+}
+
+func (e *edgeView) prepare() {
+	e.OpenTotal, e.QueuedTotal, e.QuarantineTotal = len(e.Open), len(e.Queued), len(e.Quarantine)
+	by := map[string]int{}
+	for _, s := range e.Open {
+		e.Pending += s.Pending
+	}
+	for _, s := range e.Queued {
+		by[s.State]++
+		if s.Held {
+			e.Held++
+		}
+	}
+	// The life cycle's order first, then anything unexpected.
+	for _, st := range []string{"staged", "uploaded", "sealed"} {
+		if by[st] > 0 {
+			e.Stages = append(e.Stages, stageCount{st, by[st]})
+			delete(by, st)
+		}
+	}
+	var rest []string
+	for st := range by {
+		rest = append(rest, st)
+	}
+	sort.Strings(rest)
+	for _, st := range rest {
+		e.Stages = append(e.Stages, stageCount{st, by[st]})
+	}
+	// Oldest open study first; held shipments, then oldest first; newest
+	// quarantine entry first.
+	sort.SliceStable(e.Open, func(i, j int) bool { return e.Open[i].Age > e.Open[j].Age })
+	sort.SliceStable(e.Queued, func(i, j int) bool {
+		a, b := e.Queued[i], e.Queued[j]
+		if a.Held != b.Held {
+			return a.Held
+		}
+		return a.StagedAt.Before(b.StagedAt)
+	})
+	sort.SliceStable(e.Quarantine, func(i, j int) bool { return e.Quarantine[i].ReceivedAt.After(e.Quarantine[j].ReceivedAt) })
+	e.Open, e.Queued, e.Quarantine = capRows(e.Open), capRows(e.Queued), capRows(e.Quarantine)
+}
+
+func (h *hubView) prepare() {
+	h.PendingTotal, h.DeadTotal, h.RecentTotal = len(h.Pending), len(h.DeadLetters), len(h.Recent)
+	sort.SliceStable(h.DeadLetters, func(i, j int) bool { return h.DeadLetters[i].At.After(h.DeadLetters[j].At) })
+	sort.SliceStable(h.Recent, func(i, j int) bool { return h.Recent[i].At.After(h.Recent[j].At) })
+	h.Pending, h.DeadLetters, h.Recent = capRows(h.Pending), capRows(h.DeadLetters), capRows(h.Recent)
+}
+
+func capRows[T any](s []T) []T {
+	if len(s) > pageRows {
+		return s[:pageRows]
+	}
+	return s
+}
+
+// certWarnDays is when the banner starts to mention a certificate (the
+// CertificateExpiringSoon alert uses the same threshold).
+const certWarnDays = 14
+
+func (p *pageData) banner(certSoon []string) banner {
+	var items []string
+	for _, f := range p.Failed {
+		items = append(items, fmt.Sprintf("status of %q unavailable: %s", f.Name, f.Error))
+	}
+	if !p.Ready {
+		return banner{Class: "bad", Title: "Not ready: the DICOM receiver is not listening yet", Items: items}
+	}
+	if len(p.Failed) > 0 {
+		return banner{Class: "bad", Title: "Ready, but part of the status is unavailable", Items: items}
+	}
+	plural := func(n int, one, many string) string {
+		if n == 1 {
+			return "1 " + one
+		}
+		return fmt.Sprintf("%d %s", n, many)
+	}
+	for _, e := range p.Edges {
+		if e.Held > 0 {
+			items = append(items, plural(e.Held, "shipment held", "shipments held")+" after a permanent failure (operator action needed)")
+		}
+		if e.QuarantineTotal > 0 {
+			items = append(items, plural(e.QuarantineTotal, "instance", "instances")+" in quarantine")
+		}
+		if e.LastError != "" {
+			items = append(items, "last upload error: "+e.LastError)
+		}
+	}
+	for _, h := range p.Hubs {
+		if h.DeadTotal > 0 {
+			items = append(items, plural(h.DeadTotal, "dead letter", "dead letters")+" at the hub (operator action needed)")
+		}
+	}
+	items = append(items, certSoon...)
+	if len(items) > 0 {
+		return banner{Class: "warn", Title: "Ready, needs attention", Items: items}
+	}
+	return banner{Class: "ok", Title: "Ready: all clear"}
+}
+
+func (p *pageData) cards() []card {
+	var cs []card
+	n := func(label string, v int, warn bool) { cs = append(cs, card{label, fmt.Sprint(v), warn && v > 0}) }
+	for _, e := range p.Edges {
+		n("open studies", e.OpenTotal, false)
+		n("pending instances", e.Pending, false)
+		n("queued shipments", e.QueuedTotal, false)
+		n("held shipments", e.Held, true)
+		n("quarantined", e.QuarantineTotal, true)
+		if r := e.Received; r != nil {
+			n("instances stored", int(r.StoresOK), false)
+			n("stores failed", int(r.StoresFailed), true)
+			n("active associations", int(r.Active), false)
+		}
+	}
+	for _, h := range p.Hubs {
+		n("hub pending", h.PendingTotal, false)
+		n("dead letters", h.DeadTotal, true)
+	}
+	return cs
+}
+
+// counters lists the aisedge_* families (counters and gauges by label
+// set, histograms as count and mean) and the certificates that expire
+// within certWarnDays.
+func counters(fams []*dto.MetricFamily) (rows []counterRow, certSoon []string) {
+	for _, f := range fams {
+		name := f.GetName()
+		if !strings.HasPrefix(name, "aisedge_") {
+			continue
+		}
+		short := strings.TrimPrefix(name, "aisedge_")
+		for _, m := range f.GetMetric() {
+			var pairs []string
+			for _, l := range m.GetLabel() {
+				pairs = append(pairs, l.GetName()+"="+l.GetValue())
+			}
+			row := counterRow{Name: short, Labels: strings.Join(pairs, " ")}
+			switch f.GetType() {
+			case dto.MetricType_COUNTER:
+				row.Value = unit(name, m.GetCounter().GetValue())
+			case dto.MetricType_GAUGE:
+				v := m.GetGauge().GetValue()
+				row.Value = unit(name, v)
+				if name == "aisedge_certificate_expiry_days" && v < certWarnDays {
+					file := row.Labels
+					for _, l := range m.GetLabel() {
+						if l.GetName() == "file" {
+							file = l.GetValue()
+						}
+					}
+					certSoon = append(certSoon, fmt.Sprintf("certificate %s expires in %.1f days", file, v))
+				}
+			case dto.MetricType_HISTOGRAM:
+				h := m.GetHistogram()
+				row.Value = fmt.Sprintf("%d observed", h.GetSampleCount())
+				if c := h.GetSampleCount(); c > 0 {
+					row.Value += ", mean " + unit(name, h.GetSampleSum()/float64(c))
+				}
+			default:
+				continue
+			}
+			rows = append(rows, row)
+		}
+	}
+	return rows, certSoon
+}
+
+// unit formats v by the metric name's unit suffix.
+func unit(name string, v float64) string {
+	base := strings.TrimSuffix(name, "_total")
+	switch {
+	case strings.HasSuffix(base, "_bytes"):
+		return fmtBytes(v)
+	case strings.HasSuffix(base, "_seconds"):
+		if v < 1 {
+			return fmt.Sprintf("%.0f ms", v*1000)
+		}
+		return fmtDur(time.Duration(v * float64(time.Second)))
+	case strings.HasSuffix(base, "_days"):
+		return fmt.Sprintf("%.1f days", v)
+	case v == math.Trunc(v) && math.Abs(v) < 1e15:
+		return fmt.Sprintf("%.0f", v)
+	default:
+		return fmt.Sprintf("%.3g", v)
+	}
+}
+
+func fmtBytes(v float64) string {
+	const k = 1024
+	if v < k {
+		return fmt.Sprintf("%.0f B", v)
+	}
+	for i, u := range []string{"KiB", "MiB", "GiB", "TiB"} {
+		if d := v / math.Pow(k, float64(i+1)); d < k || u == "TiB" {
+			return fmt.Sprintf("%.1f %s", d, u)
+		}
+	}
+	return ""
+}
+
+// fmtDur is a compact, rounded duration: 45s, 3m12s, 2h05m, 3d04h.
+func fmtDur(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	s := int64(d.Round(time.Second) / time.Second)
+	switch {
+	case s < 60:
+		return fmt.Sprintf("%ds", s)
+	case s < 3600:
+		return fmt.Sprintf("%dm%02ds", s/60, s%60)
+	case s < 86400:
+		return fmt.Sprintf("%dh%02dm", s/3600, s%3600/60)
+	default:
+		return fmt.Sprintf("%dd%02dh", s/86400, s%86400/3600)
+	}
+}
+
+var pageFuncs = template.FuncMap{
+	"dur":   fmtDur,
+	"bytes": func(v int64) string { return fmtBytes(float64(v)) },
+	"ts": func(t time.Time) string {
+		if t.IsZero() {
+			return "–"
+		}
+		return t.UTC().Format("2006-01-02 15:04:05Z")
+	},
+	"since": func(now, t time.Time) string {
+		if t.IsZero() {
+			return "–"
+		}
+		return fmtDur(now.Sub(t))
+	},
+	"more": func(total, shown int) int { return total - shown },
+}
+
+var pageTmpl = template.Must(template.New("status").Funcs(pageFuncs).Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="refresh" content="5">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>aisedge status</title>
+<style>
+body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d2330;background:#f5f6f8}
+header{display:flex;justify-content:space-between;align-items:baseline;padding:.8em 1.5em;background:#1d2330;color:#fff}
+header h1{margin:0;font-size:1.3em}header span{opacity:.8}
+main{padding:1em 1.5em;max-width:1400px}
+.banner{padding:.8em 1.2em;border-radius:6px;margin-bottom:1em;border-left:8px solid}
+.banner h2{margin:0;font-size:1.2em}.banner ul{margin:.4em 0 0;padding-left:1.2em}
+.ok{background:#e3f6e8;border-color:#1f8f3a}.warn{background:#fff4d6;border-color:#d08a00}.bad{background:#fde2e1;border-color:#c62828}
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(150px,1fr));gap:.6em;margin-bottom:1em}
+.card{background:#fff;border-radius:6px;padding:.6em .8em;box-shadow:0 1px 2px rgba(0,0,0,.08)}
+.card b{display:block;font-size:1.8em;font-variant-numeric:tabular-nums}.card.hot b{color:#c62828}
+.card span{color:#5a6272;font-size:.9em}
+section{background:#fff;border-radius:6px;padding:.6em 1em 1em;margin-bottom:1em;box-shadow:0 1px 2px rgba(0,0,0,.08)}
+h2{font-size:1.1em}h3{font-size:1em;margin:.9em 0 .3em}
+table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
+th,td{text-align:left;padding:.25em .6em;border-bottom:1px solid #e6e8ec;vertical-align:top;overflow-wrap:break-word}
+th,td.n{white-space:nowrap}td.wrap{overflow-wrap:anywhere}
+th{color:#5a6272;font-weight:600;font-size:.9em}.n{text-align:right}
+tr.held td{background:#fde2e1}
+.muted{color:#7a8190}.err{color:#c62828}code{font-size:.95em}
+.pill{display:inline-block;padding:0 .5em;border-radius:9px;background:#e6e8ec;margin-right:.3em}
+pre{background:#f5f6f8;padding:.6em;overflow:auto}
+</style></head>
+<body>
+<header><h1>aisedge</h1><span>{{ts .Now}} · refreshes every 5 s · <a style="color:#fff" href="/api/status">JSON</a> · <a style="color:#fff" href="/metrics">metrics</a></span></header>
+<main>
+<div class="banner {{.Banner.Class}}" id="health"><h2>{{.Banner.Title}}</h2>
+{{- if .Banner.Items}}<ul>{{range .Banner.Items}}<li>{{.}}</li>{{end}}</ul>{{end}}</div>
+{{- if .Cards}}
+<div class="cards">{{range .Cards}}<div class="card{{if .Warn}} hot{{end}}"><b>{{.Value}}</b><span>{{.Label}}</span></div>{{end}}</div>
+{{- end}}
+{{- $now := .Now}}
+{{- range .Edges}}
+<section id="edge-{{.Part}}">
+<h2>Edge {{.Edge}}{{if .Listen}} <span class="muted">· DICOM on {{.Listen}}</span>{{end}}</h2>
+<p class="muted">Last upload: {{if .LastUpload.IsZero}}none yet{{else}}{{ts .LastUpload}} ({{since $now .LastUpload}} ago){{end}}
+{{- if .LastError}} · <span class="err">last error: {{.LastError}}</span>{{end}}
+{{- with .Received}} · associations {{.AssociationsAccepted}} accepted, {{.AssociationsRejected}} rejected, {{.AssociationsAborted}} aborted · {{.Echoes}} echoes · {{bytes .BytesReceived}} received{{end}}</p>
+<h3>Open studies ({{.OpenTotal}}, {{.Pending}} instances pending)</h3>
+{{- if .Open}}
+<table><tr><th>Session</th><th class="n">Pending</th><th class="n">Age</th><th class="n">Idle</th></tr>
+{{- range .Open}}<tr><td><code>{{.Session}}</code></td><td class="n">{{.Pending}}</td><td class="n">{{dur .Age}}</td><td class="n">{{dur .Idle}}</td></tr>{{end}}
+</table>{{if gt .OpenTotal (len .Open)}}<p class="muted">and {{more .OpenTotal (len .Open)}} more</p>{{end}}
+{{- else}}<p class="muted">No study waiting for completion.</p>{{end}}
+<h3>Shipment queue ({{.QueuedTotal}})</h3>
+<p>{{range .Stages}}<span class="pill">{{.Stage}}: {{.N}}</span>{{end}}{{if .Held}}<span class="pill err">held: {{.Held}}</span>{{end}}</p>
+{{- if .Queued}}
+<table><tr><th>Session</th><th class="n">Gen.</th><th>Stage</th><th class="n">Queued for</th><th class="n">Attempts</th><th>Last error</th></tr>
+{{- range .Queued}}<tr{{if .Held}} class="held"{{end}}><td><code>{{.Name}}</code></td><td class="n">{{.Generation}}</td><td>{{.State}}{{if .Held}} <b class="err">HELD</b>{{end}}</td><td class="n">{{since $now .StagedAt}}</td><td class="n">{{.Attempts}}</td><td class="wrap">{{.LastError}}</td></tr>{{end}}
+</table>{{if gt .QueuedTotal (len .Queued)}}<p class="muted">and {{more .QueuedTotal (len .Queued)}} more</p>{{end}}
+{{- else}}<p class="muted">Nothing queued for upload.</p>{{end}}
+<h3>Quarantine ({{.QuarantineTotal}})</h3>
+{{- if .Quarantine}}
+<table><tr><th>Entry</th><th>Received</th><th>Calling AET</th><th>Called AET</th><th>Reasons</th><th class="n">Requeues</th></tr>
+{{- range .Quarantine}}<tr><td><code>{{.ID}}</code></td><td>{{ts .ReceivedAt}}</td><td>{{.CallingAET}}</td><td>{{.CalledAET}}</td><td>{{range $i, $r := .Reasons}}{{if $i}}<br>{{end}}{{$r}}{{end}}</td><td class="n">{{.Requeues}}</td></tr>{{end}}
+</table>{{if gt .QuarantineTotal (len .Quarantine)}}<p class="muted">and {{more .QuarantineTotal (len .Quarantine)}} more</p>{{end}}
+{{- else}}<p class="muted">Quarantine is empty.</p>{{end}}
+</section>
+{{- end}}
+{{- range .Hubs}}
+<section id="hub-{{.Part}}">
+<h2>Hub <span class="muted">· delivering to {{.Destination}}</span></h2>
+<h3>Dead letters ({{.DeadTotal}})</h3>
+{{- if .DeadLetters}}
+<table><tr><th>Session</th><th class="n">Gen.</th><th>Since</th><th>Reason</th></tr>
+{{- range .DeadLetters}}<tr class="held"><td><code>{{.Base}}</code></td><td class="n">{{.Generation}}</td><td>{{ts .At}}</td><td class="wrap">{{.Reason}}</td></tr>{{end}}
+</table>{{if gt .DeadTotal (len .DeadLetters)}}<p class="muted">and {{more .DeadTotal (len .DeadLetters)}} more</p>{{end}}
+{{- else}}<p class="muted">No dead letters.</p>{{end}}
+<h3>Pending delivery ({{.PendingTotal}})</h3>
+{{- if .Pending}}
+<table><tr><th>Session</th><th class="n">Gen.</th></tr>
+{{- range .Pending}}<tr><td><code>{{.Base}}</code></td><td class="n">{{.Generation}}</td></tr>{{end}}
+</table>{{if gt .PendingTotal (len .Pending)}}<p class="muted">and {{more .PendingTotal (len .Pending)}} more</p>{{end}}
+{{- else}}<p class="muted">Nothing waiting in the bucket.</p>{{end}}
+{{- if .Recent}}
+<h3>Recent deliveries ({{.RecentTotal}})</h3>
+<table><tr><th>Session</th><th class="n">Gen.</th><th>Delivered</th><th class="n">Size</th></tr>
+{{- range .Recent}}<tr><td><code>{{.Base}}</code></td><td class="n">{{.Generation}}</td><td>{{ts .At}} ({{since $now .At}} ago)</td><td class="n">{{bytes .Bytes}}</td></tr>{{end}}
+</table>
+{{- end}}
+</section>
+{{- end}}
+{{- range .Other}}
+<section><h2>{{.Name}}</h2><pre>{{.JSON}}</pre></section>
+{{- end}}
+{{- if .Counters}}
+<section id="counters"><h2>Counters</h2>
+<table><tr><th>Metric</th><th>Labels</th><th class="n">Value</th></tr>
+{{- range .Counters}}<tr><td><code>{{.Name}}</code></td><td class="muted">{{.Labels}}</td><td class="n">{{.Value}}</td></tr>{{end}}
+</table></section>
+{{- end}}
+</main></body></html>
+`))
+
+func (s *Server) page(w http.ResponseWriter, _ *http.Request) {
+	doc := s.Status()
+	var fams []*dto.MetricFamily
+	if s.reg != nil {
+		var err error
+		// A failing collector still yields the others' families.
+		if fams, err = s.reg.Gather(); err != nil {
+			s.log.Warn("gathering metrics for the status page", "err", err)
+		}
+	}
+	var b bytes.Buffer
+	if err := pageTmpl.Execute(&b, buildPage(doc, fams)); err != nil {
+		s.log.Error("rendering status page", "err", err)
+		http.Error(w, "cannot render the status page", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	// Inline styles only: nothing is loaded from anywhere.
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'none'; form-action 'none'; frame-ancestors 'none'")
+	w.Write(b.Bytes())
+}
