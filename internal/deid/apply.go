@@ -114,6 +114,9 @@ func (s *state) apply(ds *dicom.Dataset, e *dicom.Element, a action, loc []locSt
 		s.record(ds, t, loc, "D", a.rule)
 		return true, nil
 	}
+	if a.vr != 0 && !e.IsSequence() {
+		e.VR = a.vr
+	}
 	vr := e.VR
 	if vr == dicom.UN && !e.IsSequence() && !t.IsPrivate() {
 		if de, ok := dicom.LookupTag(t); ok && de.VR().IsText() && de.VR() != dicom.SQ {
@@ -335,14 +338,9 @@ func (s *state) dummySequence(ds *dicom.Dataset, e *dicom.Element, loc []locStep
 	}
 	ds.SetSequence(e.Tag, item)
 	s.record(ds, e.Tag, loc, "D", a.rule)
-	out := ds.Get(e.Tag)
 	for _, el := range item.Elements() {
 		s.rec[el] = "dummy item"
-		for _, it := range el.Items {
-			_ = it
-		}
 	}
-	_ = out
 	return true, nil
 }
 
@@ -570,22 +568,23 @@ func (s *state) setReplace(ds *dicom.Dataset, t dicom.Tag, v ReplaceValue) error
 		ds.SetBytes(t, v.VR, v.Binary)
 		return nil
 	case 'q':
-		var items []*dicom.Dataset
-		for _, fields := range v.Items {
-			it := dicom.NewDataset()
-			ds.SetSequence(t) // parent link for the character set
-			for _, f := range fields {
+		// Attach the items first so that their text is encoded in the
+		// character set in force.
+		items := make([]*dicom.Dataset, len(v.Items))
+		for i := range items {
+			items[i] = dicom.NewDataset()
+		}
+		ds.SetSequence(t, items...)
+		for i, it := range ds.Get(t).Items {
+			for _, f := range v.Items[i] {
 				if err := s.setReplace(it, f.Tag, f.Value); err != nil {
 					return err
 				}
 			}
-			items = append(items, it)
-		}
-		ds.SetSequence(t, items...)
-		seq := ds.Get(t)
-		for _, it := range seq.Items {
 			for _, el := range it.Elements() {
-				s.rec[el] = "user Replace (item)"
+				if s.rec[el] == "" {
+					s.rec[el] = "user Replace (item)"
+				}
 			}
 		}
 		return nil

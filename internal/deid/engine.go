@@ -133,6 +133,7 @@ type Options struct {
 
 // action is the resolved treatment of one element.
 type action struct {
+	vr      dicom.VR // VR to adopt for a UN element (safe private list)
 	code    Code
 	kind    actKind
 	rule    string

@@ -310,3 +310,52 @@ func TestFreeTextNotInTable(t *testing.T) {
 		t.Error("issuer identifier kept")
 	}
 }
+
+// TestSafePrivateImplicitVR: in an Implicit VR input a private element has
+// no VR; the safe-private entry's VR is adopted, so a kept private date is
+// shifted like a public one (deid.md §5.3).
+func TestSafePrivateImplicitVR(t *testing.T) {
+	e := testEngine(t, profileWith(t, `{"Name":"p","Options":["CleanStructuredContent","RetainSafePrivate","RetainLongitudinalModifiedDates"],
+		"SafePrivate":[{"Creator":"ACME DATES","Group":"0041","Elements":["10"],"VR":"DA"}]}`))
+	f, _ := synthMR(t, variants[0], newSynthStudy(12), 1)
+	f.Dataset.SetString(0x00410010, dicom.LO, "ACME DATES")
+	f.Dataset.SetString(0x00411010, dicom.DA, "20190304")
+	ts, _ := dicom.LookupTransferSyntax(dicom.ImplicitVRLittleEndian)
+	f.TransferSyntax = ts
+	f.Meta.SetString(dicom.TagTransferSyntaxUID, dicom.UI, ts.UID)
+	in := filepath.Join(t.TempDir(), "implicit.dcm")
+	writeSynth(t, f, in)
+	_, outs := processAll(t, e, []string{in})
+	requireDeidentified(t, "implicit MR", outs[0])
+	of, err := dicom.Open(outs[0].OutputPath, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer of.Close()
+	got := of.Dataset.String(0x00411010)
+	if got == "" || got == "20190304" {
+		t.Errorf("safe private date %q, want shifted", got)
+	}
+}
+
+// TestReplaceSequenceCharset: items of a Replace sequence are encoded in
+// the data set's character set.
+func TestReplaceSequenceCharset(t *testing.T) {
+	e := testEngine(t, profileWith(t, `{"Name":"r","Options":["CleanStructuredContent"],
+		"Replace":{"ClinicalTrialSiteName":"Site Zürich","ReferencedStudySequence":[{"ReferencedSOPClassUID":"1.2.840.10008.3.1.2.3.1","ReferencedSOPInstanceUID":"2.25.7"}],
+		"ContributingEquipmentSequence":[{"Manufacturer":"Gerät München"}]}}`))
+	f, _ := synthMR(t, variants[1], newSynthStudy(13), 1) // UTF-8
+	in := filepath.Join(t.TempDir(), "utf8.dcm")
+	writeSynth(t, f, in)
+	_, outs := processAll(t, e, []string{in})
+	requireDeidentified(t, "UTF-8 MR", outs[0])
+	of, _ := dicom.Open(outs[0].OutputPath, nil)
+	defer of.Close()
+	it := of.Dataset.Get(dicom.MustTag("ContributingEquipmentSequence")).Items[0]
+	if got, _ := it.Text(dicom.MustTag("Manufacturer")); got != "Gerät München" {
+		t.Errorf("sequence Replace value %q", got)
+	}
+	if got, _ := of.Dataset.Text(dicom.MustTag("ClinicalTrialSiteName")); got != "Site Zürich" {
+		t.Errorf("Replace value %q", got)
+	}
+}

@@ -244,7 +244,11 @@ func (s *state) resolvePrivate(ds *dicom.Dataset, e *dicom.Element, loc []locSte
 			s.report.warn("private-vr-unknown", formatLoc(loc, true), "")
 			continue
 		}
-		return action{code: CodeC, kind: akPrivate, rule: "safe private"}
+		a := action{code: CodeC, kind: akPrivate, rule: "safe private"}
+		if (vr == dicom.UN || vr == 0) && len(sp.VRs) == 1 {
+			a.vr = sp.VRs[0] // implicit VR input: the list knows the VR
+		}
+		return a
 	}
 	return action{code: CodeX, kind: akPrivate, rule: "E.1-1 private X"}
 }
