@@ -34,10 +34,23 @@ func NormalizeETag(etag string) string {
 
 // PartLayout says how a backend splits an object into parts: objects larger
 // than Threshold bytes go up as multipart uploads of PartSize-byte parts (the
-// last one shorter). A zero Threshold means never multipart.
+// last one shorter), the part size doubled as often as needed to stay within
+// S3's limit of MaxParts parts. A zero Threshold means never multipart.
 type PartLayout struct {
 	Threshold int64
 	PartSize  int64
+}
+
+// MaxParts is the largest number of parts of an S3 multipart upload.
+const MaxParts = 10000
+
+// PartSizeFor returns the size of the parts of an object of size bytes.
+func (l PartLayout) PartSizeFor(size int64) int64 {
+	ps := l.PartSize
+	for ps > 0 && (size+ps-1)/ps > MaxParts {
+		ps *= 2
+	}
+	return ps
 }
 
 // Multipart reports whether an object of size bytes is uploaded in parts.
@@ -51,7 +64,8 @@ func (l PartLayout) Parts(size int64) int {
 	if !l.Multipart(size) {
 		return 1
 	}
-	return int((size + l.PartSize - 1) / l.PartSize)
+	ps := l.PartSizeFor(size)
+	return int((size + ps - 1) / ps)
 }
 
 // ETag computes, from the content, the ETag a backend with this layout gives
@@ -71,9 +85,10 @@ func (l PartLayout) ETag(ctx context.Context, r io.Reader, size int64) (string, 
 	}
 	var sums [][]byte
 	var total int64
+	ps := l.PartSizeFor(size)
 	for total < size {
 		h := md5.New()
-		n, err := copyCtx(ctx, h, io.LimitReader(r, min(l.PartSize, size-total)))
+		n, err := copyCtx(ctx, h, io.LimitReader(r, min(ps, size-total)))
 		if err != nil {
 			return "", err
 		}

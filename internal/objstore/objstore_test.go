@@ -325,3 +325,17 @@ func TestLogging(t *testing.T) {
 		t.Errorf("log contains object content:\n%s", out)
 	}
 }
+
+func TestPartSizeGrows(t *testing.T) {
+	l := PartLayout{Threshold: 64 << 20, PartSize: 16 << 20}
+	size := int64(200) << 30 // 200 GiB: 12,800 parts of 16 MiB
+	if ps := l.PartSizeFor(size); ps != 32<<20 {
+		t.Errorf("PartSizeFor(200 GiB) = %d, want 32 MiB", ps)
+	}
+	if n := l.Parts(size); n != 6400 {
+		t.Errorf("Parts(200 GiB) = %d", n)
+	}
+	if ps := l.PartSizeFor(1 << 30); ps != 16<<20 {
+		t.Errorf("PartSizeFor(1 GiB) = %d", ps)
+	}
+}

@@ -165,10 +165,7 @@ type part struct {
 // completed only when every part is stored, the reader held exactly size
 // bytes and the whole-object digests match opts. Any failure aborts it.
 func (s *Store) putMultipart(ctx context.Context, key string, r io.Reader, size int64, opts objstore.PutOptions) (objstore.Info, error) {
-	partSize := s.cfg.PartSize
-	for (size+partSize-1)/partSize > maxParts {
-		partSize *= 2
-	}
+	partSize := s.layout.PartSizeFor(size)
 	nparts := int((size + partSize - 1) / partSize)
 
 	uploadID, err := s.core.NewMultipartUpload(ctx, s.cfg.Bucket, key, minio.PutObjectOptions{ContentType: opts.ContentType})

@@ -54,8 +54,6 @@ const (
 	DefaultPartConcurrency    = 4
 	// MinPartSize is the smallest part S3 accepts (except the last).
 	MinPartSize = 5 << 20
-	// maxParts is the S3 limit on the number of parts of an upload.
-	maxParts = 10000
 )
 
 // Config describes one bucket on one S3 endpoint.

@@ -111,8 +111,8 @@ func (s *Server) Edge(name string) Credentials {
 func (s *Server) PID() int { return s.cmd.Process.Pid }
 
 // Config returns an objstore/s3 configuration for the server's HTTPS
-// endpoint and bucket with the given credentials, trusting the server's CA.
-// Small part sizes keep multipart tests quick.
+// endpoint and bucket with the given credentials, trusting the server's CA,
+// with the default part layout.
 func (s *Server) Config(c Credentials) s3.Config {
 	return s3.Config{
 		Endpoint:  s.Endpoint,
