@@ -559,8 +559,6 @@ func inRun(run, tok string, single bool, firstLen int) bool {
 	return strings.HasPrefix(run, tok) && len(tok) > firstLen
 }
 
-func mustSquash(s string) string { sq, _ := canonicalFast(s); return sq }
-
 // setReplace writes a user Replace value with templates substituted.
 func (s *state) setReplace(ds *dicom.Dataset, t dicom.Tag, v ReplaceValue) error {
 	switch v.kind {

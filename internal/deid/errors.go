@@ -50,9 +50,5 @@ func transient(op string, err error) error {
 	return &kindError{kind: ErrTransient, op: op, err: err}
 }
 
-func invalid(op string, err error) error {
-	return &kindError{kind: ErrInvalidInput, op: op, err: err}
-}
-
 // IsTransient reports whether err may succeed on retry.
 func IsTransient(err error) bool { return errors.Is(err, ErrTransient) }
