@@ -91,6 +91,8 @@ type Server struct {
 	Dir string
 
 	edges   map[string]Credentials
+	bin     string
+	args    []string
 	cmd     *exec.Cmd
 	exited  chan struct{}
 	logPath string
@@ -271,7 +273,7 @@ func launch(bin string) (srv *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	srv = &Server{Dir: dir, Bucket: Bucket, exited: make(chan struct{}), logPath: filepath.Join(dir, "weed.log")}
+	srv = &Server{Dir: dir, Bucket: Bucket, logPath: filepath.Join(dir, "weed.log")}
 	defer func() {
 		if err != nil {
 			srv.stop()
@@ -307,21 +309,10 @@ func launch(bin string) (srv *Server, err error) {
 		"-s3.port.iceberg=0", "-s3.port.lance=0",
 		"-s3.config=" + srv.S3Config,
 	}
-	logf, err := os.Create(srv.logPath)
-	if err != nil {
+	srv.bin, srv.args = bin, args
+	if err := srv.run(); err != nil {
 		return nil, err
 	}
-	defer logf.Close()
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = dir
-	cmd.Stdout, cmd.Stderr = logf, logf
-	// Its own process group, killed with the test binary if that dies.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	srv.cmd = cmd
-	go func() { cmd.Wait(); close(srv.exited) }()
 	if err := srv.waitReady(60 * time.Second); err != nil {
 		log := srv.logTail(30)
 		if strings.Contains(log, "address already in use") {
@@ -330,6 +321,59 @@ func launch(bin string) (srv *Server, err error) {
 		return nil, fmt.Errorf("%v\n--- weed log (%s) ---\n%s", err, srv.logPath, log)
 	}
 	return srv, nil
+}
+
+// run starts the weed process (appending to its log).
+func (s *Server) run() error {
+	logf, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	cmd := exec.Command(s.bin, s.args...)
+	cmd.Dir = s.Dir
+	cmd.Stdout, cmd.Stderr = logf, logf
+	// Its own process group, killed with the test binary if that dies.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	exited := make(chan struct{})
+	s.cmd, s.exited = cmd, exited
+	go func() { cmd.Wait(); close(exited) }()
+	return nil
+}
+
+// kill stops the weed process at once (SIGKILL to its process group).
+func (s *Server) kill() {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+	<-s.exited
+}
+
+// Down stops the server, as an outage would (SIGKILL), and returns a
+// function that starts it again on the same ports with the same data and
+// waits until it takes writes. Every test of the binary sees the outage:
+// tests that call Down must not run in parallel with others using the
+// server.
+func (s *Server) Down(tb testing.TB) (up func()) {
+	tb.Helper()
+	shared.Lock()
+	defer shared.Unlock()
+	s.kill()
+	return func() {
+		tb.Helper()
+		shared.Lock()
+		defer shared.Unlock()
+		if err := s.run(); err != nil {
+			tb.Fatalf("seaweed: restart: %v", err)
+		}
+		if err := s.waitReady(60 * time.Second); err != nil {
+			tb.Fatalf("seaweed: restart: %v\n--- weed log ---\n%s", err, s.logTail(30))
+		}
+	}
 }
 
 // waitReady creates the bucket and PUTs an object through the HTTPS endpoint
@@ -380,13 +424,11 @@ func (s *Server) logTail(n int) string {
 // its directory and the unix sockets weed leaves in /tmp.
 func (s *Server) stop() {
 	if s.cmd != nil && s.cmd.Process != nil {
-		pgid := s.cmd.Process.Pid
-		syscall.Kill(-pgid, syscall.SIGTERM)
+		syscall.Kill(-s.cmd.Process.Pid, syscall.SIGTERM)
 		select {
 		case <-s.exited:
 		case <-time.After(3 * time.Second):
-			syscall.Kill(-pgid, syscall.SIGKILL)
-			<-s.exited
+			s.kill()
 		}
 	}
 	for _, port := range s.ports {

@@ -64,3 +64,24 @@ func TestEdgePolicy(t *testing.T) {
 		}
 	}
 }
+
+// Down and up: an outage refuses connections, then the data is still there.
+func TestDownUp(t *testing.T) {
+	srv := seaweed.Start(t)
+	c, err := srv.Client(srv.Admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := srv.Prefix(t, "edge-b") + "kept"
+	if _, err := c.PutObject(t.Context(), srv.Bucket, key, bytes.NewReader([]byte("kept")), 4, minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	up := srv.Down(t)
+	if _, err := c.StatObject(t.Context(), srv.Bucket, key, minio.StatObjectOptions{}); err == nil {
+		t.Error("HEAD succeeded while the server was down")
+	}
+	up()
+	if _, err := c.StatObject(t.Context(), srv.Bucket, key, minio.StatObjectOptions{}); err != nil {
+		t.Errorf("after a restart the object is gone: %v", err)
+	}
+}
