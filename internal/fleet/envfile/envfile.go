@@ -27,7 +27,8 @@ type Var struct {
 	Value   string   // scalar value (for an array: its first element, as bash's $NAME)
 	Array   []string // elements when IsArray
 	IsArray bool
-	Line    int // line of the (last) assignment
+	Line    int   // line of the (last) assignment
+	Lines   []int // line of each array element
 	Export  bool
 }
 
@@ -243,11 +244,11 @@ func (p *parser) statement() *errBad {
 		}
 		if p.peek() == '(' {
 			p.next()
-			elems, err := p.array()
+			elems, lines, err := p.array()
 			if err != nil {
 				return err
 			}
-			p.setArray(name, elems, appendOp, export, line)
+			p.setArray(name, elems, lines, appendOp, export, line)
 		} else {
 			val, err := p.word(false)
 			if err != nil {
@@ -314,7 +315,7 @@ func (p *parser) setScalar(name, val string, appendOp, export bool, line int) {
 	v.Export = v.Export || export
 }
 
-func (p *parser) setArray(name string, elems []string, appendOp, export bool, line int) {
+func (p *parser) setArray(name string, elems []string, lines []int, appendOp, export bool, line int) {
 	v, ok := p.f.Vars[name]
 	if !ok {
 		v = &Var{Name: name}
@@ -324,12 +325,12 @@ func (p *parser) setArray(name string, elems []string, appendOp, export bool, li
 	switch {
 	case appendOp && v.IsArray:
 		v.Array = append(v.Array, elems...)
-	case appendOp && !ok:
-		v.Array = elems
-	case appendOp:
+		v.Lines = append(v.Lines, lines...)
+	case appendOp && ok:
 		v.Array = append([]string{v.Value}, elems...)
+		v.Lines = append([]int{v.Line}, lines...)
 	default:
-		v.Array = elems
+		v.Array, v.Lines = elems, lines
 	}
 	v.IsArray = true
 	v.Value = ""
@@ -341,8 +342,9 @@ func (p *parser) setArray(name string, elems []string, appendOp, export bool, li
 }
 
 // array parses elements up to the closing parenthesis, across lines.
-func (p *parser) array() ([]string, *errBad) {
+func (p *parser) array() ([]string, []int, *errBad) {
 	var out []string
+	var lines []int
 	for {
 		for !p.eof() {
 			p.skipBlanks()
@@ -354,18 +356,19 @@ func (p *parser) array() ([]string, *errBad) {
 			break
 		}
 		if p.eof() {
-			return nil, &errBad{"array is not closed with ')'"}
+			return nil, nil, &errBad{"array is not closed with ')'"}
 		}
 		if p.peek() == ')' {
 			p.next()
-			return out, nil
+			return out, lines, nil
 		}
 		if p.peek() == '[' {
-			return nil, &errBad{"indexed array elements ([i]=v) are not supported; list the elements in order"}
+			return nil, nil, &errBad{"indexed array elements ([i]=v) are not supported; list the elements in order"}
 		}
+		lines = append(lines, p.line)
 		w, err := p.word(true)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		out = append(out, w)
 	}

@@ -1,0 +1,190 @@
+package fleet
+
+import (
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/aisedge/aisedge/internal/config"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// golden compares got with the file, or rewrites it with -update.
+func golden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if string(want) != string(got) {
+		t.Errorf("%s differs (go test -update rewrites it):\n--- got\n%s\n--- want\n%s", path, got, want)
+	}
+}
+
+// effective prints a loaded config the way `fleet config validate` does.
+func effective(t *testing.T, c *Config) []byte {
+	t.Helper()
+	b, err := yaml.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w strings.Builder
+	for _, s := range c.Warnings {
+		w.WriteString("# warning: " + s + "\n")
+	}
+	return append([]byte(w.String()), b...)
+}
+
+func TestLoadNative(t *testing.T) {
+	for _, name := range []string{"onprem", "cloud", "existing", "three-sites"} {
+		t.Run(name, func(t *testing.T) {
+			c, err := Load(filepath.Join("testdata", "native", name+".yaml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden(t, filepath.Join("testdata", "native", name+".effective"), effective(t, c))
+		})
+	}
+}
+
+func TestNativeDefaults(t *testing.T) {
+	c, err := Load("testdata/native/onprem.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.Sites[0]
+	if s.APIHost != "k0s-edge-uqcai.aisedge.local" || s.KonnectivityHost != "konnect-edge-uqcai.aisedge.local" ||
+		s.APIPort != 30443 || s.KonnectivityPort != 30132 {
+		t.Errorf("site endpoints %s:%d %s:%d", s.APIHost, s.APIPort, s.KonnectivityHost, s.KonnectivityPort)
+	}
+	if got := c.Management.XNAT.Password.Value(); got != `xnat "pass" with: yaml; chars # and $HOME` {
+		t.Errorf("password = %q", got)
+	}
+	if c.Management.SeaweedFSHostname != "seaweedfs.aisedge.local" || c.Management.S3.Bucket != "ingest-bucket" {
+		t.Errorf("defaults: %+v", c.Management)
+	}
+}
+
+func TestSecretFromEnv(t *testing.T) {
+	t.Setenv("AISEDGE_TEST_XNAT_PASS", "from-env")
+	src, err := os.ReadFile("testdata/native/onprem.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	y := strings.Replace(string(src), "password: {file: ../secrets/xnat-password}", "password: {env: AISEDGE_TEST_XNAT_PASS}", 1)
+	c, err := Parse("testdata/native/x.yaml", []byte(y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Management.XNAT.Password.Value() != "from-env" {
+		t.Errorf("password = %q", c.Management.XNAT.Password.Value())
+	}
+}
+
+// problems returns the validation error text, one problem per line.
+func problems(t *testing.T, err error) []byte {
+	t.Helper()
+	var ce *config.Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("err = %v, want *config.Error", err)
+	}
+	var b strings.Builder
+	for _, p := range ce.Problems {
+		b.WriteString(p.String() + "\n")
+	}
+	return []byte(b.String())
+}
+
+func TestInvalidNative(t *testing.T) {
+	for _, name := range []string{"everything", "unknown-field"} {
+		t.Run(name, func(t *testing.T) {
+			_, err := Load(filepath.Join("testdata", "invalid", name+".yaml"))
+			golden(t, filepath.Join("testdata", "invalid", name+".golden"), problems(t, err))
+		})
+	}
+}
+
+// Every field of the invalid file is named, not just the first.
+func TestEveryProblemNamed(t *testing.T) {
+	_, err := Load("testdata/invalid/everything.yaml")
+	got := string(problems(t, err))
+	for _, want := range []string{
+		"management.mode", "management.nodeIP", "management.domain", "management.tls.acmeEmail", "management.tls.dnsProvider",
+		"management.images.aisedge", "management.images.seaweedfs", "management.s3.bucket", "management.s3.adminAccessKey",
+		"management.s3.adminSecretKey", "management.xnat.url", "management.xnat.password", "management.hmacKey",
+		"management.k0s.storageSize", "sites[0].name", "sites[0].nodeIP", "sites[0].project",
+		"sites[0].profile", "sites[0].apiPort", "sites[1].apiHost", "sites[1].konnectivityPort", "sites[1].dataDir",
+		"sites[2].name", "sites[2].project", "sites[2].apiPort",
+	} {
+		if !strings.Contains(got, ": "+want+": ") {
+			t.Errorf("no problem for %s in\n%s", want, got)
+		}
+	}
+	for _, line := range strings.Split(strings.TrimSpace(got), "\n") {
+		if !strings.HasPrefix(line, "testdata/invalid/everything.yaml:") || !strings.Contains(line, "(fix: ") {
+			t.Errorf("problem without file:line or fix: %s", line)
+		}
+	}
+}
+
+func TestLoadEnvDir(t *testing.T) {
+	env := func(n string) (string, bool) {
+		if n == "HOME" {
+			return "/home/op", true
+		}
+		return "", false
+	}
+	c, err := LoadEnvDir("testdata/legacy/config", env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "testdata/legacy/effective", effective(t, c))
+	if len(c.Sites) != 2 {
+		t.Fatalf("sites %d", len(c.Sites))
+	}
+	a, b := c.Sites[0], c.Sites[1]
+	if a.Project != "UQCAI" || a.S3AccessKey.Value() != "edge-uqcai-key" || a.S3SecretKey.Value() != "uqcai-secret-0001" || a.SSH.Key != "/home/op/.ssh/id_ed25519" {
+		t.Errorf("7-field entry: %+v", a)
+	}
+	if b.Project != "" || b.S3AccessKey.Value() != "edge-usyd-key" || b.S3SecretKey.Value() != "usyd-secret-0002" || b.SSH.Key != "" {
+		t.Errorf("6-field entry: %+v", b)
+	}
+	// The first site keeps the original's shared names; the second gets
+	// its own.
+	if a.APIHost != "k0s.aisedge.local" || a.KonnectivityHost != "konnect.aisedge.local" || a.APIPort != 30443 || a.KonnectivityPort != 30132 {
+		t.Errorf("first site endpoints: %+v", a)
+	}
+	if b.APIHost != "k0s-edge-usyd.aisedge.local" || b.KonnectivityHost != "konnect-edge-usyd.aisedge.local" || b.APIPort != 30444 || b.KonnectivityPort != 30133 {
+		t.Errorf("second site endpoints: %+v", b)
+	}
+	if c.Management.XNAT.Password.Value() != "p@ss: word #1" || c.Management.S3.AdminSecretKey.Value() != `s3cr3t-admin-"key"` {
+		t.Error("secrets not read verbatim")
+	}
+	if c.Legacy["SITE_CONTACT"] != "imaging-ops@example.org" || c.Legacy["GRAFANA_HOSTNAME"] != "grafana.aisedge.local" {
+		t.Errorf("unknown variables not kept: %v", c.Legacy)
+	}
+}
+
+// The same installation described natively and by the env files loads to
+// the same sites (modulo where secrets come from).
+func TestEnvDirRefusesCommands(t *testing.T) {
+	_, err := LoadEnvDir("testdata/legacy-invalid/config", nil)
+	golden(t, "testdata/legacy-invalid/golden", problems(t, err))
+}
+
+func TestEnvDirProblems(t *testing.T) {
+	_, err := LoadEnvDir("testdata/legacy-problems/config", nil)
+	golden(t, "testdata/legacy-problems/golden", problems(t, err))
+}
