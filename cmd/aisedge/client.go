@@ -99,7 +99,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintf(stdout, "edge %s, DICOM on %s\n", e.Edge, e.Listen)
 		fmt.Fprintf(stdout, "open studies: %d\n", len(e.Open))
 		for _, s := range e.Open {
-			fmt.Fprintf(stdout, "  %-50s %5d instances  age %s  idle %s\n", s.Session, s.Pending, time.Duration(s.Age), time.Duration(s.Idle))
+			fmt.Fprintf(stdout, "  %-50s %5d instances  age %s  idle %s\n", s.Session, s.Pending, time.Duration(s.Age)*time.Second, time.Duration(s.Idle)*time.Second)
 		}
 		fmt.Fprintf(stdout, "queued shipments: %d\n", len(e.Queued))
 		for _, q := range e.Queued {

@@ -51,10 +51,10 @@ type edgeView struct {
 // values (JSON integers of nanoseconds, despite the field names), as the
 // CLI also reads them.
 type openStudyView struct {
-	Session string        `json:"session"`
-	Pending int           `json:"pending"`
-	Age     time.Duration `json:"ageSeconds"`
-	Idle    time.Duration `json:"idleSeconds"`
+	Session string  `json:"session"`
+	Pending int     `json:"pending"`
+	Age     seconds `json:"ageSeconds"`
+	Idle    seconds `json:"idleSeconds"`
 }
 
 // shipmentView mirrors spool.Shipment.
@@ -510,7 +510,7 @@ pre{background:#f5f6f8;padding:.6em;overflow:auto}
 <h3>Open studies ({{.OpenTotal}}, {{.Pending}} instances pending)</h3>
 {{- if .Open}}
 <table><tr><th>Session</th><th class="n">Pending</th><th class="n">Age</th><th class="n">Idle</th></tr>
-{{- range .Open}}<tr><td><code>{{.Session}}</code></td><td class="n">{{.Pending}}</td><td class="n">{{dur .Age}}</td><td class="n">{{dur .Idle}}</td></tr>{{end}}
+{{- range .Open}}<tr><td><code>{{.Session}}</code></td><td class="n">{{.Pending}}</td><td class="n">{{dur .Age.Duration}}</td><td class="n">{{dur .Idle.Duration}}</td></tr>{{end}}
 </table>{{if gt .OpenTotal (len .Open)}}<p class="muted">and {{more .OpenTotal (len .Open)}} more</p>{{end}}
 {{- else}}<p class="muted">No study waiting for completion.</p>{{end}}
 <h3>Shipment queue ({{.QueuedTotal}})</h3>
@@ -587,3 +587,9 @@ func (s *Server) page(w http.ResponseWriter, _ *http.Request) {
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'none'; form-action 'none'; frame-ancestors 'none'")
 	w.Write(b.Bytes())
 }
+
+// seconds is a whole-second count in the status JSON, shown as a duration.
+type seconds int64
+
+// Duration converts it for display.
+func (s seconds) Duration() time.Duration { return time.Duration(s) * time.Second }

@@ -39,8 +39,8 @@ func fakeParts(now time.Time) map[string]api.StatusFunc {
 		Edge:   "edge-a",
 		Listen: "127.0.0.1:4242",
 		Open: []edge.StudyStatus{
-			{Session: "AISEDGE.SUBJ_3F9A1C.SESS_7B2E04", Pending: 57, Age: 95 * time.Second, Idle: 12 * time.Second},
-			{Session: "AISEDGE.SUBJ_11D0E2.SESS_0C44A9", Pending: 3, Age: 2*time.Hour + 5*time.Minute, Idle: 40 * time.Second},
+			{Session: "AISEDGE.SUBJ_3F9A1C.SESS_7B2E04", Pending: 57, Age: 95, Idle: 12},
+			{Session: "AISEDGE.SUBJ_11D0E2.SESS_0C44A9", Pending: 3, Age: 2*3600 + 5*60, Idle: 40},
 		},
 		Queued: []spool.Shipment{
 			{StudyKey: "k1", Generation: 1, Session: sess("SUBJ_5E6F70", "SESS_A1B2C3"), State: spool.Staged, StagedAt: now.Add(-3 * time.Minute)},
@@ -160,7 +160,7 @@ func TestStatusPageStates(t *testing.T) {
 	now := time.Now()
 	many := edge.Status{Edge: "edge-b"}
 	for i := range 150 {
-		many.Open = append(many.Open, edge.StudyStatus{Session: fmt.Sprintf("P.S%03d.V", i), Pending: 1, Age: time.Duration(i) * time.Second})
+		many.Open = append(many.Open, edge.StudyStatus{Session: fmt.Sprintf("P.S%03d.V", i), Pending: 1, Age: int64(i)})
 	}
 	for _, tc := range []struct {
 		name  string

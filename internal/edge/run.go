@@ -286,10 +286,12 @@ type Status struct {
 
 // StudyStatus is one open study.
 type StudyStatus struct {
-	Session string        `json:"session"`
-	Pending int           `json:"pending"`
-	Age     time.Duration `json:"ageSeconds"`
-	Idle    time.Duration `json:"idleSeconds"`
+	Session string `json:"session"`
+	Pending int    `json:"pending"`
+	// Age is the time since the first pending instance, Idle since the
+	// latest, in whole seconds.
+	Age  int64 `json:"ageSeconds"`
+	Idle int64 `json:"idleSeconds"`
 }
 
 // Status reports the edge's state.
@@ -306,7 +308,7 @@ func (e *Edge) Status() (Status, error) {
 	for _, s := range studies {
 		if s.Open() {
 			st.Open = append(st.Open, StudyStatus{Session: Folder(s.Session), Pending: s.Pending,
-				Age: now.Sub(s.FirstAt).Truncate(time.Second), Idle: now.Sub(s.LastAt).Truncate(time.Second)})
+				Age: int64(now.Sub(s.FirstAt).Seconds()), Idle: int64(now.Sub(s.LastAt).Seconds())})
 		}
 	}
 	if st.Queued, err = e.Spool.Shipments(); err != nil {
