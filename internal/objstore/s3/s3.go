@@ -9,9 +9,10 @@
 //     with digests computed from the bytes sent;
 //   - larger objects go up as a multipart upload of PartSize parts, at most
 //     PartConcurrency at a time, each with its Content-MD5; the whole-object
-//     digests given by the caller are checked locally before the upload is
-//     completed (a mismatch aborts it, so nothing is stored), and the final
-//     ETag must equal the MD5 of the part MD5s computed locally.
+//     digest given by the caller (the SHA-256, else the MD5) is checked
+//     locally before the upload is completed (a mismatch aborts it, so
+//     nothing is stored), and the final ETag must equal the MD5 of the part
+//     MD5s computed locally.
 //
 // minio-go's own retries are disabled: wrap the Store with objstore.WithRetry,
 // which retries transient errors only. Errors are *objstore.Error classified
