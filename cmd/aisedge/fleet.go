@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/aisedge/aisedge/internal/fleet"
+	"github.com/aisedge/aisedge/internal/fleet/render"
 )
 
 func init() {
@@ -76,6 +78,8 @@ func runFleet(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	switch args[0] {
 	case "config":
 		return runFleetConfig(ctx, args[1:], stdout, stderr)
+	case "render":
+		return runFleetRender(ctx, args[1:], stdout, stderr)
 	}
 	fmt.Fprint(stderr, fleetUsage)
 	return usageError{fmt.Sprintf("unknown fleet subcommand %q", args[0])}
@@ -103,5 +107,65 @@ func runFleetConfig(_ context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	fmt.Fprintf(stdout, "# %s is valid: %d site(s); effective configuration (secrets show where they come from):\n%s", name, len(c.Sites), b)
+	return nil
+}
+
+// renderFlags are shared by render and apply.
+type renderFlags struct {
+	fleetSource
+	caBundle string
+	image    string
+}
+
+func (r *renderFlags) addFlags(fs *flag.FlagSet) {
+	r.fleetSource.addFlags(fs)
+	fs.StringVar(&r.caBundle, "ca-bundle", "", "PEM `file` the edges trust for the S3 endpoint (default: management.tls.caBundleFile, else read from the cluster by apply)")
+	fs.StringVar(&r.image, "image", "", "aisedge image `reference` (overrides management.images.aisedge)")
+}
+
+// render loads, validates and renders the configuration.
+func (r *renderFlags) render(stderr io.Writer) (*fleet.Config, *render.Manifests, error) {
+	c, _, err := r.load(stderr)
+	if r.image != "" && c != nil {
+		c.Management.Images.AISEdge = r.image
+		err = c.Validate() // the override may fix (or cause) a problem
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	var opt render.Options
+	if r.caBundle != "" {
+		if opt.CABundle, err = os.ReadFile(r.caBundle); err != nil {
+			return nil, nil, fmt.Errorf("--ca-bundle: %w", err)
+		}
+	}
+	m, err := render.Render(c, opt)
+	return c, m, err
+}
+
+func runFleetRender(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("fleet render", stderr)
+	var rf renderFlags
+	rf.addFlags(fs)
+	out := fs.String("out", "", "output `folder` (created; a folder an earlier render wrote is replaced)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *out == "" || fs.NArg() > 0 {
+		return usageError{"usage: aisedge fleet render (--config FILE | --env DIR) --out DIR"}
+	}
+	_, m, err := rf.render(stderr)
+	if err != nil {
+		return err
+	}
+	if err := m.Write(*out); err != nil {
+		return err
+	}
+	for _, p := range m.Paths() {
+		fmt.Fprintln(stdout, filepath.Join(*out, p))
+	}
+	if m.CABundleMissing {
+		fmt.Fprintln(stderr, "note: the edges' ca-bundle Secret is not rendered (no CA bundle yet); aisedge fleet apply creates it from the management cluster's CA, or pass --ca-bundle")
+	}
 	return nil
 }

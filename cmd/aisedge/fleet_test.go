@@ -57,3 +57,22 @@ func TestFleetConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestFleetRender(t *testing.T) {
+	out := t.TempDir() + "/out"
+	code, stdout, errs := runCmd(t, "fleet", "render", "--config", fleetTestdata+"native/three-sites.yaml", "--out", out)
+	if code != 0 || strings.Count(stdout, "\n") != 11+3*3 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, errs)
+	}
+	if !strings.Contains(errs, "ca-bundle Secret is not rendered") {
+		t.Errorf("no note about the CA bundle: %s", errs)
+	}
+	// --image overrides the file; a bad one is refused with the field.
+	code, _, errs = runCmd(t, "fleet", "render", "--config", fleetTestdata+"native/onprem.yaml", "--out", out, "--image", "Not An Image")
+	if code != 1 || !strings.Contains(errs, "management.images.aisedge") {
+		t.Fatalf("bad --image: exit %d\n%s", code, errs)
+	}
+	if code, _, _ := runCmd(t, "fleet", "render", "--config", fleetTestdata+"native/onprem.yaml"); code != 2 {
+		t.Errorf("render without --out: exit %d", code)
+	}
+}

@@ -1,0 +1,542 @@
+package render
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/yaml"
+
+	"github.com/aisedge/aisedge/internal/config"
+	"github.com/aisedge/aisedge/internal/fleet"
+	"github.com/aisedge/aisedge/internal/fleet/s3iam"
+)
+
+// In-cluster address of SeaweedFS's S3 port (the hub's endpoint).
+const seaweedS3URL = "http://seaweedfs.seaweedfs.svc.cluster.local:8333"
+
+// Common labels of everything aisedge renders.
+func partOf(extra map[string]string) map[string]string {
+	l := map[string]string{"app.kubernetes.io/part-of": "aisedge", "app.kubernetes.io/managed-by": "aisedge"}
+	for k, v := range extra {
+		l[k] = v
+	}
+	return l
+}
+
+func namespace(name string, extra map[string]string) *unstructured.Unstructured {
+	return toUnstructured(&corev1.Namespace{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: partOf(extra)},
+	})
+}
+
+func secret(ns, name string, labels map[string]string, data map[string][]byte) *unstructured.Unstructured {
+	return toUnstructured(&corev1.Secret{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: partOf(labels)},
+		Type:       corev1.SecretTypeOpaque,
+		Data:       data,
+	})
+}
+
+func configMap(ns, name string, labels map[string]string, data map[string]string) *unstructured.Unstructured {
+	return toUnstructured(&corev1.ConfigMap{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: partOf(labels)},
+		Data:       data,
+	})
+}
+
+// restricted is the container security context of aisedge's own pods:
+// the image's non-root user, nothing else.
+func restricted() *corev1.SecurityContext {
+	f, t := false, true
+	uid := int64(65532)
+	return &corev1.SecurityContext{
+		RunAsNonRoot: &t, RunAsUser: &uid, RunAsGroup: &uid,
+		AllowPrivilegeEscalation: &f, ReadOnlyRootFilesystem: &t,
+		Capabilities:   &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+		SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+	}
+}
+
+func int32p(v int32) *int32 { return &v }
+
+func mode(v int32) *int32 { return &v }
+
+func (r *renderer) management() (Cluster, error) {
+	c := r.c
+	m := &c.Management
+	cl := Cluster{Name: "management"}
+
+	// Namespaces (one per site for its k0smotron control plane).
+	nss := []*unstructured.Unstructured{
+		namespace(NSCertManager, nil),
+		namespace(NSSeaweedFS, nil),
+		namespace(NSUpload, map[string]string{"app": "xnat-ingest"}),
+	}
+	for _, s := range c.Sites {
+		nss = append(nss, namespace(s.Name, map[string]string{"aisedge.io/site": s.Name}))
+	}
+	cl.Files = append(cl.Files, File{Path: "management/00-namespaces.yaml", Objects: nss})
+
+	// cert-manager: the private CA, its issuer, the server certificate.
+	certs, certSecrets := r.certManager()
+	if len(certSecrets) > 0 {
+		cl.Files = append(cl.Files, File{Path: "management/10-cert-manager-secrets.yaml", Objects: certSecrets, Secret: true})
+	}
+	cl.Files = append(cl.Files, File{Path: "management/10-cert-manager.yaml", Objects: certs})
+
+	// SeaweedFS.
+	edges := map[string]s3iam.Key{}
+	for _, s := range c.Sites {
+		edges[s.Name] = s3iam.Key{AccessKey: s.S3AccessKey.Value(), SecretKey: s.S3SecretKey.Value()}
+	}
+	s3json := s3iam.Config(m.S3.Bucket, s3iam.Key{AccessKey: m.S3.AdminAccessKey.Value(), SecretKey: m.S3.AdminSecretKey.Value()}, edges)
+	swLabels := map[string]string{"app": "seaweedfs"}
+	cl.Files = append(cl.Files,
+		File{Path: "management/20-seaweedfs-secrets.yaml", Secret: true, Objects: []*unstructured.Unstructured{
+			secret(NSSeaweedFS, S3ConfigSecret, swLabels, map[string][]byte{"s3.json": s3json}),
+		}},
+		File{Path: "management/20-seaweedfs.yaml", Objects: r.seaweedfs(hash(s3json))},
+	)
+
+	// The hub.
+	hubFiles, err := r.hub()
+	if err != nil {
+		return cl, err
+	}
+	cl.Files = append(cl.Files, hubFiles...)
+
+	// One k0smotron control plane per site.
+	for i := range c.Sites {
+		cl.Files = append(cl.Files, File{Path: fmt.Sprintf("management/40-site-%s.yaml", c.Sites[i].Name),
+			Objects: []*unstructured.Unstructured{r.k0smotronCluster(&c.Sites[i])}})
+	}
+
+	// Not applied: ingress-nginx's Helm values and the k0s controller
+	// configuration of a fresh management node.
+	vals, err := r.ingressValues()
+	if err != nil {
+		return cl, err
+	}
+	cl.Files = append(cl.Files, File{Path: "management/ingress-nginx-values.yaml", Raw: vals,
+		Note: "Helm values for ingress-nginx (not applied by aisedge fleet apply):\n  helm upgrade --install ingress-nginx ingress-nginx/ingress-nginx -n ingress-nginx --create-namespace -f ingress-nginx-values.yaml"})
+	if m.Mode == fleet.Fresh {
+		k0s, err := r.k0sController()
+		if err != nil {
+			return cl, err
+		}
+		cl.Files = append(cl.Files, File{Path: "management/k0s.yaml", Raw: k0s,
+			Note: "k0s controller configuration of the management node (not applied):\n  k0s install controller --single -c k0s.yaml"})
+	}
+	return cl, nil
+}
+
+// certManager renders the issuers and certificates (seed-compat §4: the
+// original's names, durations and key sizes).
+func (r *renderer) certManager() (objs, secrets []*unstructured.Unstructured) {
+	m := &r.c.Management
+	const cm = "cert-manager.io/v1"
+	l := partOf(nil)
+	objs = append(objs,
+		obj(cm, "ClusterIssuer", "", SelfSignedIssuer, l, map[string]any{"selfSigned": map[string]any{}}),
+		obj(cm, "Certificate", NSCertManager, CACertificate, l, map[string]any{
+			"isCA":        true,
+			"commonName":  "AIS Edge Root CA",
+			"secretName":  CASecret,
+			"duration":    "87600h",
+			"renewBefore": "8760h",
+			"privateKey":  map[string]any{"algorithm": "RSA", "size": int64(4096)},
+			"issuerRef":   map[string]any{"name": SelfSignedIssuer, "kind": "ClusterIssuer", "group": "cert-manager.io"},
+		}),
+		obj(cm, "ClusterIssuer", "", fleet.IssuerCA, l, map[string]any{"ca": map[string]any{"secretName": CASecret}}),
+	)
+	if m.TLS.Issuer == fleet.IssuerLetsEncrypt || m.TLS.Issuer == fleet.IssuerLetsEncryptStaging {
+		server := "https://acme-v02.api.letsencrypt.org/directory"
+		if m.TLS.Issuer == fleet.IssuerLetsEncryptStaging {
+			server = "https://acme-staging-v02.api.letsencrypt.org/directory"
+		}
+		var solver map[string]any
+		switch m.TLS.DNSProvider {
+		case "cloudflare":
+			solver = map[string]any{"cloudflare": map[string]any{"apiTokenSecretRef": map[string]any{"name": "cloudflare-api-token", "key": "api-token"}}}
+			secrets = append(secrets, secret(NSCertManager, "cloudflare-api-token", nil, map[string][]byte{"api-token": []byte(m.TLS.CloudflareAPIToken.Value())}))
+		case "route53":
+			r53 := map[string]any{"hostedZoneID": m.TLS.Route53HostedZoneID}
+			if m.TLS.Route53Region != "" {
+				r53["region"] = m.TLS.Route53Region
+			}
+			solver = map[string]any{"route53": r53}
+		}
+		objs = append(objs, obj(cm, "ClusterIssuer", "", m.TLS.Issuer, l, map[string]any{
+			"acme": map[string]any{
+				"server":              server,
+				"email":               m.TLS.ACMEEmail,
+				"privateKeySecretRef": map[string]any{"name": m.TLS.Issuer + "-account-key"},
+				"solvers":             []any{map[string]any{"dns01": solver}},
+			},
+		}))
+	}
+	spec := map[string]any{
+		"secretName":  SeaweedFSTLS,
+		"dnsNames":    []any{m.SeaweedFSHostname},
+		"duration":    "8760h",
+		"renewBefore": "720h",
+		"privateKey":  map[string]any{"algorithm": "RSA", "size": int64(2048)},
+		"issuerRef":   map[string]any{"name": m.TLS.Issuer, "kind": "ClusterIssuer", "group": "cert-manager.io"},
+	}
+	if m.Topology == fleet.OnPrem && m.NodeIP != "" {
+		spec["ipAddresses"] = []any{m.NodeIP}
+	}
+	objs = append(objs, obj(cm, "Certificate", NSSeaweedFS, SeaweedFSTLS, l, spec))
+	return objs, secrets
+}
+
+// seaweedfs renders the Deployment, Service and Ingress; configHash rolls
+// the pod when s3.json changes.
+func (r *renderer) seaweedfs(configHash string) []*unstructured.Unstructured {
+	m := &r.c.Management
+	labels := map[string]string{"app": "seaweedfs"}
+	hostPathType := corev1.HostPathDirectoryOrCreate
+	dep := &appsv1.Deployment{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: NSSeaweedFS, Name: "seaweedfs", Labels: partOf(labels)},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: int32p(1),
+			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType},
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: partOf(labels), Annotations: map[string]string{S3ConfigHashAnn: configHash}},
+				Spec: corev1.PodSpec{
+					Containers: []corev1.Container{{
+						Name:  "seaweedfs",
+						Image: m.Images.SeaweedFS,
+						Args: []string{"server", "-dir=/data", "-master.volumeSizeLimitMB=1024", "-volume.max=0",
+							"-filer", "-s3", "-s3.config=/etc/seaweedfs/s3.json", "-s3.port=8333", "-metricsPort=9324"},
+						Ports: []corev1.ContainerPort{
+							{Name: "s3", ContainerPort: 8333}, {Name: "master", ContainerPort: 9333},
+							{Name: "filer", ContainerPort: 8888}, {Name: "metrics", ContainerPort: 9324},
+						},
+						ReadinessProbe: &corev1.Probe{
+							ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/cluster/status", Port: intstr.FromInt32(9333)}},
+							PeriodSeconds: 10, InitialDelaySeconds: 5,
+						},
+						VolumeMounts: []corev1.VolumeMount{
+							{Name: "data", MountPath: "/data"},
+							{Name: "s3-config", MountPath: "/etc/seaweedfs", ReadOnly: true},
+						},
+					}},
+					Volumes: []corev1.Volume{
+						{Name: "data", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: m.S3.DataDir, Type: &hostPathType}}},
+						{Name: "s3-config", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: S3ConfigSecret, DefaultMode: mode(0o400)}}},
+					},
+				},
+			},
+		},
+	}
+	svc := &corev1.Service{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: NSSeaweedFS, Name: "seaweedfs", Labels: partOf(labels)},
+		Spec: corev1.ServiceSpec{
+			Type:     corev1.ServiceTypeClusterIP,
+			Selector: labels,
+			Ports: []corev1.ServicePort{
+				{Name: "s3", Port: 8333, TargetPort: intstr.FromString("s3")},
+				{Name: "master", Port: 9333, TargetPort: intstr.FromString("master")},
+				{Name: "filer", Port: 8888, TargetPort: intstr.FromString("filer")},
+				{Name: "metrics", Port: 9324, TargetPort: intstr.FromString("metrics")},
+			},
+		},
+	}
+	className := "nginx"
+	pathType := networkingv1.PathTypePrefix
+	ing := &networkingv1.Ingress{
+		TypeMeta: metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "Ingress"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: NSSeaweedFS, Name: "seaweedfs", Labels: partOf(labels), Annotations: map[string]string{
+			"nginx.ingress.kubernetes.io/proxy-body-size":         "50g",
+			"nginx.ingress.kubernetes.io/proxy-read-timeout":      "3600",
+			"nginx.ingress.kubernetes.io/proxy-send-timeout":      "3600",
+			"nginx.ingress.kubernetes.io/proxy-request-buffering": "off",
+		}},
+		Spec: networkingv1.IngressSpec{
+			IngressClassName: &className,
+			TLS:              []networkingv1.IngressTLS{{Hosts: []string{m.SeaweedFSHostname}, SecretName: SeaweedFSTLS}},
+			Rules: []networkingv1.IngressRule{{
+				Host: m.SeaweedFSHostname,
+				IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{Paths: []networkingv1.HTTPIngressPath{{
+					Path: "/", PathType: &pathType,
+					Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: "seaweedfs", Port: networkingv1.ServiceBackendPort{Name: "s3"}}},
+				}}}},
+			}},
+		},
+	}
+	return []*unstructured.Unstructured{toUnstructured(dep), toUnstructured(svc), toUnstructured(ing)}
+}
+
+// Paths inside aisedge's pods.
+const (
+	podConfigDir  = "/etc/aisedge"
+	podS3Dir      = "/etc/aisedge/s3"
+	podXNATDir    = "/etc/aisedge/xnat"
+	podCADir      = "/etc/aisedge/ca"
+	podRoutingDir = "/etc/aisedge/routing"
+	podProfileDir = "/etc/aisedge/profile"
+	podStateDir   = "/var/lib/aisedge"
+)
+
+// hubConfig is the hub's configuration file: no secrets, only the paths
+// of the mounted Secret files.
+func (r *renderer) hubConfig() ([]byte, error) {
+	m := &r.c.Management
+	return marshalConfig(struct {
+		Hub *config.Hub `yaml:"hub"`
+	}{&config.Hub{
+		DataDir: podStateDir,
+		S3: config.S3{Endpoint: seaweedS3URL, Bucket: m.S3.Bucket,
+			AccessKeyFile: podS3Dir + "/access-key", SecretKeyFile: podS3Dir + "/secret-key"},
+		Prefix: "staged/",
+		XNAT: config.XNAT{URL: m.XNAT.URL, AllowInsecureRedirect: m.XNAT.AllowInsecureRedirect,
+			UsernameFile: podXNATDir + "/username", PasswordFile: podXNATDir + "/password"},
+		HTTP: "0.0.0.0:8081",
+	}})
+}
+
+func (r *renderer) hub() ([]File, error) {
+	m := &r.c.Management
+	labels := map[string]string{"app": "xnat-ingest", "component": "upload"}
+	hubYAML, err := r.hubConfig()
+	if err != nil {
+		return nil, err
+	}
+	s3 := map[string][]byte{"access-key": []byte(m.S3.AdminAccessKey.Value()), "secret-key": []byte(m.S3.AdminSecretKey.Value())}
+	xnat := map[string][]byte{"server": []byte(m.XNAT.URL), "username": []byte(m.XNAT.Username.Value()), "password": []byte(m.XNAT.Password.Value())}
+	secrets := []*unstructured.Unstructured{
+		secret(NSUpload, HubS3Secret, labels, s3),
+		secret(NSUpload, XNATSecret, labels, xnat),
+	}
+	pvc := &corev1.PersistentVolumeClaim{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "PersistentVolumeClaim"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: NSUpload, Name: HubPVC, Labels: partOf(labels)},
+		Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}},
+		},
+	}
+	if m.StorageClass != "" {
+		sc := m.StorageClass
+		pvc.Spec.StorageClassName = &sc
+	}
+	// The hash covers the configuration and the Secrets' content, so that
+	// a rotated credential rolls the pod.
+	rollHash := hash(hubYAML, sortedData(s3), sortedData(xnat))
+	gid := int64(65532)
+	dep := &appsv1.Deployment{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: NSUpload, Name: HubDeployment, Labels: partOf(labels)},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: int32p(1),
+			// One writer of the state volume at a time.
+			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType},
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: partOf(labels), Annotations: map[string]string{ConfigHashAnn: rollHash}},
+				Spec: corev1.PodSpec{
+					AutomountServiceAccountToken: boolp(false),
+					SecurityContext:              &corev1.PodSecurityContext{FSGroup: &gid},
+					Containers: []corev1.Container{{
+						Name:            "hub",
+						Image:           m.Images.AISEdge,
+						Args:            []string{"hub", "--config", podConfigDir + "/hub.yaml"},
+						Ports:           []corev1.ContainerPort{{Name: "http", ContainerPort: 8081}},
+						SecurityContext: restricted(),
+						ReadinessProbe:  httpProbe("/readyz", "http"),
+						LivenessProbe:   httpProbe("/healthz", "http"),
+						VolumeMounts: []corev1.VolumeMount{
+							{Name: "config", MountPath: podConfigDir + "/hub.yaml", SubPath: "hub.yaml", ReadOnly: true},
+							{Name: "s3", MountPath: podS3Dir, ReadOnly: true},
+							{Name: "xnat", MountPath: podXNATDir, ReadOnly: true},
+							{Name: "state", MountPath: podStateDir},
+							{Name: "tmp", MountPath: "/tmp"},
+						},
+					}},
+					Volumes: []corev1.Volume{
+						{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: HubConfigMap}}}},
+						{Name: "s3", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: HubS3Secret, DefaultMode: mode(0o440)}}},
+						{Name: "xnat", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: XNATSecret, DefaultMode: mode(0o440),
+							Items: []corev1.KeyToPath{{Key: "username", Path: "username"}, {Key: "password", Path: "password"}}}}},
+						{Name: "state", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: HubPVC}}},
+						{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+					},
+				},
+			},
+		},
+	}
+	return []File{
+		{Path: "management/30-hub-secrets.yaml", Secret: true, Objects: secrets},
+		{Path: "management/30-hub.yaml", Objects: []*unstructured.Unstructured{
+			configMap(NSUpload, HubConfigMap, labels, map[string]string{"hub.yaml": string(hubYAML)}),
+			toUnstructured(pvc),
+			toUnstructured(dep),
+		}},
+	}, nil
+}
+
+func boolp(v bool) *bool { return &v }
+
+func httpProbe(path, port string) *corev1.Probe {
+	return &corev1.Probe{
+		ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromString(port)}},
+		PeriodSeconds: 10, InitialDelaySeconds: 5, FailureThreshold: 3,
+	}
+}
+
+// sortedData serializes Secret data deterministically for hashing.
+func sortedData(d map[string][]byte) []byte {
+	keys := make([]string, 0, len(d))
+	for k := range d {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b []byte
+	for _, k := range keys {
+		b = append(b, []byte(strconv.Itoa(len(k))+":"+k+strconv.Itoa(len(d[k]))+":")...)
+		b = append(b, d[k]...)
+	}
+	return b
+}
+
+// k0smotronCluster renders a site's hosted control plane: its own SNI
+// hostnames and NodePorts, persistent volumes for k0s and etcd.
+func (r *renderer) k0smotronCluster(s *fleet.Site) *unstructured.Unstructured {
+	m := &r.c.Management
+	pvcSpec := map[string]any{
+		"accessModes": []any{"ReadWriteOnce"},
+		"resources":   map[string]any{"requests": map[string]any{"storage": m.K0s.StorageSize}},
+	}
+	etcdPersistence := map[string]any{"size": m.K0s.StorageSize}
+	if m.StorageClass != "" {
+		pvcSpec["storageClassName"] = m.StorageClass
+		etcdPersistence["storageClass"] = m.StorageClass
+	}
+	sans := []any{s.APIHost, s.KonnectivityHost}
+	spec := map[string]any{
+		"replicas": int64(1),
+		"version":  m.K0s.Version,
+		"service": map[string]any{
+			"type":             "NodePort",
+			"apiPort":          int64(s.APIPort),
+			"konnectivityPort": int64(s.KonnectivityPort),
+		},
+		"ingress": map[string]any{
+			"deploy":           true,
+			"className":        "nginx",
+			"apiHost":          s.APIHost,
+			"konnectivityHost": s.KonnectivityHost,
+			"port":             int64(m.IngressPort),
+			"annotations": map[string]any{
+				"nginx.ingress.kubernetes.io/ssl-passthrough":  "true",
+				"nginx.ingress.kubernetes.io/backend-protocol": "HTTPS",
+			},
+		},
+		"persistence": map[string]any{
+			"type":                  "pvc",
+			"persistentVolumeClaim": map[string]any{"spec": pvcSpec},
+		},
+		"etcd": map[string]any{
+			"image":       m.Images.Etcd,
+			"persistence": etcdPersistence,
+		},
+	}
+	external := m.NodeIP
+	if m.Topology == fleet.Cloud {
+		external = m.Cloud.LoadBalancerIP
+	}
+	if external != "" {
+		spec["externalAddress"] = external
+		sans = append(sans, external)
+	}
+	spec["k0sConfig"] = map[string]any{
+		"apiVersion": "k0s.k0sproject.io/v1beta1",
+		"kind":       "ClusterConfig",
+		"spec":       map[string]any{"api": map[string]any{"sans": sans}},
+	}
+	return obj("k0smotron.io/v1beta1", "Cluster", s.Name, s.Name, partOf(map[string]string{"aisedge.io/site": s.Name}), spec)
+}
+
+// ingressValues are ingress-nginx's Helm values (seed-compat §4: SSL
+// passthrough for the k0s API and konnectivity, hostNetwork on-prem,
+// LoadBalancer in the cloud).
+func (r *renderer) ingressValues() ([]byte, error) {
+	m := &r.c.Management
+	ctrl := map[string]any{
+		"ingressClass":         "nginx",
+		"ingressClassResource": map[string]any{"name": "nginx", "default": true},
+		"extraArgs":            map[string]any{"enable-ssl-passthrough": "true"},
+		"config": map[string]any{
+			"proxy-body-size":       "50g",
+			"proxy-read-timeout":    "3600",
+			"proxy-send-timeout":    "3600",
+			"use-forwarded-headers": "true",
+		},
+	}
+	if m.Topology == fleet.OnPrem {
+		ctrl["replicaCount"] = 1
+		ctrl["hostNetwork"] = true
+		ctrl["dnsPolicy"] = "ClusterFirstWithHostNet"
+		ctrl["service"] = map[string]any{"type": "ClusterIP"}
+		ctrl["tolerations"] = []any{map[string]any{"operator": "Exists"}}
+		if m.IngressPort != 443 {
+			ctrl["extraArgs"].(map[string]any)["https-port"] = strconv.Itoa(m.IngressPort)
+			ctrl["containerPort"] = map[string]any{"http": 80, "https": m.IngressPort}
+		}
+	} else {
+		svc := map[string]any{"type": "LoadBalancer", "ports": map[string]any{"https": m.IngressPort}}
+		ann := map[string]any{}
+		if m.Cloud.Provider == "aws" {
+			ann["service.beta.kubernetes.io/aws-load-balancer-type"] = "nlb"
+		}
+		for k, v := range m.Cloud.ServiceAnnotations {
+			ann[k] = v
+		}
+		if len(ann) > 0 {
+			svc["annotations"] = ann
+		}
+		if m.Cloud.LoadBalancerIP != "" {
+			svc["loadBalancerIP"] = m.Cloud.LoadBalancerIP
+		}
+		ctrl["replicaCount"] = 2
+		ctrl["hostNetwork"] = false
+		ctrl["dnsPolicy"] = "ClusterFirst"
+		ctrl["service"] = svc
+	}
+	return yaml.Marshal(map[string]any{"controller": ctrl})
+}
+
+// k0sController is the management node's k0s configuration (a fresh
+// install; seed-compat §1.5).
+func (r *renderer) k0sController() ([]byte, error) {
+	m := &r.c.Management
+	api := map[string]any{}
+	if m.NodeIP != "" {
+		api["address"] = m.NodeIP
+		api["sans"] = []any{m.NodeIP}
+	}
+	return yaml.Marshal(map[string]any{
+		"apiVersion": "k0s.k0sproject.io/v1beta1",
+		"kind":       "ClusterConfig",
+		"metadata":   map[string]any{"name": "k0s-mgmt"},
+		"spec": map[string]any{
+			"api":     api,
+			"network": map[string]any{"provider": "kuberouter", "podCIDR": "10.244.0.0/16", "serviceCIDR": "10.96.0.0/12"},
+		},
+	})
+}
