@@ -207,6 +207,9 @@ func (e *Edge) loop(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
+		if err := e.Shipper.FinishSealed(); err != nil {
+			e.cfg.Log.Error("clean-up of sealed shipments failed", "err", err)
+		}
 		if _, err := e.Stager.StageReady(); err != nil {
 			e.cfg.Log.Error("staging failed", "err", err)
 		}

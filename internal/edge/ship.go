@@ -143,13 +143,42 @@ func (s *Shipper) Ship(ctx context.Context, sh spool.Shipment) error {
 		return s.fail(sh, err, false)
 	}
 	if err := s.Stager.Unstage(m); err != nil {
-		s.Log.Warn("removing staged copy failed; it is sealed in the bucket", "session", folder, "err", err)
+		s.Log.Warn("removing staged copy failed; it is sealed in the bucket and will be retried", "session", folder, "err", err)
+	} else if err := s.Spool.ForgetShipment(sh.StudyKey, sh.Generation); err != nil {
+		s.Log.Warn("forgetting a sealed shipment failed", "session", folder, "err", err)
 	}
 	s.Metrics.observeShipped(s.Now().Sub(start), m.TotalBytes()+int64(len(manifestBytes)))
 	s.Events.Emit("info", "upload_completed", folder, fmt.Sprintf("generation %d sealed", sh.Generation),
 		"bytes", m.TotalBytes()+int64(len(manifestBytes)), "files", len(m.Files)+1, "dicoms", dicoms,
 		"duration_s", int(s.Now().Sub(start).Seconds()))
 	return nil
+}
+
+// FinishSealed completes the local clean-up of shipments sealed before a
+// crash or a failed removal: their staging copies go, then their records.
+func (s *Shipper) FinishSealed() error {
+	sealed, err := s.Spool.SealedShipments()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, sh := range sealed {
+		m, err := s.Stager.ReadManifest(sh.Session, sh.Generation)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+			continue
+		}
+		if m != nil {
+			if err := s.Stager.Unstage(m); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+		}
+		if err := s.Spool.ForgetShipment(sh.StudyKey, sh.Generation); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // sameETag tells whether a listed object is the file's content.

@@ -213,7 +213,9 @@ func (s *Spool) recover() error {
 			if err := json.Unmarshal(v, &in); err != nil {
 				return err
 			}
-			known[in.ID] = true
+			// A released instance's file is deleted right after its seal
+			// commits; a crash in between leaves it, so it goes here.
+			known[in.ID] = !in.Released
 			return nil
 		})
 		if err != nil {
@@ -468,6 +470,34 @@ func (s *Spool) Shipments() ([]Shipment, error) {
 		})
 	})
 	return out, err
+}
+
+// SealedShipments lists shipments whose seal committed but whose local
+// clean-up (staging folder) may not have finished: the edge unstages them
+// and then forgets them.
+func (s *Spool) SealedShipments() ([]Shipment, error) {
+	var out []Shipment
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketShipments).ForEach(func(_, v []byte) error {
+			var sh Shipment
+			if err := json.Unmarshal(v, &sh); err != nil {
+				return err
+			}
+			if sh.State == Sealed {
+				out = append(out, sh)
+			}
+			return nil
+		})
+	})
+	return out, err
+}
+
+// ForgetShipment deletes a sealed shipment's record once its local copies
+// are gone.
+func (s *Spool) ForgetShipment(studyKey string, gen int) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketShipments).Delete([]byte(shipmentKey(studyKey, gen)))
+	})
 }
 
 // UpdateShipment rewrites a shipment's record with fn's changes.

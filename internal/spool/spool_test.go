@@ -284,3 +284,43 @@ func TestStudyBoundToOneSession(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestSealCrashLeavesNoFiles: a crash after the seal committed but before
+// its files were deleted leaves them; the next Open removes them, and the
+// sealed shipment is listed for the staging clean-up until forgotten.
+func TestSealCrashLeavesNoFiles(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	add(t, s, "st", "2.25.1", "x")
+	p := mustPending(t, s, "st")
+	if _, err := s.Stage("st", []string{p[0].ID}); err != nil {
+		t.Fatal(err)
+	}
+	keep, _ := os.ReadFile(s.ObjectPath(p[0].ID))
+	if err := s.Seal("st", 1); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(s.ObjectPath(p[0].ID), keep, 0o600) // as if the delete never ran
+	s.Close()
+	s, err = Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := os.Stat(s.ObjectPath(p[0].ID)); !os.IsNotExist(err) {
+		t.Fatal("released file survived the reopen")
+	}
+	sealed, _ := s.SealedShipments()
+	if len(sealed) != 1 {
+		t.Fatalf("sealed shipments %+v", sealed)
+	}
+	if err := s.ForgetShipment("st", 1); err != nil {
+		t.Fatal(err)
+	}
+	if sealed, _ := s.SealedShipments(); len(sealed) != 0 {
+		t.Fatal("not forgotten")
+	}
+}
