@@ -217,7 +217,23 @@ func sessionOf(res *deid.Result, eng *deid.Engine) (spool.Session, error) {
 	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
 		return spool.Session{}, fmt.Errorf("de-identification produced no usable session label")
 	}
-	return spool.Session{Project: parts[0], Subject: parts[1], Session: parts[2], ProfileHash: eng.Profile().Hash + "/" + eng.KeyID()}, nil
+	return spool.Session{Project: parts[0], Subject: parts[1], Session: parts[2], Label: ExperimentLabel(parts[1], parts[2], eng.Profile().Pseudonyms.Mode),
+		ProfileHash: eng.Profile().Hash + "/" + eng.KeyID()}, nil
+}
+
+// ExperimentLabel is a session's XNAT experiment label, which XNAT needs
+// unique within the project. The visit pseudonym alone is not: it is the
+// accession number's, and accession numbers repeat across patients (two
+// patients' "2" met in the DICOMDIR test set). So the label is
+// SUBJECT_VISIT. Sites migrating with legacy-djb2 pseudonyms keep the
+// original's label, the visit alone: there it is SessionHash =
+// H(PatientID|StudyInstanceUID), unique per patient, and later series must
+// land in the sessions the original created.
+func ExperimentLabel(subject, visit, mode string) string {
+	if mode == deid.ModeLegacyDJB2 {
+		return visit
+	}
+	return subject + "_" + visit
 }
 
 func (r *Receiver) engine(rt route.Route) (*deid.Engine, error) {

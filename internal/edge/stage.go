@@ -115,7 +115,7 @@ func (s *Stager) StageStudy(st spool.Study) (*spool.Shipment, error) {
 	root := s.ShipmentDir(st.Session)
 	m := &manifest.Manifest{
 		Version: manifest.Version, Edge: s.Edge, Project: st.Project, Subject: st.Subject, Session: st.Session.Session,
-		Folder: Folder(st.Session), Generation: gen, Modality: st.Modality, ProfileHash: st.ProfileHash,
+		Folder: Folder(st.Session), Label: st.Label, Generation: gen, Modality: st.Modality, ProfileHash: st.ProfileHash,
 		CreatedAt: s.Now().UTC().Truncate(time.Second),
 	}
 	series := map[string]*manifest.Series{}

@@ -48,7 +48,7 @@ func SessionFor(m *manifest.Manifest, dir string) xnat.Session {
 		modalities = append([]string{m.Modality}, modalities...)
 	}
 	sessType := xnat.SessionXSIType(modalities...)
-	s := xnat.Session{Project: m.Project, Subject: m.Subject, Label: m.Session, XSIType: sessType}
+	s := xnat.Session{Project: m.Project, Subject: m.Subject, Label: m.ExperimentLabel(), XSIType: sessType}
 	byScan := map[string]*xnat.Scan{}
 	var order []string
 	for _, se := range m.Series {

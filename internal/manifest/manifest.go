@@ -52,6 +52,9 @@ type Manifest struct {
 	Session string `json:"session"`
 	// Folder is the session folder name, PROJECT.SUBJECT.VISIT.
 	Folder string `json:"folder"`
+	// Label is the XNAT experiment label (unique in the project); empty
+	// means Session.
+	Label string `json:"label,omitempty"`
 	// Generation counts the shipments of this session: 1 for the first,
 	// 2 and up for appends (series that arrived after it shipped).
 	Generation int `json:"generation"`
@@ -108,6 +111,9 @@ func (m *Manifest) Validate() error {
 		if !labelRE.MatchString(v) {
 			return bad("%s label %q is empty or not [A-Za-z0-9_-]", name, v)
 		}
+	}
+	if m.Label != "" && !labelRE.MatchString(m.Label) {
+		return bad("label %q is not [A-Za-z0-9_-]", m.Label)
 	}
 	if m.Folder != m.Project+"."+m.Subject+"."+m.Session {
 		return bad("folder %q is not PROJECT.SUBJECT.SESSION", m.Folder)
@@ -203,6 +209,14 @@ func Digest(rel string, r io.Reader) (File, error) {
 		return File{}, err
 	}
 	return File{Path: rel, Size: n, SHA256: hex.EncodeToString(s.Sum(nil)), MD5: hex.EncodeToString(m.Sum(nil))}, nil
+}
+
+// ExperimentLabel is the XNAT experiment label to deliver to.
+func (m *Manifest) ExperimentLabel() string {
+	if m.Label != "" {
+		return m.Label
+	}
+	return m.Session
 }
 
 // Find returns the entry for a path.

@@ -83,6 +83,8 @@ type Session struct {
 	Project string `json:"project"`
 	Subject string `json:"subject"`
 	Session string `json:"session"`
+	// Label is the XNAT experiment label, unique in the project.
+	Label string `json:"label,omitempty"`
 	// ProfileHash identifies the de-identification profile and key.
 	ProfileHash string `json:"profileHash"`
 }
