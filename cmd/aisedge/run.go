@@ -120,7 +120,13 @@ func (o *standaloneOptions) run(ctx context.Context, log *slog.Logger, events io
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	var wakeHub func()
 	e, err := edge.New(edge.Config{
+		OnSealed: func() {
+			if wakeHub != nil {
+				wakeHub()
+			}
+		},
 		Name: o.edgeName, DataDir: filepath.Join(dataDir, "edge"), Listen: o.listen, AETitle: o.aeTitle,
 		Routes: table, Engine: engines, BackupDir: filepath.Join(dataDir, "facility-backup"),
 		Quiet: o.quiet, Force: o.force, MinFreeBytes: o.minFree, Store: store, Layout: layout,
@@ -154,6 +160,7 @@ func (o *standaloneOptions) run(ctx context.Context, log *slog.Logger, events io
 		return err
 	}
 	defer h.Close()
+	wakeHub = h.Wake
 
 	httpLn, err := net.Listen("tcp", o.httpAddr)
 	if err != nil {

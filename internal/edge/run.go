@@ -57,6 +57,9 @@ type Config struct {
 	Now       func() time.Time
 	// Tick is the period of the stage/ship loop (default 1 s).
 	Tick time.Duration
+	// OnSealed, if set, is called after a session generation is sealed
+	// (the standalone mode wakes its in-process hub with it).
+	OnSealed func()
 }
 
 // Edge is a running edge: receiver, stager, shipper and janitor.
@@ -114,7 +117,7 @@ func New(cfg Config) (*Edge, error) {
 		Quiet: cfg.Quiet, Force: cfg.Force, Log: cfg.Log.With("component", "sort"), Now: cfg.Now, Metrics: metrics}
 	e.Shipper = &Shipper{Spool: sp, Stager: e.Stager, Store: cfg.Store, Layout: cfg.Layout,
 		Prefix: "staged/" + cfg.Name + "/", Events: events.New(cfg.EventsOut, "s3-uploader", cfg.Name, cfg.Now),
-		Log: cfg.Log.With("component", "s3-uploader"), Now: cfg.Now, Metrics: metrics}
+		Log: cfg.Log.With("component", "s3-uploader"), Now: cfg.Now, Metrics: metrics, OnSealed: cfg.OnSealed}
 	srv, err := dimse.NewServer(dimse.ServerConfig{
 		Handler: e.Receiver, TempDir: sp.TmpDir(), MaxAssociations: cfg.MaxAssociations,
 		MinFreeBytes: cfg.MinFreeBytes, Admit: Admitter(cfg.Routes), Logger: cfg.Log.With("component", "dimse"),

@@ -38,6 +38,8 @@ type Shipper struct {
 	Log      *slog.Logger
 	Now      func() time.Time
 	Metrics  *Metrics
+	// OnSealed is called after each seal.
+	OnSealed func()
 }
 
 // ErrHeld marks a shipment waiting for an operator after a permanent
@@ -141,6 +143,9 @@ func (s *Shipper) Ship(ctx context.Context, sh spool.Shipment) error {
 	}
 	if err := s.Spool.Seal(sh.StudyKey, sh.Generation); err != nil {
 		return s.fail(sh, err, false)
+	}
+	if s.OnSealed != nil {
+		s.OnSealed()
 	}
 	if err := s.Stager.Unstage(m); err != nil {
 		s.Log.Warn("removing staged copy failed; it is sealed in the bucket and will be retried", "session", folder, "err", err)

@@ -93,6 +93,7 @@ type Hub struct {
 	db      *bolt.DB
 	events  *events.Writer
 	metrics *metrics
+	wake    chan struct{}
 }
 
 var (
@@ -142,7 +143,7 @@ func Open(cfg Config) (*Hub, error) {
 	// Downloads of an interrupted run are redone.
 	os.RemoveAll(filepath.Join(cfg.DataDir, "work"))
 	os.MkdirAll(filepath.Join(cfg.DataDir, "work"), 0o700)
-	h := &Hub{cfg: cfg, db: db, events: events.New(cfg.EventsOut, "upload", "", cfg.Now)}
+	h := &Hub{cfg: cfg, db: db, events: events.New(cfg.EventsOut, "upload", "", cfg.Now), wake: make(chan struct{}, 1)}
 	if cfg.Registry != nil {
 		h.metrics = newMetrics(cfg.Registry, h)
 	}
@@ -607,6 +608,16 @@ func (h *Hub) Run(ctx context.Context, interval time.Duration) error {
 		case <-ctx.Done():
 			return nil
 		case <-time.After(wait):
+		case <-h.wake:
 		}
+	}
+}
+
+// Wake makes Run start its next round now (the standalone edge calls it
+// when it seals a session, so that delivery does not wait for a poll).
+func (h *Hub) Wake() {
+	select {
+	case h.wake <- struct{}{}:
+	default:
 	}
 }
