@@ -196,4 +196,12 @@ func TestPipeline(t *testing.T) {
 	if n := count(t, adminStore, "staged/edge-a/", ""); n != 0 {
 		t.Fatalf("%d objects left in the bucket", n)
 	}
+	// A second run changes nothing: no XNAT request at all.
+	x.ResetRequests()
+	if err := h.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(x.Requests()); n != 0 {
+		t.Fatalf("second hub run made %d XNAT requests", n)
+	}
 }
