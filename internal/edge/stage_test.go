@@ -131,3 +131,29 @@ func TestForceTimeout(t *testing.T) {
 		t.Fatal("force timeout did not trigger after 12.5 minutes")
 	}
 }
+
+func TestBackupPrune(t *testing.T) {
+	dir := t.TempDir()
+	b := &Backup{Dir: dir}
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	mk := func(name string, age time.Duration, size int) {
+		p := filepath.Join(dir, "PID", "STUDY", name)
+		os.MkdirAll(filepath.Dir(p), 0o700)
+		os.WriteFile(p, make([]byte, size), 0o600)
+		os.Chtimes(p, now.Add(-age), now.Add(-age))
+	}
+	mk("old.dcm", 100*24*time.Hour, 10)
+	mk("mid.dcm", 10*24*time.Hour, 10)
+	mk("new.dcm", time.Hour, 10)
+	// Age first: only the 100-day-old file goes with a 90-day limit.
+	if n, err := b.Prune(now, 90*24*time.Hour, 0); err != nil || n != 1 {
+		t.Fatalf("age prune removed %d, %v", n, err)
+	}
+	// Size next: oldest first until at most 10 bytes remain.
+	if n, err := b.Prune(now, 0, 10); err != nil || n != 1 {
+		t.Fatalf("size prune removed %d, %v", n, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "PID", "STUDY", "new.dcm")); err != nil {
+		t.Fatal("the newest file was pruned")
+	}
+}
