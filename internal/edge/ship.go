@@ -133,6 +133,13 @@ func (s *Shipper) Ship(ctx context.Context, sh spool.Shipment) error {
 	if firstErr != nil {
 		return s.fail(sh, firstErr, false)
 	}
+	// One more listing of the whole session right before the seal: every
+	// file must still be there with its size and ETag (a store that lost
+	// an object across a restart is caught here, not after the local
+	// copies are gone).
+	if err := s.verifyAll(ctx, m, root); err != nil {
+		return s.fail(sh, err, false)
+	}
 	if err := s.Spool.UpdateShipment(sh.StudyKey, sh.Generation, func(x *spool.Shipment) { x.State = spool.Uploaded }); err != nil {
 		return s.fail(sh, err, false)
 	}
@@ -184,6 +191,25 @@ func (s *Shipper) FinishSealed() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// verifyAll lists the session's prefix once and checks every file of the
+// manifest against it.
+func (s *Shipper) verifyAll(ctx context.Context, m *manifest.Manifest, root string) error {
+	listed := map[string]objstore.Info{}
+	for info, err := range s.Store.List(ctx, s.Prefix+m.Folder+"/") {
+		if err != nil {
+			return fmt.Errorf("verifying %s: %w", m.Folder, err)
+		}
+		listed[info.Key] = info
+	}
+	for _, f := range m.Files {
+		info, ok := listed[s.Prefix+m.Folder+"/"+f.Path]
+		if !ok || info.Size != f.Size || !s.sameETag(ctx, info, filepath.Join(root, filepath.FromSlash(f.Path)), f) {
+			return fmt.Errorf("verifying %s: %s is missing or differs in the bucket", m.Folder, f.Path)
+		}
+	}
+	return nil
 }
 
 // sameETag tells whether a listed object is the file's content.
