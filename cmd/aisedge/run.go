@@ -135,6 +135,9 @@ func (o *standaloneOptions) run(ctx context.Context, log *slog.Logger, events io
 	if err != nil {
 		return err
 	}
+	// Uploads into the local bucket are bound by fsyncs, which the file
+	// system batches when many run at once.
+	e.Shipper.Parallel = 16
 	var dest hub.Destination
 	archive := o.archiveDir
 	if o.xnatURL != "" {
