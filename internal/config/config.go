@@ -32,29 +32,42 @@ type File struct {
 // Edge configures `aisedge edge`.
 type Edge struct {
 	// Name is the edge's name in object keys, manifests and events.
-	Name    string `yaml:"name"`
+	Name string `yaml:"name"`
+	// DataDir holds the spool, staging, quarantine, state and the local
+	// API socket (required).
 	DataDir string `yaml:"dataDir"`
-	DICOM   DICOM  `yaml:"dicom"`
+	// DICOM configures the C-STORE receiver.
+	DICOM DICOM `yaml:"dicom"`
 	// Routing is a routing file: the original routing.json (AETMap) or
 	// the native form. Empty routes every called AE title to Project.
 	Routing string `yaml:"routing"`
+	// Project is the XNAT project of every called AE title when there is
+	// no routing file.
 	Project string `yaml:"project"`
 	// Profile is a de-identification profile file or a built-in name.
-	Profile        string         `yaml:"profile"`
+	Profile string `yaml:"profile"`
+	// FacilityBackup keeps every original at the facility.
 	FacilityBackup FacilityBackup `yaml:"facilityBackup"`
-	Study          Study          `yaml:"study"`
-	S3             S3             `yaml:"s3"`
+	// Study configures study completion.
+	Study Study `yaml:"study"`
+	// S3 is where sealed sessions go, with this edge's put-only key.
+	S3 S3 `yaml:"s3"`
 	// HTTP serves /metrics, /healthz, /readyz and the status page.
 	HTTP string `yaml:"http"`
-	// Socket is the local API for `aisedge status` and `aisedge quarantine`.
+	// Socket is the local API for `aisedge status` and `aisedge
+	// quarantine` (default <dataDir>/aisedge.sock).
 	Socket string `yaml:"socket"`
 }
 
 // DICOM configures the receiver.
 type DICOM struct {
-	Listen          string `yaml:"listen"`
-	AETitle         string `yaml:"aeTitle"`
-	MaxAssociations int    `yaml:"maxAssociations"`
+	// Listen is the receiver's TCP address.
+	Listen string `yaml:"listen"`
+	// AETitle is the receiver's own AE title.
+	AETitle string `yaml:"aeTitle"`
+	// MaxAssociations bounds concurrent associations; more are rejected
+	// with "local limit exceeded".
+	MaxAssociations int `yaml:"maxAssociations"`
 	// MinFreeBytes is the disk watermark below which C-STOREs get A700.
 	MinFreeBytes Size `yaml:"minFreeBytes"`
 }
@@ -62,14 +75,22 @@ type DICOM struct {
 // FacilityBackup configures the originals' backup and its retention (the
 // original system had none).
 type FacilityBackup struct {
-	Dir      string   `yaml:"dir"`
-	MaxAge   Duration `yaml:"maxAge"`
-	MaxBytes Size     `yaml:"maxBytes"`
+	// Dir receives the originals in the original layout
+	// (<PatientID>/<StudyUID>/<SeriesUID>/<SOPUID>.dcm; required).
+	Dir string `yaml:"dir"`
+	// MaxAge deletes originals older than this (0 keeps them forever).
+	MaxAge Duration `yaml:"maxAge"`
+	// MaxBytes deletes the oldest originals beyond this size (0: no limit).
+	MaxBytes Size `yaml:"maxBytes"`
 }
 
 // Study configures study completion.
 type Study struct {
-	QuietPeriod  Duration `yaml:"quietPeriod"`
+	// QuietPeriod: a session is complete this long after its last instance
+	// (the original's StableAge).
+	QuietPeriod Duration `yaml:"quietPeriod"`
+	// ForceTimeout stages a session that keeps receiving once its oldest
+	// pending instance is this old.
 	ForceTimeout Duration `yaml:"forceTimeout"`
 }
 
@@ -77,40 +98,66 @@ type Study struct {
 // or, when those are empty, from the environment variables named by
 // AccessKeyEnv/SecretKeyEnv.
 type S3 struct {
-	Endpoint      string `yaml:"endpoint"`
-	Bucket        string `yaml:"bucket"`
-	Region        string `yaml:"region"`
-	CAFile        string `yaml:"caFile"`
+	// Endpoint is the S3 base URL, https://host[:port] (required).
+	Endpoint string `yaml:"endpoint"`
+	// Bucket holds the staged/ prefix.
+	Bucket string `yaml:"bucket"`
+	// Region is used for request signing only.
+	Region string `yaml:"region"`
+	// CAFile is a PEM bundle of the CAs trusted for the endpoint (the
+	// deployment's private CA); empty means the system roots.
+	CAFile string `yaml:"caFile"`
+	// AccessKeyFile and SecretKeyFile hold the key pair.
 	AccessKeyFile string `yaml:"accessKeyFile"`
 	SecretKeyFile string `yaml:"secretKeyFile"`
-	AccessKeyEnv  string `yaml:"accessKeyEnv"`
-	SecretKeyEnv  string `yaml:"secretKeyEnv"`
-	// Parallel bounds concurrent uploads (edge).
+	// AccessKeyEnv and SecretKeyEnv name the environment variables that
+	// hold the key pair when no files are given.
+	AccessKeyEnv string `yaml:"accessKeyEnv"`
+	SecretKeyEnv string `yaml:"secretKeyEnv"`
+	// Parallel bounds concurrent uploads (edge only).
 	Parallel int `yaml:"parallel"`
 }
 
 // Hub configures `aisedge hub`.
 type Hub struct {
+	// DataDir holds the hub's delivery records and download area
+	// (required).
 	DataDir string `yaml:"dataDir"`
-	S3      S3     `yaml:"s3"`
+	// S3 is the bucket the edges seal sessions in, with a key that may
+	// read and delete.
+	S3 S3 `yaml:"s3"`
 	// Prefix is where edges seal sessions.
-	Prefix   string   `yaml:"prefix"`
-	XNAT     XNAT     `yaml:"xnat"`
-	Parallel int      `yaml:"parallel"`
-	Retain   bool     `yaml:"retain"`
+	Prefix string `yaml:"prefix"`
+	// XNAT is the archive.
+	XNAT XNAT `yaml:"xnat"`
+	// Parallel bounds sessions delivered at once.
+	Parallel int `yaml:"parallel"`
+	// Retain keeps delivered objects in the bucket instead of deleting
+	// them.
+	Retain bool `yaml:"retain"`
+	// Interval is the pause between delivery rounds (longer after
+	// failures, with backoff).
 	Interval Duration `yaml:"interval"`
-	HTTP     string   `yaml:"http"`
-	Socket   string   `yaml:"socket"`
+	// HTTP serves /metrics, /healthz, /readyz and the status page.
+	HTTP string `yaml:"http"`
+	// Socket is the local API for `aisedge status` (default
+	// <dataDir>/aisedge.sock).
+	Socket string `yaml:"socket"`
 }
 
 // XNAT configures the archive. Credentials come from UsernameFile and
 // PasswordFile or from XNAT_USER / XNAT_PASS.
 type XNAT struct {
-	URL                   string `yaml:"url"`
-	CAFile                string `yaml:"caFile"`
-	UsernameFile          string `yaml:"usernameFile"`
-	PasswordFile          string `yaml:"passwordFile"`
-	AllowInsecureRedirect bool   `yaml:"allowInsecureRedirect"`
+	// URL is the XNAT base URL, https://host[/context] (required).
+	URL string `yaml:"url"`
+	// CAFile adds PEM CA certificates for XNAT's certificate.
+	CAFile string `yaml:"caFile"`
+	// UsernameFile and PasswordFile hold the XNAT account's credentials.
+	UsernameFile string `yaml:"usernameFile"`
+	PasswordFile string `yaml:"passwordFile"`
+	// AllowInsecureRedirect permits an https → http redirect (the
+	// original's XNAT_ALLOW_INSECURE_REDIRECT=1); refused otherwise.
+	AllowInsecureRedirect bool `yaml:"allowInsecureRedirect"`
 	// UploadMode is "archive" (one .tar.gz per resource, default) or
 	// "per-file".
 	UploadMode string `yaml:"uploadMode"`

@@ -1,0 +1,177 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/aisedge/aisedge/internal/config"
+)
+
+// TestReference keeps docs/reference.md, the flag and configuration
+// reference, generated from the code: every command's flags as the binary
+// prints them, every configuration field with its type, default and doc
+// comment. Run `go test ./cmd/aisedge -run TestReference -update` after
+// changing flags or config fields.
+func TestReference(t *testing.T) {
+	got := reference(t)
+	path := filepath.Join("..", "..", "docs", "reference.md")
+	if *updateRef {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./cmd/aisedge -run TestReference -update)", err)
+	}
+	if string(want) != got {
+		t.Fatal("docs/reference.md is out of date: run go test ./cmd/aisedge -run TestReference -update")
+	}
+}
+
+func reference(t *testing.T) string {
+	var b strings.Builder
+	b.WriteString("# aisedge reference\n\n")
+	b.WriteString("Generated from the code by `go test ./cmd/aisedge -run TestReference -update`; do not edit.\n\n")
+	b.WriteString("## Commands and flags\n\n")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		c := commands[n]
+		var out bytes.Buffer
+		c.run(context.Background(), []string{"-h"}, &out, &out)
+		fmt.Fprintf(&b, "### aisedge %s\n\n%s\n\n", n, c.summary)
+		if help := strings.TrimSpace(out.String()); help != "" {
+			fmt.Fprintf(&b, "```\n%s\n```\n\n", help)
+		}
+	}
+	b.WriteString("## Configuration file\n\n")
+	b.WriteString("One YAML document with an `edge` and/or a `hub` section, decoded strictly (unknown fields are errors). ")
+	b.WriteString("`aisedge config validate FILE` reports every problem and prints the effective configuration. ")
+	b.WriteString("Durations are Go durations (`30s`, `2h`); sizes are bytes or `500MiB`, `1GiB`, `10GB`.\n\n")
+	docs := fieldDocs(t, filepath.Join("..", "..", "internal", "config", "config.go"))
+	// Defaults: a minimal valid file, loaded with the defaults applied.
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	os.WriteFile(ca, nil, 0o600)
+	f, err := config.Parse("defaults.yaml", []byte(`
+edge: {name: edge-a, dataDir: /d, facilityBackup: {dir: /b}, s3: {endpoint: "https://s3"}}
+hub: {dataDir: /h, s3: {endpoint: "https://s3"}, xnat: {url: "https://xnat"}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.WriteString("| field | type | default | meaning |\n|---|---|---|---|\n")
+	walkFields(&b, docs, "", reflect.ValueOf(f).Elem())
+	b.WriteString("\nSecrets never live in the file: S3 keys come from `accessKeyFile`/`secretKeyFile` or the environment variables ")
+	b.WriteString("named by `accessKeyEnv`/`secretKeyEnv`; XNAT credentials from `usernameFile`/`passwordFile` or `XNAT_USER`/`XNAT_PASS`; ")
+	b.WriteString("the de-identification key from `AIS_DEID_HMAC_SALT` (64 hex digits).\n")
+	return b.String()
+}
+
+// fieldDocs maps "Type.Field" to the field's doc comment in a Go file.
+func fieldDocs(t *testing.T, path string) map[string]string {
+	fset := token.NewFileSet()
+	file, err := parser.ParseFile(fset, path, nil, parser.ParseComments)
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs := map[string]string{}
+	ast.Inspect(file, func(n ast.Node) bool {
+		ts, ok := n.(*ast.TypeSpec)
+		if !ok {
+			return true
+		}
+		st, ok := ts.Type.(*ast.StructType)
+		if !ok {
+			return true
+		}
+		for _, fld := range st.Fields.List {
+			text := ""
+			if fld.Doc != nil {
+				text = fld.Doc.Text()
+			} else if fld.Comment != nil {
+				text = fld.Comment.Text()
+			}
+			for _, name := range fld.Names {
+				docs[ts.Name.Name+"."+name.Name] = strings.Join(strings.Fields(text), " ")
+			}
+		}
+		return true
+	})
+	return docs
+}
+
+func walkFields(b *strings.Builder, docs map[string]string, prefix string, v reflect.Value) {
+	if v.Kind() == reflect.Pointer {
+		v = v.Elem()
+	}
+	typ := v.Type()
+	for i := range typ.NumField() {
+		fld := typ.Field(i)
+		tag := strings.Split(fld.Tag.Get("yaml"), ",")[0]
+		if tag == "" || tag == "-" {
+			continue
+		}
+		name := tag
+		if prefix != "" {
+			name = prefix + "." + tag
+		}
+		fv := v.Field(i)
+		doc := docs[typ.Name()+"."+fld.Name]
+		inner := fv
+		if inner.Kind() == reflect.Pointer {
+			inner = inner.Elem()
+		}
+		if inner.Kind() == reflect.Struct {
+			if doc != "" {
+				fmt.Fprintf(b, "| `%s` | section | | %s |\n", name, doc)
+			}
+			walkFields(b, docs, name, inner)
+			continue
+		}
+		def := fmt.Sprint(fv.Interface())
+		switch x := fv.Interface().(type) {
+		case config.Duration:
+			def = fmt.Sprint(reflectDuration(x))
+		}
+		if def == "" || def == "0" || def == "0s" || def == "false" || strings.HasPrefix(name, "edge.name") || strings.HasSuffix(name, "dataDir") ||
+			strings.HasSuffix(name, "endpoint") || strings.HasSuffix(name, "url") || name == "edge.facilityBackup.dir" {
+			def = ""
+		}
+		fmt.Fprintf(b, "| `%s` | %s | %s | %s |\n", name, typeName(fld.Type), def, doc)
+	}
+}
+
+func reflectDuration(d config.Duration) string {
+	v, _ := d.MarshalYAML()
+	return fmt.Sprint(v)
+}
+
+func typeName(t reflect.Type) string {
+	switch t.Name() {
+	case "Duration":
+		return "duration"
+	case "Size":
+		return "size"
+	}
+	return t.Kind().String()
+}
+
+var updateRef = flag.Bool("update", false, "rewrite docs/reference.md")
