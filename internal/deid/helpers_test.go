@@ -3,6 +3,7 @@ package deid
 import (
 	"bytes"
 	"compress/gzip"
+	"github.com/aisedge/aisedge/internal/testpeer/samples"
 	"io"
 	"os"
 	"path/filepath"
@@ -33,21 +34,7 @@ func testEngine(t testing.TB, p *Profile) *Engine {
 	return e
 }
 
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	if d := os.Getenv("AISEDGE_TESTDATA"); d != "" {
-		return d
-	}
-	wd, _ := os.Getwd()
-	for d := wd; d != filepath.Dir(d); d = filepath.Dir(d) {
-		c := filepath.Join(d, "shared", "testdata", "dicom")
-		if st, err := os.Stat(c); err == nil && st.IsDir() {
-			return c
-		}
-	}
-	t.Skip("shared test data not found (set AISEDGE_TESTDATA)")
-	return ""
-}
+func sharedDir(t testing.TB) string { return samples.Dir(t) }
 
 var (
 	mprageOnce sync.Once

@@ -2,19 +2,17 @@ package e2e
 
 import (
 	"context"
-	"fmt"
+	"github.com/aisedge/aisedge/internal/testpeer/samples"
 	"io"
 	"log/slog"
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aisedge/aisedge/internal/deid"
-	"github.com/aisedge/aisedge/internal/dicom"
 	"github.com/aisedge/aisedge/internal/edge"
 	"github.com/aisedge/aisedge/internal/hub"
 	"github.com/aisedge/aisedge/internal/objstore"
@@ -29,48 +27,12 @@ func TestMain(m *testing.M) { os.Exit(seaweed.Main(m)) }
 
 const salt = "8f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0"
 
-func sharedTestData(t testing.TB) string {
-	t.Helper()
-	wd, _ := os.Getwd()
-	for d := wd; d != filepath.Dir(d); d = filepath.Dir(d) {
-		c := filepath.Join(d, "shared", "testdata", "dicom")
-		if st, err := os.Stat(c); err == nil && st.IsDir() {
-			return c
-		}
-	}
-	t.Fatal("shared test data not found")
-	return ""
-}
+func sharedTestData(t testing.TB) string { return samples.Dir(t) }
 
 // series writes n copies of CT_small as one series of one study.
 func series(t *testing.T, patient, study, ser string, number, n int) string {
 	t.Helper()
-	f, err := dicom.Open(filepath.Join(sharedTestData(t), "pydicom_CT_small.dcm"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	dir := t.TempDir()
-	ds := f.Dataset
-	ds.SetString(dicom.NewTag(0x0010, 0x0020), dicom.LO, patient)
-	ds.SetString(dicom.NewTag(0x0008, 0x0050), dicom.SH, "ACC"+patient)
-	ds.SetString(dicom.TagStudyInstanceUID, dicom.UI, study)
-	ds.SetString(dicom.TagSeriesInstanceUID, dicom.UI, ser)
-	ds.SetString(dicom.NewTag(0x0020, 0x0011), dicom.IS, fmt.Sprint(number))
-	for i := range n {
-		uid := fmt.Sprintf("%s.%d", ser, i+1)
-		ds.SetString(dicom.TagSOPInstanceUID, dicom.UI, uid)
-		f.Meta.SetString(dicom.TagMediaStorageSOPInstanceUID, dicom.UI, uid)
-		out, err := os.Create(filepath.Join(dir, fmt.Sprintf("%03d.dcm", i)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := dicom.WriteFile(out, f); err != nil {
-			t.Fatal(err)
-		}
-		out.Close()
-	}
-	return dir
+	return samples.Series{PatientID: patient, AccessionNumber: "ACC" + patient, StudyUID: study, SeriesUID: ser, SeriesNumber: number, N: n}.Write(t)
 }
 
 func storescu(t *testing.T, addr, dir string) {
