@@ -8,10 +8,16 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/go-logr/logr"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
+
 	"github.com/aisedge/aisedge/internal/fleet"
+	"github.com/aisedge/aisedge/internal/fleet/kube"
 	"github.com/aisedge/aisedge/internal/fleet/render"
 )
 
@@ -26,9 +32,10 @@ subcommands:
                     (--env DIR); names every problem with file, field and fix
   render            write the manifests of the management cluster and of every site
                     (--config FILE | --env DIR) --out DIR
-  apply             server-side apply of the rendered manifests: management cluster
-                    first, then each site's child cluster (--dry-run for the server's
-                    verdict without changes)
+  apply             server-side apply of the rendered manifests (field manager aisedge,
+                    strict validation): management cluster first (--kubeconfig), then
+                    each site's child cluster through kubeconfig-<site>; waits for
+                    readiness; --dry-run=server for the servers' verdict, no changes
   image             build the aisedge OCI image tarball without a container engine
                     (--out aisedge.tar)
 
@@ -80,6 +87,8 @@ func runFleet(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return runFleetConfig(ctx, args[1:], stdout, stderr)
 	case "render":
 		return runFleetRender(ctx, args[1:], stdout, stderr)
+	case "apply":
+		return runFleetApply(ctx, args[1:], stdout, stderr)
 	}
 	fmt.Fprint(stderr, fleetUsage)
 	return usageError{fmt.Sprintf("unknown fleet subcommand %q", args[0])}
@@ -166,6 +175,90 @@ func runFleetRender(_ context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	if m.CABundleMissing {
 		fmt.Fprintln(stderr, "note: the edges' ca-bundle Secret is not rendered (no CA bundle yet); aisedge fleet apply creates it from the management cluster's CA, or pass --ca-bundle")
+	}
+	return nil
+}
+
+// dryRunFlag accepts --dry-run, --dry-run=server and --dry-run=none.
+type dryRunFlag struct{ server bool }
+
+func (d *dryRunFlag) String() string {
+	if d != nil && d.server {
+		return "server"
+	}
+	return "none"
+}
+
+func (d *dryRunFlag) Set(v string) error {
+	switch v {
+	case "server", "true":
+		d.server = true
+	case "none", "false":
+		d.server = false
+	default:
+		return fmt.Errorf("%q: use --dry-run=server (the API servers validate everything, nothing changes) or none", v)
+	}
+	return nil
+}
+
+func (d *dryRunFlag) IsBoolFlag() bool { return true }
+
+// multiFlag collects a repeated flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+func runFleetApply(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("fleet apply", stderr)
+	var rf renderFlags
+	rf.addFlags(fs)
+	kubeconfig := fs.String("kubeconfig", "", "kubeconfig `file` of the management cluster (default $KUBECONFIG, then ~/.kube/config)")
+	kcontext := fs.String("context", "", "kubeconfig `context` of the management cluster (default: the current one)")
+	var dry dryRunFlag
+	fs.Var(&dry, "dry-run", "`server`: the API servers check everything (strict validation, admission) and change nothing")
+	wait := fs.Bool("wait", true, "wait until Deployments are available, certificates issued and control planes ready")
+	timeout := fs.Duration("timeout", 10*time.Minute, "how long to wait per cluster")
+	var sites multiFlag
+	fs.Var(&sites, "site", "apply only this `site` after the management cluster (repeatable)")
+	mgmtOnly := fs.Bool("management-only", false, "apply the management cluster only")
+	force := fs.Bool("force-conflicts", false, "take over fields another field manager owns (e.g. after kubectl edits)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError{"unexpected arguments: " + strings.Join(fs.Args(), " ")}
+	}
+	c, m, err := rf.render(stderr)
+	if err != nil {
+		return err
+	}
+	for _, s := range sites {
+		if _, ok := c.Site(s); !ok {
+			return usageError{fmt.Sprintf("--site %s: no such site in the configuration", s)}
+		}
+	}
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	if *kubeconfig != "" {
+		rules.ExplicitPath = *kubeconfig
+	}
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: *kcontext}).ClientConfig()
+	if err != nil {
+		return fmt.Errorf("management cluster: %w", err)
+	}
+	// client-go's own logging would interleave with the progress lines;
+	// everything that matters comes back as an error.
+	klog.SetLogger(logr.Discard())
+	opt := kube.Options{Out: stdout, DryRun: dry.server, Force: *force, Wait: *wait && !dry.server,
+		Timeout: *timeout, ManagementOnly: *mgmtOnly}
+	if len(sites) > 0 {
+		opt.Sites = sites
+	}
+	if err := kube.Deploy(ctx, c, m, cfg, opt); err != nil {
+		return err
+	}
+	if dry.server {
+		fmt.Fprintln(stdout, "dry run: nothing was changed")
 	}
 	return nil
 }

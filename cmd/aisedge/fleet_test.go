@@ -2,8 +2,12 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/aisedge/aisedge/internal/fleet/kube/kubetest"
 )
 
 const fleetTestdata = "../../internal/fleet/testdata/"
@@ -74,5 +78,53 @@ func TestFleetRender(t *testing.T) {
 	}
 	if code, _, _ := runCmd(t, "fleet", "render", "--config", fleetTestdata+"native/onprem.yaml"); code != 2 {
 		t.Errorf("render without --out: exit %d", code)
+	}
+}
+
+// TestFleetApply runs `aisedge fleet apply` against real apiservers: the
+// management cluster and one site's child cluster (its kubeconfig named in
+// the fleet file); a second apply and a server dry run change nothing.
+func TestFleetApply(t *testing.T) {
+	mgmt := kubetest.Start(t)
+	mgmt.InstallCRDs(t, kubetest.CertManagerCRDs(), kubetest.K0smotronCRDs())
+	child := kubetest.Start(t)
+	secrets, err := filepath.Abs(fleetTestdata + "secrets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile(fleetTestdata + "native/onprem.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	ca := writeFile(t, dir, "ca.crt", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+	cfg := strings.ReplaceAll(string(src), "../secrets", secrets) +
+		"    kubeconfig: " + child.Kubeconfig + "\n"
+	cfg = strings.Replace(cfg, "  domain: aisedge.local\n", "  domain: aisedge.local\n  tls:\n    caBundleFile: "+ca+"\n", 1)
+	fleetFile := writeFile(t, dir, "fleet.yaml", cfg)
+	args := []string{"fleet", "apply", "--config", fleetFile, "--kubeconfig", mgmt.Kubeconfig, "--wait=false"}
+
+	code, out, errs := runCmd(t, args...)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
+	}
+	for _, want := range []string{"management: 18 created", "edge-uqcai: 6 created", "edge-uqcai: Secret xnat-ingest/ca-bundle created"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in\n%s", want, out)
+		}
+	}
+	code, out, errs = runCmd(t, args...)
+	if code != 0 || !strings.Contains(out, "management: 18 unchanged") || !strings.Contains(out, "edge-uqcai: 6 unchanged") {
+		t.Fatalf("second apply: exit %d\n%s\n%s", code, out, errs)
+	}
+	code, out, errs = runCmd(t, append(args, "--dry-run=server")...)
+	if code != 0 || !strings.Contains(out, "management: 18 unchanged") || !strings.Contains(out, "dry run: nothing was changed") {
+		t.Fatalf("dry run: exit %d\n%s\n%s", code, out, errs)
+	}
+	if code, _, errs := runCmd(t, append(args, "--site", "nope")...); code != 2 || !strings.Contains(errs, "no such site") {
+		t.Errorf("--site nope: exit %d %s", code, errs)
+	}
+	if code, _, errs := runCmd(t, append(args, "--dry-run=client")...); code != 2 || !strings.Contains(errs, "use --dry-run=server") {
+		t.Errorf("--dry-run=client: exit %d %s", code, errs)
 	}
 }
