@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/aisedge/aisedge/internal/fleet"
+	"github.com/aisedge/aisedge/internal/fleet/image"
 	"github.com/aisedge/aisedge/internal/fleet/kube"
 	"github.com/aisedge/aisedge/internal/fleet/render"
 )
@@ -36,8 +38,9 @@ subcommands:
                     strict validation): management cluster first (--kubeconfig), then
                     each site's child cluster through kubeconfig-<site>; waits for
                     readiness; --dry-run=server for the servers' verdict, no changes
-  image             build the aisedge OCI image tarball without a container engine
-                    (--out aisedge.tar)
+  image             build the aisedge image without a container engine: a static
+                    binary, CA certificates and a non-root user, written as an OCI
+                    archive (--out aisedge.tar); same source tree, same digest
 
 Secrets are never written in the fleet file: they are {file: PATH} or
 {env: NAME} references; the original's env files are read, never run.
@@ -89,6 +92,8 @@ func runFleet(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return runFleetRender(ctx, args[1:], stdout, stderr)
 	case "apply":
 		return runFleetApply(ctx, args[1:], stdout, stderr)
+	case "image":
+		return runFleetImage(ctx, args[1:], stdout, stderr)
 	}
 	fmt.Fprint(stderr, fleetUsage)
 	return usageError{fmt.Sprintf("unknown fleet subcommand %q", args[0])}
@@ -260,5 +265,43 @@ func runFleetApply(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if dry.server {
 		fmt.Fprintln(stdout, "dry run: nothing was changed")
 	}
+	return nil
+}
+
+func runFleetImage(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("fleet image", stderr)
+	out := fs.String("out", "aisedge.tar", "OCI archive `file` to write (load with skopeo/podman/crane, or docker load)")
+	binary := fs.String("binary", "", "package this prebuilt static `binary` instead of building one")
+	source := fs.String("source", "", "aisedge source `folder` to build from (default: the checkout around the current folder)")
+	arch := fs.String("arch", runtime.GOARCH, "target `GOARCH`")
+	certs := fs.String("ca-certificates", image.DefaultCert, "PEM `bundle` installed as the image's CA certificates")
+	tag := fs.String("tag", "aisedge:latest", "`name:tag` recorded in the archive's index")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError{"unexpected arguments: " + strings.Join(fs.Args(), " ")}
+	}
+	opt := image.Options{Binary: *binary, Arch: *arch, CACertificates: *certs, Tag: *tag, Log: stderr}
+	if *binary == "" {
+		dir := *source
+		if dir == "" {
+			wd, err := os.Getwd()
+			if err != nil {
+				return err
+			}
+			dir = wd
+		}
+		mod, err := image.FindModule(dir)
+		if err != nil {
+			return err
+		}
+		opt.ModuleDir = mod
+	}
+	res, err := image.Build(ctx, *out, opt)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s\t%s\t%d bytes\n", *out, res.Digest, res.Size)
 	return nil
 }

@@ -128,3 +128,23 @@ func TestFleetApply(t *testing.T) {
 		t.Errorf("--dry-run=client: exit %d %s", code, errs)
 	}
 }
+
+// TestFleetImage packages a prebuilt binary (the image package's test
+// builds and runs the real one).
+func TestFleetImage(t *testing.T) {
+	dir := t.TempDir()
+	bin := writeFile(t, dir, "aisedge", "#!/bin/false\n")
+	certs := writeFile(t, dir, "certs.pem", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+	out := filepath.Join(dir, "aisedge.tar")
+	args := []string{"fleet", "image", "--binary", bin, "--ca-certificates", certs, "--out", out, "--arch", "arm64"}
+	code, o1, errs := runCmd(t, args...)
+	if code != 0 || !strings.Contains(o1, "\tsha256:") {
+		t.Fatalf("exit %d\n%s\n%s", code, o1, errs)
+	}
+	if code, o2, _ := runCmd(t, args...); code != 0 || o2 != o1 {
+		t.Errorf("second build: %q, first %q", o2, o1)
+	}
+	if code, _, errs := runCmd(t, "fleet", "image", "--binary", bin, "--ca-certificates", filepath.Join(dir, "none"), "--out", out); code != 1 || !strings.Contains(errs, "CA certificates") {
+		t.Errorf("missing CA bundle: exit %d %s", code, errs)
+	}
+}

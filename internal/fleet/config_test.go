@@ -188,3 +188,21 @@ func TestEnvDirProblems(t *testing.T) {
 	_, err := LoadEnvDir("testdata/legacy-problems/config", nil)
 	golden(t, "testdata/legacy-problems/golden", problems(t, err))
 }
+
+// The shipped example is valid but for its secret files, which a real
+// installation creates.
+func TestDeployExample(t *testing.T) {
+	_, err := Load("../../deploy/fleet/fleet.example.yaml")
+	var ce *config.Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("err = %v", err)
+	}
+	for _, p := range ce.Problems {
+		if !strings.Contains(p.Msg, "cannot be read") || !strings.Contains(p.Msg, "secrets/") {
+			t.Errorf("unexpected problem: %s", p)
+		}
+	}
+	if len(ce.Problems) != 9 {
+		t.Errorf("%d problems, want the 9 secret files", len(ce.Problems))
+	}
+}
