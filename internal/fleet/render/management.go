@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -254,6 +255,9 @@ func (r *renderer) seaweedfs(configHash string) []*unstructured.Unstructured {
 				{Name: "master", Port: 9333, TargetPort: intstr.FromString("master")},
 				{Name: "filer", Port: 8888, TargetPort: intstr.FromString("filer")},
 				{Name: "metrics", Port: 9324, TargetPort: intstr.FromString("metrics")},
+				// gRPC of master and filer, for `weed shell` (the bucket Job).
+				{Name: "master-grpc", Port: 19333, TargetPort: intstr.FromInt32(19333)},
+				{Name: "filer-grpc", Port: 18888, TargetPort: intstr.FromInt32(18888)},
 			},
 		},
 	}
@@ -279,7 +283,44 @@ func (r *renderer) seaweedfs(configHash string) []*unstructured.Unstructured {
 			}},
 		},
 	}
-	return []*unstructured.Unstructured{toUnstructured(dep), toUnstructured(svc), toUnstructured(ing)}
+	return []*unstructured.Unstructured{toUnstructured(dep), toUnstructured(svc), toUnstructured(ing), toUnstructured(r.bucketJob())}
+}
+
+// bucketScript creates $BUCKET unless it exists; the bucket name comes from
+// the environment, so the script is constant text.
+const bucketScript = `out=$(echo "s3.bucket.create -name $BUCKET" | weed shell -master=seaweedfs.seaweedfs.svc:9333 -filer=seaweedfs.seaweedfs.svc:8888 2>&1)
+echo "$out"
+case "$out" in *"created bucket"*|*"already exists"*) exit 0 ;; esac
+exit 1
+`
+
+// bucketJob creates the ingest bucket (the original ran mc mb through a
+// port-forward). Its name carries a hash of what it does: a Job's template
+// cannot change, a new bucket or image makes a new Job.
+func (r *renderer) bucketJob() *batchv1.Job {
+	m := &r.c.Management
+	labels := map[string]string{"app": "seaweedfs", "component": "bucket"}
+	name := "seaweedfs-bucket-" + hash([]byte(m.S3.Bucket), []byte(m.Images.SeaweedFS), []byte(bucketScript))[:8]
+	return &batchv1.Job{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: NSSeaweedFS, Name: name, Labels: partOf(labels)},
+		Spec: batchv1.JobSpec{
+			BackoffLimit: int32p(20),
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: partOf(labels)},
+				Spec: corev1.PodSpec{
+					RestartPolicy:                corev1.RestartPolicyOnFailure,
+					AutomountServiceAccountToken: boolp(false),
+					Containers: []corev1.Container{{
+						Name:    "create-bucket",
+						Image:   m.Images.SeaweedFS,
+						Command: []string{"/bin/sh", "-c", bucketScript},
+						Env:     []corev1.EnvVar{{Name: "BUCKET", Value: m.S3.Bucket}},
+					}},
+				},
+			},
+		},
+	}
 }
 
 // Paths inside aisedge's pods.

@@ -156,6 +156,7 @@ func toUnstructured(obj runtime.Object) *unstructured.Unstructured {
 		panic(fmt.Sprintf("render: converting %T: %v", obj, err)) // typed objects always convert
 	}
 	clean(m)
+	delete(m, "status") // set by controllers, never rendered
 	return &unstructured.Unstructured{Object: m}
 }
 
