@@ -36,6 +36,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/aisedge/aisedge/internal/fleet/s3iam"
 	"math/big"
 	"net"
 	"net/http"
@@ -549,26 +550,7 @@ func randomKey(n int) string {
 // EdgePolicy returns the IAM policy document that confines an edge key to
 // putting (and listing) objects under staged/<edge>/ of bucket: no read, no
 // delete, no other prefix. It is the policy the deployment gives each edge.
-func EdgePolicy(bucket, edge string) string {
-	doc := map[string]any{
-		"Version": "2012-10-17",
-		"Statement": []map[string]any{
-			{
-				"Effect":   "Allow",
-				"Action":   []string{"s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"},
-				"Resource": []string{"arn:aws:s3:::" + bucket + "/staged/" + edge + "/*"},
-			},
-			{
-				"Effect":    "Allow",
-				"Action":    []string{"s3:ListBucket", "s3:ListBucketMultipartUploads"},
-				"Resource":  []string{"arn:aws:s3:::" + bucket},
-				"Condition": map[string]any{"StringLike": map[string]any{"s3:prefix": []string{"staged/" + edge + "/*"}}},
-			},
-		},
-	}
-	b, _ := json.Marshal(doc)
-	return string(b)
-}
+func EdgePolicy(bucket, edge string) string { return s3iam.EdgePolicy(bucket, edge) }
 
 // writeS3Config writes s3.json: an admin identity and one put-only identity
 // per edge, bound to its EdgePolicy.

@@ -1,0 +1,109 @@
+// Package sampledata locates the shared DICOM sample files
+// (../shared/testdata/dicom next to the repository, or $AISEDGE_TESTDATA)
+// and unpacks the archived ones. It is test support with no project
+// imports, so that every package's tests can use it (internal/dicom's
+// included); internal/testpeer/samples adds synthetic series on top.
+package sampledata
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Dir returns the folder of the sample files. A test that needs them fails
+// (it does not skip) when they cannot be found: the suite's promise
+// includes them.
+func Dir(tb testing.TB) string {
+	tb.Helper()
+	if d := os.Getenv("AISEDGE_TESTDATA"); d != "" {
+		return d
+	}
+	wd, _ := os.Getwd()
+	for d := wd; d != filepath.Dir(d); d = filepath.Dir(d) {
+		c := filepath.Join(d, "shared", "testdata", "dicom")
+		if st, err := os.Stat(c); err == nil && st.IsDir() {
+			return c
+		}
+	}
+	tb.Fatal("sample DICOM files not found: expected ../shared/testdata/dicom beside the repository, or set AISEDGE_TESTDATA")
+	return ""
+}
+
+// Path returns the path of one sample file.
+func Path(tb testing.TB, name string) string { return filepath.Join(Dir(tb), name) }
+
+// Gunzipped unpacks a .gz sample into the test's temporary folder.
+func Gunzipped(tb testing.TB, name string) string {
+	tb.Helper()
+	in, err := os.Open(Path(tb, name))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer in.Close()
+	zr, err := gzip.NewReader(in)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	out := filepath.Join(tb.TempDir(), strings.TrimSuffix(name, ".gz"))
+	f, err := os.Create(out)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := io.Copy(f, zr); err != nil {
+		tb.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	return out
+}
+
+// Untarred unpacks a .tar.gz sample (every regular file but READMEs) into
+// the test's temporary folder and returns the files' paths.
+func Untarred(tb testing.TB, name string) []string {
+	tb.Helper()
+	in, err := os.Open(Path(tb, name))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer in.Close()
+	zr, err := gzip.NewReader(in)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	dir := tb.TempDir()
+	var out []string
+	tr := tar.NewReader(zr)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if h.Typeflag != tar.TypeReg || strings.Contains(strings.ToUpper(filepath.Base(h.Name)), "README") {
+			continue
+		}
+		p := filepath.Join(dir, filepath.FromSlash(h.Name))
+		if !strings.HasPrefix(p, dir+string(filepath.Separator)) {
+			tb.Fatalf("tar entry %q escapes", h.Name)
+		}
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			tb.Fatal(err)
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			tb.Fatal(err)
+		}
+		out = append(out, p)
+	}
+}
