@@ -258,7 +258,7 @@ func Parse(name string, b []byte) (*File, error) {
 	if f.Edge == nil && f.Hub == nil {
 		return nil, &Error{Problems: []Problem{{File: name, Field: "(file)", Msg: "neither an edge nor a hub section", Fix: "add `edge:` and/or `hub:`"}}}
 	}
-	lines := fieldLines(&root)
+	lines := FieldLines(&root)
 	var probs []Problem
 	add := func(field, msg, fix string) {
 		probs = append(probs, Problem{File: name, Line: lines[field], Field: field, Msg: msg, Fix: fix})
@@ -303,8 +303,9 @@ func yamlProblems(name string, err error) []Problem {
 	return out
 }
 
-// fieldLines maps dotted field paths (edge.s3.endpoint) to their lines.
-func fieldLines(root *yaml.Node) map[string]int {
+// FieldLines maps the field paths of a YAML document (edge.s3.endpoint,
+// sites[1].name) to their line numbers, for problems that name the line.
+func FieldLines(root *yaml.Node) map[string]int {
 	out := map[string]int{}
 	var walk func(n *yaml.Node, path string)
 	walk = func(n *yaml.Node, path string) {
@@ -322,6 +323,12 @@ func fieldLines(root *yaml.Node) map[string]int {
 				}
 				out[p] = k.Line
 				walk(n.Content[i+1], p)
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				p := fmt.Sprintf("%s[%d]", path, i)
+				out[p] = c.Line
+				walk(c, p)
 			}
 		}
 	}

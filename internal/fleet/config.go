@@ -249,7 +249,7 @@ func Parse(name string, b []byte) (*Config, error) {
 		decodeProbs = yamlProblems(name, err)
 	}
 	c.Dir = filepath.Dir(name)
-	lines := nodeLines(&root)
+	lines := config.FieldLines(&root)
 	for i, p := range decodeProbs {
 		// Name unknown fields by their full path.
 		for path, l := range lines {
@@ -316,38 +316,6 @@ func yamlProblems(name string, err error) []config.Problem {
 		}
 		out = append(out, p)
 	}
-	return out
-}
-
-// nodeLines maps field paths (management.s3.bucket, sites[1].name) to lines.
-func nodeLines(root *yaml.Node) map[string]int {
-	out := map[string]int{}
-	var walk func(n *yaml.Node, path string)
-	walk = func(n *yaml.Node, path string) {
-		switch n.Kind {
-		case yaml.DocumentNode:
-			for _, c := range n.Content {
-				walk(c, path)
-			}
-		case yaml.MappingNode:
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				k := n.Content[i]
-				p := k.Value
-				if path != "" {
-					p = path + "." + k.Value
-				}
-				out[p] = k.Line
-				walk(n.Content[i+1], p)
-			}
-		case yaml.SequenceNode:
-			for i, c := range n.Content {
-				p := fmt.Sprintf("%s[%d]", path, i)
-				out[p] = c.Line
-				walk(c, p)
-			}
-		}
-	}
-	walk(root, "")
 	return out
 }
 

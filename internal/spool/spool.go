@@ -458,26 +458,17 @@ func (s *Spool) Stage(studyKey string, ids []string) (*Shipment, error) {
 // Shipments lists the shipments that are not yet sealed (state staged or
 // uploaded), in staging order per study.
 func (s *Spool) Shipments() ([]Shipment, error) {
-	var out []Shipment
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketShipments).ForEach(func(_, v []byte) error {
-			var sh Shipment
-			if err := json.Unmarshal(v, &sh); err != nil {
-				return err
-			}
-			if sh.State != Sealed {
-				out = append(out, sh)
-			}
-			return nil
-		})
-	})
-	return out, err
+	return s.shipments(func(sh *Shipment) bool { return sh.State != Sealed })
 }
 
 // SealedShipments lists shipments whose seal committed but whose local
 // clean-up (staging folder) may not have finished: the edge unstages them
 // and then forgets them.
 func (s *Spool) SealedShipments() ([]Shipment, error) {
+	return s.shipments(func(sh *Shipment) bool { return sh.State == Sealed })
+}
+
+func (s *Spool) shipments(keep func(*Shipment) bool) ([]Shipment, error) {
 	var out []Shipment
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketShipments).ForEach(func(_, v []byte) error {
@@ -485,7 +476,7 @@ func (s *Spool) SealedShipments() ([]Shipment, error) {
 			if err := json.Unmarshal(v, &sh); err != nil {
 				return err
 			}
-			if sh.State == Sealed {
+			if keep(&sh) {
 				out = append(out, sh)
 			}
 			return nil
