@@ -223,7 +223,7 @@ func (enc *encoder) dataset(ds *Dataset, explicit, big bool) error {
 	}
 	defer func() { enc.order = saved }()
 	for i, e := range ds.elems {
-		if e.Tag.IsGroupLength() && e.Fragments == nil && e.Items == nil && e.Len() == 4 && (e.VR == UL || e.VR == UN || e.VR == 0) {
+		if recomputedOnWrite(e) {
 			// Recompute: the bytes of the rest of this group at this level.
 			var n int64
 			for _, f := range ds.elems[i+1:] {
@@ -243,6 +243,14 @@ func (enc *encoder) dataset(ds *Dataset, explicit, big bool) error {
 		}
 	}
 	return enc.err
+}
+
+// recomputedOnWrite reports whether the writer replaces e's value: a
+// group length (gggg,0000) holding one 32-bit number is rewritten as the
+// byte count of the rest of its group, so a wrong length in the input is
+// corrected rather than copied.
+func recomputedOnWrite(e *Element) bool {
+	return e.Tag.IsGroupLength() && e.Fragments == nil && e.Items == nil && e.Len() == 4 && (e.VR == UL || e.VR == UN || e.VR == 0)
 }
 
 func (enc *encoder) header(e *Element, explicit bool, length uint32) {
