@@ -24,27 +24,51 @@ import (
 )
 
 func init() {
-	register(command{name: "fleet", summary: "deploy on Kubernetes: fleet config validate | render | apply | image (run 'aisedge fleet' for details)", run: runFleet})
+	register(command{name: "fleet", summary: "deploy and operate sites on Kubernetes (run 'aisedge fleet' for the subcommands)", run: runFleet})
 }
 
-const fleetUsage = `usage: aisedge fleet <subcommand> [flags]
+// fleetCommand is one `aisedge fleet` subcommand. Each registers itself
+// from its own file with registerFleet, in init.
+type fleetCommand struct {
+	name string
+	// usage is the subcommand's paragraph in `aisedge fleet` help: its
+	// first line starts with the name, the rest indented to match.
+	usage string
+	run   func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
 
-subcommands:
-  config validate   check a fleet file (--config FILE) or the original's config/ folder
-                    (--env DIR); names every problem with file, field and fix
-  render            write the manifests of the management cluster and of every site
-                    (--config FILE | --env DIR) --out DIR
-  apply             server-side apply of the rendered manifests (field manager aisedge,
-                    strict validation): management cluster first (--kubeconfig), then
-                    each site's child cluster through kubeconfig-<site>; waits for
-                    readiness; --dry-run=server for the servers' verdict, no changes
-  image             build the aisedge image without a container engine: a static
-                    binary, CA certificates and a non-root user, written as an OCI
-                    archive (--out aisedge.tar); same source tree, same digest
+var fleetCommands []fleetCommand
 
+func registerFleet(c fleetCommand) { fleetCommands = append(fleetCommands, c) }
+
+func init() {
+	registerFleet(fleetCommand{name: "config", run: runFleetConfig, usage: `config validate   check a fleet file (--config FILE) or the original's config/ folder
+                  (--env DIR); names every problem with file, field and fix`})
+	registerFleet(fleetCommand{name: "render", run: runFleetRender, usage: `render            write the manifests of the management cluster and of every site
+                  (--config FILE | --env DIR) --out DIR`})
+	registerFleet(fleetCommand{name: "apply", run: runFleetApply, usage: `apply             server-side apply of the rendered manifests (field manager aisedge,
+                  strict validation): management cluster first (--kubeconfig), then
+                  each site's child cluster through kubeconfig-<site>; waits for
+                  readiness; --dry-run=server for the servers' verdict, no changes`})
+	registerFleet(fleetCommand{name: "image", run: runFleetImage, usage: `image             build the aisedge image without a container engine: a static
+                  binary, CA certificates and a non-root user, written as an OCI
+                  archive (--out aisedge.tar); same source tree, same digest`})
+}
+
+// fleetUsage is the help of `aisedge fleet`, in registration order
+// (main's init runs files in name order: fleet.go first).
+func fleetUsage() string {
+	var b strings.Builder
+	b.WriteString("usage: aisedge fleet <subcommand> [flags]\n\nsubcommands:\n")
+	for _, c := range fleetCommands {
+		b.WriteString("  " + strings.ReplaceAll(c.usage, "\n", "\n  ") + "\n")
+	}
+	b.WriteString(`
 Secrets are never written in the fleet file: they are {file: PATH} or
 {env: NAME} references; the original's env files are read, never run.
-`
+`)
+	return b.String()
+}
 
 // fleetSource holds the flags that name a fleet configuration.
 type fleetSource struct {
@@ -82,20 +106,15 @@ func (s *fleetSource) load(stderr io.Writer) (*fleet.Config, string, error) {
 
 func runFleet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stdout, fleetUsage)
+		fmt.Fprint(stdout, fleetUsage())
 		return nil
 	}
-	switch args[0] {
-	case "config":
-		return runFleetConfig(ctx, args[1:], stdout, stderr)
-	case "render":
-		return runFleetRender(ctx, args[1:], stdout, stderr)
-	case "apply":
-		return runFleetApply(ctx, args[1:], stdout, stderr)
-	case "image":
-		return runFleetImage(ctx, args[1:], stdout, stderr)
+	for _, c := range fleetCommands {
+		if c.name == args[0] {
+			return c.run(ctx, args[1:], stdout, stderr)
+		}
 	}
-	fmt.Fprint(stderr, fleetUsage)
+	fmt.Fprint(stderr, fleetUsage())
 	return usageError{fmt.Sprintf("unknown fleet subcommand %q", args[0])}
 }
 
