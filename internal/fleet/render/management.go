@@ -97,11 +97,11 @@ func (r *renderer) management() (Cluster, error) {
 	cl.Files = append(cl.Files, File{Path: "management/10-cert-manager.yaml", Objects: certs})
 
 	// SeaweedFS.
-	edges := map[string]s3iam.Key{}
+	edges := map[string][]s3iam.Key{}
 	for _, s := range c.Sites {
-		edges[s.Name] = s3iam.Key{AccessKey: s.S3AccessKey.Value(), SecretKey: s.S3SecretKey.Value()}
+		edges[s.Name] = append([]s3iam.Key{{AccessKey: s.S3AccessKey.Value(), SecretKey: s.S3SecretKey.Value()}}, r.extraKeys[s.Name]...)
 	}
-	s3json := s3iam.Config(m.S3.Bucket, s3iam.Key{AccessKey: m.S3.AdminAccessKey.Value(), SecretKey: m.S3.AdminSecretKey.Value()}, edges)
+	s3json := s3iam.ConfigKeys(m.S3.Bucket, s3iam.Key{AccessKey: m.S3.AdminAccessKey.Value(), SecretKey: m.S3.AdminSecretKey.Value()}, edges)
 	swLabels := map[string]string{"app": "seaweedfs"}
 	cl.Files = append(cl.Files,
 		File{Path: "management/20-seaweedfs-secrets.yaml", Secret: true, Objects: []*unstructured.Unstructured{

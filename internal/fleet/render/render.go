@@ -29,6 +29,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/aisedge/aisedge/internal/fleet"
+	"github.com/aisedge/aisedge/internal/fleet/s3iam"
 )
 
 // File is one manifest file of a cluster.
@@ -76,6 +77,10 @@ type Options struct {
 	// CABundle is the PEM the edges trust for the S3 endpoint; it
 	// overrides management.tls.caBundleFile.
 	CABundle []byte
+	// ExtraEdgeKeys are keys an edge's S3 identity accepts besides the
+	// site's own, by site name: during a key rotation s3.json carries the
+	// old and the new key at once (the site's own key comes first).
+	ExtraEdgeKeys map[string][]s3iam.Key
 }
 
 // Names kept from the original so that an installation is adopted in place
@@ -121,7 +126,7 @@ func Render(c *fleet.Config, opt Options) (*Manifests, error) {
 		}
 		ca = b
 	}
-	r := &renderer{c: c, ca: ca}
+	r := &renderer{c: c, ca: ca, extraKeys: opt.ExtraEdgeKeys}
 	m := &Manifests{}
 	var err error
 	if m.Management, err = r.management(); err != nil {
@@ -139,8 +144,9 @@ func Render(c *fleet.Config, opt Options) (*Manifests, error) {
 }
 
 type renderer struct {
-	c  *fleet.Config
-	ca []byte
+	c         *fleet.Config
+	ca        []byte
+	extraKeys map[string][]s3iam.Key
 }
 
 // needCA reports whether edges need a private CA bundle (the private CA

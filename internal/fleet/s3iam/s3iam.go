@@ -70,6 +70,17 @@ type policy struct {
 // identity per edge (named after the edge), sorted by edge name so that
 // the same fleet always gives the same bytes.
 func Config(bucket string, admin Key, edges map[string]Key) []byte {
+	keys := make(map[string][]Key, len(edges))
+	for n, k := range edges {
+		keys[n] = []Key{k}
+	}
+	return ConfigKeys(bucket, admin, keys)
+}
+
+// ConfigKeys is Config with any number of keys per edge identity, in the
+// order given: during a key rotation an edge's identity holds its old and
+// its new key at once, so that uploads signed with either are accepted.
+func ConfigKeys(bucket string, admin Key, edges map[string][]Key) []byte {
 	var conf struct {
 		Identities []identity `json:"identities"`
 		Policies   []policy   `json:"policies"`
@@ -85,9 +96,12 @@ func Config(bucket string, admin Key, edges map[string]Key) []byte {
 	sort.Strings(names)
 	conf.Policies = []policy{}
 	for _, n := range names {
-		k := edges[n]
+		creds := []cred{}
+		for _, k := range edges[n] {
+			creds = append(creds, cred{k.AccessKey, k.SecretKey})
+		}
 		conf.Identities = append(conf.Identities, identity{
-			Name: n, Credentials: []cred{{k.AccessKey, k.SecretKey}},
+			Name: n, Credentials: creds,
 			Actions: []string{}, PolicyNames: []string{PolicyName(n)},
 		})
 		conf.Policies = append(conf.Policies, policy{Name: PolicyName(n), Content: EdgePolicy(bucket, n)})

@@ -49,3 +49,30 @@ func TestConfig(t *testing.T) {
 		t.Error("not deterministic")
 	}
 }
+
+// During a rotation an identity carries both keys, old first; the other
+// identities are those Config gives.
+func TestConfigKeys(t *testing.T) {
+	admin := Key{"admin", "admin-secret"}
+	b := ConfigKeys("ingest-bucket", admin, map[string][]Key{
+		"edge-a": {{"old-a", "old-secret"}, {"new-a", "new-secret"}},
+		"edge-b": {{"kb", "sb"}},
+	})
+	var conf struct {
+		Identities []struct {
+			Name        string
+			Credentials []struct{ AccessKey, SecretKey string }
+		}
+	}
+	if err := json.Unmarshal(b, &conf); err != nil {
+		t.Fatal(err)
+	}
+	a := conf.Identities[1]
+	if a.Name != "edge-a" || len(a.Credentials) != 2 || a.Credentials[0].AccessKey != "old-a" || a.Credentials[1].AccessKey != "new-a" {
+		t.Errorf("rotating identity %+v", a)
+	}
+	single := Config("ingest-bucket", admin, map[string]Key{"edge-a": {"new-a", "new-secret"}, "edge-b": {"kb", "sb"}})
+	if got := ConfigKeys("ingest-bucket", admin, map[string][]Key{"edge-a": {{"new-a", "new-secret"}}, "edge-b": {{"kb", "sb"}}}); string(got) != string(single) {
+		t.Error("one key per edge differs from Config")
+	}
+}

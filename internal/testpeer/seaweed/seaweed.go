@@ -595,3 +595,27 @@ func (s *Server) writeS3Config() error {
 	s.S3Config = filepath.Join(s.Dir, "s3.json")
 	return os.WriteFile(s.S3Config, b, 0o600)
 }
+
+// ReloadS3Config gives the running server a new s3.json: it replaces the
+// file and sends SIGHUP, on which weed 4.53 re-reads -s3.config (its
+// s3api server registers the reload with grace.OnReload) and overwrites
+// the identities the file declares, credentials included. The reload is
+// asynchronous: callers poll for its effect. The admin identity must stay
+// in content with the key in Admin (readiness checks sign with it), and
+// Edge(name) keeps returning the keys of the start: every test of the
+// binary sees the new identities, so tests that call it must not run in
+// parallel with tests relying on the edge keys.
+func (s *Server) ReloadS3Config(tb testing.TB, content []byte) {
+	tb.Helper()
+	shared.Lock()
+	defer shared.Unlock()
+	if err := os.WriteFile(s.S3Config+".tmp", content, 0o600); err != nil {
+		tb.Fatalf("seaweed: writing s3.json: %v", err)
+	}
+	if err := os.Rename(s.S3Config+".tmp", s.S3Config); err != nil {
+		tb.Fatalf("seaweed: writing s3.json: %v", err)
+	}
+	if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		tb.Fatalf("seaweed: SIGHUP: %v", err)
+	}
+}

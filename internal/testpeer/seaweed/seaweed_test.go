@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 
@@ -83,5 +84,47 @@ func TestDownUp(t *testing.T) {
 	up()
 	if _, err := c.StatObject(t.Context(), srv.Bucket, key, minio.StatObjectOptions{}); err != nil {
 		t.Errorf("after a restart the object is gone: %v", err)
+	}
+}
+
+// ReloadS3Config: a key replaced in s3.json is refused after the reload,
+// the new one works, without a restart.
+func TestReloadS3Config(t *testing.T) {
+	srv := seaweed.Start(t)
+	put := func(c seaweed.Credentials, key string) error {
+		cl, err := srv.Client(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = cl.PutObject(t.Context(), srv.Bucket, key, bytes.NewReader([]byte("x")), 1, minio.PutObjectOptions{})
+		return err
+	}
+	old := srv.Edge("edge-b")
+	key := srv.Prefix(t, "edge-b") + "obj"
+	if err := put(old, key); err != nil {
+		t.Fatalf("edge-b before: %v", err)
+	}
+	b, err := os.ReadFile(srv.S3Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh := seaweed.Credentials{AccessKey: "edgebrotated01", SecretKey: "rotated-secret-0123456789"}
+	conf := strings.Replace(string(b), `"accessKey": "`+old.AccessKey+`"`, `"accessKey": "`+fresh.AccessKey+`"`, 1)
+	conf = strings.Replace(conf, `"secretKey": "`+old.SecretKey+`"`, `"secretKey": "`+fresh.SecretKey+`"`, 1)
+	srv.ReloadS3Config(t, []byte(conf))
+	defer srv.ReloadS3Config(t, b)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		newErr, oldErr := put(fresh, key), put(old, key)
+		if newErr == nil && oldErr != nil {
+			if code := minio.ToErrorResponse(oldErr).Code; code != "InvalidAccessKeyId" && code != "AccessDenied" {
+				t.Errorf("old key refused with %q", code)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the reload: new key: %v; old key: %v", newErr, oldErr)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
