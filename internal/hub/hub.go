@@ -99,6 +99,9 @@ type Hub struct {
 var (
 	bucketDelivered = []byte("delivered")
 	bucketDead      = []byte("deadletter")
+	// bucketEdges holds one EdgeDelivery per edge (by name), updated with
+	// each delivery record, for `fleet status`.
+	bucketEdges = []byte("edges")
 )
 
 // Open prepares a hub: its state store and download area.
@@ -129,7 +132,7 @@ func Open(cfg Config) (*Hub, error) {
 		return nil, fmt.Errorf("hub: opening state: %w", err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketDelivered, bucketDead} {
+		for _, b := range [][]byte{bucketDelivered, bucketDead, bucketEdges} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -386,7 +389,10 @@ func (h *Hub) deliver(ctx context.Context, s Sealed) error {
 	}
 	rec, _ := json.Marshal(map[string]any{"at": h.cfg.Now().UTC(), "files": len(m.Files), "destination": h.cfg.Dest.Name()})
 	if err := h.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketDelivered).Put(deliveredKey(s.Base, s.Generation), rec)
+		if err := tx.Bucket(bucketDelivered).Put(deliveredKey(s.Base, s.Generation), rec); err != nil {
+			return err
+		}
+		return recordEdge(tx, m.Edge, h.cfg.Now().UTC())
 	}); err != nil {
 		return h.fail(s, m.Folder, err)
 	}
@@ -574,6 +580,58 @@ type Status struct {
 	Destination string       `json:"destination"`
 	Pending     []Sealed     `json:"pending"`
 	DeadLetters []DeadLetter `json:"deadLetters"`
+	// Edges is the delivery record of each edge that had a session
+	// delivered, by edge name (the manifest's; "legacy" for sessions of
+	// the original system).
+	Edges map[string]EdgeDelivery `json:"edges,omitempty"`
+}
+
+// EdgeDelivery is what the hub delivered for one edge.
+type EdgeDelivery struct {
+	// LastDelivery is when the edge's latest generation was delivered.
+	LastDelivery time.Time `json:"lastDelivery"`
+	// Delivered counts the generations delivered since the hub's state
+	// was created.
+	Delivered int `json:"delivered"`
+}
+
+// recordEdge counts a delivery for edge.
+func recordEdge(tx *bolt.Tx, edge string, at time.Time) error {
+	if edge == "" {
+		edge = "unknown"
+	}
+	b := tx.Bucket(bucketEdges)
+	var d EdgeDelivery
+	if v := b.Get([]byte(edge)); v != nil {
+		if err := json.Unmarshal(v, &d); err != nil {
+			return fmt.Errorf("hub: edge record %s: %w", edge, err)
+		}
+	}
+	d.Delivered++
+	if at.After(d.LastDelivery) {
+		d.LastDelivery = at
+	}
+	v, err := json.Marshal(d)
+	if err != nil {
+		return err
+	}
+	return b.Put([]byte(edge), v)
+}
+
+// EdgeDeliveries returns the delivery record of every edge.
+func (h *Hub) EdgeDeliveries() (map[string]EdgeDelivery, error) {
+	out := map[string]EdgeDelivery{}
+	err := h.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketEdges).ForEach(func(k, v []byte) error {
+			var d EdgeDelivery
+			if err := json.Unmarshal(v, &d); err != nil {
+				return fmt.Errorf("hub: edge record %s: %w", k, err)
+			}
+			out[string(k)] = d
+			return nil
+		})
+	})
+	return out, err
 }
 
 // Status lists what waits in the bucket and what is held.
@@ -588,7 +646,12 @@ func (h *Hub) Status() (Status, error) {
 			st.Pending = append(st.Pending, s)
 		}
 	}
-	st.DeadLetters, err = h.DeadLetters()
+	if st.DeadLetters, err = h.DeadLetters(); err != nil {
+		return st, err
+	}
+	if st.Edges, err = h.EdgeDeliveries(); len(st.Edges) == 0 {
+		st.Edges = nil
+	}
 	return st, err
 }
 

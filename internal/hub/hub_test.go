@@ -261,3 +261,47 @@ func TestLegacyLayout(t *testing.T) {
 		t.Fatalf("left %v", left)
 	}
 }
+
+// Status reports each edge's last delivery and count (fleet status shows
+// them per site); an edge with nothing delivered has no entry.
+func TestStatusPerEdge(t *testing.T) {
+	store, _ := objfs.Open(t.TempDir())
+	var ev bytes.Buffer
+	clock := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
+	h, err := Open(Config{Store: store, Dest: &ArchiveDir{Dir: t.TempDir()}, DataDir: t.TempDir(), EventsOut: &ev,
+		Now: func() time.Time { return clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	st, err := h.Status()
+	if err != nil || st.Edges != nil {
+		t.Fatalf("before any delivery: %+v, %v", st.Edges, err)
+	}
+	seal(t, store, "edge-a", "S1", 1, map[string]string{"1.T1/DICOM/a.dcm": "aaa"})
+	seal(t, store, "edge-b", "S2", 1, map[string]string{"1.CT/DICOM/e.dcm": "eee"})
+	if err := h.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	clock = clock.Add(time.Hour)
+	seal(t, store, "edge-a", "S1", 2, map[string]string{"2.T2/DICOM/b.dcm": "bbb"})
+	if err := h.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st, err = h.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]EdgeDelivery{
+		"edge-a": {LastDelivery: clock, Delivered: 2},
+		"edge-b": {LastDelivery: clock.Add(-time.Hour), Delivered: 1},
+	}
+	if len(st.Edges) != len(want) {
+		t.Fatalf("edges %+v", st.Edges)
+	}
+	for name, w := range want {
+		if got := st.Edges[name]; !got.LastDelivery.Equal(w.LastDelivery) || got.Delivered != w.Delivered {
+			t.Errorf("%s: %+v, want %+v", name, got, w)
+		}
+	}
+}
