@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 )
 
 // ETag returns the ETag S3 gives an object stored by a single PUT: the hex
@@ -74,7 +75,7 @@ func (l PartLayout) Parts(size int64) int {
 func (l PartLayout) ETag(ctx context.Context, r io.Reader, size int64) (string, error) {
 	if !l.Multipart(size) {
 		h := md5.New()
-		n, err := copyCtx(ctx, h, r)
+		n, err := CopyContext(ctx, h, r)
 		if err != nil {
 			return "", err
 		}
@@ -88,7 +89,7 @@ func (l PartLayout) ETag(ctx context.Context, r io.Reader, size int64) (string, 
 	ps := l.PartSizeFor(size)
 	for total < size {
 		h := md5.New()
-		n, err := copyCtx(ctx, h, io.LimitReader(r, min(ps, size-total)))
+		n, err := CopyContext(ctx, h, io.LimitReader(r, min(ps, size-total)))
 		if err != nil {
 			return "", err
 		}
@@ -104,9 +105,16 @@ func (l PartLayout) ETag(ctx context.Context, r io.Reader, size int64) (string, 
 	return MultipartETag(sums), nil
 }
 
-// copyCtx is io.Copy that stops between 1 MiB chunks once ctx is done.
-func copyCtx(ctx context.Context, w io.Writer, r io.Reader) (int64, error) {
-	buf := make([]byte, 1<<20)
+// copyBufs recycles CopyContext's 1 MiB buffers: a fresh one per object
+// cost more (zeroing and garbage collection) than the copy itself for the
+// small objects of a CT session.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
+
+// CopyContext is io.Copy that stops between 1 MiB chunks once ctx is done.
+func CopyContext(ctx context.Context, w io.Writer, r io.Reader) (int64, error) {
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := *bp
 	var n int64
 	for {
 		if err := ctx.Err(); err != nil {

@@ -148,7 +148,7 @@ func (s *Store) put(ctx context.Context, key string, r io.Reader, size int64, op
 	}()
 
 	md5h, shah := md5.New(), sha256.New()
-	n, err := copyCtx(ctx, io.MultiWriter(f, md5h, shah), io.LimitReader(r, size+1))
+	n, err := objstore.CopyContext(ctx, io.MultiWriter(f, md5h, shah), io.LimitReader(r, size+1))
 	if err != nil {
 		return objstore.Info{}, err
 	}
@@ -191,30 +191,6 @@ func countDesc(n, size int64) string {
 	return fmt.Sprint(n)
 }
 
-// copyCtx copies in 1 MiB chunks and stops once ctx is done.
-func copyCtx(ctx context.Context, w io.Writer, r io.Reader) (int64, error) {
-	buf := make([]byte, 1<<20)
-	var n int64
-	for {
-		if err := ctx.Err(); err != nil {
-			return n, err
-		}
-		m, err := r.Read(buf)
-		if m > 0 {
-			if _, werr := w.Write(buf[:m]); werr != nil {
-				return n, werr
-			}
-			n += int64(m)
-		}
-		if err == io.EOF {
-			return n, nil
-		}
-		if err != nil {
-			return n, err
-		}
-	}
-}
-
 // removeStaleTemps removes temporary files left by a crash (older than age,
 // so that a Put of another process on the same directory is left alone).
 func (s *Store) removeStaleTemps(age time.Duration) {
@@ -243,7 +219,12 @@ func (s *Store) createTemp() (string, *os.File, error) {
 	return "", nil, errors.New("cannot create a temporary file")
 }
 
-// writeMeta stores the record of key (temp file, fsync, rename, dir fsync).
+// writeMeta stores the record of key: written to a temporary file and
+// renamed into place, so a reader sees a whole record or none, but not
+// fsynced. The record is a cache: metaFor checks it against the file (size,
+// modification time, inode) and recomputes the digests when it is missing,
+// torn or stale, so a crash can cost a re-read but never a wrong digest.
+// Leaving out its two fsyncs halves the cost of a Put.
 func (s *Store) writeMeta(key string, m meta) error {
 	b, err := json.Marshal(m)
 	if err != nil {
@@ -254,14 +235,11 @@ func (s *Store) writeMeta(key string, m meta) error {
 		return err
 	}
 	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
-		err = s.rename(tmp, metaDir+"/"+key)
+		err = s.renameNoSync(tmp, metaDir+"/"+key)
 	}
 	if err != nil {
 		s.root.Remove(tmp)
@@ -270,9 +248,18 @@ func (s *Store) writeMeta(key string, m meta) error {
 }
 
 // rename moves tmp to name, creating name's directories, and makes the
-// rename durable. A concurrent Delete may remove an emptied directory
-// between creating it and renaming into it, hence the retry.
+// rename durable.
 func (s *Store) rename(tmp, name string) error {
+	if err := s.renameNoSync(tmp, name); err != nil {
+		return err
+	}
+	return s.syncDir(path.Dir(name))
+}
+
+// renameNoSync moves tmp to name, creating name's directories. A concurrent
+// Delete may remove an emptied directory between creating it and renaming
+// into it, hence the retry.
+func (s *Store) renameNoSync(tmp, name string) error {
 	dir := path.Dir(name)
 	var err error
 	for range 5 {
@@ -289,7 +276,7 @@ func (s *Store) rename(tmp, name string) error {
 		}
 		return err
 	}
-	return s.syncDir(dir)
+	return nil
 }
 
 // mkdirs creates dir and its parents, fsyncing each parent of a directory it

@@ -78,6 +78,42 @@ func TestStaleMetadata(t *testing.T) {
 	}
 }
 
+// The metadata records are not fsynced: after a crash one may be missing,
+// empty (a torn write) or garbage, and the object must still be reported
+// with its true digest.
+func TestLostOrTornMetadata(t *testing.T) {
+	data := []byte("the object's bytes")
+	want := objstore.ETag(objstoretest.Digests(data).ContentMD5)
+	for _, tc := range []struct {
+		name   string
+		damage func(path string) error
+	}{
+		{"missing", os.Remove},
+		{"empty", func(p string) error { return os.WriteFile(p, nil, 0o644) }},
+		{"garbage", func(p string) error { return os.WriteFile(p, []byte(`{"size":18,"md5":"00`), 0o644) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s := open(t, dir)
+			if _, err := s.Put(t.Context(), "staged/e/s/k", bytes.NewReader(data), int64(len(data)), objstore.PutOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if err := tc.damage(filepath.Join(dir, ".objstore/meta/staged/e/s/k")); err != nil {
+				t.Fatal(err)
+			}
+			info, err := s.Stat(t.Context(), "staged/e/s/k")
+			if err != nil || info.ETag != want || info.Size != int64(len(data)) {
+				t.Fatalf("Stat = %+v, %v; want ETag %s", info, err, want)
+			}
+			for got, err := range s.List(t.Context(), "staged/") {
+				if err != nil || got.ETag != want {
+					t.Fatalf("List = %+v, %v; want ETag %s", got, err, want)
+				}
+			}
+		})
+	}
+}
+
 // Keys cannot escape the directory, even through a planted symlink.
 func TestNoEscape(t *testing.T) {
 	dir, outside := t.TempDir(), t.TempDir()
