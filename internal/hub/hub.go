@@ -34,6 +34,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	bolt "go.etcd.io/bbolt"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/aisedge/aisedge/internal/dicom"
 	"github.com/aisedge/aisedge/internal/events"
@@ -71,6 +72,10 @@ type Config struct {
 	DataDir string
 	// Parallel bounds concurrent session deliveries (default 2).
 	Parallel int
+	// Transfers bounds concurrent object downloads and deletes within one
+	// session (default 8): a session of many small files is bound by round
+	// trips, not bandwidth.
+	Transfers int
 	// Retain keeps delivered objects in the bucket instead of deleting them.
 	Retain bool
 	// LegacySettle is how long a session in the original system's layout
@@ -114,6 +119,9 @@ func Open(cfg Config) (*Hub, error) {
 	}
 	if cfg.Parallel <= 0 {
 		cfg.Parallel = 2
+	}
+	if cfg.Transfers <= 0 {
+		cfg.Transfers = 8
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
@@ -366,20 +374,23 @@ func (h *Hub) deliver(ctx context.Context, s Sealed) error {
 		return h.fail(s, m.Folder, err)
 	}
 	defer os.RemoveAll(work)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(h.cfg.Transfers)
 	for i, f := range m.Files {
-		if s.Legacy {
-			// No manifest of ours: take the digests from the bytes, and
-			// check them against the ETag where it is a plain MD5.
-			got, err := h.fetchLegacy(ctx, s.Base+f.Path, filepath.Join(work, filepath.FromSlash(f.Path)), f)
-			if err != nil {
-				return h.fail(s, m.Folder, err)
+		dst := filepath.Join(work, filepath.FromSlash(f.Path))
+		g.Go(func() error {
+			if s.Legacy {
+				// No manifest of ours: take the digests from the bytes, and
+				// check them against the ETag where it is a plain MD5.
+				got, err := h.fetchLegacy(gctx, s.Base+f.Path, dst, f)
+				m.Files[i] = got
+				return err
 			}
-			m.Files[i] = got
-			continue
-		}
-		if err := h.download(ctx, s.Base+f.Path, filepath.Join(work, filepath.FromSlash(f.Path)), f); err != nil {
-			return h.fail(s, m.Folder, err)
-		}
+			return h.download(gctx, s.Base+f.Path, dst, f)
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return h.fail(s, m.Folder, err)
 	}
 	if s.Legacy {
 		legacyModalities(m, work)
@@ -428,10 +439,18 @@ func (h *Hub) cleanup(ctx context.Context, s Sealed, m *manifest.Manifest) error
 			return err
 		}
 	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(h.cfg.Transfers)
 	for _, f := range m.Files {
-		if err := h.cfg.Store.Delete(ctx, s.Base+f.Path); err != nil {
-			return fmt.Errorf("hub: deleting delivered objects of %s: %w", m.Folder, err)
-		}
+		g.Go(func() error {
+			if err := h.cfg.Store.Delete(gctx, s.Base+f.Path); err != nil {
+				return fmt.Errorf("hub: deleting delivered objects of %s: %w", m.Folder, err)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
 	}
 	return h.cfg.Store.Delete(ctx, s.ManifestKey)
 }
@@ -550,8 +569,10 @@ func (h *Hub) download(ctx context.Context, key, dst string, f manifest.File) er
 	if err != nil {
 		return err
 	}
-	defer out.Close()
 	got, err := manifest.Digest(f.Path, io.TeeReader(rc, out))
+	if cerr := out.Close(); err == nil && cerr != nil {
+		return fmt.Errorf("fetching %s: %w", f.Path, cerr)
+	}
 	if err != nil {
 		return fmt.Errorf("fetching %s: %w", f.Path, err)
 	}
