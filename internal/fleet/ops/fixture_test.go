@@ -226,6 +226,7 @@ var (
 	gvkNamespace   = schema.GroupVersionKind{Version: "v1", Kind: "Namespace"}
 	gvkDeployment  = schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}
 	gvkJob         = schema.GroupVersionKind{Group: "batch", Version: "v1", Kind: "Job"}
+	gvkDaemonSet   = schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "DaemonSet"}
 	gvkCertificate = schema.GroupVersionKind{Group: "cert-manager.io", Version: "v1", Kind: "Certificate"}
 	gvkIssuer      = schema.GroupVersionKind{Group: "cert-manager.io", Version: "v1", Kind: "ClusterIssuer"}
 	gvkK0sCluster  = schema.GroupVersionKind{Group: "k0smotron.io", Version: "v1beta1", Kind: "Cluster"}
