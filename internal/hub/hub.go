@@ -18,6 +18,7 @@ package hub
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -369,29 +370,11 @@ func (h *Hub) deliver(ctx context.Context, s Sealed) error {
 	}
 	h.events.Emit("info", "xnat_upload_started", m.Folder, fmt.Sprintf("delivering generation %d to %s", m.Generation, h.cfg.Dest.Name()),
 		"files", len(m.Files), "bytes", m.TotalBytes())
-	work, err := os.MkdirTemp(filepath.Join(h.cfg.DataDir, "work"), "s-")
+	work, cleanup, err := h.fetch(ctx, s, m)
 	if err != nil {
 		return h.fail(s, m.Folder, err)
 	}
-	defer os.RemoveAll(work)
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(h.cfg.Transfers)
-	for i, f := range m.Files {
-		dst := filepath.Join(work, filepath.FromSlash(f.Path))
-		g.Go(func() error {
-			if s.Legacy {
-				// No manifest of ours: take the digests from the bytes, and
-				// check them against the ETag where it is a plain MD5.
-				got, err := h.fetchLegacy(gctx, s.Base+f.Path, dst, f)
-				m.Files[i] = got
-				return err
-			}
-			return h.download(gctx, s.Base+f.Path, dst, f)
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return h.fail(s, m.Folder, err)
-	}
+	defer cleanup()
 	if s.Legacy {
 		legacyModalities(m, work)
 	}
@@ -411,6 +394,79 @@ func (h *Hub) deliver(ctx context.Context, s Sealed) error {
 	h.events.Emit("info", "xnat_upload_completed", m.Folder, fmt.Sprintf("generation %d delivered and verified", m.Generation),
 		"files", len(m.Files), "bytes", m.TotalBytes(), "duration_s", int(h.cfg.Now().Sub(start).Seconds()))
 	return h.cleanup(ctx, s, m)
+}
+
+// fetch makes a generation's files available in one folder, each checked
+// against the manifest's size and SHA-256, and returns the folder. Objects
+// of a store that keeps them as local files are checked and read in place
+// (the standalone bucket: no copy); otherwise they are downloaded into a
+// work folder, which cleanup removes.
+func (h *Hub) fetch(ctx context.Context, s Sealed, m *manifest.Manifest) (dir string, cleanup func(), err error) {
+	if !s.Legacy {
+		if dir, ok, err := h.inPlace(ctx, s, m); ok || err != nil {
+			return dir, func() {}, err
+		}
+	}
+	work, err := os.MkdirTemp(filepath.Join(h.cfg.DataDir, "work"), "s-")
+	if err != nil {
+		return "", nil, err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(h.cfg.Transfers)
+	for i, f := range m.Files {
+		dst := filepath.Join(work, filepath.FromSlash(f.Path))
+		g.Go(func() error {
+			if s.Legacy {
+				// No manifest of ours: take the digests from the bytes, and
+				// check them against the ETag where it is a plain MD5.
+				got, err := h.fetchLegacy(gctx, s.Base+f.Path, dst, f)
+				m.Files[i] = got
+				return err
+			}
+			return h.download(gctx, s.Base+f.Path, dst, f)
+		})
+	}
+	if err := g.Wait(); err != nil {
+		os.RemoveAll(work)
+		return "", nil, err
+	}
+	return work, func() { os.RemoveAll(work) }, nil
+}
+
+// inPlace checks a generation's objects where a local store keeps them and
+// returns their folder; ok is false when the store is not local (or the
+// files are not laid out as one folder), and the caller downloads instead.
+func (h *Hub) inPlace(ctx context.Context, s Sealed, m *manifest.Manifest) (dir string, ok bool, err error) {
+	for _, f := range m.Files {
+		p, local := objstore.LocalPath(h.cfg.Store, s.Base+f.Path)
+		if !local {
+			return "", false, nil
+		}
+		d, found := strings.CutSuffix(p, filepath.FromSlash("/"+f.Path))
+		if !found || (dir != "" && d != dir) {
+			return "", false, nil
+		}
+		dir = d
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(h.cfg.Transfers)
+	for _, f := range m.Files {
+		g.Go(func() error {
+			info, err := h.cfg.Store.Stat(gctx, s.Base+f.Path)
+			if err != nil {
+				return fmt.Errorf("checking %s: %w", f.Path, err)
+			}
+			if info.Size != f.Size || hex.EncodeToString(info.SHA256) != f.SHA256 {
+				return fmt.Errorf("%w: %s does not match its manifest (size %d, want %d; SHA-256 differs: %v)",
+					ErrPermanent, f.Path, info.Size, f.Size, hex.EncodeToString(info.SHA256) != f.SHA256)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return "", true, err
+	}
+	return dir, true, nil
 }
 
 // cleanup deletes a delivered generation's objects (unless retaining):

@@ -69,10 +69,36 @@ func objects(t *testing.T, s objstore.Store) []string {
 	return keys
 }
 
-func TestDeliverToArchive(t *testing.T) {
-	store, _ := objfs.Open(t.TempDir())
+// remote hides the fs store's local files, so the hub downloads objects as
+// it does from S3 instead of reading them in place.
+type remote struct{ objstore.Store }
+
+// bothWays runs a test with the hub reading a local bucket in place and
+// downloading from it.
+func bothWays(t *testing.T, test func(t *testing.T, store, hubView objstore.Store, dir string)) {
+	for _, tc := range []struct {
+		name string
+		view func(objstore.Store) objstore.Store
+	}{
+		{"in place", func(s objstore.Store) objstore.Store { return s }},
+		{"downloaded", func(s objstore.Store) objstore.Store { return remote{s} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			store, err := objfs.Open(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			test(t, store, tc.view(store), dir)
+		})
+	}
+}
+
+func TestDeliverToArchive(t *testing.T) { bothWays(t, testDeliverToArchive) }
+
+func testDeliverToArchive(t *testing.T, store, hubView objstore.Store, _ string) {
 	arch := &ArchiveDir{Dir: t.TempDir()}
-	h, ev := newHub(t, store, arch)
+	h, ev := newHub(t, hubView, arch)
 	m1 := seal(t, store, "edge-a", "S1", 1, map[string]string{"1.T1/DICOM/a.dcm": "aaa", "1.T1/DICOM/b.dcm": "bbb", "2.DWI/DICOM/c.dcm": "ccc"})
 	m2 := seal(t, store, "edge-a", "S1", 2, map[string]string{"3.late/DICOM/d.dcm": "ddd"})
 	seal(t, store, "edge-b", "S2", 1, map[string]string{"1.CT/DICOM/e.dcm": "eee"})
@@ -107,13 +133,38 @@ func TestDeliverToArchive(t *testing.T) {
 }
 
 func TestTamperedObjectIsDeadLettered(t *testing.T) {
-	store, _ := objfs.Open(t.TempDir())
+	for _, tamper := range []struct {
+		name string
+		do   func(t *testing.T, store objstore.Store, dir string)
+	}{
+		{"overwritten through the store", func(t *testing.T, store objstore.Store, _ string) {
+			store.Put(context.Background(), "staged/edge-a/PROJ.S1.V1/1.T1/DICOM/a.dcm", strings.NewReader("evil"), 4, objstore.PutOptions{})
+		}},
+		{"same size, edited behind the store's back", func(t *testing.T, _ objstore.Store, dir string) {
+			p := filepath.Join(dir, "staged/edge-a/PROJ.S1.V1/1.T1/DICOM/a.dcm")
+			if err := os.WriteFile(p, []byte("aab"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			// Keep the recorded modification time: only the bytes tell.
+			past := time.Now().Add(-time.Hour)
+			os.Chtimes(p, past, past)
+		}},
+	} {
+		t.Run(tamper.name, func(t *testing.T) {
+			bothWays(t, func(t *testing.T, store, hubView objstore.Store, dir string) {
+				testTampered(t, store, hubView, func() { tamper.do(t, store, dir) })
+			})
+		})
+	}
+}
+
+func testTampered(t *testing.T, store, hubView objstore.Store, tamper func()) {
 	arch := &ArchiveDir{Dir: t.TempDir()}
-	h, _ := newHub(t, store, arch)
+	h, _ := newHub(t, hubView, arch)
 	seal(t, store, "edge-a", "S1", 1, map[string]string{"1.T1/DICOM/a.dcm": "aaa"})
 	seal(t, store, "edge-a", "S1", 2, map[string]string{"2.T2/DICOM/b.dcm": "bbb"})
-	// Someone overwrites an object after the seal.
-	store.Put(context.Background(), "staged/edge-a/PROJ.S1.V1/1.T1/DICOM/a.dcm", strings.NewReader("evil"), 4, objstore.PutOptions{})
+	// Someone changes an object after the seal.
+	tamper()
 	err := h.RunOnce(context.Background())
 	if !IsPermanent(err) {
 		t.Fatalf("got %v, want a permanent failure", err)

@@ -31,6 +31,7 @@ import (
 	"iter"
 	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -47,9 +48,14 @@ const (
 // Store is a local-directory objstore.Store.
 type Store struct {
 	root *os.Root
+	// real is the directory's absolute path with symbolic links resolved.
+	real string
 }
 
-var _ objstore.Store = (*Store)(nil)
+var (
+	_ objstore.Store = (*Store)(nil)
+	_ objstore.Local = (*Store)(nil)
+)
 
 // Open returns a Store keeping its objects in dir, creating dir (and its
 // bookkeeping folders) if needed.
@@ -61,7 +67,15 @@ func Open(dir string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("objstore/fs: %w", err)
 	}
-	s := &Store{root: root}
+	real, err := filepath.Abs(dir)
+	if err == nil {
+		real, err = filepath.EvalSymlinks(real)
+	}
+	if err != nil {
+		root.Close()
+		return nil, fmt.Errorf("objstore/fs: %w", err)
+	}
+	s := &Store{root: root, real: real}
 	for _, d := range []string{tmpDir, metaDir} {
 		if err := s.mkdirs(d); err != nil {
 			root.Close()
@@ -70,6 +84,23 @@ func Open(dir string) (*Store, error) {
 	}
 	s.removeStaleTemps(time.Hour)
 	return s, nil
+}
+
+// LocalPath implements objstore.Local: the file of key, provided that no
+// component of its path is a symbolic link (the path is used outside
+// os.Root, so it must not lead out of the directory).
+func (s *Store) LocalPath(key string) (string, bool) {
+	if objstore.ValidateKey(key) != nil {
+		return "", false
+	}
+	if fi, err := s.root.Lstat(key); err != nil || !fi.Mode().IsRegular() {
+		return "", false
+	}
+	p := filepath.Join(s.real, filepath.FromSlash(key))
+	if real, err := filepath.EvalSymlinks(p); err != nil || real != p {
+		return "", false
+	}
+	return p, true
 }
 
 // Close releases the directory handle.

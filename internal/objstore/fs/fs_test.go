@@ -159,3 +159,37 @@ func TestKeyConflict(t *testing.T) {
 		t.Errorf("Delete of a prefix = %v, want nil (nothing to delete)", err)
 	}
 }
+
+// LocalPath hands out an object's file, through the wrappers, and nothing
+// reached through a symbolic link or that is not an object.
+func TestLocalPath(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	if _, err := s.Put(t.Context(), "staged/e/s/a.dcm", bytes.NewReader([]byte("a")), 1, objstore.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	outside := t.TempDir()
+	os.WriteFile(filepath.Join(outside, "x.dcm"), []byte("x"), 0o644)
+	if err := os.Symlink(outside, filepath.Join(dir, "staged/e/link")); err != nil {
+		t.Fatal(err)
+	}
+	wrapped := objstore.WithLogging(objstore.WithRetry(s, objstore.RetryPolicy{}), slog.New(slog.DiscardHandler))
+	real, _ := filepath.EvalSymlinks(dir)
+	for _, tc := range []struct {
+		key  string
+		want string // "" when none
+	}{
+		{"staged/e/s/a.dcm", filepath.Join(real, "staged/e/s/a.dcm")},
+		{"staged/e/s", ""},             // a prefix, not an object
+		{"staged/e/s/missing.dcm", ""}, // no such object
+		{"staged/e/link/x.dcm", ""},    // through a planted symlink
+		{"../outside", ""},             // not a key
+	} {
+		for name, st := range map[string]objstore.Store{"plain": s, "wrapped": wrapped} {
+			got, ok := objstore.LocalPath(st, tc.key)
+			if got != tc.want || ok != (tc.want != "") {
+				t.Errorf("%s: LocalPath(%q) = %q, %v; want %q", name, tc.key, got, ok, tc.want)
+			}
+		}
+	}
+}
