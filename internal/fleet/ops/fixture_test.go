@@ -138,16 +138,9 @@ sites:
 		t.Fatal(err)
 	}
 	f.cfg = f.load()
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	t.Cleanup(func() { cancel(); wg.Wait() })
-	clusters := map[string]*rest.Config{"management": f.mgmt.Config}
+	f.run("management", f.mgmt.Config)
 	for s, srv := range f.children {
-		clusters[s] = srv.Config
-	}
-	for name, cfg := range clusters {
-		wg.Add(1)
-		go func() { defer wg.Done(); f.controllers(ctx, name, cfg) }()
+		f.run(s, srv.Config)
 	}
 	m, err := render.Render(f.cfg, render.Options{})
 	if err != nil {
@@ -162,6 +155,43 @@ sites:
 	return f
 }
 
+// run starts the fake controllers of one cluster until the test ends.
+func (f *fixture) run(name string, cfg *rest.Config) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	f.t.Cleanup(func() { cancel(); <-done })
+	go func() { defer close(done); f.controllers(ctx, name, cfg) }()
+}
+
+// addSite starts a child cluster for a new site and adds the site to the
+// fleet file (as an operator does before fleet site add).
+func (f *fixture) addSite(name string, n int, keys siteKeys) {
+	f.t.Helper()
+	srv := kubetest.Start(f.t)
+	f.mu.Lock()
+	f.children[name] = srv
+	f.mu.Unlock()
+	f.run(name, srv.Config)
+	sec := filepath.Join(f.dir, "secrets")
+	for file, v := range map[string]string{name + "-access-key": keys.access, name + "-secret-key": keys.secret} {
+		if err := os.WriteFile(filepath.Join(sec, file), []byte(v+"\n"), 0o600); err != nil {
+			f.t.Fatal(err)
+		}
+	}
+	b := mustRead(f.t, f.cfgPath)
+	b = append(b, fmt.Sprintf(`  - name: %s
+    nodeIP: 10.0.%d.50
+    project: P%d
+    apiPort: %d
+    konnectivityPort: %d
+    s3AccessKey: {file: secrets/%s-access-key}
+    s3SecretKey: {file: secrets/%s-secret-key}
+`, name, n+1, n, 30443+n, 30200+n, name, name)...)
+	if err := os.WriteFile(f.cfgPath, b, 0o644); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
 func (f *fixture) load() *fleet.Config {
 	f.t.Helper()
 	c, err := fleet.Load(f.cfgPath)
@@ -172,7 +202,9 @@ func (f *fixture) load() *fleet.Config {
 }
 
 func (f *fixture) siteConfig(s *fleet.Site) (*rest.Config, error) {
+	f.mu.Lock()
 	srv, ok := f.children[s.Name]
+	f.mu.Unlock()
 	if !ok {
 		return nil, fmt.Errorf("no cluster for %s", s.Name)
 	}
@@ -189,7 +221,9 @@ func (f *fixture) env() *ops.Env {
 func (f *fixture) client(cluster string) *kube.Client {
 	cfg := f.mgmt.Config
 	if cluster != "management" {
+		f.mu.Lock()
 		cfg = f.children[cluster].Config
+		f.mu.Unlock()
 	}
 	c, err := kube.New(cluster, cfg)
 	if err != nil {

@@ -74,7 +74,9 @@ func TestRotateKeys(t *testing.T) {
 		creds := ids["edge-a"]
 		// Each key s3.json names for edge-a must work once reloaded.
 		for _, c := range creds {
-			err := eventually("put", func() error { return put(seaweed.Credentials{AccessKey: c.AccessKey, SecretKey: c.SecretKey}, "edge-a") })
+			err := eventually("put", func() error {
+				return put(seaweed.Credentials{AccessKey: c.AccessKey, SecretKey: c.SecretKey}, "edge-a")
+			})
 			if err != nil {
 				mu.Lock()
 				rollErr = err

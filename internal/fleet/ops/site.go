@@ -121,15 +121,24 @@ type RemoveOptions struct {
 // wipeJob is the name of the Job that empties an edge's data folder.
 const wipeJob = "aisedge-wipe-data"
 
-// checkWipe refuses to empty a data folder that holds (or is held by) the
-// facility backup, or that is not a plain absolute folder below /.
+// checkWipe refuses to empty a site's data folder when CheckWipe does.
 func checkWipe(s *fleet.Site) error {
-	d, b := filepath.Clean(s.DataDir), filepath.Clean(s.FacilityBackupDir)
+	if err := CheckWipe(s.DataDir, s.FacilityBackupDir); err != nil {
+		return fmt.Errorf("site %s: %w", s.Name, err)
+	}
+	return nil
+}
+
+// CheckWipe refuses to empty a data folder that holds (or is held by) the
+// facility backup folder, or that is not a dedicated absolute folder at
+// least two levels deep.
+func CheckWipe(dataDir, backupDir string) error {
+	d, b := filepath.Clean(dataDir), filepath.Clean(backupDir)
 	switch {
 	case !filepath.IsAbs(d) || strings.Count(d, "/") < 2:
-		return fmt.Errorf("site %s: refusing to empty data folder %q: not a dedicated folder (at least two levels deep, e.g. /data/xnat-ingest)", s.Name, s.DataDir)
+		return fmt.Errorf("refusing to empty data folder %q: not a dedicated folder (at least two levels deep, e.g. /data/xnat-ingest)", dataDir)
 	case d == b || strings.HasPrefix(b+"/", d+"/") || strings.HasPrefix(d+"/", b+"/"):
-		return fmt.Errorf("site %s: refusing to empty data folder %s: the facility backup %s is inside it (or it is inside the backup); the backup is never deleted, so move one of them", s.Name, s.DataDir, s.FacilityBackupDir)
+		return fmt.Errorf("refusing to empty data folder %s: the facility backup %s is inside it (or it is inside the backup); the backup is never deleted, so move one of them", dataDir, backupDir)
 	}
 	return nil
 }
