@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 
@@ -13,9 +15,11 @@ import (
 )
 
 // BenchmarkFSPut measures the local-directory store (the standalone
-// bucket) putting one 2,000-object session of 39 KB objects (CT_small's
-// size) with 16 Puts at a time, as `aisedge run` ships; every Put is
-// durable (data fsynced, renamed, directory fsynced) before it returns.
+// bucket) storing one 2,000-object session of 39 KB objects (CT_small's
+// size) with 16 at a time, as `aisedge run` ships: "copy" is Put from a
+// reader, "link" is PutFile of staged files on the same file system (what
+// the edge does). Every object is durable (fsynced, renamed, directory
+// fsynced) before the call returns.
 //
 //	go test ./bench/objstore -run '^$' -bench FSPut -benchtime 3x
 func BenchmarkFSPut(b *testing.B) {
@@ -23,7 +27,22 @@ func BenchmarkFSPut(b *testing.B) {
 	data := make([]byte, size)
 	rand.Read(data)
 	ctx := context.Background()
+	for _, mode := range []string{"copy", "link"} {
+		b.Run(mode, func(b *testing.B) { fsPut(b, ctx, mode, data, objects, parallel) })
+	}
+}
+
+func fsPut(b *testing.B, ctx context.Context, mode string, data []byte, objects, parallel int) {
+	size := int64(len(data))
+	src := b.TempDir()
+	for j := range objects {
+		if err := os.WriteFile(filepath.Join(src, fmt.Sprint(j)), data, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
+		b.StopTimer()
 		st, err := fs.Open(b.TempDir())
 		if err != nil {
 			b.Fatal(err)
@@ -39,7 +58,13 @@ func BenchmarkFSPut(b *testing.B) {
 			go func() {
 				defer func() { <-sem; wg.Done() }()
 				key := fmt.Sprintf("staged/edge/P.S.V/%d/DICOM/%05d.dcm", j%4, j)
-				if _, err := st.Put(ctx, key, bytes.NewReader(data), size, objstore.PutOptions{}); err != nil {
+				var err error
+				if mode == "link" {
+					_, err = objstore.PutFile(ctx, st, key, filepath.Join(src, fmt.Sprint(j)), size, objstore.PutOptions{})
+				} else {
+					_, err = st.Put(ctx, key, bytes.NewReader(data), size, objstore.PutOptions{})
+				}
+				if err != nil {
 					mu.Lock()
 					firstErr = err
 					mu.Unlock()

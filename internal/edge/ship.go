@@ -227,14 +227,11 @@ func (s *Shipper) sameETag(ctx context.Context, info objstore.Info, path string,
 }
 
 func (s *Shipper) putFile(ctx context.Context, key, path string, f manifest.File) error {
-	fh, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("staged file %s: %w", f.Path, err)
-	}
-	defer fh.Close()
 	md5sum, _ := hex.DecodeString(f.MD5)
 	shasum, _ := hex.DecodeString(f.SHA256)
-	info, err := s.Store.Put(ctx, key, fh, f.Size, objstore.PutOptions{ContentMD5: md5sum, SHA256: shasum, ContentType: "application/dicom"})
+	// A local bucket links the staged file (written once, never changed)
+	// instead of copying it.
+	info, err := objstore.PutFile(ctx, s.Store, key, path, f.Size, objstore.PutOptions{ContentMD5: md5sum, SHA256: shasum, ContentType: "application/dicom"})
 	if err != nil {
 		return err
 	}

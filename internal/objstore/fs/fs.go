@@ -4,12 +4,15 @@
 // or the new object. It serves as the store of a standalone installation and
 // as the reference backend of the conformance suite.
 //
-// Bookkeeping lives under <dir>/.objstore/ (temporary files, and one small
-// metadata record per object holding its MD5, SHA-256 and content type, so
-// List and Stat report S3-compatible ETags without re-reading data). A record
-// that does not match its file (size, modification time, inode) is ignored
-// and the digests are recomputed, so files changed behind the store's back
-// are still reported correctly.
+// Each object carries a small metadata record (its MD5, SHA-256 and content
+// type, so that List and Stat report S3-compatible ETags without re-reading
+// data): an extended attribute of its file where the file system supports
+// user attributes, else a file under <dir>/.objstore/meta/. A record that does
+// not match its file (size, modification time, inode) is ignored and the
+// digests are recomputed, so files changed behind the store's back are still
+// reported correctly; records are therefore not fsynced. Temporary files live
+// under <dir>/.objstore/tmp/. PutFile links a local file into the store
+// instead of copying it.
 //
 // All file access goes through os.Root: keys cannot reach outside the
 // directory, not even through symbolic links planted in it. Unlike S3, a key
@@ -39,6 +42,9 @@ import (
 
 	"github.com/aisedge/aisedge/internal/objstore"
 )
+
+// xattrs is false in tests of the record-file fallback.
+var xattrs = true
 
 const (
 	tmpDir  = objstore.ReservedPrefix + "/tmp"
@@ -159,6 +165,75 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 	return info, fail("put", key, err)
 }
 
+// PutFile implements objstore.FilePutter: the file is linked into the
+// store (no copy of its bytes) when it is on the same file system, else
+// copied as by Put. Either way its bytes are read once to check size and
+// digests, fsynced, and renamed into place.
+func (s *Store) PutFile(ctx context.Context, key, src string, size int64, opts objstore.PutOptions) (objstore.Info, error) {
+	info, err := s.putFile(ctx, key, src, size, opts)
+	return info, fail("put", key, err)
+}
+
+func (s *Store) putFile(ctx context.Context, key, src string, size int64, opts objstore.PutOptions) (objstore.Info, error) {
+	if err := objstore.CheckPutArgs(key, size, opts); err != nil {
+		return objstore.Info{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return objstore.Info{}, err
+	}
+	tmp, err := s.linkTemp(src)
+	if err != nil {
+		// Another file system (or no hard links): copy.
+		f, oerr := os.Open(src)
+		if oerr != nil {
+			return objstore.Info{}, oerr
+		}
+		defer f.Close()
+		return s.put(ctx, key, f, size, opts)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			s.root.Remove(tmp)
+		}
+	}()
+	f, err := s.root.Open(tmp)
+	if err != nil {
+		return objstore.Info{}, err
+	}
+	defer f.Close()
+	md5h, shah := md5.New(), sha256.New()
+	n, err := objstore.CopyContext(ctx, io.MultiWriter(md5h, shah), io.LimitReader(f, size+1))
+	if err != nil {
+		return objstore.Info{}, err
+	}
+	if n != size {
+		return objstore.Info{}, fmt.Errorf("%w: the file has %s bytes, size is %d", objstore.ErrInvalid, countDesc(n, size), size)
+	}
+	md5sum, shasum := md5h.Sum(nil), shah.Sum(nil)
+	if err := objstore.CheckDigests(opts, md5sum, shasum); err != nil {
+		return objstore.Info{}, err
+	}
+	info, err := s.commit(ctx, key, tmp, f, md5sum, shasum, opts)
+	committed = err == nil
+	return info, err
+}
+
+// linkTemp hard-links src to a new temporary name in the store.
+func (s *Store) linkTemp(src string) (string, error) {
+	for range 10 {
+		var b [12]byte
+		rand.Read(b[:])
+		name := tmpDir + "/" + hex.EncodeToString(b[:])
+		err := os.Link(src, filepath.Join(s.real, filepath.FromSlash(name)))
+		if errors.Is(err, iofs.ErrExist) {
+			continue
+		}
+		return name, err
+	}
+	return "", errors.New("cannot create a temporary file")
+}
+
 func (s *Store) put(ctx context.Context, key string, r io.Reader, size int64, opts objstore.PutOptions) (objstore.Info, error) {
 	if err := objstore.CheckPutArgs(key, size, opts); err != nil {
 		return objstore.Info{}, err
@@ -190,11 +265,26 @@ func (s *Store) put(ctx context.Context, key string, r io.Reader, size int64, op
 	if err := objstore.CheckDigests(opts, md5sum, shasum); err != nil {
 		return objstore.Info{}, err
 	}
-	if err := f.Sync(); err != nil {
-		return objstore.Info{}, err
-	}
+	info, err := s.commit(ctx, key, tmp, f, md5sum, shasum, opts)
+	committed = err == nil
+	return info, err
+}
+
+// commit makes the checked temporary file tmp (open as f, closed here) the
+// object under key: fsync, metadata record, rename, directory fsync.
+func (s *Store) commit(ctx context.Context, key, tmp string, f *os.File, md5sum, shasum []byte, opts objstore.PutOptions) (objstore.Info, error) {
 	fi, err := f.Stat()
 	if err != nil {
+		return objstore.Info{}, err
+	}
+	m := meta{Size: fi.Size(), ModTimeNS: fi.ModTime().UnixNano(), Inode: inode(fi),
+		MD5: hex.EncodeToString(md5sum), SHA256: hex.EncodeToString(shasum), ContentType: opts.ContentType}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return objstore.Info{}, err
+	}
+	onFile := xattrs && setMetaXattr(f, b)
+	if err := f.Sync(); err != nil {
 		return objstore.Info{}, err
 	}
 	if err := f.Close(); err != nil {
@@ -203,16 +293,17 @@ func (s *Store) put(ctx context.Context, key string, r io.Reader, size int64, op
 	if err := ctx.Err(); err != nil {
 		return objstore.Info{}, err
 	}
-	m := meta{Size: size, ModTimeNS: fi.ModTime().UnixNano(), Inode: inode(fi),
-		MD5: hex.EncodeToString(md5sum), SHA256: hex.EncodeToString(shasum), ContentType: opts.ContentType}
-	if err := s.writeMeta(key, m); err != nil {
+	if onFile {
+		// A record file of an older object under key would be ignored
+		// (the attribute comes first), but must not outlive it.
+		s.root.Remove(metaDir + "/" + key)
+	} else if err := s.writeMeta(key, b); err != nil {
 		return objstore.Info{}, err
 	}
 	if err := s.rename(tmp, key); err != nil {
 		return objstore.Info{}, err
 	}
-	committed = true
-	return objstore.Info{Key: key, Size: size, ETag: m.MD5, LastModified: fi.ModTime(), SHA256: shasum}, nil
+	return objstore.Info{Key: key, Size: fi.Size(), ETag: m.MD5, LastModified: fi.ModTime(), SHA256: shasum}, nil
 }
 
 func countDesc(n, size int64) string {
@@ -256,11 +347,7 @@ func (s *Store) createTemp() (string, *os.File, error) {
 // modification time, inode) and recomputes the digests when it is missing,
 // torn or stale, so a crash can cost a re-read but never a wrong digest.
 // Leaving out its two fsyncs halves the cost of a Put.
-func (s *Store) writeMeta(key string, m meta) error {
-	b, err := json.Marshal(m)
-	if err != nil {
-		return err
-	}
+func (s *Store) writeMeta(key string, b []byte) error {
 	tmp, f, err := s.createTemp()
 	if err != nil {
 		return err
@@ -381,15 +468,19 @@ func (s *Store) stat(key string) (objstore.Info, error) {
 // metaFor returns the record of key if it matches fi, else recomputes the
 // digests from the file.
 func (s *Store) metaFor(key string, fi iofs.FileInfo) (meta, error) {
-	var m meta
-	if b, err := s.root.ReadFile(metaDir + "/" + key); err == nil && json.Unmarshal(b, &m) == nil && m.matches(fi) {
-		return m, nil
-	}
 	f, err := s.root.Open(key)
 	if err != nil {
 		return meta{}, err
 	}
 	defer f.Close()
+	var m meta
+	if b := getMetaXattr(f); b != nil && json.Unmarshal(b, &m) == nil && m.matches(fi) {
+		return m, nil
+	}
+	m = meta{}
+	if b, err := s.root.ReadFile(metaDir + "/" + key); err == nil && json.Unmarshal(b, &m) == nil && m.matches(fi) {
+		return m, nil
+	}
 	md5h, shah := md5.New(), sha256.New()
 	if _, err := io.Copy(io.MultiWriter(md5h, shah), f); err != nil {
 		return meta{}, err

@@ -29,6 +29,12 @@ func TestConformance(t *testing.T) {
 	objstoretest.Run(t, func(t *testing.T) objstore.Store { return open(t, t.TempDir()) }, objstoretest.Options{})
 }
 
+// Where extended attributes are not to be had, the records are files.
+func TestConformanceRecordFiles(t *testing.T) {
+	fs.NoXattrs(t)
+	objstoretest.Run(t, func(t *testing.T) objstore.Store { return open(t, t.TempDir()) }, objstoretest.Options{})
+}
+
 // The wrappers must keep the contract too.
 func TestConformanceWrapped(t *testing.T) {
 	objstoretest.Run(t, func(t *testing.T) objstore.Store {
@@ -75,42 +81,6 @@ func TestStaleMetadata(t *testing.T) {
 	}
 	if info.Size != 5 || info.ETag != objstore.ETag(objstoretest.Digests([]byte("newer")).ContentMD5) {
 		t.Errorf("Stat after an outside change = %+v", info)
-	}
-}
-
-// The metadata records are not fsynced: after a crash one may be missing,
-// empty (a torn write) or garbage, and the object must still be reported
-// with its true digest.
-func TestLostOrTornMetadata(t *testing.T) {
-	data := []byte("the object's bytes")
-	want := objstore.ETag(objstoretest.Digests(data).ContentMD5)
-	for _, tc := range []struct {
-		name   string
-		damage func(path string) error
-	}{
-		{"missing", os.Remove},
-		{"empty", func(p string) error { return os.WriteFile(p, nil, 0o644) }},
-		{"garbage", func(p string) error { return os.WriteFile(p, []byte(`{"size":18,"md5":"00`), 0o644) }},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			s := open(t, dir)
-			if _, err := s.Put(t.Context(), "staged/e/s/k", bytes.NewReader(data), int64(len(data)), objstore.PutOptions{}); err != nil {
-				t.Fatal(err)
-			}
-			if err := tc.damage(filepath.Join(dir, ".objstore/meta/staged/e/s/k")); err != nil {
-				t.Fatal(err)
-			}
-			info, err := s.Stat(t.Context(), "staged/e/s/k")
-			if err != nil || info.ETag != want || info.Size != int64(len(data)) {
-				t.Fatalf("Stat = %+v, %v; want ETag %s", info, err, want)
-			}
-			for got, err := range s.List(t.Context(), "staged/") {
-				if err != nil || got.ETag != want {
-					t.Fatalf("List = %+v, %v; want ETag %s", got, err, want)
-				}
-			}
-		})
 	}
 }
 
@@ -191,5 +161,28 @@ func TestLocalPath(t *testing.T) {
 				t.Errorf("%s: LocalPath(%q) = %q, %v; want %q", name, tc.key, got, ok, tc.want)
 			}
 		}
+	}
+}
+
+// On the same file system PutFile links the file instead of copying it.
+func TestPutFileLinks(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	src := filepath.Join(dir, "..", filepath.Base(dir)+"-src.dcm")
+	data := objstoretest.Data(4096)
+	if err := os.WriteFile(src, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(src) })
+	if _, err := objstore.PutFile(t.Context(), s, "staged/e/s/a.dcm", src, 4096, objstoretest.Digests(data)); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := os.Stat(src)
+	b, err := os.Stat(filepath.Join(dir, "staged/e/s/a.dcm"))
+	if err != nil || !os.SameFile(a, b) {
+		t.Fatalf("the object is not a link of the file: %v", err)
+	}
+	if tmp, _ := os.ReadDir(filepath.Join(dir, ".objstore/tmp")); len(tmp) != 0 {
+		t.Errorf("temporary links left: %v", tmp)
 	}
 }

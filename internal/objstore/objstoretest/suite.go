@@ -18,6 +18,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -68,6 +70,7 @@ func Run(t *testing.T, newStore func(t *testing.T) objstore.Store, opts Options)
 		{"ContextCancel", testContextCancel},
 		{"Concurrent", testConcurrent},
 		{"VerifyListed", testVerifyListed},
+		{"PutFile", testPutFile},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -554,5 +557,44 @@ func testVerifyListed(t *testing.T, s objstore.Store, p string, o Options) {
 	}
 	for _, k := range []string{key, key + "-longer-key", p + "large"} {
 		s.Delete(ctx, k)
+	}
+}
+
+// testPutFile: objstore.PutFile (a backend's FilePutter, or Put from the
+// opened file) keeps Put's contract, and the source file stays as it was.
+func testPutFile(t *testing.T, s objstore.Store, p string, _ Options) {
+	data := Data(100 << 10)
+	src := filepath.Join(t.TempDir(), "src.dcm")
+	if err := os.WriteFile(src, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	key := p + "file"
+	info, err := objstore.PutFile(t.Context(), s, key, src, int64(len(data)), Digests(data))
+	if err != nil {
+		t.Fatalf("PutFile: %v", err)
+	}
+	if info.Size != int64(len(data)) || objstore.NormalizeETag(info.ETag) != md5hex(data) {
+		t.Errorf("PutFile returned %+v, want size %d and ETag %s", info, len(data), md5hex(data))
+	}
+	if got := get(t, s, key); !bytes.Equal(got, data) {
+		t.Errorf("the object differs from the file")
+	}
+	bad := Digests(data)
+	bad.SHA256 = Digests(Data(10)).SHA256
+	_, err = objstore.PutFile(t.Context(), s, p+"bad-digest", src, int64(len(data)), bad)
+	wantChecksumErr(t, "PutFile with a wrong SHA-256", err)
+	wantAbsent(t, s, p+"bad-digest")
+	if _, err := objstore.PutFile(t.Context(), s, p+"bad-size", src, int64(len(data))-1, objstore.PutOptions{}); err == nil || objstore.IsTransient(err) {
+		t.Errorf("PutFile with a wrong size: err = %v, want a non-transient error", err)
+	}
+	wantAbsent(t, s, p+"bad-size")
+	if _, err := objstore.PutFile(t.Context(), s, p+"missing", src+".missing", 1, objstore.PutOptions{}); err == nil {
+		t.Errorf("PutFile of a missing file succeeded")
+	}
+	if err := s.Delete(t.Context(), key); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(src); err != nil || !bytes.Equal(b, data) {
+		t.Errorf("the source file changed or went with the object: %v", err)
 	}
 }
