@@ -72,9 +72,10 @@ func (e *Error) Unwrap() error { return e.Err }
 // ErrTimeout is wrapped by the *Error of a command that ran out of time.
 var ErrTimeout = errors.New("timed out")
 
-// Quote returns s as one word for a POSIX shell: single-quoted, with each
-// single quote written as '\”. Plain words (letters, digits, -_./=:@,+%)
-// are left bare for readable dry-run output.
+// Quote returns s as one word for a POSIX shell: in single quotes, each
+// embedded single quote closed, escaped with a backslash and reopened.
+// Plain words (letters, digits, -_./=:@,+%) are left bare for readable
+// dry-run output.
 func Quote(s string) string {
 	if s != "" && strings.IndexFunc(s, func(r rune) bool { return !plain(r) }) < 0 {
 		return s
