@@ -695,6 +695,48 @@ func decodeAssocFixed(t PDUType, body []byte) (assocFixed, error) {
 	}, nil
 }
 
+// eachItem calls fn for each item "type(1) reserved(1) length(2) value"
+// of b, in order, and stops at the first error.
+func eachItem(t PDUType, b []byte, fn func(typ byte, val []byte) error) error {
+	it := itemIter{t: t, b: b}
+	for {
+		typ, val, ok, err := it.next()
+		if err != nil || !ok {
+			return err
+		}
+		if err := fn(typ, val); err != nil {
+			return err
+		}
+	}
+}
+
+// decodeAssocItems decodes the variable items of an A-ASSOCIATE-RQ or -AC:
+// the application context into appCtx, the user information into u, and
+// each presentation context item of type pcItem (its ID, its result byte,
+// reserved in an RQ, and its sub-items) through pc. Items of unknown type
+// are skipped (PS3.8 §9.3.1).
+func decodeAssocItems(t PDUType, items []byte, pcItem byte, appCtx *string, u *UserInfo, pc func(id, result byte, sub []byte) error) error {
+	var sawUser bool
+	return eachItem(t, items, func(typ byte, val []byte) error {
+		switch typ {
+		case itemApplicationContext:
+			*appCtx = trimUID(val)
+		case pcItem:
+			if len(val) < 4 {
+				return pduErr(t, AbortReasonInvalidParameter, "presentation context item too short")
+			}
+			return pc(val[0], val[2], val[4:])
+		case itemUserInformation:
+			if sawUser {
+				return pduErr(t, AbortReasonUnexpectedParameter, "two user information items")
+			}
+			sawUser = true
+			return decodeUserInfo(t, val, u)
+		}
+		return nil
+	})
+}
+
 func decodeAssociateRQ(body []byte) (*AssociateRQ, error) {
 	const t = TypeAssociateRQ
 	f, err := decodeAssocFixed(t, body)
@@ -702,54 +744,22 @@ func decodeAssociateRQ(body []byte) (*AssociateRQ, error) {
 		return nil, err
 	}
 	p := &AssociateRQ{ProtocolVersion: f.version, CalledAET: f.called, CallingAET: f.calling}
-	it := itemIter{t: t, b: f.items}
-	var sawUser bool
-	for {
-		typ, val, ok, err := it.next()
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			break
-		}
-		switch typ {
-		case itemApplicationContext:
-			p.ApplicationContext = trimUID(val)
-		case itemPresentationRQ:
-			if len(val) < 4 {
-				return nil, pduErr(t, AbortReasonInvalidParameter, "presentation context item too short")
+	err = decodeAssocItems(t, f.items, itemPresentationRQ, &p.ApplicationContext, &p.UserInfo, func(id, _ byte, sub []byte) error {
+		pc := PresentationContextRQ{ID: id}
+		err := eachItem(t, sub, func(st byte, sv []byte) error {
+			switch st {
+			case itemAbstractSyntax:
+				pc.AbstractSyntax = trimUID(sv)
+			case itemTransferSyntax:
+				pc.TransferSyntaxes = append(pc.TransferSyntaxes, trimUID(sv))
 			}
-			pc := PresentationContextRQ{ID: val[0]}
-			sub := itemIter{t: t, b: val[4:]}
-			for {
-				st, sv, ok, err := sub.next()
-				if err != nil {
-					return nil, err
-				}
-				if !ok {
-					break
-				}
-				switch st {
-				case itemAbstractSyntax:
-					pc.AbstractSyntax = trimUID(sv)
-				case itemTransferSyntax:
-					pc.TransferSyntaxes = append(pc.TransferSyntaxes, trimUID(sv))
-				default:
-					// Unknown sub-items are skipped (PS3.8 §9.3.1).
-				}
-			}
-			p.PresentationContexts = append(p.PresentationContexts, pc)
-		case itemUserInformation:
-			if sawUser {
-				return nil, pduErr(t, AbortReasonUnexpectedParameter, "two user information items")
-			}
-			sawUser = true
-			if err := decodeUserInfo(t, val, &p.UserInfo); err != nil {
-				return nil, err
-			}
-		default:
-			// Items of unknown type are skipped (PS3.8 §9.3.1).
-		}
+			return nil // unknown sub-items are skipped
+		})
+		p.PresentationContexts = append(p.PresentationContexts, pc)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	return p, nil
 }
@@ -761,49 +771,19 @@ func decodeAssociateAC(body []byte) (*AssociateAC, error) {
 		return nil, err
 	}
 	p := &AssociateAC{ProtocolVersion: f.version, CalledAET: f.called, CallingAET: f.calling}
-	it := itemIter{t: t, b: f.items}
-	var sawUser bool
-	for {
-		typ, val, ok, err := it.next()
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			break
-		}
-		switch typ {
-		case itemApplicationContext:
-			p.ApplicationContext = trimUID(val)
-		case itemPresentationAC:
-			if len(val) < 4 {
-				return nil, pduErr(t, AbortReasonInvalidParameter, "presentation context item too short")
+	err = decodeAssocItems(t, f.items, itemPresentationAC, &p.ApplicationContext, &p.UserInfo, func(id, result byte, sub []byte) error {
+		pc := PresentationContextAC{ID: id, Result: result}
+		err := eachItem(t, sub, func(st byte, sv []byte) error {
+			if st == itemTransferSyntax {
+				pc.TransferSyntax = trimUID(sv)
 			}
-			pc := PresentationContextAC{ID: val[0], Result: val[2]}
-			sub := itemIter{t: t, b: val[4:]}
-			for {
-				st, sv, ok, err := sub.next()
-				if err != nil {
-					return nil, err
-				}
-				if !ok {
-					break
-				}
-				if st == itemTransferSyntax {
-					pc.TransferSyntax = trimUID(sv)
-				}
-			}
-			p.PresentationContexts = append(p.PresentationContexts, pc)
-		case itemUserInformation:
-			if sawUser {
-				return nil, pduErr(t, AbortReasonUnexpectedParameter, "two user information items")
-			}
-			sawUser = true
-			if err := decodeUserInfo(t, val, &p.UserInfo); err != nil {
-				return nil, err
-			}
-		default:
-			// Items of unknown type are skipped (PS3.8 §9.3.1).
-		}
+			return nil
+		})
+		p.PresentationContexts = append(p.PresentationContexts, pc)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	return p, nil
 }
