@@ -373,6 +373,9 @@ func (f *fixture) certManager(ctx context.Context, c *kube.Client, res func(sche
 				crt, key = newCert(f.t, cn, nil, nil)
 			} else {
 				iss, _ := c.Get(ctx, gvkIssuer, "", fleet.IssuerCA)
+				if iss == nil {
+					continue // not applied yet, or uninstalled
+				}
 				caSecret, _, _ := unstructured.NestedString(iss.Object, "spec", "ca", "secretName")
 				ca, err := c.Get(ctx, gvkSecret, render.NSCertManager, caSecret)
 				if err != nil || ca == nil {
