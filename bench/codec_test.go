@@ -1,9 +1,7 @@
 package bench
 
 import (
-	"compress/gzip"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/aisedge/aisedge/internal/dicom"
+	"github.com/aisedge/aisedge/internal/testpeer/sampledata"
 	sdicom "github.com/suyashkumar/dicom"
 )
 
@@ -33,35 +32,17 @@ var (
 	fixturesErr  error
 )
 
-func sharedDir() string {
-	if d := os.Getenv("AISEDGE_TESTDATA"); d != "" {
-		return d
-	}
-	wd, _ := os.Getwd()
-	for d := wd; d != filepath.Dir(d); d = filepath.Dir(d) {
-		c := filepath.Join(d, "shared", "testdata", "dicom")
-		if st, err := os.Stat(c); err == nil && st.IsDir() {
-			return c
-		}
-	}
-	return ""
-}
-
 // fixtures unpacks the 23 MB enhanced MR and makes 2,000 distinct ~10 kB
 // MR instances (new SOP Instance UIDs) in a temporary directory.
 func fixtures(b *testing.B) {
 	fixturesOnce.Do(func() {
-		src := sharedDir()
-		if src == "" {
-			fixturesErr = fmt.Errorf("shared test data not found (set AISEDGE_TESTDATA)")
-			return
-		}
+		src := sampledata.Dir(b)
 		fixtureDir, fixturesErr = os.MkdirTemp("", "aisedge-bench-codec-")
 		if fixturesErr != nil {
 			return
 		}
 		largeFile = filepath.Join(fixtureDir, "mr_enhanced.dcm")
-		fixturesErr = gunzip(filepath.Join(src, "nibabel_philips_mprage.dcm.gz"), largeFile)
+		fixturesErr = sampledata.Gunzip(filepath.Join(src, "nibabel_philips_mprage.dcm.gz"), largeFile)
 		if fixturesErr != nil {
 			return
 		}
@@ -92,26 +73,6 @@ func fixtures(b *testing.B) {
 	if fixturesErr != nil {
 		b.Skip(fixturesErr)
 	}
-}
-
-func gunzip(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	zr, err := gzip.NewReader(in)
-	if err != nil {
-		return err
-	}
-	out, err := os.Create(dst)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, zr); err != nil {
-		return err
-	}
-	return out.Close()
 }
 
 func totalSize(b *testing.B, files []string) int64 {

@@ -8,6 +8,7 @@ package sampledata
 import (
 	"archive/tar"
 	"compress/gzip"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -40,27 +41,34 @@ func Path(tb testing.TB, name string) string { return filepath.Join(Dir(tb), nam
 // Gunzipped unpacks a .gz sample into the test's temporary folder.
 func Gunzipped(tb testing.TB, name string) string {
 	tb.Helper()
-	in, err := os.Open(Path(tb, name))
-	if err != nil {
+	out := filepath.Join(tb.TempDir(), strings.TrimSuffix(name, ".gz"))
+	if err := Gunzip(Path(tb, name), out); err != nil {
 		tb.Fatal(err)
+	}
+	return out
+}
+
+// Gunzip unpacks the gzip file src into dst (for fixtures that outlive one
+// test, such as a benchmark's).
+func Gunzip(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
 	}
 	defer in.Close()
 	zr, err := gzip.NewReader(in)
 	if err != nil {
-		tb.Fatal(err)
+		return fmt.Errorf("%s: %w", src, err)
 	}
-	out := filepath.Join(tb.TempDir(), strings.TrimSuffix(name, ".gz"))
-	f, err := os.Create(out)
+	f, err := os.Create(dst)
 	if err != nil {
-		tb.Fatal(err)
+		return err
 	}
 	if _, err := io.Copy(f, zr); err != nil {
-		tb.Fatal(err)
+		f.Close()
+		return fmt.Errorf("%s: %w", src, err)
 	}
-	if err := f.Close(); err != nil {
-		tb.Fatal(err)
-	}
-	return out
+	return f.Close()
 }
 
 // Untarred unpacks a .tar.gz sample (every regular file but READMEs) into
