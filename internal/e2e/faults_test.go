@@ -65,7 +65,7 @@ func TestFaultsStandaloneKill9(t *testing.T) {
 	}
 	seed := faultSeed(t)
 	t.Logf("kill plan seed %d (replay with AISEDGE_FAULT_SEED=%d)", seed, seed)
-	bin := buildAisedge(t, t.TempDir())
+	bin := buildBinary(t, raceEnabled)
 	t.Run("Edge", func(t *testing.T) { testEdgeKill9(t, bin, rand.New(rand.NewPCG(seed, 1))) })
 	t.Run("HubDelivery", func(t *testing.T) { testHubKill9(t, bin, rand.New(rand.NewPCG(seed, 2))) })
 	t.Run("SealCleanup", func(t *testing.T) { testSealCleanupKill9(t, bin) })
@@ -75,12 +75,12 @@ func TestFaultsStandaloneKill9(t *testing.T) {
 // is killed: the trigger line and a random delay after it.
 type killPhase struct {
 	name     string
-	match    func(logLine) bool
+	match    func(procLine) bool
 	maxDelay time.Duration
 }
 
-func eventIs(name string) func(logLine) bool {
-	return func(l logLine) bool { return l.str("event") == name }
+func eventIs(name string) func(procLine) bool {
+	return func(l procLine) bool { return l.str("event") == name }
 }
 
 var postReceivePhases = []killPhase{
@@ -934,7 +934,7 @@ func checkSealedOnce(t *testing.T, store objstore.Store, base string, files int)
 type eventLog struct {
 	mu    sync.Mutex
 	buf   bytes.Buffer
-	lines []logLine
+	lines []procLine
 }
 
 func (l *eventLog) Write(p []byte) (int, error) {
@@ -947,17 +947,17 @@ func (l *eventLog) Write(p []byte) (int, error) {
 			break
 		}
 		line := string(l.buf.Next(i + 1))
-		ll := logLine{at: time.Now(), raw: strings.TrimSpace(line)}
+		ll := procLine{at: time.Now(), raw: strings.TrimSpace(line)}
 		json.Unmarshal([]byte(line), &ll.m)
 		l.lines = append(l.lines, ll)
 	}
 	return len(p), nil
 }
 
-func (l *eventLog) all(event string) []logLine {
+func (l *eventLog) all(event string) []procLine {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var out []logLine
+	var out []procLine
 	for _, ll := range l.lines {
 		if ll.str("event") == event {
 			out = append(out, ll)

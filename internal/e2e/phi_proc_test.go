@@ -7,14 +7,11 @@ package e2e
 // hub deletes a session's objects and its sealed manifest once delivered).
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -24,201 +21,11 @@ import (
 	"time"
 )
 
-func moduleRootPHI(t testing.TB) string {
-	t.Helper()
-	wd, _ := os.Getwd()
-	for d := wd; d != filepath.Dir(d); d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d
-		}
-	}
-	t.Fatal("go.mod not found")
-	return ""
-}
-
-// phiBuild builds the aisedge binary into a temporary folder. It is built
-// without the race detector even when the tests run with it: the test
-// measures the product's latency, and the race-enabled binary is several
-// times slower (the fault tests run a race-enabled binary).
-func phiBuild(t testing.TB) string {
-	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = "/usr/local/go/bin/go"
-	}
-	bin := filepath.Join(t.TempDir(), "aisedge")
-	cmd := exec.Command(goBin, "build", "-o", bin, "./cmd/aisedge")
-	cmd.Dir = moduleRootPHI(t)
-	start := time.Now()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	t.Logf("built %s in %v", bin, time.Since(start).Round(time.Millisecond))
-	return bin
-}
-
-// phiLine is one line of the subprocess, JSON-decoded when it is JSON.
-type phiLine struct {
-	at     time.Time
-	stream string // "stdout" or "stderr"
-	raw    string
-	m      map[string]any
-}
-
-func (l phiLine) str(k string) string { s, _ := l.m[k].(string); return s }
-
-// event is the line's pipeline event name: "event" in both the stdout
-// events and the slog lines that carry one.
-func (l phiLine) event() string { return l.str("event") }
-
-// phiProc is one `aisedge run`.
-type phiProc struct {
-	t       testing.TB
-	cmd     *exec.Cmd
-	exited  chan struct{}
-	mu      sync.Mutex
-	lines   []phiLine
-	changed chan struct{}
-
-	dicomAddr, httpAddr string
-	startup             time.Duration // exec to "receiver listening"
-}
-
-// phiStart starts bin with args and env added to the environment, and
-// waits until the receiver listens.
-func phiStart(t testing.TB, bin string, args, env []string) *phiProc {
-	t.Helper()
-	p := &phiProc{t: t, exited: make(chan struct{}), changed: make(chan struct{})}
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p.cmd = cmd
-	var readers sync.WaitGroup
-	for _, s := range []struct {
-		name string
-		r    io.Reader
-	}{{"stdout", stdout}, {"stderr", stderr}} {
-		readers.Add(1)
-		go func() {
-			defer readers.Done()
-			sc := bufio.NewScanner(s.r)
-			sc.Buffer(make([]byte, 64<<10), 16<<20)
-			for sc.Scan() {
-				l := phiLine{at: time.Now(), stream: s.name, raw: sc.Text()}
-				if json.Unmarshal(sc.Bytes(), &l.m) != nil {
-					l.m = nil
-				}
-				p.mu.Lock()
-				p.lines = append(p.lines, l)
-				close(p.changed)
-				p.changed = make(chan struct{})
-				p.mu.Unlock()
-			}
-		}()
-	}
-	go func() {
-		readers.Wait()
-		cmd.Wait()
-		close(p.exited)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.exited:
-		default:
-			cmd.Process.Kill()
-			<-p.exited
-		}
-	})
-	l, ok := p.wait(30*time.Second, func(l phiLine) bool { return l.str("msg") == "receiver listening" })
-	if !ok {
-		t.Fatalf("aisedge run did not start listening within 30 s\n%s", p.tail(40))
-	}
-	p.startup = l.at.Sub(start)
-	p.dicomAddr = l.str("addr")
-	for _, l := range p.snapshot() {
-		if l.str("msg") == "standalone pipeline starting" {
-			p.httpAddr = l.str("http")
-		}
-	}
-	if p.dicomAddr == "" || p.httpAddr == "" {
-		t.Fatalf("no DICOM (%q) or HTTP (%q) address in the log\n%s", p.dicomAddr, p.httpAddr, p.tail(40))
-	}
-	return p
-}
-
-func (p *phiProc) snapshot() []phiLine {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.lines[:len(p.lines):len(p.lines)]
-}
-
-// wait returns the first line match accepts; false after d or once the
-// process has exited without one.
-func (p *phiProc) wait(d time.Duration, match func(phiLine) bool) (phiLine, bool) {
-	deadline := time.NewTimer(d)
-	defer deadline.Stop()
-	from := 0
-	for {
-		p.mu.Lock()
-		lines, changed := p.lines, p.changed
-		p.mu.Unlock()
-		for ; from < len(lines); from++ {
-			if match(lines[from]) {
-				return lines[from], true
-			}
-		}
-		select {
-		case <-changed:
-		case <-p.exited:
-			for _, l := range p.snapshot()[from:] {
-				if match(l) {
-					return l, true
-				}
-			}
-			return phiLine{}, false
-		case <-deadline.C:
-			return phiLine{}, false
-		}
-	}
-}
-
-// stop sends SIGTERM and returns the exit status (-1: killed after 40 s).
-func (p *phiProc) stop() int {
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.exited:
-		return p.cmd.ProcessState.ExitCode()
-	case <-time.After(40 * time.Second):
-		p.cmd.Process.Kill()
-		<-p.exited
-		return -1
-	}
-}
-
-func (p *phiProc) tail(n int) string {
-	lines := p.snapshot()
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	var b strings.Builder
-	for _, l := range lines {
-		b.WriteString(l.raw)
-		b.WriteByte('\n')
-	}
-	return b.String()
-}
+// phiBuild builds the aisedge binary without the race detector even when
+// the tests run with it: the test measures the product's latency, and the
+// race-enabled binary is several times slower (the fault tests run a
+// race-enabled binary).
+func phiBuild(t testing.TB) string { return buildBinary(t, false) }
 
 // phiWatcher polls the data folder's bucket and staging area. Every
 // object that appears in the bucket is hard-linked into a capture folder
@@ -368,8 +175,8 @@ func (w *phiWatcher) objects() (map[string]string, []string) {
 // events and logs, in seconds after t0 (the last C-STORE response): its
 // last instance, staging, sealing in the bucket, the hub picking it up,
 // verified at the destination.
-func phiTimeline(lines []phiLine, t0 time.Time) string {
-	var last phiLine
+func phiTimeline(lines []procLine, t0 time.Time) string {
+	var last procLine
 	for _, l := range lines {
 		if l.event() == "xnat_upload_completed" && !l.at.Before(last.at) {
 			last = l

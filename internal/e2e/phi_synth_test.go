@@ -62,7 +62,7 @@ const phiBirthDate = "19610723"
 // generated dictionary source: the codec exports lookups, not a list).
 func phiDictPN(t testing.TB) []dicom.DictEntry {
 	t.Helper()
-	src, err := os.ReadFile(filepath.Join(moduleRootPHI(t), "internal", "dicom", "dict_gen.go"))
+	src, err := os.ReadFile(filepath.Join(moduleRoot(t), "internal", "dicom", "dict_gen.go"))
 	if err != nil {
 		t.Fatal(err)
 	}
