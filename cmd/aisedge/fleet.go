@@ -20,6 +20,7 @@ import (
 	"github.com/aisedge/aisedge/internal/fleet"
 	"github.com/aisedge/aisedge/internal/fleet/image"
 	"github.com/aisedge/aisedge/internal/fleet/kube"
+	"github.com/aisedge/aisedge/internal/fleet/ops"
 	"github.com/aisedge/aisedge/internal/fleet/render"
 )
 
@@ -158,6 +159,13 @@ func (r *renderFlags) addFlags(fs *flag.FlagSet) {
 
 // render loads, validates and renders the configuration.
 func (r *renderFlags) render(stderr io.Writer) (*fleet.Config, *render.Manifests, error) {
+	return r.renderWith(stderr, nil)
+}
+
+// renderWith renders like render; trust, when not nil, is the management
+// cluster's current CA state (after a rotation), which a --ca-bundle flag
+// still overrides.
+func (r *renderFlags) renderWith(stderr io.Writer, trust *ops.Trust) (*fleet.Config, *render.Manifests, error) {
 	c, _, err := r.load(stderr)
 	if r.image != "" && c != nil {
 		c.Management.Images.AISEdge = r.image
@@ -167,6 +175,9 @@ func (r *renderFlags) render(stderr io.Writer) (*fleet.Config, *render.Manifests
 		return nil, nil, err
 	}
 	var opt render.Options
+	if trust != nil && c.Management.TLS.Issuer == fleet.IssuerCA {
+		opt.IssuerSecret, opt.CABundle = trust.IssuerSecret, trust.Bundle
+	}
 	if r.caBundle != "" {
 		if opt.CABundle, err = os.ReadFile(r.caBundle); err != nil {
 			return nil, nil, fmt.Errorf("--ca-bundle: %w", err)
@@ -253,7 +264,7 @@ func runFleetApply(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if fs.NArg() > 0 {
 		return usageError{"unexpected arguments: " + strings.Join(fs.Args(), " ")}
 	}
-	c, m, err := rf.render(stderr)
+	c, _, err := rf.load(io.Discard)
 	if err != nil {
 		return err
 	}
@@ -273,6 +284,21 @@ func runFleetApply(ctx context.Context, args []string, stdout, stderr io.Writer)
 	// client-go's own logging would interleave with the progress lines;
 	// everything that matters comes back as an error.
 	klog.SetLogger(logr.Discard())
+	// After a CA rotation the cluster, not the fleet file, knows which CA
+	// the issuer signs with and which bundle the edges must trust.
+	var trust *ops.Trust
+	if mc, err := kube.New("management", cfg); err == nil {
+		if trust, err = ops.CurrentTrust(ctx, mc); err != nil {
+			return fmt.Errorf("management cluster: reading the CA state: %w", err)
+		}
+	}
+	if trust != nil && trust.Rotating != "" {
+		fmt.Fprintf(stdout, "management: CA rotation %s: the edges keep trusting both CAs\n", trust.Rotating)
+	}
+	_, m, err := rf.renderWith(stderr, trust)
+	if err != nil {
+		return err
+	}
 	opt := kube.Options{Out: stdout, DryRun: dry.server, Force: *force, Wait: *wait && !dry.server,
 		Timeout: *timeout, ManagementOnly: *mgmtOnly}
 	if len(sites) > 0 {

@@ -310,10 +310,7 @@ func (e *Env) caPhase2(ctx context.Context, mc *kube.Client, st *caState) error 
 			render.NSCertManager, old.cert.GetName(), render.NSCertManager, old.secretName)
 		e.say("  kubectl -n %s delete certificate %s && kubectl -n %s delete secret %s", render.NSCertManager, old.cert.GetName(), render.NSCertManager, old.secretName)
 	}
-	if e.Config.Management.TLS.CABundleFile == "" {
-		e.say("note: set management.tls.caBundleFile: %s in the fleet file so that fleet apply gives the edges this bundle", fleetRel(e.Config, e.bundlePath()))
-	}
-	e.say("note: fleet apply renders the issuer with %s; it now reports a conflict on spec.ca.secretName (owned by %s) instead of undoing the rotation", render.CASecret, managerCARotation)
+	e.say("fleet apply reads the issuer's CA and the bundle from the cluster (CurrentTrust), so it keeps this rotation; %s holds the bundle for anything outside the clusters", fleetRel(e.Config, e.bundlePath()))
 	return nil
 }
 
@@ -522,4 +519,42 @@ func (e *Env) checkBundles(ctx context.Context, g *caGen) error {
 		return errors.New(strings.Join(missing, "; "))
 	}
 	return nil
+}
+
+// Trust is what the management cluster's CA generations mean for a render:
+// the Secret the issuer signs with, and the bundle every edge and Vector
+// must trust now (the old and the new CA between the phases of a rotation,
+// the current CA alone otherwise).
+type Trust struct {
+	IssuerSecret string
+	Bundle       []byte
+	// Rotating names the rotation between its phases ("" when none).
+	Rotating string
+}
+
+// CurrentTrust reads the CA generations of the management cluster for
+// fleet apply, so that a render after a rotation keeps the issuer and the
+// bundles where the rotation put them. It returns nil when there is
+// nothing to keep: cert-manager or the issuer not installed yet, or the
+// first CA the only one and not issued yet.
+func CurrentTrust(ctx context.Context, mc *kube.Client) (*Trust, error) {
+	if !mc.Served(gvkClusterIssuer) || !mc.Served(gvkCertificate) {
+		return nil, nil
+	}
+	if iss, err := mc.Get(ctx, gvkClusterIssuer, "", fleet.IssuerCA); err != nil || iss == nil {
+		return nil, err
+	}
+	st, err := (&Env{}).readCAs(ctx, mc)
+	if err != nil {
+		return nil, err
+	}
+	if st.active.certificate == nil {
+		return nil, nil
+	}
+	t := &Trust{IssuerSecret: st.active.secretName, Bundle: st.active.pem}
+	if n := st.newest; n.gen > st.active.gen && n.certificate != nil {
+		t.Bundle = append(append([]byte{}, st.active.pem...), n.pem...)
+		t.Rotating = fmt.Sprintf("%s → %s (phase 1 done, phase 2 pending)", st.active.cert.GetName(), n.cert.GetName())
+	}
+	return t, nil
 }

@@ -146,6 +146,13 @@ func TestRotateCA(t *testing.T) {
 		if s := serverTLS(); s.CheckSignatureFrom(old) != nil {
 			t.Error("phase 1 changed the server certificate")
 		}
+		// fleet apply between the phases keeps both CAs trusted.
+		f.reapply(t)
+		for _, p := range places {
+			if got := f.bundle(p.site, p.ns, p.name); !same(got, old, fresh) {
+				t.Errorf("g%d apply after phase 1: %s %s/%s holds %d certificates, want old+new", gen, p.site, p.ns, p.name, len(got))
+			}
+		}
 
 		f.out.Reset()
 		if err := f.env().RotateCA(ctx, 2); err != nil {
@@ -173,6 +180,19 @@ func TestRotateCA(t *testing.T) {
 		}
 		if f.get("management", gvkCertificate, render.NSCertManager, oldCert) == nil {
 			t.Error("phase 2 deleted the old CA")
+		}
+		// fleet apply after the rotation keeps the issuer on the new CA and
+		// the bundles new-only (it used to point the issuer back at the
+		// first CA's Secret).
+		f.reapply(t)
+		iss = f.get("management", gvkIssuer, "", fleet.IssuerCA)
+		if s, _, _ := unstructured.NestedString(iss.Object, "spec", "ca", "secretName"); s != newSecret {
+			t.Errorf("after fleet apply the issuer signs with %s, want %s", s, newSecret)
+		}
+		for _, p := range places {
+			if got := f.bundle(p.site, p.ns, p.name); !same(got, fresh) {
+				t.Errorf("g%d apply after phase 2: %s %s/%s holds %d certificates, want the new CA only", gen, p.site, p.ns, p.name, len(got))
+			}
 		}
 		// Phase 2 again: refused, there is no rotation in progress.
 		if err := f.env().RotateCA(ctx, 2); err == nil || !strings.Contains(err.Error(), "no CA rotation in progress") {

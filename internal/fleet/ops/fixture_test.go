@@ -155,6 +155,25 @@ sites:
 	return f
 }
 
+// reapply does what `aisedge fleet apply` does: read the CA state from the
+// management cluster, render with it and apply everything again.
+func (f *fixture) reapply(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	trust, err := ops.CurrentTrust(ctx, f.client("management"))
+	if err != nil || trust == nil {
+		t.Fatalf("CurrentTrust = %v, %v", trust, err)
+	}
+	m, err := render.Render(f.cfg, render.Options{IssuerSecret: trust.IssuerSecret, CABundle: trust.Bundle})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := kube.Deploy(ctx, f.cfg, m, f.mgmt.Config, kube.Options{SiteConfig: f.siteConfig, Out: &out}); err != nil {
+		t.Fatalf("fleet apply after a rotation: %v\n%s", err, out.String())
+	}
+}
+
 // run starts the fake controllers of one cluster until the test ends.
 func (f *fixture) run(name string, cfg *rest.Config) {
 	ctx, cancel := context.WithCancel(context.Background())

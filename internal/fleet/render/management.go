@@ -1,6 +1,7 @@
 package render
 
 import (
+	"cmp"
 	"fmt"
 	"sort"
 	"strconv"
@@ -159,7 +160,7 @@ func (r *renderer) certManager() (objs, secrets []*unstructured.Unstructured) {
 			"privateKey":  map[string]any{"algorithm": "RSA", "size": int64(4096)},
 			"issuerRef":   map[string]any{"name": SelfSignedIssuer, "kind": "ClusterIssuer", "group": "cert-manager.io"},
 		}),
-		obj(cm, "ClusterIssuer", "", fleet.IssuerCA, l, map[string]any{"ca": map[string]any{"secretName": CASecret}}),
+		obj(cm, "ClusterIssuer", "", fleet.IssuerCA, l, map[string]any{"ca": map[string]any{"secretName": cmp.Or(r.issuerSecret, CASecret)}}),
 	)
 	if m.TLS.Issuer == fleet.IssuerLetsEncrypt || m.TLS.Issuer == fleet.IssuerLetsEncryptStaging {
 		server := "https://acme-v02.api.letsencrypt.org/directory"

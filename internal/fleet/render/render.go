@@ -81,6 +81,11 @@ type Options struct {
 	// site's own, by site name: during a key rotation s3.json carries the
 	// old and the new key at once (the site's own key comes first).
 	ExtraEdgeKeys map[string][]s3iam.Key
+	// IssuerSecret is the CA Secret the ClusterIssuer ais-edge-ca-issuer
+	// signs with; empty means the first CA's (ais-edge-ca-secret). After
+	// a CA rotation apply passes the current one, so that it does not
+	// point the issuer back at the old CA.
+	IssuerSecret string
 }
 
 // Names kept from the original so that an installation is adopted in place
@@ -126,7 +131,7 @@ func Render(c *fleet.Config, opt Options) (*Manifests, error) {
 		}
 		ca = b
 	}
-	r := &renderer{c: c, ca: ca, extraKeys: opt.ExtraEdgeKeys}
+	r := &renderer{c: c, ca: ca, extraKeys: opt.ExtraEdgeKeys, issuerSecret: opt.IssuerSecret}
 	m := &Manifests{}
 	var err error
 	if m.Management, err = r.management(); err != nil {
@@ -144,9 +149,10 @@ func Render(c *fleet.Config, opt Options) (*Manifests, error) {
 }
 
 type renderer struct {
-	c         *fleet.Config
-	ca        []byte
-	extraKeys map[string][]s3iam.Key
+	c            *fleet.Config
+	ca           []byte
+	extraKeys    map[string][]s3iam.Key
+	issuerSecret string
 }
 
 // needCA reports whether edges need a private CA bundle (the private CA
