@@ -114,7 +114,7 @@ type S3 struct {
 	// hold the key pair when no files are given.
 	AccessKeyEnv string `yaml:"accessKeyEnv"`
 	SecretKeyEnv string `yaml:"secretKeyEnv"`
-	// Parallel bounds concurrent uploads (edge only).
+	// Parallel bounds concurrent uploads (edge only; default 8).
 	Parallel int `yaml:"parallel"`
 }
 
@@ -356,7 +356,7 @@ func (e *Edge) defaults() {
 	setStr(&e.HTTP, "127.0.0.1:8080")
 	e.S3.defaults("AISEDGE_S3_ACCESS_KEY", "AISEDGE_S3_SECRET_KEY")
 	if e.S3.Parallel == 0 {
-		e.S3.Parallel = 4
+		e.S3.Parallel = 8
 	}
 }
 
