@@ -366,9 +366,15 @@ func (p *parser) array() ([]string, []int, *errBad) {
 			return nil, nil, &errBad{"indexed array elements ([i]=v) are not supported; list the elements in order"}
 		}
 		lines = append(lines, p.line)
+		start := p.pos
 		w, err := p.word(true)
 		if err != nil {
 			return nil, nil, err
+		}
+		if p.pos == start {
+			// A character that ends a word without being one (';'): bash
+			// refuses it inside an array, and looping on it would never end.
+			return nil, nil, &errBad{fmt.Sprintf("unexpected %q inside an array", p.peek())}
 		}
 		out = append(out, w)
 	}

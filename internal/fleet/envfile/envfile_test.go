@@ -116,6 +116,8 @@ func TestRefused(t *testing.T) {
 		{"special", "A=$1\n", "special parameter", 1},
 		{"pattern", "A=${B#x}\n", "unsupported ${B…}", 1},
 		{"index", "A=([0]=x)\n", "indexed array", 1},
+		{"semicolon in array", "A=(x; y)\n", "unexpected ';' inside an array", 1},
+		{"semicolon first in array", "A=(;x)\n", "unexpected ';' inside an array", 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
