@@ -160,7 +160,8 @@ type part struct {
 	release func()
 }
 
-// putMultipart uploads r in parts, PartConcurrency at a time. Parts are read
+// putMultipart uploads r in parts, in the store's PartConcurrency slots
+// (shared with its other uploads). Parts are read
 // (and hashed) in order by this goroutine and sent by workers; the upload is
 // completed only when every part is stored, the reader held exactly size
 // bytes and the whole-object digests match opts. Any failure aborts it.
@@ -203,7 +204,7 @@ func (s *Store) putMultipart(ctx context.Context, key string, r io.Reader, size 
 		mu       sync.Mutex
 		done     []minio.CompletePart
 		partMD5s = make([][]byte, nparts)
-		sem      = make(chan struct{}, s.cfg.PartConcurrency)
+		sem      = s.parts
 	)
 	for i := range nparts {
 		select {

@@ -77,7 +77,10 @@ type Config struct {
 	// Get fail with objstore.ErrUnsupported without a request.
 	WriteOnly bool
 	// Objects larger than MultipartThreshold bytes are uploaded in parts of
-	// PartSize bytes, PartConcurrency at a time. Defaults:
+	// PartSize bytes; PartConcurrency bounds the parts in flight across all
+	// the store's uploads at once (several large files share the slots
+	// rather than each opening its own, which only adds contention on a
+	// loaded server). Defaults:
 	// DefaultMultipartThreshold, DefaultPartSize (at least MinPartSize; grown
 	// when an object would need more than 10,000 parts),
 	// DefaultPartConcurrency. Memory for parts is PartSize×PartConcurrency
@@ -96,6 +99,8 @@ type Store struct {
 	core   minio.Core
 	cfg    Config
 	layout objstore.PartLayout
+	// parts holds one token per part in flight (PartConcurrency).
+	parts chan struct{}
 }
 
 var _ objstore.Store = (*Store)(nil)
@@ -156,6 +161,7 @@ func New(cfg Config) (*Store, error) {
 		core:   minio.Core{Client: client},
 		cfg:    cfg,
 		layout: objstore.PartLayout{Threshold: cfg.MultipartThreshold, PartSize: cfg.PartSize},
+		parts:  make(chan struct{}, cfg.PartConcurrency),
 	}, nil
 }
 
