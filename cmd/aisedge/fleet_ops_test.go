@@ -5,8 +5,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/aisedge/aisedge/internal/fleet/kube/kubetest"
 )
 
 // TestFleetOps runs the operations' commands in-process against real
@@ -17,22 +15,16 @@ import (
 // from the environment with the fix; certs and status print their tables
 // (an unreachable site as a row).
 func TestFleetOps(t *testing.T) {
-	mgmt := kubetest.Start(t)
-	mgmt.InstallCRDs(t, kubetest.CertManagerCRDs(), kubetest.K0smotronCRDs())
-	child := kubetest.Start(t)
+	mgmt, fleetFile := fleetOnApiservers(t)
+	b, err := os.ReadFile(fleetFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, dir := string(b), filepath.Dir(fleetFile)
 	secrets, err := filepath.Abs(fleetTestdata + "secrets")
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := os.ReadFile(fleetTestdata + "native/onprem.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	ca := writeFile(t, dir, "ca.crt", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
-	cfg := strings.ReplaceAll(string(src), "../secrets", secrets) + "    kubeconfig: " + child.Kubeconfig + "\n"
-	cfg = strings.Replace(cfg, "  domain: aisedge.local\n", "  domain: aisedge.local\n  tls:\n    caBundleFile: "+ca+"\n", 1)
-	fleetFile := writeFile(t, dir, "fleet.yaml", cfg)
 	base := []string{"--config", fleetFile, "--kubeconfig", mgmt.Kubeconfig}
 	if code, out, errs := runCmd(t, append([]string{"fleet", "apply", "--wait=false"}, base...)...); code != 0 {
 		t.Fatalf("apply: exit %d\n%s\n%s", code, out, errs)

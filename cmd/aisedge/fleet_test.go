@@ -81,10 +81,10 @@ func TestFleetRender(t *testing.T) {
 	}
 }
 
-// TestFleetApply runs `aisedge fleet apply` against real apiservers: the
-// management cluster and one site's child cluster (its kubeconfig named in
-// the fleet file); a second apply and a server dry run change nothing.
-func TestFleetApply(t *testing.T) {
+// fleetOnApiservers starts a management and a child kube-apiserver and
+// writes a fleet file (testdata's onprem.yaml, one site) whose site's
+// kubeconfig is the child's; it returns the management server and the file.
+func fleetOnApiservers(t *testing.T) (*kubetest.Server, string) {
 	mgmt := kubetest.Start(t)
 	mgmt.InstallCRDs(t, kubetest.CertManagerCRDs(), kubetest.K0smotronCRDs())
 	child := kubetest.Start(t)
@@ -101,7 +101,14 @@ func TestFleetApply(t *testing.T) {
 	cfg := strings.ReplaceAll(string(src), "../secrets", secrets) +
 		"    kubeconfig: " + child.Kubeconfig + "\n"
 	cfg = strings.Replace(cfg, "  domain: aisedge.local\n", "  domain: aisedge.local\n  tls:\n    caBundleFile: "+ca+"\n", 1)
-	fleetFile := writeFile(t, dir, "fleet.yaml", cfg)
+	return mgmt, writeFile(t, dir, "fleet.yaml", cfg)
+}
+
+// TestFleetApply runs `aisedge fleet apply` against real apiservers: the
+// management cluster and one site's child cluster (its kubeconfig named in
+// the fleet file); a second apply and a server dry run change nothing.
+func TestFleetApply(t *testing.T) {
+	mgmt, fleetFile := fleetOnApiservers(t)
 	args := []string{"fleet", "apply", "--config", fleetFile, "--kubeconfig", mgmt.Kubeconfig, "--wait=false"}
 
 	code, out, errs := runCmd(t, args...)

@@ -1,6 +1,7 @@
 package join
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -52,28 +53,15 @@ func TestConflictingHosts(t *testing.T) {
 	}
 }
 
-// k0sCorefile is the Corefile k0s v1.35 deploys.
-const k0sCorefile = `.:53 {
-    errors
-    health {
-      lameduck 5s
-    }
-    ready
-    kubernetes cluster.local in-addr.arpa ip6.arpa {
-      pods insecure
-      ttl 30
-      fallthrough in-addr.arpa ip6.arpa
-    }
-    prometheus :9153
-    forward . /etc/resolv.conf {
-      max_concurrent 1000
-    }
-    cache 30
-    loop
-    reload
-    loadbalance
-}
-`
+// k0sCorefile is the Corefile k0s v1.35 deploys (jointest embeds the same
+// file; it imports this package, so it cannot be imported here).
+var k0sCorefile = func() string {
+	b, err := os.ReadFile("jointest/k0s.Corefile")
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}()
 
 func TestPatchCorefile(t *testing.T) {
 	names := []string{"k0s-a.x", "konnect-a.x", "seaweedfs.x"}

@@ -1,7 +1,6 @@
 package kube_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -9,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -40,30 +38,6 @@ func load(t *testing.T, name string) *fleet.Config {
 		t.Fatal(err)
 	}
 	return c
-}
-
-// syncBuffer collects progress output from Deploy.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func (s *syncBuffer) Reset() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.b.Reset()
 }
 
 // start starts an apiserver with cert-manager's and k0smotron's CRDs.
@@ -118,7 +92,7 @@ func TestDeployThreeSites(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	var out syncBuffer
+	var out kubetest.Output
 	children := childClusters(t, c)
 	opt := kube.Options{Out: &out, SiteConfig: children, PollInterval: 50 * time.Millisecond}
 
@@ -222,7 +196,7 @@ func TestDeployTopologies(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var out syncBuffer
+			var out kubetest.Output
 			if err := kube.Deploy(context.Background(), c, m, srv.Config, kube.Options{Out: &out, SiteConfig: childClusters(t, c)}); err != nil {
 				t.Fatalf("%v\n%s", err, out.String())
 			}
@@ -279,7 +253,7 @@ func TestBrokenInputRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out syncBuffer
+	var out kubetest.Output
 	cl.Out = &out
 	counts, err := cl.Apply(context.Background(), broken)
 	if err == nil {
@@ -338,7 +312,7 @@ func TestWaitProgress(t *testing.T) {
 	kc, _ := kube.New("controllers", srv.Config)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out syncBuffer
+	var out kubetest.Output
 	children := childClusters(t, c)
 	ck, _ := children(&c.Sites[0])
 	kcc, _ := kube.New("child controllers", ck)
@@ -464,7 +438,7 @@ func TestSiteKubeconfig(t *testing.T) {
 	sec := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Secret",
 		"metadata": map[string]any{"name": "edge-uqcai-kubeconfig", "namespace": "edge-uqcai"},
 		"data":     map[string]any{"value": base64.StdEncoding.EncodeToString(raw)}}}
-	var out syncBuffer
+	var out kubetest.Output
 	// The namespace comes with the management manifests; the Secret
 	// appears once the control plane is up (here: after the first pass).
 	if err := kube.Deploy(context.Background(), c, m, srv.Config, kube.Options{Out: &out, ManagementOnly: true}); err != nil {

@@ -36,30 +36,6 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(seaweed.Main(m)) }
 
-// syncBuffer collects progress output written from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func (s *syncBuffer) Reset() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.b.Reset()
-}
-
 // fixture is a deployed fleet: a management apiserver with the CRDs, one
 // child apiserver per site, and fake controllers playing the Deployment,
 // Job, cert-manager and k0smotron controllers on all of them.
@@ -70,7 +46,7 @@ type fixture struct {
 	cfg      *fleet.Config
 	mgmt     *kubetest.Server
 	children map[string]*kubetest.Server
-	out      *syncBuffer
+	out      *kubetest.Output
 	// onRoll is called by the fake Deployment controller before it marks
 	// a new generation of a Deployment available (cluster, object).
 	onRoll func(cluster string, dep *unstructured.Unstructured)
@@ -83,7 +59,7 @@ type siteKeys struct{ access, secret string }
 // clusters and deploys the fleet (fleet apply).
 func newFixture(t *testing.T, admin siteKeys, sites []string, keys map[string]siteKeys) *fixture {
 	t.Helper()
-	f := &fixture{t: t, dir: t.TempDir(), children: map[string]*kubetest.Server{}, out: &syncBuffer{}}
+	f := &fixture{t: t, dir: t.TempDir(), children: map[string]*kubetest.Server{}, out: &kubetest.Output{}}
 	f.mgmt = kubetest.Start(t)
 	f.mgmt.InstallCRDs(t, kubetest.CertManagerCRDs(), kubetest.K0smotronCRDs())
 	for _, s := range sites {

@@ -12,6 +12,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	_ "embed"
 	"encoding/pem"
 	"math/big"
 	"os"
@@ -36,28 +37,11 @@ import (
 	"github.com/aisedge/aisedge/internal/testpeer/sshedge"
 )
 
-// K0sCorefile is the CoreDNS Corefile k0s deploys in a child cluster.
-const K0sCorefile = `.:53 {
-    errors
-    health {
-      lameduck 5s
-    }
-    ready
-    kubernetes cluster.local in-addr.arpa ip6.arpa {
-      pods insecure
-      ttl 30
-      fallthrough in-addr.arpa ip6.arpa
-    }
-    prometheus :9153
-    forward . /etc/resolv.conf {
-      max_concurrent 1000
-    }
-    cache 30
-    loop
-    reload
-    loadbalance
-}
-`
+// K0sCorefile is the CoreDNS Corefile k0s deploys in a child cluster (the
+// join package's own tests read the same file).
+//
+//go:embed k0s.Corefile
+var K0sCorefile string
 
 // Env is one site: a management cluster (a real kube-apiserver with
 // k0smotron's CRDs, also serving as the child cluster), a fake edge
