@@ -310,57 +310,61 @@ func finishPDU(b []byte, start int) ([]byte, error) {
 	return b, nil
 }
 
-// AppendBinary implements PDU.
-func (p *AssociateRQ) AppendBinary(b []byte) ([]byte, error) {
+// appendAssoc writes an A-ASSOCIATE-RQ or -AC: the fixed fields, n
+// presentation context items of type pcItem (ID, then result, reserved in
+// an RQ), each with the sub-items subs appends, and the user information.
+func appendAssoc(b []byte, t PDUType, version uint16, called, calling, appCtx string, u *UserInfo,
+	pcItem byte, n int, pc func(i int) (id, result byte), subs func(b []byte, i int) ([]byte, error)) ([]byte, error) {
 	start := len(b)
-	b, err := appendAssocHeader(b, TypeAssociateRQ, p.ProtocolVersion, p.CalledAET, p.CallingAET, p.ApplicationContext)
+	b, err := appendAssocHeader(b, t, version, called, calling, appCtx)
 	if err != nil {
 		return b, err
 	}
-	for _, pc := range p.PresentationContexts {
+	for i := range n {
 		at := len(b) + 2
-		b = append(b, itemPresentationRQ, 0, 0, 0, pc.ID, 0, 0, 0)
-		if b, err = appendItem(b, itemAbstractSyntax, pc.AbstractSyntax); err != nil {
+		id, result := pc(i)
+		b = append(b, pcItem, 0, 0, 0, id, 0, result, 0)
+		if b, err = subs(b, i); err != nil {
 			return b, err
-		}
-		for _, ts := range pc.TransferSyntaxes {
-			if b, err = appendItem(b, itemTransferSyntax, ts); err != nil {
-				return b, err
-			}
 		}
 		if err := patchLen16(b, at); err != nil {
 			return b, err
 		}
 	}
-	if b, err = p.UserInfo.appendTo(b); err != nil {
+	if b, err = u.appendTo(b); err != nil {
 		return b, err
 	}
 	return finishPDU(b, start)
 }
 
 // AppendBinary implements PDU.
+func (p *AssociateRQ) AppendBinary(b []byte) ([]byte, error) {
+	pcs := p.PresentationContexts
+	return appendAssoc(b, TypeAssociateRQ, p.ProtocolVersion, p.CalledAET, p.CallingAET, p.ApplicationContext, &p.UserInfo,
+		itemPresentationRQ, len(pcs), func(i int) (byte, byte) { return pcs[i].ID, 0 },
+		func(b []byte, i int) ([]byte, error) {
+			b, err := appendItem(b, itemAbstractSyntax, pcs[i].AbstractSyntax)
+			for _, ts := range pcs[i].TransferSyntaxes {
+				if err != nil {
+					break
+				}
+				b, err = appendItem(b, itemTransferSyntax, ts)
+			}
+			return b, err
+		})
+}
+
+// AppendBinary implements PDU.
 func (p *AssociateAC) AppendBinary(b []byte) ([]byte, error) {
-	start := len(b)
-	b, err := appendAssocHeader(b, TypeAssociateAC, p.ProtocolVersion, p.CalledAET, p.CallingAET, p.ApplicationContext)
-	if err != nil {
-		return b, err
-	}
-	for _, pc := range p.PresentationContexts {
-		at := len(b) + 2
-		b = append(b, itemPresentationAC, 0, 0, 0, pc.ID, 0, pc.Result, 0)
-		// PS3.8 §9.3.3.2: the transfer syntax sub-item is always present;
-		// its value is not significant when the context is rejected.
-		if b, err = appendItem(b, itemTransferSyntax, pc.TransferSyntax); err != nil {
-			return b, err
-		}
-		if err := patchLen16(b, at); err != nil {
-			return b, err
-		}
-	}
-	if b, err = p.UserInfo.appendTo(b); err != nil {
-		return b, err
-	}
-	return finishPDU(b, start)
+	pcs := p.PresentationContexts
+	return appendAssoc(b, TypeAssociateAC, p.ProtocolVersion, p.CalledAET, p.CallingAET, p.ApplicationContext, &p.UserInfo,
+		itemPresentationAC, len(pcs), func(i int) (byte, byte) { return pcs[i].ID, pcs[i].Result },
+		func(b []byte, i int) ([]byte, error) {
+			// PS3.8 §9.3.3.2: the transfer syntax sub-item is always
+			// present; its value is not significant when the context is
+			// rejected.
+			return appendItem(b, itemTransferSyntax, pcs[i].TransferSyntax)
+		})
 }
 
 func (u *UserInfo) appendTo(b []byte) ([]byte, error) {
