@@ -3,8 +3,8 @@ package deid
 import (
 	"bytes"
 	"fmt"
+	"github.com/aisedge/aisedge/internal/testpeer/synth"
 	"os"
-	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -83,59 +83,11 @@ var variants = []variant{
 	{"jis", `\ISO 2022 IR 87`, "Yamadaki^Tarouzou=山田^太郎=やまだ^たろう", "Yamadaki Tarouzou 山田 太郎 やまだ たろう"},
 }
 
-// dictEntries lists dictionary attributes of the given VRs by reading the
-// generated dictionary source (the codec exports lookups, not a list).
-func dictEntries(t testing.TB, vrs ...string) []dicom.DictEntry {
-	t.Helper()
-	src, err := os.ReadFile("../dicom/dict_gen.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	re := regexp.MustCompile(`\{Tag: 0x([0-9A-F]{8}), VRs: \[\]VR\{(` + strings.Join(vrs, "|") + `)\}, VM: "[^"]*", Keyword: "(\w+)"`)
-	var out []dicom.DictEntry
-	for _, m := range re.FindAllStringSubmatch(string(src), -1) {
-		e, ok := dicom.LookupKeyword(m[3])
-		if !ok || e.Tag.Group() <= 0x0004 || e.Tag.Group() >= 0xFFFA {
-			continue
-		}
-		out = append(out, e)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Tag < out[j].Tag })
-	return out
-}
+// dictEntries lists dictionary attributes of the given VRs.
+var dictEntries = synth.DictEntries
 
 // b builds data sets whose text goes through the character set.
-type b struct {
-	t  testing.TB
-	ds *dicom.Dataset
-}
-
-func (x b) text(kw string, vr dicom.VR, v ...string) b {
-	x.t.Helper()
-	if err := x.ds.SetText(dicom.MustTag(kw), vr, v...); err != nil {
-		x.t.Fatalf("%s: %v", kw, err)
-	}
-	return x
-}
-
-func (x b) str(kw string, vr dicom.VR, v ...string) b {
-	x.ds.SetString(dicom.MustTag(kw), vr, v...)
-	return x
-}
-
-// seq appends a sequence of n empty items and returns builders for them.
-func (x b) seq(kw string, n int) []b {
-	items := make([]*dicom.Dataset, n)
-	for i := range items {
-		items[i] = dicom.NewDataset()
-	}
-	x.ds.SetSequence(dicom.MustTag(kw), items...)
-	var out []b
-	for _, it := range x.ds.Get(dicom.MustTag(kw)).Items {
-		out = append(out, b{x.t, it})
-	}
-	return out
-}
+type b = synth.Builder
 
 const (
 	mrImageStorage  = "1.2.840.10008.5.1.4.1.1.4"
@@ -167,18 +119,18 @@ func synthMR(t testing.TB, v variant, st synthStudy, instance int) (*dicom.File,
 	t.Helper()
 	c := &canaries{Charsets: []string{v.charset}}
 	ds := dicom.NewDataset()
-	x := b{t, ds}
+	x := b{T: t, DS: ds}
 	sur, giv := v.names()
 	sop := fmt.Sprintf("1.2.826.0.1.3680043.9.7777.4.%d.%d", instance, 20190304101502)
-	x.str("SpecificCharacterSet", dicom.CS, strings.Split(v.charset, `\`)...)
-	x.str("SOPClassUID", dicom.UI, mrImageStorage).str("SOPInstanceUID", dicom.UI, sop)
-	x.str("StudyInstanceUID", dicom.UI, st.studyUID).str("SeriesInstanceUID", dicom.UI, st.seriesUID)
-	x.str("FrameOfReferenceUID", dicom.UI, st.forUID)
+	x.Str("SpecificCharacterSet", dicom.CS, strings.Split(v.charset, `\`)...)
+	x.Str("SOPClassUID", dicom.UI, mrImageStorage).Str("SOPInstanceUID", dicom.UI, sop)
+	x.Str("StudyInstanceUID", dicom.UI, st.studyUID).Str("SeriesInstanceUID", dicom.UI, st.seriesUID)
+	x.Str("FrameOfReferenceUID", dicom.UI, st.forUID)
 	c.UIDs = append(c.UIDs, sop, st.studyUID, st.seriesUID, st.forUID)
-	x.str("Modality", dicom.CS, "MR").str("ImageType", dicom.CS, "ORIGINAL", "PRIMARY", "M", "ND")
-	x.text("Manufacturer", dicom.LO, "ACME Medical").text("ManufacturerModelName", dicom.LO, "Magnetron 3T")
-	x.str("SeriesNumber", dicom.IS, "7").str("InstanceNumber", dicom.IS, fmt.Sprint(instance))
-	x.str("StudyTime", dicom.TM, "101500").str("SeriesTime", dicom.TM, "101501")
+	x.Str("Modality", dicom.CS, "MR").Str("ImageType", dicom.CS, "ORIGINAL", "PRIMARY", "M", "ND")
+	x.Text("Manufacturer", dicom.LO, "ACME Medical").Text("ManufacturerModelName", dicom.LO, "Magnetron 3T")
+	x.Str("SeriesNumber", dicom.IS, "7").Str("InstanceNumber", dicom.IS, fmt.Sprint(instance))
+	x.Str("StudyTime", dicom.TM, "101500").Str("SeriesTime", dicom.TM, "101501")
 
 	// Every PN attribute of the dictionary, each with its own name.
 	for i, e := range dictEntries(t, "PN") {
@@ -189,7 +141,7 @@ func synthMR(t testing.TB, v variant, st synthStudy, instance int) (*dicom.File,
 		c.Names = append(c.Names, name)
 		c.Words = append(c.Words, fmt.Sprintf("Zqfam%03d", i))
 	}
-	x.text("PatientName", dicom.PN, v.patient)
+	x.Text("PatientName", dicom.PN, v.patient)
 	c.Names = append(c.Names, v.patient)
 	for _, w := range strings.Fields(v.family) {
 		c.Words = append(c.Words, w)
@@ -204,9 +156,9 @@ func synthMR(t testing.TB, v variant, st synthStudy, instance int) (*dicom.File,
 		ds.SetString(e.Tag, e.VR(), val)
 		c.Dates = append(c.Dates, d)
 	}
-	x.str("PatientBirthDate", dicom.DA, "19580512")
+	x.Str("PatientBirthDate", dicom.DA, "19580512")
 	c.Dates = append(c.Dates, "19580512")
-	x.str("StudyDate", dicom.DA, "20190304")
+	x.Str("StudyDate", dicom.DA, "20190304")
 
 	// IDs, addresses, phone numbers, institution, device.
 	ids := map[string]string{
@@ -255,52 +207,52 @@ func synthMR(t testing.TB, v variant, st synthStudy, instance int) (*dicom.File,
 		}
 	}
 	c.Words = append(c.Words, "Canaryfield", "Springfield Canary Hospital", "Canarytown", "Canary Radiology", "Canaryville", "5550 1234", "5550199", "Janet")
-	x.text("StationName", dicom.SH, "MRSCANNER7").text("DeviceSerialNumber", dicom.LO, "SN44556677")
+	x.Text("StationName", dicom.SH, "MRSCANNER7").Text("DeviceSerialNumber", dicom.LO, "SN44556677")
 	c.Device = append(c.Device, "MRSCANNER7", "SN44556677")
-	x.str("PerformedStationAETitle", dicom.AE, "MRAE01PHI").str("StationAETitle", dicom.AE, "STATAE77PHI")
+	x.Str("PerformedStationAETitle", dicom.AE, "MRAE01PHI").Str("StationAETitle", dicom.AE, "STATAE77PHI")
 	c.Words = append(c.Words, "MRAE01PHI", "STATAE77PHI")
-	x.str("PatientSex", dicom.CS, "M").str("PatientAge", dicom.AS, "060Y").str("PatientWeight", dicom.DS, "72.5")
+	x.Str("PatientSex", dicom.CS, "M").Str("PatientAge", dicom.AS, "060Y").Str("PatientWeight", dicom.DS, "72.5")
 
 	// Other Patient IDs Sequence and Referenced Patient Sequence.
-	for i, it := range x.seq("OtherPatientIDsSequence", 2) {
+	for i, it := range x.Seq("OtherPatientIDsSequence", 2) {
 		id := fmt.Sprintf("OPI777123%d", i)
-		it.text("PatientID", dicom.LO, id).text("IssuerOfPatientID", dicom.LO, "St Canary Elsewhere").str("TypeOfPatientID", dicom.CS, "TEXT")
+		it.Text("PatientID", dicom.LO, id).Text("IssuerOfPatientID", dicom.LO, "St Canary Elsewhere").Str("TypeOfPatientID", dicom.CS, "TEXT")
 		c.Words = append(c.Words, id)
 	}
 	c.Words = append(c.Words, "St Canary Elsewhere")
 	refPatUID := "1.2.826.0.1.3680043.9.7777.5.1"
-	it := x.seq("ReferencedPatientSequence", 1)[0]
-	it.str("ReferencedSOPClassUID", dicom.UI, "1.2.840.10008.3.1.2.1.1").str("ReferencedSOPInstanceUID", dicom.UI, refPatUID)
+	it := x.Seq("ReferencedPatientSequence", 1)[0]
+	it.Str("ReferencedSOPClassUID", dicom.UI, "1.2.840.10008.3.1.2.1.1").Str("ReferencedSOPInstanceUID", dicom.UI, refPatUID)
 	c.UIDs = append(c.UIDs, refPatUID)
 
 	// UIDs in referenced SOP sequences.
 	for i, kw := range []string{"ReferencedImageSequence", "SourceImageSequence", "ReferencedStudySequence"} {
 		u := fmt.Sprintf("1.2.826.0.1.3680043.9.7777.6.%d.%d", instance, i)
-		it := x.seq(kw, 1)[0]
-		it.str("ReferencedSOPClassUID", dicom.UI, mrImageStorage).str("ReferencedSOPInstanceUID", dicom.UI, u)
+		it := x.Seq(kw, 1)[0]
+		it.Str("ReferencedSOPClassUID", dicom.UI, mrImageStorage).Str("ReferencedSOPInstanceUID", dicom.UI, u)
 		c.UIDs = append(c.UIDs, u)
 	}
 	// A kept reference: Referenced Series Sequence (not in Table E.1-1).
-	rs := x.seq("ReferencedSeriesSequence", 1)[0]
-	rs.str("SeriesInstanceUID", dicom.UI, st.seriesUID)
-	ri := rs.seq("ReferencedInstanceSequence", 1)[0]
-	ri.str("ReferencedSOPClassUID", dicom.UI, mrImageStorage).str("ReferencedSOPInstanceUID", dicom.UI, sop)
+	rs := x.Seq("ReferencedSeriesSequence", 1)[0]
+	rs.Str("SeriesInstanceUID", dicom.UI, st.seriesUID)
+	ri := rs.Seq("ReferencedInstanceSequence", 1)[0]
+	ri.Str("ReferencedSOPClassUID", dicom.UI, mrImageStorage).Str("ReferencedSOPInstanceUID", dicom.UI, sop)
 
 	// Four levels deep, through sequences the baseline keeps, with PHI at
 	// every level.
-	l1 := x.seq("SharedFunctionalGroupsSequence", 1)[0]
-	l1.text("InstitutionName", dicom.LO, "Deep1 Canary Institute").text("PatientID", dicom.LO, "MRN8675309")
-	l2 := l1.seq("DerivationImageSequence", 1)[0]
-	l2.text("DerivationDescription", dicom.ST, "derived for "+sur+" on 2019-03-04").str("ContentDate", dicom.DA, "20190305")
-	l3 := l2.seq("SourceImageSequence", 1)[0]
+	l1 := x.Seq("SharedFunctionalGroupsSequence", 1)[0]
+	l1.Text("InstitutionName", dicom.LO, "Deep1 Canary Institute").Text("PatientID", dicom.LO, "MRN8675309")
+	l2 := l1.Seq("DerivationImageSequence", 1)[0]
+	l2.Text("DerivationDescription", dicom.ST, "derived for "+sur+" on 2019-03-04").Str("ContentDate", dicom.DA, "20190305")
+	l3 := l2.Seq("SourceImageSequence", 1)[0]
 	deepUID := "1.2.826.0.1.3680043.9.7777.7.1"
-	l3.str("ReferencedSOPClassUID", dicom.UI, mrImageStorage).str("ReferencedSOPInstanceUID", dicom.UI, deepUID)
-	l3.text("PersonName", dicom.PN, "Deeplevel^Threeperson")
-	l4 := l3.seq("PurposeOfReferenceCodeSequence", 1)[0]
-	l4.str("CodeValue", dicom.SH, "121320").str("CodingSchemeDesignator", dicom.SH, "DCM").text("CodeMeaning", dicom.LO, "Uncompressed predecessor")
-	l4.text("PersonName", dicom.PN, "Deeplevel^Fourperson").str("Date", dicom.DA, "20190306")
-	l4.text("InstitutionName", dicom.LO, "Deep4 Canary Clinic").str("ObservationDateTime", dicom.DT, "20190306121314")
-	l4p := l4.ds
+	l3.Str("ReferencedSOPClassUID", dicom.UI, mrImageStorage).Str("ReferencedSOPInstanceUID", dicom.UI, deepUID)
+	l3.Text("PersonName", dicom.PN, "Deeplevel^Threeperson")
+	l4 := l3.Seq("PurposeOfReferenceCodeSequence", 1)[0]
+	l4.Str("CodeValue", dicom.SH, "121320").Str("CodingSchemeDesignator", dicom.SH, "DCM").Text("CodeMeaning", dicom.LO, "Uncompressed predecessor")
+	l4.Text("PersonName", dicom.PN, "Deeplevel^Fourperson").Str("Date", dicom.DA, "20190306")
+	l4.Text("InstitutionName", dicom.LO, "Deep4 Canary Clinic").Str("ObservationDateTime", dicom.DT, "20190306121314")
+	l4p := l4.DS
 	l4p.SetString(dicom.NewTag(0x0019, 0x0010), dicom.LO, "ACME DEEP")
 	l4p.SetText(dicom.NewTag(0x0019, 0x1001), dicom.LO, "Doeberg^Johnathan")
 	c.Names = append(c.Names, "Deeplevel^Threeperson", "Deeplevel^Fourperson")
@@ -335,7 +287,7 @@ func synthMR(t testing.TB, v variant, st synthStudy, instance int) (*dicom.File,
 	ds.SetBytes(dicom.NewTag(0x6000, 0x3000), dicom.OW, make([]byte, 8))
 
 	// Pixels: 8x8 16-bit.
-	x.str("PhotometricInterpretation", dicom.CS, "MONOCHROME2")
+	x.Str("PhotometricInterpretation", dicom.CS, "MONOCHROME2")
 	ds.SetUint16(dicom.MustTag("SamplesPerPixel"), 1)
 	ds.SetUint16(dicom.MustTag("Rows"), 8)
 	ds.SetUint16(dicom.MustTag("Columns"), 8)
@@ -377,86 +329,86 @@ func synthSR(t testing.TB, v variant, st synthStudy) (*dicom.File, *canaries) {
 	t.Helper()
 	c := &canaries{Charsets: []string{v.charset}}
 	ds := dicom.NewDataset()
-	x := b{t, ds}
+	x := b{T: t, DS: ds}
 	sur, giv := v.names()
 	sop := "1.2.826.0.1.3680043.9.7777.8.1"
-	x.str("SpecificCharacterSet", dicom.CS, strings.Split(v.charset, `\`)...)
-	x.str("SOPClassUID", dicom.UI, comprehensiveSR).str("SOPInstanceUID", dicom.UI, sop)
-	x.str("StudyInstanceUID", dicom.UI, st.studyUID).str("SeriesInstanceUID", dicom.UI, st.seriesUID+".9")
+	x.Str("SpecificCharacterSet", dicom.CS, strings.Split(v.charset, `\`)...)
+	x.Str("SOPClassUID", dicom.UI, comprehensiveSR).Str("SOPInstanceUID", dicom.UI, sop)
+	x.Str("StudyInstanceUID", dicom.UI, st.studyUID).Str("SeriesInstanceUID", dicom.UI, st.seriesUID+".9")
 	c.UIDs = append(c.UIDs, sop, st.studyUID, st.seriesUID+".9")
-	x.str("Modality", dicom.CS, "SR").str("SeriesNumber", dicom.IS, "99").str("InstanceNumber", dicom.IS, "1")
-	x.text("Manufacturer", dicom.LO, "ACME Medical")
-	x.text("PatientName", dicom.PN, v.patient).text("PatientID", dicom.LO, "MRN8675309")
-	x.str("PatientBirthDate", dicom.DA, "19580512").str("PatientSex", dicom.CS, "M")
-	x.str("StudyDate", dicom.DA, "20190304").str("StudyTime", dicom.TM, "101500")
-	x.text("AccessionNumber", dicom.SH, "ACC20190304X").text("StudyID", dicom.SH, "STU424242")
-	x.text("ReferringPhysicianName", dicom.PN, "Referrer^Canaryhouse")
-	x.str("ContentDate", dicom.DA, "20190304").str("ContentTime", dicom.TM, "111500")
-	x.str("CompletionFlag", dicom.CS, "COMPLETE").str("VerificationFlag", dicom.CS, "VERIFIED")
-	vo := x.seq("VerifyingObserverSequence", 1)[0]
-	vo.text("VerifyingObserverName", dicom.PN, "Verifier^Veracanary").text("VerifyingOrganization", dicom.LO, "Springfield Canary Hospital")
-	vo.str("VerificationDateTime", dicom.DT, "20190305101500")
-	vo.seq("VerifyingObserverIdentificationCodeSequence", 0)
-	x.seq("ReferencedPerformedProcedureStepSequence", 0)
-	x.seq("PerformedProcedureCodeSequence", 0)
+	x.Str("Modality", dicom.CS, "SR").Str("SeriesNumber", dicom.IS, "99").Str("InstanceNumber", dicom.IS, "1")
+	x.Text("Manufacturer", dicom.LO, "ACME Medical")
+	x.Text("PatientName", dicom.PN, v.patient).Text("PatientID", dicom.LO, "MRN8675309")
+	x.Str("PatientBirthDate", dicom.DA, "19580512").Str("PatientSex", dicom.CS, "M")
+	x.Str("StudyDate", dicom.DA, "20190304").Str("StudyTime", dicom.TM, "101500")
+	x.Text("AccessionNumber", dicom.SH, "ACC20190304X").Text("StudyID", dicom.SH, "STU424242")
+	x.Text("ReferringPhysicianName", dicom.PN, "Referrer^Canaryhouse")
+	x.Str("ContentDate", dicom.DA, "20190304").Str("ContentTime", dicom.TM, "111500")
+	x.Str("CompletionFlag", dicom.CS, "COMPLETE").Str("VerificationFlag", dicom.CS, "VERIFIED")
+	vo := x.Seq("VerifyingObserverSequence", 1)[0]
+	vo.Text("VerifyingObserverName", dicom.PN, "Verifier^Veracanary").Text("VerifyingOrganization", dicom.LO, "Springfield Canary Hospital")
+	vo.Str("VerificationDateTime", dicom.DT, "20190305101500")
+	vo.Seq("VerifyingObserverIdentificationCodeSequence", 0)
+	x.Seq("ReferencedPerformedProcedureStepSequence", 0)
+	x.Seq("PerformedProcedureCodeSequence", 0)
 	c.Names = append(c.Names, v.patient, "Referrer^Canaryhouse", "Verifier^Veracanary")
 	c.Words = append(c.Words, "MRN8675309", "ACC20190304X", "STU424242", "Canaryhouse", "Veracanary", "Springfield Canary Hospital")
 	c.Dates = append(c.Dates, "19580512", "20190304", "20190305")
 
 	imgUID := "1.2.826.0.1.3680043.9.7777.4.1.20190304101502"
-	ev := x.seq("CurrentRequestedProcedureEvidenceSequence", 1)[0]
-	ev.str("StudyInstanceUID", dicom.UI, st.studyUID)
-	evs := ev.seq("ReferencedSeriesSequence", 1)[0]
-	evs.str("SeriesInstanceUID", dicom.UI, st.seriesUID)
-	evi := evs.seq("ReferencedSOPSequence", 1)[0]
-	evi.str("ReferencedSOPClassUID", dicom.UI, mrImageStorage).str("ReferencedSOPInstanceUID", dicom.UI, imgUID)
+	ev := x.Seq("CurrentRequestedProcedureEvidenceSequence", 1)[0]
+	ev.Str("StudyInstanceUID", dicom.UI, st.studyUID)
+	evs := ev.Seq("ReferencedSeriesSequence", 1)[0]
+	evs.Str("SeriesInstanceUID", dicom.UI, st.seriesUID)
+	evi := evs.Seq("ReferencedSOPSequence", 1)[0]
+	evi.Str("ReferencedSOPClassUID", dicom.UI, mrImageStorage).Str("ReferencedSOPInstanceUID", dicom.UI, imgUID)
 	c.UIDs = append(c.UIDs, imgUID)
 
-	x.str("ValueType", dicom.CS, "CONTAINER").str("ContinuityOfContent", dicom.CS, "SEPARATE")
+	x.Str("ValueType", dicom.CS, "CONTAINER").Str("ContinuityOfContent", dicom.CS, "SEPARATE")
 	code := func(it b, kw, value, scheme, meaning string) {
-		cn := it.seq(kw, 1)[0]
-		cn.str("CodeValue", dicom.SH, value).str("CodingSchemeDesignator", dicom.SH, scheme).text("CodeMeaning", dicom.LO, meaning)
+		cn := it.Seq(kw, 1)[0]
+		cn.Str("CodeValue", dicom.SH, value).Str("CodingSchemeDesignator", dicom.SH, scheme).Text("CodeMeaning", dicom.LO, meaning)
 	}
 	code(x, "ConceptNameCodeSequence", "126000", "DCM", "Imaging Measurement Report")
-	items := x.seq("ContentSequence", 7)
+	items := x.Seq("ContentSequence", 7)
 	// 0: known TEXT (Comment, C under Clean Descriptors): cleaned.
-	items[0].str("RelationshipType", dicom.CS, "CONTAINS").str("ValueType", dicom.CS, "TEXT")
+	items[0].Str("RelationshipType", dicom.CS, "CONTAINS").Str("ValueType", dicom.CS, "TEXT")
 	code(items[0], "ConceptNameCodeSequence", "121106", "DCM", "Comment")
-	items[0].text("TextValue", dicom.UT, giv+" "+sur+" seen 2019-03-04, MRN8675309, call 5550199, ok")
+	items[0].Text("TextValue", dicom.UT, giv+" "+sur+" seen 2019-03-04, MRN8675309, call 5550199, ok")
 	// 1: unknown TEXT: removed.
-	items[1].str("RelationshipType", dicom.CS, "CONTAINS").str("ValueType", dicom.CS, "TEXT")
+	items[1].Str("RelationshipType", dicom.CS, "CONTAINS").Str("ValueType", dicom.CS, "TEXT")
 	code(items[1], "ConceptNameCodeSequence", "99001", "99LOCAL", "Local note")
-	items[1].text("TextValue", dicom.UT, "Canaryfree text about "+sur)
+	items[1].Text("TextValue", dicom.UT, "Canaryfree text about "+sur)
 	// 2: known PNAME (D): dummy.
-	items[2].str("RelationshipType", dicom.CS, "CONTAINS").str("ValueType", dicom.CS, "PNAME")
+	items[2].Str("RelationshipType", dicom.CS, "CONTAINS").Str("ValueType", dicom.CS, "PNAME")
 	code(items[2], "ConceptNameCodeSequence", "113850", "DCM", "Irradiation Authorizing")
-	items[2].text("PersonName", dicom.PN, "Authorizer^Canarydoc")
+	items[2].Text("PersonName", dicom.PN, "Authorizer^Canarydoc")
 	// 3: DATE (Content Date, X/D → X): removed.
-	items[3].str("RelationshipType", dicom.CS, "CONTAINS").str("ValueType", dicom.CS, "DATE")
+	items[3].Str("RelationshipType", dicom.CS, "CONTAINS").Str("ValueType", dicom.CS, "DATE")
 	code(items[3], "ConceptNameCodeSequence", "111018", "DCM", "Content Date")
-	items[3].str("Date", dicom.DA, "20190307")
+	items[3].Str("Date", dicom.DA, "20190307")
 	// 4: UIDREF (Irradiation Event UID, D): remapped.
-	items[4].str("RelationshipType", dicom.CS, "CONTAINS").str("ValueType", dicom.CS, "UIDREF")
+	items[4].Str("RelationshipType", dicom.CS, "CONTAINS").Str("ValueType", dicom.CS, "UIDREF")
 	code(items[4], "ConceptNameCodeSequence", "113769", "DCM", "Irradiation Event UID")
 	evUID := "1.2.826.0.1.3680043.9.7777.9.1"
-	items[4].str("UID", dicom.UI, evUID)
+	items[4].Str("UID", dicom.UI, evUID)
 	// 5: IMAGE reference (Image Acquired, D): kept, UIDs remapped.
-	items[5].str("RelationshipType", dicom.CS, "CONTAINS").str("ValueType", dicom.CS, "IMAGE")
+	items[5].Str("RelationshipType", dicom.CS, "CONTAINS").Str("ValueType", dicom.CS, "IMAGE")
 	code(items[5], "ConceptNameCodeSequence", "121138", "DCM", "Image Acquired")
-	rsop := items[5].seq("ReferencedSOPSequence", 1)[0]
-	rsop.str("ReferencedSOPClassUID", dicom.UI, mrImageStorage).str("ReferencedSOPInstanceUID", dicom.UI, imgUID)
+	rsop := items[5].Seq("ReferencedSOPSequence", 1)[0]
+	rsop.Str("ReferencedSOPClassUID", dicom.UI, mrImageStorage).Str("ReferencedSOPInstanceUID", dicom.UI, imgUID)
 	// 6: a CONTAINER with nested items (a NUM and an unknown PNAME).
-	items[6].str("RelationshipType", dicom.CS, "CONTAINS").str("ValueType", dicom.CS, "CONTAINER").str("ContinuityOfContent", dicom.CS, "SEPARATE")
+	items[6].Str("RelationshipType", dicom.CS, "CONTAINS").Str("ValueType", dicom.CS, "CONTAINER").Str("ContinuityOfContent", dicom.CS, "SEPARATE")
 	code(items[6], "ConceptNameCodeSequence", "125007", "DCM", "Measurement Group")
-	nested := items[6].seq("ContentSequence", 2)
-	nested[0].str("RelationshipType", dicom.CS, "CONTAINS").str("ValueType", dicom.CS, "NUM")
+	nested := items[6].Seq("ContentSequence", 2)
+	nested[0].Str("RelationshipType", dicom.CS, "CONTAINS").Str("ValueType", dicom.CS, "NUM")
 	code(nested[0], "ConceptNameCodeSequence", "410668003", "SCT", "Length")
-	mv := nested[0].seq("MeasuredValueSequence", 1)[0]
-	mv.str("NumericValue", dicom.DS, "12.5")
+	mv := nested[0].Seq("MeasuredValueSequence", 1)[0]
+	mv.Str("NumericValue", dicom.DS, "12.5")
 	code(mv, "MeasurementUnitsCodeSequence", "mm", "UCUM", "millimeter")
-	nested[1].str("RelationshipType", dicom.CS, "CONTAINS").str("ValueType", dicom.CS, "PNAME")
+	nested[1].Str("RelationshipType", dicom.CS, "CONTAINS").Str("ValueType", dicom.CS, "PNAME")
 	code(nested[1], "ConceptNameCodeSequence", "99002", "99LOCAL", "Local person")
-	nested[1].text("PersonName", dicom.PN, "Nestedsr^Canaryperson")
+	nested[1].Text("PersonName", dicom.PN, "Nestedsr^Canaryperson")
 	c.Names = append(c.Names, "Authorizer^Canarydoc", "Nestedsr^Canaryperson")
 	c.Words = append(c.Words, "Canaryfree", "Canarydoc", "Canaryperson", sur, giv)
 	c.Dates = append(c.Dates, "20190307")

@@ -12,10 +12,9 @@ package e2e
 import (
 	"bytes"
 	"fmt"
+	"github.com/aisedge/aisedge/internal/testpeer/synth"
 	"os"
 	"path/filepath"
-	"regexp"
-	"sort"
 	"strings"
 	"testing"
 	"unicode/utf16"
@@ -58,24 +57,16 @@ var phiSynthCommon = []string{
 // phiBirthDate is the planted birth date (the profile removes it).
 const phiBirthDate = "19610723"
 
-// phiDictPN lists the PN attributes of the dictionary (read from the
-// generated dictionary source: the codec exports lookups, not a list).
+// phiDictPN lists the PN attributes of the dictionary (each a single
+// attribute, not a repeating group).
 func phiDictPN(t testing.TB) []dicom.DictEntry {
 	t.Helper()
-	src, err := os.ReadFile(filepath.Join(moduleRoot(t), "internal", "dicom", "dict_gen.go"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	re := regexp.MustCompile(`\{Tag: 0x([0-9A-F]{8}), VRs: \[\]VR\{PN\}, VM: "[^"]*", Keyword: "(\w+)"`)
 	var out []dicom.DictEntry
-	for _, m := range re.FindAllStringSubmatch(string(src), -1) {
-		e, ok := dicom.LookupKeyword(m[2])
-		if !ok || e.Mask != 0 {
-			continue
+	for _, e := range synth.DictEntries(t, "PN") {
+		if e.Mask == 0 {
+			out = append(out, e)
 		}
-		out = append(out, e)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Tag < out[j].Tag })
 	if len(out) < 20 {
 		t.Fatalf("found only %d PN attributes in the dictionary source", len(out))
 	}
@@ -83,56 +74,15 @@ func phiDictPN(t testing.TB) []dicom.DictEntry {
 }
 
 // phiB builds data sets whose text goes through their character set.
-type phiB struct {
-	t  testing.TB
-	ds *dicom.Dataset
-}
-
-func (x phiB) text(kw string, vr dicom.VR, v ...string) phiB {
-	x.t.Helper()
-	if err := x.ds.SetText(dicom.MustTag(kw), vr, v...); err != nil {
-		x.t.Fatalf("%s: %v", kw, err)
-	}
-	return x
-}
-
-func (x phiB) textTag(tag dicom.Tag, vr dicom.VR, v ...string) phiB {
-	x.t.Helper()
-	if err := x.ds.SetText(tag, vr, v...); err != nil {
-		x.t.Fatalf("%s: %v", tag, err)
-	}
-	return x
-}
-
-func (x phiB) str(kw string, vr dicom.VR, v ...string) phiB {
-	x.ds.SetString(dicom.MustTag(kw), vr, v...)
-	return x
-}
-
-func (x phiB) seq(kw string, n int) []phiB {
-	return x.seqTag(dicom.MustTag(kw), n)
-}
-
-func (x phiB) seqTag(tag dicom.Tag, n int) []phiB {
-	items := make([]*dicom.Dataset, n)
-	for i := range items {
-		items[i] = dicom.NewDataset()
-	}
-	x.ds.SetSequence(tag, items...)
-	var out []phiB
-	for _, it := range x.ds.Get(tag).Items {
-		out = append(out, phiB{x.t, it})
-	}
-	return out
-}
+type phiB = synth.Builder
 
 // everyPN sets every PN attribute of the dictionary, each to its own
 // name "Zyxwvut<n>^Qponmlk<n>" (with the variant's suffix, so a hit
 // shows which attribute and which level leaked).
-func (x phiB) everyPN(pns []dicom.DictEntry, level string) {
+func everyPN(x phiB, pns []dicom.DictEntry, level string) {
 	for i, e := range pns {
 		name := fmt.Sprintf("Zyxwvut%s%02d^Qponmlk%s%02d", level, i, level, i)
-		x.textTag(e.Tag, dicom.PN, name)
+		x.TextTag(e.Tag, dicom.PN, name)
 	}
 }
 
@@ -150,37 +100,37 @@ func phiSynthUIDs(v phiVariant) (study, forUID string) {
 // phiPatientModule plants the patient, study and site identification.
 func phiPatientModule(x phiB, v phiVariant, pns []dicom.DictEntry) {
 	study, _ := phiSynthUIDs(v)
-	x.str("SpecificCharacterSet", dicom.CS, strings.Split(v.charset, `\`)...)
-	x.str("StudyInstanceUID", dicom.UI, study)
+	x.Str("SpecificCharacterSet", dicom.CS, strings.Split(v.charset, `\`)...)
+	x.Str("StudyInstanceUID", dicom.UI, study)
 	// Every PN attribute first; the specific ones below override some.
-	x.everyPN(pns, "T")
-	x.text("PatientName", dicom.PN, v.patient)
-	x.text("PatientID", dicom.LO, v.id).text("IssuerOfPatientID", dicom.LO, "Zyxwvut General Hospital MRN")
-	x.text("OtherPatientIDs", dicom.LO, "ZQALT99173")
-	x.text("OtherPatientNames", dicom.PN, "Zyxwvutova^Qponmlk")
-	x.str("PatientBirthDate", dicom.DA, phiBirthDate).str("PatientSex", dicom.CS, "F").str("PatientAge", dicom.AS, "062Y")
-	x.text("PatientAddress", dicom.LO, "17 Zyxwvut Lane, Qponmlkville, Zyxwvutshire")
-	x.text("PatientTelephoneNumbers", dicom.SH, "5550 4421")
-	x.text("PatientComments", dicom.LT, "lives with "+v.words[1]+" "+v.words[0]+" at Qponmlkville")
-	x.text("AdditionalPatientHistory", dicom.LT, "history given by "+v.words[0]+" family")
-	x.text("Occupation", dicom.SH, "Zyxwvutor")
-	x.text("MedicalRecordLocator", dicom.LO, "ZQLOC-VAULT")
-	x.text("AccessionNumber", dicom.SH, v.acc).text("StudyID", dicom.SH, "ZQSTU7731")
-	x.text("RequestedProcedureID", dicom.SH, "ZQRPID9988")
-	x.str("StudyDate", dicom.DA, "20240611").str("StudyTime", dicom.TM, "093015")
-	x.text("StudyDescription", dicom.LO, "MRI brain for "+v.words[1]+" "+v.words[0]+" "+v.id)
-	x.text("RequestedProcedureDescription", dicom.LO, "MRI for "+v.words[0])
-	x.text("ReferringPhysicianName", dicom.PN, "Referrerzq^Qponmlk")
-	x.text("ReferringPhysicianAddress", dicom.ST, "99 Qponmlk Street, Qponmlkville")
-	x.text("ReferringPhysicianTelephoneNumbers", dicom.SH, "+61 2 5550 7319")
-	x.text("InstitutionName", dicom.LO, "Zyxwvut General Hospital")
-	x.text("InstitutionAddress", dicom.ST, "1 Qponmlk Memorial Road, Zyxwvutshire")
-	x.text("InstitutionalDepartmentName", dicom.LO, "Zyxwvut Radiology Wing")
-	x.str("PerformedStationAETitle", dicom.AE, "ZQPERFAE1").str("StationAETitle", dicom.AE, "ZQSTATAE2")
-	x.text("Manufacturer", dicom.LO, "ACME Medical").text("ManufacturerModelName", dicom.LO, "Magnetron 3T")
-	for i, it := range x.seq("OtherPatientIDsSequence", 2) {
-		it.text("PatientID", dicom.LO, fmt.Sprintf("ZQOPI0041%d", 7+i)).text("IssuerOfPatientID", dicom.LO, "Qponmlk Clinic Registry")
-		it.str("TypeOfPatientID", dicom.CS, "TEXT")
+	everyPN(x, pns, "T")
+	x.Text("PatientName", dicom.PN, v.patient)
+	x.Text("PatientID", dicom.LO, v.id).Text("IssuerOfPatientID", dicom.LO, "Zyxwvut General Hospital MRN")
+	x.Text("OtherPatientIDs", dicom.LO, "ZQALT99173")
+	x.Text("OtherPatientNames", dicom.PN, "Zyxwvutova^Qponmlk")
+	x.Str("PatientBirthDate", dicom.DA, phiBirthDate).Str("PatientSex", dicom.CS, "F").Str("PatientAge", dicom.AS, "062Y")
+	x.Text("PatientAddress", dicom.LO, "17 Zyxwvut Lane, Qponmlkville, Zyxwvutshire")
+	x.Text("PatientTelephoneNumbers", dicom.SH, "5550 4421")
+	x.Text("PatientComments", dicom.LT, "lives with "+v.words[1]+" "+v.words[0]+" at Qponmlkville")
+	x.Text("AdditionalPatientHistory", dicom.LT, "history given by "+v.words[0]+" family")
+	x.Text("Occupation", dicom.SH, "Zyxwvutor")
+	x.Text("MedicalRecordLocator", dicom.LO, "ZQLOC-VAULT")
+	x.Text("AccessionNumber", dicom.SH, v.acc).Text("StudyID", dicom.SH, "ZQSTU7731")
+	x.Text("RequestedProcedureID", dicom.SH, "ZQRPID9988")
+	x.Str("StudyDate", dicom.DA, "20240611").Str("StudyTime", dicom.TM, "093015")
+	x.Text("StudyDescription", dicom.LO, "MRI brain for "+v.words[1]+" "+v.words[0]+" "+v.id)
+	x.Text("RequestedProcedureDescription", dicom.LO, "MRI for "+v.words[0])
+	x.Text("ReferringPhysicianName", dicom.PN, "Referrerzq^Qponmlk")
+	x.Text("ReferringPhysicianAddress", dicom.ST, "99 Qponmlk Street, Qponmlkville")
+	x.Text("ReferringPhysicianTelephoneNumbers", dicom.SH, "+61 2 5550 7319")
+	x.Text("InstitutionName", dicom.LO, "Zyxwvut General Hospital")
+	x.Text("InstitutionAddress", dicom.ST, "1 Qponmlk Memorial Road, Zyxwvutshire")
+	x.Text("InstitutionalDepartmentName", dicom.LO, "Zyxwvut Radiology Wing")
+	x.Str("PerformedStationAETitle", dicom.AE, "ZQPERFAE1").Str("StationAETitle", dicom.AE, "ZQSTATAE2")
+	x.Text("Manufacturer", dicom.LO, "ACME Medical").Text("ManufacturerModelName", dicom.LO, "Magnetron 3T")
+	for i, it := range x.Seq("OtherPatientIDsSequence", 2) {
+		it.Text("PatientID", dicom.LO, fmt.Sprintf("ZQOPI0041%d", 7+i)).Text("IssuerOfPatientID", dicom.LO, "Qponmlk Clinic Registry")
+		it.Str("TypeOfPatientID", dicom.CS, "TEXT")
 	}
 }
 
@@ -188,10 +138,10 @@ func phiPatientModule(x phiB, v phiVariant, pns []dicom.DictEntry) {
 // ID, a UTF-16LE blob, a UN value and a private sequence with a nested
 // private sequence.
 func phiPrivate(x phiB, v phiVariant) {
-	ds := x.ds
+	ds := x.DS
 	ds.SetString(dicom.NewTag(0x0029, 0x0010), dicom.LO, "ZQ PHI 1.0")
-	x.textTag(dicom.NewTag(0x0029, 0x1010), dicom.LO, v.patient)
-	x.textTag(dicom.NewTag(0x0029, 0x1013), dicom.LO, v.id)
+	x.TextTag(dicom.NewTag(0x0029, 0x1010), dicom.LO, v.patient)
+	x.TextTag(dicom.NewTag(0x0029, 0x1013), dicom.LO, v.id)
 	var u []byte
 	for _, r := range utf16.Encode([]rune(v.id + " " + v.words[0] + " " + v.words[1])) {
 		u = append(u, byte(r), byte(r>>8))
@@ -202,34 +152,34 @@ func phiPrivate(x phiB, v phiVariant) {
 	ds.SetString(dicom.NewTag(0x7053, 0x0010), dicom.LO, "Philips PET Private Group")
 	ds.SetString(dicom.NewTag(0x7053, 0x1000), dicom.DS, "1.234")
 	ds.SetString(dicom.NewTag(0x0031, 0x0010), dicom.LO, "ZQ SEQ")
-	ps := x.seqTag(dicom.NewTag(0x0031, 0x1001), 1)[0]
-	ps.text("PatientName", dicom.PN, "Privseqname^Zyxwvut")
-	ps.ds.SetString(dicom.NewTag(0x0031, 0x0010), dicom.LO, "ZQ SEQ")
-	inner := ps.seqTag(dicom.NewTag(0x0031, 0x1002), 1)[0]
-	inner.text("PatientID", dicom.LO, v.id).text("PersonName", dicom.PN, v.patient)
+	ps := x.SeqTag(dicom.NewTag(0x0031, 0x1001), 1)[0]
+	ps.Text("PatientName", dicom.PN, "Privseqname^Zyxwvut")
+	ps.DS.SetString(dicom.NewTag(0x0031, 0x0010), dicom.LO, "ZQ SEQ")
+	inner := ps.SeqTag(dicom.NewTag(0x0031, 0x1002), 1)[0]
+	inner.Text("PatientID", dicom.LO, v.id).Text("PersonName", dicom.PN, v.patient)
 }
 
 // phiNested plants names, IDs and institutions four levels deep through
 // sequences the baseline keeps, and every PN attribute inside a kept item.
 func phiNested(x phiB, v phiVariant, pns []dicom.DictEntry, seriesUID, sop string) {
-	rs := x.seq("ReferencedSeriesSequence", 1)[0]
-	rs.str("SeriesInstanceUID", dicom.UI, seriesUID)
-	rs.everyPN(pns, "N")
-	ri := rs.seq("ReferencedInstanceSequence", 1)[0]
-	ri.str("ReferencedSOPClassUID", dicom.UI, phiMRImage).str("ReferencedSOPInstanceUID", dicom.UI, sop)
+	rs := x.Seq("ReferencedSeriesSequence", 1)[0]
+	rs.Str("SeriesInstanceUID", dicom.UI, seriesUID)
+	everyPN(rs, pns, "N")
+	ri := rs.Seq("ReferencedInstanceSequence", 1)[0]
+	ri.Str("ReferencedSOPClassUID", dicom.UI, phiMRImage).Str("ReferencedSOPInstanceUID", dicom.UI, sop)
 
-	l1 := x.seq("SharedFunctionalGroupsSequence", 1)[0]
-	l1.text("InstitutionName", dicom.LO, "Zqdeep1 Institute").text("PatientID", dicom.LO, v.id)
-	l2 := l1.seq("DerivationImageSequence", 1)[0]
-	l2.text("DerivationDescription", dicom.ST, "derived for "+v.words[0]+" "+v.id)
-	l3 := l2.seq("SourceImageSequence", 1)[0]
-	l3.str("ReferencedSOPClassUID", dicom.UI, phiMRImage).str("ReferencedSOPInstanceUID", dicom.UI, fmt.Sprintf("%s.%d.9.3", phiUIDRoot, v.n))
-	l3.text("PersonName", dicom.PN, "Deepthree^"+v.words[0])
-	l4 := l3.seq("PurposeOfReferenceCodeSequence", 1)[0]
-	l4.str("CodeValue", dicom.SH, "121320").str("CodingSchemeDesignator", dicom.SH, "DCM").text("CodeMeaning", dicom.LO, "Uncompressed predecessor")
-	l4.text("PersonName", dicom.PN, "Deepfour^"+v.words[1]).text("InstitutionName", dicom.LO, "Zqdeep4 Clinic")
-	l4.ds.SetString(dicom.NewTag(0x0019, 0x0010), dicom.LO, "ZQ DEEP")
-	l4.textTag(dicom.NewTag(0x0019, 0x1001), dicom.LO, v.patient)
+	l1 := x.Seq("SharedFunctionalGroupsSequence", 1)[0]
+	l1.Text("InstitutionName", dicom.LO, "Zqdeep1 Institute").Text("PatientID", dicom.LO, v.id)
+	l2 := l1.Seq("DerivationImageSequence", 1)[0]
+	l2.Text("DerivationDescription", dicom.ST, "derived for "+v.words[0]+" "+v.id)
+	l3 := l2.Seq("SourceImageSequence", 1)[0]
+	l3.Str("ReferencedSOPClassUID", dicom.UI, phiMRImage).Str("ReferencedSOPInstanceUID", dicom.UI, fmt.Sprintf("%s.%d.9.3", phiUIDRoot, v.n))
+	l3.Text("PersonName", dicom.PN, "Deepthree^"+v.words[0])
+	l4 := l3.Seq("PurposeOfReferenceCodeSequence", 1)[0]
+	l4.Str("CodeValue", dicom.SH, "121320").Str("CodingSchemeDesignator", dicom.SH, "DCM").Text("CodeMeaning", dicom.LO, "Uncompressed predecessor")
+	l4.Text("PersonName", dicom.PN, "Deepfour^"+v.words[1]).Text("InstitutionName", dicom.LO, "Zqdeep4 Clinic")
+	l4.DS.SetString(dicom.NewTag(0x0019, 0x0010), dicom.LO, "ZQ DEEP")
+	l4.TextTag(dicom.NewTag(0x0019, 0x1001), dicom.LO, v.patient)
 }
 
 // phiSynthMR builds an MR image; derived makes it DERIVED\SECONDARY (the
@@ -237,28 +187,28 @@ func phiNested(x phiB, v phiVariant, pns []dicom.DictEntry, seriesUID, sop strin
 func phiSynthMR(t testing.TB, v phiVariant, pns []dicom.DictEntry, series, instance int, derived bool) *dicom.File {
 	t.Helper()
 	ds := dicom.NewDataset()
-	x := phiB{t, ds}
+	x := phiB{T: t, DS: ds}
 	phiPatientModule(x, v, pns)
 	_, forUID := phiSynthUIDs(v)
 	seriesUID := fmt.Sprintf("%s.%d.2.%d", phiUIDRoot, v.n, series)
 	sop := fmt.Sprintf("%s.%d.4.%d.%d", phiUIDRoot, v.n, series, instance)
-	x.str("SOPClassUID", dicom.UI, phiMRImage).str("SOPInstanceUID", dicom.UI, sop)
-	x.str("SeriesInstanceUID", dicom.UI, seriesUID).str("FrameOfReferenceUID", dicom.UI, forUID)
-	x.str("Modality", dicom.CS, "MR").str("SeriesNumber", dicom.IS, fmt.Sprint(series)).str("InstanceNumber", dicom.IS, fmt.Sprint(instance))
+	x.Str("SOPClassUID", dicom.UI, phiMRImage).Str("SOPInstanceUID", dicom.UI, sop)
+	x.Str("SeriesInstanceUID", dicom.UI, seriesUID).Str("FrameOfReferenceUID", dicom.UI, forUID)
+	x.Str("Modality", dicom.CS, "MR").Str("SeriesNumber", dicom.IS, fmt.Sprint(series)).Str("InstanceNumber", dicom.IS, fmt.Sprint(instance))
 	if derived {
-		x.str("ImageType", dicom.CS, "DERIVED", "SECONDARY", "MPR")
-		x.text("SeriesDescription", dicom.LO, "MPR reformat "+v.words[0])
+		x.Str("ImageType", dicom.CS, "DERIVED", "SECONDARY", "MPR")
+		x.Text("SeriesDescription", dicom.LO, "MPR reformat "+v.words[0])
 	} else {
-		x.str("ImageType", dicom.CS, "ORIGINAL", "PRIMARY", "M", "ND")
-		x.text("SeriesDescription", dicom.LO, "T1 sag "+v.words[0])
+		x.Str("ImageType", dicom.CS, "ORIGINAL", "PRIMARY", "M", "ND")
+		x.Text("SeriesDescription", dicom.LO, "T1 sag "+v.words[0])
 	}
-	x.text("ProtocolName", dicom.LO, v.words[0]+" research protocol")
-	x.text("ImageComments", dicom.LT, "Patient "+v.words[0]+" was anxious; MRN "+v.id)
-	x.str("SeriesTime", dicom.TM, "093516")
+	x.Text("ProtocolName", dicom.LO, v.words[0]+" research protocol")
+	x.Text("ImageComments", dicom.LT, "Patient "+v.words[0]+" was anxious; MRN "+v.id)
+	x.Str("SeriesTime", dicom.TM, "093516")
 	phiNested(x, v, pns, seriesUID, sop)
 	phiPrivate(x, v)
 	// Pixels: 8x8, 16 bits.
-	x.str("PhotometricInterpretation", dicom.CS, "MONOCHROME2")
+	x.Str("PhotometricInterpretation", dicom.CS, "MONOCHROME2")
 	ds.SetUint16(dicom.MustTag("SamplesPerPixel"), 1)
 	ds.SetUint16(dicom.MustTag("Rows"), 8)
 	ds.SetUint16(dicom.MustTag("Columns"), 8)
@@ -279,56 +229,56 @@ func phiSynthMR(t testing.TB, v phiVariant, pns []dicom.DictEntry, series, insta
 func phiSynthSR(t testing.TB, v phiVariant, pns []dicom.DictEntry) *dicom.File {
 	t.Helper()
 	ds := dicom.NewDataset()
-	x := phiB{t, ds}
+	x := phiB{T: t, DS: ds}
 	phiPatientModule(x, v, pns)
 	sop := fmt.Sprintf("%s.%d.8.1", phiUIDRoot, v.n)
 	imgUID := fmt.Sprintf("%s.%d.4.1.1", phiUIDRoot, v.n)
 	study, _ := phiSynthUIDs(v)
-	x.str("SOPClassUID", dicom.UI, phiCompSR).str("SOPInstanceUID", dicom.UI, sop)
-	x.str("SeriesInstanceUID", dicom.UI, fmt.Sprintf("%s.%d.2.99", phiUIDRoot, v.n))
-	x.str("Modality", dicom.CS, "SR").str("SeriesNumber", dicom.IS, "99").str("InstanceNumber", dicom.IS, "1")
-	x.text("SeriesDescription", dicom.LO, "Report for "+v.words[0])
-	x.str("ContentDate", dicom.DA, "20240611").str("ContentTime", dicom.TM, "101500")
-	x.str("CompletionFlag", dicom.CS, "COMPLETE").str("VerificationFlag", dicom.CS, "VERIFIED")
-	vo := x.seq("VerifyingObserverSequence", 1)[0]
-	vo.text("VerifyingObserverName", dicom.PN, "Verifierzq^"+v.words[0]).text("VerifyingOrganization", dicom.LO, "Zyxwvut General Hospital")
-	vo.str("VerificationDateTime", dicom.DT, "20240612101500")
-	vo.seq("VerifyingObserverIdentificationCodeSequence", 0)
-	x.seq("ReferencedPerformedProcedureStepSequence", 0)
-	x.seq("PerformedProcedureCodeSequence", 0)
-	ev := x.seq("CurrentRequestedProcedureEvidenceSequence", 1)[0]
-	ev.str("StudyInstanceUID", dicom.UI, study)
-	evs := ev.seq("ReferencedSeriesSequence", 1)[0]
-	evs.str("SeriesInstanceUID", dicom.UI, fmt.Sprintf("%s.%d.2.1", phiUIDRoot, v.n))
-	evi := evs.seq("ReferencedSOPSequence", 1)[0]
-	evi.str("ReferencedSOPClassUID", dicom.UI, phiMRImage).str("ReferencedSOPInstanceUID", dicom.UI, imgUID)
+	x.Str("SOPClassUID", dicom.UI, phiCompSR).Str("SOPInstanceUID", dicom.UI, sop)
+	x.Str("SeriesInstanceUID", dicom.UI, fmt.Sprintf("%s.%d.2.99", phiUIDRoot, v.n))
+	x.Str("Modality", dicom.CS, "SR").Str("SeriesNumber", dicom.IS, "99").Str("InstanceNumber", dicom.IS, "1")
+	x.Text("SeriesDescription", dicom.LO, "Report for "+v.words[0])
+	x.Str("ContentDate", dicom.DA, "20240611").Str("ContentTime", dicom.TM, "101500")
+	x.Str("CompletionFlag", dicom.CS, "COMPLETE").Str("VerificationFlag", dicom.CS, "VERIFIED")
+	vo := x.Seq("VerifyingObserverSequence", 1)[0]
+	vo.Text("VerifyingObserverName", dicom.PN, "Verifierzq^"+v.words[0]).Text("VerifyingOrganization", dicom.LO, "Zyxwvut General Hospital")
+	vo.Str("VerificationDateTime", dicom.DT, "20240612101500")
+	vo.Seq("VerifyingObserverIdentificationCodeSequence", 0)
+	x.Seq("ReferencedPerformedProcedureStepSequence", 0)
+	x.Seq("PerformedProcedureCodeSequence", 0)
+	ev := x.Seq("CurrentRequestedProcedureEvidenceSequence", 1)[0]
+	ev.Str("StudyInstanceUID", dicom.UI, study)
+	evs := ev.Seq("ReferencedSeriesSequence", 1)[0]
+	evs.Str("SeriesInstanceUID", dicom.UI, fmt.Sprintf("%s.%d.2.1", phiUIDRoot, v.n))
+	evi := evs.Seq("ReferencedSOPSequence", 1)[0]
+	evi.Str("ReferencedSOPClassUID", dicom.UI, phiMRImage).Str("ReferencedSOPInstanceUID", dicom.UI, imgUID)
 
-	x.str("ValueType", dicom.CS, "CONTAINER").str("ContinuityOfContent", dicom.CS, "SEPARATE")
+	x.Str("ValueType", dicom.CS, "CONTAINER").Str("ContinuityOfContent", dicom.CS, "SEPARATE")
 	code := func(it phiB, kw, value, scheme, meaning string) {
-		cn := it.seq(kw, 1)[0]
-		cn.str("CodeValue", dicom.SH, value).str("CodingSchemeDesignator", dicom.SH, scheme).text("CodeMeaning", dicom.LO, meaning)
+		cn := it.Seq(kw, 1)[0]
+		cn.Str("CodeValue", dicom.SH, value).Str("CodingSchemeDesignator", dicom.SH, scheme).Text("CodeMeaning", dicom.LO, meaning)
 	}
 	code(x, "ConceptNameCodeSequence", "126000", "DCM", "Imaging Measurement Report")
-	items := x.seq("ContentSequence", 5)
-	items[0].str("RelationshipType", dicom.CS, "CONTAINS").str("ValueType", dicom.CS, "TEXT")
+	items := x.Seq("ContentSequence", 5)
+	items[0].Str("RelationshipType", dicom.CS, "CONTAINS").Str("ValueType", dicom.CS, "TEXT")
 	code(items[0], "ConceptNameCodeSequence", "121106", "DCM", "Comment")
-	items[0].text("TextValue", dicom.UT, v.words[1]+" "+v.words[0]+" seen 2024-06-11, MRN "+v.id+", call 5550 4421")
-	items[1].str("RelationshipType", dicom.CS, "CONTAINS").str("ValueType", dicom.CS, "TEXT")
+	items[0].Text("TextValue", dicom.UT, v.words[1]+" "+v.words[0]+" seen 2024-06-11, MRN "+v.id+", call 5550 4421")
+	items[1].Str("RelationshipType", dicom.CS, "CONTAINS").Str("ValueType", dicom.CS, "TEXT")
 	code(items[1], "ConceptNameCodeSequence", "99001", "99LOCAL", "Local note")
-	items[1].text("TextValue", dicom.UT, "free text about "+v.words[0]+" of Qponmlkville")
-	items[2].str("RelationshipType", dicom.CS, "CONTAINS").str("ValueType", dicom.CS, "PNAME")
+	items[1].Text("TextValue", dicom.UT, "free text about "+v.words[0]+" of Qponmlkville")
+	items[2].Str("RelationshipType", dicom.CS, "CONTAINS").Str("ValueType", dicom.CS, "PNAME")
 	code(items[2], "ConceptNameCodeSequence", "113850", "DCM", "Irradiation Authorizing")
-	items[2].text("PersonName", dicom.PN, "Authorizerzq^"+v.words[0])
-	items[3].str("RelationshipType", dicom.CS, "CONTAINS").str("ValueType", dicom.CS, "IMAGE")
+	items[2].Text("PersonName", dicom.PN, "Authorizerzq^"+v.words[0])
+	items[3].Str("RelationshipType", dicom.CS, "CONTAINS").Str("ValueType", dicom.CS, "IMAGE")
 	code(items[3], "ConceptNameCodeSequence", "121138", "DCM", "Image Acquired")
-	rsop := items[3].seq("ReferencedSOPSequence", 1)[0]
-	rsop.str("ReferencedSOPClassUID", dicom.UI, phiMRImage).str("ReferencedSOPInstanceUID", dicom.UI, imgUID)
-	items[4].str("RelationshipType", dicom.CS, "CONTAINS").str("ValueType", dicom.CS, "CONTAINER").str("ContinuityOfContent", dicom.CS, "SEPARATE")
+	rsop := items[3].Seq("ReferencedSOPSequence", 1)[0]
+	rsop.Str("ReferencedSOPClassUID", dicom.UI, phiMRImage).Str("ReferencedSOPInstanceUID", dicom.UI, imgUID)
+	items[4].Str("RelationshipType", dicom.CS, "CONTAINS").Str("ValueType", dicom.CS, "CONTAINER").Str("ContinuityOfContent", dicom.CS, "SEPARATE")
 	code(items[4], "ConceptNameCodeSequence", "125007", "DCM", "Measurement Group")
-	nested := items[4].seq("ContentSequence", 1)
-	nested[0].str("RelationshipType", dicom.CS, "CONTAINS").str("ValueType", dicom.CS, "PNAME")
+	nested := items[4].Seq("ContentSequence", 1)
+	nested[0].Str("RelationshipType", dicom.CS, "CONTAINS").Str("ValueType", dicom.CS, "PNAME")
 	code(nested[0], "ConceptNameCodeSequence", "99002", "99LOCAL", "Local person")
-	nested[0].text("PersonName", dicom.PN, "Nestedsrperson^"+v.words[1])
+	nested[0].Text("PersonName", dicom.PN, "Nestedsrperson^"+v.words[1])
 	return phiFile(ds, phiCompSR, sop)
 }
 
