@@ -202,16 +202,8 @@ func (s *Store) putFile(ctx context.Context, key, src string, size int64, opts o
 		return objstore.Info{}, err
 	}
 	defer f.Close()
-	md5h, shah := md5.New(), sha256.New()
-	n, err := objstore.CopyContext(ctx, io.MultiWriter(md5h, shah), io.LimitReader(f, size+1))
+	md5sum, shasum, err := readChecked(ctx, io.Discard, f, size, opts, "the file has")
 	if err != nil {
-		return objstore.Info{}, err
-	}
-	if n != size {
-		return objstore.Info{}, fmt.Errorf("%w: the file has %s bytes, size is %d", objstore.ErrInvalid, countDesc(n, size), size)
-	}
-	md5sum, shasum := md5h.Sum(nil), shah.Sum(nil)
-	if err := objstore.CheckDigests(opts, md5sum, shasum); err != nil {
 		return objstore.Info{}, err
 	}
 	info, err := s.commit(ctx, key, tmp, f, md5sum, shasum, opts)
@@ -253,16 +245,8 @@ func (s *Store) put(ctx context.Context, key string, r io.Reader, size int64, op
 		}
 	}()
 
-	md5h, shah := md5.New(), sha256.New()
-	n, err := objstore.CopyContext(ctx, io.MultiWriter(f, md5h, shah), io.LimitReader(r, size+1))
+	md5sum, shasum, err := readChecked(ctx, f, r, size, opts, "reader gave")
 	if err != nil {
-		return objstore.Info{}, err
-	}
-	if n != size {
-		return objstore.Info{}, fmt.Errorf("%w: reader gave %s bytes, size is %d", objstore.ErrInvalid, countDesc(n, size), size)
-	}
-	md5sum, shasum := md5h.Sum(nil), shah.Sum(nil)
-	if err := objstore.CheckDigests(opts, md5sum, shasum); err != nil {
 		return objstore.Info{}, err
 	}
 	info, err := s.commit(ctx, key, tmp, f, md5sum, shasum, opts)
@@ -304,6 +288,21 @@ func (s *Store) commit(ctx context.Context, key, tmp string, f *os.File, md5sum,
 		return objstore.Info{}, err
 	}
 	return objstore.Info{Key: key, Size: fi.Size(), ETag: m.MD5, LastModified: fi.ModTime(), SHA256: shasum}, nil
+}
+
+// readChecked copies exactly size bytes of r to w, hashing them, and checks
+// the count and opts' digests; what names the source in the count error.
+func readChecked(ctx context.Context, w io.Writer, r io.Reader, size int64, opts objstore.PutOptions, what string) (md5sum, shasum []byte, err error) {
+	md5h, shah := md5.New(), sha256.New()
+	n, err := objstore.CopyContext(ctx, io.MultiWriter(w, md5h, shah), io.LimitReader(r, size+1))
+	if err != nil {
+		return nil, nil, err
+	}
+	if n != size {
+		return nil, nil, fmt.Errorf("%w: %s %s bytes, size is %d", objstore.ErrInvalid, what, countDesc(n, size), size)
+	}
+	md5sum, shasum = md5h.Sum(nil), shah.Sum(nil)
+	return md5sum, shasum, objstore.CheckDigests(opts, md5sum, shasum)
 }
 
 func countDesc(n, size int64) string {

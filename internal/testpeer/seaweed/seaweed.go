@@ -32,7 +32,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/hex"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -553,47 +552,19 @@ func randomKey(n int) string {
 func EdgePolicy(bucket, edge string) string { return s3iam.EdgePolicy(bucket, edge) }
 
 // writeS3Config writes s3.json: an admin identity and one put-only identity
-// per edge, bound to its EdgePolicy.
+// per edge, bound to its EdgePolicy, the file the deployment renders
+// (s3iam.Config).
 func (s *Server) writeS3Config() error {
-	type cred struct {
-		AccessKey string `json:"accessKey"`
-		SecretKey string `json:"secretKey"`
-	}
-	type identity struct {
-		Name        string   `json:"name"`
-		Credentials []cred   `json:"credentials"`
-		Actions     []string `json:"actions"`
-		PolicyNames []string `json:"policyNames,omitempty"`
-	}
-	type policy struct {
-		Name    string `json:"name"`
-		Content string `json:"content"`
-	}
-	var conf struct {
-		Identities []identity `json:"identities"`
-		Policies   []policy   `json:"policies"`
-	}
 	s.Admin = Credentials{AccessKey: "admin" + randomKey(6), SecretKey: randomKey(20)}
-	conf.Identities = append(conf.Identities, identity{
-		Name: "admin", Credentials: []cred{{s.Admin.AccessKey, s.Admin.SecretKey}},
-		Actions: []string{"Admin", "Read", "Write", "List", "Tagging"},
-	})
 	s.edges = map[string]Credentials{}
+	keys := map[string]s3iam.Key{}
 	for _, e := range Edges {
 		c := Credentials{AccessKey: strings.ReplaceAll(e, "-", "") + randomKey(6), SecretKey: randomKey(20)}
 		s.edges[e] = c
-		conf.Identities = append(conf.Identities, identity{
-			Name: e, Credentials: []cred{{c.AccessKey, c.SecretKey}},
-			Actions: []string{}, PolicyNames: []string{"edge-" + e},
-		})
-		conf.Policies = append(conf.Policies, policy{Name: "edge-" + e, Content: EdgePolicy(s.Bucket, e)})
-	}
-	b, err := json.MarshalIndent(conf, "", "  ")
-	if err != nil {
-		return err
+		keys[e] = s3iam.Key{AccessKey: c.AccessKey, SecretKey: c.SecretKey}
 	}
 	s.S3Config = filepath.Join(s.Dir, "s3.json")
-	return os.WriteFile(s.S3Config, b, 0o600)
+	return os.WriteFile(s.S3Config, s3iam.Config(s.Bucket, s3iam.Key{AccessKey: s.Admin.AccessKey, SecretKey: s.Admin.SecretKey}, keys), 0o600)
 }
 
 // ReloadS3Config gives the running server a new s3.json: it replaces the
