@@ -361,6 +361,16 @@ func (f *fixture) certManager(ctx context.Context, c *kube.Client, res func(sche
 		secret, _, _ := unstructured.NestedString(cert.Object, "spec", "secretName")
 		live, err := c.Get(ctx, gvkSecret, ns, secret)
 		if err != nil || live == nil {
+			// Like cert-manager: nothing is issued without the
+			// Certificate's issuer, or for a Certificate deleted since
+			// the list.
+			issuer, _, _ := unstructured.NestedString(cert.Object, "spec", "issuerRef", "name")
+			if iss, _ := c.Get(ctx, gvkIssuer, "", issuer); iss == nil {
+				continue
+			}
+			if still, _ := c.Get(ctx, gvkCertificate, ns, cert.GetName()); still == nil {
+				continue
+			}
 			isCA, _, _ := unstructured.NestedBool(cert.Object, "spec", "isCA")
 			cn, _, _ := unstructured.NestedString(cert.Object, "spec", "commonName")
 			var crt, key []byte

@@ -107,6 +107,15 @@ func (e *Env) Uninstall(ctx context.Context) error {
 			rep.remove("k0smotron Cluster %s/%s", c.GetNamespace(), c.GetName())
 		}
 	}
+	// The issuers go first, so that cert-manager cannot issue a
+	// Certificate's Secret again while it is being removed.
+	for _, is := range issuers {
+		if ok, err := e.remove(ctx, mc, gvkClusterIssuer, "", is.GetName()); err != nil {
+			return err
+		} else if ok {
+			rep.remove("ClusterIssuer %s", is.GetName())
+		}
+	}
 	for _, c := range certs {
 		secret, _, _ := unstructured.NestedString(c.Object, "spec", "secretName")
 		if ok, err := e.remove(ctx, mc, gvkCertificate, c.GetNamespace(), c.GetName()); err != nil {
@@ -121,13 +130,6 @@ func (e *Env) Uninstall(ctx context.Context) error {
 			return err
 		} else if ok {
 			rep.remove("Secret %s/%s", c.GetNamespace(), secret)
-		}
-	}
-	for _, is := range issuers {
-		if ok, err := e.remove(ctx, mc, gvkClusterIssuer, "", is.GetName()); err != nil {
-			return err
-		} else if ok {
-			rep.remove("ClusterIssuer %s", is.GetName())
 		}
 	}
 	for _, n := range nsNames {
