@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	iofs "io/fs"
+	"iter"
 	"log/slog"
 	"net"
 	"os"
@@ -51,41 +53,14 @@ func TestEdgeEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	table, err := route.Parse([]byte(`{"AETMap": {"AISEDGE": {"project": "PROJ"}}}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, _ := deid.NewKeys(testSalt)
-	prof := deid.MustBuiltin("research-default")
-	events := &syncWriter{w: &bytes.Buffer{}}
-	e, err := New(Config{
-		Name: "edge-a", DataDir: filepath.Join(dir, "data"), Listen: "127.0.0.1:0", AETitle: "AISEDGE",
-		Routes: table, Store: store, Quiet: 2 * time.Second, Tick: 200 * time.Millisecond,
-		MinFreeBytes: -1, EventsOut: events,
-		Engine: func(rt route.Route) (*deid.Engine, error) {
-			return deid.New(deid.Config{Profile: prof, Keys: keys, Site: "edge-a", ProjectCode: rt.Project})
-		},
-		Log: slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	addrc := make(chan string, 1)
-	go func() { done <- e.Run(ctx, func(a net.Addr) { addrc <- a.String() }) }()
-	addr := <-addrc
-
+	addr, events, stop := runEdge(t, dir, store)
 	storescu(t, addr, "AISEDGE", seriesFiles(t, "1.2.826.0.1.3680043.8.1055.7.1", "1.2.826.0.1.3680043.8.1055.7.1.1", 1, 5))
 	storescu(t, addr, "AISEDGE", seriesFiles(t, "1.2.826.0.1.3680043.8.1055.7.2", "1.2.826.0.1.3680043.8.1055.7.2.1", 1, 3))
 	waitFor(t, 20*time.Second, func() bool { return countManifests(t, store) == 2 })
 	// The late series of study 2, after its session was sealed.
 	storescu(t, addr, "AISEDGE", seriesFiles(t, "1.2.826.0.1.3680043.8.1055.7.2", "1.2.826.0.1.3680043.8.1055.7.2.2", 2, 2))
 	waitFor(t, 20*time.Second, func() bool { return countManifests(t, store) == 3 })
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	stop()
 
 	// Every manifest matches the objects listed beside it.
 	var gens []int
@@ -150,6 +125,110 @@ func waitFor(t *testing.T, d time.Duration, cond func() bool) {
 			t.Fatalf("condition not met within %v", d)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// runEdge runs an edge (AE title AISEDGE → project PROJ, quiet period 2 s)
+// on dir with store as its bucket; it returns the receiver's address, the
+// event stream and a stop function that fails the test if Run failed.
+func runEdge(t *testing.T, dir string, store objstore.Store) (string, *syncWriter, func()) {
+	t.Helper()
+	table, err := route.Parse([]byte(`{"AETMap": {"AISEDGE": {"project": "PROJ"}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, _ := deid.NewKeys(testSalt)
+	prof := deid.MustBuiltin("research-default")
+	events := &syncWriter{w: &bytes.Buffer{}}
+	e, err := New(Config{
+		Name: "edge-a", DataDir: filepath.Join(dir, "data"), Listen: "127.0.0.1:0", AETitle: "AISEDGE",
+		Routes: table, Store: store, Quiet: 2 * time.Second, Tick: 200 * time.Millisecond,
+		MinFreeBytes: -1, EventsOut: events,
+		Engine: func(rt route.Route) (*deid.Engine, error) {
+			return deid.New(deid.Config{Profile: prof, Keys: keys, Site: "edge-a", ProjectCode: rt.Project})
+		},
+		Log: slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	addrc := make(chan string, 1)
+	go func() { done <- e.Run(ctx, func(a net.Addr) { addrc <- a.String() }) }()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return <-addrc, events, stop
+}
+
+// listLies is a bucket whose listing misrepresents one object: omitted
+// (lost after the Put) or with another ETag (not what was sent).
+type listLies struct {
+	objstore.Store
+	match string // keys containing it are misrepresented
+	omit  bool
+}
+
+func (l listLies) List(ctx context.Context, prefix string) iter.Seq2[objstore.Info, error] {
+	return func(yield func(objstore.Info, error) bool) {
+		for info, err := range l.Store.List(ctx, prefix) {
+			if err == nil && strings.Contains(info.Key, l.match) {
+				if l.omit {
+					continue
+				}
+				info.ETag = "00000000000000000000000000000000"
+			}
+			if !yield(info, err) {
+				return
+			}
+		}
+	}
+}
+
+// TestNoSealUnlessTheBucketHasEverything: a bucket that lost an object
+// after its Put, or lists another ETag than the Put returned, gets no
+// seal, and the staged copies stay.
+func TestNoSealUnlessTheBucketHasEverything(t *testing.T) {
+	if _, err := exec.LookPath("storescu"); err != nil {
+		t.Skip("storescu (dcmtk) not installed: run ./scripts/test")
+	}
+	for _, omit := range []bool{true, false} {
+		t.Run(fmt.Sprintf("omitted=%v", omit), func(t *testing.T) {
+			dir := t.TempDir()
+			fs, err := objfs.Open(filepath.Join(dir, "bucket"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			store := listLies{Store: fs, match: "/DICOM/", omit: omit}
+			addr, events, stop := runEdge(t, dir, store)
+			storescu(t, addr, "AISEDGE", seriesFiles(t, "1.2.826.0.1.3680043.8.1055.9.1", "1.2.826.0.1.3680043.8.1055.9.1.1", 1, 3))
+			waitFor(t, 20*time.Second, func() bool { return strings.Contains(events.String(), `"event":"upload_failed"`) })
+			stop()
+			if n := countManifests(t, fs); n != 0 {
+				t.Fatalf("%d sessions sealed over a bucket that misses or misstates an object", n)
+			}
+			if strings.Contains(events.String(), `"event":"upload_completed"`) {
+				t.Fatal("upload reported complete")
+			}
+			staged := 0
+			filepath.WalkDir(filepath.Join(dir, "data"), func(p string, d iofs.DirEntry, err error) error {
+				if err == nil && !d.IsDir() && strings.HasSuffix(p, ".dcm") && strings.Contains(p, "staging") {
+					staged++
+				}
+				return nil
+			})
+			if staged != 3 {
+				t.Fatalf("%d staged files left, want the 3 kept", staged)
+			}
+		})
 	}
 }
 

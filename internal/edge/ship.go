@@ -111,6 +111,10 @@ func (s *Shipper) Ship(ctx context.Context, sh spool.Shipment) error {
 	var mu sync.Mutex
 	var firstErr error
 	var wg sync.WaitGroup
+	// sent holds the ETag each Put of this run returned (checked by the
+	// backend against the bytes sent), so the check before the seal need
+	// not re-read large files to compute their multipart ETags.
+	sent := map[string]string{}
 	for _, f := range m.Files {
 		key := s.Prefix + folder + "/" + f.Path
 		if info, ok := listed[key]; ok && info.Size == f.Size && s.sameETag(ctx, info, filepath.Join(root, filepath.FromSlash(f.Path)), f) {
@@ -120,12 +124,13 @@ func (s *Shipper) Ship(ctx context.Context, sh spool.Shipment) error {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			if err := s.putFile(ctx, key, filepath.Join(root, filepath.FromSlash(f.Path)), f); err != nil {
-				mu.Lock()
-				if firstErr == nil {
-					firstErr = err
-				}
-				mu.Unlock()
+			info, err := s.putFile(ctx, key, filepath.Join(root, filepath.FromSlash(f.Path)), f)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && firstErr == nil {
+				firstErr = err
+			} else if err == nil {
+				sent[key] = objstore.NormalizeETag(info.ETag)
 			}
 		}()
 	}
@@ -137,7 +142,7 @@ func (s *Shipper) Ship(ctx context.Context, sh spool.Shipment) error {
 	// file must still be there with its size and ETag (a store that lost
 	// an object across a restart is caught here, not after the local
 	// copies are gone).
-	if err := s.verifyAll(ctx, m, root); err != nil {
+	if err := s.verifyAll(ctx, m, root, sent); err != nil {
 		return s.fail(sh, err, false)
 	}
 	if err := s.Spool.UpdateShipment(sh.StudyKey, sh.Generation, func(x *spool.Shipment) { x.State = spool.Uploaded }); err != nil {
@@ -194,8 +199,9 @@ func (s *Shipper) FinishSealed() error {
 }
 
 // verifyAll lists the session's prefix once and checks every file of the
-// manifest against it.
-func (s *Shipper) verifyAll(ctx context.Context, m *manifest.Manifest, root string) error {
+// manifest against it: against the ETag its Put returned when sent holds
+// one, else against the file's own (read again for a multipart ETag).
+func (s *Shipper) verifyAll(ctx context.Context, m *manifest.Manifest, root string, sent map[string]string) error {
 	listed := map[string]objstore.Info{}
 	for info, err := range s.Store.List(ctx, s.Prefix+m.Folder+"/") {
 		if err != nil {
@@ -204,8 +210,15 @@ func (s *Shipper) verifyAll(ctx context.Context, m *manifest.Manifest, root stri
 		listed[info.Key] = info
 	}
 	for _, f := range m.Files {
-		info, ok := listed[s.Prefix+m.Folder+"/"+f.Path]
-		if !ok || info.Size != f.Size || !s.sameETag(ctx, info, filepath.Join(root, filepath.FromSlash(f.Path)), f) {
+		key := s.Prefix + m.Folder + "/" + f.Path
+		info, ok := listed[key]
+		same := func() bool {
+			if etag, ok := sent[key]; ok {
+				return objstore.NormalizeETag(info.ETag) == etag
+			}
+			return s.sameETag(ctx, info, filepath.Join(root, filepath.FromSlash(f.Path)), f)
+		}
+		if !ok || info.Size != f.Size || !same() {
 			return fmt.Errorf("verifying %s: %s is missing or differs in the bucket", m.Folder, f.Path)
 		}
 	}
@@ -226,15 +239,14 @@ func (s *Shipper) sameETag(ctx context.Context, info objstore.Info, path string,
 	return err == nil && etag == objstore.NormalizeETag(info.ETag)
 }
 
-func (s *Shipper) putFile(ctx context.Context, key, path string, f manifest.File) error {
+func (s *Shipper) putFile(ctx context.Context, key, path string, f manifest.File) (objstore.Info, error) {
 	md5sum, _ := hex.DecodeString(f.MD5)
 	shasum, _ := hex.DecodeString(f.SHA256)
 	// A local bucket links the staged file (written once, never changed)
 	// instead of copying it. The backend checks what the server echoes
 	// against the digests; verifyAll then checks every object by one
 	// listing before the seal (a listing per file doubled the requests).
-	_, err := objstore.PutFile(ctx, s.Store, key, path, f.Size, objstore.PutOptions{ContentMD5: md5sum, SHA256: shasum, ContentType: "application/dicom"})
-	return err
+	return objstore.PutFile(ctx, s.Store, key, path, f.Size, objstore.PutOptions{ContentMD5: md5sum, SHA256: shasum, ContentType: "application/dicom"})
 }
 
 func (s *Shipper) putBytes(ctx context.Context, key string, b []byte) error {
