@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"github.com/aisedge/aisedge/internal/testpeer/sampledata"
 	"io"
 	"os"
 	"os/exec"
@@ -14,19 +15,6 @@ import (
 	"testing"
 	"time"
 )
-
-// moduleRoot is the folder of go.mod above the test's working folder.
-func moduleRoot(t testing.TB) string {
-	t.Helper()
-	wd, _ := os.Getwd()
-	for d := wd; d != filepath.Dir(d); d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d
-		}
-	}
-	t.Fatal("go.mod not found")
-	return ""
-}
 
 // buildBinary builds the aisedge binary into a temporary folder, with the
 // race detector when race is true.
@@ -43,7 +31,7 @@ func buildBinary(t testing.TB, race bool) string {
 	}
 	args = append(args, "./cmd/aisedge")
 	cmd := exec.Command(goBin, args...)
-	cmd.Dir = moduleRoot(t)
+	cmd.Dir = sampledata.ModuleRoot(t)
 	start := time.Now()
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)

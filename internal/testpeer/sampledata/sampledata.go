@@ -115,3 +115,16 @@ func Untarred(tb testing.TB, name string) []string {
 		out = append(out, p)
 	}
 }
+
+// ModuleRoot is the folder of go.mod above the test's working folder.
+func ModuleRoot(tb testing.TB) string {
+	tb.Helper()
+	wd, _ := os.Getwd()
+	for d := wd; d != filepath.Dir(d); d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return d
+		}
+	}
+	tb.Fatal("go.mod not found above " + wd)
+	return ""
+}

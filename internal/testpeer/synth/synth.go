@@ -6,6 +6,7 @@
 package synth
 
 import (
+	"github.com/aisedge/aisedge/internal/testpeer/sampledata"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -68,7 +69,7 @@ func (x Builder) SeqTag(tag dicom.Tag, n int) []Builder {
 // the generated dictionary source of the module's codec.
 func DictEntries(t testing.TB, vrs ...string) []dicom.DictEntry {
 	t.Helper()
-	src, err := os.ReadFile(filepath.Join(moduleRoot(t), "internal", "dicom", "dict_gen.go"))
+	src, err := os.ReadFile(filepath.Join(sampledata.ModuleRoot(t), "internal", "dicom", "dict_gen.go"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,16 +84,4 @@ func DictEntries(t testing.TB, vrs ...string) []dicom.DictEntry {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Tag < out[j].Tag })
 	return out
-}
-
-func moduleRoot(t testing.TB) string {
-	t.Helper()
-	wd, _ := os.Getwd()
-	for d := wd; d != filepath.Dir(d); d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d
-		}
-	}
-	t.Fatal("go.mod not found")
-	return ""
 }
