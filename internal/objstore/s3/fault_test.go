@@ -2,6 +2,7 @@ package s3_test
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/md5"
 	"encoding/hex"
 	"errors"
@@ -9,6 +10,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -30,6 +33,25 @@ type fakeS3 struct {
 	fault func(kind string, r *http.Request, w http.ResponseWriter) bool
 	// etag, if set, replaces the ETag the fake returns for single PUTs.
 	etag string
+	// crc: "" echoes no x-amz-checksum-crc32c (older servers), "echo"
+	// echoes the header it got, "wrong" echoes a wrong one from part 2 on.
+	crc string
+	// partMD5Header records, per part request, whether it had Content-MD5.
+	partMD5Header []bool
+	// realComplete answers CompleteMultipartUpload with the true ETag.
+	realComplete bool
+	partSums     map[int][]byte // by part number
+}
+
+// sums returns the parts' MD5s in part order.
+func (f *fakeS3) sums() [][]byte {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([][]byte, len(f.partSums))
+	for n, s := range f.partSums {
+		out[n-1] = s
+	}
+	return out
 }
 
 func (f *fakeS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -59,8 +81,26 @@ func (f *fakeS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `<InitiateMultipartUploadResult><Bucket>bucket</Bucket><Key>k</Key><UploadId>u1</UploadId></InitiateMultipartUploadResult>`)
 	case "part":
 		w.Header().Set("ETag", `"`+hex.EncodeToString(sum[:])+`"`)
+		f.mu.Lock()
+		f.partMD5Header = append(f.partMD5Header, r.Header.Get("Content-Md5") != "")
+		if f.partSums == nil {
+			f.partSums = map[int][]byte{}
+		}
+		pn, _ := strconv.Atoi(r.URL.Query().Get("partNumber"))
+		f.partSums[pn] = sum[:]
+		f.mu.Unlock()
+		switch c := r.Header.Get("X-Amz-Checksum-Crc32c"); {
+		case f.crc == "echo" || (f.crc == "wrong" && r.URL.Query().Get("partNumber") == "1"):
+			w.Header().Set("X-Amz-Checksum-Crc32c", c)
+		case f.crc == "wrong":
+			w.Header().Set("X-Amz-Checksum-Crc32c", "AAAAAA==")
+		}
 	case "complete":
-		fmt.Fprint(w, `<CompleteMultipartUploadResult><Bucket>bucket</Bucket><Key>k</Key><ETag>"0123-2"</ETag></CompleteMultipartUploadResult>`)
+		etag := "0123-2"
+		if f.realComplete {
+			etag = objstore.MultipartETag(f.sums())
+		}
+		fmt.Fprintf(w, `<CompleteMultipartUploadResult><Bucket>bucket</Bucket><Key>k</Key><ETag>"%s"</ETag></CompleteMultipartUploadResult>`, etag)
 	case "abort":
 		w.WriteHeader(http.StatusNoContent)
 	case "PUT object":
@@ -183,6 +223,57 @@ func TestMultipartWrongETag(t *testing.T) {
 	_, err := newFake(t, f).Put(t.Context(), "k", bytes.NewReader(data), int64(len(data)), objstore.PutOptions{})
 	if !errors.Is(err, objstore.ErrChecksum) || f.count("part") != 2 {
 		t.Errorf("err = %v after %d parts, want ErrChecksum after 2", err, f.count("part"))
+	}
+}
+
+// Parts carry a CRC32C; once the server has echoed one (it checked the
+// bytes against it), later parts skip the MD5. A server that echoes none
+// keeps getting Content-MD5 on every part; a wrong echo fails the upload.
+func TestMultipartCRC32C(t *testing.T) {
+	data := objstoretest.Data(3*s3.MinPartSize + 10) // 4 parts
+	for _, tc := range []struct {
+		crc      string
+		wantMD5s int // parts sent with Content-MD5
+		wantErr  bool
+	}{
+		{crc: "", wantMD5s: 4},
+		{crc: "echo", wantMD5s: 2}, // the first two are read before the first answer (2 slots)
+		{crc: "wrong", wantErr: true},
+	} {
+		t.Run("server="+cmp.Or(tc.crc, "no echo"), func(t *testing.T) {
+			f := &fakeS3{crc: tc.crc, realComplete: true}
+			store := newFake(t, f)
+			info, err := store.Put(t.Context(), "k", bytes.NewReader(data), int64(len(data)), objstoretest.Digests(data))
+			if tc.wantErr {
+				if !errors.Is(err, objstore.ErrChecksum) || f.count("abort") != 1 {
+					t.Fatalf("err = %v, calls %v; want ErrChecksum and the upload aborted", err, f.calls)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := objstore.MultipartETag(f.sums()); info.ETag != want {
+				t.Errorf("ETag %s, want %s", info.ETag, want)
+			}
+			n := 0
+			for _, h := range f.partMD5Header {
+				if h {
+					n++
+				}
+			}
+			if tc.crc == "" && n != tc.wantMD5s || tc.crc == "echo" && (n > tc.wantMD5s || f.partMD5Header[len(f.partMD5Header)-1]) {
+				t.Errorf("Content-MD5 on parts %v, want %d of 4", f.partMD5Header, tc.wantMD5s)
+			}
+			// A second object: the store remembers the echo.
+			f.partMD5Header = nil
+			if _, err := store.Put(t.Context(), "k2", bytes.NewReader(data), int64(len(data)), objstoretest.Digests(data)); err != nil {
+				t.Fatal(err)
+			}
+			if tc.crc == "echo" && slices.Contains(f.partMD5Header, true) {
+				t.Errorf("second object: Content-MD5 on parts %v, want none", f.partMD5Header)
+			}
+		})
 	}
 }
 

@@ -9,7 +9,10 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash"
+	"hash/crc32"
 	"io"
+	"net/http"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -156,9 +159,13 @@ type part struct {
 	num     int
 	body    io.Reader
 	size    int64
-	md5     []byte
+	md5     []byte // nil when not computed (see Store.crcEchoed)
+	crc     []byte // CRC32C, big-endian
 	release func()
 }
+
+// castagnoli is the CRC32C table (hardware-accelerated on amd64 and arm64).
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // putMultipart uploads r in parts, in the store's PartConcurrency slots
 // (shared with its other uploads). Parts are read
@@ -214,7 +221,7 @@ func (s *Store) putMultipart(ctx context.Context, key string, r io.Reader, size 
 		if uctx.Err() != nil {
 			break
 		}
-		p, err := src.next(uctx, i+1)
+		p, err := src.next(uctx, i+1, !s.crcEchoed.Load())
 		if err != nil {
 			<-sem
 			cancel(err)
@@ -223,10 +230,14 @@ func (s *Store) putMultipart(ctx context.Context, key string, r io.Reader, size 
 		partMD5s[i] = p.md5
 		wg.Go(func() {
 			defer func() { p.release(); <-sem }()
-			op, err := s.core.PutObjectPart(uctx, s.cfg.Bucket, key, uploadID, p.num, p.body, p.size,
-				minio.PutObjectPartOptions{Md5Base64: base64.StdEncoding.EncodeToString(p.md5)})
-			if err == nil && objstore.NormalizeETag(op.ETag) != objstore.ETag(p.md5) {
-				err = fmt.Errorf("%w: part %d: server ETag %q, MD5 of the bytes sent %x", objstore.ErrChecksum, p.num, op.ETag, p.md5)
+			crc := base64.StdEncoding.EncodeToString(p.crc)
+			popts := minio.PutObjectPartOptions{CustomHeader: http.Header{"X-Amz-Checksum-Crc32c": {crc}}}
+			if p.md5 != nil {
+				popts.Md5Base64 = base64.StdEncoding.EncodeToString(p.md5)
+			}
+			op, err := s.core.PutObjectPart(uctx, s.cfg.Bucket, key, uploadID, p.num, p.body, p.size, popts)
+			if err == nil {
+				err = s.checkPart(p, op, crc)
 			}
 			if err != nil {
 				cancel(err)
@@ -267,11 +278,46 @@ func (s *Store) putMultipart(ctx context.Context, key string, r io.Reader, size 
 		return objstore.Info{}, err
 	}
 	completed = true
-	want := objstore.MultipartETag(partMD5s)
+	// The object's ETag from the parts' MD5s: ours where every part was
+	// hashed, else the ETags the server gave each part (whose bytes it
+	// checked against our CRC32C): either way the server must have
+	// assembled exactly the parts it confirmed.
+	sums := partMD5s
+	if slices.ContainsFunc(partMD5s, func(m []byte) bool { return m == nil }) {
+		sums = make([][]byte, len(done))
+		for i, d := range done {
+			if sums[i], err = hex.DecodeString(objstore.NormalizeETag(d.ETag)); err != nil || len(sums[i]) != md5.Size {
+				return objstore.Info{}, fmt.Errorf("%w: part %d: server ETag %q is not an MD5", objstore.ErrChecksum, d.PartNumber, d.ETag)
+			}
+		}
+	}
+	want := objstore.MultipartETag(sums)
 	if got := objstore.NormalizeETag(ui.ETag); got != want {
 		return objstore.Info{}, fmt.Errorf("%w: server ETag %q, computed from the parts sent %s", objstore.ErrChecksum, got, want)
 	}
 	return objstore.Info{Key: key, Size: size, ETag: want, LastModified: ui.LastModified, SHA256: gotSHA}, nil
+}
+
+// checkPart verifies a stored part: its ETag against our MD5 when we
+// computed one, and the CRC32C the server echoes (having checked the bytes
+// against the header) against ours. A server that echoes the CRC32C is
+// remembered, and the parts that follow skip the MD5, the client's main
+// CPU cost for large objects; a part that has neither check fails.
+func (s *Store) checkPart(p part, op minio.ObjectPart, crc string) error {
+	if p.md5 != nil && objstore.NormalizeETag(op.ETag) != objstore.ETag(p.md5) {
+		return fmt.Errorf("%w: part %d: server ETag %q, MD5 of the bytes sent %x", objstore.ErrChecksum, p.num, op.ETag, p.md5)
+	}
+	switch op.ChecksumCRC32C {
+	case crc:
+		s.crcEchoed.Store(true)
+	case "":
+		if p.md5 == nil {
+			return fmt.Errorf("%w: part %d: the server confirmed no checksum (no CRC32C echoed, no MD5 sent)", objstore.ErrChecksum, p.num)
+		}
+	default:
+		return fmt.Errorf("%w: part %d: server CRC32C %s, CRC32C of the bytes sent %s", objstore.ErrChecksum, p.num, op.ChecksumCRC32C, crc)
+	}
+	return nil
 }
 
 // partSource cuts a reader into parts. An io.ReaderAt is read in place (one
@@ -312,10 +358,23 @@ func newPartSource(r io.Reader, size, partSize int64, buffers int, whole io.Writ
 	return ps
 }
 
-func (ps *partSource) next(ctx context.Context, num int) (part, error) {
+// next reads part num, hashing it into the whole-object digest, its
+// CRC32C and, when withMD5, its MD5.
+func (ps *partSource) next(ctx context.Context, num int, withMD5 bool) (part, error) {
 	n := min(ps.partSize, ps.size-ps.off)
-	h := md5.New()
-	w := io.MultiWriter(h, ps.whole)
+	c := crc32.New(castagnoli)
+	var h hash.Hash
+	w := io.MultiWriter(c, ps.whole)
+	if withMD5 {
+		h = md5.New()
+		w = io.MultiWriter(h, c, ps.whole)
+	}
+	sums := func() ([]byte, []byte) {
+		if h == nil {
+			return nil, c.Sum(nil)
+		}
+		return h.Sum(nil), c.Sum(nil)
+	}
 	if ps.ra != nil {
 		sec := io.NewSectionReader(ps.ra, ps.base+ps.off, n)
 		got, err := copyBuffer(ctx, w, sec, ps.scratch)
@@ -326,7 +385,8 @@ func (ps *partSource) next(ctx context.Context, num int) (part, error) {
 			return part{}, fmt.Errorf("%w: the reader ended %d bytes short of the size", objstore.ErrInvalid, ps.size-ps.off-got)
 		}
 		ps.off += n
-		return part{num: num, body: io.NewSectionReader(ps.ra, ps.base+ps.off-n, n), size: n, md5: h.Sum(nil), release: func() {}}, nil
+		m, crc := sums()
+		return part{num: num, body: io.NewSectionReader(ps.ra, ps.base+ps.off-n, n), size: n, md5: m, crc: crc, release: func() {}}, nil
 	}
 	var buf []byte
 	select {
@@ -352,7 +412,8 @@ func (ps *partSource) next(ctx context.Context, num int) (part, error) {
 	}
 	w.Write(buf[:n])
 	ps.off += n
-	return part{num: num, body: bytes.NewReader(buf[:n]), size: n, md5: h.Sum(nil), release: func() { ps.pool <- buf }}, nil
+	m, crc := sums()
+	return part{num: num, body: bytes.NewReader(buf[:n]), size: n, md5: m, crc: crc, release: func() { ps.pool <- buf }}, nil
 }
 
 // finish fails if the reader holds more than size bytes.

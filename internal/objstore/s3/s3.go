@@ -8,11 +8,14 @@
 //     corrupted data; the ETag and checksum the server echoes are compared
 //     with digests computed from the bytes sent;
 //   - larger objects go up as a multipart upload of PartSize parts, at most
-//     PartConcurrency at a time, each with its Content-MD5; the whole-object
+//     PartConcurrency at a time across the store, each with its CRC32C
+//     (x-amz-checksum-crc32c, which the server checks and echoes) and, until
+//     the server has shown that it echoes the CRC32C, its Content-MD5 (the
+//     MD5 is most of the client's CPU for large objects); the whole-object
 //     digest given by the caller (the SHA-256, else the MD5) is checked
 //     locally before the upload is completed (a mismatch aborts it, so
 //     nothing is stored), and the final ETag must equal the MD5 of the part
-//     MD5s computed locally.
+//     MD5s (ours, or the server's for parts it confirmed by CRC32C).
 //
 // minio-go's own retries are disabled: wrap the Store with objstore.WithRetry,
 // which retries transient errors only. Errors are *objstore.Error classified
@@ -38,6 +41,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -101,6 +105,10 @@ type Store struct {
 	layout objstore.PartLayout
 	// parts holds one token per part in flight (PartConcurrency).
 	parts chan struct{}
+	// crcEchoed is set once the server has echoed a part's CRC32C
+	// (checked against the bytes it received): from then on parts are
+	// not MD5-hashed.
+	crcEchoed atomic.Bool
 }
 
 var _ objstore.Store = (*Store)(nil)
