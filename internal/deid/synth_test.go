@@ -287,19 +287,7 @@ func synthMR(t testing.TB, v variant, st synthStudy, instance int) (*dicom.File,
 	ds.SetBytes(dicom.NewTag(0x6000, 0x3000), dicom.OW, make([]byte, 8))
 
 	// Pixels: 8x8 16-bit.
-	x.Str("PhotometricInterpretation", dicom.CS, "MONOCHROME2")
-	ds.SetUint16(dicom.MustTag("SamplesPerPixel"), 1)
-	ds.SetUint16(dicom.MustTag("Rows"), 8)
-	ds.SetUint16(dicom.MustTag("Columns"), 8)
-	ds.SetUint16(dicom.TagBitsAllocated, 16)
-	ds.SetUint16(dicom.MustTag("BitsStored"), 12)
-	ds.SetUint16(dicom.MustTag("HighBit"), 11)
-	ds.SetUint16(dicom.TagPixelRepresentation, 0)
-	pix := make([]byte, 128)
-	for i := range pix {
-		pix[i] = byte(i)
-	}
-	ds.SetBytes(dicom.TagPixelData, dicom.OW, pix)
+	x.Pixels8x8(func(i int) byte { return byte(i) })
 
 	meta := dicom.NewFileMeta(mrImageStorage, sop, dicom.ExplicitVRLittleEndian)
 	meta.SetString(dicom.TagSourceApplicationEntityTitle, dicom.AE, "PHISOURCEAE")

@@ -208,19 +208,7 @@ func phiSynthMR(t testing.TB, v phiVariant, pns []dicom.DictEntry, series, insta
 	phiNested(x, v, pns, seriesUID, sop)
 	phiPrivate(x, v)
 	// Pixels: 8x8, 16 bits.
-	x.Str("PhotometricInterpretation", dicom.CS, "MONOCHROME2")
-	ds.SetUint16(dicom.MustTag("SamplesPerPixel"), 1)
-	ds.SetUint16(dicom.MustTag("Rows"), 8)
-	ds.SetUint16(dicom.MustTag("Columns"), 8)
-	ds.SetUint16(dicom.TagBitsAllocated, 16)
-	ds.SetUint16(dicom.MustTag("BitsStored"), 12)
-	ds.SetUint16(dicom.MustTag("HighBit"), 11)
-	ds.SetUint16(dicom.TagPixelRepresentation, 0)
-	pix := make([]byte, 128)
-	for i := range pix {
-		pix[i] = byte(i * 7)
-	}
-	ds.SetBytes(dicom.TagPixelData, dicom.OW, pix)
+	x.Pixels8x8(func(i int) byte { return byte(i * 7) })
 	return phiFile(ds, phiMRImage, sop)
 }
 

@@ -85,3 +85,22 @@ func DictEntries(t testing.TB, vrs ...string) []dicom.DictEntry {
 	sort.Slice(out, func(i, j int) bool { return out[i].Tag < out[j].Tag })
 	return out
 }
+
+// Pixels8x8 sets an 8x8 MONOCHROME2 image of 12 bits stored in 16, its 128
+// bytes of pixel data given by value(i) for byte i.
+func (x Builder) Pixels8x8(value func(i int) byte) Builder {
+	x.Str("PhotometricInterpretation", dicom.CS, "MONOCHROME2")
+	x.DS.SetUint16(dicom.MustTag("SamplesPerPixel"), 1)
+	x.DS.SetUint16(dicom.MustTag("Rows"), 8)
+	x.DS.SetUint16(dicom.MustTag("Columns"), 8)
+	x.DS.SetUint16(dicom.TagBitsAllocated, 16)
+	x.DS.SetUint16(dicom.MustTag("BitsStored"), 12)
+	x.DS.SetUint16(dicom.MustTag("HighBit"), 11)
+	x.DS.SetUint16(dicom.TagPixelRepresentation, 0)
+	pix := make([]byte, 128)
+	for i := range pix {
+		pix[i] = value(i)
+	}
+	x.DS.SetBytes(dicom.TagPixelData, dicom.OW, pix)
+	return x
+}
