@@ -381,47 +381,35 @@ func (r *renderer) hub() ([]File, error) {
 	// a rotated credential rolls the pod.
 	rollHash := hash(hubYAML, sortedData(s3), sortedData(xnat))
 	gid := int64(65532)
-	dep := &appsv1.Deployment{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
-		ObjectMeta: metav1.ObjectMeta{Namespace: NSUpload, Name: HubDeployment, Labels: partOf(labels)},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: int32p(1),
-			// One writer of the state volume at a time.
-			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType},
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: partOf(labels), Annotations: map[string]string{ConfigHashAnn: rollHash}},
-				Spec: corev1.PodSpec{
-					AutomountServiceAccountToken: boolp(false),
-					SecurityContext:              &corev1.PodSecurityContext{FSGroup: &gid},
-					Containers: []corev1.Container{{
-						Name:            "hub",
-						Image:           m.Images.AISEdge,
-						Args:            []string{"hub", "--config", podConfigDir + "/hub.yaml"},
-						Ports:           []corev1.ContainerPort{{Name: "http", ContainerPort: 8081}},
-						SecurityContext: restricted(),
-						ReadinessProbe:  httpProbe("/readyz", "http"),
-						LivenessProbe:   httpProbe("/healthz", "http"),
-						VolumeMounts: []corev1.VolumeMount{
-							{Name: "config", MountPath: podConfigDir + "/hub.yaml", SubPath: "hub.yaml", ReadOnly: true},
-							{Name: "s3", MountPath: podS3Dir, ReadOnly: true},
-							{Name: "xnat", MountPath: podXNATDir, ReadOnly: true},
-							{Name: "state", MountPath: podStateDir},
-							{Name: "tmp", MountPath: "/tmp"},
-						},
-					}},
-					Volumes: []corev1.Volume{
-						{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: HubConfigMap}}}},
-						{Name: "s3", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: HubS3Secret, DefaultMode: mode(0o440)}}},
-						{Name: "xnat", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: XNATSecret, DefaultMode: mode(0o440),
-							Items: []corev1.KeyToPath{{Key: "username", Path: "username"}, {Key: "password", Path: "password"}}}}},
-						{Name: "state", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: HubPVC}}},
-						{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
-					},
-				},
+	// One writer of the state volume at a time.
+	dep := singleton(NSUpload, HubDeployment, labels, rollHash, corev1.PodSpec{
+		AutomountServiceAccountToken: boolp(false),
+		SecurityContext:              &corev1.PodSecurityContext{FSGroup: &gid},
+		Containers: []corev1.Container{{
+			Name:            "hub",
+			Image:           m.Images.AISEdge,
+			Args:            []string{"hub", "--config", podConfigDir + "/hub.yaml"},
+			Ports:           []corev1.ContainerPort{{Name: "http", ContainerPort: 8081}},
+			SecurityContext: restricted(),
+			ReadinessProbe:  httpProbe("/readyz", "http"),
+			LivenessProbe:   httpProbe("/healthz", "http"),
+			VolumeMounts: []corev1.VolumeMount{
+				{Name: "config", MountPath: podConfigDir + "/hub.yaml", SubPath: "hub.yaml", ReadOnly: true},
+				{Name: "s3", MountPath: podS3Dir, ReadOnly: true},
+				{Name: "xnat", MountPath: podXNATDir, ReadOnly: true},
+				{Name: "state", MountPath: podStateDir},
+				{Name: "tmp", MountPath: "/tmp"},
 			},
+		}},
+		Volumes: []corev1.Volume{
+			{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: HubConfigMap}}}},
+			{Name: "s3", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: HubS3Secret, DefaultMode: mode(0o440)}}},
+			{Name: "xnat", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: XNATSecret, DefaultMode: mode(0o440),
+				Items: []corev1.KeyToPath{{Key: "username", Path: "username"}, {Key: "password", Path: "password"}}}}},
+			{Name: "state", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: HubPVC}}},
+			{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 		},
-	}
+	})
 	return []File{
 		{Path: "management/30-hub-secrets.yaml", Secret: true, Objects: secrets},
 		{Path: "management/30-hub.yaml", Objects: []*unstructured.Unstructured{
@@ -433,6 +421,25 @@ func (r *renderer) hub() ([]File, error) {
 }
 
 func boolp(v bool) *bool { return &v }
+
+// singleton is the Deployment of one pod at a time (Recreate: the old pod
+// is gone before the new one starts), labelled with labels and rolled by
+// rollHash in the ConfigHashAnn annotation of its pod template.
+func singleton(ns, name string, labels map[string]string, rollHash string, pod corev1.PodSpec) *appsv1.Deployment {
+	return &appsv1.Deployment{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: partOf(labels)},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: int32p(1),
+			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType},
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: partOf(labels), Annotations: map[string]string{ConfigHashAnn: rollHash}},
+				Spec:       pod,
+			},
+		},
+	}
+}
 
 func httpProbe(path, port string) *corev1.Probe {
 	return &corev1.Probe{

@@ -6,9 +6,7 @@ import (
 	"strconv"
 
 	"go.yaml.in/yaml/v3"
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/aisedge/aisedge/internal/config"
@@ -199,20 +197,8 @@ func (r *renderer) site(s *fleet.Site) (Cluster, error) {
 		// No DNS on-prem: the management names resolve to its node.
 		pod.HostAliases = []corev1.HostAlias{{IP: m.NodeIP, Hostnames: []string{m.SeaweedFSHostname, s.APIHost, s.KonnectivityHost}}}
 	}
-	dep := &appsv1.Deployment{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
-		ObjectMeta: metav1.ObjectMeta{Namespace: NSIngest, Name: EdgeDeployment, Labels: partOf(edgeLabels)},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: int32p(1),
-			// hostPort 4242 and the host folders belong to one pod at a time.
-			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType},
-			Selector: &metav1.LabelSelector{MatchLabels: edgeLabels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: partOf(edgeLabels), Annotations: map[string]string{ConfigHashAnn: rollHash}},
-				Spec:       pod,
-			},
-		},
-	}
+	// hostPort 4242 and the host folders belong to one pod at a time.
+	dep := singleton(NSIngest, EdgeDeployment, edgeLabels, rollHash, pod)
 	cl.Files = []File{
 		{Path: dir + "00-namespace.yaml", Objects: []*unstructured.Unstructured{namespace(NSIngest, map[string]string{"app": "xnat-ingest"})}},
 		{Path: dir + "10-edge-secrets.yaml", Secret: true, Objects: secrets},
