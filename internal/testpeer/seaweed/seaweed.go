@@ -36,6 +36,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/aisedge/aisedge/internal/fleet/s3iam"
+	"github.com/aisedge/aisedge/internal/testpeer/ports"
 	"math/big"
 	"net"
 	"net/http"
@@ -285,18 +286,18 @@ func launch(bin string) (srv *Server, err error) {
 	if err := srv.writeS3Config(); err != nil {
 		return nil, err
 	}
-	ports, err := freePorts(10)
+	free, err := ports.Free(10)
 	if err != nil {
 		return nil, err
 	}
-	srv.ports = ports
-	srv.HTTPEndpoint = fmt.Sprintf("http://127.0.0.1:%d", ports[8])
-	srv.Endpoint = fmt.Sprintf("https://127.0.0.1:%d", ports[9])
+	srv.ports = free
+	srv.HTTPEndpoint = fmt.Sprintf("http://127.0.0.1:%d", free[8])
+	srv.Endpoint = fmt.Sprintf("https://127.0.0.1:%d", free[9])
 	data := filepath.Join(dir, "data")
 	if err := os.Mkdir(data, 0o755); err != nil {
 		return nil, err
 	}
-	p := func(i int) string { return strconv.Itoa(ports[i]) }
+	p := func(i int) string { return strconv.Itoa(free[i]) }
 	args := []string{"server",
 		"-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-dir=" + data,
 		"-master.volumeSizeLimitMB=1024", "-volume.max=0", "-master.telemetry=false", "-volume.preStopSeconds=0",
@@ -440,26 +441,6 @@ func (s *Server) stop() {
 	if s.Dir != "" {
 		os.RemoveAll(s.Dir)
 	}
-}
-
-// freePorts returns n distinct ports free on 127.0.0.1 right now.
-func freePorts(n int) ([]int, error) {
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }
 
 // writeTLS generates the run's CA, a server certificate for 127.0.0.1 and

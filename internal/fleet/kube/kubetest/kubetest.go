@@ -22,8 +22,8 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/aisedge/aisedge/internal/testpeer/ports"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -108,25 +108,6 @@ func Start(tb testing.TB) *Server {
 	return s
 }
 
-func freePorts(n int) ([]int, error) {
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	var out []int
-	for i := 0; i < n; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		ls = append(ls, l)
-		out = append(out, l.Addr().(*net.TCPAddr).Port)
-	}
-	return out, nil
-}
-
 func (s *Server) run(name string, args ...string) error {
 	cmd := exec.Command(name, args...)
 	var log bytes.Buffer
@@ -181,12 +162,12 @@ func (s *Server) stop() {
 
 // startStore starts etcd (or kine) and returns its client URL.
 func (s *Server) startStore() (string, error) {
-	ports, err := freePorts(2)
+	free, err := ports.Free(2)
 	if err != nil {
 		return "", err
 	}
-	client := "http://127.0.0.1:" + strconv.Itoa(ports[0])
-	peer := "http://127.0.0.1:" + strconv.Itoa(ports[1])
+	client := "http://127.0.0.1:" + strconv.Itoa(free[0])
+	peer := "http://127.0.0.1:" + strconv.Itoa(free[1])
 	if etcd := filepath.Join(CacheDir(), "etcd"); fileExists(etcd) {
 		err := s.run(etcd, "--name=kubetest", "--data-dir="+filepath.Join(s.dir, "etcd"),
 			"--listen-client-urls="+client, "--advertise-client-urls="+client,
@@ -195,7 +176,7 @@ func (s *Server) startStore() (string, error) {
 		return client, err
 	}
 	if kine := filepath.Join(CacheDir(), "kine"); fileExists(kine) {
-		err := s.run(kine, "--endpoint=sqlite://"+filepath.Join(s.dir, "kine.db"), "--listen-address=127.0.0.1:"+strconv.Itoa(ports[0]))
+		err := s.run(kine, "--endpoint=sqlite://"+filepath.Join(s.dir, "kine.db"), "--listen-address=127.0.0.1:"+strconv.Itoa(free[0]))
 		return client, err
 	}
 	return "", errors.New("neither etcd nor kine in " + CacheDir() + ": run ./scripts/kube-apiserver.sh")
@@ -223,16 +204,16 @@ func (s *Server) start(apiserver string) error {
 	if err := os.WriteFile(tokens, []byte(s.Token+",admin,admin,\"system:masters\"\n"), 0o600); err != nil {
 		return err
 	}
-	ports, err := freePorts(1)
+	free, err := ports.Free(1)
 	if err != nil {
 		return err
 	}
 	certDir := filepath.Join(s.dir, "certs")
-	s.URL = "https://127.0.0.1:" + strconv.Itoa(ports[0])
+	s.URL = "https://127.0.0.1:" + strconv.Itoa(free[0])
 	err = s.run(apiserver,
 		"--etcd-servers="+store,
 		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
-		"--secure-port="+strconv.Itoa(ports[0]),
+		"--secure-port="+strconv.Itoa(free[0]),
 		"--cert-dir="+certDir,
 		"--token-auth-file="+tokens,
 		"--authorization-mode=RBAC",
