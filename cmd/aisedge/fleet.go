@@ -9,11 +9,13 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/go-logr/logr"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
 
@@ -144,6 +146,40 @@ func runFleetConfig(_ context.Context, args []string, stdout, stderr io.Writer) 
 	return nil
 }
 
+// mgmtCluster names the management cluster: --kubeconfig and --context,
+// shared by apply, join and the operations.
+type mgmtCluster struct {
+	kubeconfig, context string
+}
+
+func (m *mgmtCluster) addFlags(fs *flag.FlagSet) {
+	fs.StringVar(&m.kubeconfig, "kubeconfig", "", "kubeconfig `file` of the management cluster (default $KUBECONFIG, then ~/.kube/config)")
+	fs.StringVar(&m.context, "context", "", "kubeconfig `context` of the management cluster (default: the current one)")
+}
+
+// clientConfig loads the kubeconfig (silencing client-go's own logging:
+// everything that matters comes back as an error).
+func (m *mgmtCluster) clientConfig() clientcmd.ClientConfig {
+	quietKlog()
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	if m.kubeconfig != "" {
+		rules.ExplicitPath = m.kubeconfig
+	}
+	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: m.context})
+}
+
+// restConfig is the management cluster's REST configuration.
+func (m *mgmtCluster) restConfig() (*rest.Config, error) {
+	cfg, err := m.clientConfig().ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("management cluster: %w", err)
+	}
+	return cfg, nil
+}
+
+// quietKlog silences client-go's own logging once per process.
+var quietKlog = sync.OnceFunc(func() { klog.SetLogger(logr.Discard()) })
+
 // renderFlags are shared by render and apply.
 type renderFlags struct {
 	fleetSource
@@ -248,8 +284,8 @@ func runFleetApply(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs := newFlagSet("fleet apply", stderr)
 	var rf renderFlags
 	rf.addFlags(fs)
-	kubeconfig := fs.String("kubeconfig", "", "kubeconfig `file` of the management cluster (default $KUBECONFIG, then ~/.kube/config)")
-	kcontext := fs.String("context", "", "kubeconfig `context` of the management cluster (default: the current one)")
+	var mgmt mgmtCluster
+	mgmt.addFlags(fs)
 	var dry dryRunFlag
 	fs.Var(&dry, "dry-run", "`server`: the API servers check everything (strict validation, admission) and change nothing")
 	wait := fs.Bool("wait", true, "wait until Deployments are available, certificates issued and control planes ready")
@@ -273,17 +309,10 @@ func runFleetApply(ctx context.Context, args []string, stdout, stderr io.Writer)
 			return usageError{fmt.Sprintf("--site %s: no such site in the configuration", s)}
 		}
 	}
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	if *kubeconfig != "" {
-		rules.ExplicitPath = *kubeconfig
-	}
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: *kcontext}).ClientConfig()
+	cfg, err := mgmt.restConfig()
 	if err != nil {
-		return fmt.Errorf("management cluster: %w", err)
+		return err
 	}
-	// client-go's own logging would interleave with the progress lines;
-	// everything that matters comes back as an error.
-	klog.SetLogger(logr.Discard())
 	// After a CA rotation the cluster, not the fleet file, knows which CA
 	// the issuer signs with and which bundle the edges must trust.
 	var trust *ops.Trust

@@ -8,12 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
-
-	"github.com/go-logr/logr"
-	"k8s.io/client-go/tools/clientcmd"
-	"k8s.io/klog/v2"
 
 	"github.com/aisedge/aisedge/internal/fleet/image"
 	"github.com/aisedge/aisedge/internal/fleet/join"
@@ -33,8 +28,8 @@ func runFleetJoin(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs := newFlagSet("fleet join", stderr)
 	var src fleetSource
 	src.addFlags(fs)
-	kubeconfig := fs.String("kubeconfig", "", "kubeconfig `file` of the management cluster (default $KUBECONFIG, then ~/.kube/config)")
-	kcontext := fs.String("context", "", "kubeconfig `context` of the management cluster (default: the current one)")
+	var mgmt mgmtCluster
+	mgmt.addFlags(fs)
 	home, _ := os.UserHomeDir()
 	knownHosts := fs.String("known-hosts", filepath.Join(home, ".ssh", "known_hosts"), "known_hosts `file` pinning the edges' host keys")
 	acceptNew := fs.Bool("accept-new-host-key", false, "record the host key of an edge known_hosts does not know yet (a changed key is refused regardless)")
@@ -76,15 +71,10 @@ func runFleetJoin(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 		return usageError{fmt.Sprintf("no site %q in the configuration (sites: %s)", site, strings.Join(names, ", "))}
 	}
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	if *kubeconfig != "" {
-		rules.ExplicitPath = *kubeconfig
-	}
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: *kcontext}).ClientConfig()
+	cfg, err := mgmt.restConfig()
 	if err != nil {
-		return fmt.Errorf("management cluster: %w", err)
+		return err
 	}
-	quietKlog()
 	opt := join.Options{
 		Out:    stdout,
 		DryRun: *dryRun,
@@ -103,10 +93,6 @@ func runFleetJoin(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	return nil
 }
-
-// quietKlog silences client-go's own logging (everything that matters
-// comes back as an error) once per process.
-var quietKlog = sync.OnceFunc(func() { klog.SetLogger(logr.Discard()) })
 
 func parseOwner(s string) (uid, gid int, err error) {
 	u, g, ok := strings.Cut(s, ":")

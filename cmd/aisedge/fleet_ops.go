@@ -10,10 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-logr/logr"
-	"k8s.io/client-go/tools/clientcmd"
-	"k8s.io/klog/v2"
-
 	"github.com/aisedge/aisedge/internal/fleet/ops"
 	"github.com/aisedge/aisedge/internal/objstore/s3"
 )
@@ -44,16 +40,14 @@ site remove SITE  remove one site: its edge, S3 identity, control plane and name
 // opsFlags are the flags every operation shares.
 type opsFlags struct {
 	fleetSource
-	kubeconfig string
-	context    string
-	dryRun     bool
-	timeout    time.Duration
+	mgmtCluster
+	dryRun  bool
+	timeout time.Duration
 }
 
 func (o *opsFlags) addFlags(fs *flag.FlagSet, dryRun bool) {
 	o.fleetSource.addFlags(fs)
-	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig `file` of the management cluster (default $KUBECONFIG, then ~/.kube/config)")
-	fs.StringVar(&o.context, "context", "", "kubeconfig `context` of the management cluster (default: the current one)")
+	o.mgmtCluster.addFlags(fs)
 	if dryRun {
 		fs.BoolVar(&o.dryRun, "dry-run", false, "print every change, change nothing (the API servers check each object)")
 	}
@@ -66,11 +60,7 @@ func (o *opsFlags) env(stdout, stderr io.Writer) (*ops.Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	if o.kubeconfig != "" {
-		rules.ExplicitPath = o.kubeconfig
-	}
-	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: o.context})
+	cc := o.clientConfig()
 	cfg, err := cc.ClientConfig()
 	if err != nil {
 		return nil, fmt.Errorf("management cluster: %w", err)
@@ -85,8 +75,6 @@ func (o *opsFlags) env(stdout, stderr io.Writer) (*ops.Env, error) {
 			name = k.Cluster
 		}
 	}
-	// client-go's own logging would interleave with the progress lines.
-	klog.SetLogger(logr.Discard())
 	return &ops.Env{Config: c, Management: cfg, ManagementName: name, Out: stdout, DryRun: o.dryRun, Timeout: o.timeout}, nil
 }
 
