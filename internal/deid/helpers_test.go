@@ -2,9 +2,8 @@ package deid
 
 import (
 	"bytes"
-	"compress/gzip"
+	"github.com/aisedge/aisedge/internal/testpeer/sampledata"
 	"github.com/aisedge/aisedge/internal/testpeer/samples"
-	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -54,33 +53,12 @@ func mprage(t testing.TB) string {
 			return
 		}
 		mpragePath = filepath.Join(dir, "mprage.dcm")
-		mprageErr = gunzipTo(src, mpragePath)
+		mprageErr = sampledata.Gunzip(src, mpragePath)
 	})
 	if mprageErr != nil {
 		t.Fatal(mprageErr)
 	}
 	return mpragePath
-}
-
-func gunzipTo(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	zr, err := gzip.NewReader(in)
-	if err != nil {
-		return err
-	}
-	out, err := os.Create(dst)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, zr); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
 
 // run de-identifies a file in memory, serialises and gates it.
