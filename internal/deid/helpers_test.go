@@ -2,12 +2,13 @@ package deid
 
 import (
 	"bytes"
-	"github.com/aisedge/aisedge/internal/testpeer/sampledata"
-	"github.com/aisedge/aisedge/internal/testpeer/samples"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/aisedge/aisedge/internal/testpeer/sampledata"
+	"github.com/aisedge/aisedge/internal/testpeer/samples"
 
 	"github.com/aisedge/aisedge/internal/dicom"
 )

@@ -3,13 +3,14 @@ package deid
 import (
 	"bytes"
 	"fmt"
-	"github.com/aisedge/aisedge/internal/testpeer/synth"
 	"os"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf16"
+
+	"github.com/aisedge/aisedge/internal/testpeer/synth"
 
 	"github.com/aisedge/aisedge/internal/dicom"
 )

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"github.com/aisedge/aisedge/internal/testpeer/samples"
 	"io"
 	"log/slog"
 	"net"
@@ -11,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aisedge/aisedge/internal/testpeer/samples"
 
 	"github.com/aisedge/aisedge/internal/deid"
 	"github.com/aisedge/aisedge/internal/edge"

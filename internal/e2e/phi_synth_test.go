@@ -12,12 +12,13 @@ package e2e
 import (
 	"bytes"
 	"fmt"
-	"github.com/aisedge/aisedge/internal/testpeer/synth"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"unicode/utf16"
+
+	"github.com/aisedge/aisedge/internal/testpeer/synth"
 
 	"github.com/aisedge/aisedge/internal/dicom"
 )

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
-	"github.com/aisedge/aisedge/internal/testpeer/sampledata"
 	"io"
 	"os"
 	"os/exec"
@@ -14,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/aisedge/aisedge/internal/testpeer/sampledata"
 )
 
 // buildBinary builds the aisedge binary into a temporary folder, with the

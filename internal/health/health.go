@@ -20,19 +20,7 @@ func CertDaysLeft(path string, now time.Time) (days float64, ok bool) {
 		return 0, false
 	}
 	var earliest time.Time
-	for {
-		var blk *pem.Block
-		blk, b = pem.Decode(b)
-		if blk == nil {
-			break
-		}
-		if blk.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(blk.Bytes)
-		if err != nil {
-			continue
-		}
+	for _, c := range ParseCerts(b) {
 		if earliest.IsZero() || c.NotAfter.Before(earliest) {
 			earliest = c.NotAfter
 		}
@@ -41,6 +29,25 @@ func CertDaysLeft(path string, now time.Time) (days float64, ok bool) {
 		return 0, false
 	}
 	return earliest.Sub(now).Hours() / 24, true
+}
+
+// ParseCerts returns the certificates of a PEM bundle, in order; other
+// blocks and unparseable certificates are skipped.
+func ParseCerts(b []byte) []*x509.Certificate {
+	var out []*x509.Certificate
+	for {
+		var blk *pem.Block
+		blk, b = pem.Decode(b)
+		if blk == nil {
+			return out
+		}
+		if blk.Type != "CERTIFICATE" {
+			continue
+		}
+		if c, err := x509.ParseCertificate(blk.Bytes); err == nil {
+			out = append(out, c)
+		}
+	}
 }
 
 var descCert = prometheus.NewDesc("aisedge_certificate_expiry_days",

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/aisedge/aisedge/internal/health"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
@@ -119,34 +121,16 @@ func (e *Env) caCert(ctx context.Context, mc *kube.Client, secret string) ([]byt
 	if len(raw) == 0 {
 		raw = data["ca.crt"]
 	}
-	certs := parseCerts(raw)
+	certs := health.ParseCerts(raw)
 	if len(certs) == 0 {
 		return nil, nil, nil
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: certs[0].Raw}), certs[0], nil
 }
 
-// parseCerts returns the certificates of a PEM bundle (others skipped).
-func parseCerts(b []byte) []*x509.Certificate {
-	var out []*x509.Certificate
-	for {
-		var blk *pem.Block
-		blk, b = pem.Decode(b)
-		if blk == nil {
-			return out
-		}
-		if blk.Type != "CERTIFICATE" {
-			continue
-		}
-		if c, err := x509.ParseCertificate(blk.Bytes); err == nil {
-			out = append(out, c)
-		}
-	}
-}
-
 // bundleHas reports whether a PEM bundle holds certificate c.
 func bundleHas(b []byte, c *x509.Certificate) bool {
-	for _, x := range parseCerts(b) {
+	for _, x := range health.ParseCerts(b) {
 		if x.Equal(c) {
 			return true
 		}
@@ -359,7 +343,7 @@ func (e *Env) reissue(ctx context.Context, mc *kube.Client, ca *x509.Certificate
 		if data == nil {
 			continue // being issued
 		}
-		if leaf := parseCerts(data["tls.crt"]); len(leaf) > 0 && leaf[0].CheckSignatureFrom(ca) == nil {
+		if leaf := health.ParseCerts(data["tls.crt"]); len(leaf) > 0 && leaf[0].CheckSignatureFrom(ca) == nil {
 			e.say("management: Certificate %s/%s is signed by the new CA already", c.GetNamespace(), c.GetName())
 			continue
 		}
@@ -413,12 +397,12 @@ func (e *Env) distribute(ctx context.Context, bundle []byte) error {
 	if cur, err := readFile(path); err == nil && bytes.Equal(cur, bundle) {
 		e.say("local: %s is current", path)
 	} else if e.DryRun {
-		e.would("write %s (%s)", path, plural(len(parseCerts(bundle)), "certificate", "certificates"))
+		e.would("write %s (%s)", path, plural(len(health.ParseCerts(bundle)), "certificate", "certificates"))
 	} else {
 		if err := writeFileAtomic(path, bundle, 0o644); err != nil {
 			return err
 		}
-		e.say("local: wrote %s (%s)", path, plural(len(parseCerts(bundle)), "certificate", "certificates"))
+		e.say("local: wrote %s (%s)", path, plural(len(health.ParseCerts(bundle)), "certificate", "certificates"))
 	}
 	return nil
 }
@@ -446,7 +430,7 @@ func (e *Env) distributeSite(ctx context.Context, s *fleet.Site, bundle []byte, 
 		// Vector Secret names its key differently from the edge's).
 		data := map[string]any{}
 		for k, v := range cur {
-			if len(parseCerts(v)) > 0 {
+			if len(health.ParseCerts(v)) > 0 {
 				data[k] = bundle
 			}
 		}

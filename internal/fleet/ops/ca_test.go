@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aisedge/aisedge/internal/health"
+
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
@@ -23,7 +25,7 @@ import (
 func (f *fixture) caCert(gen int) *x509.Certificate {
 	f.t.Helper()
 	_, secret := ops.CANames(gen)
-	c := certsOf(f.secret("management", render.NSCertManager, secret)["tls.crt"])
+	c := health.ParseCerts(f.secret("management", render.NSCertManager, secret)["tls.crt"])
 	if len(c) == 0 {
 		f.t.Fatalf("CA generation %d (%s) is not issued", gen, secret)
 	}
@@ -35,11 +37,11 @@ func (f *fixture) caCert(gen int) *x509.Certificate {
 func (f *fixture) bundle(site, ns, name string) []*x509.Certificate {
 	f.t.Helper()
 	if site == "local" {
-		return certsOf(mustRead(f.t, filepath.Join(f.dir, "ais-edge-ca.crt")))
+		return health.ParseCerts(mustRead(f.t, filepath.Join(f.dir, "ais-edge-ca.crt")))
 	}
 	var out []*x509.Certificate
 	for _, v := range f.secret(site, ns, name) {
-		out = append(out, certsOf(v)...)
+		out = append(out, health.ParseCerts(v)...)
 	}
 	return out
 }
@@ -83,7 +85,7 @@ func TestRotateCA(t *testing.T) {
 	}
 	g1 := f.caCert(1)
 	serverTLS := func() *x509.Certificate {
-		c := certsOf(f.secret("management", render.NSSeaweedFS, render.SeaweedFSTLS)["tls.crt"])
+		c := health.ParseCerts(f.secret("management", render.NSSeaweedFS, render.SeaweedFSTLS)["tls.crt"])
 		if len(c) == 0 {
 			return nil
 		}

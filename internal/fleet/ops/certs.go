@@ -9,6 +9,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/aisedge/aisedge/internal/health"
+
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
@@ -54,7 +56,7 @@ func (e *Env) Certs(ctx context.Context) ([]CertRow, error) {
 		case data == nil:
 			row.Problem = "not issued (no Secret " + secret + ")"
 		default:
-			if x := parseCerts(data["tls.crt"]); len(x) > 0 {
+			if x := health.ParseCerts(data["tls.crt"]); len(x) > 0 {
 				row.Subject, row.NotAfter = x[0].Subject.CommonName, x[0].NotAfter
 				if row.Subject == "" && len(x[0].DNSNames) > 0 {
 					row.Subject = x[0].DNSNames[0]
@@ -84,12 +86,12 @@ func (e *Env) Certs(ctx context.Context) ([]CertRow, error) {
 			}
 			sort.Strings(keys)
 			for _, k := range keys {
-				rows = append(rows, bundleRows(s.Name, cs.ns+"/"+cs.name, parseCerts(data[k]))...)
+				rows = append(rows, bundleRows(s.Name, cs.ns+"/"+cs.name, health.ParseCerts(data[k]))...)
 			}
 		}
 	}
 	if b, err := readFile(e.bundlePath()); err == nil {
-		rows = append(rows, bundleRows("local", fleetRel(e.Config, e.bundlePath()), parseCerts(b))...)
+		rows = append(rows, bundleRows("local", fleetRel(e.Config, e.bundlePath()), health.ParseCerts(b))...)
 	}
 	return rows, nil
 }

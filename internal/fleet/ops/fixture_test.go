@@ -445,17 +445,3 @@ func newCert(t *testing.T, cn string, caPEM, caKeyPEM []byte) ([]byte, []byte) {
 	kd, _ := x509.MarshalECPrivateKey(key)
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kd})
 }
-
-func certsOf(b []byte) []*x509.Certificate {
-	var out []*x509.Certificate
-	for {
-		var blk *pem.Block
-		blk, b = pem.Decode(b)
-		if blk == nil {
-			return out
-		}
-		if c, err := x509.ParseCertificate(blk.Bytes); err == nil {
-			out = append(out, c)
-		}
-	}
-}

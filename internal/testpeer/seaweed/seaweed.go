@@ -35,8 +35,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"github.com/aisedge/aisedge/internal/fleet/s3iam"
-	"github.com/aisedge/aisedge/internal/testpeer/ports"
 	"math/big"
 	"net"
 	"net/http"
@@ -50,6 +48,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/aisedge/aisedge/internal/fleet/s3iam"
+	"github.com/aisedge/aisedge/internal/testpeer/ports"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"

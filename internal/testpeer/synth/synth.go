@@ -6,13 +6,14 @@
 package synth
 
 import (
-	"github.com/aisedge/aisedge/internal/testpeer/sampledata"
 	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/aisedge/aisedge/internal/testpeer/sampledata"
 
 	"github.com/aisedge/aisedge/internal/dicom"
 )
