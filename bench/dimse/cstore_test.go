@@ -20,17 +20,13 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/aisedge/aisedge/internal/testpeer/sampledata"
+
 	"github.com/aisedge/aisedge/internal/dimse"
 )
 
-// testdata is the shared curated DICOM set ($AISEDGE_DICOM_TESTDATA).
-var testdata = func() string {
-	if d := os.Getenv("AISEDGE_DICOM_TESTDATA"); d != "" {
-		return d
-	}
-	d, _ := filepath.Abs("../../../shared/testdata/dicom")
-	return d
-}()
+// testdata is the repository's curated DICOM set (testdata/dicom).
+var testdata, _ = sampledata.Locate()
 
 var noValidate = flag.Bool("novalidate", false, "skip the receiver's parse check")
 

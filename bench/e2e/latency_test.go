@@ -35,6 +35,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aisedge/aisedge/internal/testpeer/sampledata"
+
 	"github.com/aisedge/aisedge/internal/dicom"
 	"github.com/aisedge/aisedge/internal/xnat/xnattest"
 )
@@ -114,12 +116,9 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// testdata is the shared curated DICOM set ($AISEDGE_DICOM_TESTDATA).
+// testdata is the repository's curated DICOM set (testdata/dicom).
 func testdata() string {
-	if d := os.Getenv("AISEDGE_DICOM_TESTDATA"); d != "" {
-		return d
-	}
-	d, _ := filepath.Abs("../../../shared/testdata/dicom")
+	d, _ := sampledata.Locate()
 	return d
 }
 

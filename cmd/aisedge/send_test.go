@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/aisedge/aisedge/internal/dimse"
+	"github.com/aisedge/aisedge/internal/testpeer/samples"
 )
 
 // startReceiver runs an in-process receiver storing into a temp dir.
@@ -37,16 +38,7 @@ func startReceiver(t *testing.T) (addr, dir string) {
 	return ln.Addr().String(), dir
 }
 
-func testdataDir(t *testing.T) string {
-	d := os.Getenv("AISEDGE_DICOM_TESTDATA")
-	if d == "" {
-		d, _ = filepath.Abs("../../../shared/testdata/dicom")
-	}
-	if _, err := os.Stat(d); err != nil {
-		t.Fatalf("shared DICOM test data missing (set AISEDGE_DICOM_TESTDATA): %v", err)
-	}
-	return d
-}
+func testdataDir(t *testing.T) string { return samples.Dir(t) }
 
 func TestEchoAndSendCommands(t *testing.T) {
 	addr, dir := startReceiver(t)

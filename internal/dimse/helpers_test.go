@@ -15,17 +15,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aisedge/aisedge/internal/testpeer/sampledata"
+
 	"github.com/aisedge/aisedge/internal/dicom"
 )
 
-// testdataDir is the shared curated DICOM set.
-var testdataDir = func() string {
-	if d := os.Getenv("AISEDGE_DICOM_TESTDATA"); d != "" {
-		return d
-	}
-	d, _ := filepath.Abs("../../../shared/testdata/dicom")
-	return d
-}()
+// testdataDir is the repository's curated DICOM set (testdata/dicom).
+var testdataDir, _ = sampledata.Locate()
 
 // recorder wraps a DirStore and records what it was handed.
 type recorder struct {

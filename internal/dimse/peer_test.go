@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aisedge/aisedge/internal/testpeer/sampledata"
+
 	"github.com/aisedge/aisedge/internal/dicom"
 )
 
@@ -123,7 +125,7 @@ func TestStorescu(t *testing.T) {
 		{"xi", []string{"-xi"}, func(sf *sourceFile) bool { return isUncompressed(sf.TS) }},
 		{"xe", []string{"-xe"}, func(sf *sourceFile) bool { return isUncompressed(sf.TS) }},
 		{"xb", []string{"-xb"}, func(sf *sourceFile) bool { return isUncompressed(sf.TS) }},
-		{"allts", []string{"-xf", filepath.Join(testdataDir, "tools", "storescu-all.cfg"), "AllTS"}, func(*sourceFile) bool { return true }},
+		{"allts", sampledata.StorescuAllSyntaxes(t), func(*sourceFile) bool { return true }},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -1,6 +1,6 @@
-// Package sampledata locates the shared DICOM sample files
-// (../shared/testdata/dicom next to the repository, or $AISEDGE_TESTDATA)
-// and unpacks the archived ones. It is test support with no project
+// Package sampledata locates the repository's DICOM sample files
+// (testdata/dicom at the module root; testdata/dicom/README.md gives each
+// file's source, version and licence) and unpacks the archived ones. It is test support with no project
 // imports, so that every package's tests can use it (internal/dicom's
 // included); internal/testpeer/samples adds synthetic series on top.
 package sampledata
@@ -21,18 +21,26 @@ import (
 // includes them.
 func Dir(tb testing.TB) string {
 	tb.Helper()
-	if d := os.Getenv("AISEDGE_TESTDATA"); d != "" {
-		return d
+	d, err := Locate()
+	if err != nil {
+		tb.Fatal(err)
 	}
-	wd, _ := os.Getwd()
-	for d := wd; d != filepath.Dir(d); d = filepath.Dir(d) {
-		c := filepath.Join(d, "shared", "testdata", "dicom")
-		if st, err := os.Stat(c); err == nil && st.IsDir() {
-			return c
-		}
+	return d
+}
+
+// Locate finds testdata/dicom at the root of the module that holds the
+// working folder (for code without a testing.TB, such as a benchmark's
+// TestMain).
+func Locate() (string, error) {
+	root, err := moduleRoot()
+	if err != nil {
+		return "", err
 	}
-	tb.Fatal("sample DICOM files not found: expected ../shared/testdata/dicom beside the repository, or set AISEDGE_TESTDATA")
-	return ""
+	d := filepath.Join(root, "testdata", "dicom")
+	if _, err := os.Stat(filepath.Join(d, "README.md")); err != nil {
+		return "", fmt.Errorf("sample DICOM files not found in the repository: %w", err)
+	}
+	return d, nil
 }
 
 // Path returns the path of one sample file.
@@ -119,12 +127,22 @@ func Untarred(tb testing.TB, name string) []string {
 // ModuleRoot is the folder of go.mod above the test's working folder.
 func ModuleRoot(tb testing.TB) string {
 	tb.Helper()
-	wd, _ := os.Getwd()
+	d, err := moduleRoot()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return d
+}
+
+func moduleRoot() (string, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
 	for d := wd; d != filepath.Dir(d); d = filepath.Dir(d) {
 		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d
+			return d, nil
 		}
 	}
-	tb.Fatal("go.mod not found above " + wd)
-	return ""
+	return "", fmt.Errorf("go.mod not found above %s", wd)
 }
