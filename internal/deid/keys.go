@@ -139,11 +139,18 @@ func (k *Keys) DateShiftDays(namespace, patientID string, dc DateConfig) int {
 	span := uint64(dc.MaxDays - dc.MinDays + 1)
 	days := dc.MinDays + int(r%span)
 	if dc.WeekAligned {
-		w := ((days + 3) / 7) * 7 // nearest multiple of 7
+		// The nearest multiple of 7 inside [MinDays, MaxDays]; a range
+		// too narrow to hold one keeps the unaligned value.
+		w := ((days + 3) / 7) * 7
+		for w > dc.MaxDays {
+			w -= 7
+		}
 		for w < dc.MinDays {
 			w += 7
 		}
-		days = w
+		if w <= dc.MaxDays {
+			days = w
+		}
 	}
 	if dc.Direction != "future" {
 		days = -days

@@ -169,13 +169,32 @@ func TestDateShift(t *testing.T) {
 			t.Errorf("shift(%q, %d) = %q, %v; want %q, %v", tc.in, tc.days, got, ok, tc.want, tc.ok)
 		}
 	}
-	// Week alignment: always a multiple of 7 within bounds, never zero.
+	// Property: every shift lies inside [MinDays, MaxDays] (in the
+	// configured direction), never zero, and is a multiple of 7 when
+	// week-aligned and the range holds one.
 	k := testKeys(t)
-	dc := DefaultDates
-	for i := range 200 {
-		d := k.DateShiftDays("site:S", fmt.Sprint(i), dc)
-		if d%7 != 0 || -d < dc.MinDays || -d > dc.MaxDays+3 {
-			t.Fatalf("shift %d out of policy", d)
+	for _, dc := range []DateConfig{
+		DefaultDates,
+		{MinDays: 180, MaxDays: 1825, Direction: "future", WeekAligned: true},
+		{MinDays: 1, MaxDays: 3, Direction: "past"},
+		{MinDays: 7, MaxDays: 13, Direction: "past", WeekAligned: true},
+		{MinDays: 8, MaxDays: 12, Direction: "past", WeekAligned: true}, // no multiple of 7 inside
+		{MinDays: 365, MaxDays: 366, Direction: "future", WeekAligned: true},
+		{MinDays: 100, MaxDays: 1823, Direction: "past", WeekAligned: true},
+	} {
+		hasWeek := (dc.MaxDays/7)*7 >= dc.MinDays
+		for i := range 5000 {
+			d := k.DateShiftDays("site:S", fmt.Sprint(i), dc)
+			mag := d
+			if dc.Direction != "future" {
+				mag = -d
+			}
+			if mag < dc.MinDays || mag > dc.MaxDays {
+				t.Fatalf("%+v: shift %d outside [%d, %d]", dc, d, dc.MinDays, dc.MaxDays)
+			}
+			if dc.WeekAligned && hasWeek && d%7 != 0 {
+				t.Fatalf("%+v: shift %d is not week-aligned", dc, d)
+			}
 		}
 	}
 	ages := []struct{ birth, at, want string }{
