@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/aisedge/aisedge/internal/edge"
 	"io"
 	"log/slog"
 	"net"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aisedge/aisedge/internal/dimse"
+	"github.com/aisedge/aisedge/internal/edge"
 	"github.com/aisedge/aisedge/internal/route"
 )
 
@@ -85,11 +85,17 @@ func runReceive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if *minFree < 0 {
 		minFreeBytes = -1
 	}
-	srv, err := dimse.NewServer(dimse.ServerConfig{
+	cfg := dimse.ServerConfig{
 		Handler: store, TempDir: tmp, MaxAssociations: *maxAssoc, MaxPDULength: uint32(*maxPDU),
 		MinFreeBytes: minFreeBytes, IdleTimeout: *idle, Logger: log,
-		Admit: edge.Admitter(tab),
-	})
+	}
+	// Without a routing table or an allow list the receiver admits every
+	// association, whatever AE titles it names (edge.Admitter needs a
+	// table).
+	if tab != nil {
+		cfg.Admit = edge.Admitter(tab)
+	}
+	srv, err := dimse.NewServer(cfg)
 	if err != nil {
 		return err
 	}
