@@ -13,11 +13,14 @@ import (
 )
 
 var (
-	cleanDateRE   = regexp.MustCompile(`\b\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}\b|\b(19|20)\d{6}\b`)
-	cleanPhoneRE  = regexp.MustCompile(`\+?\(?\d[\d ()-]{6,}\d`)
-	cleanEmailRE  = regexp.MustCompile(`[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}`)
-	cleanNumberRE = regexp.MustCompile(`\d{6,}`)
-	cleanSpaceRE  = regexp.MustCompile(`\s+`)
+	cleanDateRE = regexp.MustCompile(`\b\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}\b|\b(19|20)\d{6}\b`)
+	// Dates with a month name: "2 January 1960", "2nd Jan. 1960",
+	// "January 2, 1960", "Jan 1960".
+	cleanMonthDateRE = regexp.MustCompile(`(?i)\b(\d{1,2}(st|nd|rd|th)?\.?\s+)?(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?(\s+\d{1,2}(st|nd|rd|th)?)?,?\s+\d{2,4}\b`)
+	cleanPhoneRE     = regexp.MustCompile(`\+?\(?\d[\d ().-]{6,}\d`)
+	cleanEmailRE     = regexp.MustCompile(`[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}`)
+	cleanNumberRE    = regexp.MustCompile(`\d{6,}`)
+	cleanSpaceRE     = regexp.MustCompile(`\s+`)
 )
 
 // applyDataset is pass 2: carry out the planned actions.
@@ -148,8 +151,7 @@ func (s *state) apply(ds *dicom.Dataset, e *dicom.Element, a action, loc []locSt
 		return true, nil
 	case CodeU:
 		if e.IsSequence() {
-			s.record(ds, t, loc, "U", a.rule)
-			return true, s.recurse(e, loc, c)
+			return s.keepSequence(ds, e, loc, c, "U", a.rule)
 		}
 		if vr != dicom.UI {
 			ds.Delete(t)
@@ -161,8 +163,7 @@ func (s *state) apply(ds *dicom.Dataset, e *dicom.Element, a action, loc []locSt
 		return true, nil
 	case CodeC:
 		if e.IsSequence() {
-			s.record(ds, t, loc, "C", a.rule)
-			return true, s.recurse(e, loc, c)
+			return s.keepSequence(ds, e, loc, c, "C", a.rule)
 		}
 		ok, err := s.clean(ds, e, vr, loc, a)
 		if err != nil || !ok {
@@ -172,8 +173,7 @@ func (s *state) apply(ds *dicom.Dataset, e *dicom.Element, a action, loc []locSt
 		return true, nil
 	case CodeK:
 		if e.IsSequence() {
-			s.record(ds, t, loc, "K", a.rule)
-			return true, s.recurse(e, loc, c)
+			return s.keepSequence(ds, e, loc, c, "K", a.rule)
 		}
 		if vr == dicom.UI {
 			for _, u := range e.Strings() {
@@ -189,6 +189,26 @@ func (s *state) apply(ds *dicom.Dataset, e *dicom.Element, a action, loc []locSt
 		return true, nil
 	}
 	return false, permanent("apply", fmt.Errorf("no action for %s", t))
+}
+
+// keepSequence keeps a sequence and applies the plan to its items. A
+// sequence whose every item was removed (code items of local schemes, SR
+// items) is removed too, unless its module makes it Type 2 (present, may
+// be empty): an empty sequence where items are required is invalid.
+func (s *state) keepSequence(ds *dicom.Dataset, e *dicom.Element, loc []locStep, c walkCtx, code, rule string) (bool, error) {
+	had := len(e.Items)
+	s.record(ds, e.Tag, loc, code, rule)
+	if err := s.recurse(e, loc, c); err != nil {
+		return false, err
+	}
+	if had > 0 && len(e.Items) == 0 {
+		if typ, known := iodType(s.sop, c.parentSeq, e.Tag); !known || typ != 2 {
+			ds.Delete(e.Tag)
+			s.report.add(formatLoc(loc, !s.explain), "X", rule+" (every item removed)")
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 func (s *state) recurse(e *dicom.Element, loc []locStep, c walkCtx) error {
@@ -219,7 +239,7 @@ func (s *state) recurse(e *dicom.Element, loc []locStep, c walkCtx) error {
 	return nil
 }
 
-// applyPseudonym writes the keyed pseudonym of §6.
+// applyPseudonym writes the keyed pseudonym (docs/deid.md, "Pseudonyms").
 func (s *state) applyPseudonym(ds *dicom.Dataset, e *dicom.Element, loc []locStep) {
 	t := e.Tag
 	var v string
@@ -251,7 +271,7 @@ func (s *state) applyPseudonym(ds *dicom.Dataset, e *dicom.Element, loc []locSte
 	s.record(ds, t, loc, "P", "pseudonym (§6)")
 }
 
-// dummyText is the dummy value of a text VR (deid.md §5.1).
+// dummyText is the dummy value of a text VR (docs/deid.md, "Dummy values").
 func dummyText(vr dicom.VR) (string, bool) {
 	switch vr {
 	case dicom.PN, dicom.LO, dicom.SH, dicom.LT, dicom.ST, dicom.UT, dicom.UC, dicom.CS:
@@ -309,7 +329,8 @@ func (s *state) dummy(ds *dicom.Dataset, e *dicom.Element, vr dicom.VR, loc []lo
 	return nil
 }
 
-// dummySequence handles D on a sequence (deid.md §5.1): one item with the
+// dummySequence handles D on a sequence (docs/deid.md, "Carrying out an
+// action"): one item with the
 // Type 1 attributes of the few sequences whose items we know, otherwise
 // quarantine.
 func (s *state) dummySequence(ds *dicom.Dataset, e *dicom.Element, loc []locStep, a action) (bool, error) {
@@ -344,7 +365,8 @@ func (s *state) dummySequence(ds *dicom.Dataset, e *dicom.Element, loc []locStep
 	return true, nil
 }
 
-// remapElement maps every non-structural value of a UI element (§7).
+// remapElement maps every non-structural value of a UI element
+// (docs/deid.md, "UID remapping").
 func (s *state) remapElement(ds *dicom.Dataset, e *dicom.Element) {
 	vals := e.Strings()
 	changed := false
@@ -394,7 +416,7 @@ func (s *state) shiftElement(ds *dicom.Dataset, e *dicom.Element, loc []locStep)
 	ds.SetString(e.Tag, e.VR, vals...)
 }
 
-// clean implements C (deid.md §5.4). ok is false when the element was
+// clean implements C (docs/deid.md, "Cleaning"). ok is false when the element was
 // removed instead.
 func (s *state) clean(ds *dicom.Dataset, e *dicom.Element, vr dicom.VR, loc []locStep, a action) (bool, error) {
 	t := e.Tag
@@ -443,8 +465,22 @@ func (s *state) clean(ds *dicom.Dataset, e *dicom.Element, vr dicom.VR, loc []lo
 		vals := texts(ds, t)
 		removed := 0
 		narrative := vr == dicom.LT || vr == dicom.ST || vr == dicom.UT
+		codeMeaning := t == tagCodeMeaning && a.kind == akSR
 		for i, v := range vals {
-			out, n := s.cleanText(v, narrative)
+			var out string
+			var n int
+			if codeMeaning {
+				// The meaning of a code of a registered scheme is the
+				// scheme's own wording ("Length Unit", "Left Ventricle"):
+				// identifiers, titled names, dates and numbers are still
+				// removed, capitalised pairs are not taken for names.
+				out, n = s.cleanTextWith(v, cleanOptions{})
+				if out == "" {
+					out = ds.String(tagCodeValue) // Type 1: the code stands for itself
+				}
+			} else {
+				out, n = s.cleanTextWith(v, cleanOptions{narrative: narrative, namePairs: true})
+			}
 			if out == "" && a.kind == akSR {
 				out = "ANONYMIZED" // a content item's value is Type 1
 			}
@@ -476,12 +512,29 @@ func (s *state) clean(ds *dicom.Dataset, e *dicom.Element, vr dicom.VR, loc []lo
 // else can find them. It returns the count of deletions (reported, never
 // the text).
 func (s *state) cleanText(v string, narrative bool) (string, int) {
+	return s.cleanTextWith(v, cleanOptions{narrative: narrative, namePairs: true})
+}
+
+// cleanOptions select the rules of cleanTextWith beyond identifiers,
+// dates, phone numbers, e-mail addresses and long numbers.
+type cleanOptions struct {
+	narrative bool // prose: every capitalised word that does not start a sentence
+	namePairs bool // two capitalised non-vocabulary words in a row
+}
+
+func (s *state) cleanTextWith(v string, o cleanOptions) (string, int) {
+	narrative := o.narrative
 	n := 0
-	for _, re := range []*regexp.Regexp{cleanEmailRE, cleanDateRE, cleanPhoneRE, cleanNumberRE} {
+	v = stripFormat(v)
+	for _, re := range []*regexp.Regexp{cleanEmailRE, cleanMonthDateRE, cleanDateRE, cleanPhoneRE, cleanNumberRE} {
 		v = re.ReplaceAllStringFunc(v, func(string) string { n++; return " " })
 	}
 	words := strings.FieldsFunc(v, func(r rune) bool { return r == ' ' || r == '\t' || r == '\n' || r == '\r' })
 	drop := make([]bool, len(words))
+	n += dropNameShapes(words, drop, o.namePairs)
+	if s.p.Descriptors == "strict" {
+		n += dropOutsideVocabulary(words, drop)
+	}
 	sq := make([]string, len(words))
 	for i, w := range words {
 		sq[i], _ = canonicalFast(w)
@@ -694,7 +747,7 @@ func reservePrivate(ds *dicom.Dataset, st pathStep) (dicom.Tag, error) {
 
 // computeAge writes Patient's Age from the original birth and study dates
 // when absent (RetainPatientCharacteristics + Dates.ComputeAge), and caps
-// retained ages (deid.md §8).
+// retained ages (docs/deid.md, "Date shifting").
 func (s *state) computeAge() {
 	if !s.opts.Has(OptRetainPatientCharacteristics) {
 		return
@@ -723,7 +776,7 @@ func (s *state) computeAge() {
 	}
 }
 
-// writeMarkers writes the §9.1 markers.
+// writeMarkers writes the markers (docs/deid.md, "Markers and file meta").
 func (s *state) writeMarkers() {
 	ds := s.root
 	ds.SetString(tagPatientIdentityRemoved, dicom.CS, "YES")
@@ -780,4 +833,19 @@ func (s *state) writeMarkers() {
 	if s.ps.accessionSynth {
 		s.report.warn("accession-synthesized", tagAccessionNumber.String(), "")
 	}
+}
+
+// stripFormat removes invisible format characters (zero-width space and
+// joiners, soft hyphen, byte order mark, bidi controls) that split a word
+// for the eye but not for a reader.
+func stripFormat(v string) string {
+	if !strings.ContainsFunc(v, func(r rune) bool { return unicode.Is(unicode.Cf, r) }) {
+		return v
+	}
+	return strings.Map(func(r rune) rune {
+		if unicode.Is(unicode.Cf, r) {
+			return -1
+		}
+		return r
+	}, v)
 }

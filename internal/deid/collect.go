@@ -13,7 +13,7 @@ import (
 )
 
 // idKeywords are the attributes whose original values are identifiers
-// searched for as substrings (deid.md §10.1), beyond person names, dates
+// searched for as substrings (docs/deid.md, "Deny-list"), beyond person names, dates
 // and UIDs which are recognised by VR.
 var idKeywords = func() map[dicom.Tag]string {
 	m := map[dicom.Tag]string{}
@@ -43,7 +43,7 @@ var idKeywords = func() map[dicom.Tag]string {
 }()
 
 // collect adds the identifying values of an element whose action is not
-// K to the deny-list (deid.md §10.1), and notes kept values.
+// K to the deny-list (docs/deid.md, "Deny-list"), and notes kept values.
 func (s *state) collect(ds *dicom.Dataset, e *dicom.Element, a action, loc []locStep) {
 	if e.IsSequence() {
 		return
@@ -67,10 +67,10 @@ func (s *state) collect(ds *dicom.Dataset, e *dicom.Element, a action, loc []loc
 				s.kept[sq] = true
 			}
 		}
-		if a.kind == akDefault && codedKept(e.Tag, vr) {
+		if a.kind == akAllow && vr.IsText() && vr != dicom.UI && vr != dicom.IS && vr != dicom.DS {
 			for _, v := range texts(ds, e.Tag) {
 				if v != "" {
-					s.keptCoded = append(s.keptCoded, keptValue{v, vr == dicom.CS || codeKeywords[e.Tag]})
+					s.keptCoded = append(s.keptCoded, keptValue{v: v, e: e, loc: formatLoc(loc, false)})
 				}
 			}
 		}
@@ -114,29 +114,12 @@ var equipmentKeywords = func() map[dicom.Tag]bool {
 	return m
 }()
 
-// keptValue is the value of a kept coded (CS or code) or equipment
-// element.
+// keptValue is the value of a text element the allowlist keeps, checked
+// against the deny-list once it is complete.
 type keptValue struct {
-	v     string
-	coded bool
-}
-
-// codedKept reports whether a kept element holds a coded or equipment
-// value (CS, a code, or an equipment name) rather than free text: an
-// identifying token found inside a coded value is a coincidence (a patient
-// called "Perfusion" and Image Type PERFUSION), and an institution or
-// device name inside an equipment name is the vendor's own (a test site
-// called TOSHIBA), so such tokens are dropped. A person name or patient ID
-// inside an equipment name is not dropped, and free text never drops a
-// token.
-func codedKept(t dicom.Tag, vr dicom.VR) bool {
-	if t.IsPrivate() {
-		return false
-	}
-	if _, inTable := lookupRow(t); inTable {
-		return false
-	}
-	return vr == dicom.CS || equipmentKeywords[t]
+	v   string
+	e   *dicom.Element
+	loc string
 }
 
 // collectSubtree adds every value of a removed or replaced sequence.
@@ -271,17 +254,23 @@ func (s *state) nameTokens(v string, raw []byte) {
 			if i >= 3 {
 				break // prefix and suffix are titles, not identifying
 			}
-			// A component may hold several words ("Mary Ann").
-			s.deny.add(c, tkComponent, "person-name", nil)
+			// A component may hold several words ("Mary Ann"). CJK
+			// components are searched as substrings: the text around
+			// them has no spaces.
+			kind := tkComponent
+			if hasCJK(c) {
+				kind = tkName
+			}
+			s.deny.add(c, kind, "person-name", nil)
 			for _, w := range strings.Fields(c) {
-				s.deny.add(w, tkComponent, "person-name", nil)
+				s.deny.add(w, kind, "person-name", nil)
 			}
 		}
 	}
 }
 
 // addOrthancIDs adds the Orthanc identifiers of the original instance
-// (unsalted SHA-1 of PatientID and UIDs, deid.md §9.4).
+// (unsalted SHA-1 of PatientID and UIDs; docs/deid.md, "Deny-list").
 func (s *state) addOrthancIDs() {
 	ds := s.root
 	pid := strings.TrimSpace(text(ds, tagPatientID))

@@ -169,7 +169,7 @@ func shiftOneDT(s string, days int) (string, bool) {
 }
 
 // dateFormats renders a date in the spellings the gate searches for
-// (deid.md §10.1).
+// (docs/deid.md, "Deny-list").
 func dateFormats(t time.Time) []string {
 	y, m, d := t.Year(), int(t.Month()), t.Day()
 	return []string{

@@ -54,6 +54,9 @@ func canonical(s string) (squashed, spaced string) {
 	b.Grow(len(s))
 	pendingSpace := false
 	for _, r := range s {
+		if unicode.Is(unicode.Cf, r) {
+			continue // zero-width space, soft hyphen, BOM, bidi marks: invisible
+		}
 		if isSep(r) {
 			pendingSpace = b.Len() > 0
 			continue
@@ -133,11 +136,14 @@ func (d *denyList) add(value string, kind tokenKind, category string, raw []byte
 		if plain := stripAccents(value); plain != value {
 			d.add(plain, kind, category, nil) // "Müller" also as "Muller"
 		}
+		if de := transliterateGerman(value); de != value {
+			d.add(de, kind, category, nil) // and as "Mueller"
+		}
 	}
 	d.whole[sq] = category
 	minRunes := 3
-	if kind == tkComponent {
-		minRunes = 2 // matched as a whole word only
+	if kind == tkComponent || (kind == tkName && hasCJK(sq)) {
+		minRunes = 2 // a whole word only; or a CJK name, written without spaces
 	}
 	if utf8.RuneCountInString(sq) < minRunes {
 		return // whole-value matching only
@@ -219,6 +225,25 @@ func (t *token) addRaw(s string) {
 			}
 		}
 	}
+}
+
+// hasCJK reports whether s holds Han, kana or Hangul: scripts written
+// without spaces between words, where a name is found as a substring.
+func hasCJK(s string) bool {
+	for _, r := range s {
+		if unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul) {
+			return true
+		}
+	}
+	return false
+}
+
+// germanRE spells the umlauts and sharp s the way German writes them
+// without diacritics (Müller → Mueller, Strauß → Strauss).
+var germanRE = strings.NewReplacer("ä", "ae", "ö", "oe", "ü", "ue", "Ä", "Ae", "Ö", "Oe", "Ü", "Ue", "ß", "ss", "ẞ", "SS")
+
+func transliterateGerman(s string) string {
+	return germanRE.Replace(norm.NFC.String(s))
 }
 
 // stripAccents removes combining marks after canonical decomposition
@@ -489,34 +514,48 @@ func (d *denyList) buildMatchers(safe []string) (canon, raw *matcher) {
 	return canon, raw
 }
 
-// dropCoincidences drops deny tokens found in kept coded or equipment
-// values (see codedKept), with a value-free warning.
-func (s *state) dropCoincidences() {
-	if len(s.keptCoded) == 0 || len(s.deny.tokens) == 0 {
+// removeCoincidences removes kept values that hold one of the input's
+// identifying values: a patient called HEAD beside Body Part Examined
+// HEAD, an institution called like its scanner's vendor. The identifier
+// is never forgiven (it stays on the deny-list, so the same word in a
+// description is still cleaned and the gate still looks for it); the kept
+// value goes instead, or the instance is quarantined when its module
+// requires the value (Type 1).
+func (s *state) removeCoincidences() {
+	if len(s.keptCoded) == 0 || len(s.deny.tokens)+len(s.deny.whole) == 0 {
 		return
 	}
 	canon, _ := s.deny.buildMatchers(nil)
-	equipmentOK := map[string]bool{"institution": true, "device": true, "ae-title": true}
 	for _, kv := range s.keptCoded {
-		sq, sp := canonicalFast(kv.v)
-		if cat, ok := s.deny.whole[sq]; ok && (kv.coded || equipmentOK[cat]) {
-			delete(s.deny.whole, sq)
-			s.report.warn("deny-token-in-coded-value", "", "")
+		if a, ok := s.plan[kv.e]; !ok || a.code != CodeK {
+			continue // already removed for another value of the element
 		}
+		sq, sp := canonicalFast(kv.v)
+		// Copies of removed free text and UIDs are not identities: a
+		// code that equals a removed comment is no leak.
+		cat, found := s.deny.whole[sq]
+		found = found && cat != "free-text" && utf8.RuneCountInString(sq) >= 2
 		hit := func(t *token, _ int) bool {
-			if !kv.coded && !equipmentOK[t.category] {
+			if t.kind == tkText || t.kind == tkUID {
 				return true
 			}
-			for i, x := range s.deny.tokens {
-				if x == t {
-					s.deny.tokens[i] = nil
-				}
-			}
-			s.report.warn("deny-token-in-coded-value", "", "")
-			return true
+			found = true
+			return false
 		}
-		canon.scan([]byte(sq), hit)
-		canon.scan([]byte(sp), hit)
+		if !found {
+			canon.scan([]byte(sq), hit)
+		}
+		if !found && sp != sq {
+			canon.scan([]byte(sp), hit)
+		}
+		if !found {
+			continue
+		}
+		s.report.warn("identifier-in-kept-value", kv.loc, "a kept value holds an identifying value of the input")
+		if typ, known := iodType(s.sop, 0, kv.e.Tag); known && typ == 1 {
+			s.quarantine("identifier-in-required-value", kv.loc, "a required coded value equals an identifying value of the input")
+			continue
+		}
+		s.plan[kv.e] = action{code: CodeX, kind: akVR, rule: "removed: holds an identifying value of the input"}
 	}
-	s.deny.compact()
 }

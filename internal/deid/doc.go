@@ -5,9 +5,9 @@
 // and the verification gate that re-reads every serialised output and
 // quarantines it if any identifying value of the input can still be found.
 //
-// The contract is ../shared/specs/deid.md (section numbers in comments
-// refer to it); the legacy AIS-Edge profile and hash are seed-compat.md
-// §1.4.
+// The contract is docs/deid.md; comments cite its sections by heading,
+// e.g. (docs/deid.md, "Pseudonyms"). The legacy AIS-Edge profile and hash
+// are in docs/compat.md, "The legacy profile and its hash".
 //
 // Invariants:
 //
@@ -31,7 +31,8 @@
 //     Structured Content, graphic annotations, encapsulated documents and
 //     pixel risk quarantine the instance.
 //   - legacy-djb2 and Pixels.Clear need an AcknowledgeRisk entry, like the
-//     risky features of §13; "Strict": false needs one too.
+//     risky features (docs/deid.md, "Profile lint"); "Strict": false
+//     needs one too.
 //   - Overlay and curve groups whose data is removed are removed whole.
 //   - Conditional codes use a small PS3.3 extract (iod.go); unknown
 //     attributes take the leftmost code and are reported iod-type-unknown.

@@ -18,7 +18,7 @@ type Config struct {
 	Profile *Profile
 	Keys    *Keys
 	// Site is the routing site id: the pseudonym namespace "site:<Site>"
-	// (deid.md §6.2). Required.
+	// (docs/deid.md, "Pseudonyms"). Required.
 	Site string
 	// ProjectCode is the routing project code (${ProjectCode}, the first
 	// part of the session label). Required.
@@ -155,6 +155,7 @@ const (
 	akQuarantine
 	akMarker
 	akBirthYear
+	akAllow // kept by the allowlist of attributes outside Table E.1-1
 )
 
 // walkCtx is the context of a data set during the walk.
@@ -261,7 +262,7 @@ const dicomdirClass = "1.2.840.10008.1.3.10"
 
 const digitalSignaturesSequence dicom.Tag = 0xFFFAFFFA
 
-// structuralUIDs are never remapped (deid.md §7.2).
+// structuralUIDs are never remapped (docs/deid.md, "UID remapping").
 var structuralUIDs = func() map[dicom.Tag]bool {
 	m := map[dicom.Tag]bool{}
 	for _, kw := range []string{
@@ -338,7 +339,7 @@ func (e *Engine) Deidentify(f *dicom.File, o Options) (*Result, error) {
 		s.deny.drop(y + "0101")
 		s.deny.drop("0101" + y)
 	}
-	s.dropCoincidences()
+	s.removeCoincidences()
 	for u := range s.retainedIn {
 		sq, _ := canonicalFast(u)
 		s.deny.drop(sq)
@@ -513,7 +514,8 @@ func (s *state) prepare() error {
 		s.shift = true
 	}
 	// Identifiers that always go to the deny-list, whatever the rules say
-	// about their elements (deid.md §10.1): the Orthanc IDs of the original.
+	// about their elements (docs/deid.md, "Deny-list"): the Orthanc IDs of
+	// the original.
 	s.addOrthancIDs()
 	return nil
 }

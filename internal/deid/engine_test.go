@@ -210,7 +210,8 @@ func TestInvalidInput(t *testing.T) {
 }
 
 // TestConcurrentAndLogs: one engine serves many goroutines (run with
-// -race), and nothing it logs holds an original value (deid.md §10.2.10).
+// -race), and nothing it logs holds an original value (docs/deid.md,
+// "Scope and promises").
 func TestConcurrentAndLogs(t *testing.T) {
 	var logs bytes.Buffer
 	var mu sync.Mutex
@@ -299,12 +300,21 @@ func TestFreeTextNotInTable(t *testing.T) {
 	o, ds, _ := deidSynth(t, e, func(ds *dicom.Dataset) {
 		ds.SetString(dicom.MustTag("CommentsOnTheScheduledProcedureStep"), dicom.LT, "called Mrs Janet Doeberg on 5550199 about the contrast.")
 		ds.SetString(dicom.MustTag("UniversalEntityID"), dicom.UT, "1.2.36.1.2001.1003.0.8003611234567890")
+		ds.SetString(dicom.MustTag("ContentDescription"), dicom.LO, "seg by Mrs Janet Doeberg 5550199 LIVER")
 	})
 	if o.Quarantined() {
 		t.Fatalf("quarantined: %v", o.Reasons)
 	}
-	if got := ds.String(dicom.MustTag("CommentsOnTheScheduledProcedureStep")); got != "called on about the contrast." {
-		t.Errorf("cleaned comment %q", got)
+	// Free text outside Table E.1-1 and outside the allowlist is removed
+	// and counted; an allowlisted descriptor is cleaned.
+	if ds.Has(dicom.MustTag("CommentsOnTheScheduledProcedureStep")) {
+		t.Errorf("comment outside the allowlist kept: %q", ds.String(dicom.MustTag("CommentsOnTheScheduledProcedureStep")))
+	}
+	if o.Report.NotAllowed == 0 {
+		t.Error("report counts no element outside the allowlist")
+	}
+	if got := ds.String(dicom.MustTag("ContentDescription")); got != "seg by LIVER" {
+		t.Errorf("cleaned description %q", got)
 	}
 	if ds.Has(dicom.MustTag("UniversalEntityID")) {
 		t.Error("issuer identifier kept")
@@ -313,7 +323,7 @@ func TestFreeTextNotInTable(t *testing.T) {
 
 // TestSafePrivateImplicitVR: in an Implicit VR input a private element has
 // no VR; the safe-private entry's VR is adopted, so a kept private date is
-// shifted like a public one (deid.md §5.3).
+// shifted like a public one (docs/deid.md, "Private elements").
 func TestSafePrivateImplicitVR(t *testing.T) {
 	e := testEngine(t, profileWith(t, `{"Name":"p","Options":["CleanStructuredContent","RetainSafePrivate","RetainLongitudinalModifiedDates"],
 		"SafePrivate":[{"Creator":"ACME DATES","Group":"0041","Elements":["10"],"VR":"DA"}]}`))

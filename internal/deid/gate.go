@@ -14,7 +14,7 @@ import (
 )
 
 // GateResult is the value-free result of the verification gate
-// (deid.md §10.2).
+// (docs/deid.md, "Verification gate").
 type GateResult struct {
 	Passed bool          `json:"passed"`
 	Checks []CheckResult `json:"checks"`

@@ -58,7 +58,8 @@ func failedChecks(g *GateResult) []string {
 	return out
 }
 
-// TestGateMutations is the gate mutation suite of deid.md §14: canary
+// TestGateMutations is the gate mutation suite of docs/deid.md, "Tests that
+// pin the contract": canary
 // values planted after the rules ran, in places the rules would normally
 // clear; every one must be caught.
 func TestGateMutations(t *testing.T) {

@@ -10,7 +10,7 @@ import (
 // (X/D, X/Z, Z/D, X/Z/D, X/Z/U*). This is a small hand-kept extract of the
 // PS3.3 module tables (facts from the standard, not code), by IOD family:
 // when an IOD or attribute is not listed the engine uses the leftmost
-// code and reports iod-type-unknown (deid.md §5.1).
+// code and reports iod-type-unknown (docs/deid.md, "Conditional codes").
 //
 // Sources, PS3.3: Patient (C.7.1.1), General Study (C.7.2.1), General
 // Series (C.7.3.1), General Equipment (C.7.5.1), Enhanced General

@@ -17,7 +17,7 @@ import (
 // (hex, at least 32 bytes), as in the original system.
 const SaltEnv = "AIS_DEID_HMAC_SALT"
 
-// hkdfSalt is the HKDF salt of deid.md §6.1.
+// hkdfSalt is the HKDF salt (docs/deid.md, "Keys").
 const hkdfSalt = "AIS-Edge deid v1"
 
 var b32 = base32.StdEncoding.WithPadding(base32.NoPadding)
@@ -48,7 +48,7 @@ func KeysFromEnv() (*Keys, error) {
 }
 
 // NewKeys derives the sub-keys from the hex-encoded master secret, which
-// must decode to at least 32 bytes (deid.md §6.1).
+// must decode to at least 32 bytes (docs/deid.md, "Keys").
 func NewKeys(saltHex string) (*Keys, error) {
 	trimmed := strings.TrimSpace(saltHex)
 	m, err := hex.DecodeString(trimmed)
@@ -80,7 +80,8 @@ func mac(key, msg []byte) []byte {
 	return h.Sum(nil)
 }
 
-// message builds the canonical message of §6.2.
+// message builds the canonical message of a keyed function
+// (docs/deid.md, "Pseudonyms").
 func message(field, namespace, value string) []byte {
 	b := make([]byte, 0, 8+len(field)+len(namespace)+len(value))
 	b = append(b, "v1\x1f"...)
@@ -121,7 +122,8 @@ func (k *Keys) StudyIDPseudonym(namespace, studyID string, spec IDSpec) string {
 	return pseudonym(k.studyID, "StudyID", namespace, studyID, spec)
 }
 
-// RemapUID maps a UID to 2.25.<decimal> (deid.md §7.1): the first 16 bytes
+// RemapUID maps a UID to 2.25.<decimal> (docs/deid.md, "UID remapping"):
+// the first 16 bytes
 // of HMAC(k_uid, "v1" 0x1F u) with UUID version 8 and the RFC variant set.
 func (k *Keys) RemapUID(u string) string {
 	u = strings.TrimRight(u, "\x00 ")
@@ -132,7 +134,7 @@ func (k *Keys) RemapUID(u string) string {
 }
 
 // DateShiftDays returns the signed whole-day offset of a subject
-// (deid.md §8). It is never written anywhere.
+// (docs/deid.md, "Date shifting"). It is never written anywhere.
 func (k *Keys) DateShiftDays(namespace, patientID string, dc DateConfig) int {
 	t := mac(k.shift, message("PatientID", namespace, canonicalValue(patientID)))
 	r := binary.BigEndian.Uint64(t[:8])
@@ -165,7 +167,8 @@ func (k *Keys) AETitle(v string) string {
 }
 
 // LegacyHash is the original AIS-Edge Lua hook's 48-bit hash
-// (seed-compat.md §1.4): over the bytes of SALT+"|"+v, h1 = djb2
+// (docs/compat.md, "The legacy profile and its hash"): over the bytes of
+// SALT+"|"+v, h1 = djb2
 // (h1 = 33·h1 + c, from 5381) and h2 = 31·h2 + c + (h1 mod 256) with the
 // updated h1, both mod 2³²; the result is the first 12 characters of the
 // upper-case hex of h1‖h2. Not a cryptographic function: only for sites

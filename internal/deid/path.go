@@ -8,7 +8,7 @@ import (
 	"github.com/aisedge/aisedge/internal/dicom"
 )
 
-// TagPath addresses elements in a data set (deid.md §4.1): a keyword or a
+// TagPath addresses elements in a data set (docs/deid.md, "Tag paths"): a keyword or a
 // tag in any of the usual spellings, nested with `Seq[i].Child` (`[*]` for
 // every item), private elements as `(gggg,{Creator}ee)`, and the `**.`
 // prefix for "at any depth".

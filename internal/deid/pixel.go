@@ -6,7 +6,7 @@ import (
 	"github.com/aisedge/aisedge/internal/dicom"
 )
 
-// riskyModalities may carry burned-in text (deid.md §11).
+// riskyModalities may carry burned-in text (docs/deid.md, "Pixel risk").
 var riskyModalities = map[string]bool{"US": true, "SC": true, "OT": true, "XC": true, "ES": true, "GM": true, "SM": true, "DOC": true}
 
 // pixelRisk classifies an instance from its header only. why is empty for

@@ -25,7 +25,8 @@ const (
 	ModeLegacyDJB2 = "legacy-djb2"
 )
 
-// Acknowledgement keys for risky features (deid.md §3, §13). Keep paths are
+// Acknowledgement keys for risky features (docs/deid.md, "Fields" and
+// "Profile lint"). Keep paths are
 // acknowledged by listing the path itself.
 const (
 	AckKeepPrivateTags = "KeepPrivateTags"
@@ -55,6 +56,11 @@ type Profile struct {
 	DicomVersion    string
 	PrivateCreator  string
 	Transcode       string // "" = keep the input's transfer syntax
+	// Descriptors is how Clean Descriptors cleans text: "clean" (the
+	// default: identifiers, dates, numbers and person-name shapes
+	// removed) or "strict" (only acquisition and protocol vocabulary,
+	// numbers and short codes are kept).
+	Descriptors     string
 	Strict          bool
 	AllowNoBaseline bool
 	Acknowledged    []string
@@ -67,7 +73,7 @@ type Profile struct {
 	acked map[string]bool
 }
 
-// PseudonymConfig is the "Pseudonyms" object (deid.md §6).
+// PseudonymConfig is the "Pseudonyms" object (docs/deid.md, "Pseudonyms").
 type PseudonymConfig struct {
 	Mode             string // ModeHMAC or ModeLegacyDJB2 (legacy placeholders only)
 	Namespace        string // site | issuer | global
@@ -85,7 +91,7 @@ type IDSpec struct {
 	Length int
 }
 
-// DateConfig is the "Dates" object (deid.md §8).
+// DateConfig is the "Dates" object (docs/deid.md, "Date shifting").
 type DateConfig struct {
 	MinDays, MaxDays int
 	Direction        string // past | future
@@ -104,7 +110,7 @@ type SafePrivateEntry struct {
 	NumericOnly bool
 }
 
-// PixelConfig is the "Pixels" object (deid.md §11).
+// PixelConfig is the "Pixels" object (docs/deid.md, "Pixel risk").
 type PixelConfig struct {
 	Default string // quarantine-if-risky
 	// Clear rules release high-risk instances whose header matches, for
@@ -223,7 +229,8 @@ func (e *ProfileError) Errors() []Finding {
 // templateRE matches ${Name} placeholders.
 var templateRE = regexp.MustCompile(`\$\{([^}]*)\}`)
 
-// Known placeholders; aliases map legacy AIS names (deid.md §4.2).
+// Known placeholders; aliases map legacy AIS names (docs/deid.md,
+// "Templates").
 var knownTemplates = map[string]bool{
 	"ProjectCode": true, "Site": true, "PseudoPatientID": true, "PseudoAccession": true,
 	"PseudoStudyID": true, "KeyID": true, "ProfileHash": true,
@@ -349,11 +356,11 @@ func editDistance(a, b string) int {
 var topFields = []string{
 	"ProfileVersion", "Name", "Baseline", "Options", "Pseudonyms", "Dates", "SafePrivate", "Pixels",
 	"Strict", "AllowNoBaseline", "AcknowledgeRisk", "Replace", "Remove", "Keep", "KeepPrivateTags",
-	"RemovePrivateTags", "Force", "DicomVersion", "PrivateCreator", "Transcode", "KeepSource",
+	"RemovePrivateTags", "Force", "DicomVersion", "PrivateCreator", "Transcode", "Descriptors", "KeepSource",
 	"Priority", "Asynchronous", "Synchronous", "MaskPixelData", "DeidMode",
 }
 
-// DefaultDates are the date-shift defaults (deid.md §3).
+// DefaultDates are the date-shift defaults (docs/deid.md, "Fields").
 var DefaultDates = DateConfig{MinDays: 180, MaxDays: 1825, Direction: "past", WeekAligned: true, BirthDate: "remove", ComputeAge: true, AgeCapYears: 90}
 
 // LoadProfile parses and lints a profile. On rejection the error is a
@@ -532,6 +539,10 @@ func LoadProfile(data []byte) (*Profile, error) {
 		case "Transcode":
 			if err := json.Unmarshal(raw, &p.Transcode); err != nil || (p.Transcode != dicom.ExplicitVRLittleEndian && p.Transcode != dicom.ImplicitVRLittleEndian) {
 				l.add(SevError, field, "only Explicit VR Little Endian (1.2.840.10008.1.2.1) and Implicit VR Little Endian (1.2.840.10008.1.2) are supported", "remove Transcode or use one of those")
+			}
+		case "Descriptors":
+			if err := json.Unmarshal(raw, &p.Descriptors); err != nil || (p.Descriptors != "clean" && p.Descriptors != "strict") {
+				l.add(SevError, field, `must be "clean" or "strict"`, `"strict" keeps only acquisition and protocol words, numbers and short codes`)
 			}
 		case "KeepSource", "Priority", "Asynchronous", "Synchronous":
 			l.add(SevInfo, field, "Orthanc job-control field, ignored", "")
@@ -1290,7 +1301,7 @@ func bitsOf(vr dicom.VR) int {
 }
 
 // identifyingKind classifies the leaf of a Keep path for lint: "UID",
-// "person name", "ID", "date" or "" (deid.md §13).
+// "person name", "ID", "date" or "" (docs/deid.md, "Profile lint").
 func identifyingKind(t dicom.Tag) string {
 	de, _ := dicom.LookupTag(t)
 	if row, ok := lookupRow(t); ok && parseCodeSet(row.Basic).has(CodeU) {

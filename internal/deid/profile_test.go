@@ -32,7 +32,8 @@ func count(fs []Finding, sev Severity, waived bool) int {
 	return n
 }
 
-// TestLegacyTemplateLint: deid.md §13 — the upstream template gives exactly
+// TestLegacyTemplateLint: docs/deid.md, "Profile lint" — the upstream
+// template gives exactly
 // 4 UID-retention errors, 1 birth-year error and 1 private-tags warning;
 // acknowledged, it loads.
 func TestLegacyTemplateLint(t *testing.T) {

@@ -5,7 +5,7 @@ import (
 	"sort"
 )
 
-// Report is the value-free record of one instance (deid.md §12): what was
+// Report is the value-free record of one instance (docs/deid.md, "Report"): what was
 // done to which tag path under which rule, never an original value. Its
 // identifiers are only new UIDs and pseudonyms.
 type Report struct {
@@ -23,9 +23,13 @@ type Report struct {
 	SessionLabel        string         `json:"sessionLabel,omitempty"`
 	PixelRisk           string         `json:"pixelRisk,omitempty"`
 	Counts              map[string]int `json:"counts"`
-	Actions             []ActionEntry  `json:"actions"`
-	Warnings            []Warning      `json:"warnings,omitempty"`
-	Gate                *GateResult    `json:"gate,omitempty"`
+	// NotAllowed counts the public elements outside Table E.1-1 that the
+	// allowlist did not let through (removed or emptied; their paths and
+	// rules are in Actions).
+	NotAllowed int           `json:"notAllowed"`
+	Actions    []ActionEntry `json:"actions"`
+	Warnings   []Warning     `json:"warnings,omitempty"`
+	Gate       *GateResult   `json:"gate,omitempty"`
 
 	explain bool
 	index   map[actionKey]int

@@ -10,7 +10,8 @@ import (
 // designators), not in Table E.1-1.
 var institutionIDs = tagSet("LocalNamespaceEntityID", "UniversalEntityID")
 
-// datePolicy is the treatment of DA/DT/TM outside the table (§5.2).
+// datePolicy is the treatment of DA/DT/TM outside the table
+// (docs/deid.md, "Attributes the table does not list").
 func (s *state) datePolicy() Code {
 	switch {
 	case s.opts.Has(OptRetainLongitudinalFullDates):
@@ -29,7 +30,8 @@ func (s *state) creatorOf(ds *dicom.Dataset, t dicom.Tag) string {
 	return strings.TrimRight(ds.String(ct), " ")
 }
 
-// resolve decides the action for one element (deid.md §4.3).
+// resolve decides the action for one element (docs/deid.md, "Order of
+// precedence").
 func (s *state) resolve(ds *dicom.Dataset, e *dicom.Element, loc []locStep, c walkCtx) action {
 	t := e.Tag
 	g := t.Group()
@@ -150,7 +152,8 @@ func (s *state) resolve(ds *dicom.Dataset, e *dicom.Element, loc []locStep, c wa
 	if c.cleanText && vr.IsText() && vr.UsesCharset() && !equipmentKeywords[t] {
 		return action{code: CodeC, kind: akVR, rule: "clean (in cleaned sequence)"}
 	}
-	// Beyond deid.md §4.3 (the safer choice): free text the table does
+	// Beyond the baseline (the safer choice; docs/deid.md, "Attributes the
+	// table does not list"): free text the table does
 	// not list is cleaned rather than kept, and issuer identifiers name
 	// the institution.
 	if institutionIDs[t] {
@@ -159,14 +162,12 @@ func (s *state) resolve(ds *dicom.Dataset, e *dicom.Element, loc []locStep, c wa
 		}
 		return action{code: CodeX, kind: akVR, rule: "VR rule: issuer identifier"}
 	}
-	if vr == dicom.LT || vr == dicom.ST || vr == dicom.UT || (vr.UsesCharset() && (strings.Contains(de.Keyword, "Comment") || strings.Contains(de.Keyword, "Notes"))) {
-		return action{code: CodeC, kind: akVR, rule: "VR rule: free text cleaned"}
-	}
-	return action{code: CodeK, kind: akDefault, rule: "keep (not identifying per PS3.15)"}
+	// 6. Everything else: only what the allowlist names leaves.
+	return s.resolveAllowed(e, vr, loc, c)
 }
 
 // pickConditional chooses among the alternatives of a conditional code
-// from the IOD type of the attribute (deid.md §5.1).
+// from the IOD type of the attribute (docs/deid.md, "Conditional codes").
 func (s *state) pickConditional(cs codeSet, t dicom.Tag, loc []locStep, c walkCtx) Code {
 	if !cs.conditional() {
 		return cs.alts[0]
@@ -200,7 +201,8 @@ func (s *state) resolvePrivate(ds *dicom.Dataset, e *dicom.Element, loc []locSte
 	t := e.Tag
 	if s.p.KeepPrivateTags {
 		// Kept private dates and UIDs are shifted and remapped like public
-		// ones (deid.md §5.3); the rest is kept as is, for the gate to judge.
+		// ones (docs/deid.md, "Private elements"); the rest is kept as is,
+		// for the gate to judge.
 		switch e.VR {
 		case dicom.DA, dicom.DT, dicom.UI:
 			return action{code: CodeC, kind: akPrivate, rule: "KeepPrivateTags"}
@@ -301,8 +303,15 @@ func (s *state) planDataset(ds *dicom.Dataset, parent []locStep, c walkCtx) {
 			cc := walkCtx{parentSeq: e.Tag, cleanText: c.cleanText || a.code == CodeC}
 			for i, it := range e.Items {
 				loc[len(loc)-1].item = i
-				if a.code == CodeC && isCodeItem(it) {
-					if !registeredScheme(it.String(tagCodingSchemeDesignator)) {
+				// A code item, at any depth: only a registered coding
+				// scheme's codes leave (local 99... and L schemes are the
+				// site's own and may encode anything), and their meanings
+				// are cleaned.
+				// The concept name of an SR content item is kept whatever its
+				// scheme (the document's structure needs it); its value and
+				// meaning are still checked and cleaned.
+				if isCodeItem(it) {
+					if !registeredScheme(it.String(tagCodingSchemeDesignator)) && e.Tag != tagConceptNameCodeSequence {
 						s.dropItem[it] = true
 						s.collectItem(it)
 						continue
@@ -341,7 +350,8 @@ func registeredScheme(csd string) bool {
 }
 
 // planSR handles a Content Sequence under Clean Structured Content: each
-// content item is looked up in Table E.3.4-1 (deid.md §5.4).
+// content item is looked up in Table E.3.4-1 (docs/deid.md, "Structured
+// reports").
 func (s *state) planSR(e *dicom.Element, loc []locStep, c walkCtx) {
 	for i, it := range e.Items {
 		loc[len(loc)-1].item = i

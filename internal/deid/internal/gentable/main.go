@@ -5,9 +5,10 @@
 //   - Table E.3.4-1 (Clean Structured Content concept name codes),
 //   - Table E.3.10-1 (sample safe private attributes).
 //
-// Run from internal/deid with `go generate` (see generate.go). The CSV files
-// are copies of ../shared/specs/ps3.15-*.csv; their SHA-256 is recorded in
-// the output so a stale table is visible in review.
+// Run from internal/deid with `go generate` (see generate.go). Where each
+// CSV comes from (table, edition, source, columns, SHA-256) is in
+// data/README.md; the SHA-256 is also recorded in the output so a stale
+// table is visible in review.
 package main
 
 import (

@@ -1,0 +1,173 @@
+package deid
+
+import (
+	"bufio"
+	_ "embed"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/aisedge/aisedge/internal/dicom"
+)
+
+// allowlist.tsv is the reviewed list of public attributes outside Table
+// E.1-1 that may leave the facility (docs/deid.md, "Allowlist").
+//
+//go:embed allowlist.tsv
+var allowlistTSV string
+
+// allowTreatment is what an allowlist entry lets through.
+type allowTreatment uint8
+
+const (
+	allowKeep  allowTreatment = iota + 1 // kept as is (form-checked)
+	allowClean                           // cleaned, then kept
+	allowItems                           // a sequence whose items are judged element by element
+)
+
+type allowEntry struct {
+	treatment allowTreatment
+	reason    string
+	line      int
+}
+
+// allowlist holds the parsed file: keyword entries by tag, VR-class
+// entries by VR.
+type allowlist struct {
+	byTag map[dicom.Tag]allowEntry
+	byVR  map[dicom.VR]allowEntry
+}
+
+var allowed = func() *allowlist {
+	a, err := parseAllowlist(allowlistTSV)
+	if err != nil {
+		panic("deid: allowlist.tsv: " + err.Error())
+	}
+	return a
+}()
+
+func parseAllowlist(src string) (*allowlist, error) {
+	a := &allowlist{byTag: map[dicom.Tag]allowEntry{}, byVR: map[dicom.VR]allowEntry{}}
+	sc := bufio.NewScanner(strings.NewReader(src))
+	n := 0
+	var problems []string
+	for sc.Scan() {
+		n++
+		line := sc.Text()
+		if strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		f := strings.Split(line, "\t")
+		if len(f) != 3 || strings.TrimSpace(f[2]) == "" {
+			problems = append(problems, fmt.Sprintf("line %d: want keyword<TAB>treatment<TAB>reason", n))
+			continue
+		}
+		e := allowEntry{reason: f[2], line: n}
+		switch f[1] {
+		case "keep":
+			e.treatment = allowKeep
+		case "clean":
+			e.treatment = allowClean
+		case "items":
+			e.treatment = allowItems
+		default:
+			problems = append(problems, fmt.Sprintf("line %d: treatment %q is not keep, clean or items", n, f[1]))
+			continue
+		}
+		if vrName, ok := strings.CutPrefix(f[0], "@"); ok {
+			vr, known := dicom.ParseVR(vrName)
+			if !known {
+				problems = append(problems, fmt.Sprintf("line %d: unknown VR %q", n, vrName))
+				continue
+			}
+			if _, dup := a.byVR[vr]; dup {
+				problems = append(problems, fmt.Sprintf("line %d: VR %s listed twice", n, vrName))
+			}
+			a.byVR[vr] = e
+			continue
+		}
+		de, ok := dicom.LookupKeyword(f[0])
+		if !ok {
+			problems = append(problems, fmt.Sprintf("line %d: %q is not a keyword of the data dictionary", n, f[0]))
+			continue
+		}
+		if _, dup := a.byTag[de.Tag]; dup {
+			problems = append(problems, fmt.Sprintf("line %d: %s listed twice", n, f[0]))
+		}
+		a.byTag[de.Tag] = e
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("%s", strings.Join(problems, "; "))
+	}
+	return a, nil
+}
+
+// valueFormOK reports whether every value of a kept element has the form
+// of its VR (a DS that is a decimal number, a CS in the CS character set):
+// a number slot or a code slot used to carry text fails.
+func valueFormOK(e *dicom.Element, vr dicom.VR) bool {
+	var re *regexp.Regexp
+	switch vr {
+	case dicom.DS:
+		re = dsRE
+	case dicom.IS:
+		re = isRE
+	case dicom.CS: // upper-case letters, digits, space, underscore
+		re = csRE
+	default:
+		return true
+	}
+	b, _ := e.Bytes()
+	for i := 0; i < len(b); i++ {
+		if b[i] >= 0x80 || (b[i] < 0x20 && b[i] != 0) {
+			return false
+		}
+	}
+	for _, v := range e.Strings() {
+		v = strings.Trim(v, " \x00")
+		if v != "" && (len(v) > maxLen(vr) || !re.MatchString(v)) {
+			return false
+		}
+	}
+	return true
+}
+
+// resolveAllowed is the last step of resolve for a public attribute that
+// Table E.1-1 does not list: kept when the allowlist names it (by keyword,
+// or by its VR for numbers and code strings) and its value has the VR's
+// form; otherwise removed, or emptied when the IOD needs it present.
+func (s *state) resolveAllowed(e *dicom.Element, vr dicom.VR, loc []locStep, c walkCtx) action {
+	entry, ok := allowed.byTag[e.Tag]
+	rule := "allowlist"
+	if !ok && !e.IsSequence() {
+		entry, ok = allowed.byVR[vr]
+		rule = "allowlist @" + vr.String()
+	}
+	if ok {
+		switch {
+		case entry.treatment == allowItems && e.IsSequence():
+			return action{code: CodeK, kind: akAllow, rule: rule + " (items judged)"}
+		case entry.treatment == allowItems || e.IsSequence():
+			// A keyword entry for a sequence met as a value, or the reverse:
+			// the element is not what the entry was reviewed for.
+		case !valueFormOK(e, vr):
+			s.report.warn("value-form", formatLoc(loc, true), "value does not have the form of its VR")
+			return s.notAllowed(e, loc, c, "allowlist: value not in the form of "+vr.String())
+		case entry.treatment == allowClean:
+			return action{code: CodeC, kind: akAllow, rule: rule + " (cleaned)"}
+		default:
+			return action{code: CodeK, kind: akAllow, rule: rule}
+		}
+	}
+	return s.notAllowed(e, loc, c, "not in the allowlist")
+}
+
+// notAllowed removes an element the allowlist does not let through, or
+// empties it when the IOD makes it Type 2 (present, may be empty).
+func (s *state) notAllowed(e *dicom.Element, loc []locStep, c walkCtx, rule string) action {
+	s.report.NotAllowed++
+	if typ, known := iodType(s.sop, c.parentSeq, e.Tag); known && typ == 2 {
+		return action{code: CodeZ, kind: akVR, rule: rule + " (emptied: Type 2)"}
+	}
+	return action{code: CodeX, kind: akVR, rule: rule}
+}
