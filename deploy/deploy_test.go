@@ -280,7 +280,8 @@ func checkTemplate(t *testing.T, where, text string) {
 var (
 	alertName  = regexp.MustCompile(`^[A-Z][A-Za-z0-9]+$`)
 	severities = []string{"critical", "warning", "info"}
-	// The alerts the brief and seed-compat §5 ask for (repairs of the
+	// The alerts the brief and docs/compat.md ("Observability") ask for
+	// (repairs of the
 	// original's dead and false-positive rules).
 	requiredAlerts = []string{"EdgeDown", "HubDeliveryFailing", "HubDeadLetters", "HubBacklogStalled", "ShipmentsHeld",
 		"UploadRetryStorm", "OldestQueuedTooOld", "DiskAlmostFull", "CertificateExpiringSoon", "QuarantineGrowing"}

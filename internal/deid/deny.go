@@ -35,8 +35,9 @@ type token struct {
 	charsets []charset.Set
 }
 
-// isSep reports the separators removed by the canonical form (deid.md
-// §10.1: ^ , . - / _ and white space), plus the DICOM value delimiters.
+// isSep reports the separators removed by the canonical form
+// (docs/deid.md, "Deny-list": ^ , . - / _ and white space), plus the DICOM
+// value delimiters.
 func isSep(r rune) bool {
 	switch r {
 	case '^', ',', '.', '-', '/', '_', '\\', '=', 0:
@@ -109,7 +110,8 @@ var genericValues = map[string]bool{
 	"19000101": true, "000000": true, "00000000": true, "0": true,
 }
 
-// denyList is the set of identifying values of one input (deid.md §10.1).
+// denyList is the set of identifying values of one input (docs/deid.md,
+// "Deny-list").
 type denyList struct {
 	// charsets are the input's character sets: non-ASCII tokens are also
 	// searched in their encodings (ISO 2022 escapes, GB18030, ...).

@@ -160,7 +160,8 @@ func (r *Receiver) store(ctx context.Context, in *dimse.Instance) error {
 	}
 	// The spool's unit is the XNAT session, not the DICOM study: studies
 	// that share an accession number (one order, several studies) are one
-	// visit (deid.md §6.3) and must be staged and shipped as one session.
+	// visit (docs/deid.md, "Pseudonyms") and must be staged and shipped as
+	// one session.
 	rec := spool.Instance{
 		StudyKey:          Folder(sess),
 		SOPInstanceUID:    res.SOPInstanceUID,

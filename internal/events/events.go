@@ -1,5 +1,6 @@
 // Package events writes the pipeline's JSON event lines in the schema the
-// original system's dashboards and alert rules parse (seed-compat §3, §5):
+// original system's dashboards and alert rules parse (docs/compat.md,
+// "Event lines" and "Observability"):
 // one object per line, "ts" (date -Iseconds) first, then "component",
 // "edge" (when set), "event", "session", "message", "level" and the extras
 // in the order given. Sessions are pseudonymous folder names and messages

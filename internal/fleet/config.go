@@ -200,7 +200,8 @@ type SSH struct {
 	Key  string `yaml:"key"`
 }
 
-// Defaults of the original installer (seed-compat §1).
+// Defaults of the original installer (docs/compat.md, "Installer
+// configuration").
 const (
 	DefaultDomain         = "aisedge.local"
 	DefaultBucket         = "ingest-bucket"

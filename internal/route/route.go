@@ -5,7 +5,8 @@
 //
 // It reads two forms:
 //
-//   - the original system's routing.json unchanged (seed-compat §1.3):
+//   - the original system's routing.json unchanged (docs/compat.md,
+//     "Receiving and routing"):
 //     {"AETMap": {"<CalledAET>": {"project": ...}}, "Defaults": {...}},
 //     keys starting with "_" ignored, called AET titles matched exactly
 //     and case-sensitively, unmapped AETs quarantined;
@@ -52,7 +53,7 @@ type Defaults struct {
 	DeidEnabled *bool `json:"deidEnabled,omitempty"`
 }
 
-// The original system's defaults (seed-compat §1.3).
+// The original system's defaults (docs/compat.md, "Receiving and routing").
 const (
 	DefaultProfileFile = "/etc/orthanc/deidentification-profile.json"
 	DefaultBackupDir   = "/facility-backup"

@@ -1,5 +1,5 @@
 // Package xnat owns the conversation with an XNAT server's REST API
-// (../shared/specs/xnat-rest.md): login and session reuse, the project →
+// (docs/xnat.md): login and session reuse, the project →
 // subject → experiment → scan → resource hierarchy, file uploads (one
 // .tar.gz with extract=true per resource batch, or file by file), listing
 // and MD5 verification, and the error taxonomy the hub needs to decide

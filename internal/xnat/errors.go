@@ -216,7 +216,8 @@ func clip(s string, n int) string {
 	return s
 }
 
-// looksHTML reports whether a body is an HTML page (spec §0: any 2xx body
+// looksHTML reports whether a body is an HTML page (docs/xnat.md, "Quirks
+// of the real server": any 2xx body
 // starting <!DOCTYPE or <html> is an authentication failure).
 func looksHTML(body []byte) bool {
 	s := strings.TrimLeft(string(body[:min(len(body), 64)]), " \t\r\n\ufeff")

@@ -29,7 +29,8 @@ func qEscape(s string) string {
 func seg(s string) string { return url.PathEscape(s) }
 
 // labelRE is what XNAT accepts everywhere for project, subject and
-// experiment labels (spec §3); pseudonyms always match.
+// experiment labels (docs/xnat.md, "Labels and IDs"); pseudonyms always
+// match.
 var labelRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
 // scanIDRE allows the dot too (scan IDs are series numbers, "1", "1001", "3.1").

@@ -42,7 +42,7 @@ func (c *Client) ListResourceFiles(ctx context.Context, ref ResourceRef) ([]Remo
 }
 
 // relPathFromURI takes everything after the first "/files/" of a listed
-// URI (spec §2: Name is only the basename).
+// URI (docs/xnat.md, "Reading": Name is only the basename).
 func relPathFromURI(uri, name string) string {
 	_, rest, ok := strings.Cut(uri, "/files/")
 	if !ok || rest == "" {

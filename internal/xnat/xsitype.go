@@ -3,7 +3,8 @@ package xnat
 import "strings"
 
 // sessionTypes maps a DICOM modality to XNAT's session and scan types.
-// MR, PT and CT are what xnat-ingest uses (spec §3); the others are XNAT's
+// MR, PT and CT are what xnat-ingest uses (docs/xnat.md, "Session and scan
+// types"); the others are XNAT's
 // own types for those modalities; anything else is "other DICOM".
 var sessionTypes = map[string][2]string{
 	"MR": {"xnat:mrSessionData", "xnat:mrScanData"},

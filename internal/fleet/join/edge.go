@@ -300,7 +300,7 @@ exit 0`, HAProxyCerts), nil)
 	if err := j.writeFile(ctx, StepHAProxy, HAProxyCerts+"/ca.crt", 0o644, 0o755, caPEM); err != nil {
 		return "", "", err
 	}
-	// 0644 as the original (seed-compat §6): k0smotron's haproxy pod
+	// 0644 as the original (docs/compat.md, "Joining an edge"): k0smotron's haproxy pod
 	// reads it, and its user is not known here.
 	if err := j.writeFile(ctx, StepHAProxy, HAProxyCerts+"/server.pem", 0o644, 0o755, append(certPEM, keyPEM...)); err != nil {
 		return "", "", err

@@ -1,6 +1,6 @@
 // Package join joins an edge worker to its site's child cluster: the
 // original installer's steps 05 and 06 (and the folders of 07/07c) as
-// named, idempotent steps (seed-compat §4):
+// named, idempotent steps (docs/compat.md, "Joining an edge"):
 //
 //	join-token    reuse the site's JoinTokenRequest and its Secret on the
 //	              management cluster while valid, else mint one; the

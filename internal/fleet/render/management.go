@@ -143,7 +143,8 @@ func (r *renderer) management() (Cluster, error) {
 	return cl, nil
 }
 
-// certManager renders the issuers and certificates (seed-compat §4: the
+// certManager renders the issuers and certificates (docs/compat.md,
+// "Certificates": the
 // original's names, durations and key sizes).
 func (r *renderer) certManager() (objs, secrets []*unstructured.Unstructured) {
 	m := &r.c.Management
@@ -521,7 +522,8 @@ func (r *renderer) k0smotronCluster(s *fleet.Site) *unstructured.Unstructured {
 	return obj("k0smotron.io/v1beta1", "Cluster", s.Name, s.Name, partOf(map[string]string{"aisedge.io/site": s.Name}), spec)
 }
 
-// ingressValues are ingress-nginx's Helm values (seed-compat §4: SSL
+// ingressValues are ingress-nginx's Helm values (docs/compat.md,
+// "Ingress": SSL
 // passthrough for the k0s API and konnectivity, hostNetwork on-prem,
 // LoadBalancer in the cloud).
 func (r *renderer) ingressValues() ([]byte, error) {
@@ -571,7 +573,7 @@ func (r *renderer) ingressValues() ([]byte, error) {
 }
 
 // k0sController is the management node's k0s configuration (a fresh
-// install; seed-compat §1.5).
+// install; docs/compat.md, "Management cluster").
 func (r *renderer) k0sController() ([]byte, error) {
 	m := &r.c.Management
 	api := map[string]any{}

@@ -89,7 +89,8 @@ type Options struct {
 }
 
 // Names kept from the original so that an installation is adopted in place
-// and its log queries keep working (seed-compat §4, §5, §7).
+// and its log queries keep working (docs/compat.md, "Kubernetes objects
+// and names" and "Observability").
 const (
 	NSIngest      = "xnat-ingest"  // edge workloads (child cluster)
 	NSUpload      = "xnat-upload"  // the hub (management cluster)

@@ -17,7 +17,7 @@ import (
 // Pod labels of the edge workload. The original ran three Deployments
 // (sort, s3-uploader, orthanc); aisedge runs one process whose upload
 // events are the ones the original's dashboards and alerts count, so the
-// pod keeps the uploader's labels (seed-compat §5).
+// pod keeps the uploader's labels (docs/compat.md, "Observability").
 var edgeLabels = map[string]string{"app": "xnat-ingest", "component": "s3-uploader"}
 
 // EdgeCABundle returns the child cluster's ca-bundle Secret holding pem.

@@ -1,6 +1,7 @@
 // Package xnattest is an in-process XNAT server for tests: an httptest
-// server that implements the REST subset of ../shared/specs/xnat-rest.md
-// §1-§5 and the status codes of §9 as the spec tags them, quirks included:
+// server that implements the REST calls of docs/xnat.md (logging in,
+// reading, creating the hierarchy, uploading, verification) with the
+// status codes of its "Errors and retries", quirks included:
 //
 //   - POST/GET/DELETE /data/JSESSION, PUT /data/services/auth, alias tokens;
 //     every Basic-auth request creates a server session (per-user cap), the
@@ -23,9 +24,12 @@
 // matching call, adds latency, hangs up, or expires every session before a
 // call is served. Introspection (Projects, Subjects, Experiments, Scans,
 // Resources, Files, Requests, Count, ...) lets tests look at what a client
-// did. It is a test double of an external server: it stays faithful to the
-// spec rather than to our client, and imports nothing of the project.
+// did. It is a test double of an external server: it stays faithful to
+// XNAT's behaviour as docs/xnat.md describes it rather than to our client,
+// and imports nothing of the project. Where it differs from XNAT is listed
+// in docs/xnat.md, "The emulator".
 //
-// §6-§8 (import service, prearchive, post-upload actions) are not
-// implemented; such calls answer 404.
+// The import service, the prearchive and post-upload session actions (see
+// docs/xnat.md, "What the hub does not use") are not implemented; such
+// calls answer 404.
 package xnattest

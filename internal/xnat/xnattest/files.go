@@ -17,7 +17,7 @@ import (
 )
 
 // knownUploadTypes are the Content-Types XNAT takes as a raw file body
-// without inbody=true (spec §4).
+// without inbody=true (docs/xnat.md, "Uploading files").
 var knownUploadTypes = map[string]bool{
 	"application/octet-stream":     true,
 	"application/zip":              true,

@@ -79,7 +79,8 @@ func (s *Server) ActiveSessions() int {
 }
 
 // ConcurrentUploads is the number of uploads that arrived while another
-// upload into the same resource was still being served (spec §4: never do
+// upload into the same resource was still being served (docs/xnat.md,
+// "Uploading files": never do
 // that).
 func (s *Server) ConcurrentUploads() int {
 	s.mu.Lock()

@@ -16,7 +16,8 @@ import (
 // Role is a user's role in a project.
 type Role string
 
-// Project roles (spec §11). Owners and members may create and edit;
+// Project roles (docs/xnat.md, "The emulator"). Owners and members may
+// create and edit;
 // collaborators may only read.
 const (
 	Owner        Role = "owner"
@@ -470,7 +471,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	// CSRF is only demanded from browser-like clients (spec §0).
+	// CSRF is only demanded from browser-like clients (docs/xnat.md,
+	// "Logging in and staying logged in").
 	if isBrowser(r) && p.session != nil && mutating(r.Method) && !(len(segs) == 1 && segs[0] == "JSESSION") {
 		if r.URL.Query().Get("XNAT_CSRF") != p.session.csrf {
 			writeStatusPage(w, http.StatusForbidden, "Forbidden: missing XNAT_CSRF token")

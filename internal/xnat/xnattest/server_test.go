@@ -18,7 +18,7 @@ import (
 )
 
 // The tests below check the emulator against the examples and tags of
-// xnat-rest.md, one section at a time, with plain net/http.
+// docs/xnat.md, one section at a time, with plain net/http.
 
 type fakeClock struct {
 	mu sync.Mutex
@@ -122,7 +122,7 @@ func rows(t *testing.T, r resp) []map[string]string {
 
 func md5s(b []byte) string { s := md5.Sum(b); return hex.EncodeToString(s[:]) }
 
-// §1 Authentication.
+// "Logging in and staying logged in".
 func TestAuthentication(t *testing.T) {
 	clk := &fakeClock{t: time.Unix(1700000000, 0)}
 	e := newEnv(t, Options{SessionTimeout: 15 * time.Minute, Now: clk.Now})
@@ -236,7 +236,7 @@ func TestSessionCap(t *testing.T) {
 	}
 }
 
-// §0, §2 reads and existence checks.
+// "Addresses and formats", "Reading": reads and existence checks.
 func TestReads(t *testing.T) {
 	e := newEnv(t, Options{})
 	e.login()
@@ -281,7 +281,7 @@ func TestReads(t *testing.T) {
 	e.must("GET", "/data/projects/P1ALIAS?format=json", nil, nil, 200)
 }
 
-// §3 creating objects, §9 codes.
+// "Creating the hierarchy", and the codes of "Errors and retries".
 func TestCreate(t *testing.T) {
 	e := newEnv(t, Options{})
 	e.login()
@@ -416,7 +416,7 @@ func tarGz(t *testing.T, files map[string]string) []byte {
 	return buf.Bytes()
 }
 
-// §4 uploads, §5 checksums.
+// "Uploading files", "Verification" (checksums).
 func TestUploads(t *testing.T) {
 	e := newEnv(t, Options{})
 	e.login()
