@@ -172,6 +172,12 @@ func (s *state) pickConditional(cs codeSet, t dicom.Tag, loc []locStep, c walkCt
 	if !cs.conditional() {
 		return cs.alts[0]
 	}
+	// A reference sequence the table lets keep with its UIDs remapped
+	// (U*) is kept: a segmentation, structure set or presentation state
+	// must still find its images. Its other elements are judged as usual.
+	if cs.uStar {
+		return CodeU
+	}
 	typ, known := iodType(s.sop, c.parentSeq, t)
 	if !known {
 		s.report.warn("iod-type-unknown", formatLoc(loc, true), "")
