@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/aisedge/aisedge/internal/dicom"
@@ -224,6 +225,7 @@ var (
 	tagPatientAge                  = dicom.MustTag("PatientAge")
 	tagStudyDate                   = dicom.MustTag("StudyDate")
 	tagModality                    = dicom.MustTag("Modality")
+	tagNumberOfFrames              = dicom.MustTag("NumberOfFrames")
 	tagImageType                   = dicom.MustTag("ImageType")
 	tagBurnedInAnnotation          = dicom.MustTag("BurnedInAnnotation")
 	tagPatientIdentityRemoved      = dicom.MustTag("PatientIdentityRemoved")
@@ -349,6 +351,7 @@ func (e *Engine) Deidentify(f *dicom.File, o Options) (*Result, error) {
 	if err := s.applyDataset(s.root, nil, walkCtx{top: true}); err != nil {
 		return nil, err
 	}
+	s.filterCodestreams(f.TransferSyntax)
 	if err := s.insertReplacements(); err != nil {
 		s.quarantine("replace-failed", "", err.Error())
 	}
@@ -518,4 +521,25 @@ func (s *state) prepare() error {
 	// the original.
 	s.addOrthancIDs()
 	return nil
+}
+
+// filterCodestreams removes text segments from encapsulated Pixel Data
+// (docs/deid.md, "Pixel codestreams"); a codestream that cannot be read
+// quarantines the instance.
+func (s *state) filterCodestreams(ts dicom.TransferSyntax) {
+	e := s.root.Get(dicom.TagPixelData)
+	if e == nil || !e.IsEncapsulated() {
+		return
+	}
+	frames := 1
+	if n, err := strconv.Atoi(strings.TrimSpace(s.root.String(tagNumberOfFrames))); err == nil && n > 0 {
+		frames = n
+	}
+	n, err := filterPixelCodestreams(e, ts, frames)
+	switch {
+	case err != nil:
+		s.quarantine("codestream-unfilterable", dicom.TagPixelData.String(), err.Error())
+	case n > 0:
+		s.report.warn("codestream-text-removed", dicom.TagPixelData.String(), fmt.Sprintf("%d text segment(s) removed from the pixel codestream", n))
+	}
 }

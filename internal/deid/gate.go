@@ -128,7 +128,7 @@ func (g *gateFailure) fail(check, msg string) {
 	}
 }
 
-var gateChecks = []string{"strings", "raw-bytes", "justification", "private", "uids", "dates", "markers-meta", "pixels", "names"}
+var gateChecks = []string{"strings", "raw-bytes", "justification", "private", "uids", "dates", "markers-meta", "pixels", "codestream", "names"}
 
 // Verify runs the verification gate on the serialised output of res (the
 // bytes in ra, size bytes long) and on the derived names (the result's
@@ -263,6 +263,16 @@ func (gp *gatePlan) checkFile(f *dicom.File, gf *gateFailure) {
 	for _, e := range f.Meta.Elements() {
 		if e.VR == dicom.UI {
 			gp.checkUIDs(e, "(meta)"+e.Tag.String(), "meta", gf)
+		}
+	}
+	// Pixel codestreams: no comment or application segment may remain.
+	if pd := ds.Get(dicom.TagPixelData); pd != nil && pd.IsEncapsulated() {
+		n, err := codestreamTextSegments(pd, f.TransferSyntax)
+		switch {
+		case err != nil:
+			gf.fail("codestream", "pixel codestream cannot be read: "+err.Error())
+		case n > 0:
+			gf.fail("codestream", fmt.Sprintf("%d text segment(s) left in the pixel codestream", n))
 		}
 	}
 	gp.walk(ds, nil, gf)

@@ -152,10 +152,8 @@ func (s *state) resolve(ds *dicom.Dataset, e *dicom.Element, loc []locStep, c wa
 	if c.cleanText && vr.IsText() && vr.UsesCharset() && !equipmentKeywords[t] {
 		return action{code: CodeC, kind: akVR, rule: "clean (in cleaned sequence)"}
 	}
-	// Beyond the baseline (the safer choice; docs/deid.md, "Attributes the
-	// table does not list"): free text the table does
-	// not list is cleaned rather than kept, and issuer identifiers name
-	// the institution.
+	// Beyond the baseline (docs/deid.md, "Attributes the table does not
+	// list"): issuer identifiers name the institution.
 	if institutionIDs[t] {
 		if s.opts.Has(OptRetainInstitutionIdentity) {
 			return action{code: CodeK, kind: akVR, rule: "VR rule: issuer identifier (institution identity)"}
