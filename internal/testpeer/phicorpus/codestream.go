@@ -231,3 +231,80 @@ func jp2Wrap(cs []byte, xml string, uuid [16]byte, uuidText string) []byte {
 	out = append(out, box("uuid", uuid[:], []byte(uuidText))...)
 	return append(out, box("jp2c", cs)...)
 }
+
+// jpegBeforeSOS inserts segments right before the first SOS marker
+// (after the tables: a COM there is as valid as after SOI).
+func jpegBeforeSOS(b []byte, segs ...[]byte) []byte {
+	p := 2
+	for p+4 <= len(b) && b[p] == 0xFF && b[p+1] != 0xDA {
+		p += 2 + int(binary.BigEndian.Uint16(b[p+2:]))
+	}
+	if p+4 > len(b) || b[p] != 0xFF || b[p+1] != 0xDA {
+		panic("no SOS marker")
+	}
+	out := append([]byte(nil), b[:p]...)
+	for _, s := range segs {
+		out = append(out, s...)
+	}
+	return append(out, b[p:]...)
+}
+
+// setFrameFragments stores one frame as several fragments (a frame may
+// span fragments; PS3.5 A.4), each padded to even length.
+func (fc *fileCtx) setFrameFragments(kind string, parts ...[]byte) {
+	e := fc.ds.Get(dicom.TagPixelData)
+	frags := []*dicom.Fragment{e.Fragments[0]}
+	for _, p := range parts {
+		if len(p)%2 == 1 {
+			p = append(p, 0)
+		}
+		frags = append(frags, dicom.NewFragment(p))
+	}
+	e.Fragments = frags
+	fc.info.Codestream = kind
+	// Readers need Number of Frames to know the fragments are one frame.
+	fc.ds.SetString(dicom.MustTag("NumberOfFrames"), dicom.IS, "1")
+}
+
+// iccAPP2 is an APP2 ICC_PROFILE segment holding a minimal display
+// profile whose 'desc' tag is text.
+func iccAPP2(desc string) []byte {
+	be := binary.BigEndian
+	tag := []byte("desc\x00\x00\x00\x00")
+	tag = be.AppendUint32(tag, uint32(len(desc)+1))
+	tag = append(tag, desc...)
+	tag = append(tag, 0)
+	tag = append(tag, make([]byte, 4+4+2+1+67)...) // no Unicode, no ScriptCode
+	for len(tag)%4 != 0 {
+		tag = append(tag, 0)
+	}
+	hdr := make([]byte, 128)
+	size := 128 + 4 + 12 + len(tag)
+	be.PutUint32(hdr, uint32(size))
+	be.PutUint32(hdr[8:], 0x02100000)
+	copy(hdr[12:], "mntrRGB XYZ ")
+	copy(hdr[36:], "acsp")
+	prof := append(hdr, be.AppendUint32(nil, 1)...)
+	prof = append(prof, "desc"...)
+	prof = be.AppendUint32(prof, 128+4+12)
+	prof = be.AppendUint32(prof, uint32(len(tag)))
+	prof = append(prof, tag...)
+	return jpegSegment(0xE2, append([]byte("ICC_PROFILE\x00\x01\x01"), prof...))
+}
+
+// j2kCOMBinary is a COM marker segment with Rcom 0 (binary data).
+func j2kCOMBinary(data []byte) []byte {
+	out := []byte{0xFF, 0x64, 0, 0, 0, 0}
+	binary.BigEndian.PutUint16(out[2:], uint16(4+len(data)))
+	return append(out, data...)
+}
+
+// j2kAfterSIZ inserts marker segments right after SIZ.
+func j2kAfterSIZ(cs []byte, segs ...[]byte) []byte {
+	p := 4 + int(binary.BigEndian.Uint16(cs[4:]))
+	out := append([]byte(nil), cs[:p]...)
+	for _, s := range segs {
+		out = append(out, s...)
+	}
+	return append(out, cs[p:]...)
+}

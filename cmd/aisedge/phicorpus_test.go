@@ -1,0 +1,176 @@
+package main
+
+// The adversarial PHI corpus (internal/testpeer/phicorpus) through
+// `aisedge deid --profile research-default`, in-process: every byte of
+// every output file, every output file and folder name, the value-free
+// reports, the quarantine's reason.json files (not the originals it keeps
+// on site), stdout and stderr are searched for every planted identifier
+// by the corpus's own scanner. The test fails when any planted identifier
+// leaked, and prints per class and kind what was planted, leaked,
+// quarantined and removed, and whether the utility controls survived.
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/aisedge/aisedge/internal/dicom"
+	"github.com/aisedge/aisedge/internal/testpeer/phicorpus"
+)
+
+func TestDeidPHICorpus(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the adversarial PHI corpus: not in -short")
+	}
+	corpus := filepath.Join(t.TempDir(), "corpus")
+	m := phicorpus.Generate(t, corpus, phicorpus.DefaultSeed)
+	sc, err := phicorpus.NewScanner(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("corpus: %s", m.Summary())
+	base := t.TempDir()
+	out, reports := filepath.Join(base, "out"), filepath.Join(base, "reports")
+	quarantine := out + ".quarantine"
+	t.Setenv("AIS_DEID_HMAC_SALT", deidTestSalt)
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"deid", "--profile", "research-default", "--site", "PHISITE", "--project", "PHICORPUS",
+		"--out", out, "--reports", reports, "--progress", "never", "--log-level", "debug", corpus}, &stdout, &stderr)
+	if code == 2 {
+		t.Fatalf("usage error:\n%s\n%s", &stdout, &stderr)
+	}
+	t.Logf("aisedge deid exit %d:\n%s", code, &stdout)
+
+	tally := phicorpus.NewTally(m)
+	tally.NotApplicable("association AE titles: the offline command has no association", func(p phicorpus.Planted) bool {
+		return p.Path == phicorpus.PathAssociation
+	})
+
+	// Which inputs were quarantined: the quarantine folder is named after
+	// the input's SHA-256.
+	reasons := map[string][]string{}
+	for _, f := range m.Files {
+		b, err := os.ReadFile(filepath.Join(corpus, filepath.FromSlash(f.Name)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(b)
+		id := hex.EncodeToString(sum[:])[:16]
+		rj, err := os.ReadFile(filepath.Join(quarantine, id, "reason.json"))
+		if err != nil {
+			tally.Deliver(f.Name)
+			continue
+		}
+		tally.Quarantine(f.Name)
+		var doc struct {
+			Reasons []struct{ Code, Path string } `json:"reasons"`
+		}
+		json.Unmarshal(rj, &doc)
+		for _, r := range doc.Reasons {
+			reasons[f.Name] = append(reasons[f.Name], strings.TrimSpace(r.Code+" "+r.Path))
+		}
+	}
+
+	// The search.
+	hits, n, err := sc.ScanTree("deid output", out, phicorpus.TreeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tally.Add(hits...)
+	tally.Scanned("deid output files", n)
+	hits, n, err = sc.ScanTree("deid reports", reports, phicorpus.TreeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tally.Add(hits...)
+	tally.Scanned("deid reports", n)
+	hits, n, err = sc.ScanTree("deid quarantine records", quarantine, phicorpus.TreeOptions{
+		// The originals stay on site: their names are searched, not their bytes.
+		NamesOnly: func(rel string) bool { return filepath.Base(rel) == "input.dcm" },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tally.Add(hits...)
+	tally.Scanned("deid quarantine records", n)
+	for _, s := range []struct {
+		name string
+		b    *bytes.Buffer
+	}{{"stdout", &stdout}, {"stderr", &stderr}} {
+		lines := 0
+		sr := bufio.NewScanner(bytes.NewReader(s.b.Bytes()))
+		sr.Buffer(make([]byte, 64<<10), 16<<20)
+		for sr.Scan() {
+			lines++
+			tally.Add(sc.ScanString(s.name, fmt.Sprintf("%s line %d", s.name, lines), sr.Text())...)
+		}
+		tally.Scanned(s.name+" lines", lines)
+	}
+
+	delivered, quarantined := tally.Files()
+	t.Logf("files: %d delivered, %d quarantined; searched:\n%s", delivered, quarantined, tally.Surfaces())
+	t.Logf("planted vs. leaked (aisedge deid --profile research-default):\n%s", tally.Table())
+	t.Logf("quarantined corpus files and their reasons:\n%s", quarantineList(reasons))
+	t.Logf("utility controls:\n%s", deidControls(t, m, out, reasons))
+	if leaked := tally.LeakedIDs(); len(leaked) > 0 {
+		t.Errorf("%d of %d planted identifiers leaked through aisedge deid:\n%s", len(leaked), len(m.Planted), tally.LeakReport())
+	}
+}
+
+func quarantineList(reasons map[string][]string) string {
+	var names []string
+	for n := range reasons {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for _, n := range names {
+		fmt.Fprintf(&b, "  %-60s %s\n", n, strings.Join(reasons[n], "; "))
+	}
+	return b.String()
+}
+
+// deidControls reports, for each utility control, whether an output holds
+// it unchanged in its element.
+func deidControls(t *testing.T, m *phicorpus.Manifest, out string, quarantined map[string][]string) string {
+	t.Helper()
+	have := map[string]bool{} // tag + "=" + value
+	filepath.WalkDir(out, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		f, err := dicom.Open(p, &dicom.ParseOptions{StopAtPixelData: true})
+		if err != nil {
+			return nil
+		}
+		defer f.Close()
+		for _, c := range m.Controls {
+			tag, _ := dicom.ParseTag(c.Path)
+			if v, _ := f.Dataset.Text(tag); v == c.Value {
+				have[c.Path+"="+c.Value] = true
+			}
+		}
+		return nil
+	})
+	var b strings.Builder
+	for _, c := range m.Controls {
+		state := "LOST (changed or removed)"
+		switch {
+		case have[c.Path+"="+c.Value]:
+			state = "survived"
+		case quarantined[c.File] != nil:
+			state = "file quarantined"
+		}
+		fmt.Fprintf(&b, "  %-16q %s %s\n", c.Value, c.Path, state)
+	}
+	return b.String()
+}
