@@ -141,7 +141,7 @@ func (r *routedStore) Store(ctx context.Context, in *dimse.Instance) error {
 		} else {
 			sub = filepath.Join("__unmapped_aet__", route.SafeName(in.CalledAET))
 			r.log.Warn(fmt.Sprintf("REJECT: no project mapped for CalledAET %s — quarantined to %s", in.CalledAET, filepath.Join(r.root, sub)),
-				"sop_instance", dimse.HashUID(in.SOPInstanceUID), "assoc", in.Assoc)
+				"sop_instance", receiveUIDHash.Hash(in.SOPInstanceUID), "assoc", in.Assoc)
 		}
 	}
 	r.mu.Lock()
@@ -163,3 +163,7 @@ type listFlag []string
 
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// receiveUIDHash keys the SOP Instance UID hashes of the bare receiver's
+// logs (it has no de-identification key; the hashes correlate one run).
+var receiveUIDHash = dimse.RandomUIDHasher()

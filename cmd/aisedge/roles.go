@@ -18,6 +18,7 @@ import (
 	"github.com/aisedge/aisedge/internal/api"
 	"github.com/aisedge/aisedge/internal/config"
 	"github.com/aisedge/aisedge/internal/deid"
+	"github.com/aisedge/aisedge/internal/dimse"
 	"github.com/aisedge/aisedge/internal/edge"
 	"github.com/aisedge/aisedge/internal/health"
 	"github.com/aisedge/aisedge/internal/hub"
@@ -153,6 +154,7 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		Quiet: time.Duration(c.Study.QuietPeriod), Force: time.Duration(c.Study.ForceTimeout),
 		MinFreeBytes: int64(c.DICOM.MinFreeBytes), MaxAssociations: c.DICOM.MaxAssociations,
 		Store: store, Layout: layout, Registry: reg, Log: log, EventsOut: stdout,
+		UIDHash: dimse.NewUIDHasher(keys.LogKey()),
 	})
 	if err != nil {
 		return err

@@ -21,6 +21,7 @@ import (
 	"github.com/aisedge/aisedge/internal/api"
 	"github.com/aisedge/aisedge/internal/config"
 	"github.com/aisedge/aisedge/internal/deid"
+	"github.com/aisedge/aisedge/internal/dimse"
 	"github.com/aisedge/aisedge/internal/edge"
 	"github.com/aisedge/aisedge/internal/hub"
 	"github.com/aisedge/aisedge/internal/objstore"
@@ -130,7 +131,7 @@ func (o *standaloneOptions) run(ctx context.Context, log *slog.Logger, events io
 		Name: o.edgeName, DataDir: filepath.Join(dataDir, "edge"), Listen: o.listen, AETitle: o.aeTitle,
 		Routes: table, Engine: engines, BackupDir: filepath.Join(dataDir, "facility-backup"),
 		Quiet: o.quiet, Force: o.force, MinFreeBytes: o.minFree, Store: store, Layout: layout,
-		Registry: reg, Log: log, EventsOut: events,
+		Registry: reg, Log: log, EventsOut: events, UIDHash: dimse.NewUIDHasher(keys.LogKey()),
 	})
 	if err != nil {
 		return err

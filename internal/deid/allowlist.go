@@ -171,3 +171,26 @@ func (s *state) notAllowed(e *dicom.Element, loc []locStep, c walkCtx, rule stri
 	}
 	return action{code: CodeX, kind: akVR, rule: rule}
 }
+
+// privateFormOK checks a kept private value against the VR the safe
+// private list gives it: decimal and integer strings and codes by their
+// form, binary numbers by their length. Other VRs are read by the gate.
+func privateFormOK(e *dicom.Element, vr dicom.VR) bool {
+	size := 0
+	switch vr {
+	case dicom.DS, dicom.IS, dicom.CS:
+		c := *e
+		c.VR = vr // read the bytes as the slot's VR (UN has no value form)
+		return valueFormOK(&c, vr)
+	case dicom.US, dicom.SS:
+		size = 2
+	case dicom.UL, dicom.SL, dicom.FL, dicom.AT:
+		size = 4
+	case dicom.FD, dicom.SV, dicom.UV:
+		size = 8
+	default:
+		return true
+	}
+	b, err := e.Bytes()
+	return err == nil && len(b)%size == 0
+}

@@ -178,3 +178,38 @@ func TestOutsideTableRemoved(t *testing.T) {
 		t.Error("overlay text without overlay data kept")
 	}
 }
+
+// TestSafePrivateForm: a safe private number slot (GEMS_ACQU_01 Table
+// Speed, DS) keeps a number and loses text, whether the text comes as DS,
+// as UN or in an implicit VR file.
+func TestSafePrivateForm(t *testing.T) {
+	e := testEngine(t, MustBuiltin("research-default"))
+	for _, c := range []struct {
+		name string
+		vr   dicom.VR
+		val  string
+		kept bool
+	}{
+		{"number DS", dicom.DS, "12.5", true},
+		{"text DS", dicom.DS, "OKONKWO^ADAEZE", false},
+		{"number UN", dicom.UN, "12.5", true},
+		{"text UN", dicom.UN, "OKONKWO^ADAEZE", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, ds, _ := deidSynth(t, e, func(ds *dicom.Dataset) {
+				ds.SetString(0x00190010, dicom.LO, "GEMS_ACQU_01")
+				ds.SetString(0x00191023, c.vr, c.val)
+			})
+			if ds == nil {
+				t.Fatal("quarantined")
+			}
+			got := ds.Get(0x00191023)
+			if (got != nil) != c.kept {
+				t.Fatalf("kept %v, want %v", got != nil, c.kept)
+			}
+			if got != nil && (got.VR != dicom.DS || ds.String(0x00191023) != c.val) {
+				t.Errorf("kept as %s %q", got.VR, ds.String(0x00191023))
+			}
+		})
+	}
+}

@@ -28,6 +28,7 @@ var b32 = base32.StdEncoding.WithPadding(base32.NoPadding)
 type Keys struct {
 	id                                            string
 	patientID, accession, studyID, uid, shift, ae []byte
+	logID                                         []byte
 	legacySalt                                    string
 }
 
@@ -67,12 +68,17 @@ func NewKeys(saltHex string) (*Keys, error) {
 	}
 	k := &Keys{
 		patientID: sub("patient-id"), accession: sub("accession"), studyID: sub("study-id"),
-		uid: sub("uid"), shift: sub("date-shift"), ae: sub("ae"),
+		uid: sub("uid"), shift: sub("date-shift"), ae: sub("ae"), logID: sub("log-id"),
 		legacySalt: trimmed,
 	}
 	k.id = b32.EncodeToString(mac(sub("key-id"), []byte("key-id")))[:8]
 	return k, nil
 }
+
+// LogKey is the sub-key of the identifiers that logs, events, status and
+// quarantine entries show for an original instance (never its UID, never
+// an unkeyed hash of it, which anyone holding the originals could link).
+func (k *Keys) LogKey() []byte { return append([]byte(nil), k.logID...) }
 
 func mac(key, msg []byte) []byte {
 	h := hmac.New(sha256.New, key)

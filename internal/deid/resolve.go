@@ -254,6 +254,19 @@ func (s *state) resolvePrivate(ds *dicom.Dataset, e *dicom.Element, loc []locSte
 		if (vr == dicom.UN || vr == 0) && len(sp.VRs) == 1 {
 			a.vr = sp.VRs[0] // implicit VR input: the list knows the VR
 		}
+		// The value must have the form of the slot's VR: a number slot
+		// written as UN or implicit VR, or mislabelled, can carry text.
+		if form := a.vr; form != 0 || (vr != dicom.UN && vr != 0) {
+			if form == 0 {
+				form = vr
+			}
+			if !privateFormOK(e, form) {
+				s.report.warn("value-form", formatLoc(loc, true), "safe private value does not have the form of its VR")
+				continue
+			}
+		} else if len(sp.VRs) > 1 {
+			continue // UN with several possible VRs: the form cannot be checked
+		}
 		return a
 	}
 	return action{code: CodeX, kind: akPrivate, rule: "E.1-1 private X"}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -218,5 +219,40 @@ func TestWriteFileHeaderOnly(t *testing.T) {
 	gl := binary.LittleEndian.Uint32(buf.Bytes()[140:144]) // (0002,0000) value as written
 	if want := 132 + 12 + int(gl); buf.Len() != want {
 		t.Fatalf("header is %d bytes, want %d (meta only)", buf.Len(), want)
+	}
+}
+
+// TestErrorsShowNoValueBytes: a length field read from a misaligned or
+// mislabelled element may be four bytes of a value ("SMIT" reads as
+// 1414090067). Errors reach logs and C-STORE responses, so they name tag,
+// offset and kind, never that number.
+func TestErrorsShowNoValueBytes(t *testing.T) {
+	var b []byte
+	b = append(b, make([]byte, 128)...)
+	b = append(b, "DICM"...)
+	meta := func(tag uint32, vr, v string) {
+		b = append(b, byte(tag>>16), byte(tag>>24), byte(tag), byte(tag>>8), vr[0], vr[1], byte(len(v)), byte(len(v)>>8))
+		b = append(b, v...)
+	}
+	tsUID := "1.2.840.10008.1.2.1\x00"
+	meta(0x00020010, "UI", tsUID)
+	// Group length first: build the group without it, then prepend.
+	group := b[132:]
+	gl := append([]byte{2, 0, 0, 0, 'U', 'L', 4, 0}, byte(len(group)), byte(len(group)>>8), 0, 0)
+	b = append(append(append([]byte(nil), b[:132]...), gl...), group...)
+	// (0010,0010) labelled OB: its 4-byte length is read from the name.
+	b = append(b, 0x10, 0x00, 0x10, 0x00, 'O', 'B', 0, 0)
+	b = append(b, "SMITH^JOHN"...)
+	_, err := ReadFileBytes(b, nil)
+	if err == nil {
+		t.Fatal("a length past the end of the data was accepted")
+	}
+	for _, bad := range []string{"1414090067", "54494d53", "SMIT"} {
+		if strings.Contains(strings.ToLower(err.Error()), strings.ToLower(bad)) {
+			t.Errorf("error shows value bytes (%s): %v", bad, err)
+		}
+	}
+	if !strings.Contains(err.Error(), "(0010,0010)") {
+		t.Errorf("error does not name the tag: %v", err)
 	}
 }

@@ -282,14 +282,17 @@ func (d *Decoder) nextFragment(f *frame) (Header, error) {
 }
 
 // checkFits verifies that n bytes from the current position fit in the data
-// and in every enclosing container of defined length.
+// and in every enclosing container of defined length. Messages never show
+// n: a length read from a misaligned stream may be four bytes of a value
+// ("SMIT" reads as 1414090067), and errors reach logs and C-STORE
+// responses; they name the tag, offset and kind instead.
 func (d *Decoder) checkFits(tag Tag, off int64, n int64, what string) error {
 	if rem := d.in.remaining(); rem >= 0 && n > rem {
-		return d.errf(tag, ErrTruncated, off, "%s length %d runs past the end of the data (%d bytes left)", what, n, rem)
+		return d.errf(tag, ErrTruncated, off, "%s length runs past the end of the data (%d bytes left)", what, rem)
 	}
 	for i := len(d.stack) - 1; i >= 0; i-- {
 		if e := d.stack[i].end; e >= 0 && d.in.pos+n > e {
-			return d.errf(tag, ErrMalformed, off, "%s length %d runs past the end of its container at offset %d", what, n, e)
+			return d.errf(tag, ErrMalformed, off, "%s length runs past the end of its container at offset %d", what, e)
 		}
 	}
 	return nil
@@ -309,7 +312,7 @@ func (d *Decoder) containerEnd(tag Tag, off int64, n int64, what string) int64 {
 		}
 	}
 	if limit >= 0 && end > limit {
-		d.warnf("offset %d in %s: %s length %d runs past the end of %s at offset %d; ended there", off, tag, what, n, where, limit)
+		d.warnf("offset %d in %s: %s length runs past the end of %s at offset %d; ended there", off, tag, what, where, limit)
 		end = limit
 	}
 	return end
@@ -317,7 +320,7 @@ func (d *Decoder) containerEnd(tag Tag, off int64, n int64, what string) int64 {
 
 func (d *Decoder) checkValue(tag Tag, off int64, n int64) error {
 	if n > d.limits.MaxValueLength {
-		return d.errf(tag, ErrLimit, off, "value length %d exceeds the limit of %d", n, d.limits.MaxValueLength)
+		return d.errf(tag, ErrLimit, off, "value length exceeds the limit of %d bytes", d.limits.MaxValueLength)
 	}
 	return d.checkFits(tag, off, n, "value")
 }

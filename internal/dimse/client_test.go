@@ -382,7 +382,7 @@ func TestOrthancPushesToUs(t *testing.T) {
 			}
 		}
 		if !ok {
-			t.Errorf("instance %s (%s) not received equal", id, HashUID(uid))
+			t.Errorf("instance %s (%s) not received equal", id, uid)
 		}
 	}
 }
@@ -418,7 +418,7 @@ func TestSendToOrthanc(t *testing.T) {
 	for uid := range uniq {
 		f := held[uid]
 		if f == nil {
-			t.Errorf("%s missing in Orthanc", HashUID(uid))
+			t.Errorf("%s missing in Orthanc", uid)
 			continue
 		}
 		var cands []*sourceFile

@@ -61,6 +61,9 @@ type ServerConfig struct {
 
 	// Logger receives JSON-friendly structured logs; UIDs are hashed.
 	Logger *slog.Logger
+	// UIDHash keys the hashes that logs show for SOP Instance UIDs; nil
+	// gives a key of the process's own (RandomUIDHasher).
+	UIDHash *UIDHasher
 }
 
 // AssociationInfo describes an association request for ServerConfig.Admit.
@@ -172,6 +175,9 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	}
 	if cfg.Validate == nil {
 		cfg.Validate = ValidateInstance
+	}
+	if cfg.UIDHash == nil {
+		cfg.UIDHash = RandomUIDHasher()
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -662,7 +668,7 @@ func (s *Server) handleStore(a *assoc, pcid byte, cmd *Command) error {
 		Field: CStoreRSP, MessageIDBeingRespondedTo: cmd.MessageID,
 		AffectedSOPClassUID: cmd.AffectedSOPClassUID, AffectedSOPInstanceUID: cmd.AffectedSOPInstanceUID,
 	}
-	log := a.log.With("sop_instance", HashUID(cmd.AffectedSOPInstanceUID))
+	log := a.log.With("sop_instance", s.cfg.UIDHash.Hash(cmd.AffectedSOPInstanceUID))
 	var status *StatusError
 	switch {
 	case !cmd.HasDataSet:

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -54,11 +56,35 @@ type StoreFunc func(ctx context.Context, in *Instance) error
 // Store implements StoreHandler.
 func (f StoreFunc) Store(ctx context.Context, in *Instance) error { return f(ctx, in) }
 
-// HashUID returns the first 12 hex digits of the SHA-256 of a UID: what logs
-// show instead of the UID itself.
-func HashUID(uid string) string {
-	h := sha256.Sum256([]byte(uid))
-	return hex.EncodeToString(h[:6])
+// UIDHasher is what logs, events and quarantine entries show instead of
+// an original UID: the first 12 hex digits of an HMAC-SHA256 of it under a
+// key of the site's own. Unlike an unkeyed digest it cannot be linked to
+// the original by anyone holding the images, and it changes with the key.
+type UIDHasher struct{ key []byte }
+
+// NewUIDHasher returns a hasher with the given key (the edge passes the
+// de-identification key's log sub-key, deid.Keys.LogKey, so that hashes
+// stay the same across restarts).
+func NewUIDHasher(key []byte) *UIDHasher { return &UIDHasher{key: append([]byte(nil), key...)} }
+
+// RandomUIDHasher returns a hasher with a key of its own that nothing
+// keeps: hashes correlate lines of one process only.
+func RandomUIDHasher() *UIDHasher {
+	k := make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		panic(err) // crypto/rand does not fail on Linux
+	}
+	return &UIDHasher{key: k}
+}
+
+// Hash returns the keyed identifier of uid. A nil hasher says "-".
+func (h *UIDHasher) Hash(uid string) string {
+	if h == nil {
+		return "-"
+	}
+	m := hmac.New(sha256.New, h.key)
+	m.Write([]byte(uid))
+	return hex.EncodeToString(m.Sum(nil)[:6])
 }
 
 // DirStore is a StoreHandler that keeps each instance in one directory as
@@ -75,6 +101,9 @@ func HashUID(uid string) string {
 type DirStore struct {
 	Dir string
 	Log *slog.Logger
+	// UIDHash keys the hashes its logs show for SOP Instance UIDs (nil:
+	// a key of its own).
+	UIDHash *UIDHasher
 
 	once    sync.Once
 	dirFile *os.File
@@ -87,7 +116,7 @@ func NewDirStore(dir string, log *slog.Logger) (*DirStore, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, err
 	}
-	return &DirStore{Dir: dir, Log: log}, nil
+	return &DirStore{Dir: dir, Log: log, UIDHash: RandomUIDHasher()}, nil
 }
 
 // maxDuplicates bounds the -N suffixes tried for one SOP Instance UID.
@@ -128,7 +157,7 @@ func (d *DirStore) Put(in *Instance) (string, error) {
 			}
 			if i > 0 && d.Log != nil {
 				d.Log.Warn("duplicate SOP instance with different content kept",
-					"sop_instance", HashUID(in.SOPInstanceUID), "copy", i, "assoc", in.Assoc)
+					"sop_instance", d.UIDHash.Hash(in.SOPInstanceUID), "copy", i, "assoc", in.Assoc)
 			}
 			return name, nil
 		}
@@ -142,7 +171,7 @@ func (d *DirStore) Put(in *Instance) (string, error) {
 		if same {
 			if d.Log != nil {
 				d.Log.Info("duplicate SOP instance with identical content acknowledged",
-					"sop_instance", HashUID(in.SOPInstanceUID), "assoc", in.Assoc)
+					"sop_instance", d.UIDHash.Hash(in.SOPInstanceUID), "assoc", in.Assoc)
 			}
 			return name, nil
 		}

@@ -48,6 +48,9 @@ type Receiver struct {
 	Log     *slog.Logger
 	Metrics *Metrics
 	Now     func() time.Time
+	// UIDHash gives the keyed identifier that logs, events and
+	// quarantine entries show for an original SOP Instance UID.
+	UIDHash *dimse.UIDHasher
 
 	mu      sync.Mutex
 	engines map[string]*deid.Engine
@@ -62,7 +65,7 @@ func (r *Receiver) Store(ctx context.Context, in *dimse.Instance) error {
 }
 
 func (r *Receiver) store(ctx context.Context, in *dimse.Instance) error {
-	log := r.Log.With("assoc", in.Assoc, "sop", dimse.HashUID(in.SOPInstanceUID), "calledAET", in.CalledAET)
+	log := r.Log.With("assoc", in.Assoc, "sop", r.UIDHash.Hash(in.SOPInstanceUID), "calledAET", in.CalledAET)
 	f, err := dicom.Open(in.Path, nil)
 	if err != nil {
 		// Unreadable: keep it (quarantine) and tell the sender.
@@ -181,7 +184,7 @@ func (r *Receiver) store(ctx context.Context, in *dimse.Instance) error {
 		log.Warn("a different instance with the same SOP Instance UID arrived; both kept", "session", Folder(sess))
 	}
 	r.Events.Emit("info", "instance_deidentified", Folder(sess), "", "mode", eng.Profile().Baseline,
-		"calledAet", in.CalledAET, "project", rt.Project, "originalId", dimse.HashUID(in.SOPInstanceUID),
+		"calledAet", in.CalledAET, "project", rt.Project, "originalId", r.UIDHash.Hash(in.SOPInstanceUID),
 		"newId", res.SOPInstanceUID)
 	return nil
 }
@@ -259,7 +262,7 @@ func (r *Receiver) engine(rt route.Route) (*deid.Engine, error) {
 func (r *Receiver) quarantine(in *dimse.Instance, f *dicom.File, reasons ...string) error {
 	_, err := r.Quarantine.Put(in.Path, QuarantineEntry{
 		ReceivedAt: r.Now().UTC(), CalledAET: in.CalledAET, CallingAET: in.CallingAET,
-		SOPHash: dimse.HashUID(in.SOPInstanceUID), Reasons: reasons,
+		SOPHash: r.UIDHash.Hash(in.SOPInstanceUID), Reasons: reasons,
 	})
 	r.Metrics.quarantined(reasons)
 	return err

@@ -51,6 +51,9 @@ type Config struct {
 	Layout objstore.PartLayout
 	// Registry receives the metrics (nil: a private registry).
 	Registry prometheus.Registerer
+	// UIDHash keys the identifiers shown for original SOP Instance UIDs
+	// (dimse.NewUIDHasher(keys.LogKey())); nil: a key of the process's own.
+	UIDHash *dimse.UIDHasher
 	Log      *slog.Logger
 	// EventsOut receives the JSON pipeline events (nil: os.Stdout).
 	EventsOut io.Writer
@@ -101,6 +104,9 @@ func New(cfg Config) (*Edge, error) {
 	if cfg.BackupDir == "" {
 		cfg.BackupDir = filepath.Join(cfg.DataDir, "facility-backup")
 	}
+	if cfg.UIDHash == nil {
+		cfg.UIDHash = dimse.RandomUIDHasher()
+	}
 	sp, err := spool.Open(filepath.Join(cfg.DataDir, "spool"), spool.Options{Now: cfg.Now})
 	if err != nil {
 		return nil, err
@@ -111,7 +117,7 @@ func New(cfg Config) (*Edge, error) {
 		Routes: cfg.Routes, Engine: cfg.Engine, Spool: sp, Backup: e.Backup,
 		Quarantine: &Quarantine{Dir: filepath.Join(cfg.DataDir, "quarantine")},
 		Events:     events.New(cfg.EventsOut, "orthanc-deid", cfg.Name, cfg.Now),
-		Log:        cfg.Log.With("component", "receiver"), Metrics: metrics, Now: cfg.Now,
+		Log:        cfg.Log.With("component", "receiver"), Metrics: metrics, Now: cfg.Now, UIDHash: cfg.UIDHash,
 	}
 	e.Stager = &Stager{Spool: sp, Dir: filepath.Join(cfg.DataDir, "staging"), Edge: cfg.Name,
 		Quiet: cfg.Quiet, Force: cfg.Force, Log: cfg.Log.With("component", "sort"), Now: cfg.Now, Metrics: metrics}
@@ -121,6 +127,7 @@ func New(cfg Config) (*Edge, error) {
 	srv, err := dimse.NewServer(dimse.ServerConfig{
 		Handler: e.Receiver, TempDir: sp.TmpDir(), MaxAssociations: cfg.MaxAssociations,
 		MinFreeBytes: cfg.MinFreeBytes, Admit: Admitter(cfg.Routes), Logger: cfg.Log.With("component", "dimse"),
+		UIDHash: cfg.UIDHash,
 	})
 	if err != nil {
 		sp.Close()
