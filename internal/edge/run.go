@@ -54,7 +54,7 @@ type Config struct {
 	// UIDHash keys the identifiers shown for original SOP Instance UIDs
 	// (dimse.NewUIDHasher(keys.LogKey())); nil: a key of the process's own.
 	UIDHash *dimse.UIDHasher
-	Log      *slog.Logger
+	Log     *slog.Logger
 	// EventsOut receives the JSON pipeline events (nil: os.Stdout).
 	EventsOut io.Writer
 	Now       func() time.Time
