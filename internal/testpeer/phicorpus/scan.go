@@ -678,6 +678,20 @@ func (s *Scanner) scanBytes(surface, where string, data []byte, labels bool) []H
 func (s *Scanner) attribute(h rawHit, surface, where, loc string) Hit {
 	n := s.needles[h.needle]
 	ids := n.planted
+	if loc == "" && len(ids) > 1 {
+		// Outside a file's elements (a log line, a path): the routes that
+		// carry values there (association AE titles, input file names)
+		// when one of the candidates is such a route.
+		var routes []int
+		for _, id := range ids {
+			if !s.m.planted(id).InFile() {
+				routes = append(routes, id)
+			}
+		}
+		if len(routes) > 0 {
+			ids = routes
+		}
+	}
 	if loc != "" && len(ids) > 1 {
 		var compat []int
 		for _, id := range ids {
