@@ -3,47 +3,59 @@
 # (aisedge receive: fsync of every instance and its directory entry before
 # the response, DirStore) against dcmtk storescp (no fsync) and Orthanc
 # (Debian defaults, SyncStorageArea on), each fed by dcmtk storescu (one
-# association, --repeat N +II, as in ../shared/testdata/dicom/tools/
-# cstore_bench.sh) and by aisedge send (one association, and PAR parallel
+# association, --repeat N +II: storescu invents a new SOP Instance UID for
+# every send) and by aisedge send (one association, and PAR parallel
 # associations). dcmtk tools and Orthanc run with TCP_NODELAY=1.
 #
-# Workloads: small = 2,000 x 9.8 kB MR, ct = 400 x 531 kB CT (templates from
-# make_bench_templates.py; aisedge send reads N distinct copies made by
-# make_copies.py, storescu invents the UIDs itself).
+# Workloads: small = 2,000 x 9.7 kB MR, ct = 400 x 531 kB CT. The templates
+# and the N distinct copies aisedge send reads are made from the
+# repository's samples by bench/dimse/benchdata (small_MR = pydicom
+# MR_small, ct512 = pydicom CT_small upscaled to 512x512 with noise).
 #
-# usage: bench/dimse/cstore_bench.sh            (RUNS=3 PAR=4 WORKLOADS="small ct")
+# usage: bench/dimse/cstore_bench.sh            (RUNS=3 PAR=4 WORKLOADS="small ct" N_SMALL=2000 N_CT=400
+#                                                PORT=11112 HPORT=18042 BENCH_DIR=/tmp/aisedge-cstore-bench)
 #        RUNS=1 SERVERS="aisedge storescp" bench/dimse/cstore_bench.sh
+#        SMOKE=1 bench/dimse/cstore_bench.sh    (seconds: 1 run of 20 MR and 4 CT, same output)
 # Prints one line per run, then medians and the ratios ours/storescp and
-# ours/Orthanc per workload and sender.
+# ours/Orthanc per workload and sender. Exits 1 when a sender failed or a
+# server stored fewer instances than were sent.
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+SMOKE=${SMOKE:-0}
+WORK=${BENCH_DIR:-/tmp/aisedge-cstore-bench}
+SETTLE=0.3 # seconds between a server's start and the sender's
+DRAIN=0.2  # and between the sender's exit and the server's CPU reading
+if [ "$SMOKE" = 1 ]; then
+  RUNS=${RUNS:-1}; N_SMALL=${N_SMALL:-20}; N_CT=${N_CT:-4}; SETTLE=0.05; DRAIN=0.05
+  WORK=${BENCH_DIR:-/tmp/aisedge-cstore-bench-smoke}
+fi
 RUNS=${RUNS:-3}
 PAR=${PAR:-4}
 WORKLOADS=${WORKLOADS:-"small ct"}
 SERVERS=${SERVERS:-"aisedge storescp orthanc"}
 SENDERS=${SENDERS:-"storescu aisedge aisedge-p$PAR"}
-WORK=${BENCH_DIR:-/tmp/aisedge-cstore-bench}
-SHARED_TOOLS=${SHARED_TOOLS:-$ROOT/../shared/testdata/dicom/tools}
 PORT=${PORT:-11112}
 HPORT=${HPORT:-18042}
 export PATH=/usr/local/go/bin:$PATH
 
-for b in storescu storescp Orthanc curl /usr/bin/python3; do
-  command -v $b >/dev/null || { echo "missing $b (apt-get install -y dcmtk orthanc curl python3-pydicom python3-numpy)" >&2; exit 1; }
+for b in storescu storescp Orthanc curl ss go; do
+  command -v $b >/dev/null || { echo "missing $b (apt-get install -y dcmtk orthanc curl iproute2; Go in /usr/local/go)" >&2; exit 1; }
 done
 mkdir -p $WORK/out
-(cd $ROOT && go build -o $WORK/aisedge ./cmd/aisedge) || exit 1
+(cd $ROOT && go build -o $WORK/aisedge ./cmd/aisedge && go build -o $WORK/benchdata ./bench/dimse/benchdata) || exit 1
 
+# Templates are remade on every run (well under a second); the copies only
+# when their template or their count changed.
 TPL=$WORK/tpl
-if [ ! -f $TPL/ct512.dcm ]; then
-  /usr/bin/python3 $SHARED_TOOLS/make_bench_templates.py $TPL >/dev/null || exit 1
-fi
+(cd $ROOT && $WORK/benchdata templates $TPL) || exit 1
 declare -A FILE=([small]=$TPL/small_MR.dcm [ct]=$TPL/ct512.dcm)
-declare -A COUNT=([small]=2000 [ct]=400)
+declare -A COUNT=([small]=${N_SMALL:-2000} [ct]=${N_CT:-400})
 for wl in $WORKLOADS; do
-  if [ ! -d $WORK/copies/$wl ] || [ $(ls $WORK/copies/$wl | wc -l) -ne ${COUNT[$wl]} ]; then
-    rm -rf $WORK/copies/$wl
-    /usr/bin/python3 $ROOT/bench/dimse/make_copies.py ${FILE[$wl]} $WORK/copies/$wl ${COUNT[$wl]} >/dev/null || exit 1
+  [ -n "${FILE[$wl]:-}" ] || { echo "unknown workload $wl (small, ct)" >&2; exit 1; }
+  if ! cmp -s ${FILE[$wl]} $WORK/copies/$wl.tpl || [ $(ls $WORK/copies/$wl 2>/dev/null | wc -l) -ne ${COUNT[$wl]} ]; then
+    rm -rf $WORK/copies/$wl $WORK/copies/$wl.tpl
+    $WORK/benchdata copies ${FILE[$wl]} $WORK/copies/$wl ${COUNT[$wl]} || exit 1
+    cp ${FILE[$wl]} $WORK/copies/$wl.tpl
   fi
   cat $WORK/copies/$wl/* > /dev/null   # warm the page cache for the sender
 done
@@ -70,7 +82,7 @@ J
 
 stored_count() { # SERVER OUT
   case $1 in
-    orthanc) curl -s http://127.0.0.1:$HPORT/statistics | /usr/bin/python3 -c 'import json,sys;print(json.load(sys.stdin)["CountInstances"])' ;;
+    orthanc) curl -s http://127.0.0.1:$HPORT/statistics | tr -d ' \n' | sed -n 's/.*"CountInstances":\([0-9]*\).*/\1/p' ;;
     aisedge) find $2/store -maxdepth 1 -name '*.dcm' | wc -l ;;
     *) find $2/store -type f | wc -l ;;
   esac
@@ -82,7 +94,7 @@ run_one() { # SERVER SENDER WORKLOAD RUN
   local out=$WORK/out/$srv-$snd-$wl-$run n=${COUNT[$wl]} f=${FILE[$wl]}
   rm -rf $out; mkdir -p $out/store
   start_server $srv $out
-  sleep 0.3
+  sleep $SETTLE
   read -r u0 s0 < <(awk '{print $14, $15}' /proc/$SPID/stat)
   local t0=$(date +%s.%N) rc
   case $snd in
@@ -94,11 +106,14 @@ run_one() { # SERVER SENDER WORKLOAD RUN
       $WORK/aisedge send --quiet --parallel ${snd#aisedge-p} --aet SCANNER1 --called-aet AISEDGE 127.0.0.1:$PORT $WORK/copies/$wl > $out/scu.log 2>&1; rc=$? ;;
   esac
   local t1=$(date +%s.%N)
-  sleep 0.2
+  sleep $DRAIN
   read -r u1 s1 < <(awk '{print $14, $15}' /proc/$SPID/stat)
   local hwm=$(awk '/VmHWM/{print $2}' /proc/$SPID/status)
   local cnt=$(stored_count $srv $out)
-  kill $SPID; wait $SPID 2>/dev/null
+  # Orthanc's graceful stop takes 3-4 s; after the count it no longer
+  # matters how the server ends.
+  if [ $srv = orthanc ]; then kill -KILL $SPID; else kill $SPID; fi
+  wait $SPID 2>/dev/null
   local bytes=$(( $(stat -c %s $f) * n ))
   awk -v s=$srv -v c=$snd -v wl=$wl -v run=$run -v n=$n -v b=$bytes -v t0=$t0 -v t1=$t1 -v cnt=$cnt -v h=$hwm \
       -v cpu=$(( (u1-u0)+(s1-s0) )) -v tk=$(getconf CLK_TCK) -v rc=$rc 'BEGIN{
@@ -107,7 +122,7 @@ run_one() { # SERVER SENDER WORKLOAD RUN
   rm -rf $out/store
 }
 
-echo "== C-STORE benchmark: $(nproc) cores, RUNS=$RUNS, $(date -u +%FT%TZ), aisedge $(cd $ROOT && git rev-parse --short HEAD)"
+echo "== C-STORE benchmark: $(nproc) cores, RUNS=$RUNS, $(date -u +%FT%TZ), aisedge $(cd $ROOT && git rev-parse --short HEAD 2>/dev/null || echo unknown)$([ "$SMOKE" = 1 ] && echo ", SMOKE (tiny counts: a format check, not figures)")"
 for run in $(seq 1 $RUNS); do
   for wl in $WORKLOADS; do
     for srv in $SERVERS; do
@@ -132,3 +147,9 @@ END {
     s="storescp "p[2]" "p[3]; o="orthanc "p[2]" "p[3]
     printf "%-5s sender=%-11s ours/storescp=%s  ours/orthanc=%s\n", p[3], p[2], (s in m)?sprintf("%.2f",m[k]/m[s]):"-", (o in m)?sprintf("%.2f",m[k]/m[o]):"-" | "sort" }
 }' $RESULTS
+
+# A run that failed or stored less than it sent makes its figures
+# meaningless: say which and fail.
+awk '{ split($5,n,"="); split($9,c,"="); split($12,r,"=");
+  if (r[2] != 0 || c[2]+0 != n[2]+0) { printf "FAILED: %s %s %s %s: %s, %s\n", $1, $2, $3, $4, $9, $12; bad = 1 } }
+  END { exit bad }' $RESULTS >&2

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/aisedge/aisedge/internal/dicom"
+	"github.com/aisedge/aisedge/internal/testpeer/sampledata"
+)
+
+// TestTemplatesAndCopies makes the C-STORE benchmark's templates and a few
+// copies and checks their sizes, geometry and UIDs.
+func TestTemplatesAndCopies(t *testing.T) {
+	dir := t.TempDir()
+	if err := Templates(sampledata.Dir(t), dir); err != nil {
+		t.Fatal(err)
+	}
+	for name, size := range map[string][2]int64{"small_MR.dcm": {9000, 10500}, "ct512.dcm": {525000, 540000}} {
+		st, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Size() < size[0] || st.Size() > size[1] {
+			t.Errorf("%s: %d bytes, want %d-%d", name, st.Size(), size[0], size[1])
+		}
+	}
+	f, err := dicom.Open(filepath.Join(dir, "ct512.dcm"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, _ := f.Dataset.Uint16(dicom.MustTag("Rows"))
+	cols, _ := f.Dataset.Uint16(dicom.MustTag("Columns"))
+	px := f.Dataset.Get(dicom.TagPixelData)
+	if rows != 512 || cols != 512 || px == nil || px.Len() != 512*512*2 {
+		t.Errorf("ct512: %dx%d, pixel data %v", rows, cols, px)
+	}
+	f.Close()
+
+	for _, tpl := range []string{"small_MR.dcm", "ct512.dcm"} {
+		out := filepath.Join(dir, "copies-"+tpl)
+		if err := Copies(filepath.Join(dir, tpl), out, 12); err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]bool{}
+		st, _ := os.Stat(filepath.Join(dir, tpl))
+		for i := range 12 {
+			p := filepath.Join(out, fmt.Sprintf("%06d.dcm", i))
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if int64(len(b)) != st.Size() {
+				t.Errorf("%s: %d bytes, template %d", p, len(b), st.Size())
+			}
+			c, err := dicom.Open(p, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			uid := c.Dataset.String(dicom.TagSOPInstanceUID)
+			if seen[uid] || uid != c.Meta.String(dicom.TagMediaStorageSOPInstanceUID) {
+				t.Errorf("%s: SOP Instance UID %s (meta %s) repeated or inconsistent", p, uid, c.Meta.String(dicom.TagMediaStorageSOPInstanceUID))
+			}
+			seen[uid] = true
+			c.Close()
+		}
+	}
+}
