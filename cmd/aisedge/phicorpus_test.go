@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -121,9 +122,49 @@ func TestDeidPHICorpus(t *testing.T) {
 	t.Logf("planted vs. leaked (aisedge deid --profile research-default):\n%s", tally.Table())
 	t.Logf("quarantined corpus files and their reasons:\n%s", quarantineList(reasons))
 	t.Logf("utility controls:\n%s", deidControls(t, m, out, reasons))
+	t.Logf("compressed outputs decoded:\n%s", deidDecodeOutputs(t, out))
 	if leaked := tally.LeakedIDs(); len(leaked) > 0 {
 		t.Errorf("%d of %d planted identifiers leaked through aisedge deid:\n%s", len(leaked), len(m.Planted), tally.LeakReport())
 	}
+}
+
+// deidDecodeOutputs decodes every compressed output (dcmtk for JPEG and
+// JPEG-LS, GDCM for JPEG 2000): text stripped from a codestream must leave
+// it valid.
+func deidDecodeOutputs(t *testing.T, out string) string {
+	t.Helper()
+	tools := map[string][]string{
+		dicom.JPEGBaseline8Bit: {"dcmdjpeg"}, "1.2.840.10008.1.2.4.80": {"dcmdjpls"}, "1.2.840.10008.1.2.4.81": {"dcmdjpls"},
+		"1.2.840.10008.1.2.4.90": {"gdcmconv", "--raw"}, "1.2.840.10008.1.2.4.91": {"gdcmconv", "--raw"},
+	}
+	var b strings.Builder
+	filepath.WalkDir(out, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		f, err := dicom.Open(p, &dicom.ParseOptions{StopAtPixelData: true})
+		if err != nil {
+			return nil
+		}
+		ts := f.TransferSyntax.UID
+		f.Close()
+		tool, ok := tools[ts]
+		if !ok {
+			return nil
+		}
+		if _, err := exec.LookPath(tool[0]); err != nil {
+			fmt.Fprintf(&b, "  %s: %s not installed\n", filepath.Base(p), tool[0])
+			return nil
+		}
+		args := append(append([]string(nil), tool[1:]...), p, filepath.Join(t.TempDir(), "decoded.dcm"))
+		if o, err := exec.Command(tool[0], args...).CombinedOutput(); err != nil {
+			fmt.Fprintf(&b, "  %s (%s): DOES NOT DECODE with %s: %v %s\n", filepath.Base(p), ts, tool[0], err, strings.TrimSpace(string(o)))
+		} else {
+			fmt.Fprintf(&b, "  %s (%s): decodes with %s\n", filepath.Base(p), ts, tool[0])
+		}
+		return nil
+	})
+	return b.String()
 }
 
 func quarantineList(reasons map[string][]string) string {

@@ -568,8 +568,8 @@ func quoteContext(data []byte, from, to int) string {
 	return fmt.Sprintf("%q", data[a:b])
 }
 
-// minBinaryPattern: in binary values (native pixel data, values of 64 KiB
-// or more) byte patterns shorter than this are not searched (4 letters
+// minBinaryPattern: in binary values (native pixel data, non-text values of
+// 64 KiB or more) byte patterns shorter than this are not searched (4 letters
 // occur by chance in megabytes of pixels), nor short words.
 const minBinaryPattern = 8
 
@@ -613,7 +613,7 @@ func dicomSegments(data []byte) []segment {
 				}
 			default:
 				if b, err := e.Bytes(); err == nil && len(b) > 0 {
-					out = append(out, segment{path: p, data: b, binary: e.Tag == dicom.TagPixelData || len(b) >= 64<<10})
+					out = append(out, segment{path: p, data: b, binary: e.Tag == dicom.TagPixelData || len(b) >= 64<<10 && !e.VR.IsText()})
 				}
 			}
 		}
@@ -654,7 +654,9 @@ func (s *Scanner) scanBytes(surface, where string, data []byte, labels bool) []H
 				clear(whole[i : i+len(seg.data)])
 			}
 		}
-		for _, h := range s.scanSegment(seg.data, labels, true, seg.binary) {
+		// Binary values: raw patterns and digits only (text decodings of
+		// megabytes of pixels find nothing but cost).
+		for _, h := range s.scanSegment(seg.data, labels, !seg.binary, seg.binary) {
 			loc := seg.path
 			if h.off >= 0 && strings.HasPrefix(seg.path, "(7FE0,0010)#") {
 				loc += " " + codestreamPart(seg.data, h.off)
