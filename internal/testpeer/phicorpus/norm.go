@@ -14,6 +14,7 @@ import (
 	"golang.org/x/text/cases"
 	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/encoding/japanese"
+	"golang.org/x/text/encoding/korean"
 	"golang.org/x/text/encoding/simplifiedchinese"
 	"golang.org/x/text/unicode/norm"
 )
@@ -133,6 +134,24 @@ var encodings = []encoding{
 		}
 		return encodeWith(simplifiedchinese.GB18030.NewEncoder(), s)
 	}, unit: 1},
+	// KS X 1001 in G1 (ISO 2022 IR 149 after its escape): the EUC-KR bytes.
+	{name: "KS X 1001 (ISO 2022 IR 149)", encode: nonASCII(korean.EUCKR.NewEncoder()), unit: 1},
+	{name: "ISO 8859-5 (ISO_IR 144)", encode: nonASCII(charmap.ISO8859_5.NewEncoder()), unit: 1},
+	{name: "ISO 8859-6 (ISO_IR 127)", encode: nonASCII(charmap.ISO8859_6.NewEncoder()), unit: 1},
+	{name: "ISO 8859-7 (ISO_IR 126)", encode: nonASCII(charmap.ISO8859_7.NewEncoder()), unit: 1},
+	{name: "ISO 8859-8 (ISO_IR 138)", encode: nonASCII(charmap.ISO8859_8.NewEncoder()), unit: 1},
+	{name: "TIS 620 (ISO_IR 166)", encode: nonASCII(charmap.Windows874.NewEncoder()), unit: 1},
+}
+
+// nonASCII encodes text that has non-ASCII characters (ASCII text has the
+// bytes of its UTF-8 form in every one of these).
+func nonASCII(enc interface{ Bytes([]byte) ([]byte, error) }) func(string) ([]byte, bool) {
+	return func(s string) ([]byte, bool) {
+		if !hasNonASCII(s) {
+			return nil, false
+		}
+		return encodeWith(enc, s)
+	}
 }
 
 // jisRuns returns the ISO 2022 IR 87 bytes of each run of non-ASCII

@@ -9,12 +9,15 @@ package phicorpus
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"unicode"
@@ -203,10 +206,34 @@ func (s *Scanner) compile(withLabels bool) (raw, folded *acMatcher, digits []dig
 		}
 		if numeric(n.text) {
 			d := digitsOf(n.text)
+			// The number as a binary FD or UV/SV value (8 bytes: too long to
+			// occur by chance).
+			if v, err := strconv.ParseUint(d, 10, 64); err == nil && len(d) <= 15 && v >= 100000 {
+				for _, f := range binaryForms(v) {
+					rawPats = append(rawPats, pattern{needle: i, form: f.name, pat: f.b, unit: 1})
+				}
+			}
 			digits = append(digits, digitNeedle{needle: i, digits: d, labels: n.labels, openEnd: ymdRE.MatchString(d)})
 		}
 	}
 	return newAC(rawPats), newAC(foldPats), digits
+}
+
+type binaryForm struct {
+	name string
+	b    []byte
+}
+
+// binaryForms are the 8-byte encodings of an integer: FD and 64-bit
+// integers, little and big endian.
+func binaryForms(v uint64) []binaryForm {
+	f := math.Float64bits(float64(v))
+	return []binaryForm{
+		{"FD little endian", binary.LittleEndian.AppendUint64(nil, f)},
+		{"FD big endian", binary.BigEndian.AppendUint64(nil, f)},
+		{"UV little endian", binary.LittleEndian.AppendUint64(nil, v)},
+		{"UV big endian", binary.BigEndian.AppendUint64(nil, v)},
+	}
 }
 
 // caseVariants: the value, upper and lower case (ASCII case is folded by
