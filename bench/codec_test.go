@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/aisedge/aisedge/bench/internal/smoke"
 	"github.com/aisedge/aisedge/internal/dicom"
 	"github.com/aisedge/aisedge/internal/testpeer/sampledata"
 	sdicom "github.com/suyashkumar/dicom"
@@ -33,7 +34,8 @@ var (
 )
 
 // fixtures unpacks the 23 MB enhanced MR and makes 2,000 distinct ~10 kB
-// MR instances (new SOP Instance UIDs) in a temporary directory.
+// MR instances (new SOP Instance UIDs) in a temporary directory; 20 in
+// smoke mode (AISEDGE_BENCH_SMOKE=1).
 func fixtures(b *testing.B) {
 	fixturesOnce.Do(func() {
 		src := sampledata.Dir(b)
@@ -52,7 +54,7 @@ func fixtures(b *testing.B) {
 			return
 		}
 		defer tmpl.Close()
-		for i := range 2000 {
+		for i := range smoke.Size(2000, 20) {
 			uid := fmt.Sprintf("2.25.1000%d", i)
 			tmpl.Dataset.SetString(dicom.TagSOPInstanceUID, dicom.UI, uid)
 			tmpl.Meta.SetString(dicom.TagMediaStorageSOPInstanceUID, dicom.UI, uid)
@@ -160,9 +162,13 @@ func BenchmarkCodec(b *testing.B) {
 	for _, set := range []struct {
 		name  string
 		files []string
-	}{{"EnhancedMR23MB", []string{largeFile}}, {"Small2000", smallFiles}} {
+	}{{"EnhancedMR23MB", []string{largeFile}}, {smallSet(), smallFiles}} {
 		for _, impl := range impls {
 			b.Run(set.name+"/"+impl.name, func(b *testing.B) { runCodec(b, set.files, impl.fn) })
 		}
 	}
 }
+
+// smallSet names the set of small MR instances after its size: Small2000,
+// or Small20 in smoke mode.
+func smallSet() string { return fmt.Sprintf("Small%d", len(smallFiles)) }

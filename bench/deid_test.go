@@ -131,7 +131,7 @@ func BenchmarkDeid(b *testing.B) {
 	for _, set := range []struct {
 		name  string
 		files []string
-	}{{"EnhancedMR23MB", []string{largeFile}}, {"Small2000", smallFiles}} {
+	}{{"EnhancedMR23MB", []string{largeFile}}, {smallSet(), smallFiles}} {
 		b.Run(set.name, func(b *testing.B) { runDeid(b, set.files, false) })
 		b.Run(set.name+"/Process", func(b *testing.B) { runDeid(b, set.files, true) })
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aisedge/aisedge/bench/internal/smoke"
 	"github.com/aisedge/aisedge/internal/xnat"
 	"github.com/aisedge/aisedge/internal/xnat/xnattest"
 )
@@ -22,6 +23,8 @@ import (
 // mode; with no added latency and with 2 ms per request (a nearby XNAT).
 //
 //	go test ./bench -run '^$' -bench XNATDeliver -benchtime 3x
+//
+// In smoke mode (AISEDGE_BENCH_SMOKE=1) only the 100-file session runs.
 //
 // Metrics: s/session (start → verified), requests/session, and
 // rerun-requests (a second Deliver of the same session, which must upload
@@ -62,7 +65,7 @@ func benchSession(shape benchShape, size int) xnat.Session {
 
 func BenchmarkXNATDeliver(b *testing.B) {
 	ctx := context.Background()
-	for _, shape := range []benchShape{{100, 4}, {2000, 10}} {
+	for _, shape := range smoke.Size([]benchShape{{100, 4}, {2000, 10}}, []benchShape{{100, 4}}) {
 		s := benchSession(shape, 16<<10)
 		for _, mode := range []xnat.UploadMode{xnat.Archive, xnat.PerFile} {
 			for _, lat := range []time.Duration{0, 2 * time.Millisecond} {

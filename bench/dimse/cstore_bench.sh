@@ -15,7 +15,8 @@
 # usage: bench/dimse/cstore_bench.sh            (RUNS=3 PAR=4 WORKLOADS="small ct" N_SMALL=2000 N_CT=400
 #                                                PORT=11112 HPORT=18042 BENCH_DIR=/tmp/aisedge-cstore-bench)
 #        RUNS=1 SERVERS="aisedge storescp" bench/dimse/cstore_bench.sh
-#        SMOKE=1 bench/dimse/cstore_bench.sh    (seconds: 1 run of 20 MR and 4 CT, same output)
+#        SMOKE=1 bench/dimse/cstore_bench.sh    (seconds: 1 run of 4 CT through every server and
+#                                                sender, same output; WORKLOADS="small ct" adds 20 MR)
 # Prints one line per run, then medians and the ratios ours/storescp and
 # ours/Orthanc per workload and sender. Exits 1 when a sender failed or a
 # server stored fewer instances than were sent.
@@ -26,7 +27,7 @@ WORK=${BENCH_DIR:-/tmp/aisedge-cstore-bench}
 SETTLE=0.3 # seconds between a server's start and the sender's
 DRAIN=0.2  # and between the sender's exit and the server's CPU reading
 if [ "$SMOKE" = 1 ]; then
-  RUNS=${RUNS:-1}; N_SMALL=${N_SMALL:-20}; N_CT=${N_CT:-4}; SETTLE=0.05; DRAIN=0.05
+  RUNS=${RUNS:-1}; WORKLOADS=${WORKLOADS:-ct}; N_SMALL=${N_SMALL:-20}; N_CT=${N_CT:-4}; SETTLE=0.05; DRAIN=0.05
   WORK=${BENCH_DIR:-/tmp/aisedge-cstore-bench-smoke}
 fi
 RUNS=${RUNS:-3}

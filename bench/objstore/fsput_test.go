@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/aisedge/aisedge/bench/internal/smoke"
 	"github.com/aisedge/aisedge/internal/objstore"
 	"github.com/aisedge/aisedge/internal/objstore/fs"
 )
@@ -23,7 +24,8 @@ import (
 //
 //	go test ./bench/objstore -run '^$' -bench FSPut -benchtime 3x
 func BenchmarkFSPut(b *testing.B) {
-	const objects, size, parallel = 2000, 39 << 10, 16
+	const size, parallel = 39 << 10, 16
+	objects := smoke.Size(2000, 50) // 50 in smoke mode (AISEDGE_BENCH_SMOKE=1)
 	data := make([]byte, size)
 	rand.Read(data)
 	ctx := context.Background()

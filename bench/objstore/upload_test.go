@@ -10,6 +10,14 @@
 // objstore.WithRetry with each file's MD5 and SHA-256 (taken from a manifest
 // written with the files, as the edge's staging step does), and verifies
 // every object by one listing of the prefix, all inside the timed region.
+//
+// In smoke mode (AISEDGE_BENCH_SMOKE=1; upload.sh with SMOKE=1) the data
+// sets are 20 x 64 KiB and 1 x 11 MiB, the latter in 5 MiB parts so the
+// multipart path runs too. There mc is used when it is built; when it is
+// not and BENCH_SELF_COMPETITOR=1, our uploader runs a second time in mc's
+// place, labelled "self", so that the comparison and its ratio line are
+// still exercised: a format check, never a figure (refused outside smoke
+// mode).
 package objstore_test
 
 import (
@@ -32,6 +40,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aisedge/aisedge/bench/internal/smoke"
 	"github.com/aisedge/aisedge/internal/objstore"
 	"github.com/aisedge/aisedge/internal/objstore/s3"
 	"github.com/aisedge/aisedge/internal/testpeer/seaweed"
@@ -54,10 +63,16 @@ type dataset struct {
 	size  int64
 }
 
-var datasets = []dataset{
+var datasets = smoke.Size([]dataset{
 	{"2000x200KiB", 2000, 200 << 10},
 	{"4x250MiB", 4, 250 << 20},
-}
+}, []dataset{
+	{"smoke-20x64KiB", 20, 64 << 10},
+	{"smoke-1x11MiB", 1, 11 << 20},
+})
+
+// smokeChildEnv makes the smoke run's 11 MiB file a multipart upload.
+var smokeChildEnv = []string{"BENCH_PART_SIZE_MIB=5", "BENCH_MULTIPART_THRESHOLD_MIB=5"}
 
 type result struct {
 	tool    string
@@ -88,8 +103,12 @@ func TestUploadThroughput(t *testing.T) {
 	if os.Getenv("AISEDGE_BENCH") != "1" {
 		t.Skip("set AISEDGE_BENCH=1 (bench/objstore/upload.sh does)")
 	}
-	srv := seaweed.Start(t)
 	mc := os.Getenv("MC")
+	self := mc == "" && os.Getenv("BENCH_SELF_COMPETITOR") == "1"
+	if self && !smoke.Enabled() {
+		t.Fatal("BENCH_SELF_COMPETITOR=1 is a format check for smoke mode only: a benchmark compares with mc")
+	}
+	srv := seaweed.Start(t)
 	rounds := 1
 	if n, err := strconv.Atoi(os.Getenv("BENCH_ROUNDS")); err == nil && n > 0 {
 		rounds = n
@@ -124,6 +143,11 @@ func TestUploadThroughput(t *testing.T) {
 				before = procCPU(srv.PID())
 				rs = append(rs, runMC(t, srv, edge, mc, mcConfig, dir, prefix+"-mc/", total))
 				rs[1].server = procCPU(srv.PID()) - before
+			} else if self {
+				before = procCPU(srv.PID())
+				r := runOurs(t, srv, edge, dir, prefix+"-self/", total)
+				r.tool, r.server = "self", procCPU(srv.PID())-before
+				rs = append(rs, r)
 			}
 			for _, r := range rs {
 				line := fmt.Sprintf("%-12s %-8s %7.2f s %7.1f MB/s  max RSS %6.1f MiB  CPU %5.2f s  server CPU %5.2f s",
@@ -132,7 +156,10 @@ func TestUploadThroughput(t *testing.T) {
 				fmt.Println(line)
 			}
 			if len(rs) == 2 {
-				line := fmt.Sprintf("%-12s ratio aisedge/mc = %.2fx", ds.name, rs[0].mbps()/rs[1].mbps())
+				line := fmt.Sprintf("%-12s ratio aisedge/%s = %.2fx", ds.name, rs[1].tool, rs[0].mbps()/rs[1].mbps())
+				if self {
+					line += " (format check: our uploader against itself, mc not built)"
+				}
 				report = append(report, line)
 				fmt.Println(line)
 			}
@@ -205,6 +232,9 @@ func runOurs(t *testing.T, srv *seaweed.Server, c seaweed.Credentials, dir, pref
 		"AISEDGE_BENCH_CHILD=upload", "BENCH_CPUPROFILE="+os.Getenv("BENCH_CPUPROFILE"),
 		"BENCH_ENDPOINT="+srv.Endpoint, "BENCH_BUCKET="+srv.Bucket, "BENCH_CA="+srv.CAFile,
 		"BENCH_AK="+c.AccessKey, "BENCH_SK="+c.SecretKey, "BENCH_DIR="+dir, "BENCH_PREFIX="+prefix)
+	if smoke.Enabled() {
+		cmd.Env = append(cmd.Env, smokeChildEnv...)
+	}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()
@@ -270,6 +300,7 @@ func childUpload() error {
 		Endpoint: os.Getenv("BENCH_ENDPOINT"), Bucket: os.Getenv("BENCH_BUCKET"), CAFile: os.Getenv("BENCH_CA"),
 		AccessKey: os.Getenv("BENCH_AK"), SecretKey: os.Getenv("BENCH_SK"), WriteOnly: true,
 		PartSize: envInt("BENCH_PART_SIZE_MIB", int64(0)) << 20, PartConcurrency: envInt("BENCH_PART_CONCURRENCY", 0),
+		MultipartThreshold: envInt("BENCH_MULTIPART_THRESHOLD_MIB", int64(0)) << 20,
 	}
 	fileConcurrency := envInt("BENCH_FILE_CONCURRENCY", 8)
 	noDigests := os.Getenv("BENCH_NO_DIGESTS") == "1"
