@@ -4,7 +4,9 @@ import (
 	"bufio"
 	_ "embed"
 	"fmt"
+	"math"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/aisedge/aisedge/internal/dicom"
@@ -128,8 +130,24 @@ func valueFormOK(e *dicom.Element, vr dicom.VR) bool {
 		if v != "" && (len(v) > maxLen(vr) || !re.MatchString(v)) {
 			return false
 		}
+		if (vr == dicom.DS || vr == dicom.IS) && identifierLikeNumber(v) {
+			return false
+		}
 	}
 	return true
+}
+
+// identifierLikeNumber reports a whole number with nine or more
+// significant digits (a phone, account or record number written as a
+// DS or IS, also in scientific notation). Measurements have fewer
+// significant digits or a fraction; counts and indices are smaller.
+func identifierLikeNumber(v string) bool {
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f != math.Trunc(f) || math.Abs(f) < 1e8 {
+		return false
+	}
+	digits := strings.TrimRight(strconv.FormatFloat(math.Abs(f), 'f', 0, 64), "0")
+	return len(digits) >= 9
 }
 
 // resolveAllowed is the last step of resolve for a public attribute that
@@ -155,6 +173,11 @@ func (s *state) resolveAllowed(e *dicom.Element, vr dicom.VR, loc []locStep, c w
 			return s.notAllowed(e, loc, c, "allowlist: value not in the form of "+vr.String())
 		case entry.treatment == allowClean:
 			return action{code: CodeC, kind: akAllow, rule: rule + " (cleaned)"}
+		case s.p.Descriptors == "strict" && vr.UsesCharset() && !codeKeywords[e.Tag]:
+			// Strict descriptors: kept text (equipment names, code
+			// strings, labels) goes through the same word filter as the
+			// descriptions, so a name in a model name or a CS slot falls out.
+			return action{code: CodeC, kind: akAllow, rule: rule + " (strict descriptors)"}
 		default:
 			return action{code: CodeK, kind: akAllow, rule: rule}
 		}
@@ -193,4 +216,95 @@ func privateFormOK(e *dicom.Element, vr dicom.VR) bool {
 	}
 	b, err := e.Bytes()
 	return err == nil && len(b)%size == 0
+}
+
+var (
+	tagCodingSchemeVersion = dicom.MustTag("CodingSchemeVersion")
+	tagContextIdentifier   = dicom.MustTag("ContextIdentifier")
+	loincRE                = regexp.MustCompile(`^\d{1,7}-\d$`)
+	dcmCodeRE              = regexp.MustCompile(`^\d{5,6}$`)
+	srtCodeRE              = regexp.MustCompile(`^[A-Z]-[0-9A-Z]{4,6}$`)
+	schemeVersionRE        = regexp.MustCompile(`^[0-9A-Za-z._-]{1,16}$`)
+	contextIDRE            = regexp.MustCompile(`^\d{1,5}$`)
+	digitRunRE             = regexp.MustCompile(`\d{9,}`)
+)
+
+// codeItemFormOK checks the coded part of a code item of a registered
+// scheme against that scheme's form: a SNOMED CT identifier carries a
+// Verhoeff check digit, a LOINC code a mod-10 one, a DCM code is five or
+// six digits; a scheme version has a digit; a context group identifier
+// is a number. A code item failing it carries something else (a phone
+// number in a code value, a name in a version) and is removed.
+func codeItemFormOK(it *dicom.Dataset) bool {
+	v := strings.TrimSpace(it.String(tagCodeValue))
+	switch scheme := it.String(tagCodingSchemeDesignator); scheme {
+	case "SCT":
+		if !sctidOK(v) {
+			return false
+		}
+	case "LN":
+		if !loincRE.MatchString(v) || !loincCheckOK(v) {
+			return false
+		}
+	case "DCM":
+		if !dcmCodeRE.MatchString(v) {
+			return false
+		}
+	case "SRT", "SNM3":
+		if !srtCodeRE.MatchString(v) {
+			return false
+		}
+	default:
+		if len(v) > 16 || digitRunRE.MatchString(v) {
+			return false
+		}
+	}
+	if ver := strings.TrimSpace(it.String(tagCodingSchemeVersion)); ver != "" &&
+		(!schemeVersionRE.MatchString(ver) || !strings.ContainsAny(ver, "0123456789")) {
+		return false
+	}
+	if cid := strings.TrimSpace(it.String(tagContextIdentifier)); cid != "" && !contextIDRE.MatchString(cid) {
+		return false
+	}
+	return true
+}
+
+// sctidOK: a SNOMED CT identifier is 6 to 18 digits, the last a Verhoeff
+// check digit over the others.
+func sctidOK(v string) bool {
+	if len(v) < 6 || len(v) > 18 || !allDigits(v) {
+		return false
+	}
+	d := [10][10]int{{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, {1, 2, 3, 4, 0, 6, 7, 8, 9, 5}, {2, 3, 4, 0, 1, 7, 8, 9, 5, 6},
+		{3, 4, 0, 1, 2, 8, 9, 5, 6, 7}, {4, 0, 1, 2, 3, 9, 5, 6, 7, 8}, {5, 9, 8, 7, 6, 0, 4, 3, 2, 1},
+		{6, 5, 9, 8, 7, 1, 0, 4, 3, 2}, {7, 6, 5, 9, 8, 2, 1, 0, 4, 3}, {8, 7, 6, 5, 9, 3, 2, 1, 0, 4},
+		{9, 8, 7, 6, 5, 4, 3, 2, 1, 0}}
+	p := [8][10]int{{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, {1, 5, 7, 6, 2, 8, 3, 0, 9, 4}, {5, 8, 0, 3, 7, 9, 6, 1, 4, 2},
+		{8, 9, 1, 6, 0, 4, 3, 5, 2, 7}, {9, 4, 5, 3, 1, 2, 6, 8, 7, 0}, {4, 2, 8, 6, 5, 7, 3, 9, 0, 1},
+		{2, 7, 9, 3, 8, 0, 6, 4, 1, 5}, {7, 0, 4, 6, 9, 1, 3, 2, 5, 8}}
+	c := 0
+	for i := 0; i < len(v); i++ {
+		c = d[c][p[i%8][int(v[len(v)-1-i]-'0')]]
+	}
+	return c == 0
+}
+
+// loincCheckOK verifies a LOINC code's mod-10 check digit (the Luhn
+// scheme over the digits before the hyphen).
+func loincCheckOK(v string) bool {
+	num, check, _ := strings.Cut(v, "-")
+	sum := 0
+	double := true
+	for i := len(num) - 1; i >= 0; i-- {
+		n := int(num[i] - '0')
+		if double {
+			n *= 2
+			if n > 9 {
+				n -= 9
+			}
+		}
+		sum += n
+		double = !double
+	}
+	return (10-sum%10)%10 == int(check[0]-'0')
 }

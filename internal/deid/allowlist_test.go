@@ -86,6 +86,11 @@ func TestValueForm(t *testing.T) {
 	}{
 		{dicom.DS, "1.5\\-2e3", true},
 		{dicom.DS, "SMITH", false},
+		{dicom.DS, "5550376199", false},   // a phone number
+		{dicom.DS, "6.48171172E8", false}, // an account number in scientific notation
+		{dicom.DS, "370000000", true},     // 370 MBq in Bq
+		{dicom.DS, "0.48828125", true},
+		{dicom.IS, "730840372", false},
 		{dicom.IS, "42", true},
 		{dicom.IS, "4 2", false},
 		{dicom.CS, "ORIGINAL\\PRIMARY", true},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -17,6 +18,8 @@ var (
 	// Dates with a month name: "2 January 1960", "2nd Jan. 1960",
 	// "January 2, 1960", "Jan 1960".
 	cleanMonthDateRE = regexp.MustCompile(`(?i)\b(\d{1,2}(st|nd|rd|th)?\.?\s+)?(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?(\s+\d{1,2}(st|nd|rd|th)?)?,?\s+\d{2,4}\b`)
+	// Postcodes: UK (SW1A 1AA), Canadian (K1A 0B1), Dutch (1234 AB).
+	cleanPostcodeRE = regexp.MustCompile(`\b[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}\b|\b[A-Z]\d[A-Z] ?\d[A-Z]\d\b|\b\d{4} ?[A-Z]{2}\b`)
 	cleanPhoneRE     = regexp.MustCompile(`\+?\(?\d[\d ().-]{6,}\d`)
 	cleanEmailRE     = regexp.MustCompile(`[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}`)
 	cleanNumberRE    = regexp.MustCompile(`\d{6,}`)
@@ -481,16 +484,30 @@ func (s *state) clean(ds *dicom.Dataset, e *dicom.Element, vr dicom.VR, loc []lo
 			} else {
 				out, n = s.cleanTextWith(v, cleanOptions{narrative: narrative, namePairs: true})
 			}
-			if out == "" && a.kind == akSR {
-				out = "ANONYMIZED" // a content item's value is Type 1
+			if out == "" && v != "" && vr != dicom.CS {
+				// Emptied by cleaning: the module may require a value
+				// (Manufacturer, a content item's text, an algorithm name).
+				out = "ANONYMIZED"
 			}
 			vals[i] = out
 			removed += n
 		}
 		if vr == dicom.CS {
-			for i, v := range vals {
-				vals[i] = strings.ToUpper(v)
+			// A code string emptied by cleaning is dropped from the values
+			// (Image Type keeps ORIGINAL\PRIMARY without a planted fifth
+			// value); an element left with none is removed.
+			kept := vals[:0]
+			for _, v := range vals {
+				if v = strings.ToUpper(v); v != "" {
+					kept = append(kept, v)
+				}
 			}
+			if len(kept) == 0 && removed > 0 {
+				ds.Delete(t)
+				s.report.add(formatLoc(loc, !s.explain), "X", a.rule+" (emptied by cleaning)")
+				return false, nil
+			}
+			vals = kept
 		}
 		if err := ds.SetText(t, vr, vals...); err != nil {
 			e.SetBytes(nil)
@@ -526,8 +543,14 @@ func (s *state) cleanTextWith(v string, o cleanOptions) (string, int) {
 	narrative := o.narrative
 	n := 0
 	v = stripFormat(v)
-	for _, re := range []*regexp.Regexp{cleanEmailRE, cleanMonthDateRE, cleanDateRE, cleanPhoneRE, cleanNumberRE} {
-		v = re.ReplaceAllStringFunc(v, func(string) string { n++; return " " })
+	for _, re := range []*regexp.Regexp{cleanEmailRE, cleanMonthDateRE, cleanDateRE, cleanPostcodeRE, cleanPhoneRE, cleanNumberRE} {
+		v = re.ReplaceAllStringFunc(v, func(m string) string {
+			if re == cleanDateRE && !looksLikeDate(m) {
+				return m // a version number (3.2.2, 5.00.02), not a date
+			}
+			n++
+			return " "
+		})
 	}
 	words := strings.FieldsFunc(v, func(r rune) bool { return r == ' ' || r == '\t' || r == '\n' || r == '\r' })
 	drop := make([]bool, len(words))
@@ -848,4 +871,32 @@ func stripFormat(v string) string {
 		}
 		return r
 	}, v)
+}
+
+// looksLikeDate reports whether a match of cleanDateRE is a calendar date
+// in one of its usual orders (day-month-year, month-day-year,
+// year-month-day) with a two- or four-digit year, or a YYYYMMDD date.
+func looksLikeDate(m string) bool {
+	parts := strings.FieldsFunc(m, func(r rune) bool { return r == '-' || r == '/' || r == '.' })
+	if len(parts) == 1 {
+		_, ok := parseDA(m)
+		return ok
+	}
+	if len(parts) != 3 {
+		return false
+	}
+	num := func(s string) int { n, _ := strconv.Atoi(s); return n }
+	valid := func(y string, mo, d int) bool {
+		if len(y) != 2 && len(y) != 4 {
+			return false
+		}
+		yy := num(y)
+		if len(y) == 2 {
+			yy += 1900
+		}
+		_, ok := mkDate(yy, mo, d)
+		return ok
+	}
+	a, b, c := parts[0], parts[1], parts[2]
+	return valid(c, num(b), num(a)) || valid(c, num(a), num(b)) || valid(a, num(b), num(c))
 }

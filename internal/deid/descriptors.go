@@ -5,6 +5,8 @@ import (
 	_ "embed"
 	"strings"
 	"unicode"
+
+	"github.com/aisedge/aisedge/internal/dicom"
 )
 
 // vocabulary.txt holds the words of acquisition, protocol and anatomy
@@ -13,8 +15,21 @@ import (
 //go:embed vocabulary.txt
 var vocabularyTXT string
 
+// vocabulary holds the words of vocabulary.txt and every word of the
+// names of the DICOM data dictionary and UID registry ("Source", "Lossy",
+// "Compression", "Reconstruction"...): the standard's own technical
+// English, which descriptors and code meanings are written in.
 var vocabulary = func() map[string]bool {
 	m := map[string]bool{}
+	addNameWords := func(name string) {
+		for _, w := range strings.FieldsFunc(strings.ToLower(name), func(r rune) bool { return r < 'a' || r > 'z' }) {
+			if len(w) >= 3 && !shortSurnames[w] {
+				m[w] = true
+			}
+		}
+	}
+	dicom.EachEntry(func(e dicom.DictEntry) { addNameWords(e.Name) })
+	dicom.EachUID(func(e dicom.UIDEntry) { addNameWords(e.Name) })
 	sc := bufio.NewScanner(strings.NewReader(vocabularyTXT))
 	for sc.Scan() {
 		line := sc.Text()
@@ -149,15 +164,101 @@ func isNameWord(w string) bool {
 	return true
 }
 
-// dropOutsideVocabulary is the strict descriptor mode: every word that is
-// not descriptor vocabulary, a number or a short code is removed.
+// dropOutsideVocabulary is the strict descriptor mode: a word survives
+// only when every piece of it (split at separators, at lower-to-upper case
+// changes and between letters and digits) is descriptor vocabulary, a
+// number, or an abbreviation of at most four ASCII letters that is not a
+// common short surname. Unknown names in any case or spelling (lower case,
+// capitals, glued with underscores, CamelCase, leetspeak, reversed) fall
+// out; ordinary protocol names (T1_MPRAGE_SAG, AX FLAIR, DWI b1000,
+// PET-CT SERIES) stay.
 func dropOutsideVocabulary(words []string, drop []bool) int {
 	n := 0
 	for i, w := range words {
-		if !drop[i] && !isVocabulary(w) {
+		if !drop[i] && !strictWordOK(w) {
 			drop[i] = true
 			n++
 		}
 	}
 	return n
 }
+
+func strictWordOK(w string) bool {
+	for _, p := range strictPieces(w) {
+		if !strictPieceOK(p) {
+			return false
+		}
+	}
+	return true
+}
+
+// strictPieces splits a word at non-alphanumerics, at a lower-case letter
+// followed by an upper-case one (T1TriafogrelSag → T 1 Triafogrel Sag) and
+// between letters and digits; pieces are lower-cased.
+func strictPieces(w string) []string {
+	var out []string
+	var cur []rune
+	flush := func() {
+		if len(cur) > 0 {
+			out = append(out, strings.ToLower(string(cur)))
+			cur = cur[:0]
+		}
+	}
+	var prev rune
+	for _, r := range w {
+		switch {
+		case !unicode.IsLetter(r) && !unicode.IsDigit(r):
+			flush()
+			prev = 0
+			continue
+		case prev != 0 && unicode.IsLower(prev) && unicode.IsUpper(r),
+			prev != 0 && unicode.IsDigit(prev) != unicode.IsDigit(r):
+			flush()
+		}
+		cur = append(cur, r)
+		prev = r
+	}
+	flush()
+	return out
+}
+
+func strictPieceOK(p string) bool {
+	if shortSurnames[p] {
+		return false
+	}
+	if vocabulary[p] {
+		return true
+	}
+	digits, letters := 0, 0
+	for _, r := range p {
+		switch {
+		case r >= '0' && r <= '9':
+			digits++
+		case r >= 'a' && r <= 'z':
+			letters++
+		default:
+			return false // other scripts: only vocabulary
+		}
+	}
+	if letters == 0 {
+		return digits <= 8 // a number; longer ones are identifiers
+	}
+	return letters <= 4
+}
+
+// shortSurnames are names of at most four letters common enough to turn up
+// in descriptors; the strict mode does not take them for abbreviations.
+var shortSurnames = func() map[string]bool {
+	m := map[string]bool{}
+	for _, n := range strings.Fields(`li wu xu hu lu yu su ye zhu guo lin luo gao sun liu
+		lee kim park choi kang cho lim han shin seo kwon ahn song ryu hong jung yoon jang
+		ng tan goh koh ong teo chua roy das sen dey rao pal jain nair iyer shah khan ali amin
+		aziz diaz cruz ruiz vega soto rios leon mora luna moss bell ward cook hall hill wood
+		king lane shaw hunt ross ford webb cole dean rose todd reid kerr hart wolf koch bach
+		ott graf beck haas lang metz roth vogt abe ito mori ono endo sato kato doi ueda baba
+		john mary anne paul luke adam eric ivan igor olga anna emma lily zoe amy ben dan tom
+		tim sam joe bob jim kate jane ruth ella mia noah liam owen jack eli ian`) {
+		m[n] = true
+	}
+	return m
+}()

@@ -30,20 +30,34 @@ func TestCleanDescriptors(t *testing.T) {
 			{"HEAD Mül\u200bler", "HEAD", "="},
 			{"ＭＵＬＬＥＲ FLAIR", "FLAIR", "="},
 			{"山田太郎さん MR", "MR", "="},
-			{"MRN4471902 brain", "MRN brain", "brain"},
+			{"MRN4471902 brain", "MRN brain", "="},
 			// Other people's names by their shape.
-			{"seen by Dr. Okonkwo", "seen by", ""},
+			{"seen by Dr. Okonkwo", "seen by", "="},
 			{"AX FLAIR Janet Doeberg", "AX FLAIR", "="},
-			{"per Prof Adaeze Okafor request", "per request", ""},
+			{"per Prof Adaeze Okafor request", "per request", "="},
 			// Dates, phones, e-mail.
-			{"born 2 January 1960 brain", "born brain", "brain"},
+			{"born 2 January 1960 brain", "born brain", "="},
 			{"brain January 2, 1960", "brain", "="},
-			{"call 555.014.2233 brain", "call brain", "brain"},
+			{"call 555.014.2233 brain", "call brain", "="},
 			{"+44 20 7946 0958 brain", "brain", "="},
 			{"brain 01/02/1960", "brain", "="},
-			{"mail hans@example.org brain", "mail brain", "brain"},
-			// Strict keeps vocabulary only.
+			{"mail hans@example.org brain", "mail brain", "="},
+			// Strict keeps vocabulary, numbers and short abbreviations only:
+			// unknown names in any case or spelling fall out.
 			{"okonkwo brain", "okonkwo brain", "brain"},
+			{"t1 sag moukriakrok", "t1 sag moukriakrok", "t1 sag"},
+			{"T2 AX BOUSGRIVLIR", "T2 AX BOUSGRIVLIR", "T2 AX"},
+			{"T1_PEIBRIATER_SAG", "T1_PEIBRIATER_SAG", ""},
+			{"T1TriafogrelSag", "T1TriafogrelSag", ""},
+			{"krutr31kh1m", "krutr31kh1m", ""},
+			{"Brain Lee", "Brain Lee", "Brain"},
+			{"ep2d_diff_mddw_20_p2 TRACEW", "ep2d_diff_mddw_20_p2 TRACEW", "="},
+			{"Signa HDxt 3T", "Signa HDxt 3T", "="},
+			// Versions are not dates; postcodes go.
+			{"3.2.2", "3.2.2", "="},
+			{"5.00.02", "5.00.02", "="},
+			{"T1 QX4 5ZT", "T1", "="},
+			{"brain SW1A 1AA", "brain", "="},
 		}
 		for _, c := range cases {
 			want := c.clean

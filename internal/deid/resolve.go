@@ -328,7 +328,8 @@ func (s *state) planDataset(ds *dicom.Dataset, parent []locStep, c walkCtx) {
 				// scheme (the document's structure needs it); its value and
 				// meaning are still checked and cleaned.
 				if isCodeItem(it) {
-					if !registeredScheme(it.String(tagCodingSchemeDesignator)) && e.Tag != tagConceptNameCodeSequence {
+					local := !registeredScheme(it.String(tagCodingSchemeDesignator))
+					if (local && e.Tag != tagConceptNameCodeSequence) || (!local && !codeItemFormOK(it)) {
 						s.dropItem[it] = true
 						s.collectItem(it)
 						continue

@@ -134,7 +134,7 @@ func rowValue(ds *dicom.Dataset, tag dicom.Tag, vr dicom.VR) {
 		it := dicom.NewDataset()
 		ds.SetSequence(tag, it)
 		it = ds.Get(tag).Items[0]
-		it.SetString(tagCodeValue, dicom.SH, "ROWCODE")
+		it.SetString(tagCodeValue, dicom.SH, "113100")
 		it.SetString(tagCodingSchemeDesignator, dicom.SH, "DCM")
 		it.SetString(tagCodeMeaning, dicom.LO, "Rowtest meaning")
 		it.SetString(dicom.MustTag("ReferencedSOPInstanceUID"), dicom.UI, "1.2.826.0.1.3680043.9.7777.99.2")

@@ -125,3 +125,21 @@ func IsStorageSOPClass(uid string) bool {
 		!strings.Contains(e.Name, "Commitment") && !strings.Contains(e.Name, "Storage Management") &&
 		e.UID != "1.2.840.10008.1.3.10"
 }
+
+// EachEntry calls fn with every entry of the data dictionary, repeating
+// groups included, in dictionary order.
+func EachEntry(fn func(DictEntry)) {
+	for _, e := range dictionary {
+		fn(e)
+	}
+	for _, e := range repeatingDictionary {
+		fn(e)
+	}
+}
+
+// EachUID calls fn with every entry of the UID registry.
+func EachUID(fn func(UIDEntry)) {
+	for _, e := range uidRegistry {
+		fn(e)
+	}
+}
