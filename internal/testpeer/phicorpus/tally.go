@@ -199,8 +199,20 @@ func (t *Tally) LeakReport() string {
 				first = false
 			}
 			sortHits(hs)
-			fmt.Fprintf(&b, "  #%d %s %s via %s at %s in %s (known to the engine: %v), planted %q; found in %d place(s):\n",
-				p.ID, p.Kind, p.Scope, p.Route, p.Path, p.File, p.Known, p.Strings, len(hs))
+			surfaces := map[string]int{}
+			var names []string
+			for _, h := range hs {
+				if surfaces[h.Surface] == 0 {
+					names = append(names, h.Surface)
+				}
+				surfaces[h.Surface]++
+			}
+			sort.Strings(names)
+			for i, n := range names {
+				names[i] = fmt.Sprintf("%s ×%d", n, surfaces[n])
+			}
+			fmt.Fprintf(&b, "  #%d %s %s via %s at %s in %s (known to the engine: %v), planted %q; found in %d place(s): %s\n",
+				p.ID, p.Kind, p.Scope, p.Route, p.Path, p.File, p.Known, p.Strings, len(hs), strings.Join(names, ", "))
 			for i, h := range hs {
 				if i == 3 {
 					b.WriteString("      ...\n")
