@@ -3,6 +3,7 @@ package deid
 import (
 	"bufio"
 	_ "embed"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"regexp"
@@ -116,10 +117,17 @@ func valueFormOK(e *dicom.Element, vr dicom.VR) bool {
 		re = isRE
 	case dicom.CS: // upper-case letters, digits, space, underscore
 		re = csRE
+	case dicom.FL, dicom.FD, dicom.UL, dicom.SL, dicom.SV, dicom.UV:
 	default:
 		return true
 	}
 	b, _ := e.Bytes()
+	if numberVRs[vr] {
+		return binaryNumbersOK(b, vr)
+	}
+	if re == nil {
+		return true
+	}
 	for i := 0; i < len(b); i++ {
 		if b[i] >= 0x80 || (b[i] < 0x20 && b[i] != 0) {
 			return false
@@ -173,7 +181,7 @@ func (s *state) resolveAllowed(e *dicom.Element, vr dicom.VR, loc []locStep, c w
 			return s.notAllowed(e, loc, c, "allowlist: value not in the form of "+vr.String())
 		case entry.treatment == allowClean:
 			return action{code: CodeC, kind: akAllow, rule: rule + " (cleaned)"}
-		case s.p.Descriptors == "strict" && vr.UsesCharset() && !codeKeywords[e.Tag]:
+		case s.p.Descriptors == "strict" && (vr.UsesCharset() || vr == dicom.CS) && !codeKeywords[e.Tag] && e.Tag != dicom.TagSpecificCharacterSet:
 			// Strict descriptors: kept text (equipment names, code
 			// strings, labels) goes through the same word filter as the
 			// descriptions, so a name in a model name or a CS slot falls out.
@@ -272,7 +280,13 @@ func codeItemFormOK(it *dicom.Dataset) bool {
 // sctidOK: a SNOMED CT identifier is 6 to 18 digits, the last a Verhoeff
 // check digit over the others.
 func sctidOK(v string) bool {
-	if len(v) < 6 || len(v) > 18 || !allDigits(v) {
+	if len(v) < 6 || len(v) > 18 || !allDigits(v) || v[0] == '0' {
+		return false
+	}
+	// The partition identifier (the two digits before the check digit)
+	// says what the identifier names: 00 and 10 are concepts, the only
+	// kind a code value holds.
+	if part := v[len(v)-3 : len(v)-1]; part != "00" && part != "10" {
 		return false
 	}
 	d := [10][10]int{{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, {1, 2, 3, 4, 0, 6, 7, 8, 9, 5}, {2, 3, 4, 0, 1, 7, 8, 9, 5, 6},
@@ -307,4 +321,40 @@ func loincCheckOK(v string) bool {
 		double = !double
 	}
 	return (10-sum%10)%10 == int(check[0]-'0')
+}
+
+// numberVRs are the binary number VRs whose values are checked like DS
+// and IS: a whole number of nine or more significant digits is an
+// identifier, not a measurement.
+var numberVRs = map[dicom.VR]bool{dicom.FL: true, dicom.FD: true, dicom.UL: true, dicom.SL: true, dicom.SV: true, dicom.UV: true}
+
+func binaryNumbersOK(b []byte, vr dicom.VR) bool {
+	size := map[dicom.VR]int{dicom.FL: 4, dicom.UL: 4, dicom.SL: 4, dicom.FD: 8, dicom.SV: 8, dicom.UV: 8}[vr]
+	if len(b)%size != 0 {
+		return false
+	}
+	for i := 0; i+size <= len(b); i += size {
+		var f float64
+		switch vr {
+		case dicom.FL:
+			f = float64(math.Float32frombits(binary.LittleEndian.Uint32(b[i:])))
+		case dicom.FD:
+			f = math.Float64frombits(binary.LittleEndian.Uint64(b[i:]))
+		case dicom.UL:
+			f = float64(binary.LittleEndian.Uint32(b[i:]))
+		case dicom.SL:
+			f = float64(int32(binary.LittleEndian.Uint32(b[i:])))
+		case dicom.UV:
+			f = float64(binary.LittleEndian.Uint64(b[i:]))
+		case dicom.SV:
+			f = float64(int64(binary.LittleEndian.Uint64(b[i:])))
+		}
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			continue
+		}
+		if identifierLikeNumber(strconv.FormatFloat(f, 'f', -1, 64)) {
+			return false
+		}
+	}
+	return true
 }

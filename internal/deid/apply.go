@@ -20,10 +20,10 @@ var (
 	cleanMonthDateRE = regexp.MustCompile(`(?i)\b(\d{1,2}(st|nd|rd|th)?\.?\s+)?(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?(\s+\d{1,2}(st|nd|rd|th)?)?,?\s+\d{2,4}\b`)
 	// Postcodes: UK (SW1A 1AA), Canadian (K1A 0B1), Dutch (1234 AB).
 	cleanPostcodeRE = regexp.MustCompile(`\b[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}\b|\b[A-Z]\d[A-Z] ?\d[A-Z]\d\b|\b\d{4} ?[A-Z]{2}\b`)
-	cleanPhoneRE     = regexp.MustCompile(`\+?\(?\d[\d ().-]{6,}\d`)
-	cleanEmailRE     = regexp.MustCompile(`[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}`)
-	cleanNumberRE    = regexp.MustCompile(`\d{6,}`)
-	cleanSpaceRE     = regexp.MustCompile(`\s+`)
+	cleanPhoneRE    = regexp.MustCompile(`\+?\(?\d[\d ().-]{6,}\d`)
+	cleanEmailRE    = regexp.MustCompile(`[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}`)
+	cleanNumberRE   = regexp.MustCompile(`\d{6,}`)
+	cleanSpaceRE    = regexp.MustCompile(`\s+`)
 )
 
 // applyDataset is pass 2: carry out the planned actions.
@@ -469,6 +469,7 @@ func (s *state) clean(ds *dicom.Dataset, e *dicom.Element, vr dicom.VR, loc []lo
 		removed := 0
 		narrative := vr == dicom.LT || vr == dicom.ST || vr == dicom.UT
 		codeMeaning := t == tagCodeMeaning && a.kind == akSR
+		orig := append([]string(nil), vals...)
 		for i, v := range vals {
 			var out string
 			var n int
@@ -497,8 +498,8 @@ func (s *state) clean(ds *dicom.Dataset, e *dicom.Element, vr dicom.VR, loc []lo
 			// (Image Type keeps ORIGINAL\PRIMARY without a planted fifth
 			// value); an element left with none is removed.
 			kept := vals[:0]
-			for _, v := range vals {
-				if v = strings.ToUpper(v); v != "" {
+			for i, v := range vals {
+				if v = strings.ToUpper(v); v != "" || orig[i] == "" {
 					kept = append(kept, v)
 				}
 			}

@@ -295,7 +295,23 @@ func isMarker(p TagPath) bool {
 	return false
 }
 
-func isStructuralValue(u string) bool { return strings.HasPrefix(u, "1.2.840.10008.") }
+// isStructuralValue reports a UID of the DICOM standard (SOP classes,
+// transfer syntaxes, coding schemes): kept as it is. A value under the
+// standard's root with a component of nine or more digits is not one (no
+// registered UID has such a component; a phone or record number does).
+func isStructuralValue(u string) bool {
+	return strings.HasPrefix(u, "1.2.840.10008.") && !hasLongComponent(u)
+}
+
+// hasLongComponent reports a UID component of nine or more digits.
+func hasLongComponent(u string) bool {
+	for _, c := range strings.Split(u, ".") {
+		if len(c) >= 9 {
+			return true
+		}
+	}
+	return false
+}
 
 // Deidentify de-identifies f in place (the caller hands over ownership)
 // and returns the result. Quarantine decisions are in Result.Reasons; an

@@ -75,6 +75,10 @@ func (s *state) resolve(ds *dicom.Dataset, e *dicom.Element, loc []locStep, c wa
 	if t.IsPrivate() {
 		return s.resolvePrivate(ds, e, loc)
 	}
+	if !vrMatchesDictionary(e) {
+		s.report.warn("vr-mismatch", formatLoc(loc, true), "the element's VR differs from the data dictionary's")
+		return action{code: CodeX, kind: akVR, rule: "VR rule: VR differs from the data dictionary"}
+	}
 	if s.p.Baseline == "none" {
 		return action{code: CodeK, kind: akDefault, rule: "no baseline"}
 	}
@@ -132,6 +136,13 @@ func (s *state) resolve(ds *dicom.Dataset, e *dicom.Element, loc []locStep, c wa
 		return action{code: CodeX, kind: akVR, rule: "VR rule: public element with VR UN"}
 	case vr == dicom.UI:
 		if structuralUIDs[t] {
+			for _, u := range e.Strings() {
+				if hasLongComponent(u) && !registeredUID(u) {
+					// A structural slot carrying a number (a phone in a
+					// Referenced SOP Class UID): remapped like any UID.
+					return action{code: CodeU, kind: akVR, rule: "VR rule: structural UID with an identifier-like component"}
+				}
+			}
 			return action{code: CodeK, kind: akVR, rule: "VR rule: structural UID"}
 		}
 		if t == tagRetrieveLocationUID || t == tagRepositoryUniqueID || t == tagHomeCommunityID {
@@ -436,4 +447,35 @@ func srValueTag(vt string) dicom.Tag {
 		return dicom.MustTag("UID")
 	}
 	return 0
+}
+
+// vrMatchesDictionary checks an explicit VR against the data dictionary.
+// A text attribute sent with another text VR or as OB (ProtocolName as
+// OB, to slip past text checks) is read as the dictionary's VR from here
+// on; any other mismatch fails, and the element is removed. UN is handled
+// by the VR rules.
+func vrMatchesDictionary(e *dicom.Element) bool {
+	if e.VR == dicom.UN || e.VR == 0 {
+		return true
+	}
+	de, ok := dicom.LookupTag(e.Tag)
+	if !ok || len(de.VRs) == 0 {
+		return true // unknown tags have their own rule
+	}
+	for _, v := range de.VRs {
+		if v == e.VR {
+			return true
+		}
+	}
+	dv := de.VR()
+	if dv.IsText() && dv != dicom.SQ && !e.IsSequence() && (e.VR.IsText() || e.VR == dicom.OB) {
+		e.VR = dv
+		return true
+	}
+	return false
+}
+
+func registeredUID(u string) bool {
+	_, ok := dicom.LookupUID(u)
+	return ok
 }

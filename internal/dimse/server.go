@@ -64,6 +64,11 @@ type ServerConfig struct {
 	// UIDHash keys the hashes that logs show for SOP Instance UIDs; nil
 	// gives a key of the process's own (RandomUIDHasher).
 	UIDHash *UIDHasher
+	// AETLabel is what logs show for an AE title the peer sent: the
+	// caller passes through the titles it configured and hides the rest
+	// (a scanner may be set up with anything, a patient's name included).
+	// Nil shows every title as "ae-" and its keyed hash.
+	AETLabel func(aet string) string
 }
 
 // AssociationInfo describes an association request for ServerConfig.Admit.
@@ -178,6 +183,10 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	}
 	if cfg.UIDHash == nil {
 		cfg.UIDHash = RandomUIDHasher()
+	}
+	if cfg.AETLabel == nil {
+		h := cfg.UIDHash
+		cfg.AETLabel = func(aet string) string { return "ae-" + h.Hash("ae:"+aet) }
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -366,7 +375,7 @@ func (s *Server) serveConn(conn net.Conn) {
 		return
 	}
 	a.calledAET, a.callingAET = rq.CalledAET, rq.CallingAET
-	log = log.With("called_aet", rq.CalledAET, "calling_aet", rq.CallingAET)
+	log = log.With("called_aet", s.cfg.AETLabel(rq.CalledAET), "calling_aet", s.cfg.AETLabel(rq.CallingAET))
 	a.log = log
 	info := &AssociationInfo{
 		CalledAET: rq.CalledAET, CallingAET: rq.CallingAET, Remote: conn.RemoteAddr(),

@@ -51,6 +51,9 @@ type Receiver struct {
 	// UIDHash gives the keyed identifier that logs, events and
 	// quarantine entries show for an original SOP Instance UID.
 	UIDHash *dimse.UIDHasher
+	// AETLabel shows configured AE titles as they are and others as a
+	// keyed hash (logs and events leave the facility).
+	AETLabel func(string) string
 
 	mu      sync.Mutex
 	engines map[string]*deid.Engine
@@ -65,7 +68,7 @@ func (r *Receiver) Store(ctx context.Context, in *dimse.Instance) error {
 }
 
 func (r *Receiver) store(ctx context.Context, in *dimse.Instance) error {
-	log := r.Log.With("assoc", in.Assoc, "sop", r.UIDHash.Hash(in.SOPInstanceUID), "calledAET", in.CalledAET)
+	log := r.Log.With("assoc", in.Assoc, "sop", r.UIDHash.Hash(in.SOPInstanceUID), "calledAET", r.aetLabel(in.CalledAET))
 	f, err := dicom.Open(in.Path, nil)
 	if err != nil {
 		// Unreadable: keep it (quarantine) and tell the sender.
@@ -93,7 +96,7 @@ func (r *Receiver) store(ctx context.Context, in *dimse.Instance) error {
 		if err := r.quarantine(in, f, "no project mapped for called AE title"); err != nil {
 			return r.resourceError("quarantine write failed", err)
 		}
-		log.Warn("REJECT: no project mapped for CalledAET " + in.CalledAET + " — quarantined")
+		log.Warn("REJECT: no project mapped for CalledAET " + r.aetLabel(in.CalledAET) + " — quarantined")
 		return nil
 	}
 	if err := r.Backup.Write(in.Path, f.Dataset, ""); err != nil {
@@ -184,7 +187,7 @@ func (r *Receiver) store(ctx context.Context, in *dimse.Instance) error {
 		log.Warn("a different instance with the same SOP Instance UID arrived; both kept", "session", Folder(sess))
 	}
 	r.Events.Emit("info", "instance_deidentified", Folder(sess), "", "mode", eng.Profile().Baseline,
-		"calledAet", in.CalledAET, "project", rt.Project, "originalId", r.UIDHash.Hash(in.SOPInstanceUID),
+		"calledAet", r.aetLabel(in.CalledAET), "project", rt.Project, "originalId", r.UIDHash.Hash(in.SOPInstanceUID),
 		"newId", res.SOPInstanceUID)
 	return nil
 }
@@ -276,4 +279,12 @@ func (r *Receiver) resourceError(what string, err error) error {
 		return dimse.NewStatusError(statusOutOfResources, what, err)
 	}
 	return dimse.NewStatusError(statusProcessingFailure, what, err)
+}
+
+// aetLabel is AETLabel, or the keyed hash when none is set.
+func (r *Receiver) aetLabel(aet string) string {
+	if r.AETLabel != nil {
+		return r.AETLabel(aet)
+	}
+	return "ae-" + r.UIDHash.Hash("ae:"+aet)
 }

@@ -107,6 +107,12 @@ func New(cfg Config) (*Edge, error) {
 	if cfg.UIDHash == nil {
 		cfg.UIDHash = dimse.RandomUIDHasher()
 	}
+	aetLabel := func(aet string) string {
+		if aet == cfg.AETitle || cfg.Routes.Configured(aet) {
+			return aet
+		}
+		return "ae-" + cfg.UIDHash.Hash("ae:"+aet)
+	}
 	sp, err := spool.Open(filepath.Join(cfg.DataDir, "spool"), spool.Options{Now: cfg.Now})
 	if err != nil {
 		return nil, err
@@ -117,7 +123,7 @@ func New(cfg Config) (*Edge, error) {
 		Routes: cfg.Routes, Engine: cfg.Engine, Spool: sp, Backup: e.Backup,
 		Quarantine: &Quarantine{Dir: filepath.Join(cfg.DataDir, "quarantine")},
 		Events:     events.New(cfg.EventsOut, "orthanc-deid", cfg.Name, cfg.Now),
-		Log:        cfg.Log.With("component", "receiver"), Metrics: metrics, Now: cfg.Now, UIDHash: cfg.UIDHash,
+		Log:        cfg.Log.With("component", "receiver"), Metrics: metrics, Now: cfg.Now, UIDHash: cfg.UIDHash, AETLabel: aetLabel,
 	}
 	e.Stager = &Stager{Spool: sp, Dir: filepath.Join(cfg.DataDir, "staging"), Edge: cfg.Name,
 		Quiet: cfg.Quiet, Force: cfg.Force, Log: cfg.Log.With("component", "sort"), Now: cfg.Now, Metrics: metrics}
@@ -127,7 +133,7 @@ func New(cfg Config) (*Edge, error) {
 	srv, err := dimse.NewServer(dimse.ServerConfig{
 		Handler: e.Receiver, TempDir: sp.TmpDir(), MaxAssociations: cfg.MaxAssociations,
 		MinFreeBytes: cfg.MinFreeBytes, Admit: Admitter(cfg.Routes), Logger: cfg.Log.With("component", "dimse"),
-		UIDHash: cfg.UIDHash,
+		UIDHash: cfg.UIDHash, AETLabel: aetLabel,
 	})
 	if err != nil {
 		sp.Close()

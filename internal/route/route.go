@@ -132,6 +132,17 @@ func (t *Table) Lookup(calledAET string) (Route, bool) {
 	return r, ok
 }
 
+// Configured reports whether an AE title is named by the configuration: a
+// route's called AE title or an allowed calling AE title. Logs and events
+// show configured titles as they are and others only as a keyed hash.
+func (t *Table) Configured(aet string) bool {
+	if t == nil {
+		return false
+	}
+	_, ok := t.routes[aet]
+	return ok || contains(t.AllowCallingAETs, aet)
+}
+
 // CatchAll returns a table that routes every called AE title to one project
 // (standalone installations without a routing file).
 func CatchAll(project string) *Table {
