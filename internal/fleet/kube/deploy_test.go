@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -301,7 +302,9 @@ func TestMissingCRDs(t *testing.T) {
 }
 
 // Waits report progress and end when the controllers (played here through
-// the status subresource) report ready.
+// the status subresource) report ready. The controllers act only once the
+// wait has said what it waits for, so what the test sees follows the
+// wait's progress, not the machine's speed.
 func TestWaitProgress(t *testing.T) {
 	srv := start(t)
 	c := load(t, "onprem")
@@ -311,14 +314,18 @@ func TestWaitProgress(t *testing.T) {
 	}
 	kc, _ := kube.New("controllers", srv.Config)
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	var controllers sync.WaitGroup
+	stopControllers := func() { cancel(); controllers.Wait() }
+	defer stopControllers()
 	var out kubetest.Output
 	children := childClusters(t, c)
 	ck, _ := children(&c.Sites[0])
 	kcc, _ := kube.New("child controllers", ck)
-	go playControllers(ctx, t, kc, 1500*time.Millisecond)
-	go playControllers(ctx, t, kcc, 1500*time.Millisecond)
-	err = kube.Deploy(ctx, c, m, srv.Config, kube.Options{Out: &out, Wait: true, Timeout: time.Minute, SiteConfig: children, PollInterval: 100 * time.Millisecond})
+	controllers.Add(2)
+	go func() { defer controllers.Done(); playControllers(ctx, t, kc, &out, "management: waiting (") }()
+	go func() { defer controllers.Done(); playControllers(ctx, t, kcc, &out, "edge-uqcai: waiting (") }()
+	// The timeout is a ceiling for a broken wait, not a budget.
+	err = kube.Deploy(ctx, c, m, srv.Config, kube.Options{Out: &out, Wait: true, Timeout: 2 * time.Minute, SiteConfig: children, PollInterval: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
@@ -328,6 +335,7 @@ func TestWaitProgress(t *testing.T) {
 		"Certificate seaweedfs/seaweedfs-tls: no Ready condition yet",
 		"management: Certificate cert-manager/ais-edge-ca ready",
 		"management: Cluster edge-uqcai/edge-uqcai ready",
+		"edge-uqcai: waiting (",
 		"edge-uqcai: Deployment xnat-ingest/aisedge-edge ready",
 	} {
 		if !strings.Contains(out.String(), want) {
@@ -335,24 +343,40 @@ func TestWaitProgress(t *testing.T) {
 		}
 	}
 
-	// A timeout names what is not ready.
+	// A timeout names what is not ready and what it waits for. With no
+	// controller left the new rollout is never observed; every object is
+	// checked once whatever the timeout, so the reason is there however
+	// slow the server is.
 	c.Sites[0].Project = "OTHER" // changes the edge config: a new rollout
 	m, _ = render.Render(c, render.Options{CABundle: []byte("ca")})
-	cancel()
+	stopControllers()
 	out.Reset()
 	err = kube.Deploy(context.Background(), c, m, srv.Config, kube.Options{Out: &out, Wait: true, Timeout: time.Second, SiteConfig: children, PollInterval: 100 * time.Millisecond})
 	if err == nil || !strings.Contains(err.Error(), "edge-uqcai: not ready after 1s:\n  Deployment xnat-ingest/aisedge-edge: rollout not observed yet") {
 		t.Fatalf("err = %v\n%s", err, out.String())
 	}
+
+	// Stopped from outside (ctx), the wait says so, with the reasons.
+	out.Reset()
+	sctx, stop := context.WithCancel(context.Background())
+	go func() {
+		if out.WaitFor(sctx, "edge-uqcai: waiting (") {
+			stop()
+		}
+	}()
+	err = kube.Deploy(sctx, c, m, srv.Config, kube.Options{Out: &out, Wait: true, Timeout: 2 * time.Minute, SiteConfig: children, PollInterval: 100 * time.Millisecond})
+	stop()
+	if err == nil || !strings.Contains(err.Error(), "edge-uqcai: stopped waiting after ") || !strings.Contains(err.Error(), "(context canceled), not ready:\n  Deployment xnat-ingest/aisedge-edge: rollout not observed yet") {
+		t.Fatalf("err = %v\n%s", err, out.String())
+	}
 }
 
-// playControllers sets, after a delay, the status a controller would:
-// Deployments available, Certificates Ready, k0smotron Clusters ready.
-func playControllers(ctx context.Context, t *testing.T, kc *kube.Client, delay time.Duration) {
-	select {
-	case <-ctx.Done():
+// playControllers waits until out shows gate, then sets the status a
+// controller would: Deployments available, Certificates Ready, k0smotron
+// Clusters ready.
+func playControllers(ctx context.Context, t *testing.T, kc *kube.Client, out *kubetest.Output, gate string) {
+	if !out.WaitFor(ctx, gate) {
 		return
-	case <-time.After(delay):
 	}
 	kinds := []schema.GroupVersionKind{
 		{Group: "apps", Version: "v1", Kind: "Deployment"},

@@ -79,13 +79,16 @@ func condition(u *unstructured.Unstructured, typ string) (bool, string) {
 
 // Wait polls the objects until every one is ready, printing what is still
 // pending every ProgressInterval. It returns an error naming the objects
-// still not ready at the timeout. A dry run does not wait.
+// still not ready, each with what it last waited for, at the timeout.
+// Like kubectl wait, it checks every object once whatever the timeout
+// (those checks are bounded by ctx only, as Apply's requests are): the
+// timeout bounds the waiting for objects seen not ready, so that a slow
+// server makes a short timeout report "not ready" with the reason, not
+// the error of a request it cut. A dry run does not wait.
 func (c *Client) Wait(ctx context.Context, objs []*unstructured.Unstructured, timeout time.Duration) error {
 	if c.DryRun {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	pending := map[string]*unstructured.Unstructured{}
 	for _, o := range objs {
 		if waitable[o.GroupVersionKind().GroupKind().String()] {
@@ -93,15 +96,25 @@ func (c *Client) Wait(ctx context.Context, objs []*unstructured.Unstructured, ti
 		}
 	}
 	start := time.Now()
+	deadline := start.Add(timeout)
+	tctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
 	lastProgress := start.Add(-c.ProgressInterval) // say at once what is pending
 	why := map[string]string{}
-	for {
+	for first := true; ; first = false {
+		rctx := tctx
+		if first {
+			rctx = ctx
+		}
 		for name, o := range pending {
-			live, err := c.Get(ctx, o.GroupVersionKind(), o.GetNamespace(), o.GetName())
+			live, err := c.Get(rctx, o.GroupVersionKind(), o.GetNamespace(), o.GetName())
 			switch {
-			case err != nil && ctx.Err() == nil:
+			case err != nil && (ctx.Err() != nil || (!first && !time.Now().Before(deadline))):
+				// Stopped or timed out (the client's rate limiter says
+				// so before the context does): keep the last known
+				// reason.
+			case err != nil:
 				why[name] = err.Error()
-			case err != nil: // timed out: keep the last known reason
 			case live == nil:
 				why[name] = "not found"
 			default:
@@ -117,23 +130,31 @@ func (c *Client) Wait(ctx context.Context, objs []*unstructured.Unstructured, ti
 		if len(pending) == 0 {
 			return nil
 		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("%s: not ready after %s:\n  %s", c.Name, timeout, lines(why))
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("%s: stopped waiting after %s (%v), not ready:\n  %s", c.Name, time.Since(start).Round(time.Second), err, lines(pending, why))
+		}
+		if !time.Now().Before(deadline) {
+			return fmt.Errorf("%s: not ready after %s:\n  %s", c.Name, timeout, lines(pending, why))
 		}
 		if time.Since(lastProgress) >= c.ProgressInterval {
 			lastProgress = time.Now()
-			c.printf("waiting (%s): %s", time.Since(start).Round(time.Second), strings.ReplaceAll(lines(why), "\n  ", "; "))
+			c.printf("waiting (%s): %s", time.Since(start).Round(time.Second), strings.ReplaceAll(lines(pending, why), "\n  ", "; "))
 		}
 		select {
-		case <-ctx.Done():
+		case <-tctx.Done():
 		case <-time.After(c.PollInterval):
 		}
 	}
 }
 
-func lines(why map[string]string) string {
+// lines lists the pending objects with what each waits for.
+func lines(pending map[string]*unstructured.Unstructured, why map[string]string) string {
 	var out []string
-	for n, w := range why {
+	for n := range pending {
+		w := why[n]
+		if w == "" {
+			w = "not checked"
+		}
 		out = append(out, n+": "+w)
 	}
 	sort.Strings(out)

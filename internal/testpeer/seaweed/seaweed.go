@@ -16,10 +16,12 @@
 // The weed binary comes from scripts/seaweedfs.sh, which builds SeaweedFS 4.53
 // into ${AISEDGE_CACHE:-$HOME/.cache/aisedge-test}/weed-4.53/weed; without it
 // Start skips the test and says how to build it. Every port weed opens is
-// chosen free at start (none of its defaults), so test binaries that `go
-// test ./...` runs in parallel each get their own server; a lock file in the
-// cache folder only serialises their start-ups, which are CPU-heavy. The
-// server's files live in a temporary directory removed by Main.
+// reserved for the server's life by internal/testpeer/ports (none of its
+// defaults), so test binaries that `go test ./...` runs in parallel each get
+// their own server; when weed still finds one taken, it is started again on
+// a replacement (see boot). A lock file in the cache folder only serialises
+// the start-ups, which are CPU-heavy. The server's files live in a
+// temporary directory removed by Main.
 package seaweed
 
 import (
@@ -35,6 +37,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -98,7 +101,12 @@ type Server struct {
 	cmd     *exec.Cmd
 	exited  chan struct{}
 	logPath string
-	ports   []int
+	lease   *ports.Lease
+	ports   []int // as leased; weed's flags and the endpoints follow them
+	// attempts is how many launches the last start or restart took;
+	// beforeRun is called before each (tests).
+	attempts  int
+	beforeRun func(s *Server, attempt int)
 }
 
 // Edge returns the credentials of one of Edges.
@@ -229,29 +237,20 @@ func BinaryPath() (string, bool) {
 	return p, err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
 }
 
-// start launches weed with fresh ports, retrying once if a port it was
-// given got taken in the meantime.
+// start launches weed on ports reserved for it (see launch).
 func start(bin string) (*Server, error) {
 	unlock, err := lockStartup()
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	var lastErr error
-	for range 2 {
-		srv, err := launch(bin)
-		if err == nil {
-			return srv, nil
-		}
-		lastErr = err
-		if !errors.Is(err, errPortTaken) {
-			break
-		}
-	}
-	return nil, lastErr
+	return launch(bin, nil)
 }
 
-var errPortTaken = errors.New("a port was taken")
+// maxAttempts bounds the launches of one start or restart: each one after
+// the first follows a port collision (weed could not bind a port it was
+// given) and replaces the ports it names.
+const maxAttempts = 5
 
 // lockStartup serialises server start-ups across test binaries (flock on
 // the cache folder): each start-up keeps both cores busy for seconds.
@@ -270,12 +269,15 @@ func lockStartup() (func(), error) {
 	return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
 }
 
-func launch(bin string) (srv *Server, err error) {
+// launch starts a server in a new directory. Its ports are reserved
+// (ports.Reserve) for its whole life, outages included; beforeRun, when not
+// nil, is called before each attempt (tests use it to take a port).
+func launch(bin string, beforeRun func(s *Server, attempt int)) (srv *Server, err error) {
 	dir, err := os.MkdirTemp("", "aisedge-seaweed-")
 	if err != nil {
 		return nil, err
 	}
-	srv = &Server{Dir: dir, Bucket: Bucket, logPath: filepath.Join(dir, "weed.log")}
+	srv = &Server{Dir: dir, Bucket: Bucket, logPath: filepath.Join(dir, "weed.log"), bin: bin, beforeRun: beforeRun}
 	defer func() {
 		if err != nil {
 			srv.stop()
@@ -287,42 +289,89 @@ func launch(bin string) (srv *Server, err error) {
 	if err := srv.writeS3Config(); err != nil {
 		return nil, err
 	}
-	free, err := ports.Free(10)
-	if err != nil {
+	if srv.lease, err = ports.Reserve(numPorts); err != nil {
 		return nil, err
 	}
-	srv.ports = free
-	srv.HTTPEndpoint = fmt.Sprintf("http://127.0.0.1:%d", free[8])
-	srv.Endpoint = fmt.Sprintf("https://127.0.0.1:%d", free[9])
-	data := filepath.Join(dir, "data")
-	if err := os.Mkdir(data, 0o755); err != nil {
+	srv.ports = srv.lease.Ports()
+	if err := os.Mkdir(srv.dataDir(), 0o755); err != nil {
 		return nil, err
 	}
-	p := func(i int) string { return strconv.Itoa(free[i]) }
-	args := []string{"server",
-		"-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-dir=" + data,
+	if err := srv.boot(true); err != nil {
+		return nil, err
+	}
+	return srv, nil
+}
+
+// numPorts is how many ports weed is given; the S3 gateway's HTTP and
+// HTTPS ports are the last two.
+const numPorts = 10
+
+func (s *Server) dataDir() string { return filepath.Join(s.Dir, "data") }
+
+// setPorts derives weed's arguments and the endpoints from s.ports.
+func (s *Server) setPorts() {
+	p := func(i int) string { return strconv.Itoa(s.ports[i]) }
+	s.HTTPEndpoint = "http://127.0.0.1:" + p(8)
+	s.Endpoint = "https://127.0.0.1:" + p(9)
+	s.args = []string{"server",
+		"-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-dir=" + s.dataDir(),
 		"-master.volumeSizeLimitMB=1024", "-volume.max=0", "-master.telemetry=false", "-volume.preStopSeconds=0",
 		"-master.port=" + p(0), "-master.port.grpc=" + p(1),
 		"-volume.port=" + p(2), "-volume.port.grpc=" + p(3),
 		"-filer.port=" + p(4), "-filer.port.grpc=" + p(5),
 		"-metricsPort=" + p(6),
 		"-s3", "-s3.port.grpc=" + p(7), "-s3.port=" + p(8), "-s3.port.https=" + p(9),
-		"-s3.cert.file=" + filepath.Join(dir, "server.pem"), "-s3.key.file=" + filepath.Join(dir, "server-key.pem"),
+		"-s3.cert.file=" + filepath.Join(s.Dir, "server.pem"), "-s3.key.file=" + filepath.Join(s.Dir, "server-key.pem"),
 		"-s3.port.iceberg=0", "-s3.port.lance=0",
-		"-s3.config=" + srv.S3Config,
+		"-s3.config=" + s.S3Config,
 	}
-	srv.bin, srv.args = bin, args
-	if err := srv.run(); err != nil {
-		return nil, err
-	}
-	if err := srv.waitReady(60 * time.Second); err != nil {
-		log := srv.logTail(30)
-		if strings.Contains(log, "address already in use") {
-			err = fmt.Errorf("%w: %v", errPortTaken, err)
+}
+
+// boot runs weed until it takes writes. When weed fails because a port it
+// was given is taken (another process bound it after it was chosen, or
+// during an outage), the ports weed names are replaced by newly reserved
+// ones and weed is started again, up to maxAttempts times; fresh (a first
+// start) also empties the data folder between attempts, a restart keeps
+// it. The other ports stay: the S3 endpoints change only if one of them
+// was taken.
+func (s *Server) boot(fresh bool) error {
+	for attempt := 1; ; attempt++ {
+		s.setPorts()
+		if s.beforeRun != nil {
+			s.beforeRun(s, attempt)
 		}
-		return nil, fmt.Errorf("%v\n--- weed log (%s) ---\n%s", err, srv.logPath, log)
+		from := s.logSize()
+		if err := s.run(); err != nil {
+			return err
+		}
+		err := s.waitReady(from)
+		if err == nil {
+			s.attempts = attempt
+			return nil
+		}
+		s.kill()
+		log := s.logSince(from)
+		taken, collided := ports.TakenIn(log, s.ports)
+		if !collided || attempt == maxAttempts {
+			if collided {
+				err = fmt.Errorf("%v (ports still taken after %d attempts)", err, attempt)
+			}
+			return fmt.Errorf("%v\n--- weed log (%s) ---\n%s", err, s.logPath, tail(log, 30))
+		}
+		fmt.Fprintf(os.Stderr, "seaweed: port(s) %v taken (attempt %d): starting weed again on new ones\n", taken, attempt)
+		s.removeSockets(taken)
+		if s.ports, err = s.lease.Replace(taken...); err != nil {
+			return err
+		}
+		if fresh {
+			if err := os.RemoveAll(s.dataDir()); err != nil {
+				return err
+			}
+			if err := os.Mkdir(s.dataDir(), 0o755); err != nil {
+				return err
+			}
+		}
 	}
-	return srv, nil
 }
 
 // run starts the weed process (appending to its log).
@@ -356,10 +405,13 @@ func (s *Server) kill() {
 }
 
 // Down stops the server, as an outage would (SIGKILL), and returns a
-// function that starts it again on the same ports with the same data and
-// waits until it takes writes. Every test of the binary sees the outage:
-// tests that call Down must not run in parallel with others using the
-// server.
+// function that starts it again with the same data and waits until it
+// takes writes. Its ports stay reserved while it is down, so the restart
+// normally gets the same ones; if one was taken meanwhile (by a process
+// outside this scheme) weed is started on a new one instead (see boot),
+// and when that one is an S3 port Endpoint or HTTPEndpoint changes (up
+// logs it). Every test of the binary sees the outage: tests that call Down
+// must not run in parallel with others using the server.
 func (s *Server) Down(tb testing.TB) (up func()) {
 	tb.Helper()
 	shared.Lock()
@@ -369,52 +421,128 @@ func (s *Server) Down(tb testing.TB) (up func()) {
 		tb.Helper()
 		shared.Lock()
 		defer shared.Unlock()
-		if err := s.run(); err != nil {
+		endpoint, httpEndpoint := s.Endpoint, s.HTTPEndpoint
+		if err := s.boot(false); err != nil {
 			tb.Fatalf("seaweed: restart: %v", err)
 		}
-		if err := s.waitReady(60 * time.Second); err != nil {
-			tb.Fatalf("seaweed: restart: %v\n--- weed log ---\n%s", err, s.logTail(30))
+		if s.Endpoint != endpoint || s.HTTPEndpoint != httpEndpoint {
+			tb.Logf("seaweed: an S3 port was taken during the outage: restarted on %s and %s", s.Endpoint, s.HTTPEndpoint)
 		}
 	}
 }
 
+// Ports returns the ports weed runs on (master, its gRPC, volume, its
+// gRPC, filer, its gRPC, metrics, S3 gRPC, S3 HTTP, S3 HTTPS).
+func (s *Server) Ports() []int { return append([]int(nil), s.ports...) }
+
+// idleLimit and startLimit bound a start-up: it fails when for idleLimit
+// neither weed's log nor the readiness probe's answer has changed and weed
+// has used no CPU (it is stuck), or after startLimit in all. A loaded
+// machine only makes weed slower, so the deadline follows its progress
+// instead of the clock.
+const (
+	idleLimit  = 60 * time.Second
+	startLimit = 5 * time.Minute
+)
+
+// cpuTime returns the CPU time a process has used (0 if unknown).
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// Fields after the command's closing parenthesis: state is 3, utime
+	// 14 and stime 15, in clock ticks (100 a second on Linux).
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(u+st) * 10 * time.Millisecond
+}
+
 // waitReady creates the bucket and PUTs an object through the HTTPS endpoint
 // with the admin key until that succeeds: only a real write shows the whole
-// chain (S3 gateway, filer, master, volume) is up.
-func (s *Server) waitReady(timeout time.Duration) error {
+// chain (S3 gateway, filer, master, volume) is up. It gives up early when
+// weed exits or its log (after offset from) reports a port it could not
+// bind.
+func (s *Server) waitReady(from int64) error {
 	client, err := s.Client(s.Admin)
 	if err != nil {
 		return err
 	}
-	deadline := time.Now().Add(timeout)
-	var last error
-	for time.Now().Before(deadline) {
+	start := time.Now()
+	lastProgress, lastSize, lastCPU, last := start, from, time.Duration(-1), error(nil)
+	reqTimeout := 5 * time.Second
+	for {
 		select {
 		case <-s.exited:
 			return fmt.Errorf("weed exited during start-up: %v", s.cmd.ProcessState)
 		default:
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		last = client.MakeBucket(ctx, s.Bucket, minio.MakeBucketOptions{})
-		if resp := minio.ToErrorResponse(last); resp.Code == "BucketAlreadyOwnedByYou" || resp.Code == "BucketAlreadyExists" {
-			last = nil
+		if _, collided := ports.TakenIn(s.logSince(from), s.ports); collided {
+			return errors.New("weed could not bind a port")
 		}
-		if last == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), reqTimeout)
+		err := client.MakeBucket(ctx, s.Bucket, minio.MakeBucketOptions{})
+		if resp := minio.ToErrorResponse(err); resp.Code == "BucketAlreadyOwnedByYou" || resp.Code == "BucketAlreadyExists" {
+			err = nil
+		}
+		if err == nil {
 			probe := []byte("ready")
-			_, last = client.PutObject(ctx, s.Bucket, "readiness/probe", bytes.NewReader(probe), int64(len(probe)), minio.PutObjectOptions{})
+			_, err = client.PutObject(ctx, s.Bucket, "readiness/probe", bytes.NewReader(probe), int64(len(probe)), minio.PutObjectOptions{})
 		}
 		cancel()
-		if last == nil {
+		if err == nil {
 			return nil
+		}
+		if errors.Is(err, context.DeadlineExceeded) && reqTimeout < time.Minute {
+			// Weed answers once its parts are up; a loaded machine
+			// makes that slower, and cutting the request only starts
+			// it over.
+			reqTimeout *= 2
+		}
+		size, cpu := s.logSize(), cpuTime(s.cmd.Process.Pid)
+		if size != lastSize || cpu != lastCPU || last == nil || err.Error() != last.Error() {
+			lastProgress, lastSize, lastCPU = time.Now(), size, cpu
+		}
+		last = err
+		switch {
+		case time.Since(lastProgress) > idleLimit:
+			return fmt.Errorf("not ready, and no progress for %v: last error: %v", idleLimit, last)
+		case time.Since(start) > startLimit:
+			return fmt.Errorf("not ready after %v: last error: %v", startLimit, last)
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-	return fmt.Errorf("not ready after %v: last error: %v", timeout, last)
 }
 
-func (s *Server) logTail(n int) string {
-	b, _ := os.ReadFile(s.logPath)
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+func (s *Server) logSize() int64 {
+	fi, err := os.Stat(s.logPath)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// logSince returns the log from offset from on (what the current run
+// wrote: the log is appended to by every run).
+func (s *Server) logSince(from int64) string {
+	f, err := os.Open(s.logPath)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	if _, err := f.Seek(from, io.SeekStart); err != nil {
+		return ""
+	}
+	b, _ := io.ReadAll(f)
+	return string(b)
+}
+
+func tail(log string, n int) string {
+	lines := strings.Split(strings.TrimRight(log, "\n"), "\n")
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
 	}
@@ -433,14 +561,22 @@ func (s *Server) stop() {
 			s.kill()
 		}
 	}
-	for _, port := range s.ports {
+	s.removeSockets(s.ports)
+	if s.lease != nil {
+		s.lease.Release()
+	}
+	if s.Dir != "" {
+		os.RemoveAll(s.Dir)
+	}
+}
+
+// removeSockets removes the unix sockets weed leaves in /tmp for ports.
+func (s *Server) removeSockets(ports []int) {
+	for _, port := range ports {
 		matches, _ := filepath.Glob(fmt.Sprintf("/tmp/seaweedfs-*-%d.sock", port))
 		for _, m := range matches {
 			os.Remove(m)
 		}
-	}
-	if s.Dir != "" {
-		os.RemoveAll(s.Dir)
 	}
 }
 

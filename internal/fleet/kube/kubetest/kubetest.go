@@ -87,9 +87,20 @@ type Server struct {
 	Kubeconfig string // a kubeconfig file for the server (admin token)
 	Config     *rest.Config
 	dir        string
-	procs      []*exec.Cmd
-	logs       []*bytes.Buffer
-	mu         sync.Mutex
+	procs      []*proc
+	mu         sync.Mutex // guards the procs' logs
+	lease      *ports.Lease
+	// attempts is how many launches the start took (1 without a port
+	// collision); beforeRun is called before each (tests).
+	attempts  int
+	beforeRun func(s *Server, ports []int, attempt int)
+}
+
+// proc is one process of the server (etcd or kine, kube-apiserver).
+type proc struct {
+	cmd    *exec.Cmd
+	log    *bytes.Buffer
+	exited chan struct{} // closed once it has exited
 }
 
 // Start starts etcd and kube-apiserver for the test and stops them at its
@@ -97,13 +108,18 @@ type Server struct {
 // missing.
 func Start(tb testing.TB) *Server {
 	tb.Helper()
+	return start(tb, nil)
+}
+
+func start(tb testing.TB, beforeRun func(s *Server, ports []int, attempt int)) *Server {
+	tb.Helper()
 	apiserver := filepath.Join(CacheDir(), "kube-apiserver")
 	if _, err := os.Stat(apiserver); err != nil {
 		tb.Skipf("kube-apiserver v%s is not built (%s): run ./scripts/kube-apiserver.sh (about 13 min once per machine)", KubeVersion, apiserver)
 	}
-	s := &Server{dir: tb.TempDir()}
+	s := &Server{dir: tb.TempDir(), beforeRun: beforeRun}
 	tb.Cleanup(s.stop)
-	if err := s.start(apiserver); err != nil {
+	if err := s.start(tb, apiserver); err != nil {
 		tb.Fatalf("kubetest: %v\n%s", err, s.logTail())
 	}
 	return s
@@ -119,8 +135,9 @@ func (s *Server) run(name string, args ...string) error {
 	if err := cmd.Start(); err != nil {
 		return err
 	}
-	s.procs = append(s.procs, cmd)
-	s.logs = append(s.logs, &log)
+	p := &proc{cmd: cmd, log: &log, exited: make(chan struct{})}
+	go func() { cmd.Wait(); close(p.exited) }()
+	s.procs = append(s.procs, p)
 	return nil
 }
 
@@ -139,36 +156,50 @@ func (s *Server) logTail() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var b strings.Builder
-	for i, l := range s.logs {
-		lines := strings.Split(strings.TrimSpace(l.String()), "\n")
+	for _, p := range s.procs {
+		lines := strings.Split(strings.TrimSpace(p.log.String()), "\n")
 		if len(lines) > 25 {
 			lines = lines[len(lines)-25:]
 		}
-		fmt.Fprintf(&b, "--- %s\n%s\n", filepath.Base(s.procs[i].Path), strings.Join(lines, "\n"))
+		fmt.Fprintf(&b, "--- %s\n%s\n", filepath.Base(p.cmd.Path), strings.Join(lines, "\n"))
 	}
 	return b.String()
 }
 
-func (s *Server) stop() {
+// output returns everything the processes have written.
+func (s *Server) output() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var b strings.Builder
+	for _, p := range s.procs {
+		b.Write(p.log.Bytes())
+	}
+	return b.String()
+}
+
+// kill stops the processes (nothing of a test server is worth a graceful
+// shutdown) and forgets them.
+func (s *Server) kill() {
 	for i := len(s.procs) - 1; i >= 0; i-- {
 		p := s.procs[i]
-		if p.Process == nil {
-			continue
-		}
-		// Nothing of a test server is worth a graceful shutdown.
-		p.Process.Kill()
-		p.Wait()
+		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		<-p.exited
+	}
+	s.procs = nil
+}
+
+func (s *Server) stop() {
+	s.kill()
+	if s.lease != nil {
+		s.lease.Release()
 	}
 }
 
-// startStore starts etcd (or kine) and returns its client URL.
-func (s *Server) startStore() (string, error) {
-	free, err := ports.Free(2)
-	if err != nil {
-		return "", err
-	}
-	client := "http://127.0.0.1:" + strconv.Itoa(free[0])
-	peer := "http://127.0.0.1:" + strconv.Itoa(free[1])
+// startStore starts etcd (or kine) on the given client and peer ports and
+// returns its client URL.
+func (s *Server) startStore(clientPort, peerPort int) (string, error) {
+	client := "http://127.0.0.1:" + strconv.Itoa(clientPort)
+	peer := "http://127.0.0.1:" + strconv.Itoa(peerPort)
 	if etcd := filepath.Join(CacheDir(), "etcd"); fileExists(etcd) {
 		err := s.run(etcd, "--name=kubetest", "--data-dir="+filepath.Join(s.dir, "etcd"),
 			"--listen-client-urls="+client, "--advertise-client-urls="+client,
@@ -177,7 +208,7 @@ func (s *Server) startStore() (string, error) {
 		return client, err
 	}
 	if kine := filepath.Join(CacheDir(), "kine"); fileExists(kine) {
-		err := s.run(kine, "--endpoint=sqlite://"+filepath.Join(s.dir, "kine.db"), "--listen-address=127.0.0.1:"+strconv.Itoa(free[0]))
+		err := s.run(kine, "--endpoint=sqlite://"+filepath.Join(s.dir, "kine.db"), "--listen-address=127.0.0.1:"+strconv.Itoa(clientPort))
 		return client, err
 	}
 	return "", errors.New("neither etcd nor kine in " + CacheDir() + ": run ./scripts/kube-apiserver.sh")
@@ -185,11 +216,17 @@ func (s *Server) startStore() (string, error) {
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
-func (s *Server) start(apiserver string) error {
-	store, err := s.startStore()
-	if err != nil {
-		return err
-	}
+// maxAttempts bounds the launches of one start: each one after the first
+// follows a port collision (etcd or kube-apiserver could not bind a port
+// it was given) and replaces the ports named.
+const maxAttempts = 5
+
+// start reserves three ports (etcd's client and peer ports, the
+// apiserver's) for the server's life and starts it. If a port turns out
+// to be taken (another process bound it after it was chosen), the
+// processes are stopped, the store emptied, that port replaced and the
+// start tried again.
+func (s *Server) start(tb testing.TB, apiserver string) error {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		return err
@@ -205,31 +242,34 @@ func (s *Server) start(apiserver string) error {
 	if err := os.WriteFile(tokens, []byte(s.Token+",admin,admin,\"system:masters\"\n"), 0o600); err != nil {
 		return err
 	}
-	free, err := ports.Free(1)
-	if err != nil {
+	if s.lease, err = ports.Reserve(3); err != nil {
 		return err
 	}
 	certDir := filepath.Join(s.dir, "certs")
-	s.URL = "https://127.0.0.1:" + strconv.Itoa(free[0])
-	err = s.run(apiserver,
-		"--etcd-servers="+store,
-		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
-		"--secure-port="+strconv.Itoa(free[0]),
-		"--cert-dir="+certDir,
-		"--token-auth-file="+tokens,
-		"--authorization-mode=RBAC",
-		"--service-account-issuer=https://kubernetes.default.svc",
-		"--service-account-key-file="+saKey,
-		"--service-account-signing-key-file="+saKey,
-		"--service-cluster-ip-range=10.96.0.0/12",
-		"--enable-priority-and-fairness=false",
-		"--v=0",
-	)
-	if err != nil {
-		return err
-	}
-	if err := s.waitReady(90 * time.Second); err != nil {
-		return err
+	for attempt := 1; ; attempt++ {
+		p := s.lease.Ports()
+		if s.beforeRun != nil {
+			s.beforeRun(s, p, attempt)
+		}
+		err := s.launch(apiserver, p, certDir, tokens, saKey)
+		if err == nil {
+			s.attempts = attempt
+			break
+		}
+		taken, collided := ports.TakenIn(s.output(), p)
+		if !collided || attempt == maxAttempts {
+			return err
+		}
+		tb.Logf("kubetest: port(s) %v taken (attempt %d): starting again on new ones", taken, attempt)
+		s.kill()
+		for _, d := range []string{"etcd", "kine.db"} {
+			if err := os.RemoveAll(filepath.Join(s.dir, d)); err != nil {
+				return err
+			}
+		}
+		if _, err := s.lease.Replace(taken...); err != nil {
+			return err
+		}
 	}
 	ca, err := os.ReadFile(filepath.Join(certDir, "apiserver.crt"))
 	if err != nil {
@@ -245,33 +285,107 @@ func (s *Server) start(apiserver string) error {
 	return clientcmd.WriteToFile(*kc, s.Kubeconfig)
 }
 
-// waitReady polls /readyz until it answers 200.
-func (s *Server) waitReady(timeout time.Duration) error {
-	c := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-	deadline := time.Now().Add(timeout)
-	var last string
-	for time.Now().Before(deadline) {
-		for _, p := range s.procs {
-			if p.ProcessState != nil {
-				return fmt.Errorf("%s exited", p.Path)
+// launch starts the store and kube-apiserver on ports p and waits until the
+// apiserver is ready.
+func (s *Server) launch(apiserver string, p []int, certDir, tokens, saKey string) error {
+	store, err := s.startStore(p[0], p[1])
+	if err != nil {
+		return err
+	}
+	s.URL = "https://127.0.0.1:" + strconv.Itoa(p[2])
+	err = s.run(apiserver,
+		"--etcd-servers="+store,
+		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
+		"--secure-port="+strconv.Itoa(p[2]),
+		"--cert-dir="+certDir,
+		"--token-auth-file="+tokens,
+		"--authorization-mode=RBAC",
+		"--service-account-issuer=https://kubernetes.default.svc",
+		"--service-account-key-file="+saKey,
+		"--service-account-signing-key-file="+saKey,
+		"--service-cluster-ip-range=10.96.0.0/12",
+		"--enable-priority-and-fairness=false",
+		"--v=0",
+	)
+	if err != nil {
+		return err
+	}
+	return s.waitReady(p)
+}
+
+// idleLimit and startLimit bound a start-up: it fails when for idleLimit
+// neither the processes' output nor the answer of /readyz has changed and
+// they have used no CPU (the server is stuck), or after startLimit in all.
+// A loaded machine only makes the start slower, so the deadline follows
+// its progress instead of the clock.
+const (
+	idleLimit  = 60 * time.Second
+	startLimit = 5 * time.Minute
+)
+
+// cpuTime returns the CPU time a process has used (0 if unknown).
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// Fields after the command's closing parenthesis: state is 3, utime
+	// 14 and stime 15, in clock ticks (100 a second on Linux).
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(u+st) * 10 * time.Millisecond
+}
+
+// waitReady polls /readyz until it answers 200. It gives up at once when a
+// process exits or reports a port of p it could not bind.
+func (s *Server) waitReady(p []int) error {
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	defer c.CloseIdleConnections()
+	start := time.Now()
+	lastProgress, lastLen, last, lastCPU := start, -1, "", time.Duration(-1)
+	for {
+		var cpu time.Duration
+		for _, pr := range s.procs {
+			select {
+			case <-pr.exited:
+				return fmt.Errorf("%s exited: %v", filepath.Base(pr.cmd.Path), pr.cmd.ProcessState)
+			default:
 			}
+			cpu += cpuTime(pr.cmd.Process.Pid)
+		}
+		out := s.output()
+		if _, collided := ports.TakenIn(out, p); collided {
+			return errors.New("a port could not be bound")
 		}
 		req, _ := http.NewRequest("GET", s.URL+"/readyz", nil)
 		req.Header.Set("Authorization", "Bearer "+s.Token)
 		resp, err := c.Do(req)
+		var now string
 		if err == nil {
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
 				return nil
 			}
-			last = fmt.Sprintf("%d %s", resp.StatusCode, strings.TrimSpace(string(b)))
+			now = fmt.Sprintf("%d %s", resp.StatusCode, strings.TrimSpace(string(b)))
 		} else {
-			last = err.Error()
+			now = err.Error()
+		}
+		if len(out) != lastLen || now != last || cpu != lastCPU {
+			lastProgress, lastLen, last, lastCPU = time.Now(), len(out), now, cpu
+		}
+		switch {
+		case time.Since(lastProgress) > idleLimit:
+			return fmt.Errorf("kube-apiserver not ready, and no progress for %s: %s", idleLimit, last)
+		case time.Since(start) > startLimit:
+			return fmt.Errorf("kube-apiserver not ready after %s: %s", startLimit, last)
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-	return fmt.Errorf("kube-apiserver not ready after %s: %s", timeout, last)
 }
 
 // ReadObjects reads every YAML document of the .yaml files in dirs (or the
@@ -336,7 +450,9 @@ func (s *Server) InstallCRDs(tb testing.TB, dirs ...string) {
 	if _, err := c.Apply(ctx, objs); err != nil {
 		tb.Fatal(err)
 	}
-	if err := c.Wait(ctx, objs, time.Minute); err != nil {
+	// A ceiling, not a budget: the wait ends as soon as they are
+	// established, which a loaded machine only delays.
+	if err := c.Wait(ctx, objs, 5*time.Minute); err != nil {
 		tb.Fatal(err)
 	}
 }
