@@ -2,6 +2,7 @@ package deid
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -21,7 +22,7 @@ type Outcome struct {
 	// OUT/<session label>/<new SOP Instance UID>.dcm.
 	OutputPath string
 	// QuarantinePath is the quarantine directory of the input (empty when
-	// not quarantined): QUARANTINE/<input sha256 prefix>/ holding a copy of
+	// not quarantined): QUARANTINE/<keyed input hash>/ holding a copy of
 	// the input and reason.json.
 	QuarantinePath string
 	Report         *Report
@@ -136,7 +137,7 @@ func syncDir(dir string) {
 	}
 }
 
-// quarantine copies the input into QUARANTINE/<sha256 prefix>/input.dcm
+// quarantine copies the input into QUARANTINE/<keyed hash>/input.dcm
 // with reason.json beside it. Nothing there is derived from the input's
 // identifiers (the directory name hashes the whole file).
 func (e *Engine) quarantine(o *Outcome, inPath, qdir string, rep *Report, reasons []Reason) (*Outcome, error) {
@@ -150,7 +151,9 @@ func (e *Engine) quarantine(o *Outcome, inPath, qdir string, rep *Report, reason
 		return nil, transient("quarantine", err)
 	}
 	defer in.Close()
-	h := sha256.New()
+	// Named by a keyed hash of the input (the key's log-id sub-key): an
+	// unkeyed digest would let anyone holding the original find it.
+	h := hmac.New(sha256.New, e.keys.logID)
 	if _, err := io.Copy(h, in); err != nil {
 		return nil, transient("quarantine", err)
 	}
