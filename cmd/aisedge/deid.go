@@ -108,7 +108,7 @@ func runDeid(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return usageError{deidUsage}
 	}
 	if o.site == "" {
-		return usageError{"--site is required: it is the pseudonym namespace (deid.md §6.2) and must match the deployment"}
+		return usageError{"--site is required: it is the pseudonym namespace (docs/deid.md, Pseudonyms) and must match the deployment"}
 	}
 	if o.quarantine == "" {
 		o.quarantine = strings.TrimRight(o.out, string(filepath.Separator)) + ".quarantine"

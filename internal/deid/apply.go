@@ -271,7 +271,7 @@ func (s *state) applyPseudonym(ds *dicom.Dataset, e *dicom.Element, loc []locSte
 		de, _ := dicom.LookupTag(t)
 		ds.SetString(t, de.VR(), v)
 	}
-	s.record(ds, t, loc, "P", "pseudonym (§6)")
+	s.record(ds, t, loc, "P", "pseudonym (keyed)")
 }
 
 // dummyText is the dummy value of a text VR (docs/deid.md, "Dummy values").
@@ -852,7 +852,7 @@ func (s *state) writeMarkers() {
 	// Accession synthesised when absent altogether.
 	if !ds.Has(tagAccessionNumber) && s.ps.accession != "" && s.p.Baseline != "none" {
 		ds.SetString(tagAccessionNumber, dicom.SH, s.ps.accession)
-		s.rec[ds.Get(tagAccessionNumber)] = "pseudonym (§6)"
+		s.rec[ds.Get(tagAccessionNumber)] = "pseudonym (keyed)"
 	}
 	if s.ps.accessionSynth {
 		s.report.warn("accession-synthesized", tagAccessionNumber.String(), "")

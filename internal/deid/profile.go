@@ -618,7 +618,7 @@ func LoadProfile(data []byte) (*Profile, error) {
 		if r.Path.topLevel() {
 			switch r.Path.leaf().tag {
 			case tagPatientIdentityRemoved, tagDeidentificationMethod, tagDeidentificationMethodCodes, tagLongitudinalModified:
-				l.add(SevInfo, "Replace."+r.Path.raw, "de-identification markers are written by the engine (§9.1); this value is not used", "")
+				l.add(SevInfo, "Replace."+r.Path.raw, "de-identification markers are written by the engine (docs/deid.md, Markers and file meta); this value is not used", "")
 			}
 		}
 	}

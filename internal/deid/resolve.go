@@ -87,7 +87,7 @@ func (s *state) resolve(ds *dicom.Dataset, e *dicom.Element, loc []locStep, c wa
 		if c.top {
 			switch t {
 			case tagPatientID, tagAccessionNumber, tagPatientName, tagStudyID:
-				return action{code: CodeD, kind: akPseudo, rule: "pseudonym (§6)"}
+				return action{code: CodeD, kind: akPseudo, rule: "pseudonym (keyed)"}
 			case tagPatientBirthDate:
 				switch s.p.Dates.BirthDate {
 				case "shift":
@@ -110,7 +110,7 @@ func (s *state) resolve(ds *dicom.Dataset, e *dicom.Element, loc []locStep, c wa
 		if t == tagPatientID || t == tagAccessionNumber {
 			// Nested copies get the same keyed pseudonym of their own value.
 			if code != CodeX {
-				return action{code: CodeD, kind: akPseudo, rule: "pseudonym (§6)"}
+				return action{code: CodeD, kind: akPseudo, rule: "pseudonym (keyed)"}
 			}
 		}
 		if t == tagContentSequence && code == CodeD {

@@ -3,9 +3,10 @@
 known-answer tests (written from the specifications, not from the Go code):
 
   legacy  SALT VALUE...  the original AIS-Edge Lua hook's hash
-                         (seed-compat.md section 1.4)
+                         (docs/compat.md, "The legacy profile and its hash")
   hmac    SALT_HEX       HKDF sub-keys, KeyID, pseudonyms, UID remap and
-                         date shifts of deid.md sections 6-8 for fixed inputs
+                         date shifts (docs/deid.md: Keys, Pseudonyms,
+                         UID remapping, Date shifting) for fixed inputs
 
 Prints JSON.
 """
