@@ -544,7 +544,13 @@ func (s *state) cleanTextWith(v string, o cleanOptions) (string, int) {
 	narrative := o.narrative
 	n := 0
 	v = stripFormat(v)
+	// Every pattern but the e-mail address needs a digit; most
+	// descriptors have none, or no '@', and skip the regular expressions.
+	hasDigit := strings.ContainsAny(v, "0123456789")
 	for _, re := range []*regexp.Regexp{cleanEmailRE, cleanMonthDateRE, cleanDateRE, cleanPostcodeRE, cleanPhoneRE, cleanNumberRE} {
+		if (re == cleanEmailRE && !strings.Contains(v, "@")) || (re != cleanEmailRE && !hasDigit) {
+			continue
+		}
 		v = re.ReplaceAllStringFunc(v, func(m string) string {
 			if re == cleanDateRE && !looksLikeDate(m) {
 				return m // a version number (3.2.2, 5.00.02), not a date
