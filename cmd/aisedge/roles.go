@@ -86,19 +86,18 @@ func serveAPI(srv *api.Server, addr, socket string) (stop func(), err error) {
 	if err != nil {
 		return nil, fmt.Errorf("http %s: %w", addr, err)
 	}
-	lns := []net.Listener{httpLn}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); srv.Serve(httpLn) }()
 	if socket != "" {
 		ln, err := srv.ListenUnix(socket)
 		if err != nil {
 			httpLn.Close()
+			wg.Wait()
 			return nil, fmt.Errorf("socket %s: %w", socket, err)
 		}
-		lns = append(lns, ln)
-	}
-	var wg sync.WaitGroup
-	for _, ln := range lns {
 		wg.Add(1)
-		go func() { defer wg.Done(); srv.Serve(ln) }()
+		go func() { defer wg.Done(); srv.ServeLocal(ln) }()
 	}
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

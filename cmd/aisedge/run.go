@@ -184,7 +184,7 @@ func (o *standaloneOptions) run(ctx context.Context, log *slog.Logger, events io
 	var wg sync.WaitGroup
 	wg.Add(3)
 	go func() { defer wg.Done(); srv.Serve(httpLn) }()
-	go func() { defer wg.Done(); srv.Serve(sockLn) }()
+	go func() { defer wg.Done(); srv.ServeLocal(sockLn) }()
 	go func() { defer wg.Done(); h.Run(ctx, 2*time.Second) }()
 	log.Info("standalone pipeline starting", "dicom", o.listen, "aet", o.aeTitle, "http", httpLn.Addr().String(),
 		"destination", archive, "profile", o.profile, "quietPeriod", o.quiet.String())

@@ -1,20 +1,36 @@
-// Package api serves the daemons' local HTTP endpoints: Prometheus
-// /metrics, /healthz (the process runs), /readyz (the receiver listens),
-// /api/status (JSON for `aisedge status` and tests) and the HTML status
-// page at / (page.go). Everything it shows is value-free: pseudonymous
-// session names, counts, ages and reasons. The commands import it; it
-// imports neither internal/edge nor internal/hub (their status parts are
-// read through their JSON).
+// Package api serves the daemons' local HTTP endpoints. The read-only
+// ones are Prometheus /metrics, /healthz (the process runs), /readyz (the
+// receiver listens), /api/status (JSON for `aisedge status` and tests) and
+// the HTML status page at / (page.go); everything they show is value-free:
+// pseudonymous session names, counts, ages and reasons, and no error
+// carries a file path. The operator actions (POST /api/{action}/{id}, e.g.
+// quarantine-requeue) are served on the local unix socket (mode 0600, for
+// the CLI) and, on the TCP status port, only when EnableTCPActions was
+// called: then a request needs the bearer token, a Host that is an IP
+// address, localhost or a configured name (no DNS rebinding), and must not
+// come from another site's page (Sec-Fetch-Site/Origin).
+//
+// The commands import it; it imports neither internal/edge nor
+// internal/hub (their status parts are read through their JSON).
 package api
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -29,20 +45,77 @@ type StatusFunc func() (any, error)
 // quarantined instance); served as POST /api/{action}/{id}.
 type ActionFunc func(ctx context.Context, id string) error
 
-// Server is the HTTP server of one daemon.
+// TCPActions enables the actions on the TCP status port.
+type TCPActions struct {
+	// Token is the bearer token a request must carry
+	// (Authorization: Bearer <token>); at least MinTokenLen characters.
+	Token string
+	// Hosts are the names (host or host:port) the Host header may carry
+	// besides IP addresses and localhost, e.g. the name operators reach
+	// the edge by. A browser that was made to resolve an attacker's name
+	// to this address (DNS rebinding) sends that name and is refused.
+	Hosts []string
+}
+
+// MinTokenLen is the shortest bearer token accepted.
+const MinTokenLen = 32
+
+// CheckToken reports whether tok may serve as the bearer token.
+func CheckToken(tok string) error {
+	switch {
+	case tok == "":
+		return errors.New("is empty (generate one with: openssl rand -hex 32)")
+	case len(tok) < MinTokenLen:
+		return fmt.Errorf("is %d characters long, shorter than %d (generate one with: openssl rand -hex 32)", len(tok), MinTokenLen)
+	case strings.ContainsFunc(tok, func(r rune) bool { return r <= ' ' || r == 0x7f }):
+		return errors.New("contains white space or control characters (generate one with: openssl rand -hex 32)")
+	}
+	return nil
+}
+
+// Server is the HTTP server of one daemon: the TCP status port (Serve)
+// and the local socket (ServeLocal).
 type Server struct {
-	srv   *http.Server
-	ready atomic.Bool
-	reg   *prometheus.Registry
-	parts map[string]StatusFunc
-	log   *slog.Logger
+	tcp, local *http.Server
+	ready      atomic.Bool
+	reg        *prometheus.Registry
+	parts      map[string]StatusFunc
+	actions    map[string]ActionFunc
+	log        *slog.Logger
+
+	mu        sync.Mutex
+	tcpAct    *TCPActions
+	tokenHash [32]byte
+	crossOrig *http.CrossOriginProtection
 }
 
 // New returns a server exposing reg, the named status parts and actions.
 func New(reg *prometheus.Registry, parts map[string]StatusFunc, actions map[string]ActionFunc, log *slog.Logger) *Server {
-	s := &Server{reg: reg, parts: parts, log: log}
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	s := &Server{reg: reg, parts: parts, actions: actions, log: log, crossOrig: http.NewCrossOriginProtection()}
+	s.crossOrig.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "cross-origin request refused", http.StatusForbidden)
+	}))
+	public := http.NewServeMux()
+	s.readOnly(public)
+	public.HandleFunc("POST /api/{action}/{id...}", s.tcpAction)
+	local := http.NewServeMux()
+	s.readOnly(local)
+	local.HandleFunc("POST /api/{action}/{id...}", s.action)
+	s.tcp = &http.Server{Handler: public, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
+		MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+	s.local = &http.Server{Handler: local, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+	return s
+}
+
+// readOnly adds the endpoints every listener serves.
+func (s *Server) readOnly(mux *http.ServeMux) {
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !s.ready.Load() {
@@ -52,59 +125,287 @@ func New(reg *prometheus.Registry, parts map[string]StatusFunc, actions map[stri
 		w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /api/status", s.status)
-	mux.HandleFunc("POST /api/{action}/{id...}", func(w http.ResponseWriter, r *http.Request) {
-		act, ok := actions[r.PathValue("action")]
-		if !ok {
-			http.Error(w, "no such action", http.StatusNotFound)
-			return
-		}
-		if err := act(r.Context(), r.PathValue("id")); err != nil {
-			http.Error(w, err.Error(), http.StatusConflict)
-			return
-		}
-		w.Write([]byte("ok\n"))
-	})
 	mux.HandleFunc("GET /{$}", s.page)
-	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	return s
 }
 
-// ServeHTTP serves one request with the server's handlers (for tests and
+// EnableTCPActions serves the actions on the TCP status port under the
+// rules of a (call before Serve).
+func (s *Server) EnableTCPActions(a TCPActions) error {
+	if err := CheckToken(a.Token); err != nil {
+		return fmt.Errorf("action token %w", err)
+	}
+	for _, h := range a.Hosts {
+		if _, err := normHost(h); err != nil {
+			return fmt.Errorf("allowed host %q: %w", h, err)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tcpAct = &a
+	s.tokenHash = sha256.Sum256([]byte(a.Token))
+	return nil
+}
+
+// ServeHTTP serves one request as the TCP status port does (for tests and
 // for embedding in another server).
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.srv.Handler.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.tcp.Handler.ServeHTTP(w, r) }
+
+// LocalHandler serves requests as the local socket does: the read-only
+// endpoints and the actions, without a token (the socket is 0600).
+func (s *Server) LocalHandler() http.Handler { return s.local.Handler }
 
 // SetReady marks the daemon ready (/readyz answers 200).
 func (s *Server) SetReady() { s.ready.Store(true) }
 
-// Serve serves on ln until Shutdown.
-func (s *Server) Serve(ln net.Listener) error {
-	err := s.srv.Serve(ln)
+// Serve serves the TCP status port on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return serve(s.tcp, ln) }
+
+// ServeLocal serves the local API (read-only endpoints and actions) on ln,
+// a listener from ListenUnix, until Shutdown.
+func (s *Server) ServeLocal(ln net.Listener) error { return serve(s.local, ln) }
+
+func serve(srv *http.Server, ln net.Listener) error {
+	err := srv.Serve(ln)
 	if err == http.ErrServerClosed {
 		return nil
 	}
 	return err
 }
 
-// ListenUnix serves the same handlers on a unix socket (mode 0600) at
-// path, replacing a stale socket file; the local API of the CLI.
+// Shutdown stops both servers.
+func (s *Server) Shutdown(ctx context.Context) error {
+	return errors.Join(s.tcp.Shutdown(ctx), s.local.Shutdown(ctx))
+}
+
+// tcpAction serves an action on the TCP status port.
+func (s *Server) tcpAction(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	a, want := s.tcpAct, s.tokenHash
+	s.mu.Unlock()
+	if a == nil {
+		http.Error(w, "actions are served on the local socket only (aisedge quarantine requeue ID on the host)", http.StatusNotFound)
+		return
+	}
+	if !hostAllowed(r.Host, a.Hosts) {
+		s.log.Warn("action refused: Host not allowed", "host", r.Host, "remote", r.RemoteAddr)
+		http.Error(w, "host not allowed", http.StatusMisdirectedRequest)
+		return
+	}
+	if err := s.crossOrig.Check(r); err != nil {
+		s.log.Warn("action refused: cross-origin request", "origin", r.Header.Get("Origin"), "secFetchSite", r.Header.Get("Sec-Fetch-Site"), "remote", r.RemoteAddr)
+		http.Error(w, "cross-origin request refused", http.StatusForbidden)
+		return
+	}
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	got := sha256.Sum256([]byte(strings.TrimSpace(tok)))
+	if !ok || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+		s.log.Warn("action refused: missing or wrong bearer token", "remote", r.RemoteAddr)
+		w.Header().Set("WWW-Authenticate", `Bearer realm="aisedge"`)
+		http.Error(w, "a bearer token is required", http.StatusUnauthorized)
+		return
+	}
+	s.action(w, r)
+}
+
+// action performs an action; its error goes back without file paths (the
+// log has it whole).
+func (s *Server) action(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("action")
+	act, ok := s.actions[name]
+	if !ok {
+		http.Error(w, "no such action", http.StatusNotFound)
+		return
+	}
+	id := r.PathValue("id")
+	if !validID(id) {
+		http.Error(w, "invalid id", http.StatusBadRequest)
+		return
+	}
+	if err := act(r.Context(), id); err != nil {
+		s.log.Warn("action failed", "action", name, "id", id, "err", err)
+		http.Error(w, PublicError(err), http.StatusConflict)
+		return
+	}
+	w.Write([]byte("ok\n"))
+}
+
+// validID refuses ids that could name something outside the item's
+// folder: empty or "." / ".." segments, backslashes, control characters.
+func validID(id string) bool {
+	if id == "" || len(id) > 1024 || strings.ContainsAny(id, "\\") || strings.ContainsFunc(id, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		return false
+	}
+	for seg := range strings.SplitSeq(id, "/") {
+		if seg == "." || seg == ".." {
+			return false
+		}
+	}
+	return !strings.HasPrefix(id, "/")
+}
+
+// normHost lower-cases a host or host:port and drops a trailing dot.
+func normHost(h string) (string, error) {
+	h = strings.ToLower(strings.TrimSpace(h))
+	if h == "" {
+		return "", errors.New("empty")
+	}
+	host, port, err := net.SplitHostPort(h)
+	if err != nil {
+		host, port = h, ""
+	}
+	host = strings.TrimSuffix(strings.Trim(host, "[]"), ".")
+	if host == "" || strings.ContainsAny(host, "/@ ") {
+		return "", errors.New("not a host name")
+	}
+	if port != "" {
+		return net.JoinHostPort(host, port), nil
+	}
+	return host, nil
+}
+
+// hostAllowed reports whether the Host header names this server by an IP
+// address, localhost or one of the allowed names (with any port, or the
+// port the entry gives).
+func hostAllowed(hostHdr string, allowed []string) bool {
+	h, err := normHost(hostHdr)
+	if err != nil {
+		return false
+	}
+	name := h
+	if host, _, err := net.SplitHostPort(h); err == nil {
+		name = host
+	}
+	if _, err := netip.ParseAddr(name); err == nil || name == "localhost" {
+		return true
+	}
+	for _, a := range allowed {
+		a, err := normHost(a)
+		if err == nil && (a == name || a == h) {
+			return true
+		}
+	}
+	return false
+}
+
+var absPathRE = regexp.MustCompile(`(^|[\s"'(=\[,])(/[^\s"'(),\]]*)`)
+
+// PublicError is err's text with every file path replaced by "[path]":
+// the paths of the errors it wraps (fs.PathError, os.LinkError) and
+// anything else that looks like an absolute path.
+func PublicError(err error) string {
+	msg := err.Error()
+	var paths []string
+	var walk func(e error)
+	walk = func(e error) {
+		for e != nil {
+			switch x := e.(type) {
+			case *fs.PathError:
+				paths = append(paths, x.Path)
+			case *os.LinkError:
+				paths = append(paths, x.Old, x.New)
+			}
+			if j, ok := e.(interface{ Unwrap() []error }); ok {
+				for _, c := range j.Unwrap() {
+					walk(c)
+				}
+				return
+			}
+			e = errors.Unwrap(e)
+		}
+	}
+	walk(err)
+	for _, p := range paths {
+		if p != "" {
+			msg = strings.ReplaceAll(msg, p, "[path]")
+		}
+	}
+	return absPathRE.ReplaceAllString(msg, "$1[path]")
+}
+
+// CheckSocketPath reports whether a unix socket can be made at path
+// (ListenUnix binds a name in a fresh folder beside it first).
+func CheckSocketPath(path string) error {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	const limit = 107 // sun_path is 108 bytes on Linux, NUL included
+	if n := max(len(abs), len(filepath.Dir(abs))+len("/.s1234567890/s")); n > limit {
+		return fmt.Errorf("is too long for a unix socket (%d bytes with the temporary name; at most %d)", n, limit)
+	}
+	return nil
+}
+
+// ListenUnix returns a listener on a unix socket at path, mode 0600, for
+// ServeLocal. The socket is bound in a fresh 0700 folder beside path,
+// made 0600 there and renamed into place, so that no other user can
+// connect in between. A stale socket at path is replaced; a live one (a
+// daemon still answers) or anything that is not a socket is an error.
+// Closing the listener removes the socket.
 func (s *Server) ListenUnix(path string) (net.Listener, error) {
-	os.Remove(path)
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+	if err := CheckSocketPath(path); err != nil {
+		return nil, fmt.Errorf("socket %s %w", path, err)
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("unix", path)
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode().Type() != fs.ModeSocket {
+			return nil, fmt.Errorf("%s exists and is not a socket: refusing to replace it", path)
+		}
+		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+			c.Close()
+			return nil, fmt.Errorf("%s: another daemon answers on this socket", path)
+		}
+		if err := os.Remove(path); err != nil {
+			return nil, err
+		}
+	}
+	tmp, err := os.MkdirTemp(dir, ".s")
 	if err != nil {
 		return nil, err
 	}
-	if err := os.Chmod(path, 0o600); err != nil {
+	defer os.RemoveAll(tmp)
+	bound := filepath.Join(tmp, "s")
+	ln, err := net.Listen("unix", bound)
+	if err != nil {
+		return nil, err
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	if err := os.Chmod(bound, 0o600); err != nil {
 		ln.Close()
 		return nil, err
 	}
-	return ln, nil
+	if err := os.Rename(bound, path); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	fi, err := os.Lstat(path)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return &unixListener{Listener: ln, path: path, fi: fi}, nil
 }
 
-// Shutdown stops the server.
-func (s *Server) Shutdown(ctx context.Context) error { return s.srv.Shutdown(ctx) }
+// unixListener removes its socket on Close unless another one replaced it.
+type unixListener struct {
+	net.Listener
+	path string
+	fi   fs.FileInfo
+	once sync.Once
+}
+
+func (l *unixListener) Close() error {
+	err := l.Listener.Close()
+	l.once.Do(func() {
+		if fi, e := os.Lstat(l.path); e == nil && os.SameFile(fi, l.fi) {
+			os.Remove(l.path)
+		}
+	})
+	return err
+}
 
 // Status collects the status document.
 func (s *Server) Status() map[string]any {
@@ -112,7 +413,8 @@ func (s *Server) Status() map[string]any {
 	for name, f := range s.parts {
 		v, err := f()
 		if err != nil {
-			doc[name] = map[string]string{"error": err.Error()}
+			s.log.Warn("status part failed", "part", name, "err", err)
+			doc[name] = map[string]string{"error": PublicError(err)}
 			continue
 		}
 		doc[name] = v
@@ -122,6 +424,8 @@ func (s *Server) Status() map[string]any {
 
 func (s *Server) status(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(s.Status()); err != nil {
