@@ -4,16 +4,27 @@
 // with the file, the line, the field and the fix. Secrets never live in the
 // file itself: they come from the environment or from files it names.
 //
-// The commands import it; it imports nothing of the project's own.
+// Parse checks the file on its own: syntax, unknown and repeated fields,
+// types (sizes, durations, whole numbers, true/false only: the YAML 1.1
+// yes/no/on/off are refused since tools read them differently), value
+// ranges and fields that need each other. What depends on the machine
+// (secrets, profiles, folders) is checked by the commands at start and by
+// `aisedge config validate`, which report through File.Problem.
+//
+// The commands import it; of the project's own packages it imports only
+// internal/fsperm (key files).
 package config
 
 import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
+	"reflect"
 	"regexp"
 	"sort"
 	"strconv"
@@ -21,12 +32,17 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/aisedge/aisedge/internal/fsperm"
 )
 
 // File is the whole configuration file.
 type File struct {
 	Edge *Edge `yaml:"edge"`
 	Hub  *Hub  `yaml:"hub"`
+
+	name  string
+	lines map[string]int
 }
 
 // Edge configures `aisedge edge`.
@@ -34,7 +50,8 @@ type Edge struct {
 	// Name is the edge's name in object keys, manifests and events.
 	Name string `yaml:"name"`
 	// DataDir holds the spool, staging, quarantine, state and the local
-	// API socket (required).
+	// API socket (required). It must belong to the daemon's user and not
+	// be group- or world-writable; a missing one is created 0750.
 	DataDir string `yaml:"dataDir"`
 	// DICOM configures the C-STORE receiver.
 	DICOM DICOM `yaml:"dicom"`
@@ -52,8 +69,11 @@ type Edge struct {
 	Study Study `yaml:"study"`
 	// S3 is where sealed sessions go, with this edge's put-only key.
 	S3 S3 `yaml:"s3"`
-	// HTTP serves /metrics, /healthz, /readyz and the status page.
+	// HTTP serves /metrics, /healthz, /readyz, /api/status and the status
+	// page (read-only).
 	HTTP string `yaml:"http"`
+	// HTTPActions also serves the operator actions on the http address.
+	HTTPActions HTTPActions `yaml:"httpActions"`
 	// Socket is the local API for `aisedge status` and `aisedge
 	// quarantine` (default <dataDir>/aisedge.sock).
 	Socket string `yaml:"socket"`
@@ -68,7 +88,8 @@ type DICOM struct {
 	// MaxAssociations bounds concurrent associations; more are rejected
 	// with "local limit exceeded".
 	MaxAssociations int `yaml:"maxAssociations"`
-	// MinFreeBytes is the disk watermark below which C-STOREs get A700.
+	// MinFreeBytes is the disk watermark below which C-STOREs get A700
+	// (-1 turns the check off).
 	MinFreeBytes Size `yaml:"minFreeBytes"`
 }
 
@@ -76,7 +97,9 @@ type DICOM struct {
 // original system had none).
 type FacilityBackup struct {
 	// Dir receives the originals in the original layout
-	// (<PatientID>/<StudyUID>/<SeriesUID>/<SOPUID>.dcm; required).
+	// (<PatientID>/<StudyUID>/<SeriesUID>/<SOPUID>.dcm; required). It must
+	// belong to the daemon's user and not be group- or world-writable; a
+	// missing one is created 0700.
 	Dir string `yaml:"dir"`
 	// MaxAge deletes originals older than this (0 keeps them forever).
 	MaxAge Duration `yaml:"maxAge"`
@@ -107,7 +130,8 @@ type S3 struct {
 	// CAFile is a PEM bundle of the CAs trusted for the endpoint (the
 	// deployment's private CA); empty means the system roots.
 	CAFile string `yaml:"caFile"`
-	// AccessKeyFile and SecretKeyFile hold the key pair.
+	// AccessKeyFile and SecretKeyFile hold the key pair (both or neither;
+	// mode 0600 and owned by the daemon's user).
 	AccessKeyFile string `yaml:"accessKeyFile"`
 	SecretKeyFile string `yaml:"secretKeyFile"`
 	// AccessKeyEnv and SecretKeyEnv name the environment variables that
@@ -118,10 +142,28 @@ type S3 struct {
 	Parallel int `yaml:"parallel"`
 }
 
+// HTTPActions configures the operator actions (quarantine-requeue,
+// deadletter-requeue) on the TCP http address. By default they are served
+// only on the local socket, for the CLI on the same machine.
+type HTTPActions struct {
+	// Enabled serves POST /api/{action}/{id} on the http address, to
+	// requests with the bearer token from TokenFile, a Host header that is
+	// an IP address, localhost or one of AllowedHosts, and not from
+	// another site's page.
+	Enabled bool `yaml:"enabled"`
+	// TokenFile holds the bearer token (at least 32 characters, e.g.
+	// `openssl rand -hex 32`; mode 0600 and owned by the daemon's user).
+	TokenFile string `yaml:"tokenFile"`
+	// AllowedHosts are the names (host or host:port) clients reach the
+	// daemon by, besides IP addresses and localhost.
+	AllowedHosts []string `yaml:"allowedHosts,omitempty"`
+}
+
 // Hub configures `aisedge hub`.
 type Hub struct {
 	// DataDir holds the hub's delivery records and download area
-	// (required).
+	// (required). It must belong to the daemon's user and not be group-
+	// or world-writable; a missing one is created 0700.
 	DataDir string `yaml:"dataDir"`
 	// S3 is the bucket the edges seal sessions in, with a key that may
 	// read and delete.
@@ -138,21 +180,25 @@ type Hub struct {
 	// Interval is the pause between delivery rounds (longer after
 	// failures, with backoff).
 	Interval Duration `yaml:"interval"`
-	// HTTP serves /metrics, /healthz, /readyz and the status page.
+	// HTTP serves /metrics, /healthz, /readyz, /api/status and the status
+	// page (read-only).
 	HTTP string `yaml:"http"`
+	// HTTPActions also serves the operator actions on the http address.
+	HTTPActions HTTPActions `yaml:"httpActions"`
 	// Socket is the local API for `aisedge status` (default
 	// <dataDir>/aisedge.sock).
 	Socket string `yaml:"socket"`
 }
 
 // XNAT configures the archive. Credentials come from UsernameFile and
-// PasswordFile or from XNAT_USER / XNAT_PASS.
+// PasswordFile (both or neither) or from XNAT_USER / XNAT_PASS.
 type XNAT struct {
 	// URL is the XNAT base URL, https://host[/context] (required).
 	URL string `yaml:"url"`
 	// CAFile adds PEM CA certificates for XNAT's certificate.
 	CAFile string `yaml:"caFile"`
-	// UsernameFile and PasswordFile hold the XNAT account's credentials.
+	// UsernameFile and PasswordFile hold the XNAT account's credentials
+	// (mode 0600 and owned by the daemon's user).
 	UsernameFile string `yaml:"usernameFile"`
 	PasswordFile string `yaml:"passwordFile"`
 	// AllowInsecureRedirect permits an https → http redirect (the
@@ -166,13 +212,23 @@ type XNAT struct {
 // Duration is a time.Duration written as "30s", "2h".
 type Duration time.Duration
 
+const durationFix = "write e.g. 30s, 15m, 2h"
+
+func parseDuration(v string) (Duration, error) {
+	d, err := time.ParseDuration(strings.TrimSpace(v))
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%q is not a duration", v)
+	}
+	return Duration(d), nil
+}
+
 // UnmarshalYAML parses a Go duration string.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	v, err := time.ParseDuration(n.Value)
-	if err != nil || v < 0 {
-		return fmt.Errorf("%q is not a duration (write e.g. 30s, 15m, 2h)", n.Value)
+	v, err := parseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("%v (%s)", err, durationFix)
 	}
-	*d = Duration(v)
+	*d = v
 	return nil
 }
 
@@ -183,20 +239,30 @@ func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(),
 // "1GiB", "10GB".
 type Size int64
 
+const sizeFix = "write e.g. 1073741824, 1GiB, 500MB"
+
 var sizeRE = regexp.MustCompile(`^\s*(-?[0-9]+)\s*([KMGT]i?B|B)?\s*$`)
+
+func parseSize(v string) (Size, error) {
+	m := sizeRE.FindStringSubmatch(v)
+	if m == nil {
+		return 0, fmt.Errorf("%q is not a size", v)
+	}
+	n, err := strconv.ParseInt(m[1], 10, 64)
+	mult := map[string]int64{"": 1, "B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}[m[2]]
+	if err != nil || (n != 0 && (n*mult)/mult != n) {
+		return 0, fmt.Errorf("%q is too large", v)
+	}
+	return Size(n * mult), nil
+}
 
 // UnmarshalYAML parses a size.
 func (s *Size) UnmarshalYAML(n *yaml.Node) error {
-	m := sizeRE.FindStringSubmatch(n.Value)
-	if m == nil {
-		return fmt.Errorf("%q is not a size (write e.g. 1073741824, 1GiB, 500MB)", n.Value)
-	}
-	v, err := strconv.ParseInt(m[1], 10, 64)
+	v, err := parseSize(n.Value)
 	if err != nil {
-		return fmt.Errorf("%q is not a size: %v", n.Value, err)
+		return fmt.Errorf("%v (%s)", err, sizeFix)
 	}
-	mult := map[string]int64{"": 1, "B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}[m[2]]
-	*s = Size(v * mult)
+	*s = v
 	return nil
 }
 
@@ -232,6 +298,16 @@ func (e *Error) Error() string {
 	return "invalid configuration:\n  " + strings.Join(lines, "\n  ")
 }
 
+// SortProblems orders problems by file and line (stable otherwise).
+func SortProblems(ps []Problem) {
+	sort.SliceStable(ps, func(i, j int) bool {
+		if ps[i].File != ps[j].File {
+			return ps[i].File < ps[j].File
+		}
+		return ps[i].Line < ps[j].Line
+	})
+}
+
 // Load reads, decodes strictly, applies defaults and validates a file.
 func Load(path string) (*File, error) {
 	b, err := os.ReadFile(path)
@@ -241,66 +317,109 @@ func Load(path string) (*File, error) {
 	return Parse(path, b)
 }
 
-var yamlLineRE = regexp.MustCompile(`line (\d+): (.*)`)
+var yamlLineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)`)
 
-// Parse decodes b (named name in messages).
+// Parse decodes b (named name in messages) and checks it on its own. It
+// returns the file (with defaults applied) and, when anything is wrong, an
+// *Error naming every problem; the file is nil only when b is not YAML.
 func Parse(name string, b []byte) (*File, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(b, &root); err != nil {
-		return nil, &Error{Problems: yamlProblems(name, err)}
+		p := Problem{File: name, Field: "(yaml)", Msg: strings.TrimPrefix(err.Error(), "yaml: "), Fix: "correct the YAML syntax"}
+		if sm := yamlLineRE.FindStringSubmatch(err.Error()); sm != nil {
+			p.Line, _ = strconv.Atoi(sm[1])
+			p.Msg = sm[2]
+		}
+		return nil, &Error{Problems: []Problem{p}}
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	var f File
-	if err := dec.Decode(&f); err != nil {
-		return nil, &Error{Problems: yamlProblems(name, err)}
+	f := &File{name: name, lines: FieldLines(&root)}
+	d := decoder{file: name}
+	if len(root.Content) > 0 {
+		d.value(root.Content[0], reflect.ValueOf(f).Elem(), "", 1)
 	}
-	if f.Edge == nil && f.Hub == nil {
-		return nil, &Error{Problems: []Problem{{File: name, Field: "(file)", Msg: "neither an edge nor a hub section", Fix: "add `edge:` and/or `hub:`"}}}
+	probs := d.probs
+	if line := secondDocument(b); line > 0 {
+		probs = append(probs, Problem{File: name, Line: line, Field: "(file)", Msg: "a second YAML document (after ---) is not read",
+			Fix: "put the edge and hub sections in one document"})
 	}
-	lines := FieldLines(&root)
-	var probs []Problem
+	if f.Edge == nil && f.Hub == nil && len(probs) == 0 {
+		probs = append(probs, Problem{File: name, Line: 1, Field: "(file)", Msg: "neither an edge nor a hub section", Fix: "add `edge:` and/or `hub:`"})
+	}
+	// A value that could not be decoded is not judged again (its section
+	// was not read either).
+	undecoded := func(field string) bool {
+		for _, p := range d.probs {
+			if p.Field == field || strings.HasPrefix(field, p.Field+".") || strings.HasPrefix(field, p.Field+"[") {
+				return true
+			}
+		}
+		return false
+	}
 	add := func(field, msg, fix string) {
-		probs = append(probs, Problem{File: name, Line: lines[field], Field: field, Msg: msg, Fix: fix})
+		if !undecoded(field) {
+			probs = append(probs, f.Problem(field, msg, fix))
+		}
 	}
 	if f.Edge != nil {
 		f.Edge.defaults()
-		f.Edge.validate(add)
+		f.Edge.validate(add, f.set)
 	}
 	if f.Hub != nil {
 		f.Hub.defaults()
-		f.Hub.validate(add)
+		f.Hub.validate(add, f.set)
 	}
 	if len(probs) > 0 {
-		sort.SliceStable(probs, func(i, j int) bool { return probs[i].Line < probs[j].Line })
-		return &f, &Error{Problems: probs}
+		SortProblems(probs)
+		return f, &Error{Problems: probs}
 	}
-	return &f, nil
+	return f, nil
 }
 
-// yamlProblems turns decoder errors (which carry "line N: ...") into
-// problems.
-func yamlProblems(name string, err error) []Problem {
-	var te *yaml.TypeError
-	msgs := []string{err.Error()}
-	if errors.As(err, &te) {
-		msgs = te.Errors
+// secondDocument returns the line of the file's second YAML document, or 0.
+func secondDocument(b []byte) int {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	var n yaml.Node
+	if dec.Decode(&n) != nil {
+		return 0
 	}
-	var out []Problem
-	for _, m := range msgs {
-		p := Problem{File: name, Field: "(yaml)", Msg: m}
-		if sm := yamlLineRE.FindStringSubmatch(m); sm != nil {
-			p.Line, _ = strconv.Atoi(sm[1])
-			p.Msg = sm[2]
-			if f := regexp.MustCompile(`field (\S+) not found`).FindStringSubmatch(sm[2]); f != nil {
-				p.Field = f[1]
-				p.Msg = "unknown field"
-				p.Fix = "remove it or check its spelling and indentation"
-			}
+	if err := dec.Decode(&n); err != nil {
+		return 0
+	}
+	if n.Line > 1 {
+		return n.Line - 1 // the --- line
+	}
+	return 1
+}
+
+// Name is the file's name as given to Parse or Load.
+func (f *File) Name() string { return f.name }
+
+// Line is the line of field (a dotted path such as edge.s3.endpoint) or,
+// when the file does not set it, of the nearest section that contains it;
+// 0 when there is none.
+func (f *File) Line(field string) int {
+	for p := field; p != ""; p = parentField(p) {
+		if l, ok := f.lines[p]; ok {
+			return l
 		}
-		out = append(out, p)
 	}
-	return out
+	return 0
+}
+
+// set reports whether the file itself sets field.
+func (f *File) set(field string) bool { _, ok := f.lines[field]; return ok }
+
+// Problem returns a problem located at field's line.
+func (f *File) Problem(field, msg, fix string) Problem {
+	return Problem{File: f.name, Line: f.Line(field), Field: field, Msg: msg, Fix: fix}
+}
+
+// parentField strips the last component of a dotted path.
+func parentField(f string) string {
+	if i := strings.LastIndexAny(f, ".["); i > 0 {
+		return f[:i]
+	}
+	return ""
 }
 
 // FieldLines maps the field paths of a YAML document (edge.s3.endpoint,
@@ -321,7 +440,9 @@ func FieldLines(root *yaml.Node) map[string]int {
 				if path != "" {
 					p = path + "." + k.Value
 				}
-				out[p] = k.Line
+				if _, dup := out[p]; !dup {
+					out[p] = k.Line
+				}
 				walk(n.Content[i+1], p)
 			}
 		case yaml.SequenceNode:
@@ -334,6 +455,253 @@ func FieldLines(root *yaml.Node) map[string]int {
 	}
 	walk(root, "")
 	return out
+}
+
+// decoder decodes a node tree into the configuration types strictly,
+// collecting a problem for every unknown or repeated field and every value
+// of the wrong type instead of stopping at the first.
+type decoder struct {
+	file  string
+	probs []Problem
+}
+
+func (d *decoder) add(line int, field, msg, fix string) {
+	if field == "" {
+		field = "(file)"
+	}
+	d.probs = append(d.probs, Problem{File: d.file, Line: line, Field: field, Msg: msg, Fix: fix})
+}
+
+var (
+	sizeType     = reflect.TypeFor[Size]()
+	durationType = reflect.TypeFor[Duration]()
+)
+
+// yaml11Bools are the YAML 1.1 spellings of booleans that YAML 1.2 reads
+// as strings (and some tools as booleans).
+var yaml11Bools = map[string]bool{"y": true, "yes": true, "on": true, "n": true, "no": true, "off": true}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a section of fields"
+	case yaml.SequenceNode:
+		return "a list"
+	}
+	return fmt.Sprintf("%q", n.Value)
+}
+
+func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" }
+
+// value decodes n into v; path names it, line is its key's line.
+func (d *decoder) value(n *yaml.Node, v reflect.Value, path string, line int) {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	switch v.Type() {
+	case sizeType, durationType:
+		if n.Kind != yaml.ScalarNode || isNull(n) {
+			d.add(line, path, fmt.Sprintf("is %s, not a %s", kindName(n), map[reflect.Type]string{sizeType: "size", durationType: "duration"}[v.Type()]),
+				map[reflect.Type]string{sizeType: sizeFix, durationType: durationFix}[v.Type()])
+			return
+		}
+		if v.Type() == sizeType {
+			s, err := parseSize(n.Value)
+			if err != nil {
+				d.add(line, path, err.Error(), sizeFix)
+				return
+			}
+			v.SetInt(int64(s))
+			return
+		}
+		du, err := parseDuration(n.Value)
+		if err != nil {
+			d.add(line, path, err.Error(), durationFix)
+			return
+		}
+		v.SetInt(int64(du))
+		return
+	}
+	switch v.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() {
+			v.Set(reflect.New(v.Type().Elem()))
+		}
+		d.value(n, v.Elem(), path, line)
+	case reflect.Struct:
+		if isNull(n) {
+			return
+		}
+		if n.Kind != yaml.MappingNode {
+			d.add(line, path, fmt.Sprintf("is %s, not a section of fields", kindName(n)), "indent its fields under it, one `name: value` per line")
+			return
+		}
+		d.fields(n, v, path)
+	case reflect.String:
+		if n.Kind != yaml.ScalarNode {
+			d.add(line, path, fmt.Sprintf("is %s, not a text value", kindName(n)), "write a single value")
+			return
+		}
+		if !isNull(n) {
+			v.SetString(n.Value)
+		}
+	case reflect.Int:
+		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" {
+			d.add(line, path, fmt.Sprintf("is %s, not a whole number", kindName(n)), "write a number such as 8")
+			return
+		}
+		var i int
+		if err := n.Decode(&i); err != nil {
+			d.add(line, path, fmt.Sprintf("%q is out of range", n.Value), "write a smaller number")
+			return
+		}
+		v.SetInt(int64(i))
+	case reflect.Bool:
+		quoted := n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0
+		switch {
+		case n.Kind == yaml.ScalarNode && yaml11Bools[strings.ToLower(n.Value)]:
+			d.add(line, path, fmt.Sprintf("%q is a YAML 1.1 boolean, which YAML 1.2 tools read as text", n.Value), "write true or false")
+		case n.Kind != yaml.ScalarNode || quoted || n.ShortTag() != "!!bool":
+			d.add(line, path, fmt.Sprintf("is %s, not true or false", kindName(n)), "write true or false, unquoted")
+		default:
+			v.SetBool(strings.EqualFold(n.Value, "true"))
+		}
+	case reflect.Slice:
+		if isNull(n) {
+			return
+		}
+		if n.Kind != yaml.SequenceNode {
+			d.add(line, path, fmt.Sprintf("is %s, not a list", kindName(n)), "write a list: [a, b] or one `- a` per line")
+			return
+		}
+		out := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+		for i, c := range n.Content {
+			d.value(c, out.Index(i), fmt.Sprintf("%s[%d]", path, i), c.Line)
+		}
+		v.Set(out)
+	default:
+		d.add(line, path, "cannot be decoded", "")
+	}
+}
+
+// fields decodes a mapping into a struct.
+func (d *decoder) fields(n *yaml.Node, v reflect.Value, path string) {
+	byTag := map[string]int{}
+	var names []string
+	for i := range v.NumField() {
+		f := v.Type().Field(i)
+		tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
+		if f.IsExported() && tag != "" && tag != "-" {
+			byTag[tag] = i
+			names = append(names, tag)
+		}
+	}
+	seen := map[string]int{}
+	// Merge keys (<<: *anchor) first, so that the mapping's own keys win.
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k := n.Content[i]; k.ShortTag() == "!!merge" {
+			m := n.Content[i+1]
+			for m.Kind == yaml.AliasNode && m.Alias != nil {
+				m = m.Alias
+			}
+			if m.Kind != yaml.MappingNode {
+				d.add(k.Line, path, "merges something that is not a section", "merge an anchored section (<<: *name)")
+				continue
+			}
+			d.fields(m, v, path)
+		}
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		if k.ShortTag() == "!!merge" {
+			continue
+		}
+		p := k.Value
+		if path != "" {
+			p = path + "." + k.Value
+		}
+		if first, dup := seen[k.Value]; dup {
+			d.add(k.Line, p, fmt.Sprintf("appears twice (first on line %d)", first), "keep one of them")
+			continue
+		}
+		seen[k.Value] = k.Line
+		idx, ok := byTag[k.Value]
+		if !ok {
+			fix := "remove it or check its spelling and indentation"
+			if s := closest(k.Value, names); s != "" {
+				fix = fmt.Sprintf("did you mean %s? (or check the indentation)", s)
+			} else if s := nested(v.Type(), k.Value, path); s != "" {
+				fix = fmt.Sprintf("indent it under its section: %s", s)
+			}
+			d.add(k.Line, p, "unknown field", fix)
+			continue
+		}
+		d.value(val, v.Field(idx), p, k.Line)
+	}
+}
+
+// nested finds a field named name (case-insensitive) in the sections
+// below t and returns its full path, or "".
+func nested(t reflect.Type, name, path string) string {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
+		if !f.IsExported() || tag == "" || tag == "-" {
+			continue
+		}
+		ft := f.Type
+		if ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		if ft.Kind() != reflect.Struct || ft == sizeType || ft == durationType {
+			continue
+		}
+		p := tag
+		if path != "" {
+			p = path + "." + tag
+		}
+		for j := range ft.NumField() {
+			if strings.EqualFold(strings.Split(ft.Field(j).Tag.Get("yaml"), ",")[0], name) {
+				return p + "." + strings.Split(ft.Field(j).Tag.Get("yaml"), ",")[0]
+			}
+		}
+		if s := nested(ft, name, p); s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// closest returns the name nearest to s (case-insensitive edit distance
+// at most 2), or "".
+func closest(s string, names []string) string {
+	best, bestD := "", 3
+	for _, n := range names {
+		if dist := editDistance(strings.ToLower(s), strings.ToLower(n)); dist < bestD {
+			best, bestD = n, dist
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			c := 1
+			if a[i-1] == b[j-1] {
+				c = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
 
 func (e *Edge) defaults() {
@@ -390,11 +758,14 @@ var (
 	edgeNameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 	aetRE      = regexp.MustCompile(`^[\x20-\x5B\x5D-\x7E]{1,16}$`)
 	labelRE    = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+	hostnameRE = regexp.MustCompile(`^(?i)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.?$`)
+	bucketRE   = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+	envNameRE  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 )
 
 type addFunc func(field, msg, fix string)
 
-func (e *Edge) validate(add addFunc) {
+func (e *Edge) validate(add addFunc, set func(string) bool) {
 	if !edgeNameRE.MatchString(e.Name) {
 		add("edge.name", fmt.Sprintf("%q is not a valid edge name", e.Name), "lower-case letters, digits and '-', like a Kubernetes cluster name (edge-a)")
 	}
@@ -406,7 +777,10 @@ func (e *Edge) validate(add addFunc) {
 		add("edge.dicom.aeTitle", fmt.Sprintf("%q is not an AE title", e.DICOM.AETitle), "1-16 printable characters, no backslash")
 	}
 	if e.DICOM.MaxAssociations < 0 {
-		add("edge.dicom.maxAssociations", "negative", "a positive number, e.g. 32")
+		add("edge.dicom.maxAssociations", fmt.Sprintf("%d is negative", e.DICOM.MaxAssociations), "a positive number, e.g. 32")
+	}
+	if e.DICOM.MinFreeBytes < -1 {
+		add("edge.dicom.minFreeBytes", fmt.Sprintf("%d is negative", e.DICOM.MinFreeBytes), "a size such as 1GiB, or -1 to turn the check off")
 	}
 	checkFile(add, "edge.routing", e.Routing)
 	if e.Routing == "" && !labelRE.MatchString(e.Project) {
@@ -417,9 +791,11 @@ func (e *Edge) validate(add addFunc) {
 	}
 	if e.FacilityBackup.Dir == "" {
 		add("edge.facilityBackup.dir", "missing", "set where originals are kept at the facility (the original used /facility-backup)")
+	} else if e.DataDir != "" && cleanPath(e.FacilityBackup.Dir) == cleanPath(e.DataDir) {
+		add("edge.facilityBackup.dir", "is the data folder", "keep the originals apart, e.g. /facility-backup")
 	}
 	if e.FacilityBackup.MaxBytes < 0 {
-		add("edge.facilityBackup.maxBytes", "negative", "0 for no size limit, or a size such as 500GiB")
+		add("edge.facilityBackup.maxBytes", fmt.Sprintf("%d is negative", e.FacilityBackup.MaxBytes), "0 for no size limit, or a size such as 500GiB")
 	}
 	if e.Study.QuietPeriod < Duration(time.Second) {
 		add("edge.study.quietPeriod", "shorter than 1s", "30s is the original's StableAge")
@@ -428,14 +804,24 @@ func (e *Edge) validate(add addFunc) {
 		add("edge.study.forceTimeout", "shorter than the quiet period", "a few hours, e.g. 2h")
 	}
 	e.S3.validate(add, "edge.s3")
+	if e.S3.Parallel < 0 {
+		add("edge.s3.parallel", fmt.Sprintf("%d is negative", e.S3.Parallel), "a positive number of concurrent uploads, e.g. 8")
+	}
 	checkHostPort(add, "edge.http", e.HTTP)
+	if e.HTTP == e.DICOM.Listen {
+		add("edge.http", "is the DICOM listen address", "use another port, e.g. 127.0.0.1:8080")
+	}
+	e.HTTPActions.validate(add, "edge.httpActions")
 }
 
-func (h *Hub) validate(add addFunc) {
+func (h *Hub) validate(add addFunc, set func(string) bool) {
 	if h.DataDir == "" {
 		add("hub.dataDir", "missing", "set the folder for the hub's state, e.g. /var/lib/aisedge-hub")
 	}
 	h.S3.validate(add, "hub.s3")
+	if set("hub.s3.parallel") {
+		add("hub.s3.parallel", "has no effect in the hub", "remove it; hub.parallel bounds the sessions delivered at once")
+	}
 	if !strings.HasSuffix(h.Prefix, "/") {
 		add("hub.prefix", fmt.Sprintf("%q does not end in '/'", h.Prefix), "staged/ (the original's prefix)")
 	}
@@ -443,8 +829,8 @@ func (h *Hub) validate(add addFunc) {
 	switch {
 	case h.XNAT.URL == "":
 		add("hub.xnat.url", "missing", "the XNAT base URL, https://xnat.example.org")
-	case err != nil || u.Host == "":
-		add("hub.xnat.url", fmt.Sprintf("%q is not a URL", h.XNAT.URL), "https://xnat.example.org")
+	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
+		add("hub.xnat.url", fmt.Sprintf("%q is not an http(s) URL", h.XNAT.URL), "https://xnat.example.org")
 	case u.User != nil:
 		add("hub.xnat.url", "carries credentials", "remove them; use usernameFile/passwordFile or XNAT_USER/XNAT_PASS")
 	case u.Scheme != "https" && !h.XNAT.AllowInsecureRedirect:
@@ -453,10 +839,42 @@ func (h *Hub) validate(add addFunc) {
 	checkFile(add, "hub.xnat.caFile", h.XNAT.CAFile)
 	checkFile(add, "hub.xnat.usernameFile", h.XNAT.UsernameFile)
 	checkFile(add, "hub.xnat.passwordFile", h.XNAT.PasswordFile)
+	checkPair(add, "hub.xnat", "usernameFile", h.XNAT.UsernameFile, "passwordFile", h.XNAT.PasswordFile, "XNAT_USER and XNAT_PASS")
 	if h.XNAT.UploadMode != "archive" && h.XNAT.UploadMode != "per-file" {
-		add("hub.xnat.uploadMode", fmt.Sprintf("%q", h.XNAT.UploadMode), "archive or per-file")
+		add("hub.xnat.uploadMode", fmt.Sprintf("%q is not an upload mode", h.XNAT.UploadMode), "archive or per-file")
+	}
+	if h.Parallel < 0 {
+		add("hub.parallel", fmt.Sprintf("%d is negative", h.Parallel), "a positive number of sessions delivered at once, e.g. 2")
+	}
+	if h.Interval < Duration(time.Second) {
+		add("hub.interval", fmt.Sprintf("%v is shorter than 1s", time.Duration(h.Interval)), "60s")
 	}
 	checkHostPort(add, "hub.http", h.HTTP)
+	h.HTTPActions.validate(add, "hub.httpActions")
+}
+
+func (a *HTTPActions) validate(add addFunc, at string) {
+	switch {
+	case a.Enabled && a.TokenFile == "":
+		add(at+".tokenFile", "missing while enabled is true", "name a file holding the bearer token (openssl rand -hex 32 > FILE; chmod 0600 FILE)")
+	case !a.Enabled && a.TokenFile != "":
+		add(at+".tokenFile", "has no effect unless enabled is true", "set enabled: true to serve the actions on the http address, or remove tokenFile")
+	case !a.Enabled && len(a.AllowedHosts) > 0:
+		add(at+".allowedHosts", "has no effect unless enabled is true", "set enabled: true, or remove allowedHosts")
+	}
+	checkFile(add, at+".tokenFile", a.TokenFile)
+	for i, h := range a.AllowedHosts {
+		host := h
+		if hh, port, err := net.SplitHostPort(h); err == nil {
+			host = hh
+			if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+				host = "" // reported below
+			}
+		}
+		if !hostnameRE.MatchString(host) {
+			add(fmt.Sprintf("%s[%d]", at+".allowedHosts", i), fmt.Sprintf("%q is not a host name or host:port", h), "the name clients use, e.g. edge-a.example.org or edge-a.example.org:8080")
+		}
+	}
 }
 
 func (s *S3) validate(add addFunc, at string) {
@@ -469,17 +887,51 @@ func (s *S3) validate(add addFunc, at string) {
 	case u.User != nil:
 		add(at+".endpoint", "carries credentials", "remove them; use accessKeyFile/secretKeyFile or the environment")
 	}
-	if s.Bucket == "" {
-		add(at+".bucket", "missing", "ingest-bucket (the original's bucket)")
+	if !bucketRE.MatchString(s.Bucket) || strings.Contains(s.Bucket, "..") {
+		add(at+".bucket", fmt.Sprintf("%q is not an S3 bucket name", s.Bucket), "3-63 lower-case letters, digits, '.' and '-', e.g. ingest-bucket (the original's bucket)")
 	}
 	checkFile(add, at+".caFile", s.CAFile)
 	checkFile(add, at+".accessKeyFile", s.AccessKeyFile)
 	checkFile(add, at+".secretKeyFile", s.SecretKeyFile)
+	checkPair(add, at, "accessKeyFile", s.AccessKeyFile, "secretKeyFile", s.SecretKeyFile, "$"+s.AccessKeyEnv+" and $"+s.SecretKeyEnv)
+	for _, e := range []struct{ field, v string }{{"accessKeyEnv", s.AccessKeyEnv}, {"secretKeyEnv", s.SecretKeyEnv}} {
+		if !envNameRE.MatchString(e.v) {
+			add(at+"."+e.field, fmt.Sprintf("%q is not an environment variable name", e.v), "letters, digits and '_', e.g. AISEDGE_S3_ACCESS_KEY")
+		}
+	}
+	if s.AccessKeyEnv == s.SecretKeyEnv {
+		add(at+".secretKeyEnv", "is the same variable as accessKeyEnv", "name two variables, e.g. AISEDGE_S3_ACCESS_KEY and AISEDGE_S3_SECRET_KEY")
+	}
 }
 
+// checkPair reports one of two fields that must be set together set
+// alone.
+func checkPair(add addFunc, at, aName, a, bName, b, env string) {
+	switch {
+	case a != "" && b == "":
+		add(at+"."+bName, fmt.Sprintf("missing while %s is set", aName), fmt.Sprintf("set both files, or neither (then %s hold the pair)", env))
+	case a == "" && b != "":
+		add(at+"."+aName, fmt.Sprintf("missing while %s is set", bName), fmt.Sprintf("set both files, or neither (then %s hold the pair)", env))
+	}
+}
+
+func cleanPath(p string) string {
+	return strings.TrimSuffix(p, "/")
+}
+
+// checkHostPort checks a listen address: an IP address, a host name or
+// nothing, and a port from 0 to 65535 (0: any free port).
 func checkHostPort(add addFunc, field, v string) {
-	if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
+	host, port, err := net.SplitHostPort(v)
+	if err != nil || port == "" {
 		add(field, fmt.Sprintf("%q is not host:port", v), "e.g. 0.0.0.0:4242 or 127.0.0.1:8080")
+		return
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		add(field, fmt.Sprintf("port %q is not a number from 0 to 65535", port), "e.g. 0.0.0.0:4242 or 127.0.0.1:8080")
+	}
+	if _, err := netip.ParseAddr(host); err != nil && host != "" && !hostnameRE.MatchString(host) {
+		add(field, fmt.Sprintf("%q is not an IP address or host name", host), "e.g. 0.0.0.0, 127.0.0.1 or [::1]")
 	}
 }
 
@@ -488,21 +940,32 @@ func checkFile(add addFunc, field, path string) {
 		return
 	}
 	if _, err := os.Stat(path); err != nil {
-		add(field, fmt.Sprintf("%s cannot be read: %v", path, errors.Unwrap(err)), "point it at an existing file")
+		msg := err.Error()
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			msg = pe.Err.Error()
+		}
+		add(field, fmt.Sprintf("%s cannot be read: %s", path, msg), "point it at an existing file")
 	}
 }
 
-// Secret reads a credential from a file (trimmed) or an environment
-// variable; what names it is returned for error messages only.
+// Secret reads a credential from a file (trimmed; the file must pass
+// fsperm's key-file check: 0600 and the daemon's, or root:<our group>
+// 0440/0640) or from an environment variable. An empty secret is an
+// error; what names it is returned for error messages only.
 func Secret(file, env string) (string, error) {
 	if file != "" {
-		b, err := os.ReadFile(file)
+		b, err := fsperm.ReadKeyFile("secret file", file)
 		if err != nil {
-			return "", fmt.Errorf("reading secret file %s: %w", file, err)
+			return "", err
 		}
-		return strings.TrimSpace(string(b)), nil
+		v := strings.TrimSpace(string(b))
+		if v == "" {
+			return "", fmt.Errorf("secret file %s is empty", file)
+		}
+		return v, nil
 	}
-	if v := os.Getenv(env); v != "" {
+	if v := strings.TrimSpace(os.Getenv(env)); v != "" {
 		return v, nil
 	}
 	return "", fmt.Errorf("no secret: set %s or configure a file", env)
