@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,7 +32,7 @@ import (
 func init() {
 	register(command{name: "edge", summary: "run the facility role: DICOM receiver, de-identification, staging, upload to S3 (--config FILE)", run: runEdge})
 	register(command{name: "hub", summary: "run the management role: sealed sessions from S3 into XNAT (--config FILE)", run: runHub})
-	register(command{name: "config", summary: "config validate FILE: check a configuration file and print the effective configuration", run: runConfig})
+	register(command{name: "config", summary: "config validate [--role edge|hub] FILE: check a configuration file and what its roles need on this machine at start, and print the effective configuration", run: runConfig})
 }
 
 func loadConfig(path string) (*config.File, error) {
@@ -41,23 +42,95 @@ func loadConfig(path string) (*config.File, error) {
 	return config.Load(path)
 }
 
+// loadRole loads the configuration for role (edge or hub) and runs the
+// role's start checks: every problem of the file and of what the role
+// needs from this machine, at once. It creates nothing.
+func loadRole(path, role string) (*config.File, error) {
+	f, err := loadConfig(path)
+	if f == nil {
+		return nil, err
+	}
+	var probs []config.Problem
+	var ce *config.Error
+	if errors.As(err, &ce) {
+		probs = ce.Problems
+	} else if err != nil {
+		return nil, err
+	}
+	switch {
+	case role == "edge" && f.Edge != nil:
+		probs = append(probs, edgeStartProblems(f)...)
+	case role == "hub" && f.Hub != nil:
+		probs = append(probs, hubStartProblems(f)...)
+	default:
+		probs = append(probs, config.Problem{File: path, Line: 1, Field: "(file)", Msg: "no " + role + " section", Fix: "add `" + role + ":`"})
+	}
+	return f, startError(probs)
+}
+
 func runConfig(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("config", stderr)
-	if err := parseFlags(fs, args); err != nil {
+	role := fs.String("role", "", "check only this `role`'s section (edge or hub); default: every section the file has")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: aisedge config validate [--role edge|hub] FILE")
+		fmt.Fprintln(fs.Output(), "Checks the file and what its roles need on this machine at start (secrets, key files, profiles, folders),")
+		fmt.Fprintln(fs.Output(), "reports every problem with file:line, field and fix, and prints the effective configuration when there is none.")
+		fs.PrintDefaults()
+	}
+	rest := args
+	if len(rest) > 0 && rest[0] == "validate" {
+		rest = rest[1:]
+	}
+	if err := parseFlags(fs, rest); err != nil {
 		return err
 	}
-	if fs.NArg() != 2 || fs.Arg(0) != "validate" {
-		return usageError{"usage: aisedge config validate FILE"}
+	if len(rest) == len(args) || fs.NArg() != 1 {
+		return usageError{"usage: aisedge config validate [--role edge|hub] FILE"}
 	}
-	f, err := config.Load(fs.Arg(1))
-	if err != nil {
+	if *role != "" && *role != "edge" && *role != "hub" {
+		return usageError{fmt.Sprintf("--role %q: want edge or hub", *role)}
+	}
+	path := fs.Arg(0)
+	f, err := loadConfig(path)
+	if f == nil {
 		return err
+	}
+	var roles []string
+	for _, r := range []string{"edge", "hub"} {
+		if (*role == "" && (r == "edge" && f.Edge != nil || r == "hub" && f.Hub != nil)) || *role == r {
+			roles = append(roles, r)
+		}
+	}
+	if len(roles) == 0 { // neither section: the loader said so
+		return err
+	}
+	var probs []config.Problem
+	seen := map[string]bool{}
+	for _, r := range roles {
+		_, err := loadRole(path, r)
+		var ce *config.Error
+		if errors.As(err, &ce) {
+			for _, p := range ce.Problems {
+				if k := p.String(); !seen[k] { // the file's own problems come with each role
+					seen[k] = true
+					probs = append(probs, p)
+				}
+			}
+		} else if err != nil {
+			return err
+		}
+	}
+	if err := startError(probs); err != nil {
+		return err
+	}
+	for i, r := range roles {
+		roles[i] = "aisedge " + r
 	}
 	b, err := yaml.Marshal(f)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "# %s is valid; effective configuration:\n%s", fs.Arg(1), b)
+	fmt.Fprintf(stdout, "# %s is valid: %s can start with it on this machine; effective configuration:\n%s", path, strings.Join(roles, " and "), b)
 	return nil
 }
 
@@ -77,6 +150,19 @@ func s3Store(c config.S3, writeOnly bool, log *slog.Logger) (objstore.Store, obj
 		return nil, objstore.PartLayout{}, err
 	}
 	return objstore.WithLogging(objstore.WithRetry(st, objstore.RetryPolicy{}), log.With("component", "objstore")), st.Layout(), nil
+}
+
+// enableTCPActions serves the actions on the http address when the
+// configuration enables them (with the token from its file).
+func enableTCPActions(srv *api.Server, a config.HTTPActions) error {
+	if !a.Enabled {
+		return nil
+	}
+	tok, err := actionToken(a.TokenFile)
+	if err != nil {
+		return err
+	}
+	return srv.EnableTCPActions(api.TCPActions{Token: tok, Hosts: a.AllowedHosts})
 }
 
 // serveAPI serves the metrics/status server on addr and the local API on
@@ -119,14 +205,16 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	f, err := loadConfig(*path)
+	// Everything the machine must provide is checked before anything
+	// starts, as `aisedge config validate` does; then the folders are made.
+	f, err := loadRole(*path, "edge")
 	if err != nil {
 		return err
 	}
-	if f.Edge == nil {
-		return fmt.Errorf("%s has no edge section", *path)
-	}
 	c := f.Edge
+	if err := prepareFolders(f, edgeFolders(c)); err != nil {
+		return err
+	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil)).With("edge", c.Name)
 	keys, err := deid.KeysFromEnv()
 	if err != nil {
@@ -141,6 +229,11 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	engines, err := newEngineFactory(c.Profile, keys, c.Name, log)
 	if err != nil {
 		return fmt.Errorf("%s: edge.profile: %w", *path, err)
+	}
+	for _, rt := range table.Routes() {
+		if _, err := engines(rt); err != nil {
+			return fmt.Errorf("%s: edge.routing: route %s: %w", *path, rt.CalledAET, err)
+		}
 	}
 	store, layout, err := s3Store(c.S3, true, log)
 	if err != nil {
@@ -166,6 +259,9 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	srv := api.New(reg, map[string]api.StatusFunc{"edge": func() (any, error) { return e.Status() }},
 		map[string]api.ActionFunc{"quarantine-requeue": e.Requeue}, log)
+	if err := enableTCPActions(srv, c.HTTPActions); err != nil {
+		return fmt.Errorf("%s: edge.httpActions: %w", *path, err)
+	}
 	stop, err := serveAPI(srv, c.HTTP, socket)
 	if err != nil {
 		return err
@@ -181,14 +277,14 @@ func runHub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	f, err := loadConfig(*path)
+	f, err := loadRole(*path, "hub")
 	if err != nil {
 		return err
 	}
-	if f.Hub == nil {
-		return fmt.Errorf("%s has no hub section", *path)
-	}
 	c := f.Hub
+	if err := prepareFolders(f, hubFolders(c)); err != nil {
+		return err
+	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
 	store, _, err := s3Store(c.S3, false, log)
 	if err != nil {
@@ -233,6 +329,9 @@ func runHub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	srv := api.New(reg, map[string]api.StatusFunc{"hub": func() (any, error) { return h.Status() }},
 		map[string]api.ActionFunc{"deadletter-requeue": h.RequeueKey}, log)
+	if err := enableTCPActions(srv, c.HTTPActions); err != nil {
+		return fmt.Errorf("%s: hub.httpActions: %w", *path, err)
+	}
 	stop, err := serveAPI(srv, c.HTTP, socket)
 	if err != nil {
 		return err

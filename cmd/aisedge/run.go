@@ -23,6 +23,7 @@ import (
 	"github.com/aisedge/aisedge/internal/deid"
 	"github.com/aisedge/aisedge/internal/dimse"
 	"github.com/aisedge/aisedge/internal/edge"
+	"github.com/aisedge/aisedge/internal/fsperm"
 	"github.com/aisedge/aisedge/internal/hub"
 	"github.com/aisedge/aisedge/internal/objstore"
 	objfs "github.com/aisedge/aisedge/internal/objstore/fs"
@@ -38,6 +39,7 @@ func init() {
 type standaloneOptions struct {
 	listen, aeTitle, dataDir, routing, project, profile, httpAddr, archiveDir, edgeName string
 	xnatURL, xnatCA, s3URL, s3Bucket, s3CA                                              string
+	httpActionToken, httpAllowedHosts                                                   string
 	quiet, force                                                                        time.Duration
 	minFree                                                                             int64
 }
@@ -55,7 +57,9 @@ func (o *standaloneOptions) addFlags(fs interface {
 	fs.StringVar(&o.profile, "profile", "research-default", "de-identification profile: a JSON `file` or a built-in name ("+strings.Join(deid.BuiltinProfiles(), ", ")+")")
 	fs.DurationVar(&o.quiet, "quiet-period", 30*time.Second, "a study is complete after this long without new instances")
 	fs.DurationVar(&o.force, "force-timeout", 2*time.Hour, "a study that keeps receiving is staged anyway after this long")
-	fs.StringVar(&o.httpAddr, "http", "127.0.0.1:8080", "`address` for /metrics, /healthz, /readyz and the status page")
+	fs.StringVar(&o.httpAddr, "http", "127.0.0.1:8080", "`address` for /metrics, /healthz, /readyz, /api/status and the status page (read-only; the actions are on <data-dir>/aisedge.sock)")
+	fs.StringVar(&o.httpActionToken, "http-action-token", "", "also serve the operator actions (quarantine and dead-letter requeue) on --http, to requests carrying the bearer token in this `file` (at least 32 characters, mode 0600), a Host that is an IP address, localhost or an --http-allowed-hosts name, and not from another site's page")
+	fs.StringVar(&o.httpAllowedHosts, "http-allowed-hosts", "", "comma-separated host names (or host:port) the actions on --http may be reached by, besides IP addresses and localhost")
 	fs.StringVar(&o.archiveDir, "archive-dir", "", "deliver sessions as an XNAT-like tree into this `folder` (default <data-dir>/archive)")
 	fs.StringVar(&o.edgeName, "edge-name", "standalone", "this edge's `name` in object keys, manifests and events")
 	fs.Int64Var(&o.minFree, "min-free-bytes", 1<<30, "free-space watermark: below it C-STOREs are refused with A700")
@@ -87,12 +91,50 @@ func (o *standaloneOptions) run(ctx context.Context, log *slog.Logger, events io
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(dataDir, 0o750); err != nil {
-		return fmt.Errorf("--data-dir %s: %w", o.dataDir, err)
+	if o.httpAllowedHosts != "" && o.httpActionToken == "" {
+		return usageError{"--http-allowed-hosts needs --http-action-token"}
+	}
+	// The folders are made 0700/0750; existing ones must be this user's
+	// and writable by no one else.
+	folders := []folder{
+		{role: "data folder", path: dataDir, perm: 0o750},
+		{role: "edge data folder", path: filepath.Join(dataDir, "edge"), perm: 0o750},
+		{role: "spool folder", path: filepath.Join(dataDir, "edge", "spool"), perm: 0o700},
+		{role: "staging folder", path: filepath.Join(dataDir, "edge", "staging"), perm: 0o750},
+		{role: "quarantine folder", path: filepath.Join(dataDir, "edge", "quarantine"), perm: 0o750},
+		{role: "facility backup folder", path: filepath.Join(dataDir, "facility-backup"), perm: 0o700},
+		{role: "hub data folder", path: filepath.Join(dataDir, "hub"), perm: 0o700},
+	}
+	if o.s3URL == "" {
+		folders = append(folders, folder{role: "bucket folder", path: filepath.Join(dataDir, "bucket"), perm: 0o750})
+	}
+	if o.archiveDir == "" && o.xnatURL == "" {
+		folders = append(folders, folder{role: "archive folder", path: filepath.Join(dataDir, "archive"), perm: 0o750})
+	}
+	for _, d := range folders {
+		if err := fsperm.EnsureDir(d.role, d.path, d.perm); err != nil {
+			return err
+		}
 	}
 	keys, err := standaloneKeys(dataDir, log)
 	if err != nil {
 		return err
+	}
+	var actions *api.TCPActions
+	if o.httpActionToken != "" {
+		tok, err := actionToken(o.httpActionToken)
+		if err != nil {
+			return fmt.Errorf("--http-action-token: %w", err)
+		}
+		actions = &api.TCPActions{Token: tok}
+		for h := range strings.SplitSeq(o.httpAllowedHosts, ",") {
+			if h = strings.TrimSpace(h); h != "" {
+				actions.Hosts = append(actions.Hosts, h)
+			}
+		}
+		if err := api.CheckTCPActions(*actions); err != nil {
+			return fmt.Errorf("--http-allowed-hosts: %w", err)
+		}
 	}
 	table := route.CatchAll(o.project)
 	if o.routing != "" {
@@ -177,6 +219,12 @@ func (o *standaloneOptions) run(ctx context.Context, log *slog.Logger, events io
 		"quarantine-requeue": e.Requeue,
 		"deadletter-requeue": h.RequeueKey,
 	}, log)
+	if actions != nil {
+		if err := srv.EnableTCPActions(*actions); err != nil {
+			httpLn.Close()
+			return err
+		}
+	}
 	sockLn, err := srv.ListenUnix(filepath.Join(dataDir, "aisedge.sock"))
 	if err != nil {
 		return fmt.Errorf("local API socket: %w", err)
@@ -204,20 +252,22 @@ func (o *standaloneOptions) run(ctx context.Context, log *slog.Logger, events io
 
 // standaloneKeys takes the de-identification key from AIS_DEID_HMAC_SALT
 // or, when absent, from <data-dir>/deid-hmac-salt, generating that file
-// (0600) on first start.
+// (0600) on first start. An existing file must be this user's and 0600
+// (fsperm): a key another user wrote or may read is refused.
 func standaloneKeys(dataDir string, log *slog.Logger) (*deid.Keys, error) {
 	if os.Getenv(deid.SaltEnv) != "" {
 		return deid.KeysFromEnv()
 	}
 	path := filepath.Join(dataDir, "deid-hmac-salt")
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
+	b, err := fsperm.ReadKeyFile("de-identification key file", path)
+	var p *fsperm.Problem
+	if errors.As(err, &p) && errors.Is(statErr(path), os.ErrNotExist) {
 		raw := make([]byte, 32)
 		if _, err := rand.Read(raw); err != nil {
 			return nil, err
 		}
 		b = []byte(hex.EncodeToString(raw) + "\n")
-		if err := os.WriteFile(path, b, 0o600); err != nil {
+		if err := fsperm.WriteKeyFile(path, b); err != nil {
 			return nil, fmt.Errorf("writing the generated de-identification key: %w", err)
 		}
 		log.Warn("no "+deid.SaltEnv+" set: generated a de-identification key; keep it (and back it up) to keep pseudonyms stable", "file", path)
@@ -229,6 +279,11 @@ func standaloneKeys(dataDir string, log *slog.Logger) (*deid.Keys, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return keys, nil
+}
+
+func statErr(path string) error {
+	_, err := os.Lstat(path)
+	return err
 }
 
 // newEngineFactory returns the edge's EngineFor: one engine per project,

@@ -128,9 +128,8 @@ func (s *Server) readOnly(mux *http.ServeMux) {
 	mux.HandleFunc("GET /{$}", s.page)
 }
 
-// EnableTCPActions serves the actions on the TCP status port under the
-// rules of a (call before Serve).
-func (s *Server) EnableTCPActions(a TCPActions) error {
+// CheckTCPActions reports what EnableTCPActions would refuse in a.
+func CheckTCPActions(a TCPActions) error {
 	if err := CheckToken(a.Token); err != nil {
 		return fmt.Errorf("action token %w", err)
 	}
@@ -138,6 +137,15 @@ func (s *Server) EnableTCPActions(a TCPActions) error {
 		if _, err := normHost(h); err != nil {
 			return fmt.Errorf("allowed host %q: %w", h, err)
 		}
+	}
+	return nil
+}
+
+// EnableTCPActions serves the actions on the TCP status port under the
+// rules of a (call before Serve).
+func (s *Server) EnableTCPActions(a TCPActions) error {
+	if err := CheckTCPActions(a); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -330,8 +338,9 @@ func CheckSocketPath(path string) error {
 		return err
 	}
 	const limit = 107 // sun_path is 108 bytes on Linux, NUL included
-	if n := max(len(abs), len(filepath.Dir(abs))+len("/.s1234567890/s")); n > limit {
-		return fmt.Errorf("is too long for a unix socket (%d bytes with the temporary name; at most %d)", n, limit)
+	tmp := len("/.s1234567890/s")
+	if len(abs) > limit || len(filepath.Dir(abs))+tmp > limit {
+		return fmt.Errorf("is too long for a unix socket (at most %d bytes, its folder's at most %d)", limit, limit-tmp)
 	}
 	return nil
 }

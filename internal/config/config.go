@@ -808,7 +808,7 @@ func (e *Edge) validate(add addFunc, set func(string) bool) {
 		add("edge.s3.parallel", fmt.Sprintf("%d is negative", e.S3.Parallel), "a positive number of concurrent uploads, e.g. 8")
 	}
 	checkHostPort(add, "edge.http", e.HTTP)
-	if e.HTTP == e.DICOM.Listen {
+	if e.HTTP == e.DICOM.Listen && !strings.HasSuffix(e.HTTP, ":0") {
 		add("edge.http", "is the DICOM listen address", "use another port, e.g. 127.0.0.1:8080")
 	}
 	e.HTTPActions.validate(add, "edge.httpActions")
@@ -833,6 +833,8 @@ func (h *Hub) validate(add addFunc, set func(string) bool) {
 		add("hub.xnat.url", fmt.Sprintf("%q is not an http(s) URL", h.XNAT.URL), "https://xnat.example.org")
 	case u.User != nil:
 		add("hub.xnat.url", "carries credentials", "remove them; use usernameFile/passwordFile or XNAT_USER/XNAT_PASS")
+	case u.RawQuery != "" || u.Fragment != "":
+		add("hub.xnat.url", "has a query or fragment", "the base URL only, https://host[/context]")
 	case u.Scheme != "https" && !h.XNAT.AllowInsecureRedirect:
 		add("hub.xnat.url", "is not https", "use https (or set allowInsecureRedirect: true on a closed network, as XNAT_ALLOW_INSECURE_REDIRECT=1 did)")
 	}

@@ -349,6 +349,8 @@ func (r *renderer) hubConfig() ([]byte, error) {
 		Prefix: "staged/",
 		XNAT: config.XNAT{URL: m.XNAT.URL, AllowInsecureRedirect: m.XNAT.AllowInsecureRedirect,
 			UsernameFile: podXNATDir + "/username", PasswordFile: podXNATDir + "/password"},
+		// The pod's IP for the probes and the pod proxy; read-only (the
+		// actions stay on the local socket, httpActions is left off).
 		HTTP: "0.0.0.0:8081",
 	}})
 }

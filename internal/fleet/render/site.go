@@ -87,6 +87,10 @@ func (r *renderer) edgeConfig(s *fleet.Site) ([]byte, error) {
 		},
 		S3: config.S3{Endpoint: endpoint, Bucket: m.S3.Bucket,
 			AccessKeyFile: podS3Dir + "/access-key", SecretKeyFile: podS3Dir + "/secret-key"},
+		// The pod's IP, not loopback: the kubelet's probes and the API
+		// server's pod proxy (fleet status) connect to it. The port is
+		// read-only (metrics, health, status); the actions stay on the
+		// local socket, as httpActions is left off.
 		HTTP: "0.0.0.0:8080",
 	}
 	if r.needCA() {
