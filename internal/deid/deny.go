@@ -460,6 +460,11 @@ func numeric(s string) bool { return allDigits(s) }
 // safe are engine-generated strings (pseudonyms, new UIDs, markers): a
 // match inside one of them is not a finding.
 func (d *denyList) buildMatchers(safe []string) (canon, raw *matcher) {
+	return d.build(safe, true)
+}
+
+// build makes the canonical matcher and, with withRaw, the raw one.
+func (d *denyList) build(safe []string, withRaw bool) (canon, raw *matcher) {
 	canon, raw = newMatcher(), newMatcher()
 	for _, s := range safe {
 		sq, sp := canonicalFast(s)
@@ -473,8 +478,10 @@ func (d *denyList) buildMatchers(safe []string) (canon, raw *matcher) {
 		short := utf8.RuneCountInString(t.squashed) < 6
 		switch {
 		case t.kind == tkUID:
-			for _, r := range t.raws {
-				raw.add(r, t, bUID)
+			if withRaw {
+				for _, r := range t.raws {
+					raw.add(r, t, bUID)
+				}
 			}
 			continue
 		case t.kind == tkComponent && utf8.RuneCountInString(t.squashed) >= 5:
@@ -497,6 +504,9 @@ func (d *denyList) buildMatchers(safe []string) (canon, raw *matcher) {
 			if t.spaced != t.squashed {
 				canon.add(t.spaced, t, bNone)
 			}
+		}
+		if !withRaw {
+			continue
 		}
 		for _, r := range t.raws {
 			switch {
@@ -527,7 +537,7 @@ func (s *state) removeCoincidences() {
 	if len(s.keptCoded) == 0 || len(s.deny.tokens)+len(s.deny.whole) == 0 {
 		return
 	}
-	canon, _ := s.deny.buildMatchers(nil)
+	canon, _ := s.deny.build(nil, false)
 	for _, kv := range s.keptCoded {
 		if a, ok := s.plan[kv.e]; !ok || a.code != CodeK {
 			continue // already removed for another value of the element

@@ -63,7 +63,8 @@ func newReport(e *Engine, explain bool) *Report {
 	return &Report{
 		Engine: "AIS-Edge deid " + EngineVersion, Profile: e.prof.Name, ProfileHash: e.prof.Hash, KeyID: e.keys.KeyID(),
 		Acknowledged: e.prof.Acknowledged, Counts: map[string]int{}, explain: explain,
-		index: map[actionKey]int{}, windex: map[warnKey]int{},
+		// Sized for a typical instance (about a hundred distinct paths).
+		index: make(map[actionKey]int, 128), Actions: make([]ActionEntry, 0, 128), windex: map[warnKey]int{},
 	}
 }
 
