@@ -65,30 +65,18 @@ func filterPixelCodestreams(e *dicom.Element, ts dicom.TransferSyntax, frames in
 	case csUnknown:
 		return 0, fmt.Errorf("%w: %s streams may carry user data the filter cannot remove", errCodestream, ts.Name)
 	}
-	if len(e.Fragments) < 2 {
-		return 0, fmt.Errorf("%w: no fragments", errCodestream)
-	}
-	var all []byte
-	for _, f := range e.Fragments[1:] {
-		b, err := f.Bytes()
-		if err != nil {
-			return 0, err
-		}
-		all = append(all, b...)
-	}
-	split := splitJPEG
-	filter := filterJPEG
-	if fam == csJ2K {
-		split, filter = splitJ2K, filterJ2K
-	}
-	streams, err := split(all, fam == csJPEGLS)
+	streams, trailing, err := codestreams(e, fam, frames)
 	if err != nil {
 		return 0, err
 	}
-	if frames > 0 && len(streams) != frames {
-		return 0, fmt.Errorf("%w: %d codestreams for %d frames", errCodestream, len(streams), frames)
+	filter := filterJPEG
+	if fam == csJ2K {
+		filter = filterJ2K
 	}
 	removed := 0
+	if trailing {
+		removed++ // bytes after the last frame's codestream: dropped
+	}
 	out := make([][]byte, len(streams))
 	for i, cs := range streams {
 		o, n, err := filter(cs, fam == csJPEGLS)
@@ -203,28 +191,6 @@ func jpegSegments(b []byte, ls bool, fn func(m byte, seg []byte)) (int, error) {
 	return 0, fmt.Errorf("%w: no EOI", errCodestream)
 }
 
-// splitJPEG cuts the concatenated fragments into codestreams (one per
-// frame); zero padding between them is skipped.
-func splitJPEG(all []byte, ls bool) ([][]byte, error) {
-	var out [][]byte
-	for i := 0; i < len(all); {
-		if all[i] == 0 {
-			i++
-			continue
-		}
-		n, err := jpegSegments(all[i:], ls, func(byte, []byte) {})
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, all[i:i+n])
-		i += n
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%w: empty", errCodestream)
-	}
-	return out, nil
-}
-
 // filterJPEG drops COM and APPn segments; APP14 "Adobe" (it says how the
 // colour components are coded) is kept, and APP0 "JFIF" is kept without
 // its thumbnail (a small picture of the image, text included).
@@ -269,27 +235,6 @@ const (
 	jCOM = 0xFF64
 	jTLM = 0xFF55
 )
-
-// splitJ2K cuts the concatenated fragments into codestreams (SOC...EOC).
-func splitJ2K(all []byte, _ bool) ([][]byte, error) {
-	var out [][]byte
-	for i := 0; i < len(all); {
-		if all[i] == 0 {
-			i++
-			continue
-		}
-		n, err := j2kLength(all[i:])
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, all[i:i+n])
-		i += n
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%w: empty", errCodestream)
-	}
-	return out, nil
-}
 
 // j2kLength walks the codestream's marker segments and tile-parts and
 // returns its length up to and including EOC.
@@ -436,7 +381,7 @@ func j2kRewriteFn(b []byte, fn func(m uint16, seg []byte), drop bool) ([]byte, i
 // codestreamTextSegments counts the text segments left in the encapsulated
 // Pixel Data of an output (the gate's pixel check); an error means the
 // codestream cannot be read.
-func codestreamTextSegments(e *dicom.Element, ts dicom.TransferSyntax) (int, error) {
+func codestreamTextSegments(e *dicom.Element, ts dicom.TransferSyntax, frames int) (int, error) {
 	fam := codestreamFamilyOf(ts)
 	switch fam {
 	case csNone, csRLE:
@@ -444,23 +389,14 @@ func codestreamTextSegments(e *dicom.Element, ts dicom.TransferSyntax) (int, err
 	case csUnknown:
 		return 0, fmt.Errorf("%w: %s", errCodestream, ts.Name)
 	}
-	var all []byte
-	for _, f := range e.Fragments[1:] {
-		b, err := f.Bytes()
-		if err != nil {
-			return 0, err
-		}
-		all = append(all, b...)
-	}
-	split := splitJPEG
-	if fam == csJ2K {
-		split = splitJ2K
-	}
-	streams, err := split(all, fam == csJPEGLS)
+	streams, trailing, err := codestreams(e, fam, frames)
 	if err != nil {
 		return 0, err
 	}
 	n := 0
+	if trailing {
+		n++
+	}
 	for _, cs := range streams {
 		var k int
 		if fam == csJ2K {
@@ -474,4 +410,46 @@ func codestreamTextSegments(e *dicom.Element, ts dicom.TransferSyntax) (int, err
 		n += k
 	}
 	return n, nil
+}
+
+// codestreams joins the fragments of encapsulated Pixel Data and cuts
+// them into one codestream per frame; zero padding between codestreams is
+// skipped. When frames (if known, > 0) codestreams have been found, any
+// other byte after them is trailing data (trailing reports it): it is no
+// image, and may be text.
+func codestreams(e *dicom.Element, fam codestreamFamily, frames int) (streams [][]byte, trailing bool, err error) {
+	if len(e.Fragments) < 2 {
+		return nil, false, fmt.Errorf("%w: no fragments", errCodestream)
+	}
+	var all []byte
+	for _, f := range e.Fragments[1:] {
+		b, err := f.Bytes()
+		if err != nil {
+			return nil, false, err
+		}
+		all = append(all, b...)
+	}
+	length := func(b []byte) (int, error) { return jpegSegments(b, fam == csJPEGLS, func(byte, []byte) {}) }
+	if fam == csJ2K {
+		length = j2kLength
+	}
+	for i := 0; i < len(all); {
+		if all[i] == 0 {
+			i++
+			continue
+		}
+		if frames > 0 && len(streams) == frames {
+			return streams, true, nil
+		}
+		n, err := length(all[i:])
+		if err != nil {
+			return nil, false, err
+		}
+		streams = append(streams, all[i:i+n])
+		i += n
+	}
+	if len(streams) == 0 {
+		return nil, false, fmt.Errorf("%w: empty", errCodestream)
+	}
+	return streams, false, nil
 }

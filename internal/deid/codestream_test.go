@@ -95,14 +95,14 @@ func TestCodestreamFilter(t *testing.T) {
 				planted = append(planted, 0)
 			}
 			pd.Fragments = []*dicom.Fragment{dicom.NewFragment(nil), dicom.NewFragment(planted)}
-			if n, err := codestreamTextSegments(pd, f.TransferSyntax); err != nil || n != c.removed {
+			if n, err := codestreamTextSegments(pd, f.TransferSyntax, 1); err != nil || n != c.removed {
 				t.Fatalf("before: %d text segments (%v), want %d", n, err, c.removed)
 			}
 			n, err := filterPixelCodestreams(pd, f.TransferSyntax, 1)
 			if err != nil || n != c.removed {
 				t.Fatalf("filter removed %d (%v), want %d", n, err, c.removed)
 			}
-			if left, err := codestreamTextSegments(pd, f.TransferSyntax); err != nil || left != 0 {
+			if left, err := codestreamTextSegments(pd, f.TransferSyntax, 1); err != nil || left != 0 {
 				t.Fatalf("after: %d text segments left (%v)", left, err)
 			}
 			dir := t.TempDir()
@@ -137,6 +137,30 @@ func TestCodestreamFilter(t *testing.T) {
 				t.Errorf("clean sample: removed %d, err %v, fragments %d → %d", n, err, before, len(gp.Fragments))
 			}
 		})
+	}
+	// Text after the last frame's codestream is dropped (counted); the
+	// frames themselves stay.
+	{
+		f, err := dicom.Open(sampledata.Path(t, "pydicom_SC_rgb_jpeg_dcmtk.dcm"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		pd := f.Dataset.Get(dicom.TagPixelData)
+		var all []byte
+		for _, fr := range pd.Fragments[1:] {
+			b, _ := fr.Bytes()
+			all = append(all, b...)
+		}
+		all = append(bytes.TrimRight(all, "\x00"), []byte(plantedPixelText+" ")...)
+		pd.Fragments = []*dicom.Fragment{dicom.NewFragment(nil), dicom.NewFragment(all)}
+		if n, err := filterPixelCodestreams(pd, f.TransferSyntax, 1); err != nil || n != 1 {
+			t.Fatalf("trailing text: removed %d (%v), want 1", n, err)
+		}
+		b, _ := pd.Fragments[1].Bytes()
+		if bytes.Contains(b, []byte("Okonkwo")) || !bytes.HasSuffix(bytes.TrimRight(b, "\x00"), []byte{0xFF, 0xD9}) {
+			t.Error("trailing text kept, or the codestream cut")
+		}
 	}
 	// Garbage is refused, not passed through.
 	pd := &dicom.Element{Tag: dicom.TagPixelData, Fragments: []*dicom.Fragment{dicom.NewFragment(nil), dicom.NewFragment([]byte("Patient: Okonkwo"))}}

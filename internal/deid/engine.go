@@ -547,15 +547,19 @@ func (s *state) filterCodestreams(ts dicom.TransferSyntax) {
 	if e == nil || !e.IsEncapsulated() {
 		return
 	}
-	frames := 1
-	if n, err := strconv.Atoi(strings.TrimSpace(s.root.String(tagNumberOfFrames))); err == nil && n > 0 {
-		frames = n
-	}
-	n, err := filterPixelCodestreams(e, ts, frames)
+	n, err := filterPixelCodestreams(e, ts, numberOfFrames(s.root))
 	switch {
 	case err != nil:
 		s.quarantine("codestream-unfilterable", dicom.TagPixelData.String(), err.Error())
 	case n > 0:
 		s.report.warn("codestream-text-removed", dicom.TagPixelData.String(), fmt.Sprintf("%d text segment(s) removed from the pixel codestream", n))
 	}
+}
+
+// numberOfFrames is Number of Frames, or 1 when absent or not a number.
+func numberOfFrames(ds *dicom.Dataset) int {
+	if n, err := strconv.Atoi(strings.TrimSpace(ds.String(tagNumberOfFrames))); err == nil && n > 0 {
+		return n
+	}
+	return 1
 }

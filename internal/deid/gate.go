@@ -267,7 +267,7 @@ func (gp *gatePlan) checkFile(f *dicom.File, gf *gateFailure) {
 	}
 	// Pixel codestreams: no comment or application segment may remain.
 	if pd := ds.Get(dicom.TagPixelData); pd != nil && pd.IsEncapsulated() {
-		n, err := codestreamTextSegments(pd, f.TransferSyntax)
+		n, err := codestreamTextSegments(pd, f.TransferSyntax, numberOfFrames(ds))
 		switch {
 		case err != nil:
 			gf.fail("codestream", "pixel codestream cannot be read: "+err.Error())
