@@ -73,7 +73,7 @@ func CopyFileSync(src, dst string, perm os.FileMode) error {
 }
 
 // LinkOrCopy makes dst hold src's content: a hard link when both are on one
-// file system, a durable copy otherwise. An existing dst of size wantSize
+// file system, a durable copy (mode 0600) otherwise. An existing dst of size wantSize
 // (from an interrupted earlier run) is kept; pass -1 to always replace.
 // The caller fsyncs dst's folder (a link is only a directory entry).
 func LinkOrCopy(src, dst string, wantSize int64) error {
@@ -83,12 +83,18 @@ func LinkOrCopy(src, dst string, wantSize int64) error {
 		}
 		os.Remove(dst)
 	}
-	err := os.Link(src, dst)
+	err := link(src, dst)
 	if err == nil {
 		return nil
 	}
 	if !errors.Is(err, syscall.EXDEV) && !errors.Is(err, syscall.EPERM) && !errors.Is(err, syscall.EMLINK) {
 		return err
 	}
-	return CopyFileSync(src, dst, 0o640)
+	// A copy is readable by this user only, like the link it replaces
+	// (originals with identifiers go through here to the backup and the
+	// quarantine).
+	return CopyFileSync(src, dst, 0o600)
 }
+
+// link is os.Link (tests make it fail).
+var link = os.Link

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 )
 
@@ -48,6 +49,29 @@ func TestLinkOrCopy(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got, _ := os.ReadFile(dst); string(got) != "data" {
+		t.Fatal(string(got))
+	}
+}
+
+// Across file systems the copy is 0600, whatever the umask allows.
+func TestLinkOrCopyAcrossFileSystems(t *testing.T) {
+	defer func(l func(string, string) error) { link = l }(link)
+	link = func(string, string) error { return &os.LinkError{Op: "link", Err: syscall.EXDEV} }
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	os.WriteFile(src, []byte("original"), 0o600)
+	dst := filepath.Join(dir, "backup", "dst")
+	if err := LinkOrCopy(src, dst, -1); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(dst)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("copy: %v %v", st, err)
+	}
+	if d, _ := os.Stat(filepath.Dir(dst)); d.Mode().Perm()&^0o750 != 0 {
+		t.Errorf("folder mode %v", d.Mode())
+	}
+	if got, _ := os.ReadFile(dst); string(got) != "original" {
 		t.Fatal(string(got))
 	}
 }
