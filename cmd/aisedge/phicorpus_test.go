@@ -16,11 +16,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
@@ -32,13 +30,7 @@ func TestDeidPHICorpus(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the adversarial PHI corpus: not in -short")
 	}
-	corpus := filepath.Join(t.TempDir(), "corpus")
-	m := phicorpus.Generate(t, corpus, phicorpus.DefaultSeed)
-	sc, err := phicorpus.NewScanner(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("corpus: %s", m.Summary())
+	corpus, m, sc := phicorpus.Setup(t)
 	base := t.TempDir()
 	out, reports := filepath.Join(base, "out"), filepath.Join(base, "reports")
 	quarantine := out + ".quarantine"
@@ -82,27 +74,18 @@ func TestDeidPHICorpus(t *testing.T) {
 	}
 
 	// The search.
-	hits, n, err := sc.ScanTree("deid output", out, phicorpus.TreeOptions{})
-	if err != nil {
+	if err := tally.ScanTree(sc, "deid output", "deid output files", out, phicorpus.TreeOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	tally.Add(hits...)
-	tally.Scanned("deid output files", n)
-	hits, n, err = sc.ScanTree("deid reports", reports, phicorpus.TreeOptions{})
-	if err != nil {
+	if err := tally.ScanTree(sc, "deid reports", "deid reports", reports, phicorpus.TreeOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	tally.Add(hits...)
-	tally.Scanned("deid reports", n)
-	hits, n, err = sc.ScanTree("deid quarantine records", quarantine, phicorpus.TreeOptions{
+	if err := tally.ScanTree(sc, "deid quarantine records", "deid quarantine records", quarantine, phicorpus.TreeOptions{
 		// The originals stay on site: their names are searched, not their bytes.
 		NamesOnly: func(rel string) bool { return filepath.Base(rel) == "input.dcm" },
-	})
-	if err != nil {
+	}); err != nil {
 		t.Fatal(err)
 	}
-	tally.Add(hits...)
-	tally.Scanned("deid quarantine records", n)
 	for _, s := range []struct {
 		name string
 		b    *bytes.Buffer
@@ -117,15 +100,8 @@ func TestDeidPHICorpus(t *testing.T) {
 		tally.Scanned(s.name+" lines", lines)
 	}
 
-	delivered, quarantined := tally.Files()
-	t.Logf("files: %d delivered, %d quarantined; searched:\n%s", delivered, quarantined, tally.Surfaces())
-	t.Logf("planted vs. leaked (aisedge deid --profile research-default):\n%s", tally.Table())
-	t.Logf("quarantined corpus files and their reasons:\n%s", quarantineList(reasons))
-	t.Logf("utility controls:\n%s", deidControls(t, m, out, reasons))
-	t.Logf("compressed outputs decoded:\n%s", deidDecodeOutputs(t, out))
-	if leaked := tally.LeakedIDs(); len(leaked) > 0 {
-		t.Errorf("%d of %d planted identifiers leaked through aisedge deid:\n%s", len(leaked), len(m.Planted), tally.LeakReport())
-	}
+	tally.Report(t, "aisedge deid --profile research-default", "aisedge deid", reasons, deidControls(m, out, reasons),
+		"compressed outputs decoded:\n"+deidDecodeOutputs(t, out))
 }
 
 // deidDecodeOutputs decodes every compressed output (dcmtk for JPEG and
@@ -137,24 +113,21 @@ func deidDecodeOutputs(t *testing.T, out string) string {
 		dicom.JPEGBaseline8Bit: {"dcmdjpeg"}, "1.2.840.10008.1.2.4.80": {"dcmdjpls"}, "1.2.840.10008.1.2.4.81": {"dcmdjpls"},
 		"1.2.840.10008.1.2.4.90": {"gdcmconv", "--raw"}, "1.2.840.10008.1.2.4.91": {"gdcmconv", "--raw"},
 	}
+	type output struct{ path, ts string }
+	var outputs []output
+	phicorpus.WalkDICOM(out, nil, func(p string, f *dicom.File) {
+		outputs = append(outputs, output{p, f.TransferSyntax.UID})
+	})
 	var b strings.Builder
-	filepath.WalkDir(out, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return nil
-		}
-		f, err := dicom.Open(p, &dicom.ParseOptions{StopAtPixelData: true})
-		if err != nil {
-			return nil
-		}
-		ts := f.TransferSyntax.UID
-		f.Close()
+	for _, x := range outputs {
+		p, ts := x.path, x.ts
 		tool, ok := tools[ts]
 		if !ok {
-			return nil
+			continue
 		}
 		if _, err := exec.LookPath(tool[0]); err != nil {
 			fmt.Fprintf(&b, "  %s: %s not installed\n", filepath.Base(p), tool[0])
-			return nil
+			continue
 		}
 		args := append(append([]string(nil), tool[1:]...), p, filepath.Join(t.TempDir(), "decoded.dcm"))
 		if o, err := exec.Command(tool[0], args...).CombinedOutput(); err != nil {
@@ -162,56 +135,16 @@ func deidDecodeOutputs(t *testing.T, out string) string {
 		} else {
 			fmt.Fprintf(&b, "  %s (%s): decodes with %s\n", filepath.Base(p), ts, tool[0])
 		}
-		return nil
-	})
-	return b.String()
-}
-
-func quarantineList(reasons map[string][]string) string {
-	var names []string
-	for n := range reasons {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	var b strings.Builder
-	for _, n := range names {
-		fmt.Fprintf(&b, "  %-60s %s\n", n, strings.Join(reasons[n], "; "))
 	}
 	return b.String()
 }
 
 // deidControls reports, for each utility control, whether an output holds
 // it unchanged in its element.
-func deidControls(t *testing.T, m *phicorpus.Manifest, out string, quarantined map[string][]string) string {
-	t.Helper()
-	have := map[string]bool{} // tag + "=" + value
-	filepath.WalkDir(out, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return nil
-		}
-		f, err := dicom.Open(p, &dicom.ParseOptions{StopAtPixelData: true})
-		if err != nil {
-			return nil
-		}
-		defer f.Close()
-		for _, c := range m.Controls {
-			tag, _ := dicom.ParseTag(c.Path)
-			if v, _ := f.Dataset.Text(tag); v == c.Value {
-				have[c.Path+"="+c.Value] = true
-			}
-		}
-		return nil
-	})
+func deidControls(m *phicorpus.Manifest, out string, quarantined map[string][]string) string {
 	var b strings.Builder
-	for _, c := range m.Controls {
-		state := "LOST (changed or removed)"
-		switch {
-		case have[c.Path+"="+c.Value]:
-			state = "survived"
-		case quarantined[c.File] != nil:
-			state = "file quarantined"
-		}
-		fmt.Fprintf(&b, "  %-16q %s %s\n", c.Value, c.Path, state)
+	for _, c := range phicorpus.Controls(m, out, quarantined, nil) {
+		fmt.Fprintf(&b, "  %s\n", c)
 	}
 	return b.String()
 }

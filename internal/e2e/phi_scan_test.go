@@ -7,10 +7,10 @@ package e2e
 // bytes, labels, logs and events.
 
 import (
-	"encoding/json"
 	"fmt"
+	"maps"
 	"net/url"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +19,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/aisedge/aisedge/internal/dicom/charset"
+	"github.com/aisedge/aisedge/internal/testpeer/phicorpus"
 )
 
 // phiBound is what may stand next to a match for it to count.
@@ -165,59 +166,19 @@ func (c *phiCanaries) text(what, s string, bound phiBound) {
 	}
 }
 
-// phiMatcher is an Aho-Corasick automaton over the needles.
+// phiMatcher searches the needles at once (phicorpus.Matcher: Aho-Corasick,
+// ASCII case-insensitive).
 type phiMatcher struct {
 	needles []phiNeedle
-	next    [][256]int32
-	out     [][]int32 // needle indexes ending in each state (fail chain merged)
+	ac      *phicorpus.Matcher
 }
 
 func (c *phiCanaries) matcher() *phiMatcher {
-	m := &phiMatcher{needles: c.needles, next: make([][256]int32, 1), out: make([][]int32, 1)}
-	for i := range m.next[0] {
-		m.next[0][i] = -1
+	pats := make([][]byte, len(c.needles))
+	for i, n := range c.needles {
+		pats[i] = n.pat
 	}
-	for ni, n := range m.needles {
-		s := int32(0)
-		for _, b := range n.pat {
-			if m.next[s][b] < 0 {
-				var row [256]int32
-				for i := range row {
-					row[i] = -1
-				}
-				m.next = append(m.next, row)
-				m.out = append(m.out, nil)
-				m.next[s][b] = int32(len(m.next) - 1)
-			}
-			s = m.next[s][b]
-		}
-		m.out[s] = append(m.out[s], int32(ni))
-	}
-	fail := make([]int32, len(m.next))
-	var queue []int32
-	for b := range 256 {
-		if t := m.next[0][b]; t >= 0 {
-			fail[t] = 0
-			queue = append(queue, t)
-		} else {
-			m.next[0][b] = 0
-		}
-	}
-	for len(queue) > 0 {
-		s := queue[0]
-		queue = queue[1:]
-		m.out[s] = append(m.out[s], m.out[fail[s]]...)
-		for b := range 256 {
-			t := m.next[s][b]
-			if t >= 0 {
-				fail[t] = m.next[fail[s]][b]
-				queue = append(queue, t)
-			} else {
-				m.next[s][b] = m.next[fail[s]][b]
-			}
-		}
-	}
-	return m
+	return &phiMatcher{needles: c.needles, ac: phicorpus.NewMatcher(pats)}
 }
 
 // phiFinding is an identifier found somewhere.
@@ -249,31 +210,26 @@ func phiBoundOK(b phiBound, c byte) bool {
 // scan reports each needle found in data (once per needle).
 func (m *phiMatcher) scan(where string, data []byte) []phiFinding {
 	var out []phiFinding
-	var hit map[int32]bool
-	s := int32(0)
-	for i, c := range data {
-		s = m.next[s][phiFold[c]]
-		for _, ni := range m.out[s] {
-			n := &m.needles[ni]
-			start := i + 1 - len(n.pat)
-			if n.bound != phiAnywhere {
-				if start > 0 && !phiBoundOK(n.bound, data[start-1]) {
-					continue
-				}
-				if i+1 < len(data) && !phiBoundOK(n.bound, data[i+1]) {
-					continue
-				}
+	var hit map[int]bool
+	m.ac.Find(data, func(ni, start, end int) {
+		n := &m.needles[ni]
+		if n.bound != phiAnywhere {
+			if start > 0 && !phiBoundOK(n.bound, data[start-1]) {
+				return
 			}
-			if hit[ni] {
-				continue
+			if end < len(data) && !phiBoundOK(n.bound, data[end]) {
+				return
 			}
-			if hit == nil {
-				hit = map[int32]bool{}
-			}
-			hit[ni] = true
-			out = append(out, phiFinding{where: where, what: n.what, value: n.value, needle: int(ni), context: phiContext(data, start, i+1)})
 		}
-	}
+		if hit[ni] {
+			return
+		}
+		if hit == nil {
+			hit = map[int]bool{}
+		}
+		hit[ni] = true
+		out = append(out, phiFinding{where: where, what: n.what, value: n.value, needle: ni, context: phiContext(data, start, end)})
+	})
 	return out
 }
 
@@ -321,36 +277,7 @@ func (r *phiReport) scanText(m *phiMatcher, category, where, s string) {
 // it decodes to (JSON escapes ESC and other control bytes).
 func (r *phiReport) scanJSONLine(m *phiMatcher, category, where, line string) {
 	r.scan(m, category, where, []byte(line))
-	var v any
-	if json.Unmarshal([]byte(line), &v) != nil {
-		return
-	}
-	var b strings.Builder
-	var walk func(any)
-	walk = func(v any) {
-		switch x := v.(type) {
-		case string:
-			b.WriteString(x)
-			b.WriteByte('\n')
-		case []any:
-			for _, e := range x {
-				walk(e)
-			}
-		case map[string]any:
-			keys := make([]string, 0, len(x))
-			for k := range x {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			for _, k := range keys {
-				b.WriteString(k)
-				b.WriteByte('\n')
-				walk(x[k])
-			}
-		}
-	}
-	walk(v)
-	if s := b.String(); s != line {
+	if s, ok := phicorpus.JSONStrings(line); ok && s != line {
 		r.scan(m, category, where+" (decoded)", []byte(s))
 	}
 }
@@ -394,13 +321,8 @@ func (r *phiReport) fail(t testing.TB) {
 func (r *phiReport) summary() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var cats []string
-	for k := range r.scanned {
-		cats = append(cats, k)
-	}
-	sort.Strings(cats)
 	var b strings.Builder
-	for _, k := range cats {
+	for _, k := range slices.Sorted(maps.Keys(r.scanned)) {
 		fmt.Fprintf(&b, "\n  %-34s %6d item(s), %11d bytes", k, r.scanned[k], r.bytes[k])
 	}
 	return b.String()

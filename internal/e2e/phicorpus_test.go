@@ -31,7 +31,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -51,13 +50,7 @@ func TestRunPHICorpus(t *testing.T) {
 	if _, err := exec.LookPath("storescu"); err != nil {
 		t.Skip("storescu (dcmtk) not installed: run ./scripts/test")
 	}
-	corpus := filepath.Join(t.TempDir(), "corpus")
-	m := phicorpus.Generate(t, corpus, phicorpus.DefaultSeed)
-	sc, err := phicorpus.NewScanner(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("corpus: %s", m.Summary())
+	corpus, m, sc := phicorpus.Setup(t)
 	tally := phicorpus.NewTally(m)
 	tally.NotApplicable("input file names do not travel over DICOM", func(p phicorpus.Planted) bool {
 		return p.Path == phicorpus.PathInputName
@@ -69,18 +62,11 @@ func TestRunPHICorpus(t *testing.T) {
 	args := []string{"run", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--ae-title", "AISEDGE",
 		"--data-dir", dataDir, "--project", phiCorpusProject, "--profile", "research-default",
 		"--quiet-period", phiQuiet.String(), "--min-free-bytes", "-1", "--archive-dir", archive}
-	p := startProc(t, bin, args, []string{deid.SaltEnv + "=" + salt}, "")
-	w := phiWatch(dataDir, filepath.Join(base, "bucket-capture"))
-	watching := true
-	defer func() {
-		if watching {
-			w.stop()
-		}
-	}()
+	p, w, stopWatch := phiStart(t, bin, args, []string{deid.SaltEnv + "=" + salt}, base, dataDir)
+	defer stopWatch()
 
 	// Send: one association for the corpus, one per file with planted AE
 	// titles.
-	host, port, _ := strings.Cut(p.dicomAddr, ":")
 	profile := sampledata.StorescuAllSyntaxes(t)
 	bySOP := map[string]string{}
 	var common []string
@@ -96,11 +82,7 @@ func TestRunPHICorpus(t *testing.T) {
 		common = append(common, path)
 	}
 	storescu := func(calling, called string, files ...string) {
-		sargs := append(append([]string(nil), profile...), "-aet", calling, "-aec", called, host, port)
-		cmd := exec.Command("storescu", append(sargs, files...)...)
-		cmd.Env = append(os.Environ(), "TCP_NODELAY=1")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
+		if out, err := phiStorescu(profile, p.dicomAddr, calling, called, files...); err != nil {
 			t.Logf("storescu -aet %s -aec %s (%d files): %v\n%s", calling, called, len(files), err, out)
 		}
 	}
@@ -177,8 +159,7 @@ func TestRunPHICorpus(t *testing.T) {
 	if code := p.stop(); code != 0 {
 		t.Errorf("aisedge run exited with status %d after SIGTERM\n%s", code, p.tail(30))
 	}
-	w.stop()
-	watching = false
+	stopWatch()
 
 	// The search.
 	lines := p.snapshot()
@@ -189,14 +170,14 @@ func TestRunPHICorpus(t *testing.T) {
 			surface = "stdout events"
 		}
 		tally.Add(sc.ScanString(surface, where, l.raw)...)
-		if s := jsonStrings(l.raw); s != "" {
+		if s, _ := phicorpus.JSONStrings(l.raw); s != "" {
 			tally.Add(sc.ScanString(surface+" (JSON-decoded)", where, s)...)
 		}
 	}
 	tally.Scanned("process output lines", len(lines))
 	for path, body := range served {
 		tally.Add(sc.ScanBytes("HTTP endpoints", "GET "+path, body)...)
-		if s := jsonStrings(string(body)); s != "" {
+		if s, _ := phicorpus.JSONStrings(string(body)); s != "" {
 			tally.Add(sc.ScanString("HTTP endpoints (JSON-decoded)", "GET "+path, s)...)
 		}
 	}
@@ -205,23 +186,15 @@ func TestRunPHICorpus(t *testing.T) {
 		tally.Add(sc.ScanBytes("aisedge CLI output", cmd, out)...)
 	}
 	tally.Scanned("aisedge CLI commands", len(cli))
-	objects, werrs := w.objects()
-	for _, e := range werrs {
-		t.Errorf("capturing bucket objects: %s", e)
-	}
-	for path, key := range objects {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
+	objects := phiEachObject(t, w, func(key string, data []byte) {
 		tally.Add(sc.ScanLabel("bucket object keys", key, []byte(key))...)
 		if phiManifestRE.MatchString(filepath.Base(key)) {
 			tally.Add(sc.ScanLabel("MANIFEST.json (bucket)", key, data)...)
 		} else {
 			tally.Add(sc.ScanBytes("bucket objects (as they passed)", key, data)...)
 		}
-	}
-	tally.Scanned("bucket objects (as they passed)", len(objects))
+	})
+	tally.Scanned("bucket objects (as they passed)", objects)
 	sealed, staged, _ := w.manifests()
 	for key, raw := range sealed {
 		tally.Add(sc.ScanLabel("MANIFEST.json (sealed)", key, raw)...)
@@ -231,12 +204,9 @@ func TestRunPHICorpus(t *testing.T) {
 	}
 	tally.Scanned("MANIFEST.json", len(sealed)+len(staged))
 	scanTree := func(surface, dir string, o phicorpus.TreeOptions) {
-		hits, n, err := sc.ScanTree(surface, dir, o)
-		if err != nil && !os.IsNotExist(err) {
+		if err := tally.ScanTree(sc, surface, surface, dir, o); err != nil && !os.IsNotExist(err) {
 			t.Errorf("%s: %v", surface, err)
 		}
-		tally.Add(hits...)
-		tally.Scanned(surface, n)
 	}
 	scanTree("archive", archive, phicorpus.TreeOptions{})
 	scanTree("bucket (at the end)", filepath.Join(dataDir, "bucket"), phicorpus.TreeOptions{})
@@ -248,14 +218,7 @@ func TestRunPHICorpus(t *testing.T) {
 		NamesOnly: func(rel string) bool { return filepath.Base(rel) != "entry.json" },
 	})
 
-	delivered, held := tally.Files()
-	t.Logf("files: %d delivered, %d quarantined; searched:\n%s", delivered, held, tally.Surfaces())
-	t.Logf("planted vs. leaked (aisedge run, research-default, storescu):\n%s", tally.Table())
-	t.Logf("quarantined corpus files and their reasons:\n%s", corpusQuarantineList(quarantined))
-	t.Logf("utility controls:\n%s", corpusControls(m, archive, quarantined))
-	if leaked := tally.LeakedIDs(); len(leaked) > 0 {
-		t.Errorf("%d of %d planted identifiers leaked through aisedge run:\n%s", len(leaked), len(m.Planted), tally.LeakReport())
-	}
+	tally.Report(t, "aisedge run, research-default, storescu", "aisedge run", quarantined, corpusControls(m, archive, quarantined))
 }
 
 // corpusAccounted counts the instance_deidentified events and returns the
@@ -294,86 +257,18 @@ func corpusAccounted(lines []procLine, dataDir string, bySOP map[string]string) 
 	return n, quarantined
 }
 
-// jsonStrings returns the strings of a JSON document, one per line (JSON
-// escapes ESC, the ISO 2022 escape, and other control bytes), or "".
-func jsonStrings(doc string) string {
-	var v any
-	if json.Unmarshal([]byte(doc), &v) != nil {
-		return ""
-	}
-	var b strings.Builder
-	var walk func(any)
-	walk = func(v any) {
-		switch x := v.(type) {
-		case string:
-			b.WriteString(x)
-			b.WriteByte('\n')
-		case []any:
-			for _, e := range x {
-				walk(e)
-			}
-		case map[string]any:
-			for k, e := range x {
-				b.WriteString(k)
-				b.WriteByte('\n')
-				walk(e)
-			}
-		}
-	}
-	walk(v)
-	return b.String()
-}
-
-func corpusQuarantineList(q map[string][]string) string {
-	var names []string
-	for n := range q {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	var b strings.Builder
-	for _, n := range names {
-		fmt.Fprintf(&b, "  %-60s %s\n", n, strings.Join(q[n], "; "))
-	}
-	return b.String()
-}
-
 // corpusControls reports, for each utility control, whether an archived
 // file holds it unchanged and whether a scan folder is named after it.
 func corpusControls(m *phicorpus.Manifest, archive string, quarantined map[string][]string) string {
-	have, folders := map[string]bool{}, map[string]bool{}
+	folders := map[string]bool{}
 	filepath.WalkDir(archive, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return nil
-		}
-		if d.IsDir() {
+		if err == nil && d.IsDir() {
 			folders[strings.ToUpper(d.Name())] = true
-			return nil
-		}
-		if !strings.HasSuffix(p, ".dcm") {
-			return nil
-		}
-		f, err := dicom.Open(p, &dicom.ParseOptions{StopAtPixelData: true})
-		if err != nil {
-			return nil
-		}
-		defer f.Close()
-		for _, c := range m.Controls {
-			tag, _ := dicom.ParseTag(c.Path)
-			if v, _ := f.Dataset.Text(tag); v == c.Value {
-				have[c.Path+"="+c.Value] = true
-			}
 		}
 		return nil
 	})
 	var b strings.Builder
-	for _, c := range m.Controls {
-		state := "LOST (changed or removed)"
-		switch {
-		case have[c.Path+"="+c.Value]:
-			state = "survived"
-		case quarantined[c.File] != nil:
-			state = "file quarantined"
-		}
+	for _, c := range phicorpus.Controls(m, archive, quarantined, func(p string) bool { return strings.HasSuffix(p, ".dcm") }) {
 		folder := "no scan folder named after it"
 		want := strings.ToUpper(strings.Trim(strings.Map(func(r rune) rune {
 			if r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' {
@@ -386,7 +281,7 @@ func corpusControls(m *phicorpus.Manifest, archive string, quarantined map[strin
 				folder = "scan folder " + f
 			}
 		}
-		fmt.Fprintf(&b, "  %-16q %s %s; %s\n", c.Value, c.Path, state, folder)
+		fmt.Fprintf(&b, "  %s; %s\n", c, folder)
 	}
 	return b.String()
 }

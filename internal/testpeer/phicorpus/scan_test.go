@@ -3,7 +3,6 @@ package phicorpus
 import (
 	"strings"
 	"testing"
-	"unicode/utf16"
 
 	"golang.org/x/text/encoding/japanese"
 	"golang.org/x/text/encoding/simplifiedchinese"
@@ -49,18 +48,6 @@ func jis(t *testing.T, s string) []byte {
 	return b
 }
 
-func u16(s string, be bool) []byte {
-	var out []byte
-	for _, u := range utf16.Encode([]rune(s)) {
-		if be {
-			out = append(out, byte(u>>8), byte(u))
-		} else {
-			out = append(out, byte(u), byte(u>>8))
-		}
-	}
-	return out
-}
-
 // TestScannerFindsEveryForm: each encoding and spelling of a planted value
 // is found, and attributed to the right identifier.
 func TestScannerFindsEveryForm(t *testing.T) {
@@ -77,8 +64,8 @@ func TestScannerFindsEveryForm(t *testing.T) {
 		{"lower case", []byte("adaeze quinmorvus"), false, 0},
 		{"given name alone", []byte("Adaeze."), false, 0},
 		{"inside a longer word (long needle)", []byte("xQuinmorvusx"), false, 0},
-		{"UTF-16LE", u16("Name Quinmorvus", false), false, 0},
-		{"UTF-16BE", u16("Name Quinmorvus", true), false, 0},
+		{"UTF-16LE", utf16Bytes("Name Quinmorvus", false), false, 0},
+		{"UTF-16BE", utf16Bytes("Name Quinmorvus", true), false, 0},
 		{"zero-width space", []byte("Quin\u200bmorvus"), false, 0},
 		{"soft hyphen (UTF-8)", []byte("Quinmor\u00advus"), false, 0},
 		{"soft hyphen (Latin-1)", []byte("Quinmor\xadvus"), false, 0},
@@ -96,7 +83,7 @@ func TestScannerFindsEveryForm(t *testing.T) {
 		{"phone as written", []byte("tel 555.014.2233"), false, 4},
 		{"phone, other separators", []byte("(555) 014-2233"), false, 4},
 		{"phone, digits only", []byte("5550142233"), false, 4},
-		{"phone, UTF-16LE", u16("555 014 2233", false), false, 4},
+		{"phone, UTF-16LE", utf16Bytes("555 014 2233", false), false, 4},
 		{"MRN", []byte("MRN:4071826391;"), false, 5},
 		{"MRN in a UID", []byte("1.2.840.99999.4071826391.1"), false, 5},
 		{"MRN full-width", []byte("４０７１８２６３９１"), false, 5},

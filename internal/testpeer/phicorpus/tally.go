@@ -2,6 +2,8 @@ package phicorpus
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -229,13 +231,8 @@ func (t *Tally) LeakReport() string {
 func (t *Tally) Surfaces() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	var keys []string
-	for k := range t.scanned {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	var b strings.Builder
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(t.scanned)) {
 		fmt.Fprintf(&b, "  %-44s %6d item(s)\n", k, t.scanned[k])
 	}
 	return b.String()
