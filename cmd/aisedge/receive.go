@@ -29,7 +29,7 @@ func runReceive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	maxAssoc := fs.Int("max-assoc", 32, "concurrent associations limit")
 	maxPDU := fs.Uint("max-pdu", dimse.DefaultMaxPDULength, "max PDU length to receive")
 	minFree := fs.Int64("min-free-mb", 1024, "free-space watermark in MiB (negative disables)")
-	idle := fs.Duration("idle-timeout", 2*time.Minute, "idle association timeout")
+	idle := fs.Duration("idle-timeout", 30*time.Second, "idle association timeout")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	routing := fs.String("routing", "", "routing table `file` (original routing.json or native form); instances go to DIR/<project>/, unknown called AETs to DIR/__unmapped_aet__/<AET>/")
 	unknown := fs.String("unknown-aet", "", "override the policy for unknown called AETs: quarantine or reject")
@@ -87,7 +87,7 @@ func runReceive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	cfg := dimse.ServerConfig{
 		Handler: store, TempDir: tmp, MaxAssociations: *maxAssoc, MaxPDULength: uint32(*maxPDU),
-		MinFreeBytes: minFreeBytes, IdleTimeout: *idle, Logger: log,
+		MinFreeBytes: minFreeBytes, IdleTimeout: *idle, Logger: log.With("component", "dimse"),
 	}
 	// Without a routing table or an allow list the receiver admits every
 	// association, whatever AE titles it names (edge.Admitter needs a

@@ -34,10 +34,87 @@ type assoc struct {
 	writeTimeout time.Duration
 	log          *slog.Logger
 
-	// draining is set by Server.Shutdown: release at the next message
-	// boundary. kick marks a deadline forced to interrupt an idle read.
+	// draining is set by Server.Shutdown and by an eviction: release at
+	// the next message boundary. kick marks a deadline forced to interrupt
+	// an idle read. evicted tells the two apart.
 	draining atomic.Bool
 	kick     atomic.Bool
+	evicted  atomic.Bool
+
+	// src is the peer's per-source accounting key (server side).
+	src string
+	// idleSince is when the association last became idle between
+	// messages (monoNow), 0 while a message is in progress or
+	// the association is ending: only idle associations are evicted.
+	idleSince atomic.Int64
+	// meter counts the bytes read from the connection.
+	meter meter
+	// guard enforces the message deadline and the minimum transfer rate
+	// while a message is received (server side).
+	guard msgGuard
+}
+
+// meter counts the bytes read through it.
+type meter struct {
+	r io.Reader
+	n int64
+}
+
+func (m *meter) Read(p []byte) (int, error) {
+	n, err := m.r.Read(p)
+	m.n += int64(n)
+	return n, err
+}
+
+// msgGuard bounds the reception of one message: a whole-message deadline,
+// and a minimum transfer rate averaged over windows of read-wait time (time
+// spent waiting for the peer, not time this side spends writing what it
+// received), so that a peer trickling bytes cannot hold a slot.
+type msgGuard struct {
+	timeout time.Duration // whole message; 0: none
+	minRate int64         // bytes per second; 0: none
+	window  time.Duration
+
+	on       bool
+	deadline time.Time
+	used     time.Duration // read-wait time in the current window
+	n0       int64         // meter count when the window began
+}
+
+// ErrTooSlow ends an association whose peer sends a message slower than
+// ServerConfig.MinRate.
+var ErrTooSlow = errors.New("dimse: message arrives slower than the minimum transfer rate")
+
+// ErrMessageTimeout ends an association whose peer did not complete a
+// message within ServerConfig.MessageTimeout.
+var ErrMessageTimeout = errors.New("dimse: message not complete within the message timeout")
+
+// beginMessage starts guarding a message whose first PDV just arrived.
+func (a *assoc) beginMessage(now time.Time) {
+	g := &a.guard
+	g.on = true
+	g.deadline = time.Time{}
+	if g.timeout > 0 {
+		g.deadline = now.Add(g.timeout)
+	}
+	g.used = 0
+	g.n0 = a.meter.n
+}
+
+func (a *assoc) endMessage() { a.guard.on = false }
+
+// checkRate closes a completed rate window: ErrTooSlow when too few bytes
+// arrived in it.
+func (a *assoc) checkRate() error {
+	g := &a.guard
+	if g.minRate <= 0 || g.window <= 0 || g.used < g.window {
+		return nil
+	}
+	if got, want := a.meter.n-g.n0, int64(float64(g.minRate)*g.window.Seconds()); got < want {
+		return fmt.Errorf("%w: %d bytes in %s, need %d", ErrTooSlow, got, g.window, want)
+	}
+	g.used, g.n0 = 0, a.meter.n
+	return nil
 }
 
 // errDraining is returned by nextPDV when a release is due instead of a read.
@@ -60,13 +137,33 @@ func protoErr(reason AbortReason, format string, args ...any) error {
 }
 
 func newAssoc(conn net.Conn, maxRecv uint32, log *slog.Logger) *assoc {
+	a := newPendingAssoc(conn, maxRecv, log)
+	a.buffer()
+	return a
+}
+
+// newPendingAssoc is newAssoc for a connection that has not sent its
+// A-ASSOCIATE-RQ yet: PDUs are read straight from the connection (the PDU
+// reader never reads past the PDU it was asked for) and the read buffer is
+// only allocated by buffer, once the association is accepted.
+func newPendingAssoc(conn net.Conn, maxRecv uint32, log *slog.Logger) *assoc {
 	if tc, ok := conn.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
 	}
-	a := &assoc{conn: conn, br: bufio.NewReaderSize(conn, 64<<10), log: log, maxSend: DefaultMaxPDULength}
-	a.pr.r = a.br
+	a := &assoc{conn: conn, log: log, maxSend: DefaultMaxPDULength}
+	a.meter.r = conn
+	a.pr.r = &a.meter
 	a.pr.maxPData = maxRecv
 	return a
+}
+
+// buffer puts a 64 KiB read buffer between the connection and the PDU
+// reader (at a PDU boundary).
+func (a *assoc) buffer() {
+	if a.br == nil {
+		a.br = bufio.NewReaderSize(&a.meter, 64<<10)
+		a.pr.r = a.br
+	}
 }
 
 func (a *assoc) setMaxSend(peerMax uint32) {
@@ -89,28 +186,61 @@ func (a *assoc) readPDU(deadline time.Time) (PDU, error) {
 }
 
 // nextPDV returns the next PDV, reading a new P-DATA-TF PDU when needed
-// (each read with the given timeout); other PDUs are returned as other.
-// idle marks a read between messages, where a pending drain turns into
+// (within timeout of the call); other PDUs are returned as other. idle
+// marks a read between messages, where a pending drain turns into
 // errDraining. A deadline forced by Shutdown (kick) only interrupts idle
-// reads: inside a message the read resumes. PDV data aliases the read
-// buffer and is valid until the next call.
+// reads: inside a message the read resumes. Inside a guarded message
+// (beginMessage) the message deadline and the minimum rate apply too. PDV
+// data aliases the read buffer and is valid until the next call.
 func (a *assoc) nextPDV(timeout time.Duration, idle bool) (pdv *PDV, other PDU, err error) {
 	if len(a.pdvs) > 0 {
 		pdv = &a.pdvs[0]
 		a.pdvs = a.pdvs[1:]
 		return pdv, nil, nil
 	}
+	guarded := a.guard.on && !idle
+	pduDeadline := time.Now().Add(timeout)
 	for {
-		if err := a.conn.SetReadDeadline(time.Now().Add(timeout)); err != nil {
+		start := time.Now()
+		deadline := pduDeadline
+		if guarded {
+			if err := a.checkRate(); err != nil {
+				return nil, nil, err
+			}
+			if g := &a.guard; g.minRate > 0 && g.window > 0 {
+				if w := start.Add(g.window - g.used); w.Before(deadline) {
+					deadline = w
+				}
+			}
+			if d := a.guard.deadline; !d.IsZero() && d.Before(deadline) {
+				deadline = d
+			}
+		}
+		if err := a.conn.SetReadDeadline(deadline); err != nil {
 			return nil, nil, err
 		}
 		if idle && a.draining.Load() && !a.pr.midPDU() {
 			return nil, nil, errDraining
 		}
 		p, err := a.pr.next()
+		if guarded {
+			a.guard.used += time.Since(start)
+		}
 		if err != nil {
-			if isTimeout(err) && a.kick.Swap(false) {
+			if !isTimeout(err) {
+				return nil, nil, err
+			}
+			if a.kick.Swap(false) {
 				continue
+			}
+			if guarded {
+				now := time.Now()
+				if d := a.guard.deadline; !d.IsZero() && !now.Before(d) {
+					return nil, nil, ErrMessageTimeout
+				}
+				if now.Before(pduDeadline) {
+					continue // a rate window ended: checked above
+				}
 			}
 			return nil, nil, err
 		}
@@ -299,7 +429,7 @@ func (a *assoc) sendMessage(pcid byte, cmd *Command, data io.Reader, size int64)
 // closes.
 func (a *assoc) lingerClose(d time.Duration) {
 	_ = a.conn.SetReadDeadline(time.Now().Add(d))
-	_, _ = io.Copy(io.Discard, io.LimitReader(a.br, 1<<20))
+	_, _ = io.Copy(io.Discard, io.LimitReader(a.pr.r, 1<<20))
 	_ = a.conn.Close()
 }
 

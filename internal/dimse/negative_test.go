@@ -117,7 +117,11 @@ func TestUnknownCalledAET(t *testing.T) {
 }
 
 func TestConcurrencyLimit(t *testing.T) {
-	srv := startServer(t, func(c *ServerConfig) { c.MaxAssociations = 2 })
+	// The plain limit: no eviction, no wait (see lockout_test.go for them).
+	srv := startServer(t, func(c *ServerConfig) {
+		c.MaxAssociations, c.MaxAssociationsPerSource = 2, 2
+		c.EvictIdleAfter, c.SlotWait = -1, -1
+	})
 	c1 := dialT(t, srv.Addr, DialConfig{})
 	c2 := dialT(t, srv.Addr, DialConfig{})
 	_, err := Dial(context.Background(), srv.Addr, DialConfig{})
@@ -148,31 +152,7 @@ func TestConcurrencyLimit(t *testing.T) {
 // rawRQ proposes contexts and returns the raw association and the AC.
 func rawRQ(t *testing.T, addr string, rq *AssociateRQ) (*assoc, *AssociateAC) {
 	t.Helper()
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	a := newAssoc(conn, DefaultMaxPDULength, testLogger(t))
-	if rq.ProtocolVersion == 0 {
-		rq.ProtocolVersion = 1
-	}
-	if rq.ApplicationContext == "" {
-		rq.ApplicationContext = ApplicationContextName
-	}
-	if rq.CalledAET == "" {
-		rq.CalledAET = "AISEDGE"
-	}
-	if rq.CallingAET == "" {
-		rq.CallingAET = "RAW"
-	}
-	if err := a.sendPDU(rq); err != nil {
-		t.Fatal(err)
-	}
-	p, err := a.readPDU(time.Now().Add(5 * time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, p := rawRequest(t, addr, "", rq)
 	ac, ok := p.(*AssociateAC)
 	if !ok {
 		t.Fatalf("got %v, want A-ASSOCIATE-AC", p.Type())

@@ -137,6 +137,7 @@ var (
 	RejectCallingAET          = &Rejection{Result: 1, Source: 1, Reason: 3}
 	RejectCalledAET           = &Rejection{Result: 1, Source: 1, Reason: 7}
 	RejectProtocolVersion     = &Rejection{Result: 1, Source: 2, Reason: 2}
+	RejectProviderNoReason    = &Rejection{Result: 1, Source: 2, Reason: 1}
 	RejectTemporaryCongestion = &Rejection{Result: 2, Source: 3, Reason: 1}
 	RejectLocalLimitExceeded  = &Rejection{Result: 2, Source: 3, Reason: 2}
 )
@@ -184,9 +185,36 @@ func (r *Rejection) pdu() *AssociateRJ {
 	return &AssociateRJ{Result: r.Result, Source: r.Source, Reason: r.Reason}
 }
 
+// ValidAETitle reports whether aet, as received with its space padding
+// removed, is an AE value of PS3.5 §6.2: at most 16 characters of the
+// default character repertoire (ISO 646 G0, 0x20-0x7E) without backslash
+// and without control characters (NUL, ESC, LF, ...). Trailing NULs are
+// taken as padding by the decoder (C implementations that zero-fill the
+// field); a NUL anywhere else makes the title invalid. An empty title is
+// not refused here.
+func ValidAETitle(aet string) bool {
+	if len(aet) > 16 {
+		return false
+	}
+	for i := 0; i < len(aet); i++ {
+		if c := aet[i]; c < 0x20 || c > 0x7E || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
 // negotiateAccept builds the A-ASSOCIATE-AC for rq. It returns a rejection
-// when the request as a whole is unacceptable (wrong application context or
-// protocol version, or no context accepted).
+// when the request as a whole is unacceptable: wrong application context
+// or protocol version, or two presentation contexts with the same ID.
+//
+// Duplicate IDs: PS3.8 §7.1.1.13-14 and §9.3.3.2 have the acceptor return
+// one result for each proposed context, identified by its ID, and every
+// PDV names its context by that ID; two proposals under one ID cannot
+// both be answered, and answering one silently drops the other from a
+// requestor that believes it proposed it. No conformant requestor sends
+// them, so the request is refused whole (rejected-permanent, ACSE
+// service-provider, no reason given) rather than half understood.
 func negotiateAccept(rq *AssociateRQ, policy *SOPClassPolicy, maxRecv uint32) (*AssociateAC, []PresentationContext, *Rejection) {
 	if rq.ProtocolVersion&1 == 0 {
 		return nil, nil, RejectProtocolVersion
@@ -214,15 +242,21 @@ func negotiateAccept(rq *AssociateRQ, policy *SOPClassPolicy, maxRecv uint32) (*
 		// towards it for anything but its own services.
 		ac.UserInfo.RoleSelections = append(ac.UserInfo.RoleSelections, RoleSelection{SOPClassUID: rs.SOPClassUID, SCU: rs.SCU})
 	}
+	var seen [256]bool
+	for _, pc := range rq.PresentationContexts {
+		if seen[pc.ID] {
+			return nil, nil, RejectProviderNoReason
+		}
+		seen[pc.ID] = true
+	}
 	var accepted []PresentationContext
-	seen := map[byte]bool{}
 	for _, pc := range rq.PresentationContexts {
 		r := PresentationContextAC{ID: pc.ID}
 		if len(pc.TransferSyntaxes) > 0 {
 			r.TransferSyntax = pc.TransferSyntaxes[0]
 		}
 		switch {
-		case pc.ID%2 == 0 || seen[pc.ID]:
+		case pc.ID%2 == 0:
 			r.Result = ResultNoReason
 		case !policy.Accepts(pc.AbstractSyntax):
 			r.Result = ResultAbstractSyntaxNotSupported
@@ -235,7 +269,6 @@ func negotiateAccept(rq *AssociateRQ, policy *SOPClassPolicy, maxRecv uint32) (*
 				r.Result = ResultTransferSyntaxesNotSupported
 			}
 		}
-		seen[pc.ID] = true
 		ac.PresentationContexts = append(ac.PresentationContexts, r)
 	}
 	return ac, accepted, nil

@@ -655,8 +655,9 @@ func decodePData(body []byte, out *PDataTF) error {
 func trimUID(b []byte) string { return strings.TrimRight(string(b), "\x00 ") }
 
 // trimAET removes the space padding of an AE title (leading and trailing
-// spaces are not significant, PS3.5 AE).
-func trimAET(b []byte) string { return strings.Trim(string(b), " \x00") }
+// spaces are not significant, PS3.5 AE) and trailing NULs (zero-filled
+// fields); other bytes are kept for ValidAETitle to judge.
+func trimAET(b []byte) string { return strings.TrimLeft(strings.TrimRight(string(b), " \x00"), " ") }
 
 // item iterates over items "type(1) reserved(1) length(2) value".
 type itemIter struct {

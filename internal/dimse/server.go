@@ -27,22 +27,61 @@ type ServerConfig struct {
 	// file system the handler renames them into.
 	TempDir string
 
-	// MaxAssociations limits concurrent associations (default 32); further
-	// requests are rejected with "local limit exceeded".
+	// MaxAssociations limits concurrent associations (default 32). A slot
+	// is taken once a complete, acceptable A-ASSOCIATE-RQ has been read;
+	// connections that have not sent one yet do not count (see
+	// MaxPendingConnections). When every slot is taken, the association
+	// idle longest is released for the newcomer (EvictIdleAfter), or the
+	// request waits (SlotWait) and is then rejected with "local limit
+	// exceeded".
 	MaxAssociations int
+	// MaxAssociationsPerSource limits the associations of one source, an
+	// IPv4 address or an IPv6 /64 (default MaxAssociations/4, at least 1:
+	// at least four sources are needed to fill the receiver; a modality
+	// uses one association, a PACS forwarding in parallel a few). Requests
+	// beyond it are treated as if the receiver were full, but only that
+	// source's own idle associations are released for them.
+	MaxAssociationsPerSource int
+	// MaxPendingConnections bounds the connections that have not
+	// completed an A-ASSOCIATE-RQ yet, or are being rejected (default
+	// 4 x MaxAssociations, at least 64). When it is reached the oldest
+	// such connection is closed for the new one. One source may have at
+	// most 2 x MaxAssociationsPerSource of them (at least 4); its further
+	// connections are closed at once.
+	MaxPendingConnections int
+	// SlotWait is how long a request waits for a slot when none is free
+	// and no association is idle enough to be released (default 5 s;
+	// negative: no wait). Peers wait far longer for an answer (dcmtk and
+	// pynetdicom: 30 s).
+	SlotWait time.Duration
+	// EvictIdleAfter is how long an association must have been idle
+	// between messages before a full receiver releases it (A-RELEASE-RQ,
+	// as at shutdown) to admit a new request (default 2 s; negative:
+	// never). Longest idle first.
+	EvictIdleAfter time.Duration
 	// MaxPDULength is the largest P-DATA-TF PDU this side receives, offered
 	// in A-ASSOCIATE-AC (default 256 KiB).
 	MaxPDULength uint32
-	// ARTIMTimeout bounds the wait for A-ASSOCIATE-RQ after a connection is
-	// accepted, and for the peer to close or answer after a final PDU
-	// (default 30 s).
+	// ARTIMTimeout bounds the wait for a whole A-ASSOCIATE-RQ after a
+	// connection is accepted, and for the peer to close or answer after a
+	// final PDU (default 30 s).
 	ARTIMTimeout time.Duration
-	// IdleTimeout bounds the wait for the next message (default 2 min); the
+	// IdleTimeout bounds the wait for the next message (default 30 s); the
 	// association is aborted when it expires.
 	IdleTimeout time.Duration
 	// DataTimeout bounds the wait for each PDU inside a message (default
 	// 60 s): a stalled sender is aborted and its partial instance dropped.
 	DataTimeout time.Duration
+	// MessageTimeout bounds the reception of a whole message, command and
+	// data set (default 30 min: 4 GiB at 2.3 MiB/s; negative: none).
+	MessageTimeout time.Duration
+	// MinRate is the minimum transfer rate of a message in bytes per
+	// second, averaged over MinRateWindow of waiting for the peer (default
+	// 8 KiB/s over 20 s; negative: none). A slower sender is aborted and
+	// its partial instance dropped, so that trickled bytes cannot hold a
+	// slot.
+	MinRate       int64
+	MinRateWindow time.Duration
 	// WriteTimeout bounds each write to the peer (default 60 s).
 	WriteTimeout time.Duration
 	// MinFreeBytes is the free-space watermark of TempDir's file system:
@@ -51,15 +90,17 @@ type ServerConfig struct {
 
 	// SOPClasses decides which abstract syntaxes are accepted.
 	SOPClasses SOPClassPolicy
-	// Admit, when set, is asked about every association request after the
-	// concurrency check; a non-nil Rejection is sent as A-ASSOCIATE-RJ.
+	// Admit, when set, is asked about every association request with valid
+	// AE titles, before a slot is taken; a non-nil Rejection is sent as
+	// A-ASSOCIATE-RJ.
 	Admit func(info *AssociationInfo) *Rejection
 	// Validate checks a received data set before it is fsynced and handed
 	// over; the default (ValidateInstance) parses it and compares its SOP
 	// Class and Instance UIDs with the command. Return a *StatusError.
 	Validate func(in *Instance, r io.ReaderAt) error
 
-	// Logger receives JSON-friendly structured logs; UIDs are hashed.
+	// Logger receives JSON-friendly structured logs; UIDs are hashed. It
+	// is used as given: the caller adds its attributes (component=dimse).
 	Logger *slog.Logger
 	// UIDHash keys the hashes that logs show for SOP Instance UIDs; nil
 	// gives a key of the process's own (RandomUIDHasher).
@@ -89,12 +130,18 @@ type Metrics struct {
 	StoresFailed         atomic.Int64
 	BytesReceived        atomic.Int64
 	Active               atomic.Int64
+	// AssociationsEvicted counts idle associations released to admit a
+	// request; ConnectionsDropped counts connections closed before their
+	// A-ASSOCIATE-RQ (over the pending bounds).
+	AssociationsEvicted atomic.Int64
+	ConnectionsDropped  atomic.Int64
 }
 
 // MetricsSnapshot is a copy of Metrics.
 type MetricsSnapshot struct {
 	AssociationsAccepted, AssociationsRejected, AssociationsAborted int64
 	Echoes, StoresOK, StoresFailed, BytesReceived, Active           int64
+	AssociationsEvicted, ConnectionsDropped                         int64
 }
 
 // Snapshot copies the counters.
@@ -108,6 +155,8 @@ func (m *Metrics) Snapshot() MetricsSnapshot {
 		StoresFailed:         m.StoresFailed.Load(),
 		BytesReceived:        m.BytesReceived.Load(),
 		Active:               m.Active.Load(),
+		AssociationsEvicted:  m.AssociationsEvicted.Load(),
+		ConnectionsDropped:   m.ConnectionsDropped.Load(),
 	}
 }
 
@@ -116,20 +165,21 @@ var ErrServerClosed = errors.New("dimse: server closed")
 
 // Server is a C-ECHO and C-STORE service class provider.
 //
-// Per association:
+// Per association (admission: see admission.go):
 //
-//	accept ─ARTIM─▶ A-ASSOCIATE-RQ ─┬─ over limit / Admit refuses / nothing acceptable ─▶ A-ASSOCIATE-RJ, close
-//	                                └─ A-ASSOCIATE-AC ─▶ idle ◀───────────────┐
+//	accept (pending) ─ARTIM─▶ A-ASSOCIATE-RQ ─┬─ bad AE title / Admit refuses / nothing acceptable ─▶ A-ASSOCIATE-RJ, close
+//	                                          ├─ no slot within SlotWait ─▶ A-ASSOCIATE-RJ, close
+//	                                          └─ slot ─▶ A-ASSOCIATE-AC ─▶ idle ◀───────────────┐
 //	idle ─ command PDVs ─▶ C-ECHO: RSP ───────────────────────────────────────┤
 //	     └─ C-STORE: data PDVs ─▶ temp file ─▶ validate ─▶ fsync ─▶ Handler ─▶ RSP
 //	idle ─ A-RELEASE-RQ ─▶ A-RELEASE-RP, close
-//	idle ─ Shutdown ─▶ A-RELEASE-RQ ─▶ wait A-RELEASE-RP (ARTIM), close
+//	idle ─ Shutdown / evicted ─▶ A-RELEASE-RQ ─▶ wait A-RELEASE-RP (3 s), close
+//	message ─ MessageTimeout / under MinRate ─▶ A-ABORT
 //	any  ─ A-ABORT / timeout / protocol error ─▶ partial instance deleted, close
 type Server struct {
 	cfg     ServerConfig
 	log     *slog.Logger
-	sem     chan struct{}
-	spare   chan struct{} // connections beyond the limit that get an RJ
+	gate    *gate
 	baseCtx context.Context
 	cancel  context.CancelFunc
 
@@ -160,6 +210,13 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if cfg.MaxAssociations <= 0 {
 		cfg.MaxAssociations = 32
 	}
+	if cfg.MaxAssociationsPerSource <= 0 {
+		cfg.MaxAssociationsPerSource = max(1, cfg.MaxAssociations/4)
+	}
+	cfg.MaxAssociationsPerSource = min(cfg.MaxAssociationsPerSource, cfg.MaxAssociations)
+	if cfg.MaxPendingConnections <= 0 {
+		cfg.MaxPendingConnections = max(64, 4*cfg.MaxAssociations)
+	}
 	if cfg.MaxPDULength == 0 {
 		cfg.MaxPDULength = DefaultMaxPDULength
 	}
@@ -172,9 +229,28 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		}
 	}
 	def(&cfg.ARTIMTimeout, 30*time.Second)
-	def(&cfg.IdleTimeout, 2*time.Minute)
+	def(&cfg.IdleTimeout, 30*time.Second)
 	def(&cfg.DataTimeout, time.Minute)
 	def(&cfg.WriteTimeout, time.Minute)
+	def(&cfg.MinRateWindow, 20*time.Second)
+	// Zero takes the default, negative disables.
+	orDefault := func(d *time.Duration, v time.Duration) {
+		switch {
+		case *d == 0:
+			*d = v
+		case *d < 0:
+			*d = -1
+		}
+	}
+	orDefault(&cfg.SlotWait, 5*time.Second)
+	orDefault(&cfg.EvictIdleAfter, 2*time.Second)
+	orDefault(&cfg.MessageTimeout, 30*time.Minute)
+	switch {
+	case cfg.MinRate == 0:
+		cfg.MinRate = 8 << 10
+	case cfg.MinRate < 0:
+		cfg.MinRate = -1
+	}
 	if cfg.MinFreeBytes == 0 {
 		cfg.MinFreeBytes = 1 << 30
 	}
@@ -193,16 +269,18 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Server{
+	s := &Server{
 		cfg:       cfg,
-		log:       log.With("component", "dimse"),
-		sem:       make(chan struct{}, cfg.MaxAssociations),
-		spare:     make(chan struct{}, 16),
+		log:       log,
 		baseCtx:   ctx,
 		cancel:    cancel,
 		listeners: map[net.Listener]struct{}{},
 		conns:     map[*assoc]struct{}{},
-	}, nil
+	}
+	s.gate = newGate(cfg.MaxAssociations, cfg.MaxAssociationsPerSource,
+		cfg.MaxPendingConnections, max(4, 2*cfg.MaxAssociationsPerSource), cfg.EvictIdleAfter,
+		func(n int) { s.Metrics.Active.Store(int64(n)) })
+	return s, nil
 }
 
 // ListenAndServe listens on the TCP address and serves.
@@ -248,8 +326,18 @@ func (s *Server) Serve(ln net.Listener) error {
 			return err
 		}
 		backoff = 0
+		pc, evicted := s.gate.enter(conn)
+		if evicted != nil {
+			s.Metrics.ConnectionsDropped.Add(1)
+			evicted.Close()
+		}
+		if pc == nil {
+			s.Metrics.ConnectionsDropped.Add(1)
+			conn.Close()
+			continue
+		}
 		s.wg.Add(1)
-		go s.serveConn(conn)
+		go s.serveConn(conn, pc)
 	}
 }
 
@@ -268,6 +356,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		_ = a.conn.SetReadDeadline(time.Now())
 	}
 	s.mu.Unlock()
+	s.gate.wake() // requests waiting for a slot are refused now
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
 	select {
@@ -296,6 +385,7 @@ func (s *Server) Close() error {
 		a.conn.Close()
 	}
 	s.mu.Unlock()
+	s.gate.wake()
 	go func() { s.wg.Wait(); s.stopPool() }()
 	return nil
 }
@@ -333,33 +423,31 @@ func (s *Server) track(a *assoc, on bool) {
 	s.mu.Unlock()
 }
 
-func (s *Server) serveConn(conn net.Conn) {
+func (s *Server) serveConn(conn net.Conn, pc *pconn) {
 	defer s.wg.Done()
-	full := false
-	select {
-	case s.sem <- struct{}{}:
-		defer func() { <-s.sem }()
-	default:
-		full = true
-		select {
-		case s.spare <- struct{}{}:
-			defer func() { <-s.spare }()
-		default:
-			s.Metrics.AssociationsRejected.Add(1)
-			conn.Close()
-			return
-		}
-	}
+	defer s.gate.leave(pc)
 	id := fmt.Sprintf("%08x", rand.Uint32())
 	log := s.log.With("assoc", id, "remote", conn.RemoteAddr().String())
-	a := newAssoc(conn, s.cfg.MaxPDULength, log)
+	a := newPendingAssoc(conn, s.cfg.MaxPDULength, log)
 	a.id = id
+	a.src = pc.src
 	a.writeTimeout = s.cfg.WriteTimeout
+	a.guard.timeout = max(s.cfg.MessageTimeout, 0)
+	a.guard.minRate = max(s.cfg.MinRate, 0)
+	a.guard.window = s.cfg.MinRateWindow
 	s.track(a, true)
 	defer s.track(a, false)
 	defer conn.Close()
+	defer s.gate.free(a)
 
-	p, err := a.readPDU(time.Now().Add(s.cfg.ARTIMTimeout))
+	// ARTIM bounds the whole request, however slowly it trickles in.
+	if err := conn.SetReadDeadline(time.Now().Add(s.cfg.ARTIMTimeout)); err != nil {
+		return
+	}
+	if a.draining.Load() {
+		return // Shutdown came before the deadline was set: its kick is lost
+	}
+	p, err := a.pr.next()
 	if err != nil {
 		log.Info("no association request", "err", err)
 		var pe *PDUError
@@ -383,8 +471,10 @@ func (s *Server) serveConn(conn net.Conn) {
 	}
 	var rej *Rejection
 	switch {
-	case full:
-		rej = RejectLocalLimitExceeded
+	case !ValidAETitle(rq.CalledAET):
+		rej = RejectCalledAET
+	case !ValidAETitle(rq.CallingAET):
+		rej = RejectCallingAET
 	case s.shutting.Load():
 		rej = RejectTemporaryCongestion
 	case s.cfg.Admit != nil:
@@ -395,34 +485,65 @@ func (s *Server) serveConn(conn net.Conn) {
 	if rej == nil {
 		ac, accepted, rej = negotiateAccept(rq, &s.cfg.SOPClasses, s.cfg.MaxPDULength)
 	}
+	if rej == nil {
+		rej = s.takeSlot(a, pc)
+	}
 	if rej != nil {
 		s.Metrics.AssociationsRejected.Add(1)
 		log.Warn("association rejected", "reason", rej.reasonText())
 		if err := a.sendPDU(rej.pdu()); err == nil {
-			a.lingerClose(s.cfg.ARTIMTimeout)
+			a.lingerClose(s.lingerFor())
 		}
 		return
 	}
+	s.gate.leave(pc) // a slot now bounds this connection
 	if err := a.sendPDU(ac); err != nil {
 		log.Info("sending A-ASSOCIATE-AC failed", "err", err)
 		return
 	}
+	a.buffer()
 	for i := range accepted {
 		a.contexts[accepted[i].ID] = &accepted[i]
 	}
 	a.setMaxSend(rq.UserInfo.MaxPDULength)
 	s.Metrics.AssociationsAccepted.Add(1)
-	s.Metrics.Active.Add(1)
-	defer s.Metrics.Active.Add(-1)
 	log.Info("association accepted", "proposed", len(rq.PresentationContexts), "accepted", len(accepted),
 		"peer_max_pdu", rq.UserInfo.MaxPDULength, "peer_impl", rq.UserInfo.ImplementationVersionName)
 	s.serveAssoc(a)
 }
 
+// takeSlot takes an association slot for a, releasing the longest idle
+// association when the receiver (or a's source) is full, or waiting up to
+// SlotWait.
+func (s *Server) takeSlot(a *assoc, pc *pconn) *Rejection {
+	s.gate.setWaiting(pc, true)
+	defer s.gate.setWaiting(pc, false)
+	deadline := time.Now()
+	if s.cfg.SlotWait > 0 {
+		deadline = deadline.Add(s.cfg.SlotWait)
+	}
+	victim, rej := s.gate.acquire(a, deadline, s.shutting.Load)
+	if victim != nil {
+		s.Metrics.AssociationsEvicted.Add(1)
+		attrs := []any{"for_assoc", a.id}
+		if since := victim.idleSince.Load(); since != 0 {
+			attrs = append(attrs, "idle", time.Duration(monoNow()-since).Round(time.Millisecond).String())
+		}
+		victim.log.Info("releasing the longest idle association for a new request", attrs...)
+		victim.evicted.Store(true)
+		victim.draining.Store(true)
+		victim.kick.Store(true)
+		_ = victim.conn.SetReadDeadline(time.Now())
+	}
+	return rej
+}
+
 // serveAssoc runs the data transfer phase until release, abort or error.
 func (s *Server) serveAssoc(a *assoc) {
 	for {
+		a.idleSince.Store(monoNow())
 		pdv, other, err := a.nextPDV(s.cfg.IdleTimeout, true)
+		a.idleSince.Store(0)
 		if err != nil {
 			switch {
 			case errors.Is(err, errDraining):
@@ -445,10 +566,12 @@ func (s *Server) serveAssoc(a *assoc) {
 		if other != nil {
 			switch other.(type) {
 			case *ReleaseRQ:
-				if err := a.sendPDU(&ReleaseRP{}); err == nil {
-					a.lingerClose(s.cfg.ARTIMTimeout)
-				}
+				err := a.sendPDU(&ReleaseRP{})
 				a.log.Info("association released")
+				s.gate.free(a) // the association is over, however long the peer lingers
+				if err == nil {
+					a.lingerClose(s.lingerFor())
+				}
 			case *Abort:
 				s.Metrics.AssociationsAborted.Add(1)
 				a.log.Info("association aborted by peer")
@@ -459,11 +582,17 @@ func (s *Server) serveAssoc(a *assoc) {
 			}
 			return
 		}
-		if err := s.handleMessage(a, pdv); err != nil {
+		a.beginMessage(time.Now())
+		err = s.handleMessage(a, pdv)
+		a.endMessage()
+		if err != nil {
 			s.Metrics.AssociationsAborted.Add(1)
-			if errors.Is(err, ErrPeerAborted) {
+			switch {
+			case errors.Is(err, ErrPeerAborted):
 				a.log.Info("association aborted by peer during a message")
-			} else {
+			case errors.Is(err, ErrTooSlow), errors.Is(err, ErrMessageTimeout):
+				a.log.Warn("peer too slow; aborting association", "err", err)
+			default:
 				a.log.Warn("association failed during a message", "err", err)
 			}
 			a.abortFor(err)
@@ -475,9 +604,20 @@ func (s *Server) serveAssoc(a *assoc) {
 // releaseWait bounds the wait for A-RELEASE-RP after a shutdown release.
 const releaseWait = 3 * time.Second
 
+// lingerFor is how long to wait for the peer to close after a final PDU:
+// ARTIM, but no longer than releaseWait once shutting down.
+func (s *Server) lingerFor() time.Duration {
+	if s.shutting.Load() {
+		return min(s.cfg.ARTIMTimeout, releaseWait)
+	}
+	return s.cfg.ARTIMTimeout
+}
+
 // release runs an acceptor-initiated release (graceful shutdown).
 func (s *Server) release(a *assoc) {
-	a.log.Info("releasing association for shutdown")
+	if !a.evicted.Load() { // an eviction was logged when decided
+		a.log.Info("releasing association for shutdown")
+	}
 	if err := a.sendPDU(&ReleaseRQ{}); err != nil {
 		return
 	}
