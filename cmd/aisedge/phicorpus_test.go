@@ -12,6 +12,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -22,6 +23,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aisedge/aisedge/internal/deid"
 	"github.com/aisedge/aisedge/internal/dicom"
 	"github.com/aisedge/aisedge/internal/testpeer/phicorpus"
 )
@@ -49,15 +51,21 @@ func TestDeidPHICorpus(t *testing.T) {
 	})
 
 	// Which inputs were quarantined: the quarantine folder is named after
-	// the input's SHA-256.
+	// a keyed hash of the input (HMAC-SHA256 under the key's log-id
+	// sub-key), never an unkeyed digest.
+	keys, err := deid.NewKeys(deidTestSalt)
+	if err != nil {
+		t.Fatal(err)
+	}
 	reasons := map[string][]string{}
 	for _, f := range m.Files {
 		b, err := os.ReadFile(filepath.Join(corpus, filepath.FromSlash(f.Name)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		sum := sha256.Sum256(b)
-		id := hex.EncodeToString(sum[:])[:16]
+		h := hmac.New(sha256.New, keys.LogKey())
+		h.Write(b)
+		id := hex.EncodeToString(h.Sum(nil))[:16]
 		rj, err := os.ReadFile(filepath.Join(quarantine, id, "reason.json"))
 		if err != nil {
 			tally.Deliver(f.Name)
