@@ -343,7 +343,10 @@ func (r *renderer) hubConfig() ([]byte, error) {
 	return marshalConfig(struct {
 		Hub *config.Hub `yaml:"hub"`
 	}{&config.Hub{
-		DataDir: podStateDir,
+		// A folder of the volume, not its root: a provisioner may leave
+		// the root world-writable (local-path makes it 0777), which the
+		// hub refuses for its state; this folder it creates 0700 itself.
+		DataDir: podStateDir + "/hub",
 		S3: config.S3{Endpoint: seaweedS3URL, Bucket: m.S3.Bucket,
 			AccessKeyFile: podS3Dir + "/access-key", SecretKeyFile: podS3Dir + "/secret-key"},
 		Prefix: "staged/",
