@@ -6,82 +6,40 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aisedge/aisedge/internal/dicom"
 )
 
-var (
-	portsMu    sync.Mutex
-	portsGiven = map[int]bool{}
-)
-
-// freePort returns a loopback port that was free a moment ago and has not
-// been handed out before in this test process (peers that take two ports
-// must not get the same one twice).
-func freePort(t testing.TB) int {
+// startStorescp runs dcmtk storescp with opts (before its port) until the
+// test ends and returns its address, once it answers a C-ECHO.
+func startStorescp(t *testing.T, opts ...string) string {
 	t.Helper()
-	portsMu.Lock()
-	defer portsMu.Unlock()
-	for {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
-		if !portsGiven[p] {
-			portsGiven[p] = true
-			return p
-		}
-	}
+	p := startPeer(t, "storescp.log", "storescp", 1,
+		func(p []int, _ int) []string { return append(append([]string{}, opts...), strconv.Itoa(p[0])) },
+		func(p []int, timeout time.Duration) error {
+			return echo(fmt.Sprintf("127.0.0.1:%d", p[0]), "STORESCP", timeout)
+		}, nil)
+	return fmt.Sprintf("127.0.0.1:%d", p.ports[0])
 }
 
-func waitPort(t testing.TB, addr string, d time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("nothing listens on %s after %s", addr, d)
-}
-
-// startProcess runs a peer program until the test ends.
-func startProcess(t testing.TB, logName string, name string, args ...string) {
-	t.Helper()
-	needBinary(t, name)
-	cmd := exec.Command(name, args...)
-	cmd.Env = append(os.Environ(), "TCP_NODELAY=1")
-	logf, err := os.Create(filepath.Join(t.TempDir(), logName))
+// echo checks with a C-ECHO that a DICOM peer serves addr (within
+// timeout).
+func echo(addr, aet string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	c, err := Dial(ctx, addr, DialConfig{CalledAET: aet, Timeout: timeout})
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		logf.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(logf.Name())
-			t.Logf("%s log:\n%s", name, tail(string(b), 30))
-		}
-	})
+	defer c.Release()
+	return c.Echo(ctx)
 }
 
 func corpusInstances(t testing.TB, files []*sourceFile) []*FileInstance {
@@ -110,7 +68,8 @@ func TestReadFileInstanceRejects(t *testing.T) {
 
 func sendAll(t *testing.T, addr string, files []*FileInstance, opts SendOptions) SendSummary {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	// A ceiling, not a budget.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*patience)
 	defer cancel()
 	if opts.Dial.CalledAET == "" {
 		opts.Dial.CalledAET = "AISEDGE"
@@ -152,15 +111,12 @@ func TestSendTranscodes(t *testing.T) {
 		pick = append(pick, sf)
 	}
 	fis := corpusInstances(t, pick)
-	needBinary(t, "storescp")
-	port := freePort(t)
 	dir := t.TempDir()
 	// storescp +xi: accepts Implicit VR Little Endian only.
-	startProcess(t, "storescp.log", "storescp", "+xi", "-pm", "+uf", "-od", dir, fmt.Sprint(port))
-	waitPort(t, fmt.Sprintf("127.0.0.1:%d", port), 10*time.Second)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	addr := startStorescp(t, "+xi", "-pm", "+uf", "-od", dir)
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
 	defer cancel()
-	sum := SendFiles(ctx, fmt.Sprintf("127.0.0.1:%d", port), fis, SendOptions{Dial: DialConfig{CalledAET: "STORESCP"}})
+	sum := SendFiles(ctx, addr, fis, SendOptions{Dial: DialConfig{CalledAET: "STORESCP"}})
 	for _, f := range sum.Failures {
 		if transcodable(f.File.TransferSyntaxUID) {
 			t.Errorf("%s (%s): %v", filepath.Base(f.File.Path), uidName(f.File.TransferSyntaxUID), f.Err)
@@ -220,12 +176,9 @@ func containsMatch(t testing.TB, cands []*dicom.File, sf *sourceFile, strict boo
 func TestSendToStorescp(t *testing.T) {
 	_, files := testCorpus(t)
 	fis := corpusInstances(t, files)
-	needBinary(t, "storescp")
-	port := freePort(t)
 	dir := t.TempDir()
-	startProcess(t, "storescp.log", "storescp", "+xa", "-pm", "+B", "+uf", "-od", dir, fmt.Sprint(port))
-	waitPort(t, fmt.Sprintf("127.0.0.1:%d", port), 10*time.Second)
-	sendAll(t, fmt.Sprintf("127.0.0.1:%d", port), fis, SendOptions{Dial: DialConfig{CalledAET: "STORESCP"}, PerAssociation: 50, Parallel: 2})
+	addr := startStorescp(t, "+xa", "-pm", "+B", "+uf", "-od", dir)
+	sendAll(t, addr, fis, SendOptions{Dial: DialConfig{CalledAET: "STORESCP"}, PerAssociation: 50, Parallel: 2})
 	// Bit-preserving storescp keeps the received data set bytes.
 	got := map[string][][]byte{}
 	entries, _ := os.ReadDir(dir)
@@ -266,40 +219,40 @@ type orthanc struct {
 // maps names to [AET, host, port].
 func startOrthanc(t testing.TB, modalities map[string][]any) *orthanc {
 	t.Helper()
-	needBinary(t, "Orthanc")
 	dir := t.TempDir()
-	o := &orthanc{DICOMPort: freePort(t)}
-	httpPort := freePort(t)
-	o.HTTP = fmt.Sprintf("http://127.0.0.1:%d", httpPort)
-	cfg := map[string]any{
-		"Name": "aisedge-test", "StorageDirectory": filepath.Join(dir, "db"), "IndexDirectory": filepath.Join(dir, "db"),
-		"HttpPort": httpPort, "DicomPort": o.DICOMPort, "DicomAet": "ORTHANC",
-		"RemoteAccessAllowed": false, "AuthenticationEnabled": false, "HttpServerEnabled": true,
-		"DicomModalities": modalities, "Plugins": []string{}, "LuaScripts": []string{},
-		"DicomCheckCalledAet": false, "UnknownSopClassAccepted": true, "StorageCompression": false,
-		"DicomScpTimeout": 30, "SyncStorageArea": false,
-	}
-	b, _ := json.Marshal(cfg)
-	cfgPath := filepath.Join(dir, "orthanc.json")
-	if err := os.WriteFile(cfgPath, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	startProcess(t, "orthanc.log", "Orthanc", cfgPath)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(o.HTTP + "/system")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
+	// The name /system reports tells this Orthanc from any other server
+	// that took its HTTP port.
+	name := fmt.Sprintf("aisedge-test-%d-%d", os.Getpid(), time.Now().UnixNano())
+	p := startPeer(t, "orthanc.log", "Orthanc", 2, func(p []int, attempt int) []string {
+		db := filepath.Join(dir, fmt.Sprint("db", attempt))
+		cfg := map[string]any{
+			"Name": name, "StorageDirectory": db, "IndexDirectory": db,
+			"HttpPort": p[1], "DicomPort": p[0], "DicomAet": "ORTHANC",
+			"RemoteAccessAllowed": false, "AuthenticationEnabled": false, "HttpServerEnabled": true,
+			"DicomModalities": modalities, "Plugins": []string{}, "LuaScripts": []string{},
+			"DicomCheckCalledAet": false, "UnknownSopClassAccepted": true, "StorageCompression": false,
+			"DicomScpTimeout": 30, "SyncStorageArea": false,
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Orthanc not ready: %v", err)
+		b, _ := json.Marshal(cfg)
+		cfgPath := filepath.Join(dir, fmt.Sprintf("orthanc%d.json", attempt))
+		if err := os.WriteFile(cfgPath, b, 0o644); err != nil {
+			t.Fatal(err)
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return o
+		return []string{cfgPath}
+	}, func(p []int, timeout time.Duration) error {
+		c := &http.Client{Timeout: timeout}
+		resp, err := c.Get(fmt.Sprintf("http://127.0.0.1:%d/system", p[1]))
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		var sys struct{ Name string }
+		if err := json.NewDecoder(resp.Body).Decode(&sys); err != nil || resp.StatusCode != 200 || sys.Name != name {
+			return fmt.Errorf("GET /system: %s, name %q (%v)", resp.Status, sys.Name, err)
+		}
+		return echo(fmt.Sprintf("127.0.0.1:%d", p[0]), "ORTHANC", timeout)
+	}, nil)
+	return &orthanc{HTTP: fmt.Sprintf("http://127.0.0.1:%d", p.ports[1]), DICOMPort: p.ports[0]}
 }
 
 func (o *orthanc) do(t testing.TB, method, path string, body io.Reader, out any) {

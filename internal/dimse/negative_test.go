@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -91,7 +92,7 @@ func TestUnknownCalledAET(t *testing.T) {
 		}
 		c.Release()
 		// A real peer sees the same rejection.
-		out, err := runTool(t, 20*time.Second, "echoscu", "-aec", "NOBODY", "127.0.0.1", srv.Port)
+		out, err := runTool(t, patience, "echoscu", "-aec", "NOBODY", "127.0.0.1", srv.Port)
 		if err == nil || !strings.Contains(out, "Called AE Title Not Recognized") {
 			t.Errorf("echoscu: %v\n%s", err, out)
 		}
@@ -134,8 +135,9 @@ func TestConcurrencyLimit(t *testing.T) {
 	}
 	c1.Release()
 	c2.Release()
-	// A freed slot is usable again.
-	deadline := time.Now().Add(5 * time.Second)
+	// A freed slot is usable again (once the server has seen the
+	// releases).
+	deadline := time.Now().Add(patience)
 	for {
 		c, err := Dial(context.Background(), srv.Addr, DialConfig{})
 		if err == nil {
@@ -283,7 +285,7 @@ func assertNothingStored(t *testing.T, srv *testServer) {
 	if n := len(srv.Store.all()); n != 0 {
 		t.Errorf("%d instances stored", n)
 	}
-	deadline := time.Now().Add(2 * time.Second)
+	deadline := time.Now().Add(patience)
 	for {
 		// Empty files are the receiver's pre-created spares.
 		var left []string
@@ -326,7 +328,7 @@ func TestAbortMidInstance(t *testing.T) {
 
 func waitMetric(t *testing.T, ok func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(patience)
 	for !ok() {
 		if time.Now().After(deadline) {
 			t.Fatal("condition not reached")
@@ -336,15 +338,16 @@ func waitMetric(t *testing.T, ok func() bool) {
 }
 
 func TestStalledPeer(t *testing.T) {
+	// ARTIM stays at its default here: a short one could end an
+	// association whose request the test was slow to send.
 	srv := startServer(t, func(c *ServerConfig) {
 		c.DataTimeout = 300 * time.Millisecond
 		c.IdleTimeout = 400 * time.Millisecond
-		c.ARTIMTimeout = 300 * time.Millisecond
 	})
 	t.Run("mid-instance", func(t *testing.T) {
 		a, pcid := ctContext(t, srv.Addr)
 		sendPartial(t, a, pcid, 4)
-		if last := expectEnd(t, a, 3*time.Second); last != TypeAbort {
+		if last := expectEnd(t, a, patience); last != TypeAbort {
 			t.Errorf("last PDU %v, want A-ABORT", last)
 		}
 		assertNothingStored(t, srv)
@@ -352,7 +355,7 @@ func TestStalledPeer(t *testing.T) {
 	t.Run("idle", func(t *testing.T) {
 		a, _ := ctContext(t, srv.Addr)
 		start := time.Now()
-		if last := expectEnd(t, a, 3*time.Second); last != TypeAbort {
+		if last := expectEnd(t, a, patience); last != TypeAbort {
 			t.Errorf("last PDU %v, want A-ABORT", last)
 		}
 		if d := time.Since(start); d < 300*time.Millisecond {
@@ -360,12 +363,13 @@ func TestStalledPeer(t *testing.T) {
 		}
 	})
 	t.Run("no-request", func(t *testing.T) {
+		srv := startServer(t, func(c *ServerConfig) { c.ARTIMTimeout = 300 * time.Millisecond })
 		conn, err := net.Dial("tcp", srv.Addr)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer conn.Close()
-		conn.SetReadDeadline(time.Now().Add(3 * time.Second))
+		conn.SetReadDeadline(time.Now().Add(patience))
 		if _, err := conn.Read(make([]byte, 1)); err != io.EOF {
 			t.Errorf("ARTIM: read %v, want EOF", err)
 		}
@@ -373,7 +377,7 @@ func TestStalledPeer(t *testing.T) {
 	t.Run("half-pdu", func(t *testing.T) {
 		a, _ := ctContext(t, srv.Addr)
 		a.write([]byte{4, 0, 0, 0, 1, 0, 0, 0}) // P-DATA header promising 256 bytes
-		expectEnd(t, a, 3*time.Second)
+		expectEnd(t, a, patience)
 	})
 }
 
@@ -418,7 +422,7 @@ func TestMalformedPDUs(t *testing.T) {
 			if err := a.write(c.send); err != nil {
 				t.Fatal(err)
 			}
-			p, err := a.readPDU(time.Now().Add(3 * time.Second))
+			p, err := a.readPDU(time.Now().Add(patience))
 			if err != nil {
 				if c.wantAbort {
 					t.Fatalf("no A-ABORT: %v", err)
@@ -432,7 +436,7 @@ func TestMalformedPDUs(t *testing.T) {
 			if c.checkReason && (ab.Source != AbortSourceServiceProvider || ab.Reason != c.wantReason) {
 				t.Errorf("abort source %d reason %d, want 2/%d", ab.Source, ab.Reason, c.wantReason)
 			}
-			expectEnd(t, a, 3*time.Second)
+			expectEnd(t, a, patience)
 		})
 	}
 	// The server is still fine.
@@ -527,11 +531,11 @@ func TestGracefulShutdown(t *testing.T) {
 	<-h.entered
 	shut := make(chan error, 1)
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), patience)
 		defer cancel()
 		shut <- srv.Shutdown(ctx)
 	}()
-	time.Sleep(100 * time.Millisecond)
+	waitShutting(t, srv)
 	// New associations are refused while draining.
 	if _, err := Dial(context.Background(), srv.Addr, DialConfig{}); err == nil {
 		t.Error("new association accepted during shutdown")
@@ -634,36 +638,52 @@ func TestStaleTempsRemoved(t *testing.T) {
 
 // TestShutdownWithStorescu stops the receiver while dcmtk storescu is
 // sending: every instance storescu was told is stored must be stored, and
-// the release from this side must not make storescu hang.
+// the release from this side must not make storescu hang. The receiver
+// holds the instance after the first ten until the shutdown has begun, so
+// the shutdown comes mid-transfer however fast or slow the machine is.
 func TestShutdownWithStorescu(t *testing.T) {
 	needBinary(t, "storescu")
 	_, files := testCorpus(t)
-	srv := startServer(t, func(c *ServerConfig) {
-		inner := c.Handler
-		c.Handler = StoreFunc(func(ctx context.Context, in *Instance) error {
-			time.Sleep(20 * time.Millisecond)
-			return inner.Store(ctx, in)
-		})
-	})
 	var paths []string
 	for _, sf := range files {
 		if isUncompressed(sf.TS) {
 			paths = append(paths, sf.Path)
 		}
 	}
+	const before = 10
+	if len(paths) < before+2 {
+		t.Fatalf("%d uncompressed files, want more than %d", len(paths), before+1)
+	}
+	var n atomic.Int64
+	gate := make(chan struct{})
+	srv := startServer(t, func(c *ServerConfig) {
+		inner := c.Handler
+		c.Handler = StoreFunc(func(ctx context.Context, in *Instance) error {
+			if n.Add(1) > before {
+				<-gate
+			}
+			return inner.Store(ctx, in)
+		})
+	})
 	type result struct {
 		out string
 		err error
 	}
 	done := make(chan result, 1)
 	go func() {
-		out, err := runTool(t, time.Minute, "storescu", append([]string{"-v", "-aec", "AISEDGE", "-nh", "127.0.0.1", srv.Port}, paths...)...)
+		out, err := runTool(t, 2*patience, "storescu", append([]string{"-v", "-aec", "AISEDGE", "-nh", "127.0.0.1", srv.Port}, paths...)...)
 		done <- result{out, err}
 	}()
-	waitMetric(t, func() bool { return srv.Metrics.Snapshot().StoresOK >= 10 })
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(ctx); err != nil {
+	waitMetric(t, func() bool { return srv.Metrics.Snapshot().StoresOK >= before })
+	shut := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), patience)
+		defer cancel()
+		shut <- srv.Shutdown(ctx)
+	}()
+	waitShutting(t, srv)
+	close(gate)
+	if err := <-shut; err != nil {
 		buf := make([]byte, 1<<20)
 		buf = buf[:runtime.Stack(buf, true)]
 		r := <-done
@@ -672,8 +692,8 @@ func TestShutdownWithStorescu(t *testing.T) {
 	var r result
 	select {
 	case r = <-done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("storescu still running 30 s after the shutdown")
+	case <-time.After(patience):
+		t.Fatalf("storescu still running %v after the shutdown", patience)
 	}
 	acked := strings.Count(r.out, "Received Store Response (Success)")
 	stored := len(srv.Store.all())
@@ -683,5 +703,18 @@ func TestShutdownWithStorescu(t *testing.T) {
 	}
 	if stored != acked {
 		t.Errorf("%d stored, %d acknowledged: they must match", stored, acked)
+	}
+}
+
+// waitShutting waits until srv's Shutdown has begun (it refuses new
+// associations from then on).
+func waitShutting(t *testing.T, srv *testServer) {
+	t.Helper()
+	deadline := time.Now().Add(patience)
+	for !srv.shutting.Load() {
+		if time.Now().After(deadline) {
+			t.Fatal("Shutdown did not begin")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aisedge/aisedge/internal/testpeer/sampledata"
 
@@ -15,7 +14,7 @@ import (
 
 func TestEchoscu(t *testing.T) {
 	srv := startServer(t, nil)
-	out, err := runTool(t, 30*time.Second, "echoscu", "-aet", "TESTSCU", "-aec", "AISEDGE", "127.0.0.1", srv.Port)
+	out, err := runTool(t, patience, "echoscu", "-aet", "TESTSCU", "-aec", "AISEDGE", "127.0.0.1", srv.Port)
 	if err != nil {
 		t.Fatalf("echoscu: %v\n%s", err, out)
 	}
@@ -143,7 +142,7 @@ func TestStorescu(t *testing.T) {
 			if c.name == "allts" {
 				send = []string{dir}
 			}
-			out, err := runTool(t, 2*time.Minute, "storescu", append(args, send...)...)
+			out, err := runTool(t, 2*patience, "storescu", append(args, send...)...)
 			if err != nil {
 				t.Fatalf("storescu: %v\n%s", err, tail(out, 40))
 			}

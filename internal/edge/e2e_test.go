@@ -30,8 +30,11 @@ func seriesFiles(t *testing.T, study, series string, seriesNumber, n int) string
 	return samples.Series{StudyUID: study, SeriesUID: series, SeriesNumber: seriesNumber, N: n}.Write(t)
 }
 
-func storescu(t *testing.T, addr, aet, dir string) {
+// storescu sends the files of dir to the edge at addr. The edge's clock
+// stands still meanwhile (see holdClock).
+func storescu(t *testing.T, clock *holdClock, addr, aet, dir string) {
 	t.Helper()
+	defer clock.hold()()
 	host, port, _ := strings.Cut(addr, ":")
 	cmd := exec.Command("storescu", "-aec", aet, "-aet", "MODALITY", "+sd", "+r", host, port, dir)
 	cmd.Env = append(os.Environ(), "TCP_NODELAY=1")
@@ -53,13 +56,13 @@ func TestEdgeEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr, events, stop := runEdge(t, dir, store)
-	storescu(t, addr, "AISEDGE", seriesFiles(t, "1.2.826.0.1.3680043.8.1055.7.1", "1.2.826.0.1.3680043.8.1055.7.1.1", 1, 5))
-	storescu(t, addr, "AISEDGE", seriesFiles(t, "1.2.826.0.1.3680043.8.1055.7.2", "1.2.826.0.1.3680043.8.1055.7.2.1", 1, 3))
-	waitFor(t, 20*time.Second, func() bool { return countManifests(t, store) == 2 })
+	addr, clock, events, stop := runEdge(t, dir, store)
+	storescu(t, clock, addr, "AISEDGE", seriesFiles(t, "1.2.826.0.1.3680043.8.1055.7.1", "1.2.826.0.1.3680043.8.1055.7.1.1", 1, 5))
+	storescu(t, clock, addr, "AISEDGE", seriesFiles(t, "1.2.826.0.1.3680043.8.1055.7.2", "1.2.826.0.1.3680043.8.1055.7.2.1", 1, 3))
+	waitFor(t, func() bool { return countManifests(t, store) == 2 })
 	// The late series of study 2, after its session was sealed.
-	storescu(t, addr, "AISEDGE", seriesFiles(t, "1.2.826.0.1.3680043.8.1055.7.2", "1.2.826.0.1.3680043.8.1055.7.2.2", 2, 2))
-	waitFor(t, 20*time.Second, func() bool { return countManifests(t, store) == 3 })
+	storescu(t, clock, addr, "AISEDGE", seriesFiles(t, "1.2.826.0.1.3680043.8.1055.7.2", "1.2.826.0.1.3680043.8.1055.7.2.2", 2, 2))
+	waitFor(t, func() bool { return countManifests(t, store) == 3 })
 	stop()
 
 	// Every manifest matches the objects listed beside it.
@@ -117,21 +120,57 @@ func countManifests(t *testing.T, s objstore.Store) int {
 	return n
 }
 
-func waitFor(t *testing.T, d time.Duration, cond func() bool) {
+// waitFor polls cond until it holds, for up to 5 minutes: a ceiling, not
+// a budget (the edge stages and ships within a few of its 200 ms ticks
+// after the quiet period; a loaded machine only makes that slower).
+func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
+	const ceiling = 5 * time.Minute
+	deadline := time.Now().Add(ceiling)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %v", d)
+			t.Fatalf("condition not met within %v", ceiling)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 }
 
+// holdClock is the edge's clock in these tests: the real one, except that
+// it stands still while held. storescu holds it while it sends, so that
+// no study turns quiet (and is sealed) in the middle of its series because
+// the machine was slow between two of its instances: a series sent in one
+// storescu run always lands in one session.
+type holdClock struct {
+	mu   sync.Mutex
+	held time.Time
+}
+
+func (c *holdClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.held.IsZero() {
+		return c.held
+	}
+	return time.Now()
+}
+
+// hold stops the clock until the returned function is called.
+func (c *holdClock) hold() (release func()) {
+	c.mu.Lock()
+	c.held = time.Now()
+	c.mu.Unlock()
+	return func() {
+		c.mu.Lock()
+		c.held = time.Time{}
+		c.mu.Unlock()
+	}
+}
+
 // runEdge runs an edge (AE title AISEDGE → project PROJ, quiet period 2 s)
 // on dir with store as its bucket; it returns the receiver's address, the
-// event stream and a stop function that fails the test if Run failed.
-func runEdge(t *testing.T, dir string, store objstore.Store) (string, *syncWriter, func()) {
+// edge's clock, the event stream and a stop function that fails the test
+// if Run failed.
+func runEdge(t *testing.T, dir string, store objstore.Store) (string, *holdClock, *syncWriter, func()) {
 	t.Helper()
 	table, err := route.Parse([]byte(`{"AETMap": {"AISEDGE": {"project": "PROJ"}}}`))
 	if err != nil {
@@ -140,10 +179,11 @@ func runEdge(t *testing.T, dir string, store objstore.Store) (string, *syncWrite
 	keys, _ := deid.NewKeys(testSalt)
 	prof := deid.MustBuiltin("research-default")
 	events := &syncWriter{w: &bytes.Buffer{}}
+	clock := &holdClock{}
 	e, err := New(Config{
 		Name: "edge-a", DataDir: filepath.Join(dir, "data"), Listen: "127.0.0.1:0", AETitle: "AISEDGE",
 		Routes: table, Store: store, Quiet: 2 * time.Second, Tick: 200 * time.Millisecond,
-		MinFreeBytes: -1, EventsOut: events,
+		MinFreeBytes: -1, EventsOut: events, Now: clock.Now,
 		Engine: func(rt route.Route) (*deid.Engine, error) {
 			return deid.New(deid.Config{Profile: prof, Keys: keys, Site: "edge-a", ProjectCode: rt.Project})
 		},
@@ -166,7 +206,7 @@ func runEdge(t *testing.T, dir string, store objstore.Store) (string, *syncWrite
 		})
 	}
 	t.Cleanup(stop)
-	return <-addrc, events, stop
+	return <-addrc, clock, events, stop
 }
 
 // listLies is a bucket whose listing misrepresents one object: omitted
@@ -208,9 +248,9 @@ func TestNoSealUnlessTheBucketHasEverything(t *testing.T) {
 				t.Fatal(err)
 			}
 			store := listLies{Store: fs, match: "/DICOM/", omit: omit}
-			addr, events, stop := runEdge(t, dir, store)
-			storescu(t, addr, "AISEDGE", seriesFiles(t, "1.2.826.0.1.3680043.8.1055.9.1", "1.2.826.0.1.3680043.8.1055.9.1.1", 1, 3))
-			waitFor(t, 20*time.Second, func() bool { return strings.Contains(events.String(), `"event":"upload_failed"`) })
+			addr, clock, events, stop := runEdge(t, dir, store)
+			storescu(t, clock, addr, "AISEDGE", seriesFiles(t, "1.2.826.0.1.3680043.8.1055.9.1", "1.2.826.0.1.3680043.8.1055.9.1.1", 1, 3))
+			waitFor(t, func() bool { return strings.Contains(events.String(), `"event":"upload_failed"`) })
 			stop()
 			if n := countManifests(t, fs); n != 0 {
 				t.Fatalf("%d sessions sealed over a bucket that misses or misstates an object", n)

@@ -252,7 +252,8 @@ func TestRetryContext(t *testing.T) {
 	if !errors.Is(err, context.Canceled) || !errors.Is(err, ErrUnavailable) {
 		t.Errorf("err = %v, want the last error and context.Canceled", err)
 	}
-	if time.Since(start) > 5*time.Second || f.calls["stat"] != 1 {
+	// Well under the hour's backoff, however slow the machine.
+	if time.Since(start) > time.Minute || f.calls["stat"] != 1 {
 		t.Errorf("did not stop waiting on cancel (calls %d)", f.calls["stat"])
 	}
 }

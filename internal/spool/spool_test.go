@@ -176,8 +176,9 @@ func TestConcurrentAdds(t *testing.T) {
 }
 
 // TestKill9 adds instances in a child process that reports each
-// acknowledgement, kills it with SIGKILL at a random moment, and checks
-// that every acknowledged instance survived with its file.
+// acknowledgement, kills it with SIGKILL at a random moment once it has
+// acknowledged some, and checks that every acknowledged instance survived
+// with its file.
 func TestKill9(t *testing.T) {
 	if os.Getenv("SPOOL_CHILD_DIR") != "" {
 		child(os.Getenv("SPOOL_CHILD_DIR"))
@@ -194,32 +195,49 @@ func TestKill9(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		lines := make(chan string)
+		go func() {
+			defer close(lines)
+			sc := bufio.NewScanner(out)
+			for sc.Scan() {
+				lines <- sc.Text()
+			}
+		}()
 		var acked []string
-		sc := bufio.NewScanner(out)
-		deadline := time.After(time.Duration(150+100*round) * time.Millisecond)
-	read:
+		read := func(l string) {
+			if strings.HasPrefix(l, "ACK ") {
+				acked = append(acked, strings.TrimPrefix(l, "ACK "))
+			}
+		}
+		// The moment of the kill counts from the first acknowledgement:
+		// a loaded machine may take long to start the child. The wait
+		// for it is a ceiling, not a budget.
+		var kill <-chan time.Time
+		start := time.After(2 * time.Minute)
+	wait:
 		for {
-			lines := make(chan string, 1)
-			go func() {
-				if sc.Scan() {
-					lines <- sc.Text()
-				} else {
-					close(lines)
-				}
-			}()
 			select {
 			case l, ok := <-lines:
 				if !ok {
-					break read
+					break wait
 				}
-				if strings.HasPrefix(l, "ACK ") {
-					acked = append(acked, strings.TrimPrefix(l, "ACK "))
+				read(l)
+				if kill == nil && len(acked) > 0 {
+					kill = time.After(time.Duration(50+100*round) * time.Millisecond)
 				}
-			case <-deadline:
-				break read
+			case <-kill:
+				break wait
+			case <-start:
+				if kill == nil {
+					break wait
+				}
 			}
 		}
 		cmd.Process.Signal(syscall.SIGKILL)
+		// What the child printed before it died was acknowledged too.
+		for l := range lines {
+			read(l)
+		}
 		cmd.Wait()
 		s, err := Open(dir, Options{})
 		if err != nil {

@@ -483,20 +483,40 @@ func TestTLSCustomCA(t *testing.T) {
 	}
 }
 
+// The client idles for twice the server's idle timeout, on a clock the
+// test moves (the server's and the client's): time passes only in steps
+// shorter than the timeout, each once the heartbeat due after the last one
+// was sent, so the outcome does not depend on when the machine runs the
+// heartbeat's timer.
 func TestHeartbeatKeepsSessionAlive(t *testing.T) {
-	e := setup(t, xnattest.Options{SessionTimeout: 1500 * time.Millisecond})
-	c := e.client(nil)
+	clk := &fakeClock{t: time.Unix(1700000000, 0)}
+	e := setup(t, xnattest.Options{SessionTimeout: 1500 * time.Millisecond, Now: clk.Now})
+	c := e.client(func(c *xnat.Config) { c.Now = clk.Now })
 	if err := c.EnsureProject(ctx, "P1"); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(3 * time.Second) // twice the idle timeout
+	heartbeats := func() int { return e.srv.Count("GET", "^/data/JSESSION$") }
+	// The heartbeat interval is a quarter of the timeout (375 ms).
+	for range 8 {
+		n := heartbeats()
+		clk.Add(400 * time.Millisecond)
+		// A ceiling, not a budget: the heartbeat's timer fires every
+		// 375 ms of real time and sends once the clock says it is due.
+		deadline := time.Now().Add(2 * time.Minute)
+		for heartbeats() == n {
+			if time.Now().After(deadline) {
+				t.Fatalf("no heartbeat within 2 minutes after %d", n)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
 	if err := c.EnsureProject(ctx, "P1"); err != nil {
 		t.Fatal(err)
 	}
 	if n := e.srv.SessionsCreated(); n != 1 {
 		t.Fatalf("%d sessions: the heartbeat did not keep the first alive", n)
 	}
-	if n := e.srv.Count("GET", "^/data/JSESSION$"); n < 2 {
+	if n := heartbeats(); n < 8 {
 		t.Fatalf("%d heartbeats", n)
 	}
 }

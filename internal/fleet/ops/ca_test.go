@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
-	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -169,7 +168,7 @@ func TestRotateCA(t *testing.T) {
 		// cert-manager (the fixture) re-issued the deleted server
 		// certificate with the new CA.
 		if err := waitTrue(func() bool { s := serverTLS(); return s != nil && s.CheckSignatureFrom(fresh) == nil }); err != nil {
-			t.Error("seaweedfs-tls was not re-issued by the new CA")
+			t.Errorf("seaweedfs-tls was not re-issued by the new CA: %v", err)
 		}
 		for _, p := range places {
 			if got := f.bundle(p.site, p.ns, p.name); !same(got, fresh) {
@@ -228,17 +227,4 @@ func TestRotateCA(t *testing.T) {
 
 func pemOf(c *x509.Certificate) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
-}
-
-// waitTrue polls cond for up to 10 s (the fixture's controllers run
-// asynchronously).
-func waitTrue(cond func() bool) error {
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return errors.New("timed out")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return nil
 }

@@ -55,6 +55,27 @@ type fixture struct {
 
 type siteKeys struct{ access, secret string }
 
+// waitCap bounds every wait of the tests and of the operations they run
+// (rollouts, issued certificates, a reloaded key): a ceiling, not a
+// budget. Each wait ends as soon as its condition holds, which the
+// fixture's controllers bring about within a few of their 30 ms passes; a
+// loaded machine only makes that slower, and a wait whose condition never
+// comes (the code is broken) still fails, after waitCap.
+const waitCap = 5 * time.Minute
+
+// waitTrue polls cond until it holds, for up to waitCap (the fixture's
+// controllers run asynchronously).
+func waitTrue(cond func() bool) error {
+	deadline := time.Now().Add(waitCap)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not true after %v", waitCap)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return nil
+}
+
 // newFixture writes a fleet file for sites with their keys, starts the
 // clusters and deploys the fleet (fleet apply).
 func newFixture(t *testing.T, admin siteKeys, sites []string, keys map[string]siteKeys) *fixture {
@@ -123,7 +144,7 @@ sites:
 		t.Fatal(err)
 	}
 	err = kube.Deploy(context.Background(), f.cfg, m, f.mgmt.Config, kube.Options{
-		SiteConfig: f.siteConfig, Wait: true, Timeout: time.Minute, PollInterval: 50 * time.Millisecond, Out: f.out})
+		SiteConfig: f.siteConfig, Wait: true, Timeout: waitCap, PollInterval: 50 * time.Millisecond, Out: f.out})
 	if err != nil {
 		t.Fatalf("deploying the fleet: %v\n%s", err, f.out.String())
 	}
@@ -203,14 +224,23 @@ func (f *fixture) siteConfig(s *fleet.Site) (*rest.Config, error) {
 	if !ok {
 		return nil, fmt.Errorf("no cluster for %s", s.Name)
 	}
-	return srv.Config, nil
+	return ceiling(srv.Config), nil
+}
+
+// ceiling bounds each request to the cluster by waitCap instead of the
+// operations' default request timeouts (10 to 15 s, which a loaded
+// machine's apiserver can exceed).
+func ceiling(cfg *rest.Config) *rest.Config {
+	cfg = rest.CopyConfig(cfg)
+	cfg.Timeout = waitCap
+	return cfg
 }
 
 // env returns an Env for the fixture (the fleet file read again, as each
 // CLI run does).
 func (f *fixture) env() *ops.Env {
-	return &ops.Env{Config: f.load(), Management: f.mgmt.Config, ManagementName: "kubetest", SiteConfig: f.siteConfig,
-		Out: f.out, Timeout: 30 * time.Second, PollInterval: 50 * time.Millisecond}
+	return &ops.Env{Config: f.load(), Management: ceiling(f.mgmt.Config), ManagementName: "kubetest", SiteConfig: f.siteConfig,
+		Out: f.out, Timeout: waitCap, PollInterval: 50 * time.Millisecond}
 }
 
 func (f *fixture) client(cluster string) *kube.Client {

@@ -41,9 +41,12 @@ func TestRotateKeys(t *testing.T) {
 		_, err = cl.PutObject(context.Background(), sw.Bucket, sw.Prefix(t, edge)+"obj", bytes.NewReader([]byte("x")), 1, minio.PutObjectOptions{})
 		return err
 	}
-	// eventually polls until check holds (weed reloads asynchronously).
-	eventually := func(what string, check func() error) error {
-		deadline := time.Now().Add(15 * time.Second)
+	// eventually polls until check holds (weed reloads asynchronously,
+	// normally within a second), for up to 2 minutes: a ceiling, below
+	// waitCap so that the two keys of a roll fit in the rollout's wait and
+	// a key that never works is reported as such.
+	eventually := func(check func() error) error {
+		deadline := time.Now().Add(2 * time.Minute)
 		for {
 			err := check()
 			if err == nil || time.Now().After(deadline) {
@@ -74,7 +77,7 @@ func TestRotateKeys(t *testing.T) {
 		creds := ids["edge-a"]
 		// Each key s3.json names for edge-a must work once reloaded.
 		for _, c := range creds {
-			err := eventually("put", func() error {
+			err := eventually(func() error {
 				return put(seaweed.Credentials{AccessKey: c.AccessKey, SecretKey: c.SecretKey}, "edge-a")
 			})
 			if err != nil {

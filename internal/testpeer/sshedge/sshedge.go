@@ -2,7 +2,9 @@
 // /usr/sbin/sshd) that act as edge VMs for the tests of `aisedge fleet
 // join`. Each fake edge runs in its own network namespace (a veth pair on
 // 10.77.x.y; port 22) or, where namespaces are unavailable, on
-// 127.0.0.1:<free port>, and always in its own mount namespace:
+// 127.0.0.1:<reserved port> (ports.Reserve; sshd is started again on
+// another port if that one was taken before it bound it), and always in
+// its own mount namespace:
 //
 //   - /etc and /var are overlays whose changes stay in the test's folder, so
 //     the edge has its own /etc/hosts, /etc/k0s, /etc/haproxy,
@@ -32,12 +34,15 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/pem"
+	"errors"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,6 +52,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/aisedge/aisedge/internal/testpeer/ports"
 )
 
 // Sshd is the OpenSSH server the edges run.
@@ -137,11 +144,12 @@ type Edge struct {
 	// NetNS is the network namespace ("" on the loopback fallback).
 	NetNS string
 
-	dir    string
-	cmd    *exec.Cmd
-	exited chan struct{}
-	mntNS  string
-	log    *lockedBuffer
+	dir      string
+	cmd      *exec.Cmd
+	exited   chan struct{}
+	mntNS    string
+	log      *lockedBuffer
+	attempts int // sshd starts it took (more than one when a port was taken)
 }
 
 // Addr is host:port.
@@ -151,6 +159,25 @@ func (e *Edge) Addr() string { return net.JoinHostPort(e.Host, strconv.Itoa(e.Po
 // not installed or the test does not run as root (namespaces and mounts
 // need it), and fails it when the server does not come up.
 func Start(tb testing.TB, name string) *Edge {
+	tb.Helper()
+	return start(tb, name, options{})
+}
+
+// options are for this package's tests.
+type options struct {
+	// loopback skips the network namespace (the fallback where there is
+	// none).
+	loopback bool
+	// beforeRun, when not nil, is called before each start of sshd
+	// (tests use it to take the port).
+	beforeRun func(e *Edge, attempt int)
+}
+
+// maxAttempts bounds the starts of sshd on the loopback fallback when
+// the reserved port keeps turning out taken.
+const maxAttempts = 5
+
+func start(tb testing.TB, name string, opt options) *Edge {
 	tb.Helper()
 	if _, err := os.Stat(Sshd); err != nil {
 		tb.Skipf("sshedge: %s not found: install Debian's openssh-server (scripts/test does)", Sshd)
@@ -172,24 +199,74 @@ func Start(tb testing.TB, name string) *Edge {
 			cleanup[i]()
 		}
 	})
-	prefix, undo, err := e.network()
-	cleanup = append(cleanup, undo...)
-	if err != nil {
-		tb.Logf("sshedge: no network namespace (%v); the edge listens on 127.0.0.1", err)
-		prefix = nil
-		e.NetNS = ""
-		e.Host = "127.0.0.1"
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	var prefix []string
+	var lease *ports.Lease
+	if opt.loopback {
+		lease = e.loopback(tb, "the test asked for the loopback fallback", &cleanup)
+	} else {
+		var undo []func()
+		var err error
+		prefix, undo, err = e.network()
+		cleanup = append(cleanup, undo...)
 		if err != nil {
+			prefix = nil
+			lease = e.loopback(tb, fmt.Sprintf("no network namespace (%v)", err), &cleanup)
+		}
+	}
+	for attempt := 1; ; attempt++ {
+		if lease != nil {
+			e.Port = lease.Ports()[0]
+		}
+		if opt.beforeRun != nil {
+			opt.beforeRun(e, attempt)
+		}
+		from := e.log.Len()
+		err := e.run(prefix)
+		if err == nil {
+			e.attempts = attempt
+			return e
+		}
+		e.stop()
+		out := e.log.String()[from:]
+		if lease == nil || !bindFailed(out, e.Port) || attempt == maxAttempts {
+			if lease != nil && bindFailed(out, e.Port) {
+				err = fmt.Errorf("%v (the port was still taken after %d attempts)", err, attempt)
+			}
+			tb.Fatalf("sshedge: %v\n%s", err, e.log.String())
+		}
+		tb.Logf("sshedge: port %d was taken (attempt %d): starting sshd again on another one", e.Port, attempt)
+		if _, err := lease.Replace(e.Port); err != nil {
 			tb.Fatalf("sshedge: %v", err)
 		}
-		e.Port = l.Addr().(*net.TCPAddr).Port
-		l.Close()
 	}
-	if err := e.start(prefix); err != nil {
-		tb.Fatalf("sshedge: %v\n%s", err, e.log.String())
+}
+
+// loopback makes the edge listen on 127.0.0.1 on a port reserved for its
+// life (released at cleanup, after sshd is stopped).
+func (e *Edge) loopback(tb testing.TB, why string, cleanup *[]func()) *ports.Lease {
+	tb.Helper()
+	tb.Logf("sshedge: %s; the edge listens on 127.0.0.1", why)
+	e.NetNS, e.Host = "", "127.0.0.1"
+	lease, err := ports.Reserve(1)
+	if err != nil {
+		tb.Fatalf("sshedge: %v", err)
 	}
-	return e
+	*cleanup = append(*cleanup, lease.Release)
+	return lease
+}
+
+// sshdBindFailure is how sshd reports a listen address it could not bind
+// ("Bind to port 2222 on 127.0.0.1 failed: Address already in use.").
+var sshdBindFailure = regexp.MustCompile(`Bind to port (\d+) on \S+ failed: Address already in use`)
+
+// bindFailed reports whether sshd's output says it could not bind port.
+func bindFailed(out string, port int) bool {
+	for _, m := range sshdBindFailure.FindAllStringSubmatch(out, -1) {
+		if m[1] == strconv.Itoa(port) {
+			return true
+		}
+	}
+	return false
 }
 
 func (e *Edge) p(parts ...string) string { return filepath.Join(append([]string{e.dir}, parts...)...) }
@@ -273,13 +350,20 @@ func (e *Edge) network() (prefix []string, undo []func(), err error) {
 		if usedSubnet[b] || bytes.Contains(out, []byte(" "+subnetIP(b, 1)+"/")) {
 			continue
 		}
+		// Edges of other test processes may have chosen b too and not
+		// made their veth yet: the subnet's lock file tells.
+		release, ok := lockSubnet(b)
+		if !ok {
+			continue
+		}
+		undo = append(undo, release)
 		usedSubnet[b] = true
 		block = b
 		break
 	}
 	subnetMu.Unlock()
 	if block < 0 {
-		return nil, nil, fmt.Errorf("no free 10.77.0.0/16 subnet")
+		return nil, undo, fmt.Errorf("no free 10.77.0.0/16 subnet")
 	}
 	id := fmt.Sprintf("%04x%d", block, os.Getpid()%100)
 	ns := "aisedge-sshedge-" + id
@@ -314,6 +398,38 @@ func (e *Edge) network() (prefix []string, undo []func(), err error) {
 	return []string{"ip", "netns", "exec", ns}, undo, nil
 }
 
+// lockSubnet reserves subnet b for as long as the edge lives, across every
+// test process on the machine, by an flock on a file named after it in a
+// shared folder (the kernel drops it if the process dies). ok is false
+// when another edge holds it; where the folder cannot be used the subnet
+// is taken without a lock.
+func lockSubnet(b int) (release func(), ok bool) {
+	dir := filepath.Join("/tmp", "aisedge-test-subnets")
+	if _, err := os.Stat(dir); err != nil {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return func() {}, true
+		}
+		os.Chmod(dir, 0o1777)
+	}
+	path := filepath.Join(dir, strconv.Itoa(b))
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o666)
+	if err != nil {
+		return func() {}, true
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, false
+	}
+	// The holder before us removes the file before it unlocks it: a lock
+	// on a file no longer at path reserves nothing.
+	var st1, st2 syscall.Stat_t
+	if syscall.Fstat(int(f.Fd()), &st1) != nil || syscall.Stat(path, &st2) != nil || st1.Ino != st2.Ino || st1.Dev != st2.Dev {
+		f.Close()
+		return nil, false
+	}
+	return func() { os.Remove(path); f.Close() }, true
+}
+
 // subnetIP is address i (1 or 2) of the /30 number b of 10.77.0.0/16.
 func subnetIP(b, i int) string {
 	v := b*4 + i
@@ -333,7 +449,9 @@ mkdir -m 0755 /run/sshd
 exec "$@"
 `
 
-func (e *Edge) start(prefix []string) error {
+// run starts sshd (with prefix, the command that enters the network
+// namespace) on e.Addr() and waits until it answers.
+func (e *Edge) run(prefix []string) error {
 	cfg := fmt.Sprintf(`ListenAddress %s
 HostKey %s
 PidFile none
@@ -366,37 +484,141 @@ LogLevel VERBOSE
 		return err
 	}
 	exited := make(chan struct{})
+	e.exited = exited
 	go func() { e.cmd.Wait(); close(exited) }()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		select {
-		case <-exited:
-			return fmt.Errorf("sshd exited")
-		default:
-		}
-		c, err := net.DialTimeout("tcp", e.Addr(), 500*time.Millisecond)
-		if err == nil {
-			// The banner proves it is sshd, not a half-made socket.
-			c.SetReadDeadline(time.Now().Add(2 * time.Second))
-			b := make([]byte, 4)
-			_, rerr := c.Read(b)
-			c.Close()
-			if rerr == nil && string(b) == "SSH-" {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("sshd on %s not ready after 15s", e.Addr())
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err := e.waitReady(exited); err != nil {
+		return err
 	}
 	// The mount namespace identifies the sessions at stop (they leave
 	// sshd's process group).
 	e.mntNS, _ = os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", e.cmd.Process.Pid))
 	kh := knownhosts.Line([]string{knownhosts.Normalize(e.Addr())}, e.HostKey) + "\n"
 	e.KnownHosts = e.p("known_hosts")
-	e.exited = exited
 	return os.WriteFile(e.KnownHosts, []byte(kh), 0o600)
+}
+
+// idleLimit and startLimit bound sshd's start-up: it fails when for
+// idleLimit neither sshd's output nor the probe's answer has changed and
+// it has used no CPU (it is stuck), or after startLimit in all. A loaded
+// machine only makes the start slower, so the deadline follows its
+// progress instead of the clock.
+const (
+	idleLimit  = 60 * time.Second
+	startLimit = 5 * time.Minute
+)
+
+// cpuTime returns the CPU time a process and its waited-for children
+// have used (0 if unknown): the command is ip, unshare and sh in turn
+// (each execs the next) before it becomes sshd, and the mount script's
+// commands are its children.
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// Fields after the command's closing parenthesis: state is 3; utime,
+	// stime, cutime and cstime 14 to 17, in clock ticks (100 a second on
+	// Linux).
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 15 {
+		return 0
+	}
+	var ticks int64
+	for _, v := range f[11:15] {
+		n, _ := strconv.ParseInt(v, 10, 64)
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond
+}
+
+// waitReady waits until sshd answers on e.Addr() with its banner. It gives
+// up at once when sshd exits (a port it could not bind, among others).
+func (e *Edge) waitReady(exited <-chan struct{}) error {
+	start := time.Now()
+	lastProgress, lastLen, last, lastCPU := start, -1, "", time.Duration(-1)
+	// How long a probe waits for the connection and the banner; doubled
+	// when sshd is too slow to answer (each probe is a new session for
+	// it, and cutting it only starts another).
+	probe := 2 * time.Second
+	for {
+		select {
+		case <-exited:
+			return fmt.Errorf("sshd exited: %v", e.cmd.ProcessState)
+		default:
+		}
+		// A probe may hang on another process holding the port until
+		// its timeout; sshd's exit (it could not bind) ends the wait at
+		// once.
+		answer := make(chan probeResult, 1)
+		go func(addr string, timeout time.Duration) { answer <- probeSSH(addr, timeout) }(e.Addr(), probe)
+		var a probeResult
+		select {
+		case a = <-answer:
+		case <-exited:
+			return fmt.Errorf("sshd exited: %v", e.cmd.ProcessState)
+		}
+		now, timedOut := a.problem, a.timedOut
+		if now == "" {
+			return nil
+		}
+		if timedOut && probe < 30*time.Second {
+			probe *= 2
+		}
+		out, cpu := e.log.Len(), cpuTime(e.cmd.Process.Pid)
+		if out != lastLen || now != last || cpu != lastCPU {
+			lastProgress, lastLen, last, lastCPU = time.Now(), out, now, cpu
+		}
+		switch {
+		case time.Since(lastProgress) > idleLimit:
+			return fmt.Errorf("sshd on %s not ready, and no progress for %v: %s", e.Addr(), idleLimit, last)
+		case time.Since(start) > startLimit:
+			return fmt.Errorf("sshd on %s not ready after %v: %s", e.Addr(), startLimit, last)
+		}
+		select {
+		case <-exited:
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+type probeResult struct {
+	problem  string
+	timedOut bool
+}
+
+// probeSSH connects to addr and reads the start of its banner: no problem
+// when that is "SSH-" (it is sshd, not a half-made socket), else what went
+// wrong (without the probe's own address, so that only a change of sshd's
+// answer reads as progress) and whether it was a timeout.
+func probeSSH(addr string, timeout time.Duration) probeResult {
+	c, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil {
+		return describe("connect", err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(timeout))
+	b := make([]byte, 4)
+	if _, err := io.ReadFull(c, b); err != nil {
+		return describe("banner", err)
+	}
+	if string(b) != "SSH-" {
+		return probeResult{problem: fmt.Sprintf("banner %q", b)}
+	}
+	return probeResult{}
+}
+
+func describe(step string, err error) probeResult {
+	var ne net.Error
+	var errno syscall.Errno
+	switch {
+	case errors.As(err, &ne) && ne.Timeout():
+		return probeResult{step + ": timeout", true}
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return probeResult{problem: step + ": connection closed"}
+	case errors.As(err, &errno):
+		return probeResult{problem: step + ": " + errno.Error()}
+	}
+	return probeResult{problem: step + ": " + err.Error()}
 }
 
 func (e *Edge) stop() {
@@ -419,6 +641,9 @@ func (e *Edge) stop() {
 	if e.exited != nil {
 		select {
 		case <-e.exited:
+			// Gone: a later stop (the test's cleanup after a failed
+			// attempt) must not signal its reused process group id.
+			e.cmd, e.exited, e.mntNS = nil, nil, ""
 		case <-time.After(10 * time.Second):
 		}
 	}
@@ -519,6 +744,12 @@ func (l *lockedBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Len()
 }
 
 func (l *lockedBuffer) String() string {

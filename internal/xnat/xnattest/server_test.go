@@ -603,16 +603,29 @@ func TestConcurrentUploadDetected(t *testing.T) {
 	done := make(chan struct{})
 	go func() { put("slow.dcm", pr); close(done) }()
 	pw.Write([]byte("part"))
-	for e.s.Count("PUT", "slow.dcm") == 0 {
+	// The second upload starts once the first is under way in the
+	// server, however long that takes.
+	for !uploading(e.s) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	time.Sleep(20 * time.Millisecond)
 	put("fast.dcm", strings.NewReader("x"))
 	pw.Close()
 	<-done
 	if e.s.ConcurrentUploads() != 1 {
 		t.Fatalf("ConcurrentUploads = %d, want 1", e.s.ConcurrentUploads())
 	}
+}
+
+// uploading reports whether an upload is in progress in s.
+func uploading(s *Server) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, n := range s.inflight {
+		if n > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func TestGuestAccess(t *testing.T) {
