@@ -163,6 +163,7 @@ func TestLockoutSilentConnections(t *testing.T) {
 			return srv.Metrics.Snapshot().ConnectionsDropped == int64(n-perSource)
 		})
 		wellBehaved(t, srv)
+		waitReleased(t, srv)
 		if st := srv.gate.state(attackIP(0)); st.pendingBy != perSource || st.active != 0 {
 			t.Errorf("attack no longer held: %+v", st)
 		}
@@ -177,6 +178,7 @@ func TestLockoutSilentConnections(t *testing.T) {
 			return srv.Metrics.Snapshot().ConnectionsDropped == int64(n-limit)
 		})
 		wellBehaved(t, srv)
+		waitReleased(t, srv)
 		// The sender's first connection pushed out one more; the second
 		// found its room.
 		if st := srv.gate.state(""); st.pending != limit-1 || st.active != 0 {
@@ -195,10 +197,19 @@ func TestLockoutSilentConnections(t *testing.T) {
 		}
 		waitFor(t, "every connection pending", func() bool { return srv.gate.state("").pending == n })
 		wellBehaved(t, srv)
+		waitReleased(t, srv)
 		if st, m := srv.gate.state(""), srv.Metrics.Snapshot(); st.pending != n || st.active != 0 || m.ConnectionsDropped != 0 {
 			t.Errorf("gate %+v, %d dropped", st, m.ConnectionsDropped)
 		}
 	})
+}
+
+// waitReleased waits until the well-behaved client's association has
+// given its slot back: the client's release and the server's bookkeeping
+// are not ordered with the test's next look at the gate.
+func waitReleased(t *testing.T, srv *testServer) {
+	t.Helper()
+	waitFor(t, "the well-behaved association released", func() bool { return srv.gate.state("").active == 0 })
 }
 
 // attackAssocs opens n associations from each of the given sources, one
