@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aisedge/aisedge/internal/testpeer/progress"
+
 	"github.com/aisedge/aisedge/internal/testpeer/ports"
 )
 
@@ -27,16 +29,9 @@ import (
 // never comes (the code is broken) still fails, after patience.
 const patience = 2 * time.Minute
 
-// peerIdleLimit and peerStartLimit bound a peer program's start-up: it
-// fails when for peerIdleLimit neither the program's log nor the readiness
-// probe's answer has changed and it has used no CPU (it is stuck), or
-// after peerStartLimit in all. A loaded machine only makes the start
-// slower, so the deadline follows its progress instead of the clock.
-const (
-	peerIdleLimit  = 60 * time.Second
-	peerStartLimit = 5 * time.Minute
-	peerAttempts   = 5
-)
+// peerAttempts bounds the starts of a peer program whose port was taken
+// (its start-up itself is bounded by internal/testpeer/progress).
+const peerAttempts = 5
 
 // peer is a running peer program (storescp, Orthanc) that takes its ports
 // as arguments.
@@ -126,8 +121,7 @@ func runPeer(t testing.TB, name string, args []string, logPath string, ready fun
 			t.Logf("%s log:\n%s", name, tail(string(b), 30))
 		}
 	})
-	start := time.Now()
-	lastProgress, lastSize, lastCPU, last := start, int64(-1), time.Duration(-1), ""
+	watch := progress.Start()
 	timeout := 5 * time.Second
 	for {
 		select {
@@ -160,15 +154,8 @@ func runPeer(t testing.TB, name string, args []string, logPath string, ready fun
 		if fi, err := logf.Stat(); err == nil {
 			size = fi.Size()
 		}
-		cpu := cpuTime(cmd.Process.Pid)
-		if size != lastSize || cpu != lastCPU || rerr.Error() != last {
-			lastProgress, lastSize, lastCPU, last = time.Now(), size, cpu, rerr.Error()
-		}
-		switch {
-		case time.Since(lastProgress) > peerIdleLimit:
-			return stop, fmt.Errorf("not ready, and no progress for %v: %v", peerIdleLimit, rerr)
-		case time.Since(start) > peerStartLimit:
-			return stop, fmt.Errorf("not ready after %v: %v", peerStartLimit, rerr)
+		if err := watch.Check(size, progress.CPUTime(cmd.Process.Pid), rerr.Error()); err != nil {
+			return stop, fmt.Errorf("%v: %v", err, rerr)
 		}
 		select {
 		case <-exited:
@@ -200,23 +187,6 @@ func takenPorts(log string, p []int) (taken []int, collided bool) {
 		taken = append(taken, p...)
 	}
 	return taken, true
-}
-
-// cpuTime returns the CPU time a process has used (0 if unknown).
-func cpuTime(pid int) time.Duration {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0
-	}
-	// Fields after the command's closing parenthesis: state is 3, utime
-	// 14 and stime 15, in clock ticks (100 a second on Linux).
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-	if len(f) < 13 {
-		return 0
-	}
-	u, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(u+st) * 10 * time.Millisecond
 }
 
 // occupy listens on port as another process would that took it after it

@@ -52,6 +52,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aisedge/aisedge/internal/testpeer/progress"
+
 	"github.com/aisedge/aisedge/internal/fleet/s3iam"
 	"github.com/aisedge/aisedge/internal/testpeer/ports"
 
@@ -435,33 +437,6 @@ func (s *Server) Down(tb testing.TB) (up func()) {
 // gRPC, filer, its gRPC, metrics, S3 gRPC, S3 HTTP, S3 HTTPS).
 func (s *Server) Ports() []int { return append([]int(nil), s.ports...) }
 
-// idleLimit and startLimit bound a start-up: it fails when for idleLimit
-// neither weed's log nor the readiness probe's answer has changed and weed
-// has used no CPU (it is stuck), or after startLimit in all. A loaded
-// machine only makes weed slower, so the deadline follows its progress
-// instead of the clock.
-const (
-	idleLimit  = 60 * time.Second
-	startLimit = 5 * time.Minute
-)
-
-// cpuTime returns the CPU time a process has used (0 if unknown).
-func cpuTime(pid int) time.Duration {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0
-	}
-	// Fields after the command's closing parenthesis: state is 3, utime
-	// 14 and stime 15, in clock ticks (100 a second on Linux).
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-	if len(f) < 13 {
-		return 0
-	}
-	u, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(u+st) * 10 * time.Millisecond
-}
-
 // waitReady creates the bucket and PUTs an object through the HTTPS endpoint
 // with the admin key until that succeeds: only a real write shows the whole
 // chain (S3 gateway, filer, master, volume) is up. It gives up early when
@@ -472,8 +447,7 @@ func (s *Server) waitReady(from int64) error {
 	if err != nil {
 		return err
 	}
-	start := time.Now()
-	lastProgress, lastSize, lastCPU, last := start, from, time.Duration(-1), error(nil)
+	watch, last := progress.Start(), error(nil)
 	reqTimeout := 5 * time.Second
 	for {
 		select {
@@ -503,16 +477,9 @@ func (s *Server) waitReady(from int64) error {
 			// it over.
 			reqTimeout *= 2
 		}
-		size, cpu := s.logSize(), cpuTime(s.cmd.Process.Pid)
-		if size != lastSize || cpu != lastCPU || last == nil || err.Error() != last.Error() {
-			lastProgress, lastSize, lastCPU = time.Now(), size, cpu
-		}
 		last = err
-		switch {
-		case time.Since(lastProgress) > idleLimit:
-			return fmt.Errorf("not ready, and no progress for %v: last error: %v", idleLimit, last)
-		case time.Since(start) > startLimit:
-			return fmt.Errorf("not ready after %v: last error: %v", startLimit, last)
+		if werr := watch.Check(s.logSize(), progress.CPUTime(s.cmd.Process.Pid), err.Error()); werr != nil {
+			return fmt.Errorf("%v: last error: %v", werr, last)
 		}
 		time.Sleep(250 * time.Millisecond)
 	}

@@ -50,6 +50,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aisedge/aisedge/internal/testpeer/progress"
+
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
@@ -497,45 +499,10 @@ LogLevel VERBOSE
 	return os.WriteFile(e.KnownHosts, []byte(kh), 0o600)
 }
 
-// idleLimit and startLimit bound sshd's start-up: it fails when for
-// idleLimit neither sshd's output nor the probe's answer has changed and
-// it has used no CPU (it is stuck), or after startLimit in all. A loaded
-// machine only makes the start slower, so the deadline follows its
-// progress instead of the clock.
-const (
-	idleLimit  = 60 * time.Second
-	startLimit = 5 * time.Minute
-)
-
-// cpuTime returns the CPU time a process and its waited-for children
-// have used (0 if unknown): the command is ip, unshare and sh in turn
-// (each execs the next) before it becomes sshd, and the mount script's
-// commands are its children.
-func cpuTime(pid int) time.Duration {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0
-	}
-	// Fields after the command's closing parenthesis: state is 3; utime,
-	// stime, cutime and cstime 14 to 17, in clock ticks (100 a second on
-	// Linux).
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-	if len(f) < 15 {
-		return 0
-	}
-	var ticks int64
-	for _, v := range f[11:15] {
-		n, _ := strconv.ParseInt(v, 10, 64)
-		ticks += n
-	}
-	return time.Duration(ticks) * 10 * time.Millisecond
-}
-
 // waitReady waits until sshd answers on e.Addr() with its banner. It gives
 // up at once when sshd exits (a port it could not bind, among others).
 func (e *Edge) waitReady(exited <-chan struct{}) error {
-	start := time.Now()
-	lastProgress, lastLen, last, lastCPU := start, -1, "", time.Duration(-1)
+	watch := progress.Start()
 	// How long a probe waits for the connection and the banner; doubled
 	// when sshd is too slow to answer (each probe is a new session for
 	// it, and cutting it only starts another).
@@ -564,15 +531,11 @@ func (e *Edge) waitReady(exited <-chan struct{}) error {
 		if timedOut && probe < 30*time.Second {
 			probe *= 2
 		}
-		out, cpu := e.log.Len(), cpuTime(e.cmd.Process.Pid)
-		if out != lastLen || now != last || cpu != lastCPU {
-			lastProgress, lastLen, last, lastCPU = time.Now(), out, now, cpu
-		}
-		switch {
-		case time.Since(lastProgress) > idleLimit:
-			return fmt.Errorf("sshd on %s not ready, and no progress for %v: %s", e.Addr(), idleLimit, last)
-		case time.Since(start) > startLimit:
-			return fmt.Errorf("sshd on %s not ready after %v: %s", e.Addr(), startLimit, last)
+		// The command is ip, unshare and sh in turn (each execs the
+		// next) before it becomes sshd, and the mount script's commands
+		// are its children: progress.CPUTime counts them.
+		if err := watch.Check(e.log.Len(), now, progress.CPUTime(e.cmd.Process.Pid)); err != nil {
+			return fmt.Errorf("sshd on %s %v: %s", e.Addr(), err, now)
 		}
 		select {
 		case <-exited:

@@ -36,6 +36,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aisedge/aisedge/internal/testpeer/progress"
+
 	"github.com/aisedge/aisedge/internal/testpeer/ports"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -313,40 +315,12 @@ func (s *Server) launch(apiserver string, p []int, certDir, tokens, saKey string
 	return s.waitReady(p)
 }
 
-// idleLimit and startLimit bound a start-up: it fails when for idleLimit
-// neither the processes' output nor the answer of /readyz has changed and
-// they have used no CPU (the server is stuck), or after startLimit in all.
-// A loaded machine only makes the start slower, so the deadline follows
-// its progress instead of the clock.
-const (
-	idleLimit  = 60 * time.Second
-	startLimit = 5 * time.Minute
-)
-
-// cpuTime returns the CPU time a process has used (0 if unknown).
-func cpuTime(pid int) time.Duration {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0
-	}
-	// Fields after the command's closing parenthesis: state is 3, utime
-	// 14 and stime 15, in clock ticks (100 a second on Linux).
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-	if len(f) < 13 {
-		return 0
-	}
-	u, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(u+st) * 10 * time.Millisecond
-}
-
 // waitReady polls /readyz until it answers 200. It gives up at once when a
 // process exits or reports a port of p it could not bind.
 func (s *Server) waitReady(p []int) error {
 	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	defer c.CloseIdleConnections()
-	start := time.Now()
-	lastProgress, lastLen, last, lastCPU := start, -1, "", time.Duration(-1)
+	watch := progress.Start()
 	for {
 		var cpu time.Duration
 		for _, pr := range s.procs {
@@ -355,7 +329,7 @@ func (s *Server) waitReady(p []int) error {
 				return fmt.Errorf("%s exited: %v", filepath.Base(pr.cmd.Path), pr.cmd.ProcessState)
 			default:
 			}
-			cpu += cpuTime(pr.cmd.Process.Pid)
+			cpu += progress.CPUTime(pr.cmd.Process.Pid)
 		}
 		out := s.output()
 		if _, collided := ports.TakenIn(out, p); collided {
@@ -375,14 +349,8 @@ func (s *Server) waitReady(p []int) error {
 		} else {
 			now = err.Error()
 		}
-		if len(out) != lastLen || now != last || cpu != lastCPU {
-			lastProgress, lastLen, last, lastCPU = time.Now(), len(out), now, cpu
-		}
-		switch {
-		case time.Since(lastProgress) > idleLimit:
-			return fmt.Errorf("kube-apiserver not ready, and no progress for %s: %s", idleLimit, last)
-		case time.Since(start) > startLimit:
-			return fmt.Errorf("kube-apiserver not ready after %s: %s", startLimit, last)
+		if err := watch.Check(len(out), now, cpu); err != nil {
+			return fmt.Errorf("kube-apiserver %v: %s", err, now)
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
