@@ -245,7 +245,9 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		BackupDir: c.FacilityBackup.Dir, BackupMaxAge: time.Duration(c.FacilityBackup.MaxAge), BackupMaxBytes: int64(c.FacilityBackup.MaxBytes),
 		Quiet: time.Duration(c.Study.QuietPeriod), Force: time.Duration(c.Study.ForceTimeout),
 		MinFreeBytes: int64(c.DICOM.MinFreeBytes), MaxAssociations: c.DICOM.MaxAssociations,
-		Store: store, Layout: layout, Registry: reg, Log: log, EventsOut: stdout,
+		MaxAssociationsPerSource: c.DICOM.MaxAssociationsPerSource, IdleTimeout: time.Duration(c.DICOM.IdleTimeout),
+		MinRate: int64(c.DICOM.MinRate),
+		Store:   store, Layout: layout, Registry: reg, Log: log, EventsOut: stdout,
 		UIDHash: dimse.NewUIDHasher(keys.LogKey()),
 	})
 	if err != nil {

@@ -91,6 +91,17 @@ type DICOM struct {
 	// MinFreeBytes is the disk watermark below which C-STOREs get A700
 	// (-1 turns the check off).
 	MinFreeBytes Size `yaml:"minFreeBytes"`
+	// MaxAssociationsPerSource bounds the associations of one sender
+	// (an IPv4 address or IPv6 /64; default a quarter of
+	// maxAssociations), so that one host cannot take every slot.
+	MaxAssociationsPerSource int `yaml:"maxAssociationsPerSource"`
+	// IdleTimeout ends an association that sends nothing between
+	// messages for this long (default 30s).
+	IdleTimeout Duration `yaml:"idleTimeout"`
+	// MinRate is the slowest a message may arrive, in bytes per second
+	// averaged over 20 s of waiting for the sender (default 8KiB); a
+	// slower one is aborted and its partial data deleted.
+	MinRate Size `yaml:"minRate"`
 }
 
 // FacilityBackup configures the originals' backup and its retention (the
@@ -713,6 +724,17 @@ func (e *Edge) defaults() {
 	if e.DICOM.MinFreeBytes == 0 {
 		e.DICOM.MinFreeBytes = 1 << 30
 	}
+	// The DICOM server's own defaults, shown in the effective
+	// configuration.
+	if e.DICOM.MaxAssociationsPerSource == 0 && e.DICOM.MaxAssociations > 0 {
+		e.DICOM.MaxAssociationsPerSource = max(1, e.DICOM.MaxAssociations/4)
+	}
+	if e.DICOM.IdleTimeout == 0 {
+		e.DICOM.IdleTimeout = Duration(30 * time.Second)
+	}
+	if e.DICOM.MinRate == 0 {
+		e.DICOM.MinRate = 8 << 10
+	}
 	setStr(&e.Project, "AISEDGE")
 	setStr(&e.Profile, "research-default")
 	if e.Study.QuietPeriod == 0 {
@@ -778,6 +800,17 @@ func (e *Edge) validate(add addFunc, set func(string) bool) {
 	}
 	if e.DICOM.MaxAssociations < 0 {
 		add("edge.dicom.maxAssociations", fmt.Sprintf("%d is negative", e.DICOM.MaxAssociations), "a positive number, e.g. 32")
+	}
+	if e.DICOM.MaxAssociationsPerSource < 0 {
+		add("edge.dicom.maxAssociationsPerSource", fmt.Sprintf("%d is negative", e.DICOM.MaxAssociationsPerSource), "a positive number, at most maxAssociations, e.g. 8 (0: a quarter of maxAssociations)")
+	} else if e.DICOM.MaxAssociationsPerSource > e.DICOM.MaxAssociations && e.DICOM.MaxAssociations > 0 {
+		add("edge.dicom.maxAssociationsPerSource", fmt.Sprintf("%d is more than maxAssociations (%d)", e.DICOM.MaxAssociationsPerSource, e.DICOM.MaxAssociations), "at most maxAssociations")
+	}
+	if e.DICOM.IdleTimeout < 0 {
+		add("edge.dicom.idleTimeout", "negative", "a duration such as 30s (0: the default, 30s)")
+	}
+	if e.DICOM.MinRate < 0 {
+		add("edge.dicom.minRate", "negative", "a size per second such as 8KiB (0: the default, 8KiB)")
 	}
 	if e.DICOM.MinFreeBytes < -1 {
 		add("edge.dicom.minFreeBytes", fmt.Sprintf("%d is negative", e.DICOM.MinFreeBytes), "a size such as 1GiB, or -1 to turn the check off")

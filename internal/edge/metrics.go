@@ -145,7 +145,7 @@ func newStateCollector(e *Edge) *stateCollector {
 		return prometheus.NewDesc(name, help, labels, nil)
 	}
 	return &stateCollector{e: e, descs: map[string]*prometheus.Desc{
-		"assoc":    d("aisedge_dicom_associations_total", "DICOM associations, by result.", "result"),
+		"assoc":    d("aisedge_dicom_associations_total", "DICOM associations, by result (evicted: idle ones released to admit a sender; dropped: connections closed before their association request, over the pending bounds).", "result"),
 		"active":   d("aisedge_dicom_associations_active", "DICOM associations in progress."),
 		"bytes":    d("aisedge_dicom_received_bytes_total", "Bytes of data sets received by C-STORE."),
 		"open":     d("aisedge_studies_open", "Sessions with instances waiting for completion."),
@@ -174,6 +174,8 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	counter("assoc", float64(m.AssociationsAccepted), "accepted")
 	counter("assoc", float64(m.AssociationsRejected), "rejected")
 	counter("assoc", float64(m.AssociationsAborted), "aborted")
+	counter("assoc", float64(m.AssociationsEvicted), "evicted")
+	counter("assoc", float64(m.ConnectionsDropped), "dropped")
 	gauge("active", float64(m.Active))
 	counter("bytes", float64(m.BytesReceived))
 	now := c.e.cfg.Now()

@@ -45,6 +45,11 @@ type Config struct {
 	// MinFreeBytes is the disk watermark under which C-STOREs get A700.
 	MinFreeBytes    int64
 	MaxAssociations int
+	// MaxAssociationsPerSource, IdleTimeout and MinRate go to the DICOM
+	// server (zero: its defaults).
+	MaxAssociationsPerSource int
+	IdleTimeout              time.Duration
+	MinRate                  int64
 	// Store receives sealed sessions under "staged/<Name>/"; Layout is its
 	// multipart layout.
 	Store  objstore.Store
@@ -132,6 +137,7 @@ func New(cfg Config) (*Edge, error) {
 		Log: cfg.Log.With("component", "s3-uploader"), Now: cfg.Now, Metrics: metrics, OnSealed: cfg.OnSealed}
 	srv, err := dimse.NewServer(dimse.ServerConfig{
 		Handler: e.Receiver, TempDir: sp.TmpDir(), MaxAssociations: cfg.MaxAssociations,
+		MaxAssociationsPerSource: cfg.MaxAssociationsPerSource, IdleTimeout: cfg.IdleTimeout, MinRate: cfg.MinRate,
 		MinFreeBytes: cfg.MinFreeBytes, Admit: Admitter(cfg.Routes), Logger: cfg.Log.With("component", "dimse"),
 		UIDHash: cfg.UIDHash, AETLabel: aetLabel,
 	})
