@@ -66,7 +66,7 @@ var (
 // Open returns a Store keeping its objects in dir, creating dir (and its
 // bookkeeping folders) if needed.
 func Open(dir string) (*Store, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("objstore/fs: %w", err)
 	}
 	root, err := os.OpenRoot(dir)
@@ -331,7 +331,7 @@ func (s *Store) createTemp() (string, *os.File, error) {
 		var b [12]byte
 		rand.Read(b[:])
 		name := tmpDir + "/" + hex.EncodeToString(b[:])
-		f, err := s.root.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+		f, err := s.root.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o640)
 		if errors.Is(err, iofs.ErrExist) {
 			continue
 		}
@@ -411,7 +411,7 @@ func (s *Store) mkdirs(dir string) error {
 	if err := s.mkdirs(path.Dir(dir)); err != nil {
 		return err
 	}
-	err := s.root.Mkdir(dir, 0o755)
+	err := s.root.Mkdir(dir, 0o750)
 	if errors.Is(err, iofs.ErrExist) {
 		if fi, serr := s.root.Stat(dir); serr == nil && fi.IsDir() {
 			return nil
