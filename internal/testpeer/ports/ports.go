@@ -231,14 +231,28 @@ func candidates() (lo, hi int) {
 	return 0, 0
 }
 
-// lockDir is the folder of the lock files, shared by every test process
-// on the machine (in /tmp whatever TMPDIR says, where there is one).
-func lockDir() string {
+// lockDir is the folder of the lock files of one kind of resource
+// ("ports", "subnets"), shared by every test process on the machine (in
+// /tmp whatever TMPDIR says, where there is one).
+func lockDir(kind string) string {
 	base := "/tmp"
 	if st, err := os.Stat(base); err != nil || !st.IsDir() {
 		base = os.TempDir()
 	}
-	return filepath.Join(base, "aisedge-test-ports")
+	return filepath.Join(base, "aisedge-test-"+kind)
+}
+
+// Hold reserves resource n of a kind (a test subnet, say) across every
+// test process on the machine, the way ports are reserved: an flock on a
+// file named after it, which the kernel drops if the process dies. ok is
+// false when another process holds it; where the folder cannot be used
+// the resource is taken without a lock.
+func Hold(kind string, n int) (release func(), ok bool) {
+	f, err := lockIn(kind, n)
+	if err != nil {
+		return nil, false
+	}
+	return func() { releaseIn(kind, n, f) }, true
 }
 
 var errHeld = errors.New("held by another lease")
@@ -246,8 +260,10 @@ var errHeld = errors.New("held by another lease")
 // lock takes the lock file of port p without waiting. When the folder
 // cannot be used (another user's, read-only) the port is reserved without
 // a lock file: a nil file and no error.
-func lock(p int) (*os.File, error) {
-	dir := lockDir()
+func lock(p int) (*os.File, error) { return lockIn("ports", p) }
+
+func lockIn(kind string, p int) (*os.File, error) {
+	dir := lockDir(kind)
 	if _, err := os.Stat(dir); err != nil {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, nil
@@ -280,10 +296,12 @@ func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 // release removes the lock file of port p and drops the lock (in this
 // order, see lock).
-func release(p int, f *os.File) {
+func release(p int, f *os.File) { releaseIn("ports", p, f) }
+
+func releaseIn(kind string, p int, f *os.File) {
 	if f == nil {
 		return
 	}
-	os.Remove(filepath.Join(lockDir(), strconv.Itoa(p)))
+	os.Remove(filepath.Join(lockDir(kind), strconv.Itoa(p)))
 	f.Close()
 }

@@ -74,7 +74,7 @@ func TestReplaceAndRelease(t *testing.T) {
 	}
 	l.Release()
 	for _, p := range after {
-		if _, err := os.Stat(filepath.Join(lockDir(), strconv.Itoa(p))); !os.IsNotExist(err) {
+		if _, err := os.Stat(filepath.Join(lockDir("ports"), strconv.Itoa(p))); !os.IsNotExist(err) {
 			t.Errorf("lock file of %d left after Release: %v", p, err)
 		}
 	}

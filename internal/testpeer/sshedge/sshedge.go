@@ -354,7 +354,7 @@ func (e *Edge) network() (prefix []string, undo []func(), err error) {
 		}
 		// Edges of other test processes may have chosen b too and not
 		// made their veth yet: the subnet's lock file tells.
-		release, ok := lockSubnet(b)
+		release, ok := ports.Hold("subnets", b) // for as long as the edge lives
 		if !ok {
 			continue
 		}
@@ -398,38 +398,6 @@ func (e *Edge) network() (prefix []string, undo []func(), err error) {
 	}
 	e.NetNS, e.Host, e.Port = ns, subnetIP(block, 2), 22
 	return []string{"ip", "netns", "exec", ns}, undo, nil
-}
-
-// lockSubnet reserves subnet b for as long as the edge lives, across every
-// test process on the machine, by an flock on a file named after it in a
-// shared folder (the kernel drops it if the process dies). ok is false
-// when another edge holds it; where the folder cannot be used the subnet
-// is taken without a lock.
-func lockSubnet(b int) (release func(), ok bool) {
-	dir := filepath.Join("/tmp", "aisedge-test-subnets")
-	if _, err := os.Stat(dir); err != nil {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return func() {}, true
-		}
-		os.Chmod(dir, 0o1777)
-	}
-	path := filepath.Join(dir, strconv.Itoa(b))
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o666)
-	if err != nil {
-		return func() {}, true
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		return nil, false
-	}
-	// The holder before us removes the file before it unlocks it: a lock
-	// on a file no longer at path reserves nothing.
-	var st1, st2 syscall.Stat_t
-	if syscall.Fstat(int(f.Fd()), &st1) != nil || syscall.Stat(path, &st2) != nil || st1.Ino != st2.Ino || st1.Dev != st2.Dev {
-		f.Close()
-		return nil, false
-	}
-	return func() { os.Remove(path); f.Close() }, true
 }
 
 // subnetIP is address i (1 or 2) of the /30 number b of 10.77.0.0/16.
