@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -735,9 +736,31 @@ func (s *Scanner) attribute(h rawHit, surface, where, loc string) Hit {
 	return Hit{Planted: append([]int(nil), ids...), Needle: n.text, Form: h.form, Surface: surface, Where: where, Location: loc, Context: h.context}
 }
 
-// ScanString searches text (a log line, a command's output).
+// ScanString searches text (a log line, a command's output). Timestamps
+// written by the run's own clock are masked first (see maskClockTimes).
 func (s *Scanner) ScanString(surface, where, text string) []Hit {
-	return s.scanBytes(surface, where, []byte(text), false)
+	return s.scanBytes(surface, where, []byte(maskClockTimes(text, time.Now())), false)
+}
+
+// clockTimeRE matches an RFC 3339 timestamp as log/slog and encoding/json
+// write them.
+var clockTimeRE = regexp.MustCompile(`\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})`)
+
+// maskClockTimes replaces the RFC 3339 timestamps of text that lie within
+// two days of now with "<clock>". They come from the clock of the run, not
+// from the corpus: the digit-run matcher would otherwise find a planted
+// date in the digits of a time of day and its fraction ("02:59:19.570224622"
+// holds 19570224). Planted dates are all before 1980 (gen.date), so no
+// planted value is masked; a planted date written as a timestamp of its
+// own is still found.
+func maskClockTimes(text string, now time.Time) string {
+	return clockTimeRE.ReplaceAllStringFunc(text, func(m string) string {
+		t, err := time.Parse(time.RFC3339Nano, m)
+		if err != nil || t.Sub(now).Abs() > 48*time.Hour {
+			return m
+		}
+		return "<clock>"
+	})
 }
 
 // TreeOptions tune ScanTree.

@@ -3,6 +3,7 @@ package phicorpus
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/text/encoding/japanese"
 	"golang.org/x/text/encoding/simplifiedchinese"
@@ -182,5 +183,37 @@ func TestScannerLocatesElements(t *testing.T) {
 	}
 	if !ok {
 		t.Errorf("no hit located in the JPEG COM segment: %v", hits)
+	}
+}
+
+// TestScannerMasksTheRunsClock: the digits of a log line's own timestamp
+// are not a planted date (CI once saw 19600102 in "...T02:59:19.600102..."),
+// but a planted date written as a timestamp, or any other timestamp far
+// from now, is still found.
+func TestScannerMasksTheRunsClock(t *testing.T) {
+	s := mustScanner(t, testManifest())
+	now := time.Now().UTC()
+	clock := time.Date(now.Year(), now.Month(), now.Day(), 2, 59, 19, 600102622, time.UTC)
+	line := `{"time":"` + clock.Format(time.RFC3339Nano) + `","level":"INFO","msg":"instance de-identified"}`
+	if !strings.Contains(strings.NewReplacer(":", "", ".", "").Replace(line), "19600102") {
+		t.Fatalf("test line %q does not hold the planted digits", line)
+	}
+	if hits := s.ScanString("stderr", "line 1", line); len(hits) > 0 {
+		t.Errorf("the run's own timestamp reported as a leak: %v", hits)
+	}
+	for _, text := range []string{
+		`{"time":"1960-01-02T00:00:00Z"}`,
+		`{"time":"2010-01-01T02:59:19.600102622Z"}`,
+		`{"birth":"19600102","time":"` + clock.Format(time.RFC3339Nano) + `"}`,
+	} {
+		hits := s.ScanString("stderr", "line 2", text)
+		if len(hits) == 0 {
+			t.Errorf("%s: planted date #6 not found", text)
+		}
+		for _, h := range hits {
+			if len(h.Planted) != 1 || h.Planted[0] != 6 {
+				t.Errorf("%s: hit attributed to %v, want #6", text, h.Planted)
+			}
+		}
 	}
 }
