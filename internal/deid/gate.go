@@ -141,7 +141,16 @@ func (e *Engine) Verify(res *Result, ra io.ReaderAt, size int64, extraNames ...s
 		return nil, permanent("verify", fmt.Errorf("result has no gate plan"))
 	}
 	var gf gateFailure
-	f, err := dicom.ParseFile(io.NewSectionReader(ra, 0, size), nil)
+	if size <= verifyInMemory {
+		// One read of a small output serves the parse, the pixel ranges
+		// and the raw scan.
+		b := make([]byte, size)
+		if _, err := ra.ReadAt(b, 0); err != nil && !(err == io.EOF && size == 0) {
+			return nil, transient("verify", err)
+		}
+		ra = dicom.NewBytesReader(b)
+	}
+	f, err := dicom.ParseFile(sectionOf(ra, 0, size), nil)
 	if err != nil {
 		gf.fail("markers-meta", "output does not parse: "+err.Error())
 	} else {
@@ -168,6 +177,21 @@ func (e *Engine) Verify(res *Result, ra io.ReaderAt, size int64, extraNames ...s
 	res.Report.setGate(g, res.Reasons)
 	return g, nil
 }
+
+// sectionOf reads n bytes of ra from off; without a copy when ra is in
+// memory.
+func sectionOf(ra io.ReaderAt, off, n int64) io.Reader {
+	if br, ok := ra.(*dicom.BytesReader); ok {
+		b := br.Bytes()
+		off = min(max(off, 0), int64(len(b)))
+		end := min(max(off+n, off), int64(len(b)))
+		return dicom.NewBytesReader(b[off:end])
+	}
+	return io.NewSectionReader(ra, off, n)
+}
+
+// verifyInMemory: outputs up to this size are read into memory once.
+const verifyInMemory = 4 << 20
 
 // textVRsScanned are the VRs whose decoded values check 1 searches;
 // numbers, times and UIDs are covered by checks 2, 5 and 6.
@@ -492,7 +516,7 @@ func pixelRanges(ra io.ReaderAt, size int64, ts dicom.TransferSyntax) ([][2]int6
 		return nil, fmt.Errorf("no file meta group length")
 	}
 	metaEnd := int64(144) + int64(binary.LittleEndian.Uint32(head[140:144]))
-	d := dicom.NewDecoder(io.NewSectionReader(ra, metaEnd, size-metaEnd), ts, dicom.Limits{})
+	d := dicom.NewDecoder(sectionOf(ra, metaEnd, size-metaEnd), ts, dicom.Limits{})
 	var out [][2]int64
 	inPixel := false
 	for {

@@ -64,7 +64,7 @@ func newReport(e *Engine, explain bool) *Report {
 		Engine: "AIS-Edge deid " + EngineVersion, Profile: e.prof.Name, ProfileHash: e.prof.Hash, KeyID: e.keys.KeyID(),
 		Acknowledged: e.prof.Acknowledged, Counts: map[string]int{}, explain: explain,
 		// Sized for a typical instance (about a hundred distinct paths).
-		index: make(map[actionKey]int, 128), Actions: make([]ActionEntry, 0, 128), windex: map[warnKey]int{},
+		index: make(map[actionKey]int, 64), Actions: make([]ActionEntry, 0, 64), windex: map[warnKey]int{},
 	}
 }
 

@@ -491,6 +491,10 @@ func (d *Decoder) readN(n int64) ([]byte, error) {
 	tag := d.pendingHdr.Tag
 	off := d.in.pos
 	const chunk = 1 << 20
+	if b, ok := d.in.view(n); ok {
+		d.pending = 0
+		return b, nil
+	}
 	var buf []byte
 	if rem := d.in.remaining(); rem >= 0 || n <= chunk {
 		buf = make([]byte, n) // size verified against the data, or small

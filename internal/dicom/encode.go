@@ -75,7 +75,9 @@ func WriteFile(w io.Writer, f *File) error {
 		if f.Meta.String(TagTransferSyntaxUID) != ts.UID && ts.UID != "" {
 			f.Meta.SetString(TagTransferSyntaxUID, UI, ts.UID)
 		}
-		bw := bufio.NewWriterSize(w, 16<<10)
+		bw := writerPool.Get().(*bufio.Writer)
+		bw.Reset(w)
+		defer func() { bw.Reset(nil); writerPool.Put(bw) }()
 		pre := f.Preamble
 		if len(pre) != 128 {
 			pre = make([]byte, 128)
@@ -85,6 +87,14 @@ func WriteFile(w io.Writer, f *File) error {
 		enc := &encoder{w: bw, order: binary.LittleEndian}
 		if err := enc.dataset(f.Meta, true, false); err != nil {
 			return err
+		}
+		if !ts.Deflated && f.Dataset != nil {
+			// Header and data set leave in one buffer: one write for a
+			// small file.
+			if err := encodeBody(bw, f.Dataset, ts); err != nil {
+				return err
+			}
+			return bw.Flush()
 		}
 		if err := bw.Flush(); err != nil {
 			return err
@@ -109,12 +119,7 @@ func writeBody(w io.Writer, ds *Dataset, ts TransferSyntax) error {
 	bw := writerPool.Get().(*bufio.Writer)
 	bw.Reset(w)
 	defer func() { bw.Reset(nil); writerPool.Put(bw) }()
-	var order binary.ByteOrder = binary.LittleEndian
-	if ts.BigEndian {
-		order = binary.BigEndian
-	}
-	enc := &encoder{w: bw, order: order, big: ts.BigEndian}
-	if err := enc.dataset(ds, ts.ExplicitVR, ts.BigEndian); err != nil {
+	if err := encodeBody(bw, ds, ts); err != nil {
 		return err
 	}
 	if err := bw.Flush(); err != nil {
@@ -124,6 +129,16 @@ func writeBody(w io.Writer, ds *Dataset, ts TransferSyntax) error {
 		return fw.Close()
 	}
 	return nil
+}
+
+// encodeBody encodes ds in ts (byte order and VR form; the caller deflates).
+func encodeBody(bw *bufio.Writer, ds *Dataset, ts TransferSyntax) error {
+	var order binary.ByteOrder = binary.LittleEndian
+	if ts.BigEndian {
+		order = binary.BigEndian
+	}
+	enc := &encoder{w: bw, order: order, big: ts.BigEndian}
+	return enc.dataset(ds, ts.ExplicitVR, ts.BigEndian)
 }
 
 var writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 64<<10) }}

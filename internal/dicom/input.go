@@ -1,6 +1,7 @@
 package dicom
 
 import (
+	"bytes"
 	"errors"
 	"io"
 )
@@ -18,11 +19,35 @@ type input struct {
 	pos      int64 // absolute position of buf[r]
 	inflated bool  // positions count inflated bytes
 	srcErr   error // sticky error from src
+	// whole: buf[0:w] holds every byte of the source from the start
+	// position on (a small random-access file read in one call). buf is
+	// then never compacted nor refilled, so values can be handed out as
+	// sub-slices of it instead of copies (see Decoder.readN).
+	whole bool
 }
 
 const inputBufSize = 64 << 10
 
+// BytesReader reads a DICOM stream held in memory. Parsing from it copies
+// nothing: the values of the parsed data set are sub-slices of the bytes,
+// which must therefore not change while the data set is in use.
+type BytesReader struct {
+	*bytes.Reader
+	b []byte
+}
+
+// NewBytesReader reads b.
+func NewBytesReader(b []byte) *BytesReader { return &BytesReader{bytes.NewReader(b), b} }
+
+// Bytes returns every byte the reader reads (not only the unread ones).
+func (r *BytesReader) Bytes() []byte { return r.b }
+
 func newInput(r io.Reader) *input {
+	if br, ok := r.(*BytesReader); ok {
+		start := br.Size() - int64(br.Len())
+		rest := br.b[start:]
+		return &input{src: bytes.NewReader(nil), ra: br, size: br.Size(), buf: rest, w: len(rest), pos: start, whole: true, srcErr: io.EOF}
+	}
 	in := &input{src: r, size: -1}
 	ra, size, ok := randomAccess(r)
 	bufSize := inputBufSize
@@ -43,6 +68,18 @@ func newInput(r io.Reader) *input {
 		}
 		in.pos = start
 		in.src = io.NewSectionReader(ra, start, size-start)
+		if size-start <= int64(len(in.buf)) {
+			n, err := io.ReadFull(in.src, in.buf[:size-start])
+			in.w = n
+			switch {
+			case err == nil:
+				in.whole, in.srcErr = true, io.EOF
+			case errors.Is(err, io.ErrUnexpectedEOF):
+				in.srcErr = io.EOF // the file is shorter than it said
+			default:
+				in.srcErr = err
+			}
+		}
 	}
 	return in
 }
@@ -84,6 +121,12 @@ func (in *input) fill(n int) error {
 	if in.buffered() >= n {
 		return nil
 	}
+	if in.whole {
+		if in.buffered() == 0 {
+			return io.EOF
+		}
+		return io.ErrUnexpectedEOF
+	}
 	if in.r > 0 {
 		copy(in.buf, in.buf[in.r:in.w])
 		in.w -= in.r
@@ -119,6 +162,18 @@ func (in *input) peek(n int) ([]byte, error) {
 func (in *input) consume(n int) {
 	in.r += n
 	in.pos += int64(n)
+}
+
+// view consumes the next n bytes and returns them as a sub-slice of the
+// buffer (capacity n, so appending copies), when the whole source is
+// buffered; ok is false otherwise and nothing is consumed.
+func (in *input) view(n int64) (b []byte, ok bool) {
+	if !in.whole || n > int64(in.buffered()) {
+		return nil, false
+	}
+	b = in.buf[in.r : in.r+int(n) : in.r+int(n)]
+	in.consume(int(n))
+	return b, true
 }
 
 // read fills p completely or fails with io.ErrUnexpectedEOF / io.EOF.
@@ -162,7 +217,7 @@ func (in *input) skip(n int64) error {
 		}
 		in.pos += n
 		in.r, in.w = 0, 0
-		in.srcErr = nil
+		in.srcErr, in.whole = nil, false
 		in.src = io.NewSectionReader(in.ra, in.pos, in.size-in.pos)
 		return nil
 	}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 // writeFileTo writes f to a new file in dir and returns its path.
@@ -261,4 +262,57 @@ func TestGroupLengthRecomputed(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestParseFromMemory: a file parsed from a BytesReader has the same
+// elements and values as the same file parsed from disk, its values are
+// views of the caller's bytes (no copy), and appending to one value does
+// not overwrite the next.
+func TestParseFromMemory(t *testing.T) {
+	forEachFile(t, func(t *testing.T, name, path string, f *File) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := ParseFile(NewBytesReader(b), nil)
+		if err != nil {
+			t.Fatalf("from memory: %v", err)
+		}
+		if d := compareDatasets(f.Dataset, m.Dataset, true); d != "" {
+			t.Fatal(d)
+		}
+		if m.TransferSyntax.Deflated {
+			return // values come out of the inflater
+		}
+		lo, hi := uintptr(unsafe.Pointer(&b[0])), uintptr(unsafe.Pointer(&b[len(b)-1]))
+		inside := func(v []byte) bool {
+			p, q := uintptr(unsafe.Pointer(&v[0])), uintptr(unsafe.Pointer(&v[len(v)-1]))
+			return cap(v) == len(v) && p >= lo && q <= hi
+		}
+		views := 0
+		var first *Element
+		for _, e := range m.Dataset.Elements() {
+			v := e.RawBytes()
+			if len(v) == 0 || e.IsBulk() {
+				continue
+			}
+			if !inside(v) {
+				t.Errorf("%v: value of %d bytes is a copy, not a view of the input", e.Tag, len(v))
+			}
+			if first == nil {
+				first = e
+			}
+			views++
+		}
+		if first != nil {
+			before := append([]byte(nil), b...)
+			_ = append(first.RawBytes(), "XXXXXXXX"...)
+			if !bytes.Equal(before, b) {
+				t.Errorf("appending to the value of %v wrote into the input", first.Tag)
+			}
+		}
+		if views == 0 {
+			t.Skip("no top-level values")
+		}
+	})
 }
