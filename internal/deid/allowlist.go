@@ -109,14 +109,14 @@ func parseAllowlist(src string) (*allowlist, error) {
 // of its VR (a DS that is a decimal number, a CS in the CS character set):
 // a number slot or a code slot used to carry text fails.
 func valueFormOK(e *dicom.Element, vr dicom.VR) bool {
-	var re *regexp.Regexp
+	var form func(string) bool
 	switch vr {
 	case dicom.DS:
-		re = dsRE
+		form = isDSForm
 	case dicom.IS:
-		re = isRE
+		form = isISForm
 	case dicom.CS: // upper-case letters, digits, space, underscore
-		re = csRE
+		form = isCSForm
 	case dicom.FL, dicom.FD, dicom.UL, dicom.SL, dicom.SV, dicom.UV:
 	default:
 		return true
@@ -125,7 +125,7 @@ func valueFormOK(e *dicom.Element, vr dicom.VR) bool {
 	if numberVRs[vr] {
 		return binaryNumbersOK(b, vr)
 	}
-	if re == nil {
+	if form == nil {
 		return true
 	}
 	for i := 0; i < len(b); i++ {
@@ -135,7 +135,7 @@ func valueFormOK(e *dicom.Element, vr dicom.VR) bool {
 	}
 	for _, v := range e.Strings() {
 		v = strings.Trim(v, " \x00")
-		if v != "" && (len(v) > maxLen(vr) || !re.MatchString(v)) {
+		if v != "" && (len(v) > maxLen(vr) || !form(v)) {
 			return false
 		}
 		if (vr == dicom.DS || vr == dicom.IS) && identifierLikeNumber(v) {

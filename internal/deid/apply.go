@@ -533,6 +533,57 @@ func (s *state) cleanText(v string, narrative bool) (string, int) {
 	return s.cleanTextWith(v, cleanOptions{narrative: narrative, namePairs: true})
 }
 
+// digitsInText describes the digits of a text, for the necessary
+// conditions of the cleaning patterns.
+type digitsInText struct {
+	total    int // digits
+	run      int // longest run of digits
+	phoneRun int // longest run of digits, spaces and ( ) . -
+}
+
+func digitShape(v string) digitsInText {
+	var d digitsInText
+	run, prun := 0, 0
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case c >= '0' && c <= '9':
+			d.total++
+			run++
+			prun++
+		case c == ' ' || c == '(' || c == ')' || c == '.' || c == '-':
+			run = 0
+			prun++
+		default:
+			run, prun = 0, 0
+		}
+		d.run, d.phoneRun = max(d.run, run), max(d.phoneRun, prun)
+	}
+	return d
+}
+
+// mayMatch is false when re cannot match v: an e-mail address needs '@';
+// a date, postcode or phone number at least two digits (a date with
+// separators three); a month-name date a run of two; a phone number eight
+// characters of digits and separators; a long number a run of six.
+func (d digitsInText) mayMatch(re *regexp.Regexp, v string) bool {
+	switch re {
+	case cleanEmailRE:
+		return strings.IndexByte(v, '@') >= 0
+	case cleanMonthDateRE:
+		return d.run >= 2
+	case cleanDateRE:
+		return d.total >= 3
+	case cleanPostcodeRE:
+		return d.total >= 2
+	case cleanPhoneRE:
+		return d.total >= 2 && d.phoneRun >= 8
+	case cleanNumberRE:
+		return d.run >= 6
+	}
+	return true
+}
+
 // cleanOptions select the rules of cleanTextWith beyond identifiers,
 // dates, phone numbers, e-mail addresses and long numbers.
 type cleanOptions struct {
@@ -544,13 +595,14 @@ func (s *state) cleanTextWith(v string, o cleanOptions) (string, int) {
 	narrative := o.narrative
 	n := 0
 	v = stripFormat(v)
-	// Every pattern but the e-mail address needs a digit; most
-	// descriptors have none, or no '@', and skip the regular expressions.
-	hasDigit := strings.ContainsAny(v, "0123456789")
+	// Most descriptors cannot hold what a pattern needs (see
+	// digitShape) and skip its regular expression.
+	ds := digitShape(v)
 	for _, re := range []*regexp.Regexp{cleanEmailRE, cleanMonthDateRE, cleanDateRE, cleanPostcodeRE, cleanPhoneRE, cleanNumberRE} {
-		if (re == cleanEmailRE && !strings.Contains(v, "@")) || (re != cleanEmailRE && !hasDigit) {
+		if !ds.mayMatch(re, v) {
 			continue
 		}
+		before := n
 		v = re.ReplaceAllStringFunc(v, func(m string) string {
 			if re == cleanDateRE && !looksLikeDate(m) {
 				return m // a version number (3.2.2, 5.00.02), not a date
@@ -558,6 +610,9 @@ func (s *state) cleanTextWith(v string, o cleanOptions) (string, int) {
 			n++
 			return " "
 		})
+		if n != before {
+			ds = digitShape(v) // a match became a space: runs may join
+		}
 	}
 	words := strings.FieldsFunc(v, func(r rune) bool { return r == ' ' || r == '\t' || r == '\n' || r == '\r' })
 	drop := make([]bool, len(words))

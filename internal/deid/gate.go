@@ -383,7 +383,7 @@ func (gp *gatePlan) checkUIDs(e *dicom.Element, path, rule string, gf *gateFailu
 		if u == "" {
 			continue
 		}
-		if len(u) > 64 || !uiRE.MatchString(u) {
+		if len(u) > 64 || !isUIForm(u) {
 			gf.fail("uids", "invalid UID syntax at "+path)
 		}
 		if gp.inputUIDs[u] && !isStructuralValue(u) && !structuralUIDs[e.Tag] && !gp.retained[u] {

@@ -1189,10 +1189,6 @@ var (
 	tmRE = regexp.MustCompile(`^\d{2}(\d{2}(\d{2}(\.\d{1,6})?)?)?$`)
 	dtRE = regexp.MustCompile(`^\d{4}(\d{2}(\d{2}(\d{2}(\d{2}(\d{2}(\.\d{1,6})?)?)?)?)?)?([+-]\d{4})?$`)
 	asRE = regexp.MustCompile(`^\d{3}[DWMY]$`)
-	csRE = regexp.MustCompile(`^[A-Z0-9 _]*$`)
-	uiRE = regexp.MustCompile(`^(0|[1-9]\d*)(\.(0|[1-9]\d*))*$`)
-	isRE = regexp.MustCompile(`^[+-]?\d+$`)
-	dsRE = regexp.MustCompile(`^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$`)
 )
 
 // maxLen is the PS3.5 maximum value length in characters (0 = none).
@@ -1246,19 +1242,19 @@ func checkCast(vr dicom.VR, s string) error {
 			return errors.New("want nnnD/W/M/Y")
 		}
 	case dicom.CS:
-		if !csRE.MatchString(s) {
+		if !isCSForm(s) {
 			return errors.New("CS allows A-Z, 0-9, space and _")
 		}
 	case dicom.UI:
-		if !uiRE.MatchString(s) {
+		if !isUIForm(s) {
 			return errors.New("not a valid UID")
 		}
 	case dicom.IS:
-		if !isRE.MatchString(s) {
+		if !isISForm(s) {
 			return errors.New("not an integer string")
 		}
 	case dicom.DS:
-		if !dsRE.MatchString(strings.TrimSpace(s)) {
+		if !isDSForm(strings.TrimSpace(s)) {
 			return errors.New("not a decimal string")
 		}
 	case dicom.US, dicom.UL, dicom.UV:

@@ -292,7 +292,7 @@ func numericPrivateOK(e *dicom.Element) bool {
 			if v == "" {
 				continue
 			}
-			if !dsRE.MatchString(v) {
+			if !isDSForm(v) {
 				return false
 			}
 		}
