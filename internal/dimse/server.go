@@ -907,9 +907,8 @@ func (s *Server) finishStore(a *assoc, pc *PresentationContext, cmd *Command, sp
 	if err := fdatasync(sp.f); err != nil {
 		return ioStatus("fsync failed", err)
 	}
-	if err := sp.f.Close(); err != nil {
-		return ioStatus("close failed", err)
-	}
+	// The file stays open (sp.discard closes it) while the handler reads
+	// the values in.File refers to.
 	if err := s.cfg.Handler.Store(s.baseCtx, in); err != nil {
 		return asStatus(err, StatusOutOfResources)
 	}
@@ -926,19 +925,23 @@ func asStatus(err error, def uint16) *StatusError {
 
 // ValidateInstance is the default ServerConfig.Validate: the data set must
 // parse in the negotiated transfer syntax (C000 otherwise) and carry the
-// SOP Class and Instance UIDs of the command (A900 otherwise). Large values
-// are not loaded.
+// SOP Class and Instance UIDs of the command (A900 otherwise). The parsed
+// file is handed to the handler as in.File; large values are not loaded.
 func ValidateInstance(in *Instance, r io.ReaderAt) error {
-	src := io.NewSectionReader(r, in.DataOffset, in.Size-in.DataOffset)
-	ds, err := dicom.ParseDataset(src, in.TransferSyntaxUID, &dicom.ParseOptions{SkipBulk: true})
+	f, err := dicom.ParseFile(io.NewSectionReader(r, 0, in.Size), nil)
 	if err != nil {
 		return NewStatusError(StatusCannotUnderstand, "data set does not parse", err)
 	}
+	if f.Meta == nil || f.TransferSyntax.UID != in.TransferSyntaxUID {
+		return NewStatusError(StatusCannotUnderstand, "data set does not parse", fmt.Errorf("file header does not name the negotiated transfer syntax"))
+	}
+	ds := f.Dataset
 	if got := ds.String(dicom.TagSOPInstanceUID); got != in.SOPInstanceUID {
 		return NewStatusError(StatusDataSetMismatch, "SOP Instance UID differs from the command", nil)
 	}
 	if got := ds.String(dicom.TagSOPClassUID); got != in.SOPClassUID {
 		return NewStatusError(StatusDataSetMismatch, "SOP Class UID differs from the command", nil)
 	}
+	in.File = f
 	return nil
 }

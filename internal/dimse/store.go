@@ -19,6 +19,8 @@ import (
 	"path/filepath"
 	"sync"
 	"syscall"
+
+	"github.com/aisedge/aisedge/internal/dicom"
 )
 
 // Instance is one received C-STORE, fsynced to disk as a Part 10 file at
@@ -37,6 +39,12 @@ type Instance struct {
 	Remote                                         net.Addr
 	// Assoc is the association id, for logs.
 	Assoc string
+	// File is the instance as the validator parsed it (ValidateInstance
+	// does), so that the handler need not parse it again; nil when the
+	// validator did not. Its large values are read on demand from the
+	// temporary file, which is open until the handler returns: a handler
+	// that keeps the data set longer must load them first.
+	File *dicom.File
 }
 
 // StoreHandler takes responsibility for a received instance. Returning nil

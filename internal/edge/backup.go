@@ -25,6 +25,8 @@ import (
 // facility; its paths hold identifiers and are never logged.
 type Backup struct {
 	Dir string
+
+	dirs fsutil.DirSyncer // one folder sync for the writers of a series at once
 }
 
 var unsafePathPart = regexp.MustCompile(`[^A-Za-z0-9._^=+-]`)
@@ -72,7 +74,7 @@ func (b *Backup) Write(src string, ds *dicom.Dataset, unmappedAET string) error 
 		os.Remove(tmp)
 		return err
 	}
-	return fsutil.SyncDir(filepath.Dir(dst))
+	return b.dirs.Sync(filepath.Dir(dst))
 }
 
 // Prune deletes backup files older than maxAge and then, oldest first,

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/aisedge/aisedge/internal/events"
-	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -16,6 +14,7 @@ import (
 	"github.com/aisedge/aisedge/internal/deid"
 	"github.com/aisedge/aisedge/internal/dicom"
 	"github.com/aisedge/aisedge/internal/dimse"
+	"github.com/aisedge/aisedge/internal/events"
 	"github.com/aisedge/aisedge/internal/route"
 	"github.com/aisedge/aisedge/internal/spool"
 )
@@ -69,7 +68,10 @@ func (r *Receiver) Store(ctx context.Context, in *dimse.Instance) error {
 
 func (r *Receiver) store(ctx context.Context, in *dimse.Instance) error {
 	log := r.Log.With("assoc", in.Assoc, "sop", r.UIDHash.Hash(in.SOPInstanceUID), "calledAET", r.aetLabel(in.CalledAET))
-	f, err := dicom.Open(in.Path, nil)
+	f, err := in.File, error(nil)
+	if f == nil { // a validator that does not hand over its parse
+		f, err = dicom.Open(in.Path, nil)
+	}
 	if err != nil {
 		// Unreadable: keep it (quarantine) and tell the sender.
 		// The reason names the kind and offset only: a parse error's text
@@ -125,32 +127,29 @@ func (r *Receiver) store(ctx context.Context, in *dimse.Instance) error {
 		log.Warn("instance quarantined by de-identification", "reasons", reasons)
 		return nil
 	}
-	w, err := r.Spool.WriteTemp(func(w io.Writer) error { return dicom.WriteFile(w, res.File) })
-	if err != nil {
-		return r.resourceError("spool write failed", err)
-	}
 	sess, err := sessionOf(res, eng)
 	if err != nil {
-		os.Remove(w.Path)
 		if qerr := r.quarantine(in, f, err.Error()); qerr != nil {
 			return r.resourceError("quarantine write failed", qerr)
 		}
 		return nil
 	}
-	out, err := dicom.Open(w.Path, nil)
+	out, err := r.serialize(res, in.Size)
 	if err != nil {
-		os.Remove(w.Path)
-		return dimse.NewStatusError(statusProcessingFailure, "de-identified output unreadable", err)
+		return r.resourceError("spool write failed", err)
 	}
-	defer out.Close()
-	ds := out.Dataset
+	defer out.release()
+	// The fields below come from the data set just serialized; the gate
+	// reads the serialized bytes themselves.
+	ds := res.File.Dataset
 	series := ds.String(dicom.TagSeriesInstanceUID)
 	seriesNumber := ds.String(dicom.NewTag(0x0020, 0x0011))
 	seriesDesc, _ := ds.Text(dicom.NewTag(0x0008, 0x103E))
 	scan := ScanName(seriesNumber, seriesDesc)
-	gate, err := r.verify(eng, res, w, Folder(sess), scan)
+	g, err := eng.Verify(res, out.reader(), out.size(), Folder(sess), scan)
+	gate := gateOutcome{g}
 	if err != nil || !gate.Passed {
-		os.Remove(w.Path)
+		out.remove()
 		reasons := []string{"verification gate failed"}
 		if err != nil {
 			reasons = []string{"verification gate error: " + err.Error()}
@@ -163,6 +162,10 @@ func (r *Receiver) store(ctx context.Context, in *dimse.Instance) error {
 		}
 		log.Warn("instance quarantined by the verification gate", "reasons", reasons)
 		return nil
+	}
+	w, err := out.written(r.Spool)
+	if err != nil {
+		return r.resourceError("spool write failed", err)
 	}
 	// The spool's unit is the XNAT session, not the DICOM study: studies
 	// that share an accession number (one order, several studies) are one
@@ -206,16 +209,6 @@ func (g gateOutcome) checksFailed() []string {
 		}
 	}
 	return out
-}
-
-func (r *Receiver) verify(eng *deid.Engine, res *deid.Result, w spool.Written, names ...string) (gateOutcome, error) {
-	fh, err := os.Open(w.Path)
-	if err != nil {
-		return gateOutcome{}, err
-	}
-	defer fh.Close()
-	g, err := eng.Verify(res, fh, w.Size, names...)
-	return gateOutcome{g}, err
 }
 
 // sessionOf splits the engine's PROJECT.SUBJECT.VISIT label.
