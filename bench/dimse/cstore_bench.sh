@@ -2,7 +2,11 @@
 # C-STORE ingest benchmark, all in one run on this machine: our receiver
 # (aisedge receive: fsync of every instance and its directory entry before
 # the response, DirStore) against dcmtk storescp (no fsync) and Orthanc
-# (Debian defaults, SyncStorageArea on), each fed by dcmtk storescu (one
+# (Debian defaults, SyncStorageArea on); and the whole pipeline (aisedge
+# run: facility backup, de-identification, gate and spool, all durable
+# before the response) against Orthanc with a de-identification Lua hook
+# in the original system's shape (bench/dimse/orthanc/deid_hook.lua: timed
+# until the hook has finished every instance). Each is fed by dcmtk storescu (one
 # association, --repeat N +II: storescu invents a new SOP Instance UID for
 # every send) and by aisedge send (one association, and PAR parallel
 # associations). dcmtk tools and Orthanc run with TCP_NODELAY=1.
@@ -33,7 +37,7 @@ fi
 RUNS=${RUNS:-3}
 PAR=${PAR:-4}
 WORKLOADS=${WORKLOADS:-"small ct"}
-SERVERS=${SERVERS:-"aisedge storescp orthanc"}
+SERVERS=${SERVERS:-"aisedge storescp orthanc run orthanc-lua"}
 SENDERS=${SENDERS:-"storescu aisedge aisedge-p$PAR"}
 PORT=${PORT:-11112}
 HPORT=${HPORT:-18042}
@@ -70,9 +74,20 @@ start_server() { # SERVER OUT
       $WORK/aisedge receive --dir $out/store --listen 127.0.0.1:$PORT --log-level warn > $out/server.log 2>&1 & SPID=$! ;;
     storescp)
       env TCP_NODELAY=1 storescp -aet AISEDGE -od $out/store $PORT > $out/server.log 2>&1 & SPID=$! ;;
-    orthanc)
+    run)
+      # A fixed de-identification key (a benchmark, not a site); studies
+      # stay open (quiet period 1 h) so the run measures ingest alone.
+      env AIS_DEID_HMAC_SALT=5be0c3a1d2e4f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f \
+        $WORK/aisedge run --data-dir $out/run --listen 127.0.0.1:$PORT --http 127.0.0.1:$HPORT \
+        --quiet-period 1h --min-free-bytes 0 > $out/server.log 2>&1 & SPID=$! ;;
+    orthanc|orthanc-lua)
+      local lua=""
+      if [ $srv = orthanc-lua ]; then
+        sed -e "s|BACKUP_DIR|$out/backup|" -e "s|DONE_FILE|$out/done|" $ROOT/bench/dimse/orthanc/deid_hook.lua > $out/hook.lua
+        : > $out/done; lua="\"$out/hook.lua\""
+      fi
       cat > $out/orthanc.json <<J
-{ "Name":"bench", "StorageDirectory":"$out/store", "IndexDirectory":"$out/store", "Plugins":[], "LuaScripts":[],
+{ "Name":"bench", "StorageDirectory":"$out/store", "IndexDirectory":"$out/store", "Plugins":[], "LuaScripts":[$lua],
   "HttpPort":$HPORT, "RemoteAccessAllowed":false, "DicomAet":"AISEDGE", "DicomPort":$PORT, "SyncStorageArea":true }
 J
       env TCP_NODELAY=1 Orthanc $out/orthanc.json > $out/server.log 2>&1 & SPID=$!
@@ -84,7 +99,9 @@ J
 stored_count() { # SERVER OUT
   case $1 in
     orthanc) curl -s http://127.0.0.1:$HPORT/statistics | tr -d ' \n' | sed -n 's/.*"CountInstances":\([0-9]*\).*/\1/p' ;;
+    orthanc-lua) wc -l < $2/done ;;
     aisedge) find $2/store -maxdepth 1 -name '*.dcm' | wc -l ;;
+    run) find $2/run/edge/spool/objects -name '*.dcm' | wc -l ;;
     *) find $2/store -type f | wc -l ;;
   esac
 }
@@ -106,6 +123,16 @@ run_one() { # SERVER SENDER WORKLOAD RUN
     aisedge-p*)
       $WORK/aisedge send --quiet --parallel ${snd#aisedge-p} --aet SCANNER1 --called-aet AISEDGE 127.0.0.1:$PORT $WORK/copies/$wl > $out/scu.log 2>&1; rc=$? ;;
   esac
+  if [ $srv = orthanc-lua ]; then
+    # The hook runs after each C-STORE is answered: wait until it has
+    # finished every instance (giving up after 30 s without progress).
+    local last=-1 still=0
+    while [ $(wc -l < $out/done) -lt $n ] && [ $still -lt 300 ]; do
+      local now=$(wc -l < $out/done)
+      if [ $now = $last ]; then still=$((still+1)); else still=0; last=$now; fi
+      sleep 0.1
+    done
+  fi
   local t1=$(date +%s.%N)
   sleep $DRAIN
   read -r u1 s1 < <(awk '{print $14, $15}' /proc/$SPID/stat)
@@ -113,14 +140,14 @@ run_one() { # SERVER SENDER WORKLOAD RUN
   local cnt=$(stored_count $srv $out)
   # Orthanc's graceful stop takes 3-4 s; after the count it no longer
   # matters how the server ends.
-  if [ $srv = orthanc ]; then kill -KILL $SPID; else kill $SPID; fi
+  case $srv in orthanc*) kill -KILL $SPID ;; *) kill $SPID ;; esac
   wait $SPID 2>/dev/null
   local bytes=$(( $(stat -c %s $f) * n ))
   awk -v s=$srv -v c=$snd -v wl=$wl -v run=$run -v n=$n -v b=$bytes -v t0=$t0 -v t1=$t1 -v cnt=$cnt -v h=$hwm \
       -v cpu=$(( (u1-u0)+(s1-s0) )) -v tk=$(getconf CLK_TCK) -v rc=$rc 'BEGIN{
-    w=t1-t0; printf "%-9s %-11s %-5s run=%s n=%d wall=%.2fs inst/s=%.0f MB/s=%.1f stored=%d srvCPU=%.2fs srvRSS=%dMiB rc=%d\n",
+    w=t1-t0; printf "%-11s %-11s %-5s run=%s n=%d wall=%.2fs inst/s=%.0f MB/s=%.1f stored=%d srvCPU=%.2fs srvRSS=%dMiB rc=%d\n",
       s, c, wl, run, n, w, n/w, b/1e6/w, cnt, cpu/tk, h/1024, rc }' | tee -a $RESULTS
-  rm -rf $out/store
+  rm -rf $out/store $out/run $out/backup
 }
 
 echo "== C-STORE benchmark: $(nproc) cores, RUNS=$RUNS, $(date -u +%FT%TZ), aisedge $(cd $ROOT && git rev-parse --short HEAD 2>/dev/null || echo unknown)$([ "$SMOKE" = 1 ] && echo ", SMOKE (tiny counts: a format check, not figures)")"
@@ -142,11 +169,15 @@ awk '
 function median(s,   n,v,i,j,t) { n=split(s,v," "); for(i=1;i<=n;i++)for(j=i+1;j<=n;j++)if(v[j]+0<v[i]+0){t=v[i];v[i]=v[j];v[j]=t}
   return (n%2)?v[(n+1)/2]:(v[n/2]+v[n/2+1])/2 }
 END {
-  for (k in ips) { split(k,p," "); m[k]=median(ips[k]); mb[k]=median(mbs[k]); printf "%-9s %-11s %-5s inst/s=%7.0f MB/s=%6.1f%s\n", p[1],p[2],p[3], m[k], mb[k], (bad[k]?"  INCOMPLETE STORE":"") | "sort" }
+  for (k in ips) { split(k,p," "); m[k]=median(ips[k]); mb[k]=median(mbs[k]); printf "%-11s %-11s %-5s inst/s=%7.0f MB/s=%6.1f%s\n", p[1],p[2],p[3], m[k], mb[k], (bad[k]?"  INCOMPLETE STORE":"") | "sort" }
   close("sort"); print ""
   for (k in m) { split(k,p," "); if (p[1]!="aisedge") continue
     s="storescp "p[2]" "p[3]; o="orthanc "p[2]" "p[3]
-    printf "%-5s sender=%-11s ours/storescp=%s  ours/orthanc=%s\n", p[3], p[2], (s in m)?sprintf("%.2f",m[k]/m[s]):"-", (o in m)?sprintf("%.2f",m[k]/m[o]):"-" | "sort" }
+    printf "%-5s sender=%-11s receive/storescp=%s  receive/orthanc=%s\n", p[3], p[2], (s in m)?sprintf("%.2f",m[k]/m[s]):"-", (o in m)?sprintf("%.2f",m[k]/m[o]):"-" | "sort" }
+  close("sort"); print ""
+  for (k in m) { split(k,p," "); if (p[1]!="run") continue
+    o="orthanc "p[2]" "p[3]; l="orthanc-lua "p[2]" "p[3]
+    printf "%-5s sender=%-11s run/orthanc=%s  run/orthanc-lua=%s\n", p[3], p[2], (o in m)?sprintf("%.2f",m[k]/m[o]):"-", (l in m)?sprintf("%.2f",m[k]/m[l]):"-" | "sort" }
 }' $RESULTS
 
 # A run that failed or stored less than it sent makes its figures

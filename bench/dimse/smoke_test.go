@@ -22,8 +22,8 @@ func TestSmokeBenchmarks(t *testing.T) {
 
 // TestSmokeCStoreScript runs cstore_bench.sh in smoke mode (one run of 4
 // CT instances through every server and sender, on free ports) and checks
-// every run stored all it was sent and both ratios were printed for every
-// sender. The CT workload is the one kept: its 531 kB instances span
+// every run stored (or, for the Lua hook, de-identified) all it was sent
+// and every ratio was printed for every sender. The CT workload is the one kept: its 531 kB instances span
 // several PDUs; the MR template is checked by benchdata's test (each run
 // costs 1-4 s of process starts and stops on a loaded 2-core machine, so
 // the small workload would double the time for little).
@@ -41,7 +41,7 @@ func TestSmokeCStoreScript(t *testing.T) {
 		fmt.Sprint("PORT=", ports[0]), fmt.Sprint("HPORT=", ports[1]))
 
 	num := `[0-9]+(\.[0-9]+)?`
-	runRe := regexp.MustCompile(`^(aisedge|storescp|orthanc)\s+(\S+)\s+(small|ct)\s+run=1 n=([0-9]+) wall=` + num + `s inst/s=[0-9]+ MB/s=` + num + ` stored=([0-9]+) srvCPU=` + num + `s srvRSS=[0-9]+MiB rc=([0-9]+)$`)
+	runRe := regexp.MustCompile(`^(aisedge|storescp|orthanc|run|orthanc-lua)\s+(\S+)\s+(small|ct)\s+run=1 n=([0-9]+) wall=` + num + `s inst/s=[0-9]+ MB/s=` + num + ` stored=([0-9]+) srvCPU=` + num + `s srvRSS=[0-9]+MiB rc=([0-9]+)$`)
 	runs, workloads := 0, []string{"ct"}
 	for _, l := range strings.Split(out, "\n") {
 		m := runRe.FindStringSubmatch(l)
@@ -53,17 +53,19 @@ func TestSmokeCStoreScript(t *testing.T) {
 			t.Errorf("run %q: want n=%s stored=%s rc=0", l, n, n)
 		}
 	}
-	if runs != 9*len(workloads) {
-		t.Errorf("%d run lines, want %d (3 servers x 3 senders x %v)", runs, 9*len(workloads), workloads)
+	if runs != 15*len(workloads) {
+		t.Errorf("%d run lines, want %d (5 servers x 3 senders x %v)", runs, 15*len(workloads), workloads)
 	}
 	if strings.Contains(out, "INCOMPLETE") {
 		t.Error("a median is marked INCOMPLETE STORE")
 	}
 	for _, wl := range workloads {
 		for _, snd := range []string{"storescu", "aisedge", "aisedge-p4"} {
-			re := regexp.MustCompile(`(?m)^` + wl + `\s+sender=` + snd + `\s+ours/storescp=` + num + `\s+ours/orthanc=` + num + `$`)
-			if !re.MatchString(out) {
-				t.Errorf("no ratio line for %s sent by %s", wl, snd)
+			for _, ratios := range []string{`receive/storescp=` + num + `\s+receive/orthanc=` + num, `run/orthanc=` + num + `\s+run/orthanc-lua=` + num} {
+				re := regexp.MustCompile(`(?m)^` + wl + `\s+sender=` + snd + `\s+` + ratios + `$`)
+				if !re.MatchString(out) {
+					t.Errorf("no ratio line %s for %s sent by %s", ratios, wl, snd)
+				}
 			}
 		}
 	}
