@@ -21,9 +21,10 @@
 #        RUNS=1 SERVERS="aisedge storescp" bench/dimse/cstore_bench.sh
 #        SMOKE=1 bench/dimse/cstore_bench.sh    (seconds: 1 run of 4 CT through every server and
 #                                                sender, same output; WORKLOADS="small ct" adds 20 MR)
-# Prints one line per run, then medians and the ratios ours/storescp and
-# ours/Orthanc per workload and sender. Exits 1 when a sender failed or a
-# server stored fewer instances than were sent.
+# Prints one line per run, then medians and the ratios receive/storescp,
+# receive/orthanc, run/orthanc and run/orthanc-lua per workload and sender.
+# Exits 1 when a sender failed or a server stored (or de-identified) fewer
+# instances than were sent.
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 SMOKE=${SMOKE:-0}
