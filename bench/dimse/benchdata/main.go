@@ -5,8 +5,8 @@
 //	benchdata templates DIR         DIR/small_MR.dcm and DIR/ct512.dcm
 //	benchdata copies TEMPLATE DIR N N copies of TEMPLATE, each with its own SOP Instance UID
 //
-// small_MR.dcm is pydicom_MR_small_implicit.dcm unchanged (64x64 16-bit MR,
-// 9,702 bytes). ct512.dcm is pydicom_CT_small.dcm (128x128 16-bit CT)
+// small_MR.dcm is pydicom_MR_small_implicit.dcm (64x64 16-bit MR, 9,702
+// bytes) with the Image Type of an original image (see SmallMR). ct512.dcm is pydicom_CT_small.dcm (128x128 16-bit CT)
 // upscaled to 512x512 by bilinear interpolation with deterministic Gaussian
 // noise (sd 8) added to every pixel that is not padding, so that its pixel
 // data is not trivially compressible (about 531 kB; the attributes of
@@ -80,7 +80,7 @@ func Templates(src, out string) error {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
-	mr, err := os.ReadFile(filepath.Join(src, "pydicom_MR_small_implicit.dcm"))
+	mr, err := SmallMR(filepath.Join(src, "pydicom_MR_small_implicit.dcm"))
 	if err != nil {
 		return err
 	}
@@ -92,6 +92,25 @@ func Templates(src, out string) error {
 		return err
 	}
 	return writeFile(filepath.Join(out, "ct512.dcm"), ct)
+}
+
+// SmallMR returns the MR at path with Image Type ORIGINAL\PRIMARY\OTHER,
+// as a scanner sends it: the sample says DERIVED\SECONDARY, which the
+// de-identification's pixel-risk rules quarantine (a derived image may
+// carry burned-in text), and the benchmark times the path of an image that
+// goes through.
+func SmallMR(path string) ([]byte, error) {
+	f, err := dicom.Open(path, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	f.Dataset.SetString(dicom.MustTag("ImageType"), dicom.CS, `ORIGINAL\PRIMARY\OTHER`)
+	var b bytes.Buffer
+	if err := dicom.WriteFile(&b, f); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }
 
 // ct512UID is the SOP Instance UID of the upscaled CT (a fixed UUID-derived

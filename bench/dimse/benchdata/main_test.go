@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/aisedge/aisedge/internal/deid"
 	"github.com/aisedge/aisedge/internal/dicom"
 	"github.com/aisedge/aisedge/internal/testpeer/sampledata"
 )
@@ -64,6 +65,46 @@ func TestTemplatesAndCopies(t *testing.T) {
 			}
 			seen[uid] = true
 			c.Close()
+		}
+	}
+}
+
+// TestTemplatesPassDeidentification: both templates go through the
+// built-in research-default profile (what aisedge run applies in the
+// benchmark) without being quarantined, so "run" times the full path.
+func TestTemplatesPassDeidentification(t *testing.T) {
+	dir := t.TempDir()
+	if err := Templates(sampledata.Dir(t), dir); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := deid.BuiltinProfile("research-default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := deid.LoadProfile(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := deid.NewKeys("5be0c3a1d2e4f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := deid.New(deid.Config{Profile: p, Keys: k, Site: "BENCH", ProjectCode: "BENCH"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"small_MR.dcm", "ct512.dcm"} {
+		f, err := dicom.Open(filepath.Join(dir, name), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := e.Deidentify(f, deid.Options{})
+		f.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if res.Quarantined() {
+			t.Errorf("%s is quarantined: %v", name, res.Reasons)
 		}
 	}
 }
