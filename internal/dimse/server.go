@@ -98,6 +98,10 @@ type ServerConfig struct {
 	// over; the default (ValidateInstance) parses it and compares its SOP
 	// Class and Instance UIDs with the command. Return a *StatusError.
 	Validate func(in *Instance, r io.ReaderAt) error
+	// HandlerSyncs: the handler makes the instance durable itself (a
+	// write-ahead record of its own, or Instance.Sync before it keeps the
+	// file); the server does not flush the received file first.
+	HandlerSyncs bool
 
 	// Logger receives JSON-friendly structured logs; UIDs are hashed. It
 	// is used as given: the caller adds its attributes (component=dimse).
@@ -904,7 +908,9 @@ func (s *Server) finishStore(a *assoc, pc *PresentationContext, cmd *Command, sp
 	if err := s.cfg.Validate(in, sp.f); err != nil {
 		return asStatus(err, StatusCannotUnderstand)
 	}
-	if err := fdatasync(sp.f); err != nil {
+	if s.cfg.HandlerSyncs {
+		in.Sync = func() error { return fdatasync(sp.f) }
+	} else if err := fdatasync(sp.f); err != nil {
 		return ioStatus("fsync failed", err)
 	}
 	// The file stays open (sp.discard closes it) while the handler reads

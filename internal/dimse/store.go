@@ -23,7 +23,8 @@ import (
 	"github.com/aisedge/aisedge/internal/dicom"
 )
 
-// Instance is one received C-STORE, fsynced to disk as a Part 10 file at
+// Instance is one received C-STORE, written (and, unless
+// ServerConfig.HandlerSyncs, fsynced) to disk as a Part 10 file at
 // Path (temporary: the handler must rename it into its own place or it is
 // deleted after Store returns).
 type Instance struct {
@@ -45,6 +46,10 @@ type Instance struct {
 	// temporary file, which is open until the handler returns: a handler
 	// that keeps the data set longer must load them first.
 	File *dicom.File
+	// Sync flushes the file at Path to disk, for a handler that keeps it
+	// (links or renames it) under ServerConfig.HandlerSyncs; nil when the
+	// server flushed it before calling the handler.
+	Sync func() error
 }
 
 // StoreHandler takes responsibility for a received instance. Returning nil

@@ -77,6 +77,47 @@ func (b *Backup) Write(src string, ds *dicom.Dataset, unmappedAET string) error 
 	return b.dirs.Sync(filepath.Dir(dst))
 }
 
+// Rel returns a backup path relative to the backup folder (what the
+// journal records).
+func (b *Backup) Rel(path string) (string, error) { return filepath.Rel(b.Dir, path) }
+
+// WriteBytes writes data as the backup copy at rel (a path from Rel),
+// fsynced, replacing an older copy.
+func (b *Backup) WriteBytes(rel string, data []byte) error {
+	if !filepath.IsLocal(rel) {
+		return fmt.Errorf("facility backup: path %q leaves the backup folder", rel)
+	}
+	dst := filepath.Join(b.Dir, rel)
+	dir := filepath.Dir(dst)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".backup-*.tmp")
+	if err != nil {
+		return err
+	}
+	fail := func(err error) error {
+		f.Close()
+		os.Remove(f.Name())
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		return fail(err)
+	}
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	if err := os.Rename(f.Name(), dst); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	return b.dirs.Sync(dir)
+}
+
 // Prune deletes backup files older than maxAge and then, oldest first,
 // until the folder holds at most maxBytes (0 = no limit of that kind). The
 // original system never deleted anything here.

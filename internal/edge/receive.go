@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -56,6 +57,11 @@ type Receiver struct {
 
 	mu      sync.Mutex
 	engines map[string]*deid.Engine
+
+	// journal, when set, takes the acceptance of small instances
+	// (journal.go); enqueue hands a written record to the appliers.
+	journal *journal
+	enqueue func(*journalRecord)
 }
 
 // Store implements dimse.StoreHandler.
@@ -68,6 +74,16 @@ func (r *Receiver) Store(ctx context.Context, in *dimse.Instance) error {
 
 func (r *Receiver) store(ctx context.Context, in *dimse.Instance) error {
 	log := r.Log.With("assoc", in.Assoc, "sop", r.UIDHash.Hash(in.SOPInstanceUID), "calledAET", r.aetLabel(in.CalledAET))
+	if in.Sync != nil {
+		// The server left the flush of the received file to us: done
+		// once, before the file is kept anywhere (backup, quarantine).
+		in.Sync = sync.OnceValue(in.Sync)
+	}
+	// Journaled: the instance's acceptance is one journal record (the
+	// original and the de-identified copy), applied to the facility
+	// backup and the spool after the response. Large instances and those
+	// that do not go through take the direct path.
+	journaled := r.journal != nil && in.Size <= inMemoryOutput
 	f, err := in.File, error(nil)
 	if f == nil { // a validator that does not hand over its parse
 		f, err = dicom.Open(in.Path, nil)
@@ -92,7 +108,7 @@ func (r *Receiver) store(ctx context.Context, in *dimse.Instance) error {
 	if !ok {
 		// Unmapped AE title (quarantine policy): back up as the original did
 		// and quarantine; the sender gets success, the data is kept.
-		if err := r.Backup.Write(in.Path, f.Dataset, in.CalledAET); err != nil {
+		if err := r.backup(in, f, in.CalledAET); err != nil {
 			return r.resourceError("facility backup write failed", err)
 		}
 		if err := r.quarantine(in, f, "no project mapped for called AE title"); err != nil {
@@ -101,8 +117,23 @@ func (r *Receiver) store(ctx context.Context, in *dimse.Instance) error {
 		log.Warn("REJECT: no project mapped for CalledAET " + r.aetLabel(in.CalledAET) + " — quarantined")
 		return nil
 	}
-	if err := r.Backup.Write(in.Path, f.Dataset, ""); err != nil {
-		return r.resourceError("facility backup write failed", err)
+	// keep writes the facility backup copy now, when the instance takes
+	// the direct path or will not reach the journal.
+	backedUp := false
+	keep := func() error {
+		if backedUp {
+			return nil
+		}
+		if err := r.backup(in, f, ""); err != nil {
+			return r.resourceError("facility backup write failed", err)
+		}
+		backedUp = true
+		return nil
+	}
+	if !journaled {
+		if err := keep(); err != nil {
+			return err
+		}
 	}
 	eng, err := r.engine(rt)
 	if err != nil {
@@ -110,6 +141,9 @@ func (r *Receiver) store(ctx context.Context, in *dimse.Instance) error {
 	}
 	res, err := eng.Deidentify(f, deid.Options{})
 	if err != nil {
+		if err := keep(); err != nil {
+			return err
+		}
 		if qerr := r.quarantine(in, f, "de-identification failed: "+err.Error()); qerr != nil {
 			return r.resourceError("quarantine write failed", qerr)
 		}
@@ -121,6 +155,9 @@ func (r *Receiver) store(ctx context.Context, in *dimse.Instance) error {
 		for i, rs := range res.Reasons {
 			reasons[i] = rs.String()
 		}
+		if err := keep(); err != nil {
+			return err
+		}
 		if err := r.quarantine(in, f, reasons...); err != nil {
 			return r.resourceError("quarantine write failed", err)
 		}
@@ -129,6 +166,9 @@ func (r *Receiver) store(ctx context.Context, in *dimse.Instance) error {
 	}
 	sess, err := sessionOf(res, eng)
 	if err != nil {
+		if err := keep(); err != nil {
+			return err
+		}
 		if qerr := r.quarantine(in, f, err.Error()); qerr != nil {
 			return r.resourceError("quarantine write failed", qerr)
 		}
@@ -157,15 +197,14 @@ func (r *Receiver) store(ctx context.Context, in *dimse.Instance) error {
 		for _, c := range gate.checksFailed() {
 			reasons = append(reasons, c)
 		}
+		if err := keep(); err != nil {
+			return err
+		}
 		if qerr := r.quarantine(in, f, reasons...); qerr != nil {
 			return r.resourceError("quarantine write failed", qerr)
 		}
 		log.Warn("instance quarantined by the verification gate", "reasons", reasons)
 		return nil
-	}
-	w, err := out.written(r.Spool)
-	if err != nil {
-		return r.resourceError("spool write failed", err)
 	}
 	// The spool's unit is the XNAT session, not the DICOM study: studies
 	// that share an accession number (one order, several studies) are one
@@ -178,9 +217,25 @@ func (r *Receiver) store(ctx context.Context, in *dimse.Instance) error {
 		SeriesNumber:      seriesNumber,
 		SeriesDescription: seriesDesc,
 		Modality:          ds.String(dicom.NewTag(0x0008, 0x0060)),
-		Size:              w.Size, SHA256: w.SHA256, MD5: w.MD5,
-		ReceivedAt: r.Now().UTC(),
+		ReceivedAt:        r.Now().UTC(),
 	}
+	if journaled && out.buf != nil && !backedUp {
+		if err := r.journalInstance(in, f, rec, sess, out); err != nil {
+			return err
+		}
+		r.Events.Emit("info", "instance_deidentified", Folder(sess), "", "mode", eng.Profile().Baseline,
+			"calledAet", r.aetLabel(in.CalledAET), "project", rt.Project, "originalId", r.UIDHash.Hash(in.SOPInstanceUID),
+			"newId", res.SOPInstanceUID)
+		return nil
+	}
+	if err := keep(); err != nil {
+		return err
+	}
+	w, err := out.written(r.Spool)
+	if err != nil {
+		return r.resourceError("spool write failed", err)
+	}
+	rec.Size, rec.SHA256, rec.MD5 = w.Size, w.SHA256, w.MD5
 	result, err := r.Spool.AddInstance(w.Path, rec, sess)
 	if err != nil {
 		os.Remove(w.Path)
@@ -254,8 +309,47 @@ func (r *Receiver) engine(rt route.Route) (*deid.Engine, error) {
 	return e, nil
 }
 
+// backup writes the facility backup copy of the received file (flushed
+// first when the server left that to the handler).
+func (r *Receiver) backup(in *dimse.Instance, f *dicom.File, unmappedAET string) error {
+	if in.Sync != nil {
+		if err := in.Sync(); err != nil {
+			return err
+		}
+	}
+	return r.Backup.Write(in.Path, f.Dataset, unmappedAET)
+}
+
+// journalInstance makes the instance's acceptance durable as one journal
+// record and hands it to the appliers.
+func (r *Receiver) journalInstance(in *dimse.Instance, f *dicom.File, rec spool.Instance, sess spool.Session, out *serialized) error {
+	orig, err := os.ReadFile(in.Path)
+	if err != nil {
+		return r.resourceError("reading the received file failed", err)
+	}
+	rel, err := r.Backup.Rel(r.Backup.Path(f.Dataset, ""))
+	if err != nil {
+		return r.resourceError("facility backup path", err)
+	}
+	jr := &journalRecord{
+		Meta:     journalMeta{BackupPath: rel, Instance: rec, Session: sess},
+		Original: orig,
+		Output:   bytes.Clone(out.buf.Bytes()),
+	}
+	if err := r.journal.append(jr); err != nil {
+		return r.resourceError("journal write failed", err)
+	}
+	r.enqueue(jr)
+	return nil
+}
+
 // quarantine keeps the original with value-free reasons.
 func (r *Receiver) quarantine(in *dimse.Instance, f *dicom.File, reasons ...string) error {
+	if in.Sync != nil {
+		if err := in.Sync(); err != nil {
+			return err
+		}
+	}
 	_, err := r.Quarantine.Put(in.Path, QuarantineEntry{
 		ReceivedAt: r.Now().UTC(), CalledAET: in.CalledAET, CallingAET: in.CallingAET,
 		SOPHash: r.UIDHash.Hash(in.SOPInstanceUID), Reasons: reasons,

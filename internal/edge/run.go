@@ -80,6 +80,9 @@ type Edge struct {
 	Server   *dimse.Server
 	Backup   *Backup
 
+	journal  *journal
+	appliers *appliers
+
 	mu       sync.Mutex
 	addr     net.Addr
 	lastShip time.Time
@@ -124,7 +127,24 @@ func New(cfg Config) (*Edge, error) {
 	}
 	metrics := NewMetrics(cfg.Registry)
 	e := &Edge{cfg: cfg, Spool: sp, Backup: &Backup{Dir: cfg.BackupDir}}
+	// Instances acknowledged before a stop but not yet in the backup and
+	// the spool are put there before anything else happens.
+	journalDir := filepath.Join(cfg.DataDir, "journal")
+	n, err := replayJournal(journalDir, e.applyRecord)
+	if err != nil {
+		sp.Close()
+		return nil, err
+	}
+	if n > 0 {
+		cfg.Log.Info("journal replayed: acknowledged instances written to the facility backup and the spool", "instances", n)
+	}
+	if e.journal, err = openJournal(journalDir); err != nil {
+		sp.Close()
+		return nil, err
+	}
+	e.appliers = newAppliers(e)
 	e.Receiver = &Receiver{
+		journal: e.journal, enqueue: e.appliers.enqueue,
 		Routes: cfg.Routes, Engine: cfg.Engine, Spool: sp, Backup: e.Backup,
 		Quarantine: &Quarantine{Dir: filepath.Join(cfg.DataDir, "quarantine")},
 		Events:     events.New(cfg.EventsOut, "orthanc-deid", cfg.Name, cfg.Now),
@@ -139,9 +159,10 @@ func New(cfg Config) (*Edge, error) {
 		Handler: e.Receiver, TempDir: sp.TmpDir(), MaxAssociations: cfg.MaxAssociations,
 		MaxAssociationsPerSource: cfg.MaxAssociationsPerSource, IdleTimeout: cfg.IdleTimeout, MinRate: cfg.MinRate,
 		MinFreeBytes: cfg.MinFreeBytes, Admit: Admitter(cfg.Routes), Logger: cfg.Log.With("component", "dimse"),
-		UIDHash: cfg.UIDHash, AETLabel: aetLabel,
+		UIDHash: cfg.UIDHash, AETLabel: aetLabel, HandlerSyncs: true,
 	})
 	if err != nil {
+		e.journal.close()
 		sp.Close()
 		return nil, err
 	}
@@ -180,6 +201,7 @@ func (e *Edge) Addr() net.Addr {
 func (e *Edge) Run(ctx context.Context, ready func(net.Addr)) error {
 	ln, err := net.Listen("tcp", e.cfg.Listen)
 	if err != nil {
+		e.journal.close()
 		e.Spool.Close()
 		return fmt.Errorf("edge: listening for DICOM on %s: %w", e.cfg.Listen, err)
 	}
@@ -190,6 +212,7 @@ func (e *Edge) Run(ctx context.Context, ready func(net.Addr)) error {
 	if ready != nil {
 		ready(ln.Addr())
 	}
+	e.appliers.start()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- e.Server.Serve(ln) }()
 	loopDone := make(chan struct{})
@@ -209,6 +232,11 @@ func (e *Edge) Run(ctx context.Context, ready func(net.Addr)) error {
 		runErr = err
 	}
 	<-loopDone
+	// Stopped in the reverse order of their start: no handler runs any
+	// more, so the appliers finish what the journal holds, then the
+	// journal and the spool close.
+	e.appliers.stopAndDrain(shutCtx)
+	e.journal.close()
 	if err := e.Spool.Close(); err != nil && runErr == nil {
 		runErr = err
 	}

@@ -1,0 +1,134 @@
+package edge
+
+import (
+	"context"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/aisedge/aisedge/internal/spool"
+)
+
+// appliers write journal records (journal.go) to their places: the
+// original to the facility backup, the de-identified copy to the spool.
+// Several run at once so that their flushes are shared (the spool's
+// group commit, one folder sync for many files). A record whose
+// application fails is retried with backoff; one still unapplied when the
+// edge stops stays in the journal and is applied at the next start.
+type appliers struct {
+	e     *Edge
+	ch    chan *journalRecord
+	ctx   context.Context
+	stop  context.CancelFunc
+	wg    sync.WaitGroup
+	mu    sync.RWMutex
+	state int // 0 not started, 1 running, 2 stopped
+}
+
+// applierCount: enough concurrent appliers to share flushes.
+const applierCount = 4
+
+func newAppliers(e *Edge) *appliers {
+	ctx, stop := context.WithCancel(context.Background())
+	return &appliers{e: e, ch: make(chan *journalRecord, 256), ctx: ctx, stop: stop}
+}
+
+// start runs the appliers until stop.
+func (a *appliers) start() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.state != 0 {
+		return
+	}
+	a.state = 1
+	for range applierCount {
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			for r := range a.ch {
+				a.applyRetrying(r)
+			}
+		}()
+	}
+}
+
+// enqueue hands a written record over; when the appliers are not
+// running, the caller applies it (once: the journal keeps it otherwise).
+func (a *appliers) enqueue(r *journalRecord) {
+	a.mu.RLock()
+	if a.state == 1 {
+		a.ch <- r // a full queue slows the receiver down: back-pressure
+		a.mu.RUnlock()
+		return
+	}
+	a.mu.RUnlock()
+	if err := a.e.applyRecord(r); err != nil {
+		a.e.cfg.Log.Error("applying a journal record failed; it stays in the journal for the next start", "err", err)
+		return
+	}
+	a.e.journal.applied(r)
+}
+
+// stopAndDrain applies what is queued (giving up on a record that keeps
+// failing once ctx ends) and stops the appliers.
+func (a *appliers) stopAndDrain(ctx context.Context) {
+	a.mu.Lock()
+	if a.state != 1 {
+		a.state = 2
+		a.mu.Unlock()
+		return
+	}
+	a.state = 2
+	close(a.ch)
+	a.mu.Unlock()
+	go func() {
+		<-ctx.Done()
+		a.stop()
+	}()
+	a.wg.Wait()
+	a.stop()
+}
+
+func (a *appliers) applyRetrying(r *journalRecord) {
+	backoff := 200 * time.Millisecond
+	for {
+		err := a.e.applyRecord(r)
+		if err == nil {
+			a.e.journal.applied(r)
+			return
+		}
+		a.e.cfg.Log.Error("applying a journal record failed; retrying", "err", err, "retryIn", backoff.String())
+		select {
+		case <-a.ctx.Done():
+			return // stays in the journal
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 30*time.Second)
+	}
+}
+
+// applyRecord writes a record's facility backup copy and spool instance,
+// each durable. Applying a record again is harmless: the backup copy is
+// replaced by the same bytes, and the spool recognises an instance it has
+// by its digest.
+func (e *Edge) applyRecord(r *journalRecord) error {
+	if err := e.Backup.WriteBytes(r.Meta.BackupPath, r.Original); err != nil {
+		return err
+	}
+	w, err := e.Spool.WriteTemp(func(w io.Writer) error { _, err := w.Write(r.Output); return err })
+	if err != nil {
+		return err
+	}
+	in := r.Meta.Instance
+	in.Size, in.SHA256, in.MD5 = w.Size, w.SHA256, w.MD5
+	res, err := e.Spool.AddInstance(w.Path, in, r.Meta.Session)
+	if err != nil {
+		os.Remove(w.Path)
+		return err
+	}
+	if res == spool.AddedDuplicate {
+		e.cfg.Log.Warn("a different instance with the same SOP Instance UID arrived; both kept", "session", in.StudyKey)
+	}
+	return nil
+}

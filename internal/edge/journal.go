@@ -1,0 +1,466 @@
+package edge
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/aisedge/aisedge/internal/fsutil"
+	"github.com/aisedge/aisedge/internal/spool"
+)
+
+// The journal is the edge's write-ahead record of accepted instances
+// (docs/edge.md, "The acknowledgement path"). One record holds everything
+// an instance's acceptance means: the original's bytes and its facility
+// backup path, the de-identified bytes and their spool record. A C-STORE
+// is answered once its record is on disk; a record reaches the disk with
+// one flush, shared by every record that arrived while the previous flush
+// ran (group commit). Appliers then write each record's two copies the
+// usual way (facility backup, spool) and the journal forgets it; a record
+// that was not applied when the process stopped is applied again at the
+// next start (applying is idempotent: the backup copy is replaced with the
+// same bytes, the spool recognises an instance it has by its digest).
+//
+// Files: journal/<id>.wal, segments of at most journalSegmentBytes, each a
+// sequence of frames: "AEJ1", payload length (uint32 BE), CRC-32C of the
+// payload (uint32 BE), payload. The payload is the metadata as JSON
+// (uint32 BE length first), then the original (uint64 BE length first),
+// then the de-identified copy (uint64 BE length first). A frame that is
+// incomplete or fails its CRC ends the segment: it was being written when
+// the process stopped and was never acknowledged.
+type journal struct {
+	dir      string
+	segBytes int64
+	// sync flushes a segment's data (tests count the calls).
+	sync func(*os.File) error
+
+	mu       sync.Mutex
+	cur      *segment
+	nextID   uint64
+	inflight int // records written and not yet applied
+	pending  []*journalWrite
+	wake     chan struct{}
+	closed   bool
+	done     chan struct{}
+}
+
+// journalSegmentBytes: a segment is closed to new records after this many
+// bytes, and deleted once every record in it is applied.
+const journalSegmentBytes = 64 << 20
+
+// journalMeta is what a record says besides the two copies' bytes. It
+// stays on site: the journal is in the edge's data folder, like the
+// facility backup whose path it names.
+type journalMeta struct {
+	BackupPath string         `json:"backupPath"`
+	Instance   spool.Instance `json:"instance"`
+	Session    spool.Session  `json:"session"`
+}
+
+// journalRecord is one accepted instance.
+type journalRecord struct {
+	Meta     journalMeta
+	Original []byte
+	Output   []byte
+
+	seg *segment // where it was written; nil when replayed
+}
+
+type segment struct {
+	id      uint64
+	path    string
+	f       *os.File
+	size    int64
+	records int
+	applied int
+	sealed  bool
+}
+
+type journalWrite struct {
+	frame []byte
+	rec   *journalRecord
+	done  chan error
+}
+
+var journalMagic = []byte("AEJ1")
+
+var crc32c = crc32.MakeTable(crc32.Castagnoli)
+
+func segmentName(id uint64) string { return fmt.Sprintf("%016x.wal", id) }
+
+// openJournal opens the journal in dir for writing, after replay has
+// applied and removed what was there.
+func openJournal(dir string) (*journal, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	ids, err := segmentIDs(dir)
+	if err != nil {
+		return nil, err
+	}
+	j := &journal{dir: dir, segBytes: journalSegmentBytes, sync: fdatasync, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	if len(ids) > 0 {
+		j.nextID = ids[len(ids)-1] + 1
+	}
+	go j.loop()
+	return j, nil
+}
+
+func segmentIDs(dir string) ([]uint64, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var ids []uint64
+	for _, e := range ents {
+		name, ok := strings.CutSuffix(e.Name(), ".wal")
+		if !ok {
+			continue
+		}
+		id, err := strconv.ParseUint(name, 16, 64)
+		if err != nil {
+			continue
+		}
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids, nil
+}
+
+func encodeRecord(r *journalRecord) ([]byte, error) {
+	meta, err := json.Marshal(&r.Meta)
+	if err != nil {
+		return nil, err
+	}
+	n := 4 + len(meta) + 8 + len(r.Original) + 8 + len(r.Output)
+	b := make([]byte, 12, 12+n)
+	copy(b, journalMagic)
+	binary.BigEndian.PutUint32(b[4:], uint32(n))
+	b = binary.BigEndian.AppendUint32(b, uint32(len(meta)))
+	b = append(b, meta...)
+	b = binary.BigEndian.AppendUint64(b, uint64(len(r.Original)))
+	b = append(b, r.Original...)
+	b = binary.BigEndian.AppendUint64(b, uint64(len(r.Output)))
+	b = append(b, r.Output...)
+	binary.BigEndian.PutUint32(b[8:], crc32.Checksum(b[12:], crc32c))
+	return b, nil
+}
+
+// append writes r to the journal and returns once it is on disk.
+func (j *journal) append(r *journalRecord) error {
+	frame, err := encodeRecord(r)
+	if err != nil {
+		return err
+	}
+	w := &journalWrite{frame: frame, rec: r, done: make(chan error, 1)}
+	j.mu.Lock()
+	if j.closed {
+		j.mu.Unlock()
+		return errors.New("edge journal: closed")
+	}
+	j.pending = append(j.pending, w)
+	select {
+	case j.wake <- struct{}{}:
+	default:
+	}
+	j.mu.Unlock()
+	return <-w.done
+}
+
+// loop writes and flushes what is pending, one group at a time, until
+// close.
+func (j *journal) loop() {
+	defer close(j.done)
+	for range j.wake {
+		for {
+			j.mu.Lock()
+			group, closed := j.pending, j.closed
+			j.pending = nil
+			j.mu.Unlock()
+			if len(group) == 0 {
+				if closed {
+					return
+				}
+				break
+			}
+			err := j.write(group)
+			for _, w := range group {
+				w.done <- err
+			}
+		}
+	}
+}
+
+// write appends a group's frames to the current segment with one write
+// and one flush. On failure the segment is abandoned (its tail may hold
+// part of the group) and the next group starts a new one.
+func (j *journal) write(group []*journalWrite) error {
+	seg, err := j.segment()
+	if err != nil {
+		return err
+	}
+	size := 0
+	for _, w := range group {
+		size += len(w.frame)
+	}
+	buf := make([]byte, 0, size)
+	for _, w := range group {
+		buf = append(buf, w.frame...)
+	}
+	if _, err := seg.f.Write(buf); err != nil {
+		j.abandon(seg)
+		return fmt.Errorf("edge journal: %w", err)
+	}
+	if err := j.sync(seg.f); err != nil {
+		j.abandon(seg)
+		return fmt.Errorf("edge journal: flush: %w", err)
+	}
+	j.mu.Lock()
+	seg.size += int64(size)
+	seg.records += len(group)
+	j.inflight += len(group)
+	for _, w := range group {
+		w.rec.seg = seg
+	}
+	if seg.size >= j.segBytes {
+		j.sealLocked(seg)
+	}
+	j.mu.Unlock()
+	return nil
+}
+
+// segment returns the segment open for writing, creating one (its folder
+// entry made durable) if needed.
+func (j *journal) segment() (*segment, error) {
+	j.mu.Lock()
+	seg := j.cur
+	id := j.nextID
+	j.mu.Unlock()
+	if seg != nil {
+		return seg, nil
+	}
+	path := filepath.Join(j.dir, segmentName(id))
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("edge journal: %w", err)
+	}
+	if err := fsutil.SyncDir(j.dir); err != nil {
+		f.Close()
+		os.Remove(path)
+		return nil, fmt.Errorf("edge journal: %w", err)
+	}
+	seg = &segment{id: id, path: path, f: f}
+	j.mu.Lock()
+	j.cur, j.nextID = seg, id+1
+	j.mu.Unlock()
+	return seg, nil
+}
+
+// abandon stops writing to seg after a failed write: its records stay
+// until applied (it is deleted then, like any sealed segment).
+func (j *journal) abandon(seg *segment) {
+	j.mu.Lock()
+	j.sealLocked(seg)
+	j.mu.Unlock()
+}
+
+func (j *journal) sealLocked(seg *segment) {
+	if seg.sealed {
+		return
+	}
+	seg.sealed = true
+	if j.cur == seg {
+		j.cur = nil
+	}
+	j.removeIfDoneLocked(seg)
+}
+
+// applied records that r's two copies are durable in their places.
+func (j *journal) applied(r *journalRecord) {
+	if r.seg == nil {
+		return
+	}
+	j.mu.Lock()
+	r.seg.applied++
+	j.inflight--
+	j.removeIfDoneLocked(r.seg)
+	j.mu.Unlock()
+}
+
+func (j *journal) removeIfDoneLocked(seg *segment) {
+	if seg.sealed && seg.applied == seg.records && seg.f != nil {
+		seg.f.Close()
+		seg.f = nil
+		os.Remove(seg.path)
+	}
+}
+
+// unapplied is the number of records written but not yet applied.
+func (j *journal) unapplied() int {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.inflight
+}
+
+// close writes what is queued, then stops. A segment with records not
+// applied stays on disk for the next start.
+func (j *journal) close() {
+	j.mu.Lock()
+	if j.closed {
+		j.mu.Unlock()
+		return
+	}
+	j.closed = true
+	close(j.wake)
+	j.mu.Unlock()
+	<-j.done
+	j.mu.Lock()
+	if seg := j.cur; seg != nil {
+		j.sealLocked(seg)
+		if seg.f != nil {
+			seg.f.Close()
+			seg.f = nil
+		}
+	}
+	j.mu.Unlock()
+}
+
+// replayJournal applies every record of every segment in dir, oldest
+// first, and removes each segment once all its records are applied. A
+// record that cannot be applied stops the replay with its error: the
+// segment stays, nothing is lost, and the edge does not start until the
+// cause (a full disk, a permission) is fixed.
+func replayJournal(dir string, apply func(*journalRecord) error) (int, error) {
+	ids, err := segmentIDs(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, id := range ids {
+		path := filepath.Join(dir, segmentName(id))
+		m, err := replaySegment(path, apply)
+		n += m
+		if err != nil {
+			return n, fmt.Errorf("edge journal %s: %w", segmentName(id), err)
+		}
+		if err := os.Remove(path); err != nil {
+			return n, err
+		}
+	}
+	if len(ids) > 0 {
+		if err := fsutil.SyncDir(dir); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+func replaySegment(path string, apply func(*journalRecord) error) (int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 1<<20)
+	n := 0
+	for {
+		r, err := readRecord(br)
+		if err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, errTornRecord) {
+				return n, nil // the end, or a record never acknowledged
+			}
+			return n, err
+		}
+		if err := apply(r); err != nil {
+			return n, err
+		}
+		n++
+	}
+}
+
+// errTornRecord: a frame that was not completely written.
+var errTornRecord = errors.New("incomplete record")
+
+func readRecord(br *bufio.Reader) (*journalRecord, error) {
+	var head [12]byte
+	if _, err := io.ReadFull(br, head[:]); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, io.EOF
+		}
+		return nil, errTornRecord
+	}
+	if string(head[:4]) != string(journalMagic) {
+		return nil, errTornRecord
+	}
+	n := binary.BigEndian.Uint32(head[4:])
+	payload := make([]byte, n)
+	if _, err := io.ReadFull(br, payload); err != nil {
+		return nil, errTornRecord
+	}
+	if crc32.Checksum(payload, crc32c) != binary.BigEndian.Uint32(head[8:]) {
+		return nil, errTornRecord
+	}
+	r := &journalRecord{}
+	rest, meta, ok := cut32(payload)
+	if !ok {
+		return nil, errTornRecord
+	}
+	if err := json.Unmarshal(meta, &r.Meta); err != nil {
+		return nil, fmt.Errorf("record metadata: %w", err)
+	}
+	rest, r.Original, ok = cut64(rest)
+	if !ok {
+		return nil, errTornRecord
+	}
+	if _, r.Output, ok = cut64(rest); !ok {
+		return nil, errTornRecord
+	}
+	return r, nil
+}
+
+func cut32(b []byte) (rest, v []byte, ok bool) {
+	if len(b) < 4 {
+		return nil, nil, false
+	}
+	n := uint64(binary.BigEndian.Uint32(b))
+	if uint64(len(b)-4) < n {
+		return nil, nil, false
+	}
+	return b[4+n:], b[4 : 4+n], true
+}
+
+func cut64(b []byte) (rest, v []byte, ok bool) {
+	if len(b) < 8 {
+		return nil, nil, false
+	}
+	n := binary.BigEndian.Uint64(b)
+	if uint64(len(b)-8) < n {
+		return nil, nil, false
+	}
+	return b[8+n:], b[8 : 8+n], true
+}
+
+// fdatasync flushes a file's data and the size that reads it back.
+func fdatasync(f *os.File) error {
+	for {
+		err := unix.Fdatasync(int(f.Fd()))
+		if err != unix.EINTR {
+			return err
+		}
+	}
+}

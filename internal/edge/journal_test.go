@@ -1,0 +1,334 @@
+package edge
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+
+	"github.com/aisedge/aisedge/internal/deid"
+	"github.com/aisedge/aisedge/internal/dicom"
+	"github.com/aisedge/aisedge/internal/dimse"
+	objfs "github.com/aisedge/aisedge/internal/objstore/fs"
+	"github.com/aisedge/aisedge/internal/route"
+	"github.com/aisedge/aisedge/internal/spool"
+)
+
+func testRecord(i int) *journalRecord {
+	return &journalRecord{
+		Meta: journalMeta{
+			BackupPath: fmt.Sprintf("P/1.2/1.2.3/%d.dcm", i),
+			Instance:   spool.Instance{StudyKey: "PRJ.S.V", SOPInstanceUID: fmt.Sprint("2.25.", i)},
+			Session:    spool.Session{Project: "PRJ", Subject: "S", Session: "V"},
+		},
+		Original: bytes.Repeat([]byte{byte(i)}, 100+i),
+		Output:   bytes.Repeat([]byte{byte(i + 1)}, 50+i),
+	}
+}
+
+func replayAll(t *testing.T, dir string) []*journalRecord {
+	t.Helper()
+	var got []*journalRecord
+	if _, err := replayJournal(dir, func(r *journalRecord) error { got = append(got, r); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+func segments(t *testing.T, dir string) []uint64 {
+	t.Helper()
+	ids, err := segmentIDs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
+// TestJournalReplay: records written and not applied come back, whole
+// and in order, at the next start; the replayed segments are removed and
+// new segments are numbered after them.
+func TestJournalReplay(t *testing.T) {
+	dir := t.TempDir()
+	j, err := openJournal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.segBytes = 1000 // several segments
+	for i := range 20 {
+		if err := j.append(testRecord(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j.close()
+	if n := len(segments(t, dir)); n < 3 {
+		t.Fatalf("%d segments, want several", n)
+	}
+	got := replayAll(t, dir)
+	if len(got) != 20 {
+		t.Fatalf("replayed %d records, want 20", len(got))
+	}
+	for i, r := range got {
+		want := testRecord(i)
+		if r.Meta != want.Meta || !bytes.Equal(r.Original, want.Original) || !bytes.Equal(r.Output, want.Output) {
+			t.Errorf("record %d differs after replay", i)
+		}
+	}
+	if ids := segments(t, dir); len(ids) != 0 {
+		t.Errorf("segments left after replay: %v", ids)
+	}
+}
+
+// TestJournalForgetsApplied: a segment is deleted once it is closed to new
+// records and every record in it is applied; the open one stays.
+func TestJournalForgetsApplied(t *testing.T) {
+	dir := t.TempDir()
+	j, err := openJournal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.segBytes = 1000
+	var recs []*journalRecord
+	for i := range 12 {
+		r := testRecord(i)
+		if err := j.append(r); err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, r)
+	}
+	if j.unapplied() != 12 {
+		t.Errorf("unapplied %d, want 12", j.unapplied())
+	}
+	for _, r := range recs {
+		j.applied(r)
+	}
+	if j.unapplied() != 0 {
+		t.Errorf("unapplied %d after applying all, want 0", j.unapplied())
+	}
+	ids := segments(t, dir)
+	if len(ids) > 1 {
+		t.Errorf("segments %v left: only the one still open may stay", ids)
+	}
+	j.close()
+	if got := replayAll(t, dir); len(got) != 0 {
+		t.Errorf("%d applied records replayed", len(got))
+	}
+}
+
+// TestJournalTornTail: a frame cut short or corrupted (the process died
+// while writing it; it was never acknowledged) ends the segment; what was
+// before it is replayed.
+func TestJournalTornTail(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		tail func(frame []byte) []byte
+	}{
+		{"truncated", func(f []byte) []byte { return f[:len(f)/2] }},
+		{"header only", func(f []byte) []byte { return f[:7] }},
+		{"bad checksum", func(f []byte) []byte { f[len(f)-1] ^= 0xff; return f }},
+		{"zeros", func(f []byte) []byte { return make([]byte, len(f)) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			j, err := openJournal(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range 3 {
+				if err := j.append(testRecord(i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			j.close()
+			frame, err := encodeRecord(testRecord(3))
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := os.OpenFile(filepath.Join(dir, segmentName(0)), os.O_APPEND|os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.Write(tc.tail(frame))
+			f.Close()
+			if got := replayAll(t, dir); len(got) != 3 {
+				t.Errorf("replayed %d records, want the 3 complete ones", len(got))
+			}
+		})
+	}
+}
+
+// TestJournalReplayStopsOnFailure: a record that cannot be applied stops
+// the replay and keeps its segment; the next replay starts again.
+func TestJournalReplayStopsOnFailure(t *testing.T) {
+	dir := t.TempDir()
+	j, err := openJournal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := j.append(testRecord(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j.close()
+	n := 0
+	_, err = replayJournal(dir, func(r *journalRecord) error {
+		if n++; n == 2 {
+			return errors.New("disk full")
+		}
+		return nil
+	})
+	if err == nil {
+		t.Fatal("replay reported no error")
+	}
+	if len(segments(t, dir)) != 1 {
+		t.Fatal("the segment was removed although a record was not applied")
+	}
+	if got := replayAll(t, dir); len(got) != 3 {
+		t.Errorf("second replay: %d records, want 3", len(got))
+	}
+}
+
+// TestJournalGroupCommit: records that arrive while a flush runs share the
+// next flush; each append returns only after a flush that covers it.
+func TestJournalGroupCommit(t *testing.T) {
+	dir := t.TempDir()
+	j, err := openJournal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.close()
+	var mu sync.Mutex
+	flushes := 0
+	first, release := make(chan struct{}), make(chan struct{})
+	j.sync = func(f *os.File) error {
+		mu.Lock()
+		flushes++
+		n := flushes
+		mu.Unlock()
+		if n == 1 {
+			close(first)
+			<-release
+		}
+		return fdatasync(f)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); j.append(testRecord(0)) }()
+	<-first
+	for i := 1; i <= 10; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); j.append(testRecord(i)) }()
+	}
+	for queued := 0; queued < 10; runtime.Gosched() {
+		j.mu.Lock()
+		queued = len(j.pending)
+		j.mu.Unlock()
+	}
+	close(release)
+	wg.Wait()
+	if flushes != 2 {
+		t.Errorf("%d flushes for 11 records, want 2 (one running, one for the ten that came during it)", flushes)
+	}
+	if j.unapplied() != 11 {
+		t.Errorf("unapplied %d, want 11", j.unapplied())
+	}
+}
+
+// TestAcknowledgedBeforeAppliedIsReplayed: an instance whose C-STORE was
+// answered (its journal record written) but whose copies never reached the
+// facility backup and the spool (the process died first) is in both, byte
+// for byte, after the next start; its acceptance took no flush besides the
+// journal's.
+func TestAcknowledgedBeforeAppliedIsReplayed(t *testing.T) {
+	dir := t.TempDir()
+	store, err := objfs.Open(filepath.Join(dir, "bucket"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	table, err := route.Parse([]byte(`{"AETMap": {"AISEDGE": {"project": "PROJ"}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, _ := deid.NewKeys(testSalt)
+	prof := deid.MustBuiltin("research-default")
+	cfg := Config{
+		Name: "edge-a", DataDir: filepath.Join(dir, "data"), Listen: "127.0.0.1:0", AETitle: "AISEDGE",
+		Routes: table, Store: store, MinFreeBytes: -1, EventsOut: io.Discard,
+		Engine: func(rt route.Route) (*deid.Engine, error) {
+			return deid.New(deid.Config{Profile: prof, Keys: keys, Site: "edge-a", ProjectCode: rt.Project})
+		},
+		Log: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+	}
+	e, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dropped []*journalRecord
+	e.Receiver.enqueue = func(r *journalRecord) { dropped = append(dropped, r) } // dies before applying
+
+	src := filepath.Join(sharedTestData(t), "pydicom_CT_small.dcm")
+	orig, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := dicom.ReadFileBytes(orig, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := filepath.Join(dir, "incoming.dcm")
+	if err := os.WriteFile(tmp, orig, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	syncs := 0
+	err = e.Receiver.Store(context.Background(), &dimse.Instance{
+		Path: tmp, Size: int64(len(orig)), File: f, Sync: func() error { syncs++; return nil },
+		SOPClassUID: f.Dataset.String(dicom.TagSOPClassUID), SOPInstanceUID: f.Dataset.String(dicom.TagSOPInstanceUID),
+		TransferSyntaxUID: f.TransferSyntax.UID, CallingAET: "MODALITY", CalledAET: "AISEDGE", Assoc: "test",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dropped) != 1 || syncs != 0 {
+		t.Fatalf("%d records handed to the appliers, received file flushed %d times; want 1 and 0", len(dropped), syncs)
+	}
+	backup := e.Backup.Path(f.Dataset, "")
+	if _, err := os.Stat(backup); !os.IsNotExist(err) {
+		t.Fatalf("backup copy exists before the record was applied: %v", err)
+	}
+	if studies, _ := e.Spool.Studies(); len(studies) != 0 {
+		t.Fatalf("spool has %d studies before the record was applied", len(studies))
+	}
+	// The process dies: nothing more is written. The next start replays.
+	e.journal.close()
+	e.Spool.Close()
+	os.Remove(tmp)
+
+	e2, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { e2.journal.close(); e2.Spool.Close() }()
+	got, err := os.ReadFile(backup)
+	if err != nil || !bytes.Equal(got, orig) {
+		t.Fatalf("backup copy after replay: %d bytes, err %v; want the %d original bytes", len(got), err, len(orig))
+	}
+	studies, _ := e2.Spool.Studies()
+	if len(studies) != 1 || studies[0].Pending != 1 {
+		t.Fatalf("spool after replay: %+v", studies)
+	}
+	pending, _ := e2.Spool.Pending(studies[0].Key)
+	out, err := os.ReadFile(e2.Spool.ObjectPath(pending[0].ID))
+	if err != nil || !bytes.Equal(out, dropped[0].Output) {
+		t.Fatalf("spooled copy after replay differs from the journaled one (err %v)", err)
+	}
+	if ids := segments(t, filepath.Join(cfg.DataDir, "journal")); len(ids) != 0 {
+		t.Errorf("journal segments left after replay: %v", ids)
+	}
+}
