@@ -63,8 +63,10 @@ type ResourceReport struct {
 type Report struct {
 	ExperimentID      string
 	ExperimentCreated bool
-	ScansCreated      int
-	Resources         []ResourceReport
+	// ScansCreated counts scans this delivery PUT because the experiment
+	// did not list them (not 201 answers: XNAT never sends 201 for scans).
+	ScansCreated int
+	Resources    []ResourceReport
 	// Check is the weakest verification over all files: CheckMD5, or
 	// CheckSize when the site lists no digests.
 	Check    Check
@@ -221,10 +223,12 @@ func (c *Client) deliverScan(ctx context.Context, expID string, sc Scan, had boo
 	created := false
 	present := map[string]bool{}
 	if !had {
-		var err error
-		if created, err = c.EnsureScan(ctx, expID, sc.ScanSpec); err != nil {
+		// Not in the experiment's listing: this delivery creates it. The
+		// PUT's status cannot tell (XNAT answers 200 either way).
+		if err := c.putScan(ctx, expID, sc.ScanSpec); err != nil {
 			return nil, false, err
 		}
+		created = true
 	} else {
 		if !strings.EqualFold(old.XSIType, sc.XSIType) {
 			c.log.Warn("xnat scan exists with another xsiType; left as is", "experiment", expID, "scan", sc.ID,

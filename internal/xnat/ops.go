@@ -324,14 +324,48 @@ type ScanSpec struct {
 	SeriesDescription string
 }
 
-// EnsureScan creates or updates a scan (PUT with xsiType, type and
-// series_description). It reports whether the scan was created (201).
+// LookupScan returns the scan with that ID (ok=false if absent).
+func (c *Client) LookupScan(ctx context.Context, experimentID, scanID string) (ScanInfo, bool, error) {
+	if err := checkScanID(scanID); err != nil {
+		return ScanInfo{}, false, err
+	}
+	rep, err := c.get(ctx, "look up scan", "/data/experiments/"+seg(experimentID)+"/scans/"+seg(scanID), query{}.add("format", "json"))
+	if statusOf(err) == http.StatusNotFound {
+		return ScanInfo{}, false, nil
+	}
+	if err != nil {
+		return ScanInfo{}, false, err
+	}
+	t, f, err := parseItem("look up scan", rep.body)
+	if err != nil {
+		return ScanInfo{}, false, err
+	}
+	return ScanInfo{ID: scanID, XSIType: t, Type: f["type"], SeriesDescription: f["series_description"]}, true, nil
+}
+
+// EnsureScan creates a scan that does not exist yet (PUT with xsiType,
+// type and series_description) and reports whether it did. An existing
+// scan is left as it is. XNAT answers a scan PUT with 200 whether it
+// created the scan or not (docs/xnat.md, "Creating the hierarchy"), so
+// "created" comes from looking first, never from the status.
 func (c *Client) EnsureScan(ctx context.Context, experimentID string, s ScanSpec) (bool, error) {
 	if err := checkScanID(s.ID); err != nil {
 		return false, err
 	}
+	if _, ok, err := c.LookupScan(ctx, experimentID, s.ID); err != nil || ok {
+		return false, err
+	}
+	return true, c.putScan(ctx, experimentID, s)
+}
+
+// putScan sends the scan PUT. A 409 means a scan of another type holds the
+// ID (XNAT refuses to change a scan's type).
+func (c *Client) putScan(ctx context.Context, experimentID string, s ScanSpec) error {
+	if err := checkScanID(s.ID); err != nil {
+		return err
+	}
 	if !strings.HasPrefix(s.XSIType, "xnat:") || strings.EqualFold(s.XSIType, "xnat:imageScanData") {
-		return false, fmt.Errorf("xnat: scan %s: xsiType %q must be a concrete xnat:*ScanData type: %w", s.ID, s.XSIType, ErrInvalid)
+		return fmt.Errorf("xnat: scan %s: xsiType %q must be a concrete xnat:*ScanData type: %w", s.ID, s.XSIType, ErrInvalid)
 	}
 	q := query{}.add("xsiType", s.XSIType).add("req_format", "qs")
 	if s.Type != "" {
@@ -340,12 +374,13 @@ func (c *Client) EnsureScan(ctx context.Context, experimentID string, s ScanSpec
 	if s.SeriesDescription != "" {
 		q = q.add(s.XSIType+"/series_description", s.SeriesDescription)
 	}
-	rep, err := c.do(ctx, call{op: "create scan", method: http.MethodPut,
+	_, err := c.do(ctx, call{op: "create scan", method: http.MethodPut,
 		path: "/data/experiments/" + seg(experimentID) + "/scans/" + seg(s.ID), query: q.String()})
-	if err != nil {
-		return false, err
+	if statusOf(err) == http.StatusConflict {
+		return &Error{Op: "create scan " + s.ID, Status: http.StatusConflict, Msg: "a scan of another type holds this ID",
+			Err: ErrConflict, kind: kindPermanent}
 	}
-	return rep.status == http.StatusCreated, nil
+	return err
 }
 
 // ResourceRef names a resource of a scan (ScanID set) or of an experiment

@@ -364,6 +364,9 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, p principal, t targ
 		if t.res != nil {
 			for _, fp := range t.res.order {
 				f := t.res.files[fp]
+				if !f.catalogued {
+					continue
+				}
 				name := fp
 				if i := strings.LastIndex(fp, "/"); i >= 0 {
 					name = fp[i+1:]
@@ -380,7 +383,7 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, p principal, t targ
 		if t.res != nil {
 			f = t.res.files[t.filePath]
 		}
-		if f == nil {
+		if f == nil || !f.catalogued {
 			if r.URL.Query().Get("accept-not-found") == "true" {
 				w.WriteHeader(http.StatusNoContent)
 				return
@@ -402,6 +405,12 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, p principal, t targ
 func experimentItem(e *experiment) item {
 	it := item{XSIType: e.XSIType, Fields: map[string]string{"ID": e.ID, "label": e.Label, "project": e.proj.ID,
 		"subject_ID": e.subj.ID, "date": e.Date}}
+	for k, v := range map[string]string{"time": e.Time, "UID": e.UID, "modality": e.Modality, "scanner": e.Scanner,
+		"scanner/manufacturer": e.Manufacturer, "scanner/model": e.Model} {
+		if v != "" {
+			it.Fields[k] = v
+		}
+	}
 	var scans []item
 	for _, sc := range e.scans {
 		scans = append(scans, scanItem(sc))
@@ -416,6 +425,9 @@ func scanItem(sc *scan) item {
 	it := item{XSIType: sc.XSIType, Fields: map[string]string{"ID": sc.ID, "type": sc.Type,
 		"series_description": sc.SeriesDescription, "quality": sc.Quality, "note": sc.Note,
 		"image_session_ID": sc.exp.ID, "xnat_imagescandata_id": itoa(sc.rowID)}}
+	if sc.UID != "" {
+		it.Fields["UID"], it.Fields["modality"] = sc.UID, sc.Modality
+	}
 	var files []item
 	for _, rs := range sc.resources {
 		files = append(files, item{XSIType: "xnat:resourceCatalog", Fields: map[string]string{
@@ -567,6 +579,12 @@ func (s *Server) putExperiment(w http.ResponseWriter, p principal, t target, q u
 		if d, ok := fields["date"]; ok {
 			t.exp.Date = d
 		}
+		if q.Get("pullDataFromHeaders") == "true" {
+			if err := s.pullDataFromHeaders(t.exp); err != nil {
+				writeStatusPage(w, http.StatusInternalServerError, err.Error())
+				return
+			}
+		}
 		writeText(w, http.StatusOK, t.exp.ID)
 		return
 	}
@@ -623,13 +641,16 @@ func (s *Server) putScan(w http.ResponseWriter, p principal, t target, q url.Val
 			}
 		}
 	}
+	// ScanResource.handlePut: the type of an existing scan may not change
+	// (unless it is the abstract xnat:imageScanData), and the answer is 200
+	// whether the scan was created or updated: the handler never sets 201.
 	sc := t.scan
-	code := http.StatusOK
+	if sc != nil && !strings.EqualFold(sc.XSIType, "xnat:imageScanData") && !strings.EqualFold(sc.XSIType, xsi) {
+		writeStatusPage(w, http.StatusConflict, "Specified xsiType differs from existing xsiType")
+		return
+	}
 	if sc == nil {
-		s.nScanRow++
-		sc = &scan{ID: t.name, rowID: s.nScanRow, exp: t.exp}
-		t.exp.scans = append(t.exp.scans, sc)
-		code = http.StatusCreated
+		sc = s.newScan(t.exp, t.name)
 	}
 	sc.XSIType = xsi
 	if v, ok := fields["type"]; ok {
@@ -644,7 +665,14 @@ func (s *Server) putScan(w http.ResponseWriter, p principal, t target, q url.Val
 	if v, ok := fields["note"]; ok {
 		sc.Note = v
 	}
-	writeText(w, code, sc.ID)
+	writeText(w, http.StatusOK, sc.ID)
+}
+
+func (s *Server) newScan(e *experiment, id string) *scan {
+	s.nScanRow++
+	sc := &scan{ID: id, rowID: s.nScanRow, exp: e}
+	e.scans = append(e.scans, sc)
+	return sc
 }
 
 func (s *Server) newResource(owner interface{}, label string) *resource {

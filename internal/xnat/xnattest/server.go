@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -47,6 +48,12 @@ type Options struct {
 	HTMLOnExpired bool
 	// MaxSessionsPerUser caps concurrent sessions per user (default 1000).
 	MaxSessionsPerUser int
+	// TokenLifetime is how long an alias token is valid (default 48h, the
+	// server's default).
+	TokenLifetime time.Duration
+	// ProxyMaxBodyBytes makes a reverse proxy in front of XNAT refuse
+	// request bodies larger than this with 413 (0 = no limit).
+	ProxyMaxBodyBytes int64
 	// Now is the server's clock (default time.Now).
 	Now func() time.Time
 }
@@ -87,6 +94,7 @@ type Server struct {
 type user struct {
 	name, password string
 	admin          bool
+	locked         bool
 }
 
 type token struct {
@@ -120,15 +128,18 @@ type subject struct {
 
 type experiment struct {
 	ID, Label, XSIType, Date string
-	proj                     *project
-	subj                     *subject
-	insertDate               string
-	scans                    []*scan
-	resources                []*resource
+	// Filled by a header pull.
+	Time, UID, Modality, Scanner, Manufacturer, Model string
+	proj                                              *project
+	subj                                              *subject
+	insertDate                                        string
+	scans                                             []*scan
+	resources                                         []*resource
 }
 
 type scan struct {
 	ID, XSIType, Type, SeriesDescription, Quality, Note string
+	UID, Modality                                       string // filled by a header pull
 	rowID                                               int
 	exp                                                 *experiment
 	resources                                           []*resource
@@ -154,6 +165,9 @@ type file struct {
 	Digest                string // what the catalog says ("" when checksums were off)
 	Format, Content, Tags string
 	Versions              int // 1 + number of overwrites
+	// catalogued: listed in the resource's catalog. A file can be on disk
+	// without it (an upload whose catalog write failed).
+	catalogued bool
 }
 
 // New starts a plain-HTTP emulator.
@@ -183,6 +197,9 @@ func newServer(opts Options) *Server {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.TokenLifetime <= 0 {
+		opts.TokenLifetime = 48 * time.Hour
+	}
 	return &Server{
 		opts:        opts,
 		users:       map[string]*user{},
@@ -210,6 +227,48 @@ func (s *Server) AddAdmin(name, password string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.users[name] = &user{name: name, password: password, admin: true}
+}
+
+// SetPassword changes a user's password (sessions stay valid).
+func (s *Server) SetPassword(name, password string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if u := s.users[name]; u != nil {
+		u.password = password
+	}
+}
+
+// LockUser locks (or unlocks) an account, as XNAT does after too many
+// failed logins or when an administrator disables it: logins by password
+// or alias token are refused with 401; open sessions stay valid.
+func (s *Server) LockUser(name string, locked bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if u := s.users[name]; u != nil {
+		u.locked = locked
+	}
+}
+
+// IssueToken creates an alias token for a user, valid for
+// Options.TokenLifetime, as GET /data/services/tokens/issue does.
+func (s *Server) IssueToken(name string) (alias, secret string, expires time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.issueTokenLocked(name)
+	return t.alias, t.secret, t.expires
+}
+
+func (s *Server) issueTokenLocked(name string) *token {
+	t := &token{alias: newID(8), secret: newID(16), user: name, expires: s.opts.Now().Add(s.opts.TokenLifetime)}
+	s.tokens[t.alias] = t
+	return t
+}
+
+// SetProxyMaxBody sets Options.ProxyMaxBodyBytes.
+func (s *Server) SetProxyMaxBody(n int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opts.ProxyMaxBodyBytes = n
 }
 
 // AddProject creates a project (projects are never created over REST) and
@@ -324,11 +383,49 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if lat > 0 {
 		time.Sleep(lat)
 	}
-	if s.applyFaults(rec, r) {
+	if s.proxyRefuses(rec, r) {
+		return
+	}
+	after, answered := s.applyFaults(rec, r)
+	if answered {
+		return
+	}
+	if after != nil {
+		// The work is done, then the answer is lost (docs/xnat.md, "The
+		// emulator": faults after the work).
+		s.serve(&discardWriter{h: http.Header{}}, withFault(r, after))
+		after.answer(rec)
 		return
 	}
 	s.serve(rec, r)
 }
+
+// proxyRefuses plays a reverse proxy with a body size limit (nginx's
+// client_max_body_size): 413 with the proxy's own HTML page, before XNAT
+// sees the request.
+func (s *Server) proxyRefuses(w http.ResponseWriter, r *http.Request) bool {
+	s.mu.Lock()
+	limit := s.opts.ProxyMaxBodyBytes
+	s.mu.Unlock()
+	if limit <= 0 || r.ContentLength <= limit {
+		return false
+	}
+	io.Copy(io.Discard, io.LimitReader(r.Body, limit))
+	w.Header().Set("Content-Type", "text/html")
+	w.Header().Set("Connection", "close")
+	w.WriteHeader(http.StatusRequestEntityTooLarge)
+	fmt.Fprint(w, "<html>\r\n<head><title>413 Request Entity Too Large</title></head>\r\n<body>\r\n"+
+		"<center><h1>413 Request Entity Too Large</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
+	return true
+}
+
+// discardWriter takes the answer of a request whose real answer a fault
+// replaces.
+type discardWriter struct{ h http.Header }
+
+func (d *discardWriter) Header() http.Header         { return d.h }
+func (d *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (d *discardWriter) WriteHeader(int)             {}
 
 type statusRecorder struct {
 	http.ResponseWriter
@@ -428,14 +525,20 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (principal
 	return principal{}, false
 }
 
+// checkPassword accepts a user's password or an unexpired alias token
+// (alias as user name, secret as password) of an account that is not
+// locked.
 func (s *Server) checkPassword(name, pass string, now time.Time) *user {
-	if u := s.users[name]; u != nil && u.password == pass {
-		return u
+	var u *user
+	if x := s.users[name]; x != nil && x.password == pass {
+		u = x
+	} else if t := s.tokens[name]; t != nil && t.secret == pass && now.Before(t.expires) {
+		u = s.users[t.user]
 	}
-	if t := s.tokens[name]; t != nil && t.secret == pass && now.Before(t.expires) {
-		return s.users[t.user]
+	if u == nil || u.locked {
+		return nil
 	}
-	return nil
+	return u
 }
 
 func (s *Server) setSessionCookie(w http.ResponseWriter, r *http.Request, se *session) {
@@ -580,28 +683,39 @@ func (s *Server) formLogin(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprint(w, se.id)
 }
 
+// serviceRoutes are the /data/services calls the emulator answers, by
+// method and path below /data/services.
+var serviceRoutes = map[string]func(s *Server, w http.ResponseWriter, r *http.Request, p principal){
+	"GET tokens/issue":     (*Server).issueToken,
+	"POST refresh/catalog": (*Server).refreshCatalog,
+}
+
 func (s *Server) services(w http.ResponseWriter, r *http.Request, p principal, segs []string) {
-	switch {
-	case len(segs) == 2 && segs[0] == "tokens" && segs[1] == "issue" && r.Method == http.MethodGet:
-		if p.user == nil {
-			writeStatusPage(w, http.StatusUnauthorized, "Unauthorized")
-			return
-		}
-		s.mu.Lock()
-		now := s.opts.Now()
-		t := &token{alias: newID(8), secret: newID(16), user: p.user.name, expires: now.Add(48 * time.Hour)}
-		s.tokens[t.alias] = t
-		s.mu.Unlock()
-		writeJSON(w, http.StatusOK, map[string]interface{}{
-			"alias": t.alias, "secret": t.secret, "xdatUserId": p.user.name,
-			"estimatedExpirationTime": t.expires.UnixMilli(), "timestamp": now.UnixMilli(),
-			"enabled": true, "singleUse": false,
-		})
-	case len(segs) == 2 && segs[0] == "refresh" && segs[1] == "catalog" && r.Method == http.MethodPost:
-		s.refreshCatalog(w, r, p)
-	default:
+	h := serviceRoutes[r.Method+" "+strings.Join(segs, "/")]
+	if h == nil {
 		writeStatusPage(w, http.StatusNotFound, "The server has not found anything matching the request URI")
+		return
 	}
+	h(s, w, r, p)
+}
+
+// issueToken handles GET /data/services/tokens/issue (AliasTokenRestApi):
+// a new alias and secret for the caller, also when the caller itself
+// logged in with an alias token.
+func (s *Server) issueToken(w http.ResponseWriter, _ *http.Request, p principal) {
+	if p.user == nil {
+		writeStatusPage(w, http.StatusUnauthorized, "Unauthorized")
+		return
+	}
+	s.mu.Lock()
+	now := s.opts.Now()
+	t := s.issueTokenLocked(p.user.name)
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]interface{}{
+		"alias": t.alias, "secret": t.secret, "xdatUserId": p.user.name,
+		"estimatedExpirationTime": t.expires.UnixMilli(), "timestamp": now.UnixMilli(),
+		"enabled": true, "singleUse": false,
+	})
 }
 
 // roleOf returns the principal's role in a project ("" = none). Admins are
