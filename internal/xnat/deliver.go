@@ -19,6 +19,11 @@ type Session struct {
 	XSIType string // experiment type, e.g. SessionXSIType(modalities...)
 	Date    string // optional YYYY-MM-DD
 	Scans   []Scan
+	// PullHeaders: the files are DICOM; once they are all verified, have
+	// XNAT read their headers into the session (PullHeaders). Scan IDs must
+	// then be series numbers and scan types those of the SOP classes, as
+	// XNAT's session builder makes them.
+	PullHeaders bool
 }
 
 // Scan is one scan of a session and its resources.
@@ -67,13 +72,20 @@ type Report struct {
 	// did not list them (not 201 answers: XNAT never sends 201 for scans).
 	ScansCreated int
 	Resources    []ResourceReport
-	// Check is the weakest verification over all files: CheckMD5, or
-	// CheckSize when the site lists no digests.
+	// Check is how the files were verified: CheckMD5, or CheckDownload
+	// when some had to be downloaded (the site lists no digests).
 	Check    Check
 	Files    int // manifest files verified in XNAT
 	Uploaded int // files sent by this delivery
-	Requests int64
-	Duration time.Duration
+	// HeadersPulled: XNAT read the DICOM headers into the session;
+	// Experiment is the session as XNAT describes it afterwards, and
+	// MissingFields names the fields it still lacks (date, modality,
+	// scanner).
+	HeadersPulled bool
+	Experiment    Experiment
+	MissingFields []string
+	Requests      int64
+	Duration      time.Duration
 }
 
 // Deliver makes the session appear in XNAT complete and verified, and is
@@ -170,15 +182,47 @@ func (c *Client) Deliver(ctx context.Context, s Session, opts DeliverOptions) (*
 			rep.Resources = append(rep.Resources, rr)
 			rep.Files += rr.Verification.Verified
 			rep.Uploaded += rr.Uploaded
-			if rr.Verification.Check == CheckSize {
-				rep.Check = CheckSize
+			if rr.Verification.Check == CheckDownload {
+				rep.Check = CheckDownload
 			}
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return rep, err
 	}
+	if s.PullHeaders {
+		if err := c.pullAndCheck(ctx, s, rep); err != nil {
+			return rep, err
+		}
+	}
 	return rep, nil
+}
+
+// pullAndCheck runs the header pull and reads back the fields it fills; a
+// field still empty is reported (and logged), not an error: the headers
+// may lack it.
+func (c *Client) pullAndCheck(ctx context.Context, s Session, rep *Report) error {
+	if err := c.PullHeaders(ctx, rep.ExperimentID); err != nil {
+		return err
+	}
+	rep.HeadersPulled = true
+	e, ok, err := c.LookupExperiment(ctx, s.Project, s.Label)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return &Error{Op: "read back experiment " + s.Label, Msg: "not found after the header pull", kind: kindTransient}
+	}
+	rep.Experiment = e
+	for _, f := range [][2]string{{"date", e.Date}, {"modality", e.Modality}, {"scanner", e.Scanner}} {
+		if f[1] == "" {
+			rep.MissingFields = append(rep.MissingFields, f[0])
+		}
+	}
+	if len(rep.MissingFields) > 0 {
+		c.log.Warn("xnat session fields still empty after the header pull", "experiment", e.ID, "fields", rep.MissingFields)
+	}
+	return nil
 }
 
 func validateSession(s *Session) error {

@@ -192,6 +192,9 @@ func (c *Client) EnsureSubject(ctx context.Context, project, subject string) (st
 // Experiment is an XNAT experiment (image session).
 type Experiment struct {
 	ID, Label, Project, SubjectID, XSIType, Date string
+	// Filled by XNAT's header pull (PullHeaders): Study Instance UID,
+	// modality and scanner (Station Name).
+	UID, Modality, Scanner string
 	// Created is true when this call created it (201).
 	Created bool
 }
@@ -221,7 +224,8 @@ func (c *Client) LookupExperiment(ctx context.Context, project, label string) (E
 	if err != nil {
 		return Experiment{}, false, err
 	}
-	e := Experiment{ID: f["ID"], Label: label, Project: project, SubjectID: f["subject_ID"], XSIType: t, Date: f["date"]}
+	e := Experiment{ID: f["ID"], Label: label, Project: project, SubjectID: f["subject_ID"], XSIType: t, Date: f["date"],
+		UID: f["UID"], Modality: f["modality"], Scanner: f["scanner"]}
 	if e.ID == "" {
 		return Experiment{}, false, &Error{Op: "look up experiment", Msg: "answer has no ID", kind: kindTransient}
 	}
@@ -230,8 +234,8 @@ func (c *Client) LookupExperiment(ctx context.Context, project, label string) (E
 
 // EnsureExperiment returns the experiment, creating subject and experiment
 // when it does not exist yet. An existing experiment is left untouched
-// (no PUT), but it must belong to the same subject and have the same
-// xsiType, else ErrConflict.
+// (no PUT) and keeps its type; it must belong to the same subject and be an
+// image session, else ErrConflict.
 func (c *Client) EnsureExperiment(ctx context.Context, s ExperimentSpec) (Experiment, error) {
 	for _, l := range [][2]string{{"project", s.Project}, {"subject", s.Subject}, {"experiment", s.Label}} {
 		if err := checkLabel(l[0], l[1]); err != nil {
@@ -246,9 +250,17 @@ func (c *Client) EnsureExperiment(ctx context.Context, s ExperimentSpec) (Experi
 		return Experiment{}, err
 	}
 	if ok {
-		if !strings.EqualFold(e.XSIType, s.XSIType) && e.XSIType != "" {
-			return e, &Error{Op: "experiment " + s.Label, Msg: fmt.Sprintf("exists as %s, not %s", e.XSIType, s.XSIType),
-				Err: ErrConflict, kind: kindPermanent}
+		// An existing session keeps its type: a later generation may carry
+		// other modalities (a CT first, then an OT-only append) and would
+		// compute another type, but XNAT cannot change an experiment's
+		// type and the session is the same. Only a label held by something
+		// that is not an image session is a conflict.
+		if e.XSIType != "" && !strings.EqualFold(e.XSIType, s.XSIType) {
+			if !isImageSessionType(e.XSIType) {
+				return e, &Error{Op: "experiment " + s.Label, Msg: fmt.Sprintf("exists as %s, not an image session", e.XSIType),
+					Err: ErrConflict, kind: kindPermanent}
+			}
+			c.log.Info("xnat experiment keeps its type", "experiment", e.ID, "type", e.XSIType, "computed", s.XSIType)
 		}
 		if e.SubjectID != "" {
 			subj, found, err := c.LookupSubject(ctx, s.Project, s.Subject)
@@ -292,6 +304,31 @@ func (c *Client) EnsureExperiment(ctx context.Context, s ExperimentSpec) (Experi
 		e = found
 	}
 	return e, nil
+}
+
+func isImageSessionType(t string) bool {
+	return strings.HasSuffix(strings.ToLower(t), "sessiondata")
+}
+
+// PullHeaders has XNAT read the DICOM headers of the session's files into
+// the session (PUT /data/experiments/{ID}?pullDataFromHeaders=true, as
+// xnat-ingest does after uploading): date, time, Study Instance UID,
+// modality and scanner, and per scan its UID and description. XNAT keys
+// scans by series number and refuses to change a scan's type; that refusal
+// ("Modification of scan modality not supported") is a permanent
+// ErrConflict, other failures are classified as usual.
+func (c *Client) PullHeaders(ctx context.Context, experimentID string) error {
+	if experimentID == "" || !validSessionID(experimentID) {
+		return fmt.Errorf("xnat: experiment ID %q: %w", experimentID, ErrInvalid)
+	}
+	_, err := c.do(ctx, call{op: "pull data from headers", method: http.MethodPut,
+		path: "/data/experiments/" + seg(experimentID), query: query{}.add("pullDataFromHeaders", "true").String(),
+		reclassify: func(e *Error) {
+			if strings.Contains(strings.ToLower(e.Msg), "modification of scan modality") {
+				e.Err, e.kind = ErrConflict, kindPermanent
+			}
+		}})
+	return err
 }
 
 // ScanInfo is a row of an experiment's scan listing.
