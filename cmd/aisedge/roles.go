@@ -301,7 +301,8 @@ func runHub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return fmt.Errorf("XNAT password: %w", err)
 	}
 	client, err := xnat.New(xnat.Config{URL: c.XNAT.URL, Username: user, Password: pass, CAFile: c.XNAT.CAFile,
-		AllowInsecureRedirect: c.XNAT.AllowInsecureRedirect, Logger: log.With("component", "xnat"), TempDir: c.DataDir})
+		AllowInsecureRedirect: c.XNAT.AllowInsecureRedirect, AliasToken: c.XNAT.AliasToken,
+		Logger: log.With("component", "xnat"), TempDir: c.DataDir})
 	if err != nil {
 		return err
 	}
@@ -314,7 +315,19 @@ func runHub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		mode = xnat.PerFile
 	}
 	reg := newRegistry()
-	h, err := hub.Open(hub.Config{Store: store, Prefix: c.Prefix, Dest: &hub.XNAT{Client: client, Opts: xnat.DeliverOptions{Mode: mode}},
+	// While the hub is paused on refused credentials it reads the secrets
+	// again before each try, so a rotated file is picked up without a
+	// restart.
+	dest := &hub.XNAT{Client: client, Opts: xnat.DeliverOptions{Mode: mode}, Credentials: func() (string, string, error) {
+		u, err := config.Secret(c.XNAT.UsernameFile, "XNAT_USER")
+		if err != nil {
+			return "", "", err
+		}
+		p, err := config.Secret(c.XNAT.PasswordFile, "XNAT_PASS")
+		return u, p, err
+	}}
+	dest.NoteCredentials(user, pass)
+	h, err := hub.Open(hub.Config{Store: store, Prefix: c.Prefix, Dest: dest,
 		DataDir: c.DataDir, Parallel: c.Parallel, Retain: c.Retain, Log: log.With("component", "upload"), EventsOut: stdout,
 		Registry: reg})
 	reg.MustRegister(&health.CertCollector{Files: nonEmpty(c.S3.CAFile, c.XNAT.CAFile)})
