@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/aisedge/aisedge/internal/manifest"
+	"github.com/aisedge/aisedge/internal/objstore"
 	objfs "github.com/aisedge/aisedge/internal/objstore/fs"
 	"github.com/aisedge/aisedge/internal/xnat"
 	"github.com/aisedge/aisedge/internal/xnat/xnattest"
@@ -202,4 +203,46 @@ func scrape(t *testing.T, reg *prometheus.Registry) string {
 	rec := httptest.NewRecorder()
 	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	return rec.Body.String()
+}
+
+// TestAppendKeepsSessionType: a PET/CT received CT first, then an
+// OT-only append (whose modalities alone compute another session type), is
+// delivered into the same session, which keeps its type; nothing is
+// dead-lettered.
+func TestAppendKeepsSessionType(t *testing.T) {
+	store, _ := objfs.Open(t.TempDir())
+	srv, c := newXNAT(t)
+	h, _ := newHub(t, store, &XNAT{Client: c})
+	m1 := seal(t, store, "edge-a", "S1", 1, map[string]string{"2.CT/DICOM/a.dcm": "aaa"})
+	m2 := seal(t, store, "edge-a", "S1", 2, map[string]string{"1001.Capture/DICOM/b.dcm": "bbb"})
+	for _, m := range []struct {
+		m   *manifest.Manifest
+		mod string
+	}{{m1, "CT"}, {m2, "OT"}} {
+		m.m.Modality = m.mod
+		for i := range m.m.Series {
+			m.m.Series[i].Modality = m.mod
+		}
+		b, err := m.m.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := "staged/edge-a/" + m.m.Folder + "/" + manifest.NameFor(m.m.Generation)
+		if _, err := store.Put(context.Background(), key, bytes.NewReader(b), int64(len(b)), objstore.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if xnat.SessionXSIType("OT") == xnat.SessionXSIType("CT") {
+		t.Fatal("test needs two session types")
+	}
+	if err := h.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if dl, _ := h.DeadLetters(); len(dl) != 0 {
+		t.Fatalf("dead letters %+v", dl)
+	}
+	ex := srv.Experiments("PROJ")
+	if len(ex) != 1 || ex[0].XSIType != "xnat:ctSessionData" || len(srv.Scans("PROJ", ex[0].Label)) != 2 {
+		t.Fatalf("experiments %+v, scans %+v", ex, srv.Scans("PROJ", "V1"))
+	}
 }

@@ -470,6 +470,7 @@ func xsiFields(q url.Values, xsiType string) (map[string]string, bool) {
 
 func (s *Server) now() string { return s.opts.Now().Format("2006-01-02 15:04:05.0") }
 
+// put dispatches a PUT by what the path names; each kind has its handler.
 func (s *Server) put(w http.ResponseWriter, r *http.Request, p principal, t target) {
 	q := r.URL.Query()
 	xsi := q.Get("xsiType")
@@ -477,47 +478,59 @@ func (s *Server) put(w http.ResponseWriter, r *http.Request, p principal, t targ
 	case "project":
 		writeStatusPage(w, http.StatusForbidden, "Specified user account has insufficient create privileges for projects.")
 	case "subject":
-		if !p.canEdit(t.proj) {
-			writeStatusPage(w, http.StatusForbidden, "Specified user account has insufficient create privileges for subjects in the "+t.proj.ID+" project.")
-			return
-		}
-		if xsi != "" && !strings.EqualFold(xsi, "xnat:subjectData") {
-			writeStatusPage(w, http.StatusUnprocessableEntity, "Wrong document type: "+xsi)
-			return
-		}
-		if _, ok := xsiFields(q, "xnat:subjectData"); !ok {
-			writeStatusPage(w, http.StatusUnprocessableEntity, "Wrong xsiType key")
-			return
-		}
-		if t.subj != nil {
-			writeText(w, http.StatusOK, t.subj.ID)
-			return
-		}
-		if !labelRE.MatchString(t.name) {
-			writeStatusPage(w, http.StatusExpectationFailed, "Invalid character in subject label.")
-			return
-		}
-		sj := s.newSubject(t.proj, t.name, p)
-		writeText(w, http.StatusCreated, sj.ID)
+		s.putSubject(w, p, t, q, xsi)
 	case "experiment":
 		s.putExperiment(w, p, t, q, xsi)
 	case "scan":
 		s.putScan(w, p, t, q, xsi)
 	case "resource":
-		if !p.canEdit(t.proj) {
-			writeStatusPage(w, http.StatusForbidden, "Specified user account has insufficient edit privileges for resources in the "+t.proj.ID+" project.")
-			return
-		}
-		if t.res != nil {
-			writeStatusPage(w, http.StatusConflict, "Specified resource already exists.")
-			return
-		}
-		rs := s.newResource(t.owner, t.name)
-		rs.Format, rs.Content, rs.Desc, rs.Tags = q.Get("format"), q.Get("content"), q.Get("description"), q.Get("tags")
-		w.WriteHeader(http.StatusOK)
+		s.putResource(w, p, t, q)
 	default:
 		writeStatusPage(w, http.StatusMethodNotAllowed, "Method Not Allowed")
 	}
+}
+
+// putSubject (SubjectResource): 201 with the new ID, 200 with the ID of an
+// existing subject.
+func (s *Server) putSubject(w http.ResponseWriter, p principal, t target, q url.Values, xsi string) {
+	if !p.canEdit(t.proj) {
+		writeStatusPage(w, http.StatusForbidden, "Specified user account has insufficient create privileges for subjects in the "+t.proj.ID+" project.")
+		return
+	}
+	if xsi != "" && !strings.EqualFold(xsi, "xnat:subjectData") {
+		writeStatusPage(w, http.StatusUnprocessableEntity, "Wrong document type: "+xsi)
+		return
+	}
+	if _, ok := xsiFields(q, "xnat:subjectData"); !ok {
+		writeStatusPage(w, http.StatusUnprocessableEntity, "Wrong xsiType key")
+		return
+	}
+	if t.subj != nil {
+		writeText(w, http.StatusOK, t.subj.ID)
+		return
+	}
+	if !labelRE.MatchString(t.name) {
+		writeStatusPage(w, http.StatusExpectationFailed, "Invalid character in subject label.")
+		return
+	}
+	sj := s.newSubject(t.proj, t.name, p)
+	writeText(w, http.StatusCreated, sj.ID)
+}
+
+// putResource (CatalogResource): creates the resource; 409 when the label
+// exists.
+func (s *Server) putResource(w http.ResponseWriter, p principal, t target, q url.Values) {
+	if !p.canEdit(t.proj) {
+		writeStatusPage(w, http.StatusForbidden, "Specified user account has insufficient edit privileges for resources in the "+t.proj.ID+" project.")
+		return
+	}
+	if t.res != nil {
+		writeStatusPage(w, http.StatusConflict, "Specified resource already exists.")
+		return
+	}
+	rs := s.newResource(t.owner, t.name)
+	rs.Format, rs.Content, rs.Desc, rs.Tags = q.Get("format"), q.Get("content"), q.Get("description"), q.Get("tags")
+	w.WriteHeader(http.StatusOK)
 }
 
 func (s *Server) newSubject(pr *project, label string, p principal) *subject {
