@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -84,8 +85,11 @@ type Report struct {
 	HeadersPulled bool
 	Experiment    Experiment
 	MissingFields []string
-	Requests      int64
-	Duration      time.Duration
+	// HeaderPullSkipped says why the pull was not asked for (scan IDs
+	// that are not series numbers), "" otherwise.
+	HeaderPullSkipped string
+	Requests          int64
+	Duration          time.Duration
 }
 
 // Deliver makes the session appear in XNAT complete and verified, and is
@@ -191,11 +195,45 @@ func (c *Client) Deliver(ctx context.Context, s Session, opts DeliverOptions) (*
 		return rep, err
 	}
 	if s.PullHeaders {
+		if odd := notSeriesNumbers(s.Scans, existing); len(odd) > 0 {
+			// XNAT's header pull keys scans by series number: scans named
+			// otherwise (e.g. delivered by an older hub as 3_T1w) would each
+			// get a twin. Leave the session undescribed instead.
+			rep.HeaderPullSkipped = fmt.Sprintf("scan IDs that are not series numbers (first %s): the header pull would add twin scans", odd[0])
+			c.log.Warn("xnat header pull skipped", "experiment", exp.ID, "reason", rep.HeaderPullSkipped)
+			return rep, nil
+		}
 		if err := c.pullAndCheck(ctx, s, rep); err != nil {
 			return rep, err
 		}
 	}
 	return rep, nil
+}
+
+// notSeriesNumbers lists the scan IDs, delivered or already in the
+// experiment, that are not plain series numbers.
+func notSeriesNumbers(scans []Scan, existing map[string]ScanInfo) []string {
+	var odd []string
+	isNumber := func(id string) bool {
+		for _, r := range id {
+			if r < '0' || r > '9' {
+				return false
+			}
+		}
+		return id != ""
+	}
+	for _, sc := range scans {
+		if !isNumber(sc.ID) {
+			odd = append(odd, sc.ID)
+		}
+	}
+	for id := range existing {
+		if !isNumber(id) {
+			odd = append(odd, id)
+		}
+	}
+	sort.Strings(odd)
+	return odd
 }
 
 // pullAndCheck runs the header pull and reads back the fields it fills; a

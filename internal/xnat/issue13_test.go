@@ -89,13 +89,24 @@ func TestSeriesNumberScanIDs(t *testing.T) {
 	if scans := e.srv.Scans("P1", "SN1"); len(scans) != 2 {
 		t.Fatalf("series-number IDs: %d scans", len(scans))
 	}
-	bad := dicomSession("SN2", "xnat:mrSessionData", dseries{"3", "T1w", "MR", sopMR, 2})
-	bad.Scans[0].ID = "3_T1w" // the old naming
-	if _, err := c.Deliver(ctx, bad, xnat.DeliverOptions{}); err != nil {
+	// A session an older hub delivered with scan IDs like 3_T1w: an append
+	// is delivered, but the header pull, which would add a twin of every
+	// such scan, is not asked for.
+	old := dicomSession("SN2", "xnat:mrSessionData", dseries{"3", "T1w", "MR", sopMR, 2})
+	old.Scans[0].ID, old.PullHeaders = "3_T1w", false
+	if _, err := c.Deliver(ctx, old, xnat.DeliverOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	late := dicomSession("SN2", "xnat:mrSessionData", dseries{"5", "DWI", "MR", sopMR, 1})
+	rep, err := c.Deliver(ctx, late, xnat.DeliverOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.HeadersPulled || !strings.Contains(rep.HeaderPullSkipped, "3_T1w") {
+		t.Fatalf("report %+v", rep)
+	}
 	if scans := e.srv.Scans("P1", "SN2"); len(scans) != 2 {
-		t.Fatalf("the old naming should show the twin the pull makes: %+v", scans)
+		t.Fatalf("scans %+v", scans)
 	}
 }
 
