@@ -358,3 +358,47 @@ func TestZeroByteFile(t *testing.T) {
 		}
 	}
 }
+
+// Item 9: XNAT answers every scan PUT with 200, creating or not; the
+// report counts the scans this delivery created all the same.
+func TestScanPUTAnswers200(t *testing.T) {
+	e := setup(t, xnattest.Options{})
+	c := e.client(nil)
+	s := session("SC200", 3, 1, 100)
+	rep, err := c.Deliver(ctx, s, xnat.DeliverOptions{})
+	if err != nil || rep.ScansCreated != 3 {
+		t.Fatalf("first: %+v %v", rep, err)
+	}
+	puts := 0
+	for _, r := range e.srv.Requests() {
+		if r.Method == "PUT" && strings.Contains(r.Path, "/scans/") && !strings.Contains(r.Path, "/resources") {
+			puts++
+			if r.Status != http.StatusOK {
+				t.Fatalf("scan PUT answered %d", r.Status)
+			}
+		}
+	}
+	if puts != 3 {
+		t.Fatalf("%d scan PUTs", puts)
+	}
+	s.Scans = append(s.Scans, session("SC200", 4, 1, 100).Scans[3])
+	if rep, err := c.Deliver(ctx, s, xnat.DeliverOptions{}); err != nil || rep.ScansCreated != 1 {
+		t.Fatalf("append: %+v %v", rep, err)
+	}
+}
+
+// Item 7: an expired alias token is refused like a wrong password:
+// ErrAuth, transient, one login.
+func TestExpiredAliasToken(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)}
+	srv := xnattest.New(xnattest.Options{Now: clk.Now})
+	t.Cleanup(srv.Close)
+	e := populate(t, srv)
+	alias, secret, _ := srv.IssueToken(user)
+	clk.Add(48*time.Hour + time.Minute)
+	c := e.client(func(cfg *xnat.Config) { cfg.Username, cfg.Password, cfg.AliasToken = alias, secret, true })
+	err := c.EnsureProject(ctx, "P1")
+	if !errors.Is(err, xnat.ErrAuth) || !xnat.IsTransient(err) || c.Stats().Logins != 1 {
+		t.Fatalf("expired token: %v (%d logins)", err, c.Stats().Logins)
+	}
+}
