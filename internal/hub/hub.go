@@ -706,8 +706,10 @@ func (h *Hub) resume(ctx context.Context) error {
 	if r, ok := h.cfg.Dest.(Resumer); ok {
 		if err := r.Resume(ctx); err != nil {
 			h.pauseMu.Lock()
-			h.paused.Attempts++
-			h.paused.Reason = err.Error()
+			if h.paused != nil {
+				h.paused.Attempts++
+				h.paused.Reason = err.Error()
+			}
 			h.pauseMu.Unlock()
 			h.cfg.Log.Warn("delivery still paused", "attempts", p.Attempts+1, "err", err)
 			return fmt.Errorf("hub: delivery paused since %s: %w", p.Since.Format(time.RFC3339), err)

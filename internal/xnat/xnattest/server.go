@@ -410,9 +410,10 @@ func (s *Server) proxyRefuses(w http.ResponseWriter, r *http.Request) bool {
 	if limit <= 0 || r.ContentLength <= limit {
 		return false
 	}
-	io.Copy(io.Discard, io.LimitReader(r.Body, limit))
+	// nginx answers from the Content-Length and drains the rest of the body
+	// (lingering close), so the client reads the 413 rather than a reset.
+	io.Copy(io.Discard, r.Body)
 	w.Header().Set("Content-Type", "text/html")
-	w.Header().Set("Connection", "close")
 	w.WriteHeader(http.StatusRequestEntityTooLarge)
 	fmt.Fprint(w, "<html>\r\n<head><title>413 Request Entity Too Large</title></head>\r\n<body>\r\n"+
 		"<center><h1>413 Request Entity Too Large</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
