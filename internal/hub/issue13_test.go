@@ -124,12 +124,23 @@ func TestSessionForScanIDsAndTypes(t *testing.T) {
 		d, _ := manifest.Digest(p, strings.NewReader(data))
 		m.Files = append(m.Files, d)
 	}
-	m.Series = []manifest.Series{{Scan: "007.T1w", SeriesNumber: "7", Modality: "MR", SeriesDescription: "T1w"},
-		{Scan: "1001.Capture", Modality: "OT", SeriesDescription: "Capture"}}
+	m.Series = []manifest.Series{{Scan: "007.T1w", SeriesNumber: "007", Modality: "MR", SeriesDescription: "T1w"},
+		{Scan: "1001.Capture", SeriesNumber: "1001", Modality: "OT", SeriesDescription: "Capture"}}
 	s := SessionFor(m, dir)
 	if !s.PullHeaders || len(s.Scans) != 2 || s.Scans[0].ID != "7" || s.Scans[0].XSIType != "xnat:mrScanData" ||
 		s.Scans[1].ID != "1001" || s.Scans[1].XSIType != "xnat:scScanData" {
 		t.Fatalf("session %+v", s)
+	}
+	// Without a series number (staged as 0.<description>) a series keeps
+	// its folder name, apart from other unnumbered series.
+	for _, c := range []struct {
+		se   manifest.Series
+		want string
+	}{{manifest.Series{Scan: "0.Scout", SeriesNumber: ""}, "0_Scout"}, {manifest.Series{Scan: "0.Other"}, "0_Other"},
+		{manifest.Series{Scan: "0.Zero", SeriesNumber: "0"}, "0"}, {manifest.Series{Scan: "12.X", SeriesNumber: " 12 "}, "12"}} {
+		if got := ScanID(c.se); got != c.want {
+			t.Errorf("ScanID(%+v) = %s, want %s", c.se, got, c.want)
+		}
 	}
 }
 

@@ -107,14 +107,12 @@ func readSeriesHeader(path string) (seriesHeader, bool) {
 
 // ScanID is the XNAT scan ID of a staged series: its series number, as the
 // original uploader names scans (folder <SeriesNumber>.<description>) and
-// as XNAT's header pull keys them; the number is taken from the folder
-// name when the manifest lacks it. A series without a number keeps its
-// folder name ('.' → '_').
+// as XNAT's header pull keys them. A series without a number (the edge
+// stages it as 0.<description>) keeps its folder name with '.' → '_', so
+// that such series stay apart; the header pull is then not asked for
+// (docs/xnat.md, "Delivering a session").
 func ScanID(se manifest.Series) string {
 	n := strings.TrimSpace(se.SeriesNumber)
-	if n == "" {
-		n, _, _ = strings.Cut(se.Scan, ".")
-	}
 	if v, err := strconv.Atoi(n); err == nil && v >= 0 {
 		return strconv.Itoa(v)
 	}
@@ -122,8 +120,8 @@ func ScanID(se manifest.Series) string {
 }
 
 // SessionFor maps a manifest onto an XNAT session (docs/xnat.md, "Labels
-// and IDs"): one scan per series number (series that share a number share
-// the scan, as in XNAT's own session builder), its type from the SOP class
+// and IDs"): one scan per series number (ScanID; series that share a
+// number share the scan, as in XNAT's own session builder), its type from the SOP class
 // of the series' first file as XNAT 1.9 maps it (from the modality when
 // the file is not readable DICOM), the series description as type and
 // description, and the staged resources (DICOM). A session with readable
@@ -177,7 +175,8 @@ func SessionFor(m *manifest.Manifest, dir string) xnat.Session {
 		parts := strings.SplitN(f.Path, "/", 3)
 		id, ok := scanOf[parts[0]]
 		if !ok {
-			id = ScanID(manifest.Series{Scan: parts[0]})
+			number, _, _ := strings.Cut(parts[0], ".")
+			id = ScanID(manifest.Series{Scan: parts[0], SeriesNumber: number})
 			if byID[id] == nil {
 				byID[id] = &xnat.Scan{ScanSpec: xnat.ScanSpec{ID: id, XSIType: xnat.ScanXSIType("", "", sessType)}}
 				order = append(order, id)
