@@ -116,7 +116,11 @@ func TestOriginalUploaderSessionNothingTwice(t *testing.T) {
 // manifest, else the folder), type by SOP class.
 func TestSessionForScanIDsAndTypes(t *testing.T) {
 	dir := t.TempDir()
-	files := dicomFiles(map[string]string{"007.T1w": sopMR, "1001.Capture": sopSC}, 1)
+	files := dicomFiles(map[string]string{"007.T1w": sopMR, "1001.Capture": sopSC, "1002.Mixed": sopSC}, 1)
+	// A series holding two SOP classes is typed as XNAT does, by
+	// precedence over all its files (MR before SC), not by its first file.
+	files["1002.Mixed/DICOM/2.25.9.1002.9.dcm"] = string(xnattest.MinimalDICOM(xnattest.Header{SOPClassUID: sopMR,
+		SOPInstanceUID: "2.25.9.1002.9", Modality: "MR", SeriesNumber: "1002"}))
 	m := &manifest.Manifest{Project: "P", Subject: "S", Session: "V", Modality: "MR"}
 	for p, data := range files {
 		os.MkdirAll(filepath.Join(dir, filepath.Dir(p)), 0o700)
@@ -125,10 +129,11 @@ func TestSessionForScanIDsAndTypes(t *testing.T) {
 		m.Files = append(m.Files, d)
 	}
 	m.Series = []manifest.Series{{Scan: "007.T1w", SeriesNumber: "007", Modality: "MR", SeriesDescription: "T1w"},
-		{Scan: "1001.Capture", SeriesNumber: "1001", Modality: "OT", SeriesDescription: "Capture"}}
+		{Scan: "1001.Capture", SeriesNumber: "1001", Modality: "OT", SeriesDescription: "Capture"},
+		{Scan: "1002.Mixed", SeriesNumber: "1002", Modality: "OT", SeriesDescription: "Mixed"}}
 	s := SessionFor(m, dir)
-	if !s.PullHeaders || len(s.Scans) != 2 || s.Scans[0].ID != "7" || s.Scans[0].XSIType != "xnat:mrScanData" ||
-		s.Scans[1].ID != "1001" || s.Scans[1].XSIType != "xnat:scScanData" {
+	if !s.PullHeaders || len(s.Scans) != 3 || s.Scans[0].ID != "7" || s.Scans[0].XSIType != "xnat:mrScanData" ||
+		s.Scans[1].ID != "1001" || s.Scans[1].XSIType != "xnat:scScanData" || s.Scans[2].XSIType != "xnat:mrScanData" {
 		t.Fatalf("session %+v", s)
 	}
 	// Without a series number (staged as 0.<description>) a series keeps

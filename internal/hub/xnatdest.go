@@ -88,7 +88,7 @@ func (x *XNAT) NoteCredentials(username, password string) {
 	x.mu.Unlock()
 }
 
-// seriesHeader is what the hub reads from the first file of a series.
+// seriesHeader is what the hub reads from a file of a series.
 type seriesHeader struct {
 	sopClass, modality, imageType string
 }
@@ -121,9 +121,9 @@ func ScanID(se manifest.Series) string {
 
 // SessionFor maps a manifest onto an XNAT session (docs/xnat.md, "Labels
 // and IDs"): one scan per series number (ScanID; series that share a
-// number share the scan, as in XNAT's own session builder), its type from the SOP class
-// of the series' first file as XNAT 1.9 maps it (from the modality when
-// the file is not readable DICOM), the series description as type and
+// number share the scan, as in XNAT's own session builder), its type from
+// the SOP classes of its files as XNAT 1.9 maps them (from the modality
+// when no file is readable DICOM), the series description as type and
 // description, and the staged resources (DICOM). A session with readable
 // DICOM gets the header pull.
 func SessionFor(m *manifest.Manifest, dir string) xnat.Session {
@@ -136,38 +136,46 @@ func SessionFor(m *manifest.Manifest, dir string) xnat.Session {
 	}
 	sessType := xnat.SessionXSIType(modalities...)
 	s := xnat.Session{Project: m.Project, Subject: m.Subject, Label: m.ExperimentLabel(), XSIType: sessType}
-	first := map[string]string{} // staged folder → its first file
+	filesOf := map[string][]string{} // staged folder → its files
 	for _, f := range m.Files {
 		folder, _, _ := strings.Cut(f.Path, "/")
-		if _, ok := first[folder]; !ok {
-			first[folder] = f.Path
-		}
+		filesOf[folder] = append(filesOf[folder], f.Path)
 	}
 	byID := map[string]*xnat.Scan{}
+	sops := map[string][]string{} // scan ID → SOP classes of its files
+	first := map[string]seriesHeader{}
 	scanOf := map[string]string{} // staged folder → scan ID
 	var order []string
 	for _, se := range m.Series {
 		id := ScanID(se)
 		scanOf[se.Scan] = id
-		if byID[id] != nil {
-			continue
+		// XNAT types a scan by the SOP classes of all its files (with a
+		// precedence), so every file's header is read.
+		for _, p := range filesOf[se.Scan] {
+			if h, ok := readSeriesHeader(filepath.Join(dir, filepath.FromSlash(p))); ok {
+				sops[id] = append(sops[id], h.sopClass)
+				if _, seen := first[id]; !seen {
+					first[id] = h
+				}
+			}
 		}
-		h, isDICOM := seriesHeader{}, false
-		if p, ok := first[se.Scan]; ok {
-			h, isDICOM = readSeriesHeader(filepath.Join(dir, filepath.FromSlash(p)))
+		if byID[id] == nil {
+			byID[id] = &xnat.Scan{ScanSpec: xnat.ScanSpec{ID: id, Type: se.SeriesDescription, SeriesDescription: se.SeriesDescription}}
+			order = append(order, id)
 		}
-		s.PullHeaders = s.PullHeaders || isDICOM
-		modality := se.Modality
-		if modality == "" {
-			modality = h.modality
+		if byID[id].XSIType == "" {
+			modality := se.Modality
+			if modality == "" {
+				modality = first[id].modality
+			}
+			byID[id].XSIType = xnat.ScanXSIType(modality, first[id].imageType, sessType) // if no SOP class is known
 		}
-		typ := xnat.ScanXSITypeForSOPClasses(h.sopClass)
-		if typ == "" {
-			typ = xnat.ScanXSIType(modality, h.imageType, sessType)
+	}
+	for id, classes := range sops {
+		s.PullHeaders = true
+		if typ := xnat.ScanXSITypeForSOPClasses(classes...); typ != "" {
+			byID[id].XSIType = typ
 		}
-		byID[id] = &xnat.Scan{ScanSpec: xnat.ScanSpec{ID: id, XSIType: typ, Type: se.SeriesDescription,
-			SeriesDescription: se.SeriesDescription}}
-		order = append(order, id)
 	}
 	res := map[string]*xnat.Resource{}
 	resOrder := map[string][]string{} // scan ID → resource keys in first-seen order
