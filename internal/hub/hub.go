@@ -13,7 +13,8 @@
 // Generations of one session are delivered in order; a later generation
 // (an append) waits for the earlier ones. A permanent failure (a checksum
 // mismatch, a missing project) dead-letters the generation with its reason
-// until an operator requeues it.
+// until an operator requeues it. Refused credentials dead-letter nothing:
+// they pause all delivery until the credentials work again (ErrCredentials).
 package hub
 
 import (
