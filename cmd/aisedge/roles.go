@@ -300,8 +300,43 @@ func runHub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return fmt.Errorf("XNAT password: %w", err)
 	}
-	client, err := xnat.New(xnat.Config{URL: c.XNAT.URL, Username: user, Password: pass, CAFile: c.XNAT.CAFile,
-		AllowInsecureRedirect: c.XNAT.AllowInsecureRedirect, Logger: log.With("component", "xnat"), TempDir: c.DataDir})
+	xcfg := xnat.Config{URL: c.XNAT.URL, Username: user, Password: pass, CAFile: c.XNAT.CAFile,
+		AllowInsecureRedirect: c.XNAT.AllowInsecureRedirect, AliasToken: c.XNAT.AliasToken,
+		Logger: log.With("component", "xnat"), TempDir: c.DataDir}
+	// The secret files as last read (updated when a pause re-reads them).
+	var filesMu sync.Mutex
+	files := [2]string{user, pass}
+	readCredentials := func() (string, string, error) {
+		u, err := config.Secret(c.XNAT.UsernameFile, "XNAT_USER")
+		if err != nil {
+			return "", "", err
+		}
+		p, err := config.Secret(c.XNAT.PasswordFile, "XNAT_PASS")
+		if err == nil {
+			filesMu.Lock()
+			files = [2]string{u, p}
+			filesMu.Unlock()
+		}
+		return u, p, err
+	}
+	if c.XNAT.AliasToken {
+		// A renewed token outlives the one in the secret files; keep it
+		// for restarts (only while the files hold the token it descends
+		// from).
+		tokens := hub.TokenStore{Path: filepath.Join(c.DataDir, "xnat-alias-token.json")}
+		if a, s, ok := tokens.Load(user, pass, time.Now()); ok {
+			xcfg.Username, xcfg.Password = a, s
+		}
+		xcfg.OnTokenRenewed = func(alias, secret string, expires time.Time) {
+			filesMu.Lock()
+			f := files
+			filesMu.Unlock()
+			if err := tokens.Save(f[0], f[1], alias, secret, expires); err != nil {
+				log.Warn("keeping the renewed XNAT alias token failed; a restart after the files' token expired will need a new one", "err", err)
+			}
+		}
+	}
+	client, err := xnat.New(xcfg)
 	if err != nil {
 		return err
 	}
@@ -314,7 +349,12 @@ func runHub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		mode = xnat.PerFile
 	}
 	reg := newRegistry()
-	h, err := hub.Open(hub.Config{Store: store, Prefix: c.Prefix, Dest: &hub.XNAT{Client: client, Opts: xnat.DeliverOptions{Mode: mode}},
+	// While the hub is paused on refused credentials it reads the secrets
+	// again before each try, so a rotated file is picked up without a
+	// restart.
+	dest := &hub.XNAT{Client: client, Opts: xnat.DeliverOptions{Mode: mode}, Credentials: readCredentials}
+	dest.NoteCredentials(user, pass)
+	h, err := hub.Open(hub.Config{Store: store, Prefix: c.Prefix, Dest: dest,
 		DataDir: c.DataDir, Parallel: c.Parallel, Retain: c.Retain, Log: log.With("component", "upload"), EventsOut: stdout,
 		Registry: reg})
 	reg.MustRegister(&health.CertCollector{Files: nonEmpty(c.S3.CAFile, c.XNAT.CAFile)})

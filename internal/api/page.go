@@ -104,8 +104,17 @@ type hubView struct {
 	// Recent is optional: shown when a hub reports its latest deliveries
 	// under "recentDeliveries".
 	Recent []deliveryView `json:"recentDeliveries"`
+	// Paused mirrors hub.Pause: set while XNAT refuses the credentials.
+	Paused *pauseView `json:"paused"`
 
 	PendingTotal, DeadTotal, RecentTotal int
+}
+
+// pauseView mirrors hub.Pause.
+type pauseView struct {
+	Since    time.Time `json:"since"`
+	Reason   string    `json:"reason"`
+	Attempts int       `json:"attempts"`
 }
 
 // sealedView mirrors hub.Sealed.
@@ -316,6 +325,9 @@ func (p *pageData) banner(certSoon []string) banner {
 		}
 	}
 	for _, h := range p.Hubs {
+		if h.Paused != nil {
+			items = append(items, "hub delivery paused: the destination refuses the credentials (fix the account or the secret files; it resumes by itself)")
+		}
 		if h.DeadTotal > 0 {
 			items = append(items, plural(h.DeadTotal, "dead letter", "dead letters")+" at the hub (operator action needed)")
 		}
@@ -531,6 +543,9 @@ pre{background:#f5f6f8;padding:.6em;overflow:auto}
 {{- range .Hubs}}
 <section id="hub-{{.Part}}">
 <h2>Hub <span class="muted">· delivering to {{.Destination}}</span></h2>
+{{- with .Paused}}
+<p class="held">Delivery paused since {{ts .Since}} ({{.Attempts}} tries to resume): <span class="wrap">{{.Reason}}</span></p>
+{{- end}}
 <h3>Dead letters ({{.DeadTotal}})</h3>
 {{- if .DeadLetters}}
 <table><tr><th>Session</th><th class="n">Gen.</th><th>Since</th><th>Reason</th></tr>

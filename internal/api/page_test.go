@@ -59,6 +59,7 @@ func fakeParts(now time.Time) map[string]api.StatusFunc {
 		Pending:     []hub.Sealed{{Base: "staged/edge-a/AISEDGE.SUBJ_5E6F70.SESS_A1B2C3/", Generation: 1, ManifestKey: "staged/edge-a/AISEDGE.SUBJ_5E6F70.SESS_A1B2C3/MANIFEST.json"}},
 		DeadLetters: []hub.DeadLetter{{Base: "staged/edge-a/AISEDGE.SUBJ_0BADF0.SESS_0D0E0F/", Generation: 3,
 			Reason: "XNAT refused the session: project AISEDGE does not exist", At: now.Add(-time.Hour)}},
+		Paused: &hub.Pause{Since: now.Add(-10 * time.Minute), Reason: "xnat: login: POST /data/JSESSION: 401 Unauthorized", Attempts: 4},
 	}
 	return map[string]api.StatusFunc{
 		"edge": func() (any, error) { return es, nil },
@@ -130,6 +131,8 @@ var wantPipeline = []string{
 	"Pending delivery (1)", "staged/edge-a/AISEDGE.SUBJ_5E6F70.SESS_A1B2C3/ 1",
 	"Dead letters (1)", "staged/edge-a/AISEDGE.SUBJ_0BADF0.SESS_0D0E0F/ 3",
 	"XNAT refused the session: project AISEDGE does not exist",
+	"Delivery paused since", "(4 tries to resume): xnat: login: POST /data/JSESSION: 401 Unauthorized",
+	"hub delivery paused: the destination refuses the credentials",
 	// cards and counters
 	"2 open studies", "1 held shipments", "1234 instances stored", "1 hub pending", "1 dead letters",
 	"hub_sessions_delivered_total 41", "instances_received_total status=0000 0",

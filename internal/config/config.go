@@ -212,6 +212,12 @@ type XNAT struct {
 	// (mode 0600 and owned by the daemon's user).
 	UsernameFile string `yaml:"usernameFile"`
 	PasswordFile string `yaml:"passwordFile"`
+	// AliasToken says the credentials are an XNAT alias token and its
+	// secret: the hub renews the token 12 hours before it expires (tokens
+	// last 48 hours by default) and keeps the renewed one in
+	// <dataDir>/xnat-alias-token.json (0600) for restarts, used while the
+	// files hold the token it descends from.
+	AliasToken bool `yaml:"aliasToken"`
 	// AllowInsecureRedirect permits an https → http redirect (the
 	// original's XNAT_ALLOW_INSECURE_REDIRECT=1); refused otherwise.
 	AllowInsecureRedirect bool `yaml:"allowInsecureRedirect"`

@@ -149,7 +149,16 @@ func TestPipeline(t *testing.T) {
 	}
 	files := 0
 	for _, ex := range exps {
+		// XNAT's header pull filled the session from the de-identified
+		// headers, and found every series under its number (no twin scan
+		// without files).
+		if ex.Date == "" || ex.Modality == "" || ex.Scanner == "" {
+			t.Errorf("session %s after the header pull: date %q, modality %q, scanner %q", ex.Label, ex.Date, ex.Modality, ex.Scanner)
+		}
 		for _, sc := range x.Scans("PROJ", ex.Label) {
+			if sc.UID == "" || len(x.Files("PROJ", ex.Label, sc.ID, "DICOM")) == 0 {
+				t.Errorf("session %s scan %+v: not matched by the header pull, or a twin", ex.Label, sc)
+			}
 			files += len(x.Files("PROJ", ex.Label, sc.ID, "DICOM"))
 		}
 	}

@@ -13,7 +13,8 @@
 // Generations of one session are delivered in order; a later generation
 // (an append) waits for the earlier ones. A permanent failure (a checksum
 // mismatch, a missing project) dead-letters the generation with its reason
-// until an operator requeues it.
+// until an operator requeues it. Refused credentials dead-letter nothing:
+// they pause all delivery until the credentials work again (ErrCredentials).
 package hub
 
 import (
@@ -63,6 +64,28 @@ func IsPermanent(err error) bool { return errors.Is(err, ErrPermanent) }
 // ErrPermanent marks errors that retrying will not fix.
 var ErrPermanent = errors.New("permanent")
 
+// ErrCredentials marks a transient failure of the whole destination: it
+// refuses the hub's credentials (a wrong or rotated password, an expired
+// alias token, a locked account). The data is fine, so nothing is
+// dead-lettered; instead the hub pauses delivery (Status.Paused, metric
+// aisedge_hub_delivery_paused), tries again with backoff, reading the
+// credentials anew (Resumer), and resumes by itself once they work.
+var ErrCredentials = errors.New("destination refuses the hub's credentials")
+
+// Resumer is implemented by destinations that can check their credentials
+// without delivering: Resume reads them again and logs in.
+type Resumer interface {
+	Resume(ctx context.Context) error
+}
+
+// Pause describes a paused hub.
+type Pause struct {
+	Since  time.Time `json:"since"`
+	Reason string    `json:"reason"`
+	// Attempts counts the tries to resume since the pause began.
+	Attempts int `json:"attempts"`
+}
+
 // Config assembles a hub.
 type Config struct {
 	Store objstore.Store
@@ -100,6 +123,9 @@ type Hub struct {
 	events  *events.Writer
 	metrics *metrics
 	wake    chan struct{}
+
+	pauseMu sync.Mutex
+	paused  *Pause
 }
 
 var (
@@ -310,7 +336,13 @@ func (h *Hub) dead(base string, gen int) bool {
 
 // RunOnce delivers every sealed generation that is not delivered or held.
 // It returns the errors of the failed ones, joined.
+//
+// While delivery is paused (refused credentials), it first tries to resume
+// and returns the error if that fails, so that Run backs off.
 func (h *Hub) RunOnce(ctx context.Context) error {
+	if err := h.resume(ctx); err != nil {
+		return err
+	}
 	sealed, err := h.Scan(ctx)
 	if err != nil {
 		return fmt.Errorf("hub: listing the bucket: %w", err)
@@ -334,8 +366,8 @@ func (h *Hub) RunOnce(ctx context.Context) error {
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			for _, s := range bySession[base] {
-				if h.dead(s.Base, s.Generation) {
-					return // later generations wait behind it
+				if h.dead(s.Base, s.Generation) || h.Paused() != nil {
+					return // later generations wait behind it; nothing starts while paused
 				}
 				if err := h.deliver(ctx, s); err != nil {
 					mu.Lock()
@@ -639,8 +671,65 @@ func (h *Hub) download(ctx context.Context, key, dst string, f manifest.File) er
 	return nil
 }
 
-// fail records a failed generation: permanent failures are dead-lettered.
+// Paused returns the pause in force, or nil.
+func (h *Hub) Paused() *Pause {
+	h.pauseMu.Lock()
+	defer h.pauseMu.Unlock()
+	if h.paused == nil {
+		return nil
+	}
+	p := *h.paused
+	return &p
+}
+
+// pause stops new deliveries until resume succeeds. The reason is the
+// error text (no PHI: labels are pseudonyms, credentials never appear in
+// errors).
+func (h *Hub) pause(err error) {
+	h.pauseMu.Lock()
+	defer h.pauseMu.Unlock()
+	if h.paused == nil {
+		h.paused = &Pause{Since: h.cfg.Now().UTC(), Reason: err.Error()}
+		h.cfg.Log.Error("delivery paused: the destination refuses the credentials", "err", err)
+		h.events.Emit("error", "xnat_upload_paused", "", "delivery paused: "+err.Error())
+		return
+	}
+	h.paused.Reason = err.Error()
+}
+
+// resume tries to leave a pause: with a Resumer destination it must log in
+// again (credentials read anew); otherwise the next delivery is the test.
+func (h *Hub) resume(ctx context.Context) error {
+	p := h.Paused()
+	if p == nil {
+		return nil
+	}
+	if r, ok := h.cfg.Dest.(Resumer); ok {
+		if err := r.Resume(ctx); err != nil {
+			h.pauseMu.Lock()
+			if h.paused != nil {
+				h.paused.Attempts++
+				h.paused.Reason = err.Error()
+			}
+			h.pauseMu.Unlock()
+			h.cfg.Log.Warn("delivery still paused", "attempts", p.Attempts+1, "err", err)
+			return fmt.Errorf("hub: delivery paused since %s: %w", p.Since.Format(time.RFC3339), err)
+		}
+	}
+	h.pauseMu.Lock()
+	h.paused = nil
+	h.pauseMu.Unlock()
+	h.cfg.Log.Info("delivery resumed", "paused_since", p.Since)
+	h.events.Emit("info", "xnat_upload_resumed", "", "delivery resumed")
+	return nil
+}
+
+// fail records a failed generation: permanent failures are dead-lettered;
+// refused credentials pause the hub.
 func (h *Hub) fail(s Sealed, session string, err error) error {
+	if errors.Is(err, ErrCredentials) {
+		h.pause(err)
+	}
 	permanent := IsPermanent(err) || objstore.IsPermanent(err)
 	h.metrics.observeFailure(permanent)
 	h.events.Emit("error", "xnat_upload_failed", session, err.Error(), "permanent", permanent, "generation", s.Generation)
@@ -661,6 +750,8 @@ type Status struct {
 	// delivered, by edge name (the manifest's; "legacy" for sessions of
 	// the original system).
 	Edges map[string]EdgeDelivery `json:"edges,omitempty"`
+	// Paused is set while delivery waits for working credentials.
+	Paused *Pause `json:"paused,omitempty"`
 }
 
 // EdgeDelivery is what the hub delivered for one edge.
@@ -713,7 +804,7 @@ func (h *Hub) EdgeDeliveries() (map[string]EdgeDelivery, error) {
 
 // Status lists what waits in the bucket and what is held.
 func (h *Hub) Status() (Status, error) {
-	st := Status{Destination: h.cfg.Dest.Name()}
+	st := Status{Destination: h.cfg.Dest.Name(), Paused: h.Paused()}
 	sealed, err := h.Scan(context.Background())
 	if err != nil {
 		return st, err

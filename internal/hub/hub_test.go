@@ -27,7 +27,10 @@ func seal(t *testing.T, s objstore.Store, edge, subject string, gen int, files m
 		m.Files = append(m.Files, f)
 		scan := strings.SplitN(p, "/", 2)[0]
 		if series[scan] == nil {
-			series[scan] = &manifest.Series{Scan: scan}
+			// An edge takes the number from the header; the folder starts
+			// with it.
+			number, _, _ := strings.Cut(scan, ".")
+			series[scan] = &manifest.Series{Scan: scan, SeriesNumber: number}
 		}
 		series[scan].Files++
 		if _, err := s.Put(context.Background(), "staged/"+edge+"/"+m.Folder+"/"+p, strings.NewReader(content), int64(len(content)), objstore.PutOptions{}); err != nil {

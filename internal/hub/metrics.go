@@ -11,6 +11,7 @@ import (
 var MetricNames = []string{
 	"aisedge_hub_sessions_delivered_total", "aisedge_hub_delivery_failures_total", "aisedge_hub_delivery_duration_seconds",
 	"aisedge_hub_delivered_bytes_total", "aisedge_hub_pending", "aisedge_hub_deadletters", "aisedge_hub_oldest_pending_seconds",
+	"aisedge_hub_delivery_paused",
 }
 
 type metrics struct {
@@ -42,16 +43,23 @@ var (
 	descPending = prometheus.NewDesc("aisedge_hub_pending", "Sealed session generations waiting for delivery.", nil, nil)
 	descDead    = prometheus.NewDesc("aisedge_hub_deadletters", "Generations held after a permanent failure.", nil, nil)
 	descOldest  = prometheus.NewDesc("aisedge_hub_oldest_pending_seconds", "Age of the oldest sealed generation waiting for delivery.", nil, nil)
+	descPaused  = prometheus.NewDesc("aisedge_hub_delivery_paused", "1 while delivery is paused because the destination refuses the hub's credentials.", nil, nil)
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descPending
 	ch <- descDead
 	ch <- descOldest
+	ch <- descPaused
 }
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	now := c.h.cfg.Now()
+	paused := 0.0
+	if c.h.Paused() != nil {
+		paused = 1
+	}
+	ch <- prometheus.MustNewConstMetric(descPaused, prometheus.GaugeValue, paused)
 	if st, err := c.h.Status(); err == nil {
 		ch <- prometheus.MustNewConstMetric(descPending, prometheus.GaugeValue, float64(len(st.Pending)))
 		ch <- prometheus.MustNewConstMetric(descDead, prometheus.GaugeValue, float64(len(st.DeadLetters)))

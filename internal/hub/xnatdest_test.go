@@ -47,7 +47,8 @@ func TestDeliverToXNAT(t *testing.T) {
 	for _, m := range []*manifest.Manifest{m1, m2} {
 		for _, f := range m.Files {
 			parts := strings.SplitN(f.Path, "/", 3)
-			data := srv.FileData("PROJ", "V1", strings.ReplaceAll(parts[0], ".", "_"), "DICOM", parts[2])
+			number, _, _ := strings.Cut(parts[0], ".")
+			data := srv.FileData("PROJ", "V1", ScanID(manifest.Series{Scan: parts[0], SeriesNumber: number}), "DICOM", parts[2])
 			if d, _ := manifest.Digest(f.Path, strings.NewReader(string(data))); d.MD5 != f.MD5 {
 				t.Errorf("%s: not in XNAT or wrong content", f.Path)
 			}

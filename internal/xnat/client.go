@@ -3,6 +3,7 @@ package xnat
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -46,6 +47,12 @@ type Client struct {
 
 	locks keyedMutex
 
+	// Credentials (under mu): replaced by SetCredentials and by alias
+	// token renewal.
+	user, pass   string
+	tokenExpires time.Time // of the alias token held; zero = not known
+	renewMu      sync.Mutex
+
 	nRequests, nLogins, nRetries, nBytes atomic.Int64
 }
 
@@ -64,7 +71,7 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{cfg: cfg, base: base, log: cfg.Logger.With("component", "xnat")}
+	c := &Client{cfg: cfg, base: base, log: cfg.Logger.With("component", "xnat"), user: cfg.Username, pass: cfg.Password}
 	c.hc = &http.Client{Transport: rt, CheckRedirect: c.checkRedirect}
 	c.locks.m = map[string]*lockEntry{}
 	return c, nil
@@ -129,6 +136,12 @@ type call struct {
 	// re-login) and its length (-1 if unknown).
 	body   func() (io.ReadCloser, int64, error)
 	upload bool // use UploadTimeout; count bytes
+	// once: no retry of transient failures (the caller first checks what
+	// the server did, e.g. after a 504 on an upload).
+	once bool
+	// reclassify, if set, may change the class of a non-2xx answer (by
+	// XNAT's message) before the retry decision.
+	reclassify func(*Error)
 }
 
 // reply is a received answer (body read in full, up to a limit).
@@ -148,7 +161,11 @@ func (c *Client) do(ctx context.Context, cl call) (*reply, error) {
 	var out *reply
 	relogged := false
 	attempt := 0
-	err := c.cfg.Retry.Do(ctx, func(ctx context.Context) error {
+	policy := c.cfg.Retry
+	if cl.once {
+		policy.Attempts = 1
+	}
+	err := policy.Do(ctx, func(ctx context.Context) error {
 		attempt++
 		if attempt > 1 {
 			c.nRetries.Add(1)
@@ -158,6 +175,7 @@ func (c *Client) do(ctx context.Context, cl call) (*reply, error) {
 			if err != nil {
 				return err
 			}
+			c.maybeRenewToken(ctx, sid)
 			rep, err := c.send(ctx, cl, sid, nil)
 			if err != nil {
 				return err
@@ -172,7 +190,7 @@ func (c *Client) do(ctx context.Context, cl call) (*reply, error) {
 				c.dropSession(gen)
 				if relogged {
 					return &Error{Op: cl.op, Method: cl.method, Path: cl.path, Status: rep.status,
-						Msg: "still unauthorised after a fresh login", Err: ErrAuth, kind: kindPermanent}
+						Msg: "still unauthorised after a fresh login", Err: ErrAuth, kind: kindTransient}
 				}
 				relogged = true
 				c.log.Info("xnat session rejected; logging in again", "op", cl.op, "status", rep.status)
@@ -198,6 +216,9 @@ func (c *Client) statusError(cl call, rep *reply) *Error {
 	}
 	if rep.status >= 300 && rep.status < 400 {
 		e.Msg = "unexpected redirect to " + rep.header.Get("Location")
+	}
+	if cl.reclassify != nil {
+		cl.reclassify(e)
 	}
 	return e
 }
@@ -384,13 +405,16 @@ func (c *Client) login(ctx context.Context, seenGen uint64) (string, uint64, err
 
 	c.nLogins.Add(1)
 	cl := call{op: "login", method: http.MethodPost, path: "/data/JSESSION"}
-	rep, err := c.send(ctx, cl, "", &[2]string{c.cfg.Username, c.cfg.Password})
+	c.mu.Lock()
+	creds := [2]string{c.user, c.pass}
+	c.mu.Unlock()
+	rep, err := c.send(ctx, cl, "", &creds)
 	if err != nil {
 		return "", 0, err
 	}
 	if rep.status == http.StatusUnauthorized || rep.status == http.StatusForbidden ||
 		(rep.status >= 200 && rep.status < 300 && looksHTML(rep.body)) {
-		return "", 0, &Error{Op: "login", Method: cl.method, Path: cl.path, Status: rep.status, Err: ErrAuth, kind: kindPermanent}
+		return "", 0, &Error{Op: "login", Method: cl.method, Path: cl.path, Status: rep.status, Err: ErrAuth, kind: kindTransient}
 	}
 	if rep.status < 200 || rep.status >= 300 {
 		return "", 0, c.statusError(cl, rep)
@@ -416,7 +440,76 @@ func (c *Client) login(ctx context.Context, seenGen uint64) (string, uint64, err
 	c.startHeartbeatLocked()
 	c.mu.Unlock()
 	c.log.Debug("xnat login ok")
+	c.maybeRenewToken(ctx, sid)
 	return sid, gen, nil
+}
+
+// SetCredentials replaces the account name and password (or alias token
+// and secret) used from the next login on, e.g. after the secret files
+// were rotated. The current server session is kept while XNAT accepts it.
+func (c *Client) SetCredentials(username, password string) error {
+	if username == "" || password == "" {
+		return fmt.Errorf("xnat: username and password are required: %w", ErrInvalid)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if username != c.user || password != c.pass {
+		c.user, c.pass = username, password
+		c.tokenExpires = time.Time{}
+	}
+	return nil
+}
+
+// TokenExpires is when the alias token the client holds expires (zero when
+// not known or not using a token).
+func (c *Client) TokenExpires() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.tokenExpires
+}
+
+// maybeRenewToken replaces the alias token by a fresh one (GET
+// /data/services/tokens/issue in session sid) when its expiry is unknown or
+// less than TokenRenewBefore away. Failures are logged and tried again on
+// a later call: the token held still works until it expires.
+func (c *Client) maybeRenewToken(ctx context.Context, sid string) {
+	if !c.cfg.AliasToken || sid == "" {
+		return
+	}
+	c.mu.Lock()
+	due := c.tokenExpires.IsZero() || c.cfg.Now().After(c.tokenExpires.Add(-c.cfg.TokenRenewBefore))
+	c.mu.Unlock()
+	if !due || !c.renewMu.TryLock() {
+		return
+	}
+	defer c.renewMu.Unlock()
+	rep, err := c.send(ctx, call{op: "renew alias token", method: http.MethodGet, path: "/data/services/tokens/issue",
+		query: query{}.add("format", "json").String()}, sid, nil)
+	if err == nil && (rep.status != http.StatusOK || looksHTML(rep.body)) {
+		err = c.statusError(call{op: "renew alias token", method: http.MethodGet, path: "/data/services/tokens/issue"}, rep)
+	}
+	var tok struct {
+		Alias   string `json:"alias"`
+		Secret  string `json:"secret"`
+		Expires int64  `json:"estimatedExpirationTime"`
+	}
+	if err == nil {
+		if jerr := json.Unmarshal(rep.body, &tok); jerr != nil || tok.Alias == "" || tok.Secret == "" || tok.Expires <= 0 {
+			err = &Error{Op: "renew alias token", Msg: "answer has no alias, secret and expiry", kind: kindTransient}
+		}
+	}
+	if err != nil {
+		c.log.Warn("xnat alias token not renewed; will try again", "err", err)
+		return
+	}
+	exp := time.UnixMilli(tok.Expires)
+	c.mu.Lock()
+	c.user, c.pass, c.tokenExpires = tok.Alias, tok.Secret, exp
+	c.mu.Unlock()
+	c.log.Info("xnat alias token renewed", "expires", exp.UTC())
+	if c.cfg.OnTokenRenewed != nil {
+		c.cfg.OnTokenRenewed(tok.Alias, tok.Secret, exp)
+	}
 }
 
 func validSessionID(s string) bool {

@@ -33,6 +33,18 @@ type Config struct {
 	// secret).
 	Username string
 	Password string
+	// AliasToken says Username and Password are an alias token and its
+	// secret (GET /data/services/tokens/issue; valid 48 hours by default).
+	// The client then replaces the token with a fresh one after its first
+	// login and again TokenRenewBefore before the token it holds expires,
+	// and tells OnTokenRenewed.
+	AliasToken bool
+	// TokenRenewBefore is how long before expiry a token is renewed
+	// (default 12h).
+	TokenRenewBefore time.Duration
+	// OnTokenRenewed, if set, receives each new token (e.g. to keep it
+	// across restarts). It must not block.
+	OnTokenRenewed func(alias, secret string, expires time.Time)
 
 	// CAFile and CAPEM add PEM certificates to the system roots for
 	// verifying XNAT's certificate (e.g. a site CA). Verification is never
@@ -120,6 +132,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.TokenRenewBefore <= 0 {
+		c.TokenRenewBefore = 12 * time.Hour
 	}
 	c.Retry = c.Retry.withDefaults()
 }

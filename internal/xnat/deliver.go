@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +20,11 @@ type Session struct {
 	XSIType string // experiment type, e.g. SessionXSIType(modalities...)
 	Date    string // optional YYYY-MM-DD
 	Scans   []Scan
+	// PullHeaders: the files are DICOM; once they are all verified, have
+	// XNAT read their headers into the session (PullHeaders). Scan IDs must
+	// then be series numbers and scan types those of the SOP classes, as
+	// XNAT's session builder makes them.
+	PullHeaders bool
 }
 
 // Scan is one scan of a session and its resources.
@@ -63,15 +69,27 @@ type ResourceReport struct {
 type Report struct {
 	ExperimentID      string
 	ExperimentCreated bool
-	ScansCreated      int
-	Resources         []ResourceReport
-	// Check is the weakest verification over all files: CheckMD5, or
-	// CheckSize when the site lists no digests.
+	// ScansCreated counts scans this delivery PUT because the experiment
+	// did not list them (not 201 answers: XNAT never sends 201 for scans).
+	ScansCreated int
+	Resources    []ResourceReport
+	// Check is how the files were verified: CheckMD5, or CheckDownload
+	// when some had to be downloaded (the site lists no digests).
 	Check    Check
 	Files    int // manifest files verified in XNAT
 	Uploaded int // files sent by this delivery
-	Requests int64
-	Duration time.Duration
+	// HeadersPulled: XNAT read the DICOM headers into the session;
+	// Experiment is the session as XNAT describes it afterwards, and
+	// MissingFields names the fields it still lacks (date, modality,
+	// scanner).
+	HeadersPulled bool
+	Experiment    Experiment
+	MissingFields []string
+	// HeaderPullSkipped says why the pull was not asked for (scan IDs
+	// that are not series numbers), "" otherwise.
+	HeaderPullSkipped string
+	Requests          int64
+	Duration          time.Duration
 }
 
 // Deliver makes the session appear in XNAT complete and verified, and is
@@ -168,15 +186,81 @@ func (c *Client) Deliver(ctx context.Context, s Session, opts DeliverOptions) (*
 			rep.Resources = append(rep.Resources, rr)
 			rep.Files += rr.Verification.Verified
 			rep.Uploaded += rr.Uploaded
-			if rr.Verification.Check == CheckSize {
-				rep.Check = CheckSize
+			if rr.Verification.Check == CheckDownload {
+				rep.Check = CheckDownload
 			}
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return rep, err
 	}
+	if s.PullHeaders {
+		if odd := notSeriesNumbers(s.Scans, existing); len(odd) > 0 {
+			// XNAT's header pull keys scans by series number: scans named
+			// otherwise (e.g. delivered by an older hub as 3_T1w) would each
+			// get a twin. Leave the session undescribed instead.
+			rep.HeaderPullSkipped = fmt.Sprintf("scan IDs that are not series numbers (first %s): the header pull would add twin scans", odd[0])
+			c.log.Warn("xnat header pull skipped", "experiment", exp.ID, "reason", rep.HeaderPullSkipped)
+			return rep, nil
+		}
+		if err := c.pullAndCheck(ctx, s, rep); err != nil {
+			return rep, err
+		}
+	}
 	return rep, nil
+}
+
+// notSeriesNumbers lists the scan IDs, delivered or already in the
+// experiment, that are not plain series numbers.
+func notSeriesNumbers(scans []Scan, existing map[string]ScanInfo) []string {
+	var odd []string
+	isNumber := func(id string) bool {
+		for _, r := range id {
+			if r < '0' || r > '9' {
+				return false
+			}
+		}
+		return id != ""
+	}
+	for _, sc := range scans {
+		if !isNumber(sc.ID) {
+			odd = append(odd, sc.ID)
+		}
+	}
+	for id := range existing {
+		if !isNumber(id) {
+			odd = append(odd, id)
+		}
+	}
+	sort.Strings(odd)
+	return odd
+}
+
+// pullAndCheck runs the header pull and reads back the fields it fills; a
+// field still empty is reported (and logged), not an error: the headers
+// may lack it.
+func (c *Client) pullAndCheck(ctx context.Context, s Session, rep *Report) error {
+	if err := c.PullHeaders(ctx, rep.ExperimentID); err != nil {
+		return err
+	}
+	rep.HeadersPulled = true
+	e, ok, err := c.LookupExperiment(ctx, s.Project, s.Label)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return &Error{Op: "read back experiment " + s.Label, Msg: "not found after the header pull", kind: kindTransient}
+	}
+	rep.Experiment = e
+	for _, f := range [][2]string{{"date", e.Date}, {"modality", e.Modality}, {"scanner", e.Scanner}} {
+		if f[1] == "" {
+			rep.MissingFields = append(rep.MissingFields, f[0])
+		}
+	}
+	if len(rep.MissingFields) > 0 {
+		c.log.Warn("xnat session fields still empty after the header pull", "experiment", e.ID, "fields", rep.MissingFields)
+	}
+	return nil
 }
 
 func validateSession(s *Session) error {
@@ -221,10 +305,12 @@ func (c *Client) deliverScan(ctx context.Context, expID string, sc Scan, had boo
 	created := false
 	present := map[string]bool{}
 	if !had {
-		var err error
-		if created, err = c.EnsureScan(ctx, expID, sc.ScanSpec); err != nil {
+		// Not in the experiment's listing: this delivery creates it. The
+		// PUT's status cannot tell (XNAT answers 200 either way).
+		if err := c.putScan(ctx, expID, sc.ScanSpec); err != nil {
 			return nil, false, err
 		}
+		created = true
 	} else {
 		if !strings.EqualFold(old.XSIType, sc.XSIType) {
 			c.log.Warn("xnat scan exists with another xsiType; left as is", "experiment", expID, "scan", sc.ID,

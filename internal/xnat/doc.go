@@ -40,6 +40,13 @@
 //     per-resource lock). Two hubs sharing one XNAT project must not
 //     deliver the same session concurrently.
 //   - Verification compares relative paths (from the listed URI) and MD5
-//     digests; with checksums off it asks for a catalog refresh and, if the
-//     digests stay empty, compares sizes and records the weaker CheckSize.
+//     digests; with files missing or digests empty it asks for a catalog
+//     refresh (append, checksum) and, if digests stay empty, downloads and
+//     hashes the files (CheckDownload). Nothing is verified by size alone.
+//   - Uploads are not repeated blindly: after a transient failure the
+//     catalog is refreshed and listed, and only what is missing is sent; a
+//     413 from a proxy splits the batch down to single files; a 0-byte file
+//     goes in an archive (an empty in-body upload is a 500 in XNAT).
+//   - Refused credentials (ErrAuth) are transient and never retried by the
+//     client; alias tokens (Config.AliasToken) are renewed before expiry.
 package xnat

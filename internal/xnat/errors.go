@@ -14,13 +14,19 @@ import (
 	"time"
 )
 
-// Sentinel causes; test with errors.Is. Every one of them is permanent.
+// Sentinel causes; test with errors.Is. Every one of them is permanent
+// except ErrAuth, which is transient: credentials are fixed (a rotated
+// secret file, an unlocked account, a new alias token) without touching
+// the data, so the caller pauses and tries again rather than giving up on
+// the data.
 var (
 	// ErrProjectNotFound: the project does not exist or the account cannot
 	// see it (XNAT answers 404 for both). Projects are never created.
 	ErrProjectNotFound = errors.New("project does not exist in XNAT or is not visible to the account")
-	// ErrAuth: login refused, or a call still unauthorised after one
-	// re-login.
+	// ErrAuth: login refused (wrong password, expired alias token, locked
+	// account), or a call still unauthorised after one re-login.
+	// Transient, but never retried by the client itself: repeated failed
+	// logins lock XNAT accounts.
 	ErrAuth = errors.New("XNAT authentication failed (check the hub's XNAT credentials)")
 	// ErrInsecureRedirect: an https:// URL redirected to http:// and
 	// Config.AllowInsecureRedirect is off.
@@ -91,12 +97,13 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // IsTransient reports whether err is worth retrying later with backoff:
 // 5xx answers (500, 502, 503, 504), 408/429, timeouts, refused or reset
-// connections and other network failures.
+// connections and other network failures, and refused credentials
+// (ErrAuth; the hub pauses delivery on those).
 func IsTransient(err error) bool { return classify(err) == kindTransient }
 
 // IsPermanent reports whether err will not go away by retrying: 403,
-// 404 (project), 409 conflicts, other 4xx validation errors, authentication
-// failures, certificate errors, an insecure redirect, bad input. The hub
+// 404 (project), 409 conflicts, other 4xx validation errors, certificate
+// errors, an insecure redirect, bad input. The hub
 // dead-letters these with the error text as the reason.
 func IsPermanent(err error) bool { return classify(err) == kindPermanent }
 
@@ -104,11 +111,14 @@ func classify(err error) kind {
 	if err == nil {
 		return kindUnknown
 	}
-	for _, s := range []error{ErrProjectNotFound, ErrAuth, ErrInsecureRedirect, ErrConflict, ErrNotStored,
+	for _, s := range []error{ErrProjectNotFound, ErrInsecureRedirect, ErrConflict, ErrNotStored,
 		ErrSourceMismatch, ErrInvalid} {
 		if errors.Is(err, s) {
 			return kindPermanent
 		}
+	}
+	if errors.Is(err, ErrAuth) {
+		return kindTransient
 	}
 	var ve *VerifyError
 	if errors.As(err, &ve) {

@@ -30,6 +30,7 @@ func TestClassification(t *testing.T) {
 		io.ErrUnexpectedEOF,
 		context.DeadlineExceeded,
 		&VerifyError{V: Verification{Missing: []string{"a"}}},
+		fmt.Errorf("x: %w", ErrAuth), // credentials are fixed, not the data
 	}
 	for _, err := range transient {
 		if !IsTransient(err) || IsPermanent(err) {
@@ -39,7 +40,6 @@ func TestClassification(t *testing.T) {
 	permanent := []error{
 		&Error{Op: "x", Status: 403, kind: kindPermanent},
 		fmt.Errorf("x: %w", ErrProjectNotFound),
-		fmt.Errorf("x: %w", ErrAuth),
 		fmt.Errorf("x: %w", ErrInsecureRedirect),
 		&VerifyError{V: Verification{Mismatched: []Mismatch{{Path: "a"}}}},
 		errors.Join(&Error{Op: "x", Status: 502, kind: kindTransient}, fmt.Errorf("y: %w", ErrConflict)),

@@ -192,6 +192,9 @@ func (c *Client) EnsureSubject(ctx context.Context, project, subject string) (st
 // Experiment is an XNAT experiment (image session).
 type Experiment struct {
 	ID, Label, Project, SubjectID, XSIType, Date string
+	// Filled by XNAT's header pull (PullHeaders): Study Instance UID,
+	// modality and scanner (Station Name).
+	UID, Modality, Scanner string
 	// Created is true when this call created it (201).
 	Created bool
 }
@@ -221,7 +224,8 @@ func (c *Client) LookupExperiment(ctx context.Context, project, label string) (E
 	if err != nil {
 		return Experiment{}, false, err
 	}
-	e := Experiment{ID: f["ID"], Label: label, Project: project, SubjectID: f["subject_ID"], XSIType: t, Date: f["date"]}
+	e := Experiment{ID: f["ID"], Label: label, Project: project, SubjectID: f["subject_ID"], XSIType: t, Date: f["date"],
+		UID: f["UID"], Modality: f["modality"], Scanner: f["scanner"]}
 	if e.ID == "" {
 		return Experiment{}, false, &Error{Op: "look up experiment", Msg: "answer has no ID", kind: kindTransient}
 	}
@@ -230,8 +234,8 @@ func (c *Client) LookupExperiment(ctx context.Context, project, label string) (E
 
 // EnsureExperiment returns the experiment, creating subject and experiment
 // when it does not exist yet. An existing experiment is left untouched
-// (no PUT), but it must belong to the same subject and have the same
-// xsiType, else ErrConflict.
+// (no PUT) and keeps its type; it must belong to the same subject and be an
+// image session, else ErrConflict.
 func (c *Client) EnsureExperiment(ctx context.Context, s ExperimentSpec) (Experiment, error) {
 	for _, l := range [][2]string{{"project", s.Project}, {"subject", s.Subject}, {"experiment", s.Label}} {
 		if err := checkLabel(l[0], l[1]); err != nil {
@@ -246,9 +250,17 @@ func (c *Client) EnsureExperiment(ctx context.Context, s ExperimentSpec) (Experi
 		return Experiment{}, err
 	}
 	if ok {
-		if !strings.EqualFold(e.XSIType, s.XSIType) && e.XSIType != "" {
-			return e, &Error{Op: "experiment " + s.Label, Msg: fmt.Sprintf("exists as %s, not %s", e.XSIType, s.XSIType),
-				Err: ErrConflict, kind: kindPermanent}
+		// An existing session keeps its type: a later generation may carry
+		// other modalities (a CT first, then an OT-only append) and would
+		// compute another type, but XNAT cannot change an experiment's
+		// type and the session is the same. Only a label held by something
+		// that is not an image session is a conflict.
+		if e.XSIType != "" && !strings.EqualFold(e.XSIType, s.XSIType) {
+			if !isImageSessionType(e.XSIType) {
+				return e, &Error{Op: "experiment " + s.Label, Msg: fmt.Sprintf("exists as %s, not an image session", e.XSIType),
+					Err: ErrConflict, kind: kindPermanent}
+			}
+			c.log.Info("xnat experiment keeps its type", "experiment", e.ID, "type", e.XSIType, "computed", s.XSIType)
 		}
 		if e.SubjectID != "" {
 			subj, found, err := c.LookupSubject(ctx, s.Project, s.Subject)
@@ -294,6 +306,31 @@ func (c *Client) EnsureExperiment(ctx context.Context, s ExperimentSpec) (Experi
 	return e, nil
 }
 
+func isImageSessionType(t string) bool {
+	return strings.HasSuffix(strings.ToLower(t), "sessiondata")
+}
+
+// PullHeaders has XNAT read the DICOM headers of the session's files into
+// the session (PUT /data/experiments/{ID}?pullDataFromHeaders=true, as
+// xnat-ingest does after uploading): date, time, Study Instance UID,
+// modality and scanner, and per scan its UID and description. XNAT keys
+// scans by series number and refuses to change a scan's type; that refusal
+// ("Modification of scan modality not supported") is a permanent
+// ErrConflict, other failures are classified as usual.
+func (c *Client) PullHeaders(ctx context.Context, experimentID string) error {
+	if experimentID == "" || !validSessionID(experimentID) {
+		return fmt.Errorf("xnat: experiment ID %q: %w", experimentID, ErrInvalid)
+	}
+	_, err := c.do(ctx, call{op: "pull data from headers", method: http.MethodPut,
+		path: "/data/experiments/" + seg(experimentID), query: query{}.add("pullDataFromHeaders", "true").String(),
+		reclassify: func(e *Error) {
+			if strings.Contains(strings.ToLower(e.Msg), "modification of scan modality") {
+				e.Err, e.kind = ErrConflict, kindPermanent
+			}
+		}})
+	return err
+}
+
 // ScanInfo is a row of an experiment's scan listing.
 type ScanInfo struct {
 	ID, XSIType, Type, SeriesDescription string
@@ -324,14 +361,48 @@ type ScanSpec struct {
 	SeriesDescription string
 }
 
-// EnsureScan creates or updates a scan (PUT with xsiType, type and
-// series_description). It reports whether the scan was created (201).
+// LookupScan returns the scan with that ID (ok=false if absent).
+func (c *Client) LookupScan(ctx context.Context, experimentID, scanID string) (ScanInfo, bool, error) {
+	if err := checkScanID(scanID); err != nil {
+		return ScanInfo{}, false, err
+	}
+	rep, err := c.get(ctx, "look up scan", "/data/experiments/"+seg(experimentID)+"/scans/"+seg(scanID), query{}.add("format", "json"))
+	if statusOf(err) == http.StatusNotFound {
+		return ScanInfo{}, false, nil
+	}
+	if err != nil {
+		return ScanInfo{}, false, err
+	}
+	t, f, err := parseItem("look up scan", rep.body)
+	if err != nil {
+		return ScanInfo{}, false, err
+	}
+	return ScanInfo{ID: scanID, XSIType: t, Type: f["type"], SeriesDescription: f["series_description"]}, true, nil
+}
+
+// EnsureScan creates a scan that does not exist yet (PUT with xsiType,
+// type and series_description) and reports whether it did. An existing
+// scan is left as it is. XNAT answers a scan PUT with 200 whether it
+// created the scan or not (docs/xnat.md, "Creating the hierarchy"), so
+// "created" comes from looking first, never from the status.
 func (c *Client) EnsureScan(ctx context.Context, experimentID string, s ScanSpec) (bool, error) {
 	if err := checkScanID(s.ID); err != nil {
 		return false, err
 	}
+	if _, ok, err := c.LookupScan(ctx, experimentID, s.ID); err != nil || ok {
+		return false, err
+	}
+	return true, c.putScan(ctx, experimentID, s)
+}
+
+// putScan sends the scan PUT. A 409 means a scan of another type holds the
+// ID (XNAT refuses to change a scan's type).
+func (c *Client) putScan(ctx context.Context, experimentID string, s ScanSpec) error {
+	if err := checkScanID(s.ID); err != nil {
+		return err
+	}
 	if !strings.HasPrefix(s.XSIType, "xnat:") || strings.EqualFold(s.XSIType, "xnat:imageScanData") {
-		return false, fmt.Errorf("xnat: scan %s: xsiType %q must be a concrete xnat:*ScanData type: %w", s.ID, s.XSIType, ErrInvalid)
+		return fmt.Errorf("xnat: scan %s: xsiType %q must be a concrete xnat:*ScanData type: %w", s.ID, s.XSIType, ErrInvalid)
 	}
 	q := query{}.add("xsiType", s.XSIType).add("req_format", "qs")
 	if s.Type != "" {
@@ -340,12 +411,13 @@ func (c *Client) EnsureScan(ctx context.Context, experimentID string, s ScanSpec
 	if s.SeriesDescription != "" {
 		q = q.add(s.XSIType+"/series_description", s.SeriesDescription)
 	}
-	rep, err := c.do(ctx, call{op: "create scan", method: http.MethodPut,
+	_, err := c.do(ctx, call{op: "create scan", method: http.MethodPut,
 		path: "/data/experiments/" + seg(experimentID) + "/scans/" + seg(s.ID), query: q.String()})
-	if err != nil {
-		return false, err
+	if statusOf(err) == http.StatusConflict {
+		return &Error{Op: "create scan " + s.ID, Status: http.StatusConflict, Msg: "a scan of another type holds this ID",
+			Err: ErrConflict, kind: kindPermanent}
 	}
-	return rep.status == http.StatusCreated, nil
+	return err
 }
 
 // ResourceRef names a resource of a scan (ScanID set) or of an experiment

@@ -2,6 +2,7 @@ package xnat
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"time"
 )
@@ -70,7 +71,9 @@ func (p RetryPolicy) Do(ctx context.Context, op func(context.Context) error) err
 	var err error
 	for attempt := 1; ; attempt++ {
 		err = op(ctx)
-		if err == nil || !IsTransient(err) || attempt >= p.Attempts {
+		// Refused credentials are not retried here: every failed login
+		// counts towards XNAT's account lockout.
+		if err == nil || !IsTransient(err) || errors.Is(err, ErrAuth) || attempt >= p.Attempts {
 			return err
 		}
 		if ctx.Err() != nil {

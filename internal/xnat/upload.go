@@ -143,30 +143,124 @@ func (c *Client) upload(ctx context.Context, ref ResourceRef, files []File, mode
 	}
 	if mode == PerFile || overwrite {
 		for _, f := range files {
-			dups, err := c.uploadOne(ctx, ref, f, overwrite)
-			res.Requests++
-			if err != nil {
+			if err := c.sendChecked(ctx, ref, []File{f}, overwrite, &res); err != nil {
 				return res, err
 			}
-			res.Sent++
-			res.Duplicates = append(res.Duplicates, dups...)
 		}
 		return res, nil
 	}
-	for i, batch := range c.batches(files) {
-		name := "upload.tar.gz"
-		if i > 0 {
-			name = fmt.Sprintf("upload-%d.tar.gz", i+1)
-		}
-		dups, err := c.uploadArchive(ctx, ref, name, batch)
-		res.Requests++
-		if err != nil {
+	for _, batch := range c.batches(files) {
+		if err := c.sendChecked(ctx, ref, batch, false, &res); err != nil {
 			return res, err
 		}
-		res.Sent += len(batch)
-		res.Duplicates = append(res.Duplicates, dups...)
 	}
 	return res, nil
+}
+
+// sendChecked sends one batch (one file in-body, or several as an archive)
+// and copes with what proxies and XNAT do to long uploads
+// (docs/xnat.md, "Uploading files"):
+//
+//   - 413 from a proxy: the batch is split in halves, down to single files;
+//     a single file still refused is a permanent error;
+//   - a transient failure (500, 502, 504, a timeout or a lost connection)
+//     may come after XNAT did the work: before sending again, the catalog
+//     is refreshed (files already on disk get their entries) and the
+//     resource listed, and only the files still missing are sent.
+func (c *Client) sendChecked(ctx context.Context, ref ResourceRef, batch []File, overwrite bool, res *UploadResult) error {
+	for attempt := 1; ; attempt++ {
+		dups, err := c.sendOnce(ctx, ref, batch, overwrite, res.Requests)
+		res.Requests++
+		if err == nil {
+			res.Sent += len(batch)
+			res.Duplicates = append(res.Duplicates, dups...)
+			return nil
+		}
+		if statusOf(err) == http.StatusRequestEntityTooLarge {
+			if len(batch) == 1 {
+				return &Error{Op: "upload " + batch[0].Path, Status: http.StatusRequestEntityTooLarge,
+					Msg: fmt.Sprintf("a proxy refuses even this single file (%d bytes); raise its body size limit", batch[0].Size),
+					Err: err, kind: kindPermanent}
+			}
+			c.log.Info("xnat upload refused as too large; splitting the batch", "resource", ref.String(), "files", len(batch))
+			half := len(batch) / 2
+			if err := c.sendChecked(ctx, ref, batch[:half], overwrite, res); err != nil {
+				return err
+			}
+			return c.sendChecked(ctx, ref, batch[half:], overwrite, res)
+		}
+		if !IsTransient(err) || errors.Is(err, ErrAuth) || attempt >= c.cfg.Retry.Attempts || ctx.Err() != nil {
+			return err
+		}
+		// What did the server do with it?
+		left, cerr := c.stillMissing(ctx, ref, batch, overwrite)
+		if cerr != nil {
+			return err
+		}
+		c.log.Info("xnat upload failed; checked what arrived", "resource", ref.String(), "status", statusOf(err),
+			"sent", len(batch), "missing", len(left))
+		res.Sent += len(batch) - len(left)
+		if batch = left; len(batch) == 0 {
+			return nil
+		}
+		c.nRetries.Add(1)
+		if serr := c.sleepBackoff(ctx, attempt, err); serr != nil {
+			return err
+		}
+	}
+}
+
+// stillMissing refreshes the resource's catalog (cataloguing what reached
+// the disk) and returns the files of batch the listing lacks. With
+// overwrite, a file counts as arrived only when its listed digest is the
+// new one.
+func (c *Client) stillMissing(ctx context.Context, ref ResourceRef, batch []File, overwrite bool) ([]File, error) {
+	if err := c.RefreshCatalog(ctx, ref); err != nil && !IsPermanent(err) {
+		return nil, err
+	}
+	listing, err := c.ListResourceFiles(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	idx := make(map[string]RemoteFile, len(listing))
+	for _, r := range listing {
+		idx[r.Path] = r
+	}
+	var left []File
+	for _, f := range batch {
+		r, ok := idx[f.Path]
+		if !ok || (overwrite && r.Digest != strings.ToLower(f.MD5)) {
+			left = append(left, f)
+		}
+	}
+	return left, nil
+}
+
+// sleepBackoff waits before retry number n per Config.Retry.
+func (c *Client) sleepBackoff(ctx context.Context, n int, err error) error {
+	d := c.cfg.Retry.Backoff(n)
+	if xe, ok := asError(err); ok && xe.RetryAfter > d {
+		d = min(xe.RetryAfter, c.cfg.Retry.Max)
+	}
+	sleep := c.cfg.Retry.Sleep
+	if sleep == nil {
+		sleep = sleepCtx
+	}
+	return sleep(ctx, d)
+}
+
+// sendOnce makes one upload request: a single file in-body, or an archive
+// for several files. A 0-byte file goes in an archive too, since XNAT
+// fails an empty in-body upload with 500.
+func (c *Client) sendOnce(ctx context.Context, ref ResourceRef, batch []File, overwrite bool, n int) ([]string, error) {
+	if len(batch) == 1 && batch[0].Size > 0 {
+		return c.uploadOne(ctx, ref, batch[0], overwrite)
+	}
+	name := "upload.tar.gz"
+	if n > 0 {
+		name = fmt.Sprintf("upload-%d.tar.gz", n+1)
+	}
+	return c.uploadArchive(ctx, ref, name, batch, overwrite)
 }
 
 // batches splits files so that each archive holds at most
@@ -220,7 +314,7 @@ func (c *Client) uploadOne(ctx context.Context, ref ResourceRef, f File, overwri
 		return &checkedReader{rc: rc, h: md5.New(), want: strings.ToLower(f.MD5), size: f.Size, path: f.Path}, f.Size, nil
 	}
 	rep, err := c.do(ctx, call{op: "upload file", method: http.MethodPut, path: ref.path() + "/files/" + escapePath(f.Path),
-		query: q.String(), body: body, upload: true})
+		query: q.String(), body: body, upload: true, once: true})
 	if err != nil {
 		return nil, err
 	}
@@ -259,16 +353,20 @@ func (r *checkedReader) Read(p []byte) (int, error) {
 func (r *checkedReader) Close() error { return r.rc.Close() }
 
 // uploadArchive builds one .tar.gz (in memory or in a temporary file) and
-// PUTs it with extract=true.
-func (c *Client) uploadArchive(ctx context.Context, ref ResourceRef, name string, files []File) ([]string, error) {
+// PUTs it with extract=true. A transient failure is not retried here:
+// sendChecked first looks at what the server did.
+func (c *Client) uploadArchive(ctx context.Context, ref ResourceRef, name string, files []File, overwrite bool) ([]string, error) {
 	body, cleanup, err := c.buildArchive(files)
 	if err != nil {
 		return nil, err
 	}
 	defer cleanup()
 	q := query{}.add("extract", "true").add("inbody", "true")
+	if overwrite {
+		q = q.add("overwrite", "true")
+	}
 	rep, err := c.do(ctx, call{op: "upload archive", method: http.MethodPut, path: ref.path() + "/files/" + seg(name),
-		query: q.String(), body: body, upload: true})
+		query: q.String(), body: body, upload: true, once: true})
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,8 @@ package xnat
 
 import (
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"net/http"
 	"net/url"
 	"sort"
@@ -56,27 +58,32 @@ func relPathFromURI(uri, name string) string {
 	return rest
 }
 
-// RefreshCatalog asks XNAT to recompute checksums and statistics of a
-// resource (POST /data/services/refresh/catalog?resource=/archive/…&options=checksum,populateStats).
+// RefreshCatalog asks XNAT to bring a resource's catalog in line with its
+// files on disk (POST /data/services/refresh/catalog?resource=/archive/…
+// &options=append,checksum,populateStats): files on disk that the catalog
+// lacks are added (an upload interrupted after writing them), missing MD5
+// digests are computed, and the resource's statistics updated.
 func (c *Client) RefreshCatalog(ctx context.Context, ref ResourceRef) error {
 	res := "/archive/experiments/" + ref.ExperimentID
 	if ref.ScanID != "" {
 		res += "/scans/" + ref.ScanID
 	}
 	res += "/resources/" + ref.Label
-	q := query{}.add("resource", res).add("options", "checksum,populateStats")
+	q := query{}.add("resource", res).add("options", "append,checksum,populateStats")
 	_, err := c.do(ctx, call{op: "refresh catalog", method: http.MethodPost, path: "/data/services/refresh/catalog", query: q.String()})
 	return err
 }
 
-// Check is how strongly a file was verified.
+// Check is how a file was verified.
 type Check string
 
 const (
-	// CheckMD5: relative path and MD5 digest match.
+	// CheckMD5: relative path and the MD5 digest XNAT lists match.
 	CheckMD5 Check = "md5"
-	// CheckSize: the site lists no digests (checksums off) even after a
-	// catalog refresh; relative path and size match. Weaker, and recorded.
+	// CheckDownload: XNAT lists no digest (checksums off) even after a
+	// catalog refresh, so the file was downloaded and its MD5 computed.
+	CheckDownload Check = "md5-download"
+	// CheckSize: used in a Mismatch when the listed size already differs.
 	CheckSize Check = "size"
 )
 
@@ -90,25 +97,27 @@ type Mismatch struct {
 // Verification is the outcome of comparing a resource with the manifest.
 type Verification struct {
 	Ref ResourceRef
-	// Check is the weakest check any file passed (CheckMD5 unless some
-	// were verified by size only).
-	Check        Check
-	Verified     int // manifest files found and matching
-	SizeVerified int // of which verified by size only
-	Refreshed    bool
-	Missing      []string
-	Mismatched   []Mismatch
-	Extra        []string // listed in XNAT, not in the manifest (left alone)
+	// Check is CheckMD5, or CheckDownload when some files had to be
+	// downloaded to be checked.
+	Check      Check
+	Verified   int // manifest files found and matching
+	Downloaded int // of which checked by downloading them
+	Refreshed  bool
+	Missing    []string
+	Mismatched []Mismatch
+	Extra      []string // listed in XNAT, not in the manifest (left alone)
 }
 
 // OK reports whether every manifest file is in XNAT and matches.
 func (v Verification) OK() bool { return len(v.Missing) == 0 && len(v.Mismatched) == 0 }
 
 // Verify compares a resource's listing with the manifest entries (relative
-// path and MD5; File.Open is not used). When XNAT lists empty digests it
-// asks for a catalog refresh and lists again; files still without a digest
-// are compared by size and the weaker check is recorded in the result.
-// A mismatch or a missing file yields a *VerifyError alongside the result.
+// path and MD5; File.Open is not used). When files are missing from the
+// listing or listed without a digest, it first asks for a catalog refresh
+// (which catalogues files already on disk and computes digests) and lists
+// again; files still without a digest are downloaded and hashed. Nothing is
+// taken as verified on its size alone. A mismatch or a missing file yields
+// a *VerifyError alongside the result.
 func (c *Client) Verify(ctx context.Context, ref ResourceRef, want []File) (Verification, error) {
 	if err := checkFiles(want, false); err != nil {
 		return Verification{Ref: ref}, err
@@ -131,8 +140,7 @@ func (c *Client) verify(ctx context.Context, ref ResourceRef, want []File, listi
 			return v, err
 		}
 	}
-	pending := compare(&v, want, listing, false)
-	if len(pending) > 0 {
+	if incomplete(want, listing) {
 		err := c.RefreshCatalog(ctx, ref)
 		switch {
 		case err == nil:
@@ -141,16 +149,48 @@ func (c *Client) verify(ctx context.Context, ref ResourceRef, want []File, listi
 				return v, err
 			}
 		case IsPermanent(err):
-			c.log.Warn("xnat catalog refresh refused; verifying by size", "resource", ref.String(), "err", err)
+			c.log.Warn("xnat catalog refresh refused; checking what is listed", "resource", ref.String(), "err", err)
 		default:
 			return v, err
 		}
-		compare(&v, pending, listing, true)
-		if v.SizeVerified > 0 {
-			v.Check = CheckSize
-			c.log.Warn("xnat lists no MD5 digests (checksums off?); verified by size only",
-				"resource", ref.String(), "files", v.SizeVerified)
+	}
+	idx := make(map[string]RemoteFile, len(listing))
+	for _, r := range listing {
+		idx[r.Path] = r
+	}
+	for _, f := range want {
+		r, ok := idx[f.Path]
+		want := strings.ToLower(f.MD5)
+		switch {
+		case !ok:
+			v.Missing = append(v.Missing, f.Path)
+		case r.Digest != "" && r.Digest != want:
+			v.Mismatched = append(v.Mismatched, Mismatch{Path: f.Path, By: CheckMD5, Want: want, Got: r.Digest})
+		case r.Digest != "":
+			v.Verified++
+		case r.Size >= 0 && r.Size != f.Size:
+			v.Mismatched = append(v.Mismatched, Mismatch{Path: f.Path, By: CheckSize,
+				Want: strconv.FormatInt(f.Size, 10), Got: strconv.FormatInt(r.Size, 10)})
+		default:
+			// No digest even after a refresh: fetch the bytes and hash them.
+			got, found, err := c.downloadMD5(ctx, ref, f.Path)
+			if err != nil {
+				return v, err
+			}
+			switch {
+			case !found:
+				v.Missing = append(v.Missing, f.Path)
+			case got != want:
+				v.Mismatched = append(v.Mismatched, Mismatch{Path: f.Path, By: CheckDownload, Want: want, Got: got})
+			default:
+				v.Verified++
+				v.Downloaded++
+			}
 		}
+	}
+	if v.Downloaded > 0 {
+		v.Check = CheckDownload
+		c.log.Info("xnat lists no MD5 digests (checksums off); verified by download", "resource", ref.String(), "files", v.Downloaded)
 	}
 	extra := map[string]bool{}
 	for _, r := range listing {
@@ -170,36 +210,31 @@ func (c *Client) verify(ctx context.Context, ref ResourceRef, want []File, listi
 	return v, nil
 }
 
-// compare checks want against listing, adding to v. Files listed without a
-// digest are returned as pending unless bySize, when their sizes decide.
-func compare(v *Verification, want []File, listing []RemoteFile, bySize bool) []File {
-	idx := make(map[string]RemoteFile, len(listing))
+// incomplete reports whether some wanted file is not listed, or listed
+// without a digest: then a catalog refresh may help.
+func incomplete(want []File, listing []RemoteFile) bool {
+	idx := make(map[string]string, len(listing))
 	for _, r := range listing {
-		idx[r.Path] = r
+		idx[r.Path] = r.Digest
 	}
-	var pending []File
 	for _, f := range want {
-		r, ok := idx[f.Path]
-		switch {
-		case !ok:
-			v.Missing = append(v.Missing, f.Path)
-		case r.Digest != "":
-			if r.Digest != strings.ToLower(f.MD5) {
-				v.Mismatched = append(v.Mismatched, Mismatch{Path: f.Path, By: CheckMD5, Want: strings.ToLower(f.MD5), Got: r.Digest})
-			} else {
-				v.Verified++
-			}
-		case r.Size >= 0 && r.Size != f.Size:
-			v.Mismatched = append(v.Mismatched, Mismatch{Path: f.Path, By: CheckSize,
-				Want: strconv.FormatInt(f.Size, 10), Got: strconv.FormatInt(r.Size, 10)})
-		case !bySize:
-			pending = append(pending, f)
-		case r.Size < 0:
-			v.Missing = append(v.Missing, f.Path) // listed without size or digest: cannot be verified
-		default:
-			v.Verified++
-			v.SizeVerified++
+		if d, ok := idx[f.Path]; !ok || d == "" {
+			return true
 		}
 	}
-	return pending
+	return false
+}
+
+// downloadMD5 fetches a file (GET …/files/{path}) and returns its MD5;
+// found is false when XNAT does not serve it (404).
+func (c *Client) downloadMD5(ctx context.Context, ref ResourceRef, path string) (string, bool, error) {
+	rep, err := c.do(ctx, call{op: "download file", method: http.MethodGet, path: ref.path() + "/files/" + escapePath(path), upload: true})
+	if statusOf(err) == http.StatusNotFound {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	sum := md5.Sum(rep.body)
+	return hex.EncodeToString(sum[:]), true, nil
 }

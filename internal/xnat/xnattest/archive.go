@@ -364,6 +364,9 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, p principal, t targ
 		if t.res != nil {
 			for _, fp := range t.res.order {
 				f := t.res.files[fp]
+				if !f.catalogued {
+					continue
+				}
 				name := fp
 				if i := strings.LastIndex(fp, "/"); i >= 0 {
 					name = fp[i+1:]
@@ -380,7 +383,7 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, p principal, t targ
 		if t.res != nil {
 			f = t.res.files[t.filePath]
 		}
-		if f == nil {
+		if f == nil || !f.catalogued {
 			if r.URL.Query().Get("accept-not-found") == "true" {
 				w.WriteHeader(http.StatusNoContent)
 				return
@@ -402,6 +405,12 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, p principal, t targ
 func experimentItem(e *experiment) item {
 	it := item{XSIType: e.XSIType, Fields: map[string]string{"ID": e.ID, "label": e.Label, "project": e.proj.ID,
 		"subject_ID": e.subj.ID, "date": e.Date}}
+	for k, v := range map[string]string{"time": e.Time, "UID": e.UID, "modality": e.Modality, "scanner": e.Scanner,
+		"scanner/manufacturer": e.Manufacturer, "scanner/model": e.Model} {
+		if v != "" {
+			it.Fields[k] = v
+		}
+	}
 	var scans []item
 	for _, sc := range e.scans {
 		scans = append(scans, scanItem(sc))
@@ -416,6 +425,9 @@ func scanItem(sc *scan) item {
 	it := item{XSIType: sc.XSIType, Fields: map[string]string{"ID": sc.ID, "type": sc.Type,
 		"series_description": sc.SeriesDescription, "quality": sc.Quality, "note": sc.Note,
 		"image_session_ID": sc.exp.ID, "xnat_imagescandata_id": itoa(sc.rowID)}}
+	if sc.UID != "" {
+		it.Fields["UID"], it.Fields["modality"] = sc.UID, sc.Modality
+	}
 	var files []item
 	for _, rs := range sc.resources {
 		files = append(files, item{XSIType: "xnat:resourceCatalog", Fields: map[string]string{
@@ -458,6 +470,7 @@ func xsiFields(q url.Values, xsiType string) (map[string]string, bool) {
 
 func (s *Server) now() string { return s.opts.Now().Format("2006-01-02 15:04:05.0") }
 
+// put dispatches a PUT by what the path names; each kind has its handler.
 func (s *Server) put(w http.ResponseWriter, r *http.Request, p principal, t target) {
 	q := r.URL.Query()
 	xsi := q.Get("xsiType")
@@ -465,47 +478,59 @@ func (s *Server) put(w http.ResponseWriter, r *http.Request, p principal, t targ
 	case "project":
 		writeStatusPage(w, http.StatusForbidden, "Specified user account has insufficient create privileges for projects.")
 	case "subject":
-		if !p.canEdit(t.proj) {
-			writeStatusPage(w, http.StatusForbidden, "Specified user account has insufficient create privileges for subjects in the "+t.proj.ID+" project.")
-			return
-		}
-		if xsi != "" && !strings.EqualFold(xsi, "xnat:subjectData") {
-			writeStatusPage(w, http.StatusUnprocessableEntity, "Wrong document type: "+xsi)
-			return
-		}
-		if _, ok := xsiFields(q, "xnat:subjectData"); !ok {
-			writeStatusPage(w, http.StatusUnprocessableEntity, "Wrong xsiType key")
-			return
-		}
-		if t.subj != nil {
-			writeText(w, http.StatusOK, t.subj.ID)
-			return
-		}
-		if !labelRE.MatchString(t.name) {
-			writeStatusPage(w, http.StatusExpectationFailed, "Invalid character in subject label.")
-			return
-		}
-		sj := s.newSubject(t.proj, t.name, p)
-		writeText(w, http.StatusCreated, sj.ID)
+		s.putSubject(w, p, t, q, xsi)
 	case "experiment":
 		s.putExperiment(w, p, t, q, xsi)
 	case "scan":
 		s.putScan(w, p, t, q, xsi)
 	case "resource":
-		if !p.canEdit(t.proj) {
-			writeStatusPage(w, http.StatusForbidden, "Specified user account has insufficient edit privileges for resources in the "+t.proj.ID+" project.")
-			return
-		}
-		if t.res != nil {
-			writeStatusPage(w, http.StatusConflict, "Specified resource already exists.")
-			return
-		}
-		rs := s.newResource(t.owner, t.name)
-		rs.Format, rs.Content, rs.Desc, rs.Tags = q.Get("format"), q.Get("content"), q.Get("description"), q.Get("tags")
-		w.WriteHeader(http.StatusOK)
+		s.putResource(w, p, t, q)
 	default:
 		writeStatusPage(w, http.StatusMethodNotAllowed, "Method Not Allowed")
 	}
+}
+
+// putSubject (SubjectResource): 201 with the new ID, 200 with the ID of an
+// existing subject.
+func (s *Server) putSubject(w http.ResponseWriter, p principal, t target, q url.Values, xsi string) {
+	if !p.canEdit(t.proj) {
+		writeStatusPage(w, http.StatusForbidden, "Specified user account has insufficient create privileges for subjects in the "+t.proj.ID+" project.")
+		return
+	}
+	if xsi != "" && !strings.EqualFold(xsi, "xnat:subjectData") {
+		writeStatusPage(w, http.StatusUnprocessableEntity, "Wrong document type: "+xsi)
+		return
+	}
+	if _, ok := xsiFields(q, "xnat:subjectData"); !ok {
+		writeStatusPage(w, http.StatusUnprocessableEntity, "Wrong xsiType key")
+		return
+	}
+	if t.subj != nil {
+		writeText(w, http.StatusOK, t.subj.ID)
+		return
+	}
+	if !labelRE.MatchString(t.name) {
+		writeStatusPage(w, http.StatusExpectationFailed, "Invalid character in subject label.")
+		return
+	}
+	sj := s.newSubject(t.proj, t.name, p)
+	writeText(w, http.StatusCreated, sj.ID)
+}
+
+// putResource (CatalogResource): creates the resource; 409 when the label
+// exists.
+func (s *Server) putResource(w http.ResponseWriter, p principal, t target, q url.Values) {
+	if !p.canEdit(t.proj) {
+		writeStatusPage(w, http.StatusForbidden, "Specified user account has insufficient edit privileges for resources in the "+t.proj.ID+" project.")
+		return
+	}
+	if t.res != nil {
+		writeStatusPage(w, http.StatusConflict, "Specified resource already exists.")
+		return
+	}
+	rs := s.newResource(t.owner, t.name)
+	rs.Format, rs.Content, rs.Desc, rs.Tags = q.Get("format"), q.Get("content"), q.Get("description"), q.Get("tags")
+	w.WriteHeader(http.StatusOK)
 }
 
 func (s *Server) newSubject(pr *project, label string, p principal) *subject {
@@ -567,6 +592,12 @@ func (s *Server) putExperiment(w http.ResponseWriter, p principal, t target, q u
 		if d, ok := fields["date"]; ok {
 			t.exp.Date = d
 		}
+		if q.Get("pullDataFromHeaders") == "true" {
+			if err := s.pullDataFromHeaders(t.exp); err != nil {
+				writeStatusPage(w, http.StatusInternalServerError, err.Error())
+				return
+			}
+		}
 		writeText(w, http.StatusOK, t.exp.ID)
 		return
 	}
@@ -623,13 +654,16 @@ func (s *Server) putScan(w http.ResponseWriter, p principal, t target, q url.Val
 			}
 		}
 	}
+	// ScanResource.handlePut: the type of an existing scan may not change
+	// (unless it is the abstract xnat:imageScanData), and the answer is 200
+	// whether the scan was created or updated: the handler never sets 201.
 	sc := t.scan
-	code := http.StatusOK
+	if sc != nil && !strings.EqualFold(sc.XSIType, "xnat:imageScanData") && !strings.EqualFold(sc.XSIType, xsi) {
+		writeStatusPage(w, http.StatusConflict, "Specified xsiType differs from existing xsiType")
+		return
+	}
 	if sc == nil {
-		s.nScanRow++
-		sc = &scan{ID: t.name, rowID: s.nScanRow, exp: t.exp}
-		t.exp.scans = append(t.exp.scans, sc)
-		code = http.StatusCreated
+		sc = s.newScan(t.exp, t.name)
 	}
 	sc.XSIType = xsi
 	if v, ok := fields["type"]; ok {
@@ -644,7 +678,14 @@ func (s *Server) putScan(w http.ResponseWriter, p principal, t target, q url.Val
 	if v, ok := fields["note"]; ok {
 		sc.Note = v
 	}
-	writeText(w, code, sc.ID)
+	writeText(w, http.StatusOK, sc.ID)
+}
+
+func (s *Server) newScan(e *experiment, id string) *scan {
+	s.nScanRow++
+	sc := &scan{ID: id, rowID: s.nScanRow, exp: e}
+	e.scans = append(e.scans, sc)
+	return sc
 }
 
 func (s *Server) newResource(owner interface{}, label string) *resource {

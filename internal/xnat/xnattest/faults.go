@@ -1,6 +1,7 @@
 package xnattest
 
 import (
+	"context"
 	"net/http"
 	"regexp"
 	"sync"
@@ -18,12 +19,23 @@ import (
 // ExpireSessions is set, then hangs up without an answer if HangUp is set,
 // or answers Status (with Header and Body; an HTML status page when Body is
 // empty) if Status is set; otherwise the request is served normally.
+//
+// With After set, the request is first served in full (files written,
+// objects created) and only then is the answer replaced by the hang-up or
+// Status: a proxy that gave up (504) while Tomcat carried on, or an error
+// after the work was done (500). Uncatalogued (uploads only, implies After)
+// writes the files to disk but leaves them out of the resource's catalog,
+// as when the catalog write fails: XNAT then lists nothing new but reports
+// the files as duplicates on a resend.
 type Fault struct {
 	Method string
 	Path   string
 	Match  func(*http.Request) bool
 	Nth    int
 	Times  int
+
+	After        bool
+	Uncatalogued bool
 
 	Delay          time.Duration
 	ExpireSessions bool
@@ -113,8 +125,10 @@ func (h *FaultHandle) fires(r *http.Request) bool {
 }
 
 // applyFaults runs the firing faults; it reports whether the request was
-// answered (or hung up).
-func (s *Server) applyFaults(w http.ResponseWriter, r *http.Request) bool {
+// answered (or hung up). The first firing fault with After (or
+// Uncatalogued) is returned instead, for ServeHTTP to apply once the
+// request has been served.
+func (s *Server) applyFaults(w http.ResponseWriter, r *http.Request) (after *FaultHandle, answered bool) {
 	s.mu.Lock()
 	faults := append([]*FaultHandle(nil), s.faults...)
 	s.mu.Unlock()
@@ -127,43 +141,73 @@ func (s *Server) applyFaults(w http.ResponseWriter, r *http.Request) bool {
 			select {
 			case <-time.After(f.Delay):
 			case <-r.Context().Done():
-				return true
+				return nil, true
 			}
 		}
 		if f.ExpireSessions {
 			s.ExpireSessions()
 		}
-		if f.HangUp {
-			if hj, ok := w.(http.Hijacker); ok {
-				if conn, _, err := hj.Hijack(); err == nil {
-					conn.Close()
-					return true
-				}
+		if f.After || f.Uncatalogued {
+			if after == nil {
+				after = h
 			}
-			if hj, ok := w.(interface{ Unwrap() http.ResponseWriter }); ok {
-				if h2, ok := hj.Unwrap().(http.Hijacker); ok {
-					if conn, _, err := h2.Hijack(); err == nil {
-						conn.Close()
-						return true
-					}
-				}
-			}
-			panic(http.ErrAbortHandler)
+			continue
 		}
-		if f.Status != 0 {
-			for k, vs := range f.Header {
-				for _, v := range vs {
-					w.Header().Add(k, v)
-				}
-			}
-			if f.Body != "" {
-				w.WriteHeader(f.Status)
-				w.Write([]byte(f.Body))
-			} else {
-				writeStatusPage(w, f.Status, http.StatusText(f.Status))
-			}
-			return true
+		if f.HangUp || f.Status != 0 {
+			h.answer(w)
+			return nil, true
 		}
 	}
-	return false
+	return after, false
+}
+
+type faultKey struct{}
+
+// withFault marks a request served under an After fault.
+func withFault(r *http.Request, h *FaultHandle) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), faultKey{}, h))
+}
+
+// uncatalogued reports whether an upload must leave its files out of the
+// catalog.
+func uncatalogued(r *http.Request) bool {
+	h, ok := r.Context().Value(faultKey{}).(*FaultHandle)
+	return ok && h.f.Uncatalogued
+}
+
+// answer hangs up or writes the fault's status.
+func (h *FaultHandle) answer(w http.ResponseWriter) {
+	f := h.f
+	if f.HangUp {
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				conn.Close()
+				return
+			}
+		}
+		if hj, ok := w.(interface{ Unwrap() http.ResponseWriter }); ok {
+			if h2, ok := hj.Unwrap().(http.Hijacker); ok {
+				if conn, _, err := h2.Hijack(); err == nil {
+					conn.Close()
+					return
+				}
+			}
+		}
+		panic(http.ErrAbortHandler)
+	}
+	status := f.Status
+	if status == 0 {
+		status = http.StatusInternalServerError
+	}
+	for k, vs := range f.Header {
+		for _, v := range vs {
+			w.Header().Add(k, v)
+		}
+	}
+	if f.Body != "" {
+		w.WriteHeader(status)
+		w.Write([]byte(f.Body))
+		return
+	}
+	writeStatusPage(w, status, http.StatusText(status))
 }

@@ -74,6 +74,12 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, p principal, seg
 			writeStatusPage(w, http.StatusBadRequest, "Unable to read the request body.")
 			return
 		}
+		if len(data) == 0 && inbody {
+			// An empty in-body representation fails inside the server
+			// (docs/xnat.md, "Uploading files").
+			writeStatusPage(w, http.StatusInternalServerError, "Internal Server Error")
+			return
+		}
 		if len(data) == 0 {
 			writeStatusPage(w, http.StatusBadRequest, "You didn't provide any data to upload.")
 			return
@@ -162,6 +168,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, p principal, seg
 		rs = s.newResource(t.owner, t.name)
 	}
 	overwrite := q.Get("overwrite") == "true"
+	catalog := !uncatalogued(r)
 	dups := []string{}
 	for _, it := range items {
 		m := md5hex(it.data)
@@ -169,12 +176,14 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, p principal, seg
 		if s.opts.ChecksumsDisabled {
 			digest = ""
 		}
+		// The duplicate check looks at the disk, not the catalog: a file
+		// written but never catalogued is a duplicate too.
 		old := rs.files[it.path]
 		if old != nil && !overwrite {
 			dups = append(dups, it.path)
 			continue
 		}
-		f := &file{Path: it.path, Data: it.data, MD5: m, Digest: digest,
+		f := &file{Path: it.path, Data: it.data, MD5: m, Digest: digest, catalogued: catalog,
 			Format: q.Get("format"), Content: q.Get("content"), Tags: q.Get("tags"), Versions: 1}
 		if old != nil {
 			f.Versions = old.Versions + 1
@@ -296,7 +305,11 @@ func extract(name string, data []byte) ([]upItem, error) {
 	return out, nil
 }
 
-// refreshCatalog handles POST /data/services/refresh/catalog.
+// refreshCatalog handles POST /data/services/refresh/catalog
+// (RefreshCatalog service over CatalogUtils): for each resource named,
+// "append" adds files found on disk but missing from the catalog,
+// "checksum" computes missing digests, "populateStats" updates the
+// resource's file count and size.
 func (s *Server) refreshCatalog(w http.ResponseWriter, r *http.Request, p principal) {
 	q := r.URL.Query()
 	opts := map[string]bool{}
@@ -356,18 +369,26 @@ func (s *Server) refreshCatalog(w http.ResponseWriter, r *http.Request, p princi
 		}
 	}
 	for _, rs := range targets {
-		if opts["checksum"] && !s.opts.RefreshLeavesDigestsEmpty {
-			for _, f := range rs.files {
-				if f.Digest == "" {
-					f.Digest = f.MD5
+		for _, f := range rs.files {
+			if opts["append"] && !f.catalogued {
+				// A file on disk that the catalog lacks gets an entry.
+				f.catalogued = true
+				if s.opts.ChecksumsDisabled {
+					f.Digest = ""
 				}
+			}
+			if opts["checksum"] && f.catalogued && f.Digest == "" && !s.opts.RefreshLeavesDigestsEmpty {
+				f.Digest = f.MD5
 			}
 		}
 		if opts["populateStats"] {
 			rs.statsPopulated = true
-			rs.statCount, rs.statSize = len(rs.files), 0
+			rs.statCount, rs.statSize = 0, 0
 			for _, f := range rs.files {
-				rs.statSize += int64(len(f.Data))
+				if f.catalogued {
+					rs.statCount++
+					rs.statSize += int64(len(f.Data))
+				}
 			}
 		}
 	}

@@ -91,13 +91,16 @@ func (s *Server) ConcurrentUploads() int {
 // SubjectInfo describes a subject.
 type SubjectInfo struct{ ID, Label string }
 
-// ExperimentInfo describes an experiment.
+// ExperimentInfo describes an experiment. Time, UID, Modality, Scanner,
+// Manufacturer and Model are filled by a header pull.
 type ExperimentInfo struct {
 	ID, Label, XSIType, Date, SubjectID, SubjectLabel string
+	Time, UID, Modality, Scanner, Manufacturer, Model string
 }
 
-// ScanInfo describes a scan.
-type ScanInfo struct{ ID, XSIType, Type, SeriesDescription string }
+// ScanInfo describes a scan (UID: the Series Instance UID a header pull
+// read).
+type ScanInfo struct{ ID, XSIType, Type, SeriesDescription, UID string }
 
 // ResourceInfo describes a resource.
 type ResourceInfo struct {
@@ -112,6 +115,9 @@ type FileInfo struct {
 	MD5      string // of the stored bytes
 	Digest   string // what the catalog lists ("" while checksums were off)
 	Versions int    // 1 + overwrites
+	// Catalogued: listed by XNAT. Files lists what is on disk, which
+	// includes files whose catalog entry was never written.
+	Catalogued bool
 }
 
 // Projects lists project IDs.
@@ -160,7 +166,8 @@ func (s *Server) Experiments(projectID string) []ExperimentInfo {
 	var out []ExperimentInfo
 	for _, e := range p.experiments {
 		out = append(out, ExperimentInfo{ID: e.ID, Label: e.Label, XSIType: e.XSIType, Date: e.Date,
-			SubjectID: e.subj.ID, SubjectLabel: e.subj.Label})
+			SubjectID: e.subj.ID, SubjectLabel: e.subj.Label, Time: e.Time, UID: e.UID, Modality: e.Modality,
+			Scanner: e.Scanner, Manufacturer: e.Manufacturer, Model: e.Model})
 	}
 	return out
 }
@@ -183,7 +190,7 @@ func (s *Server) Scans(projectID, exp string) []ScanInfo {
 	}
 	var out []ScanInfo
 	for _, sc := range e.scans {
-		out = append(out, ScanInfo{ID: sc.ID, XSIType: sc.XSIType, Type: sc.Type, SeriesDescription: sc.SeriesDescription})
+		out = append(out, ScanInfo{ID: sc.ID, XSIType: sc.XSIType, Type: sc.Type, SeriesDescription: sc.SeriesDescription, UID: sc.UID})
 	}
 	return out
 }
@@ -241,7 +248,8 @@ func (s *Server) Files(projectID, exp, scanID, resource string) []FileInfo {
 	}
 	var out []FileInfo
 	for _, f := range rs.files {
-		out = append(out, FileInfo{Path: f.Path, Size: len(f.Data), MD5: f.MD5, Digest: f.Digest, Versions: f.Versions})
+		out = append(out, FileInfo{Path: f.Path, Size: len(f.Data), MD5: f.MD5, Digest: f.Digest, Versions: f.Versions,
+			Catalogued: f.catalogued})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out
@@ -292,5 +300,18 @@ func (s *Server) CorruptFile(projectID, exp, scanID, resource, path string, data
 	if f.Digest != "" {
 		f.Digest = f.MD5
 	}
+	return true
+}
+
+// Uncatalog drops a file's catalog entry and leaves the file on disk (the
+// state an interrupted upload leaves). It reports whether the file existed.
+func (s *Server) Uncatalog(projectID, exp, scanID, resource, path string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rs := s.resourceLocked(projectID, exp, scanID, resource)
+	if rs == nil || rs.files[path] == nil {
+		return false
+	}
+	rs.files[path].catalogued = false
 	return true
 }

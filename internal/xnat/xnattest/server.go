@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -47,6 +48,12 @@ type Options struct {
 	HTMLOnExpired bool
 	// MaxSessionsPerUser caps concurrent sessions per user (default 1000).
 	MaxSessionsPerUser int
+	// TokenLifetime is how long an alias token is valid (default 48h, the
+	// server's default).
+	TokenLifetime time.Duration
+	// ProxyMaxBodyBytes makes a reverse proxy in front of XNAT refuse
+	// request bodies larger than this with 413 (0 = no limit).
+	ProxyMaxBodyBytes int64
 	// Now is the server's clock (default time.Now).
 	Now func() time.Time
 }
@@ -87,6 +94,7 @@ type Server struct {
 type user struct {
 	name, password string
 	admin          bool
+	locked         bool
 }
 
 type token struct {
@@ -120,15 +128,18 @@ type subject struct {
 
 type experiment struct {
 	ID, Label, XSIType, Date string
-	proj                     *project
-	subj                     *subject
-	insertDate               string
-	scans                    []*scan
-	resources                []*resource
+	// Filled by a header pull.
+	Time, UID, Modality, Scanner, Manufacturer, Model string
+	proj                                              *project
+	subj                                              *subject
+	insertDate                                        string
+	scans                                             []*scan
+	resources                                         []*resource
 }
 
 type scan struct {
 	ID, XSIType, Type, SeriesDescription, Quality, Note string
+	UID, Modality                                       string // filled by a header pull
 	rowID                                               int
 	exp                                                 *experiment
 	resources                                           []*resource
@@ -154,6 +165,9 @@ type file struct {
 	Digest                string // what the catalog says ("" when checksums were off)
 	Format, Content, Tags string
 	Versions              int // 1 + number of overwrites
+	// catalogued: listed in the resource's catalog. A file can be on disk
+	// without it (an upload whose catalog write failed).
+	catalogued bool
 }
 
 // New starts a plain-HTTP emulator.
@@ -183,6 +197,9 @@ func newServer(opts Options) *Server {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.TokenLifetime <= 0 {
+		opts.TokenLifetime = 48 * time.Hour
+	}
 	return &Server{
 		opts:        opts,
 		users:       map[string]*user{},
@@ -210,6 +227,13 @@ func (s *Server) AddAdmin(name, password string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.users[name] = &user{name: name, password: password, admin: true}
+}
+
+// SetProxyMaxBody sets Options.ProxyMaxBodyBytes.
+func (s *Server) SetProxyMaxBody(n int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opts.ProxyMaxBodyBytes = n
 }
 
 // AddProject creates a project (projects are never created over REST) and
@@ -324,11 +348,50 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if lat > 0 {
 		time.Sleep(lat)
 	}
-	if s.applyFaults(rec, r) {
+	if s.proxyRefuses(rec, r) {
+		return
+	}
+	after, answered := s.applyFaults(rec, r)
+	if answered {
+		return
+	}
+	if after != nil {
+		// The work is done, then the answer is lost (docs/xnat.md, "The
+		// emulator": faults after the work).
+		s.serve(&discardWriter{h: http.Header{}}, withFault(r, after))
+		after.answer(rec)
 		return
 	}
 	s.serve(rec, r)
 }
+
+// proxyRefuses plays a reverse proxy with a body size limit (nginx's
+// client_max_body_size): 413 with the proxy's own HTML page, before XNAT
+// sees the request.
+func (s *Server) proxyRefuses(w http.ResponseWriter, r *http.Request) bool {
+	s.mu.Lock()
+	limit := s.opts.ProxyMaxBodyBytes
+	s.mu.Unlock()
+	if limit <= 0 || r.ContentLength <= limit {
+		return false
+	}
+	// nginx answers from the Content-Length and drains the rest of the body
+	// (lingering close), so the client reads the 413 rather than a reset.
+	io.Copy(io.Discard, r.Body)
+	w.Header().Set("Content-Type", "text/html")
+	w.WriteHeader(http.StatusRequestEntityTooLarge)
+	fmt.Fprint(w, "<html>\r\n<head><title>413 Request Entity Too Large</title></head>\r\n<body>\r\n"+
+		"<center><h1>413 Request Entity Too Large</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
+	return true
+}
+
+// discardWriter takes the answer of a request whose real answer a fault
+// replaces.
+type discardWriter struct{ h http.Header }
+
+func (d *discardWriter) Header() http.Header         { return d.h }
+func (d *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (d *discardWriter) WriteHeader(int)             {}
 
 type statusRecorder struct {
 	http.ResponseWriter
@@ -353,102 +416,6 @@ func (w *statusRecorder) Write(b []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// principal is who a request runs as.
-type principal struct {
-	user    *user
-	guest   bool
-	session *session
-}
-
-func isBrowser(r *http.Request) bool {
-	return strings.Contains(r.UserAgent(), "Mozilla/")
-}
-
-// authenticate resolves the caller; it writes the answer itself and
-// returns ok=false when the request must stop here.
-func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (principal, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.opts.Now()
-	stale := false
-	if c, err := r.Cookie("JSESSIONID"); err == nil && c.Value != "" {
-		se := s.sessions[c.Value]
-		switch {
-		case se == nil || se.invalid:
-			stale = true
-		case now.Sub(se.last) > s.opts.SessionTimeout:
-			se.invalid = true
-			stale = true
-		case se.guest:
-			se.last = now
-			return principal{guest: true, session: se}, true
-		default:
-			se.last = now
-			s.setExpiryCookie(w, r, se)
-			return principal{user: s.users[se.user], session: se}, true
-		}
-	}
-	if name, pass, ok := r.BasicAuth(); ok {
-		u := s.checkPassword(name, pass, now)
-		if u == nil {
-			w.Header().Set("WWW-Authenticate", `Basic realm="XNAT Protected Area"`)
-			writeStatusPage(w, http.StatusUnauthorized, "Unauthorized: bad credentials")
-			return principal{}, false
-		}
-		active := 0
-		for _, se := range s.sessions {
-			if se.user == u.name && !se.invalid && now.Sub(se.last) <= s.opts.SessionTimeout {
-				active++
-			}
-		}
-		if active >= s.opts.MaxSessionsPerUser {
-			w.Header().Set("WWW-Authenticate", `Basic realm="XNAT Protected Area"`)
-			writeStatusPage(w, http.StatusUnauthorized, "Maximum sessions exceeded")
-			return principal{}, false
-		}
-		se := &session{id: newID(16), user: u.name, last: now, csrf: newID(8)}
-		s.sessions[se.id] = se
-		s.created++
-		s.setSessionCookie(w, r, se)
-		return principal{user: u, session: se}, true
-	}
-	if s.opts.AllowGuest {
-		se := &session{id: newID(16), last: now, csrf: newID(8), guest: true}
-		s.sessions[se.id] = se
-		http.SetCookie(w, &http.Cookie{Name: "JSESSIONID", Value: se.id, Path: "/", HttpOnly: true, Secure: r.TLS != nil})
-		return principal{guest: true, session: se}, true
-	}
-	if isBrowser(r) || (stale && s.opts.HTMLOnExpired) {
-		writeLoginPage(w)
-		return principal{}, false
-	}
-	w.Header().Set("WWW-Authenticate", `Basic realm="XNAT Protected Area"`)
-	writeStatusPage(w, http.StatusUnauthorized, "Unauthorized")
-	return principal{}, false
-}
-
-func (s *Server) checkPassword(name, pass string, now time.Time) *user {
-	if u := s.users[name]; u != nil && u.password == pass {
-		return u
-	}
-	if t := s.tokens[name]; t != nil && t.secret == pass && now.Before(t.expires) {
-		return s.users[t.user]
-	}
-	return nil
-}
-
-func (s *Server) setSessionCookie(w http.ResponseWriter, r *http.Request, se *session) {
-	http.SetCookie(w, &http.Cookie{Name: "JSESSIONID", Value: se.id, Path: "/", HttpOnly: true, Secure: r.TLS != nil})
-	s.setExpiryCookie(w, r, se)
-}
-
-func (s *Server) setExpiryCookie(w http.ResponseWriter, r *http.Request, se *session) {
-	// Quoted "<epoch ms>,<timeout ms>"; net/http's SetCookie would drop the
-	// quotes and the comma, so the header is written by hand.
-	v := fmt.Sprintf(`SESSION_EXPIRATION_TIME="%d,%d"; Path=/`, se.last.UnixMilli(), s.opts.SessionTimeout.Milliseconds())
-	w.Header().Add("Set-Cookie", v)
-}
 
 // mutating reports whether a method writes.
 func mutating(m string) bool {
@@ -525,102 +492,20 @@ func splitPath(u *url.URL) ([]string, bool) {
 	return out, true
 }
 
-func (s *Server) jsession(w http.ResponseWriter, r *http.Request, p principal, segs []string) {
-	if len(segs) != 1 {
-		writeStatusPage(w, http.StatusNotFound, "The server has not found anything matching the request URI")
-		return
-	}
-	switch r.Method {
-	case http.MethodPost, http.MethodGet:
-		if p.session == nil {
-			writeStatusPage(w, http.StatusUnauthorized, "Unauthorized")
-			return
-		}
-		w.Header().Set("Content-Type", "text/plain")
-		w.WriteHeader(http.StatusOK)
-		fmt.Fprint(w, p.session.id)
-	case http.MethodDelete:
-		if p.session != nil {
-			s.mu.Lock()
-			p.session.invalid = true
-			s.logouts++
-			s.mu.Unlock()
-		}
-		w.WriteHeader(http.StatusOK)
-	default:
-		writeStatusPage(w, http.StatusMethodNotAllowed, "Method Not Allowed")
-	}
-}
-
-func (s *Server) formLogin(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		writeStatusPage(w, http.StatusBadRequest, "Bad Request")
-		return
-	}
-	name, pass := r.PostForm.Get("username"), r.PostForm.Get("password")
-	if name == "" {
-		name, pass = r.Form.Get("username"), r.Form.Get("password")
-	}
-	s.mu.Lock()
-	now := s.opts.Now()
-	u := s.checkPassword(name, pass, now)
-	if u == nil {
-		s.mu.Unlock()
-		w.Header().Set("WWW-Authenticate", `Basic realm="XNAT Protected Area"`)
-		writeStatusPage(w, http.StatusUnauthorized, "Unauthorized: bad credentials")
-		return
-	}
-	se := &session{id: newID(16), user: u.name, last: now, csrf: newID(8)}
-	s.sessions[se.id] = se
-	s.created++
-	s.setSessionCookie(w, r, se)
-	s.mu.Unlock()
-	w.Header().Set("Content-Type", "text/plain")
-	w.WriteHeader(http.StatusOK)
-	fmt.Fprint(w, se.id)
+// serviceRoutes are the /data/services calls the emulator answers, by
+// method and path below /data/services.
+var serviceRoutes = map[string]func(s *Server, w http.ResponseWriter, r *http.Request, p principal){
+	"GET tokens/issue":     (*Server).issueToken,
+	"POST refresh/catalog": (*Server).refreshCatalog,
 }
 
 func (s *Server) services(w http.ResponseWriter, r *http.Request, p principal, segs []string) {
-	switch {
-	case len(segs) == 2 && segs[0] == "tokens" && segs[1] == "issue" && r.Method == http.MethodGet:
-		if p.user == nil {
-			writeStatusPage(w, http.StatusUnauthorized, "Unauthorized")
-			return
-		}
-		s.mu.Lock()
-		now := s.opts.Now()
-		t := &token{alias: newID(8), secret: newID(16), user: p.user.name, expires: now.Add(48 * time.Hour)}
-		s.tokens[t.alias] = t
-		s.mu.Unlock()
-		writeJSON(w, http.StatusOK, map[string]interface{}{
-			"alias": t.alias, "secret": t.secret, "xdatUserId": p.user.name,
-			"estimatedExpirationTime": t.expires.UnixMilli(), "timestamp": now.UnixMilli(),
-			"enabled": true, "singleUse": false,
-		})
-	case len(segs) == 2 && segs[0] == "refresh" && segs[1] == "catalog" && r.Method == http.MethodPost:
-		s.refreshCatalog(w, r, p)
-	default:
+	h := serviceRoutes[r.Method+" "+strings.Join(segs, "/")]
+	if h == nil {
 		writeStatusPage(w, http.StatusNotFound, "The server has not found anything matching the request URI")
+		return
 	}
-}
-
-// roleOf returns the principal's role in a project ("" = none). Admins are
-// owners everywhere.
-func (p principal) roleOf(pr *project) Role {
-	if p.user == nil {
-		return ""
-	}
-	if p.user.admin {
-		return Owner
-	}
-	return pr.roles[p.user.name]
-}
-
-func (p principal) canSee(pr *project) bool { return p.roleOf(pr) != "" }
-
-func (p principal) canEdit(pr *project) bool {
-	r := p.roleOf(pr)
-	return r == Owner || r == Member
+	h(s, w, r, p)
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

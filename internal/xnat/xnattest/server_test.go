@@ -337,8 +337,13 @@ func TestCreate(t *testing.T) {
 	base := "/data/experiments/" + eid + "/scans/3"
 	e.must("PUT", base, nil, nil, 417)
 	e.must("PUT", base+"?xsiType=xnat:imageScanData", nil, nil, 400)
-	e.must("PUT", base+"?xsiType=xnat:mrScanData&type=T1w&xnat:mrScanData/series_description=T1w_mprage", nil, nil, 201)
+	// 200 for a new scan too (ScanResource never sets 201); 409 when the
+	// type of an existing scan would change.
+	e.must("PUT", base+"?xsiType=xnat:mrScanData&type=T1w&xnat:mrScanData/series_description=T1w_mprage", nil, nil, 200)
 	e.must("PUT", base+"?xsiType=xnat:mrScanData&type=T1w", nil, nil, 200)
+	if r := e.must("PUT", base+"?xsiType=xnat:scScanData", nil, nil, 409); !strings.Contains(r.body, "differs from existing xsiType") {
+		t.Fatalf("409 body %s", r.body)
+	}
 	e.must("PUT", base+"?type=T1w", nil, nil, 417)
 	rs = rows(t, e.must("GET", "/data/experiments/"+eid+"/scans?format=json", nil, nil, 200))
 	if len(rs) != 1 || rs[0]["ID"] != "3" || rs[0]["type"] != "T1w" || rs[0]["series_description"] != "T1w_mprage" ||
@@ -372,7 +377,7 @@ func TestPermissions(t *testing.T) {
 	e := newEnv(t, Options{})
 	e.login()
 	e.must("PUT", "/data/projects/P1/subjects/S1/experiments/E1?xsiType=xnat:mrSessionData", nil, nil, 201)
-	e.must("PUT", "/data/projects/P1/experiments/E1/scans/1?xsiType=xnat:mrScanData", nil, nil, 201)
+	e.must("PUT", "/data/projects/P1/experiments/E1/scans/1?xsiType=xnat:mrScanData", nil, nil, 200)
 	// The collaborator sees but may not edit; an upload is 2xx with nothing written.
 	req, _ := http.NewRequest("POST", e.s.URL+"/data/JSESSION", nil)
 	req.SetBasicAuth("viewer", "pw2")
@@ -421,15 +426,17 @@ func TestUploads(t *testing.T) {
 	e := newEnv(t, Options{})
 	e.login()
 	eid := e.must("PUT", "/data/projects/P1/subjects/S1/experiments/E1?xsiType=xnat:mrSessionData", nil, nil, 201).body
-	e.must("PUT", "/data/experiments/"+eid+"/scans/1?xsiType=xnat:mrScanData", nil, nil, 201)
+	e.must("PUT", "/data/experiments/"+eid+"/scans/1?xsiType=xnat:mrScanData", nil, nil, 200)
 	res := "/data/experiments/" + eid + "/scans/1/resources/DICOM"
 
 	// Raw body with inbody=true; the missing resource is created on the fly.
 	e.must("PUT", res+"/files/a.dcm?inbody=true", strings.NewReader("AAAA"), nil, 200)
 	// Known upload type without inbody.
 	e.must("PUT", res+"/files/sub/b.dcm", strings.NewReader("BBBB"), map[string]string{"Content-Type": "application/octet-stream"}, 200)
-	// Empty body.
-	e.must("PUT", res+"/files/c.dcm?inbody=true", strings.NewReader(""), nil, 400)
+	// Empty body: in-body it fails inside the server (500, nothing
+	// stored); without inbody it is "no data" (400).
+	e.must("PUT", res+"/files/c.dcm?inbody=true", strings.NewReader(""), nil, 500)
+	e.must("PUT", res+"/files/c.dcm", strings.NewReader(""), map[string]string{"Content-Type": "application/octet-stream"}, 400)
 	// Multipart with inbody=true → 406; multipart alone → part filename.
 	var mp bytes.Buffer
 	mw := multipart.NewWriter(&mp)
@@ -510,7 +517,7 @@ func TestChecksumsOffAndRefresh(t *testing.T) {
 	e := newEnv(t, Options{ChecksumsDisabled: true})
 	e.login()
 	eid := e.must("PUT", "/data/projects/P1/subjects/S1/experiments/E1?xsiType=xnat:ctSessionData", nil, nil, 201).body
-	e.must("PUT", "/data/experiments/"+eid+"/scans/2?xsiType=xnat:ctScanData", nil, nil, 201)
+	e.must("PUT", "/data/experiments/"+eid+"/scans/2?xsiType=xnat:ctScanData", nil, nil, 200)
 	res := "/data/experiments/" + eid + "/scans/2/resources/DICOM"
 	e.must("PUT", res+"/files/a.dcm?inbody=true", strings.NewReader("abc"), nil, 200)
 	rs := rows(t, e.must("GET", res+"/files?format=json", nil, nil, 200))
@@ -589,7 +596,7 @@ func TestConcurrentUploadDetected(t *testing.T) {
 	e := newEnv(t, Options{})
 	e.login()
 	eid := e.must("PUT", "/data/projects/P1/subjects/S1/experiments/E1?xsiType=xnat:mrSessionData", nil, nil, 201).body
-	e.must("PUT", "/data/experiments/"+eid+"/scans/1?xsiType=xnat:mrScanData", nil, nil, 201)
+	e.must("PUT", "/data/experiments/"+eid+"/scans/1?xsiType=xnat:mrScanData", nil, nil, 200)
 	url := e.s.URL + "/data/experiments/" + eid + "/scans/1/resources/DICOM/files/"
 	put := func(name string, body io.Reader) {
 		req, _ := http.NewRequest("PUT", url+name+"?inbody=true", body)
