@@ -64,15 +64,32 @@ type Receiver struct {
 	enqueue func(*journalRecord)
 }
 
+// Outcome is what became of a received instance: stored (on its way to
+// the archive, in Session) or quarantined (with value-free Reasons). An
+// instance the receiver refuses comes with a *dimse.StatusError instead,
+// or besides (an unparseable data set is quarantined and refused).
+type Outcome struct {
+	Quarantined bool
+	Reasons     []string
+	Session     string
+}
+
 // Store implements dimse.StoreHandler.
 func (r *Receiver) Store(ctx context.Context, in *dimse.Instance) error {
-	start := r.Now()
-	err := r.store(ctx, in)
-	r.Metrics.observeReceive(r.Now().Sub(start), err)
+	_, err := r.Accept(ctx, in)
 	return err
 }
 
-func (r *Receiver) store(ctx context.Context, in *dimse.Instance) error {
+// Accept takes responsibility for a received instance and says what
+// became of it; it returns once that is durable.
+func (r *Receiver) Accept(ctx context.Context, in *dimse.Instance) (Outcome, error) {
+	start := r.Now()
+	o, err := r.accept(ctx, in)
+	r.Metrics.observeReceive(r.Now().Sub(start), err)
+	return o, err
+}
+
+func (r *Receiver) accept(ctx context.Context, in *dimse.Instance) (Outcome, error) {
 	log := r.Log.With("assoc", in.Assoc, "sop", r.UIDHash.Hash(in.SOPInstanceUID), "calledAET", r.aetLabel(in.CalledAET))
 	if in.Sync != nil {
 		// The server left the flush of the received file to us: done
@@ -98,9 +115,9 @@ func (r *Receiver) store(ctx context.Context, in *dimse.Instance) error {
 			reason = fmt.Sprintf("unparseable: %s at offset %d", pe.Kind, pe.Offset)
 		}
 		if qerr := r.quarantine(in, nil, reason); qerr != nil {
-			return dimse.NewStatusError(statusProcessingFailure, "quarantine write failed", qerr)
+			return Outcome{}, dimse.NewStatusError(statusProcessingFailure, "quarantine write failed", qerr)
 		}
-		return dimse.NewStatusError(statusCannotUnderstand, "cannot parse data set", err)
+		return Outcome{Quarantined: true, Reasons: []string{reason}}, dimse.NewStatusError(statusCannotUnderstand, "cannot parse data set", err)
 	}
 	defer f.Close()
 
@@ -109,13 +126,14 @@ func (r *Receiver) store(ctx context.Context, in *dimse.Instance) error {
 		// Unmapped AE title (quarantine policy): back up as the original did
 		// and quarantine; the sender gets success, the data is kept.
 		if err := r.backup(in, f, in.CalledAET); err != nil {
-			return r.resourceError("facility backup write failed", err)
+			return Outcome{}, r.resourceError("facility backup write failed", err)
 		}
-		if err := r.quarantine(in, f, "no project mapped for called AE title"); err != nil {
-			return r.resourceError("quarantine write failed", err)
+		reason := "no project mapped for called AE title"
+		if err := r.quarantine(in, f, reason); err != nil {
+			return Outcome{}, r.resourceError("quarantine write failed", err)
 		}
 		log.Warn("REJECT: no project mapped for CalledAET " + r.aetLabel(in.CalledAET) + " — quarantined")
-		return nil
+		return Outcome{Quarantined: true, Reasons: []string{reason}}, nil
 	}
 	// keep writes the facility backup copy now, when the instance takes
 	// the direct path or will not reach the journal.
@@ -132,51 +150,43 @@ func (r *Receiver) store(ctx context.Context, in *dimse.Instance) error {
 	}
 	if !journaled {
 		if err := keep(); err != nil {
-			return err
+			return Outcome{}, err
 		}
+	}
+	// quarantined keeps the original (backup and quarantine) for one of
+	// the reasons an instance does not go through.
+	quarantined := func(msg string, reasons ...string) (Outcome, error) {
+		if err := keep(); err != nil {
+			return Outcome{}, err
+		}
+		if err := r.quarantine(in, f, reasons...); err != nil {
+			return Outcome{}, r.resourceError("quarantine write failed", err)
+		}
+		log.Warn(msg, "reasons", reasons)
+		return Outcome{Quarantined: true, Reasons: reasons}, nil
 	}
 	eng, err := r.engine(rt)
 	if err != nil {
-		return dimse.NewStatusError(statusProcessingFailure, "de-identification not configured", err)
+		return Outcome{}, dimse.NewStatusError(statusProcessingFailure, "de-identification not configured", err)
 	}
 	res, err := eng.Deidentify(f, deid.Options{})
 	if err != nil {
-		if err := keep(); err != nil {
-			return err
-		}
-		if qerr := r.quarantine(in, f, "de-identification failed: "+err.Error()); qerr != nil {
-			return r.resourceError("quarantine write failed", qerr)
-		}
-		log.Error("de-identification failed; quarantined", "err", err.Error())
-		return nil
+		return quarantined("de-identification failed; quarantined", "de-identification failed: "+err.Error())
 	}
 	if res.Quarantined() {
 		reasons := make([]string, len(res.Reasons))
 		for i, rs := range res.Reasons {
 			reasons[i] = rs.String()
 		}
-		if err := keep(); err != nil {
-			return err
-		}
-		if err := r.quarantine(in, f, reasons...); err != nil {
-			return r.resourceError("quarantine write failed", err)
-		}
-		log.Warn("instance quarantined by de-identification", "reasons", reasons)
-		return nil
+		return quarantined("instance quarantined by de-identification", reasons...)
 	}
 	sess, err := sessionOf(res, eng)
 	if err != nil {
-		if err := keep(); err != nil {
-			return err
-		}
-		if qerr := r.quarantine(in, f, err.Error()); qerr != nil {
-			return r.resourceError("quarantine write failed", qerr)
-		}
-		return nil
+		return quarantined("instance quarantined: no session", err.Error())
 	}
 	out, err := r.serialize(res, in.Size)
 	if err != nil {
-		return r.resourceError("spool write failed", err)
+		return Outcome{}, r.resourceError("spool write failed", err)
 	}
 	defer out.release()
 	// The fields below come from the data set just serialized; the gate
@@ -194,17 +204,8 @@ func (r *Receiver) store(ctx context.Context, in *dimse.Instance) error {
 		if err != nil {
 			reasons = []string{"verification gate error: " + err.Error()}
 		}
-		for _, c := range gate.checksFailed() {
-			reasons = append(reasons, c)
-		}
-		if err := keep(); err != nil {
-			return err
-		}
-		if qerr := r.quarantine(in, f, reasons...); qerr != nil {
-			return r.resourceError("quarantine write failed", qerr)
-		}
-		log.Warn("instance quarantined by the verification gate", "reasons", reasons)
-		return nil
+		reasons = append(reasons, gate.checksFailed()...)
+		return quarantined("instance quarantined by the verification gate", reasons...)
 	}
 	// The spool's unit is the XNAT session, not the DICOM study: studies
 	// that share an accession number (one order, several studies) are one
@@ -221,33 +222,30 @@ func (r *Receiver) store(ctx context.Context, in *dimse.Instance) error {
 	}
 	if journaled && out.buf != nil && !backedUp {
 		if err := r.journalInstance(in, f, rec, sess, out); err != nil {
-			return err
+			return Outcome{}, err
 		}
-		r.Events.Emit("info", "instance_deidentified", Folder(sess), "", "mode", eng.Profile().Baseline,
-			"calledAet", r.aetLabel(in.CalledAET), "project", rt.Project, "originalId", r.UIDHash.Hash(in.SOPInstanceUID),
-			"newId", res.SOPInstanceUID)
-		return nil
-	}
-	if err := keep(); err != nil {
-		return err
-	}
-	w, err := out.written(r.Spool)
-	if err != nil {
-		return r.resourceError("spool write failed", err)
-	}
-	rec.Size, rec.SHA256, rec.MD5 = w.Size, w.SHA256, w.MD5
-	result, err := r.Spool.AddInstance(w.Path, rec, sess)
-	if err != nil {
-		os.Remove(w.Path)
-		return r.resourceError("spool commit failed", err)
-	}
-	if result == spool.AddedDuplicate {
-		log.Warn("a different instance with the same SOP Instance UID arrived; both kept", "session", Folder(sess))
+	} else {
+		if err := keep(); err != nil {
+			return Outcome{}, err
+		}
+		w, err := out.written(r.Spool)
+		if err != nil {
+			return Outcome{}, r.resourceError("spool write failed", err)
+		}
+		rec.Size, rec.SHA256, rec.MD5 = w.Size, w.SHA256, w.MD5
+		result, err := r.Spool.AddInstance(w.Path, rec, sess)
+		if err != nil {
+			os.Remove(w.Path)
+			return Outcome{}, r.resourceError("spool commit failed", err)
+		}
+		if result == spool.AddedDuplicate {
+			log.Warn("a different instance with the same SOP Instance UID arrived; both kept", "session", Folder(sess))
+		}
 	}
 	r.Events.Emit("info", "instance_deidentified", Folder(sess), "", "mode", eng.Profile().Baseline,
 		"calledAet", r.aetLabel(in.CalledAET), "project", rt.Project, "originalId", r.UIDHash.Hash(in.SOPInstanceUID),
 		"newId", res.SOPInstanceUID)
-	return nil
+	return Outcome{Session: Folder(sess)}, nil
 }
 
 // gateOutcome adapts the gate's result for reasons.

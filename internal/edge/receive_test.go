@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"github.com/aisedge/aisedge/internal/events"
 	"log/slog"
 	"os"
@@ -213,5 +214,54 @@ func TestReceiveStudyStagesAsOneSession(t *testing.T) {
 	m, err := e.stager.ReadManifest(ships[0].Session, 1)
 	if err != nil || len(m.Files) != 2 {
 		t.Fatalf("%+v %v", m, err)
+	}
+}
+
+// TestAcceptOutcomes: Accept says what became of each instance: stored in
+// a session, quarantined with reasons, or quarantined and refused.
+func TestAcceptOutcomes(t *testing.T) {
+	data := sharedTestData(t)
+	for _, tc := range []struct {
+		name, file, aet string
+		quarantined     bool
+		reason, status  string
+	}{
+		{"stored", "pydicom_CT_small.dcm", "AISEDGE", false, "", ""},
+		{"unmapped called AE title", "pydicom_MR_small_implicit.dcm", "NOBODY", true, "no project mapped", ""},
+		{"unparseable", "pydicom_MR_truncated.dcm", "AISEDGE", true, "truncated", "c000"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newTestEdge(t)
+			b, err := os.ReadFile(filepath.Join(data, tc.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tmp := filepath.Join(e.dir, "in.dcm")
+			os.WriteFile(tmp, b, 0o600)
+			in := &dimse.Instance{Path: tmp, Size: int64(len(b)), CalledAET: tc.aet, CallingAET: "MODALITY", Assoc: "test"}
+			if f, err := dicom.ReadFileBytes(b, nil); err == nil {
+				in.SOPInstanceUID, in.SOPClassUID = f.Dataset.String(dicom.TagSOPInstanceUID), f.Dataset.String(dicom.TagSOPClassUID)
+			}
+			o, err := e.recv.Accept(context.Background(), in)
+			if o.Quarantined != tc.quarantined {
+				t.Fatalf("outcome %+v (err %v), want quarantined %v", o, err, tc.quarantined)
+			}
+			if tc.reason != "" && (len(o.Reasons) == 0 || !strings.Contains(o.Reasons[0], tc.reason)) {
+				t.Errorf("reasons %q, want one with %q", o.Reasons, tc.reason)
+			}
+			var se *dimse.StatusError
+			switch {
+			case tc.status == "" && err != nil:
+				t.Errorf("refused: %v", err)
+			case tc.status != "" && (!errors.As(err, &se) || fmt.Sprintf("%04x", se.Status) != tc.status):
+				t.Errorf("status %v, want %s", err, tc.status)
+			}
+			if !tc.quarantined {
+				st, _ := e.recv.Spool.Studies()
+				if len(st) != 1 || st[0].Key != o.Session || o.Session == "" {
+					t.Errorf("stored in session %q; spool studies %+v", o.Session, st)
+				}
+			}
+		})
 	}
 }

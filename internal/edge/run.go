@@ -396,22 +396,22 @@ func (e *Edge) Requeue(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	before, _ := q.List()
 	in := &dimse.Instance{Path: tmp, Size: st.Size(), CalledAET: entry.CalledAET, CallingAET: entry.CallingAET, Assoc: "requeue"}
 	if f, err := dicom.Open(tmp, &dicom.ParseOptions{StopAtPixelData: true}); err == nil {
 		in.SOPClassUID, in.SOPInstanceUID = f.Dataset.String(dicom.TagSOPClassUID), f.Dataset.String(dicom.TagSOPInstanceUID)
 		in.TransferSyntaxUID = f.TransferSyntax.UID
 		f.Close()
 	}
-	if err := e.Receiver.Store(ctx, in); err != nil {
+	o, err := e.Receiver.Accept(ctx, in)
+	if err != nil && !o.Quarantined {
 		return fmt.Errorf("requeue %s: %w", id, err)
 	}
+	// Accepted or quarantined again (under a new entry): this one goes.
 	if err := q.Remove(id); err != nil {
 		return err
 	}
-	after, _ := q.List()
-	if len(after) >= len(before) {
-		return fmt.Errorf("requeue %s: quarantined again: %s", id, strings.Join(after[len(after)-1].Reasons, "; "))
+	if o.Quarantined {
+		return fmt.Errorf("requeue %s: quarantined again: %s", id, strings.Join(o.Reasons, "; "))
 	}
 	return nil
 }
