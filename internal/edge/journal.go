@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/aisedge/aisedge/internal/fsutil"
+	"github.com/aisedge/aisedge/internal/groupcommit"
 	"github.com/aisedge/aisedge/internal/spool"
 )
 
@@ -46,14 +47,12 @@ type journal struct {
 	// sync flushes a segment's data (tests count the calls).
 	sync func(*os.File) error
 
+	commits *groupcommit.Group[*journalWrite]
+
 	mu       sync.Mutex
 	cur      *segment
 	nextID   uint64
 	inflight int // records written and not yet applied
-	pending  []*journalWrite
-	wake     chan struct{}
-	closed   bool
-	done     chan struct{}
 }
 
 // journalSegmentBytes: a segment is closed to new records after this many
@@ -91,7 +90,6 @@ type segment struct {
 type journalWrite struct {
 	frame []byte
 	rec   *journalRecord
-	done  chan error
 }
 
 var journalMagic = []byte("AEJ1")
@@ -110,11 +108,16 @@ func openJournal(dir string) (*journal, error) {
 	if err != nil {
 		return nil, err
 	}
-	j := &journal{dir: dir, segBytes: journalSegmentBytes, sync: fdatasync, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	j := &journal{dir: dir, segBytes: journalSegmentBytes, sync: fdatasync}
 	if len(ids) > 0 {
 		j.nextID = ids[len(ids)-1] + 1
 	}
-	go j.loop()
+	j.commits = groupcommit.New(func(group []*journalWrite, errs []error) {
+		err := j.write(group)
+		for i := range errs {
+			errs[i] = err
+		}
+	})
 	return j, nil
 }
 
@@ -164,43 +167,10 @@ func (j *journal) append(r *journalRecord) error {
 	if err != nil {
 		return err
 	}
-	w := &journalWrite{frame: frame, rec: r, done: make(chan error, 1)}
-	j.mu.Lock()
-	if j.closed {
-		j.mu.Unlock()
-		return errors.New("edge journal: closed")
+	if err := j.commits.Do(&journalWrite{frame: frame, rec: r}); err != nil {
+		return fmt.Errorf("edge journal: %w", err)
 	}
-	j.pending = append(j.pending, w)
-	select {
-	case j.wake <- struct{}{}:
-	default:
-	}
-	j.mu.Unlock()
-	return <-w.done
-}
-
-// loop writes and flushes what is pending, one group at a time, until
-// close.
-func (j *journal) loop() {
-	defer close(j.done)
-	for range j.wake {
-		for {
-			j.mu.Lock()
-			group, closed := j.pending, j.closed
-			j.pending = nil
-			j.mu.Unlock()
-			if len(group) == 0 {
-				if closed {
-					return
-				}
-				break
-			}
-			err := j.write(group)
-			for _, w := range group {
-				w.done <- err
-			}
-		}
-	}
+	return nil
 }
 
 // write appends a group's frames to the current segment with one write
@@ -317,15 +287,7 @@ func (j *journal) unapplied() int {
 // close writes what is queued, then stops. A segment with records not
 // applied stays on disk for the next start.
 func (j *journal) close() {
-	j.mu.Lock()
-	if j.closed {
-		j.mu.Unlock()
-		return
-	}
-	j.closed = true
-	close(j.wake)
-	j.mu.Unlock()
-	<-j.done
+	j.commits.Close()
 	j.mu.Lock()
 	if seg := j.cur; seg != nil {
 		j.sealLocked(seg)

@@ -226,10 +226,8 @@ func TestJournalGroupCommit(t *testing.T) {
 		wg.Add(1)
 		go func() { defer wg.Done(); j.append(testRecord(i)) }()
 	}
-	for queued := 0; queued < 10; runtime.Gosched() {
-		j.mu.Lock()
-		queued = len(j.pending)
-		j.mu.Unlock()
+	for j.commits.Waiting() < 10 {
+		runtime.Gosched()
 	}
 	close(release)
 	wg.Wait()

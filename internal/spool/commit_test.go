@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/aisedge/aisedge/internal/groupcommit"
 )
 
 func openTestDB(t *testing.T) *bolt.DB {
@@ -33,11 +35,11 @@ func put(k string) func(*bolt.Tx) error {
 // fails gets its error and the rest of its group is committed without it.
 func TestGroupCommitSharesTransactions(t *testing.T) {
 	db := openTestDB(t)
-	g := newGroupCommit(db)
-	defer g.close()
+	g := groupcommit.New(commitRecords(db))
+	defer g.Close()
 
 	// A lone call commits without waiting for company.
-	if err := g.run(put("alone")); err != nil {
+	if err := g.Do(put("alone")); err != nil {
 		t.Fatal(err)
 	}
 
@@ -47,7 +49,7 @@ func TestGroupCommitSharesTransactions(t *testing.T) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		g.run(func(tx *bolt.Tx) error { close(inside); <-release; return put("first")(tx) })
+		g.Do(func(tx *bolt.Tx) error { close(inside); <-release; return put("first")(tx) })
 	}()
 	<-inside
 	var mu sync.Mutex
@@ -58,7 +60,7 @@ func TestGroupCommitSharesTransactions(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			k := fmt.Sprint("k", i)
-			errs[i] = g.run(func(tx *bolt.Tx) error {
+			errs[i] = g.Do(func(tx *bolt.Tx) error {
 				mu.Lock()
 				txOf[k] = tx.ID()
 				mu.Unlock()
@@ -69,10 +71,8 @@ func TestGroupCommitSharesTransactions(t *testing.T) {
 			})
 		}()
 	}
-	for queued := 0; queued < 10; runtime.Gosched() {
-		g.mu.Lock()
-		queued = len(g.pending)
-		g.mu.Unlock()
+	for g.Waiting() < 10 {
+		runtime.Gosched()
 	}
 	close(release)
 	wg.Wait()
@@ -101,18 +101,4 @@ func TestGroupCommitSharesTransactions(t *testing.T) {
 		}
 		return nil
 	})
-}
-
-// TestGroupCommitClose: close commits what is queued; later calls fail.
-func TestGroupCommitClose(t *testing.T) {
-	db := openTestDB(t)
-	g := newGroupCommit(db)
-	if err := g.run(put("a")); err != nil {
-		t.Fatal(err)
-	}
-	g.close()
-	g.close() // twice is harmless
-	if err := g.run(put("b")); !errors.Is(err, errSpoolClosed) {
-		t.Errorf("run after close: %v", err)
-	}
 }

@@ -42,6 +42,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/aisedge/aisedge/internal/fsutil"
+	"github.com/aisedge/aisedge/internal/groupcommit"
 )
 
 var (
@@ -146,7 +147,7 @@ type Spool struct {
 	dir     string
 	db      *bolt.DB
 	now     func() time.Time
-	commits *groupCommit
+	commits *groupcommit.Group[func(*bolt.Tx) error]
 	dirs    fsutil.DirSyncer // the objects folder, synced once for concurrent adds
 }
 
@@ -182,12 +183,12 @@ func Open(dir string, opts Options) (*Spool, error) {
 		db.Close()
 		return nil, fmt.Errorf("spool: %w", err)
 	}
-	s := &Spool{dir: dir, db: db, now: opts.Now, commits: newGroupCommit(db)}
+	s := &Spool{dir: dir, db: db, now: opts.Now, commits: groupcommit.New(commitRecords(db))}
 	if s.now == nil {
 		s.now = time.Now
 	}
 	if err := s.recover(); err != nil {
-		s.commits.close()
+		s.commits.Close()
 		db.Close()
 		return nil, err
 	}
@@ -196,7 +197,7 @@ func Open(dir string, opts Options) (*Spool, error) {
 
 // Close closes the state store.
 func (s *Spool) Close() error {
-	s.commits.close()
+	s.commits.Close()
 	return s.db.Close()
 }
 
@@ -309,7 +310,7 @@ func (s *Spool) AddInstance(tmpPath string, in Instance, sess Session) (AddResul
 		return 0, fmt.Errorf("spool: %w", err)
 	}
 	rec, _ := json.Marshal(&in)
-	err = s.commits.run(func(tx *bolt.Tx) error {
+	err = s.commits.Do(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketInstances)
 		if v := b.Get(instKey(in.StudyKey, in.ID)); v != nil {
 			// A concurrent identical add won the race.
