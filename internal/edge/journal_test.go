@@ -42,6 +42,21 @@ func replayAll(t *testing.T, dir string) []*journalRecord {
 	return got
 }
 
+// writeJournal writes n test records into a journal in dir and closes it.
+func writeJournal(t *testing.T, dir string, n int) {
+	t.Helper()
+	j, err := openJournal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if err := j.append(testRecord(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j.close()
+}
+
 func segments(t *testing.T, dir string) []uint64 {
 	t.Helper()
 	ids, err := segmentIDs(dir)
@@ -136,16 +151,7 @@ func TestJournalTornTail(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			j, err := openJournal(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i := range 3 {
-				if err := j.append(testRecord(i)); err != nil {
-					t.Fatal(err)
-				}
-			}
-			j.close()
+			writeJournal(t, dir, 3)
 			frame, err := encodeRecord(testRecord(3))
 			if err != nil {
 				t.Fatal(err)
@@ -167,18 +173,9 @@ func TestJournalTornTail(t *testing.T) {
 // the replay and keeps its segment; the next replay starts again.
 func TestJournalReplayStopsOnFailure(t *testing.T) {
 	dir := t.TempDir()
-	j, err := openJournal(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range 3 {
-		if err := j.append(testRecord(i)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	j.close()
+	writeJournal(t, dir, 3)
 	n := 0
-	_, err = replayJournal(dir, func(r *journalRecord) error {
+	_, err := replayJournal(dir, func(r *journalRecord) error {
 		if n++; n == 2 {
 			return errors.New("disk full")
 		}
