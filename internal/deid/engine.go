@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/aisedge/aisedge/internal/dicom"
+	"github.com/aisedge/aisedge/internal/session"
 )
 
 // EngineVersion is recorded in De-identification Method and in reports.
@@ -112,9 +113,11 @@ type Result struct {
 	// input, which must stay open until it is written).
 	File *dicom.File
 	// SOPInstanceUID is the new SOP Instance UID; FileName is derived from
-	// it; SessionLabel is PROJECT.SUBJECT.VISIT from pseudonyms.
+	// it. Session is the session the instance belongs to (project and
+	// pseudonyms); SessionLabel is its folder name, PROJECT.SUBJECT.VISIT.
 	SOPInstanceUID string
 	FileName       string
+	Session        session.ID
 	SessionLabel   string
 	Report         *Report
 	Reasons        []Reason
@@ -388,7 +391,8 @@ func (e *Engine) Deidentify(f *dicom.File, o Options) (*Result, error) {
 	res.File = out
 	res.SOPInstanceUID = newSOP
 	res.FileName = newSOP + ".dcm"
-	res.SessionLabel = e.cfg.ProjectCode + "." + s.root.String(tagPatientID) + "." + s.root.String(tagAccessionNumber)
+	res.Session = session.ID{Project: e.cfg.ProjectCode, Subject: s.root.String(tagPatientID), Visit: s.root.String(tagAccessionNumber)}
+	res.SessionLabel = res.Session.Folder()
 	s.report.NewSOPInstanceUID = newSOP
 	s.report.NewStudyInstanceUID = s.root.String(dicom.TagStudyInstanceUID)
 	s.report.PseudoPatientID = s.root.String(tagPatientID)

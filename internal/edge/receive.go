@@ -264,13 +264,13 @@ func (g gateOutcome) checksFailed() []string {
 	return out
 }
 
-// sessionOf splits the engine's PROJECT.SUBJECT.VISIT label.
+// sessionOf is the spool session of a de-identified instance.
 func sessionOf(res *deid.Result, eng *deid.Engine) (spool.Session, error) {
-	parts := strings.Split(res.SessionLabel, ".")
-	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
-		return spool.Session{}, fmt.Errorf("de-identification produced no usable session label")
+	id := res.Session
+	if err := id.Valid(); err != nil {
+		return spool.Session{}, fmt.Errorf("de-identification produced no usable session name: %v", err)
 	}
-	return spool.Session{Project: parts[0], Subject: parts[1], Session: parts[2], Label: ExperimentLabel(parts[1], parts[2], eng.Profile().Pseudonyms.Mode),
+	return spool.Session{Project: id.Project, Subject: id.Subject, Session: id.Visit, Label: ExperimentLabel(id.Subject, id.Visit, eng.Profile().Pseudonyms.Mode),
 		ProfileHash: eng.Profile().Hash + "/" + eng.KeyID()}, nil
 }
 

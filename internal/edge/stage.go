@@ -68,7 +68,7 @@ func (s *Stager) StageReady() ([]spool.Shipment, error) {
 }
 
 // Folder returns a session's folder name.
-func Folder(sess spool.Session) string { return sess.Project + "." + sess.Subject + "." + sess.Session }
+func Folder(sess spool.Session) string { return sess.ID().Folder() }
 
 // ShipmentDir returns where a shipment's files are staged.
 func (s *Stager) ShipmentDir(sess spool.Session) string {

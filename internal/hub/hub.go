@@ -42,6 +42,7 @@ import (
 	"github.com/aisedge/aisedge/internal/events"
 	"github.com/aisedge/aisedge/internal/manifest"
 	"github.com/aisedge/aisedge/internal/objstore"
+	"github.com/aisedge/aisedge/internal/session"
 )
 
 // Destination is where sessions are delivered.
@@ -567,8 +568,11 @@ func (h *Hub) readManifest(ctx context.Context, s Sealed) (*manifest.Manifest, e
 // <scan>/<resource>/<file> object (sizes now, digests once downloaded).
 func legacyManifest(s Sealed) (*manifest.Manifest, error) {
 	folder := strings.TrimSuffix(s.Base[strings.LastIndex(strings.TrimSuffix(s.Base, "/"), "/")+1:], "/")
-	parts := strings.Split(folder, ".")
-	m := &manifest.Manifest{Version: manifest.Version, Edge: "legacy", Project: parts[0], Subject: parts[1], Session: parts[2],
+	id, err := session.ParseFolder(folder)
+	if err != nil {
+		return nil, fmt.Errorf("%w: legacy session %s: %v", ErrPermanent, s.Base, err)
+	}
+	m := &manifest.Manifest{Version: manifest.Version, Edge: "legacy", Project: id.Project, Subject: id.Subject, Session: id.Visit,
 		Folder: folder, Generation: 1}
 	series := map[string]*manifest.Series{}
 	for _, o := range s.objects {

@@ -43,6 +43,7 @@ import (
 
 	"github.com/aisedge/aisedge/internal/fsutil"
 	"github.com/aisedge/aisedge/internal/groupcommit"
+	"github.com/aisedge/aisedge/internal/session"
 )
 
 var (
@@ -88,6 +89,11 @@ type Session struct {
 	Label string `json:"label,omitempty"`
 	// ProfileHash identifies the de-identification profile and key.
 	ProfileHash string `json:"profileHash"`
+}
+
+// ID is the session's identity (Session is its visit).
+func (s Session) ID() session.ID {
+	return session.ID{Project: s.Project, Subject: s.Subject, Visit: s.Session}
 }
 
 // Study is the record of one study.
