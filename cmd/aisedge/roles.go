@@ -195,7 +195,8 @@ func serveAPI(srv *api.Server, addr, socket string) (stop func(), err error) {
 
 func newRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		health.BuildInfoCollector())
 	return reg
 }
 

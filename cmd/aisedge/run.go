@@ -15,15 +15,13 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-
 	"github.com/aisedge/aisedge/internal/api"
 	"github.com/aisedge/aisedge/internal/config"
 	"github.com/aisedge/aisedge/internal/deid"
 	"github.com/aisedge/aisedge/internal/dimse"
 	"github.com/aisedge/aisedge/internal/edge"
 	"github.com/aisedge/aisedge/internal/fsperm"
+	"github.com/aisedge/aisedge/internal/health"
 	"github.com/aisedge/aisedge/internal/hub"
 	"github.com/aisedge/aisedge/internal/objstore"
 	objfs "github.com/aisedge/aisedge/internal/objstore/fs"
@@ -161,8 +159,8 @@ func (o *standaloneOptions) run(ctx context.Context, log *slog.Logger, events io
 	} else if store, err = objfs.Open(filepath.Join(dataDir, "bucket")); err != nil {
 		return fmt.Errorf("object store: %w", err)
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := newRegistry()
+	reg.MustRegister(&health.CertCollector{Files: nonEmpty(o.s3CA, o.xnatCA)})
 	var wakeHub func()
 	e, err := edge.New(edge.Config{
 		OnSealed: func() {

@@ -371,14 +371,18 @@ func counters(fams []*dto.MetricFamily) (rows []counterRow, certSoon []string) {
 			case dto.MetricType_GAUGE:
 				v := m.GetGauge().GetValue()
 				row.Value = unit(name, v)
-				if name == "aisedge_certificate_expiry_days" && v < certWarnDays {
-					file := row.Labels
-					for _, l := range m.GetLabel() {
-						if l.GetName() == "file" {
-							file = l.GetValue()
+				if name == "aisedge_certificate_expiry_timestamp_seconds" {
+					days := time.Until(time.Unix(int64(v), 0)).Hours() / 24
+					row.Value = fmt.Sprintf("%s (in %.1f days)", time.Unix(int64(v), 0).UTC().Format("2006-01-02 15:04 UTC"), days)
+					if days < certWarnDays {
+						file := row.Labels
+						for _, l := range m.GetLabel() {
+							if l.GetName() == "file" {
+								file = l.GetValue()
+							}
 						}
+						certSoon = append(certSoon, fmt.Sprintf("certificate %s expires in %.1f days", file, days))
 					}
-					certSoon = append(certSoon, fmt.Sprintf("certificate %s expires in %.1f days", file, v))
 				}
 			case dto.MetricType_HISTOGRAM:
 				h := m.GetHistogram()

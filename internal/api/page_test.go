@@ -69,8 +69,8 @@ func fakeParts(now time.Time) map[string]api.StatusFunc {
 func fakeRegistry(t *testing.T) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	edge.NewMetrics(reg)
-	cert := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "aisedge_certificate_expiry_days", Help: "test"}, []string{"file"})
-	cert.WithLabelValues("/etc/aisedge/s3-ca.pem").Set(9.5)
+	cert := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "aisedge_certificate_expiry_timestamp_seconds", Help: "test"}, []string{"file"})
+	cert.WithLabelValues("/etc/aisedge/s3-ca.pem").Set(float64(time.Now().Add(9*24*time.Hour + 13*time.Hour).Unix()))
 	delivered := prometheus.NewCounter(prometheus.CounterOpts{Name: "aisedge_hub_sessions_delivered_total", Help: "test"})
 	delivered.Add(41)
 	reg.MustRegister(cert, delivered)

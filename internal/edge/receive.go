@@ -74,10 +74,10 @@ func (r *Receiver) store(ctx context.Context, in *dimse.Instance) error {
 		// Unreadable: keep it (quarantine) and tell the sender.
 		// The reason names the kind and offset only: a parse error's text
 		// is value-free, but other errors could carry a path.
-		reason := "unreadable"
+		reason := reasonUnreadable
 		var pe *dicom.ParseError
 		if errors.As(err, &pe) {
-			reason = fmt.Sprintf("unparseable: %s at offset %d", pe.Kind, pe.Offset)
+			reason = fmt.Sprintf("%s: %s at offset %d", reasonUnparseable, pe.Kind, pe.Offset)
 		}
 		if qerr := r.quarantine(in, nil, reason); qerr != nil {
 			return dimse.NewStatusError(statusProcessingFailure, "quarantine write failed", qerr)
@@ -93,7 +93,7 @@ func (r *Receiver) store(ctx context.Context, in *dimse.Instance) error {
 		if err := r.Backup.Write(in.Path, f.Dataset, in.CalledAET); err != nil {
 			return r.resourceError("facility backup write failed", err)
 		}
-		if err := r.quarantine(in, f, "no project mapped for called AE title"); err != nil {
+		if err := r.quarantine(in, f, reasonUnmapped); err != nil {
 			return r.resourceError("quarantine write failed", err)
 		}
 		log.Warn("REJECT: no project mapped for CalledAET " + r.aetLabel(in.CalledAET) + " — quarantined")
@@ -108,7 +108,7 @@ func (r *Receiver) store(ctx context.Context, in *dimse.Instance) error {
 	}
 	res, err := eng.Deidentify(f, deid.Options{})
 	if err != nil {
-		if qerr := r.quarantine(in, f, "de-identification failed: "+err.Error()); qerr != nil {
+		if qerr := r.quarantine(in, f, reasonDeidFailed+": "+err.Error()); qerr != nil {
 			return r.resourceError("quarantine write failed", qerr)
 		}
 		log.Error("de-identification failed; quarantined", "err", err.Error())
@@ -151,9 +151,9 @@ func (r *Receiver) store(ctx context.Context, in *dimse.Instance) error {
 	gate, err := r.verify(eng, res, w, Folder(sess), scan)
 	if err != nil || !gate.Passed {
 		os.Remove(w.Path)
-		reasons := []string{"verification gate failed"}
+		reasons := []string{reasonGateFailed}
 		if err != nil {
-			reasons = []string{"verification gate error: " + err.Error()}
+			reasons = []string{reasonGateError + ": " + err.Error()}
 		}
 		for _, c := range gate.checksFailed() {
 			reasons = append(reasons, c)
@@ -222,7 +222,7 @@ func (r *Receiver) verify(eng *deid.Engine, res *deid.Result, w spool.Written, n
 func sessionOf(res *deid.Result, eng *deid.Engine) (spool.Session, error) {
 	parts := strings.Split(res.SessionLabel, ".")
 	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
-		return spool.Session{}, fmt.Errorf("de-identification produced no usable session label")
+		return spool.Session{}, errors.New(reasonNoSession)
 	}
 	return spool.Session{Project: parts[0], Subject: parts[1], Session: parts[2], Label: ExperimentLabel(parts[1], parts[2], eng.Profile().Pseudonyms.Mode),
 		ProfileHash: eng.Profile().Hash + "/" + eng.KeyID()}, nil

@@ -1,6 +1,8 @@
 package health
 
 import (
+	"github.com/prometheus/client_golang/prometheus"
+
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -10,6 +12,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -35,5 +38,49 @@ func TestCertDaysLeft(t *testing.T) {
 	}
 	if _, ok := CertDaysLeft(filepath.Join(t.TempDir(), "missing"), now); ok {
 		t.Fatal("missing file reported")
+	}
+}
+
+func TestCollectors(t *testing.T) {
+	notAfter := time.Date(2027, 3, 1, 12, 0, 0, 0, time.UTC)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ca"},
+		NotBefore: notAfter.Add(-time.Hour), NotAfter: notAfter, IsCA: true, BasicConstraintsValid: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "ca.pem")
+	os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(&CertCollector{Files: []string{p, filepath.Join(t.TempDir(), "missing.pem")}}, BuildInfoCollector())
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, f := range fams {
+		seen[f.GetName()] = true
+		switch f.GetName() {
+		case CertMetric:
+			if len(f.GetMetric()) != 1 || f.GetMetric()[0].GetGauge().GetValue() != float64(notAfter.Unix()) {
+				t.Errorf("%s = %v, want one series at %d", CertMetric, f.GetMetric(), notAfter.Unix())
+			}
+		case BuildInfoMetric:
+			m := f.GetMetric()[0]
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if m.GetGauge().GetValue() != 1 || labels["goversion"] != runtime.Version() || labels["version"] == "" || labels["revision"] == "" {
+				t.Errorf("%s = %v %v", BuildInfoMetric, labels, m.GetGauge().GetValue())
+			}
+		}
+	}
+	for _, n := range MetricNames {
+		if !seen[n] {
+			t.Errorf("%s not gathered", n)
+		}
 	}
 }
