@@ -23,6 +23,7 @@ import (
 
 	"github.com/aisedge/aisedge/internal/deid"
 	"github.com/aisedge/aisedge/internal/dicom"
+	"github.com/aisedge/aisedge/internal/logging"
 )
 
 func init() {
@@ -91,7 +92,7 @@ func runDeid(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := lvl.UnmarshalText([]byte(o.logLevel)); err != nil {
 		return usageError{err.Error()}
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+	log := logging.New(stderr, lvl)
 	switch {
 	case o.lint != "":
 		if fs.NArg() != 0 || o.explain != "" {

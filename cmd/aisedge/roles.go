@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -23,6 +24,7 @@ import (
 	"github.com/aisedge/aisedge/internal/edge"
 	"github.com/aisedge/aisedge/internal/health"
 	"github.com/aisedge/aisedge/internal/hub"
+	"github.com/aisedge/aisedge/internal/logging"
 	"github.com/aisedge/aisedge/internal/objstore"
 	"github.com/aisedge/aisedge/internal/objstore/s3"
 	"github.com/aisedge/aisedge/internal/route"
@@ -203,7 +205,12 @@ func newRegistry() *prometheus.Registry {
 func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("edge", stderr)
 	path := fs.String("config", "", "configuration `file` (YAML, section edge)")
+	level := logLevelFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	logs, events, err := logSinks(*level, stdout, stderr)
+	if err != nil {
 		return err
 	}
 	// Everything the machine must provide is checked before anything
@@ -216,7 +223,7 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := prepareFolders(f, edgeFolders(c)); err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, nil)).With("edge", c.Name)
+	log := logs.Logger().With("edge", c.Name)
 	keys, err := deid.KeysFromEnv()
 	if err != nil {
 		return err
@@ -248,7 +255,7 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		MinFreeBytes: int64(c.DICOM.MinFreeBytes), MaxAssociations: c.DICOM.MaxAssociations,
 		MaxAssociationsPerSource: c.DICOM.MaxAssociationsPerSource, IdleTimeout: time.Duration(c.DICOM.IdleTimeout),
 		MinRate: int64(c.DICOM.MinRate),
-		Store:   store, Layout: layout, Registry: reg, Log: log, EventsOut: stdout,
+		Store:   store, Layout: layout, Registry: reg, Log: log, EventsOut: events, OriginalComponents: true,
 		UIDHash: dimse.NewUIDHasher(keys.LogKey()),
 	})
 	if err != nil {
@@ -277,7 +284,12 @@ func runHub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs := newFlagSet("hub", stderr)
 	path := fs.String("config", "", "configuration `file` (YAML, section hub)")
 	once := fs.Bool("once", false, "deliver what is sealed now, then exit")
+	level := logLevelFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	logs, events, err := logSinks(*level, stdout, stderr)
+	if err != nil {
 		return err
 	}
 	f, err := loadRole(*path, "hub")
@@ -288,7 +300,7 @@ func runHub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := prepareFolders(f, hubFolders(c)); err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	log := logs.Logger()
 	store, _, err := s3Store(c.S3, false, log)
 	if err != nil {
 		return fmt.Errorf("%s: hub.s3: %w", *path, err)
@@ -316,7 +328,7 @@ func runHub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	reg := newRegistry()
 	h, err := hub.Open(hub.Config{Store: store, Prefix: c.Prefix, Dest: &hub.XNAT{Client: client, Opts: xnat.DeliverOptions{Mode: mode}},
-		DataDir: c.DataDir, Parallel: c.Parallel, Retain: c.Retain, Log: log.With("component", "upload"), EventsOut: stdout,
+		DataDir: c.DataDir, Parallel: c.Parallel, Retain: c.Retain, Log: log.With("component", "upload"), EventsOut: events,
 		Registry: reg})
 	reg.MustRegister(&health.CertCollector{Files: nonEmpty(c.S3.CAFile, c.XNAT.CAFile)})
 	if err != nil {
@@ -346,6 +358,22 @@ func runHub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return nil
 	}
 	return err
+}
+
+// logLevelFlag adds --log-level.
+func logLevelFlag(fs *flag.FlagSet) *string {
+	return fs.String("log-level", "info", "log and event `level`: debug (adds a line per instance), info (a line per association and per session), warn or error")
+}
+
+// logSinks returns the log stream (stderr) and the event stream (stdout)
+// at the level named by a --log-level value; both write the one schema of
+// internal/logging.
+func logSinks(level string, stdout, stderr io.Writer) (logs, events *logging.Sink, err error) {
+	lvl, err := logging.ParseLevel(level)
+	if err != nil {
+		return nil, nil, usageError{"--log-level: " + err.Error()}
+	}
+	return logging.NewSink(stderr, lvl), logging.NewSink(stdout, lvl), nil
 }
 
 // nonEmpty drops empty strings.

@@ -38,6 +38,7 @@ type standaloneOptions struct {
 	listen, aeTitle, dataDir, routing, project, profile, httpAddr, archiveDir, edgeName string
 	xnatURL, xnatCA, s3URL, s3Bucket, s3CA                                              string
 	httpActionToken, httpAllowedHosts                                                   string
+	logLevel                                                                            string
 	quiet, force                                                                        time.Duration
 	minFree                                                                             int64
 }
@@ -66,6 +67,7 @@ func (o *standaloneOptions) addFlags(fs interface {
 	fs.StringVar(&o.s3URL, "s3-url", "", "use this S3 endpoint (`URL`; keys from AISEDGE_S3_ACCESS_KEY and AISEDGE_S3_SECRET_KEY) between edge and hub instead of <data-dir>/bucket")
 	fs.StringVar(&o.s3Bucket, "s3-bucket", "ingest-bucket", "S3 `bucket`")
 	fs.StringVar(&o.s3CA, "s3-ca", "", "PEM `file` of the CA that signed the S3 endpoint's certificate")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log and event `level`: debug (adds a line per instance), info (a line per association and per session), warn or error")
 }
 
 func runStandalone(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -78,8 +80,11 @@ func runStandalone(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if fs.NArg() > 0 {
 		return usageError{"unexpected arguments: " + strings.Join(fs.Args(), " ")}
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, nil))
-	return o.run(ctx, log, stdout, nil)
+	logs, events, err := logSinks(o.logLevel, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	return o.run(ctx, logs.Logger(), events, nil)
 }
 
 // run starts the standalone pipeline and blocks until ctx ends. ready, if

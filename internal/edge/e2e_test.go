@@ -183,7 +183,7 @@ func runEdge(t *testing.T, dir string, store objstore.Store) (string, *holdClock
 	e, err := New(Config{
 		Name: "edge-a", DataDir: filepath.Join(dir, "data"), Listen: "127.0.0.1:0", AETitle: "AISEDGE",
 		Routes: table, Store: store, Quiet: 2 * time.Second, Tick: 200 * time.Millisecond,
-		MinFreeBytes: -1, EventsOut: events, Now: clock.Now,
+		MinFreeBytes: -1, EventsOut: events, Now: clock.Now, OriginalComponents: true,
 		Engine: func(rt route.Route) (*deid.Engine, error) {
 			return deid.New(deid.Config{Profile: prof, Keys: keys, Site: "edge-a", ProjectCode: rt.Project})
 		},

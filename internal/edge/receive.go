@@ -43,7 +43,7 @@ type Receiver struct {
 	Spool      *spool.Spool
 	Backup     *Backup
 	Quarantine *Quarantine
-	// Events gets the original Lua hook's events (component orthanc-deid).
+	// Events gets the original Lua hook's events (instance_deidentified).
 	Events  *events.Writer
 	Log     *slog.Logger
 	Metrics *Metrics
@@ -186,7 +186,9 @@ func (r *Receiver) store(ctx context.Context, in *dimse.Instance) error {
 	if result == spool.AddedDuplicate {
 		log.Warn("a different instance with the same SOP Instance UID arrived; both kept", "session", Folder(sess))
 	}
-	r.Events.Emit("info", "instance_deidentified", Folder(sess), "", "mode", eng.Profile().Baseline,
+	// One event per instance: debug (one line per association and per
+	// session at info).
+	r.Events.Emit("debug", "instance_deidentified", Folder(sess), "", "mode", eng.Profile().Baseline,
 		"calledAet", r.aetLabel(in.CalledAET), "project", rt.Project, "originalId", r.UIDHash.Hash(in.SOPInstanceUID),
 		"newId", res.SOPInstanceUID)
 	return nil

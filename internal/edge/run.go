@@ -68,6 +68,11 @@ type Config struct {
 	// OnSealed, if set, is called after a session generation is sealed
 	// (the standalone mode wakes its in-process hub with it).
 	OnSealed func()
+	// OriginalComponents names the components as the original system did
+	// (orthanc-deid, s3-uploader, sort), for the dashboards and log
+	// queries of a site that moved from it (the edge role); otherwise
+	// receiver, shipper and stager (standalone).
+	OriginalComponents bool
 }
 
 // Edge is a running edge: receiver, stager, shipper and janitor.
@@ -123,18 +128,22 @@ func New(cfg Config) (*Edge, error) {
 		return nil, err
 	}
 	metrics := NewMetrics(cfg.Registry)
+	deidComp, shipComp, stageComp := "receiver", "shipper", "stager"
+	if cfg.OriginalComponents {
+		deidComp, shipComp, stageComp = "orthanc-deid", "s3-uploader", "sort"
+	}
 	e := &Edge{cfg: cfg, Spool: sp, Backup: &Backup{Dir: cfg.BackupDir}}
 	e.Receiver = &Receiver{
 		Routes: cfg.Routes, Engine: cfg.Engine, Spool: sp, Backup: e.Backup,
 		Quarantine: &Quarantine{Dir: filepath.Join(cfg.DataDir, "quarantine")},
-		Events:     events.New(cfg.EventsOut, "orthanc-deid", cfg.Name, cfg.Now),
+		Events:     events.New(cfg.EventsOut, deidComp, cfg.Name, cfg.Now),
 		Log:        cfg.Log.With("component", "receiver"), Metrics: metrics, Now: cfg.Now, UIDHash: cfg.UIDHash, AETLabel: aetLabel,
 	}
 	e.Stager = &Stager{Spool: sp, Dir: filepath.Join(cfg.DataDir, "staging"), Edge: cfg.Name,
-		Quiet: cfg.Quiet, Force: cfg.Force, Log: cfg.Log.With("component", "sort"), Now: cfg.Now, Metrics: metrics}
+		Quiet: cfg.Quiet, Force: cfg.Force, Log: cfg.Log.With("component", stageComp), Now: cfg.Now, Metrics: metrics}
 	e.Shipper = &Shipper{Spool: sp, Stager: e.Stager, Store: cfg.Store, Layout: cfg.Layout,
-		Prefix: "staged/" + cfg.Name + "/", Events: events.New(cfg.EventsOut, "s3-uploader", cfg.Name, cfg.Now),
-		Log: cfg.Log.With("component", "s3-uploader"), Now: cfg.Now, Metrics: metrics, OnSealed: cfg.OnSealed}
+		Prefix: "staged/" + cfg.Name + "/", Events: events.New(cfg.EventsOut, shipComp, cfg.Name, cfg.Now),
+		Log: cfg.Log.With("component", shipComp), Now: cfg.Now, Metrics: metrics, OnSealed: cfg.OnSealed}
 	srv, err := dimse.NewServer(dimse.ServerConfig{
 		Handler: e.Receiver, TempDir: sp.TmpDir(), MaxAssociations: cfg.MaxAssociations,
 		MaxAssociationsPerSource: cfg.MaxAssociationsPerSource, IdleTimeout: cfg.IdleTimeout, MinRate: cfg.MinRate,
