@@ -69,6 +69,23 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var ready bool
 	json.Unmarshal(doc["ready"], &ready)
 	fmt.Fprintf(stdout, "ready: %v\n", ready)
+	var checks map[string]struct {
+		OK    bool   `json:"ok"`
+		Error string `json:"error"`
+	}
+	json.Unmarshal(doc["checks"], &checks)
+	names := make([]string, 0, len(checks))
+	for n := range checks {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if c := checks[n]; c.OK {
+			fmt.Fprintf(stdout, "%s: reachable\n", n)
+		} else {
+			fmt.Fprintf(stdout, "%s: %s\n", n, c.Error)
+		}
+	}
 	if raw, ok := doc["edge"]; ok {
 		var e struct {
 			Edge   string `json:"edge"`
@@ -113,8 +130,10 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			fmt.Fprintln(stdout, line)
 		}
 		fmt.Fprintf(stdout, "quarantined instances: %d\n", len(e.Quarantine))
-		if !e.LastUpload.IsZero() {
-			fmt.Fprintf(stdout, "last upload: %s\n", e.LastUpload.Format(time.RFC3339))
+		if e.LastUpload.IsZero() {
+			fmt.Fprintln(stdout, "last successful upload: none since start")
+		} else {
+			fmt.Fprintf(stdout, "last successful upload: %s\n", e.LastUpload.Format(time.RFC3339))
 		}
 		if e.LastError != "" {
 			fmt.Fprintf(stdout, "last upload error: %s\n", e.LastError)

@@ -269,6 +269,7 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	srv := api.New(reg, map[string]api.StatusFunc{"edge": func() (any, error) { return e.Status() }},
 		map[string]api.ActionFunc{"quarantine-requeue": e.Requeue}, log)
+	srv.AddCheck("s3", e.StoreProbe.Err)
 	if err := enableTCPActions(srv, c.HTTPActions); err != nil {
 		return fmt.Errorf("%s: edge.httpActions: %w", *path, err)
 	}
@@ -342,8 +343,20 @@ func runHub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if socket == "" {
 		socket = filepath.Join(c.DataDir, "aisedge.sock")
 	}
-	srv := api.New(reg, map[string]api.StatusFunc{"hub": func() (any, error) { return h.Status() }},
-		map[string]api.ActionFunc{"deadletter-requeue": h.RequeueKey}, log)
+	// S3 and XNAT are probed from here on; the pre-flight above already
+	// refused to start against an XNAT that does not answer.
+	probes := hubProbes(store, c.Prefix, client, log.With("component", "hub"))
+	reg.MustRegister(probes)
+	for _, p := range probes {
+		go p.Run(ctx)
+	}
+	srv := api.New(reg, map[string]api.StatusFunc{
+		"hub":    func() (any, error) { return h.Status() },
+		"health": func() (any, error) { return probeStates(probes), nil },
+	}, map[string]api.ActionFunc{"deadletter-requeue": h.RequeueKey}, log)
+	for _, p := range probes {
+		srv.AddCheck(p.Peer, p.Err)
+	}
 	if err := enableTCPActions(srv, c.HTTPActions); err != nil {
 		return fmt.Errorf("%s: hub.httpActions: %w", *path, err)
 	}
@@ -358,6 +371,31 @@ func runHub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return nil
 	}
 	return err
+}
+
+// hubProbes returns the reachability probes of a hub: its bucket (a
+// listing of its prefix, tried once) and, when it delivers to XNAT, XNAT
+// (the unauthenticated pre-flight GET).
+func hubProbes(store objstore.Store, prefix string, client *xnat.Client, log *slog.Logger) health.ProbeCollector {
+	ps := health.ProbeCollector{{Peer: "s3", Log: log, Check: func(ctx context.Context) error {
+		for _, err := range store.List(objstore.NoRetry(ctx), prefix) {
+			return err
+		}
+		return nil
+	}}}
+	if client != nil {
+		ps = append(ps, &health.Probe{Peer: "xnat", Log: log, Check: client.Preflight})
+	}
+	return ps
+}
+
+// probeStates is the "health" part of a hub's status document.
+func probeStates(ps health.ProbeCollector) map[string]health.ProbeState {
+	out := map[string]health.ProbeState{}
+	for _, p := range ps {
+		out[p.Peer] = p.State()
+	}
+	return out
 }
 
 // logLevelFlag adds --log-level.

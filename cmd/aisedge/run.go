@@ -185,6 +185,7 @@ func (o *standaloneOptions) run(ctx context.Context, log *slog.Logger, events io
 	// system batches when many run at once.
 	e.Shipper.Parallel = 16
 	var dest hub.Destination
+	var xnatClient *xnat.Client
 	archive := o.archiveDir
 	if o.xnatURL != "" {
 		if archive != "" {
@@ -196,7 +197,7 @@ func (o *standaloneOptions) run(ctx context.Context, log *slog.Logger, events io
 			return fmt.Errorf("--xnat-url: %w", err)
 		}
 		defer client.Close(context.Background())
-		dest, archive = &hub.XNAT{Client: client}, o.xnatURL
+		dest, archive, xnatClient = &hub.XNAT{Client: client}, o.xnatURL, client
 	} else {
 		if archive == "" {
 			archive = filepath.Join(dataDir, "archive")
@@ -215,6 +216,13 @@ func (o *standaloneOptions) run(ctx context.Context, log *slog.Logger, events io
 	if err != nil {
 		return fmt.Errorf("--http %s: %w", o.httpAddr, err)
 	}
+	probes := health.ProbeCollector{e.StoreProbe}
+	if xnatClient != nil {
+		xp := &health.Probe{Peer: "xnat", Log: log.With("component", "hub"), Check: xnatClient.Preflight}
+		probes = append(probes, xp)
+		reg.MustRegister(health.ProbeCollector{xp})
+		go xp.Run(ctx)
+	}
 	srv := api.New(reg, map[string]api.StatusFunc{
 		"edge": func() (any, error) { return e.Status() },
 		"hub":  func() (any, error) { return h.Status() },
@@ -222,6 +230,9 @@ func (o *standaloneOptions) run(ctx context.Context, log *slog.Logger, events io
 		"quarantine-requeue": e.Requeue,
 		"deadletter-requeue": h.RequeueKey,
 	}, log)
+	for _, p := range probes {
+		srv.AddCheck(p.Peer, p.Err)
+	}
 	if actions != nil {
 		if err := srv.EnableTCPActions(*actions); err != nil {
 			httpLn.Close()

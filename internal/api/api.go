@@ -84,6 +84,7 @@ type Server struct {
 	log        *slog.Logger
 
 	mu        sync.Mutex
+	checks    []readyCheck
 	tcpAct    *TCPActions
 	tokenHash [32]byte
 	crossOrig *http.CrossOriginProtection
@@ -119,7 +120,17 @@ func (s *Server) readOnly(mux *http.ServeMux) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !s.ready.Load() {
-			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			http.Error(w, "not ready: starting", http.StatusServiceUnavailable)
+			return
+		}
+		var failing []string
+		for _, c := range s.runChecks() {
+			if !c.OK {
+				failing = append(failing, c.Error)
+			}
+		}
+		if len(failing) > 0 {
+			http.Error(w, "not ready: "+strings.Join(failing, "; "), http.StatusServiceUnavailable)
 			return
 		}
 		w.Write([]byte("ok\n"))
@@ -162,8 +173,49 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.tcp.Handl
 // endpoints and the actions, without a token (the socket is 0600).
 func (s *Server) LocalHandler() http.Handler { return s.local.Handler }
 
-// SetReady marks the daemon ready (/readyz answers 200).
+// SetReady marks the daemon started (/readyz answers 200 when every
+// check added with AddCheck passes too).
 func (s *Server) SetReady() { s.ready.Store(true) }
+
+type readyCheck struct {
+	name string
+	f    func() error
+}
+
+// CheckResult is one readiness check in the status document.
+type CheckResult struct {
+	OK    bool   `json:"ok"`
+	Error string `json:"error,omitempty"`
+}
+
+// AddCheck adds a readiness check (e.g. a peer's reachability probe): the
+// daemon is ready only while f returns nil. Its error is shown on /readyz,
+// in the status document under "checks" and on the page, without paths.
+func (s *Server) AddCheck(name string, f func() error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.checks = append(s.checks, readyCheck{name, f})
+}
+
+type namedResult struct {
+	Name string
+	CheckResult
+}
+
+func (s *Server) runChecks() []namedResult {
+	s.mu.Lock()
+	checks := append([]readyCheck(nil), s.checks...)
+	s.mu.Unlock()
+	out := make([]namedResult, 0, len(checks))
+	for _, c := range checks {
+		r := namedResult{Name: c.name, CheckResult: CheckResult{OK: true}}
+		if err := c.f(); err != nil {
+			r.OK, r.Error = false, PublicError(err)
+		}
+		out = append(out, r)
+	}
+	return out
+}
 
 // Serve serves the TCP status port on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error { return serve(s.tcp, ln) }
@@ -418,7 +470,17 @@ func (l *unixListener) Close() error {
 
 // Status collects the status document.
 func (s *Server) Status() map[string]any {
-	doc := map[string]any{"time": time.Now().UTC(), "ready": s.ready.Load()}
+	ready := s.ready.Load()
+	doc := map[string]any{"time": time.Now().UTC(), "started": ready}
+	if cs := s.runChecks(); len(cs) > 0 {
+		m := map[string]CheckResult{}
+		for _, c := range cs {
+			m[c.Name] = c.CheckResult
+			ready = ready && c.OK
+		}
+		doc["checks"] = m
+	}
+	doc["ready"] = ready
 	for name, f := range s.parts {
 		v, err := f()
 		if err != nil {

@@ -151,6 +151,8 @@ type banner struct {
 type pageData struct {
 	Now      time.Time
 	Ready    bool
+	Started  bool
+	Checks   []namedResult
 	Banner   banner
 	Cards    []card
 	Edges    []*edgeView
@@ -169,9 +171,16 @@ func buildPage(doc map[string]any, fams []*dto.MetricFamily) *pageData {
 		p.Now = time.Now().UTC()
 	}
 	p.Ready, _ = doc["ready"].(bool)
+	p.Started, _ = doc["started"].(bool)
+	if cs, ok := doc["checks"].(map[string]CheckResult); ok {
+		for name, c := range cs {
+			p.Checks = append(p.Checks, namedResult{name, c})
+		}
+		sort.Slice(p.Checks, func(i, j int) bool { return p.Checks[i].Name < p.Checks[j].Name })
+	}
 	names := make([]string, 0, len(doc))
 	for name := range doc {
-		if name != "time" && name != "ready" {
+		if name != "time" && name != "ready" && name != "started" && name != "checks" {
 			names = append(names, name)
 		}
 	}
@@ -292,8 +301,21 @@ func (p *pageData) banner(certSoon []string) banner {
 	for _, f := range p.Failed {
 		items = append(items, fmt.Sprintf("status of %q unavailable: %s", f.Name, f.Error))
 	}
-	if !p.Ready {
+	var down []string
+	for _, c := range p.Checks {
+		if !c.OK {
+			down = append(down, c.Name)
+			items = append(items, c.Error)
+		}
+	}
+	if !p.Started {
 		return banner{Class: "bad", Title: "Not ready: the DICOM receiver is not listening yet", Items: items}
+	}
+	if len(down) > 0 {
+		return banner{Class: "bad", Title: "Not ready: " + strings.Join(down, ", ") + " unreachable", Items: items}
+	}
+	if !p.Ready {
+		return banner{Class: "bad", Title: "Not ready", Items: items}
 	}
 	if len(p.Failed) > 0 {
 		return banner{Class: "bad", Title: "Ready, but part of the status is unavailable", Items: items}
@@ -501,6 +523,9 @@ pre{background:#f5f6f8;padding:.6em;overflow:auto}
 <main>
 <div class="banner {{.Banner.Class}}" id="health"><h2>{{.Banner.Title}}</h2>
 {{- if .Banner.Items}}<ul>{{range .Banner.Items}}<li>{{.}}</li>{{end}}</ul>{{end}}</div>
+{{- if .Checks}}
+<p id="checks">{{range .Checks}}<span class="pill{{if not .OK}} err{{end}}">{{.Name}}: {{if .OK}}reachable{{else}}unreachable{{end}}</span>{{end}}</p>
+{{- end}}
 {{- if .Cards}}
 <div class="cards">{{range .Cards}}<div class="card{{if .Warn}} hot{{end}}"><b>{{.Value}}</b><span>{{.Label}}</span></div>{{end}}</div>
 {{- end}}
@@ -508,7 +533,7 @@ pre{background:#f5f6f8;padding:.6em;overflow:auto}
 {{- range .Edges}}
 <section id="edge-{{.Part}}">
 <h2>Edge {{.Edge}}{{if .Listen}} <span class="muted">· DICOM on {{.Listen}}</span>{{end}}</h2>
-<p class="muted">Last upload: {{if .LastUpload.IsZero}}none yet{{else}}{{ts .LastUpload}} ({{since $now .LastUpload}} ago){{end}}
+<p class="muted">Last successful upload: {{if .LastUpload.IsZero}}none yet{{else}}{{ts .LastUpload}} ({{since $now .LastUpload}} ago){{end}}
 {{- if .LastError}} · <span class="err">last error: {{.LastError}}</span>{{end}}
 {{- with .Received}} · associations {{.AssociationsAccepted}} accepted, {{.AssociationsRejected}} rejected, {{.AssociationsAborted}} aborted · {{.Echoes}} echoes · {{bytes .BytesReceived}} received{{end}}</p>
 <h3>Open studies ({{.OpenTotal}}, {{.Pending}} instances pending)</h3>

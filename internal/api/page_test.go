@@ -175,7 +175,7 @@ func TestStatusPageStates(t *testing.T) {
 			"edge": func() (any, error) { return edge.Status{Edge: "edge-c"}, nil },
 			"hub":  func() (any, error) { return hub.Status{Destination: "archive directory"}, nil },
 		}, []string{"Ready: all clear", "No study waiting for completion.", "Nothing queued for upload.",
-			"Quarantine is empty.", "Nothing waiting in the bucket.", "No dead letters.", "Last upload: none yet"},
+			"Quarantine is empty.", "Nothing waiting in the bucket.", "No dead letters.", "Last successful upload: none yet"},
 			[]string{"needs attention"}},
 		{"part fails", true, map[string]api.StatusFunc{
 			"edge": func() (any, error) { return nil, errors.New("spool: database locked") },

@@ -19,6 +19,7 @@ import (
 	"github.com/aisedge/aisedge/internal/dicom"
 	"github.com/aisedge/aisedge/internal/dimse"
 	"github.com/aisedge/aisedge/internal/fsutil"
+	"github.com/aisedge/aisedge/internal/health"
 	"github.com/aisedge/aisedge/internal/objstore"
 	"github.com/aisedge/aisedge/internal/route"
 	"github.com/aisedge/aisedge/internal/spool"
@@ -84,11 +85,13 @@ type Edge struct {
 	Shipper  *Shipper
 	Server   *dimse.Server
 	Backup   *Backup
+	// StoreProbe checks from start-up that the object store answers for
+	// this edge's prefix; its state feeds readiness, status and metrics.
+	StoreProbe *health.Probe
 
-	mu       sync.Mutex
-	addr     net.Addr
-	lastShip time.Time
-	lastErr  string
+	mu      sync.Mutex
+	addr    net.Addr
+	lastErr string
 }
 
 // New builds an edge from its configuration; nothing runs until Run.
@@ -155,7 +158,8 @@ func New(cfg Config) (*Edge, error) {
 		return nil, err
 	}
 	e.Server = srv
-	cfg.Registry.MustRegister(newStateCollector(e))
+	e.StoreProbe = e.newStoreProbe(shipComp)
+	cfg.Registry.MustRegister(newStateCollector(e), health.ProbeCollector{e.StoreProbe})
 	return e, nil
 }
 
@@ -203,6 +207,12 @@ func (e *Edge) Run(ctx context.Context, ready func(net.Addr)) error {
 	go func() { serveErr <- e.Server.Serve(ln) }()
 	loopDone := make(chan struct{})
 	go func() { defer close(loopDone); e.loop(ctx) }()
+	probeDone := make(chan struct{})
+	go func() {
+		defer close(probeDone)
+		e.Shipper.Events.Emit("info", "startup", "", "edge starting")
+		e.StoreProbe.Run(ctx) // staging and shipping do not wait for it
+	}()
 
 	var runErr error
 	select {
@@ -218,6 +228,7 @@ func (e *Edge) Run(ctx context.Context, ready func(net.Addr)) error {
 		runErr = err
 	}
 	<-loopDone
+	<-probeDone
 	if err := e.Spool.Close(); err != nil && runErr == nil {
 		runErr = err
 	}
@@ -227,7 +238,6 @@ func (e *Edge) Run(ctx context.Context, ready func(net.Addr)) error {
 // loop stages ready studies and ships staged sessions, backing off after
 // failures, and prunes the facility backup hourly.
 func (e *Edge) loop(ctx context.Context) {
-	go e.probeStore(ctx) // staging and shipping do not wait for it
 	tick := time.NewTicker(e.cfg.Tick)
 	defer tick.Stop()
 	var backoff time.Duration
@@ -254,9 +264,11 @@ func (e *Edge) loop(ctx context.Context) {
 				nextShip = now.Add(backoff)
 			} else {
 				e.lastErr, backoff, nextShip = "", 0, time.Time{}
-				e.lastShip = now
 			}
 			e.mu.Unlock()
+			if err != nil && !errors.Is(err, ErrHeld) && ctx.Err() == nil {
+				e.StoreProbe.Wake() // is the store still there?
+			}
 		}
 		if (e.cfg.BackupMaxAge > 0 || e.cfg.BackupMaxBytes > 0) && !now.Before(nextPrune) {
 			if n, err := e.Backup.Prune(now, e.cfg.BackupMaxAge, e.cfg.BackupMaxBytes); err != nil {
@@ -269,53 +281,59 @@ func (e *Edge) loop(ctx context.Context) {
 	}
 }
 
-// probeStore checks at start that the object store answers for this
-// edge's prefix, with the original uploader's events (startup,
-// alias_retrying, alias_configured, alias_failed) that its dashboards and
-// alert rules match. Unlike the original it does not exit on failure: the
-// ship loop keeps retrying with backoff, and received instances stay safe
-// in the spool meanwhile.
-func (e *Edge) probeStore(ctx context.Context) {
-	ev := e.Shipper.Events
-	ev.Emit("info", "startup", "", "edge starting")
+// newStoreProbe returns the object store's reachability probe: a listing
+// of this edge's prefix, tried once (no retries), at start, every 30 s
+// while it answers and every 5 s (or 5 ticks) while it does not. The first
+// failure is logged at once. It emits the original uploader's events
+// (startup, alias_retrying, alias_configured, alias_failed) that its
+// dashboards and alert rules match; unlike the original the edge does not
+// exit after 12 failures: the ship loop keeps retrying with backoff, and
+// received instances stay safe in the spool meanwhile.
+func (e *Edge) newStoreProbe(component string) *health.Probe {
 	const attempts = 12
-	for i := 1; ; i++ {
-		var err error
-		for _, lerr := range e.cfg.Store.List(ctx, e.Shipper.Prefix) {
-			err = lerr
-			break
-		}
-		if err == nil {
-			ev.Emit("info", "alias_configured", "", "object store reachable")
-			return
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		if i == attempts {
-			ev.Emit("error", "alias_failed", "", "object store unreachable: "+err.Error())
-			e.cfg.Log.Error("object store unreachable; uploads will be retried", "err", err)
-			return
-		}
-		ev.Emit("warn", "alias_retrying", "", err.Error(), "attempt", i)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(min(5*time.Second, 5*e.cfg.Tick)):
-		}
+	configured := false
+	return &health.Probe{
+		Peer: "s3",
+		Check: func(ctx context.Context) error {
+			for _, err := range e.cfg.Store.List(objstore.NoRetry(ctx), e.Shipper.Prefix) {
+				return err
+			}
+			return nil
+		},
+		RetryInterval: min(5*time.Second, 5*e.cfg.Tick),
+		Log:           e.cfg.Log.With("component", component),
+		Now:           e.cfg.Now,
+		OnResult: func(n int, err error) {
+			ev := e.Shipper.Events
+			switch {
+			case configured:
+			case err == nil:
+				configured = true
+				ev.Emit("info", "alias_configured", "", "object store reachable")
+			case n < attempts:
+				ev.Emit("warn", "alias_retrying", "", err.Error(), "attempt", n)
+			case n == attempts:
+				ev.Emit("error", "alias_failed", "", "object store unreachable: "+err.Error())
+			}
+		},
 	}
 }
 
 // Status is a value-free snapshot for `aisedge status` and the status page.
 type Status struct {
-	Edge       string                `json:"edge"`
-	Listen     string                `json:"listen"`
-	Open       []StudyStatus         `json:"openStudies"`
-	Queued     []spool.Shipment      `json:"queuedShipments"`
-	Quarantine []QuarantineEntry     `json:"quarantine"`
-	LastUpload time.Time             `json:"lastUpload,omitzero"`
-	LastError  string                `json:"lastError,omitempty"`
-	Received   dimse.MetricsSnapshot `json:"received"`
+	Edge       string            `json:"edge"`
+	Listen     string            `json:"listen"`
+	Open       []StudyStatus     `json:"openStudies"`
+	Queued     []spool.Shipment  `json:"queuedShipments"`
+	Quarantine []QuarantineEntry `json:"quarantine"`
+	// LastUpload is when a session generation was last sealed in the
+	// bucket (the last successful upload); zero when none since start.
+	LastUpload time.Time `json:"lastUpload,omitzero"`
+	// LastError is the last ship attempt's error, until one succeeds.
+	LastError string                `json:"lastError,omitempty"`
+	Received  dimse.MetricsSnapshot `json:"received"`
+	// ObjectStore is the object store's reachability.
+	ObjectStore health.ProbeState `json:"objectStore"`
 }
 
 // StudyStatus is one open study.
@@ -352,8 +370,10 @@ func (e *Edge) Status() (Status, error) {
 		return st, err
 	}
 	e.mu.Lock()
-	st.LastUpload, st.LastError = e.lastShip, e.lastErr
+	st.LastError = e.lastErr
 	e.mu.Unlock()
+	st.LastUpload = e.Shipper.LastSealed()
+	st.ObjectStore = e.StoreProbe.State()
 	st.Received = e.Server.Metrics.Snapshot()
 	return st, nil
 }

@@ -16,7 +16,7 @@ import (
 )
 
 // MetricNames lists the families this package's collectors export.
-var MetricNames = []string{CertMetric, BuildInfoMetric}
+var MetricNames = []string{CertMetric, BuildInfoMetric, ReachableMetric, LastSuccessMetric}
 
 // Metric names.
 const (
