@@ -73,7 +73,7 @@ func loadProfileArg(name string) (*deid.Profile, error) {
 func runDeid(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o deidOptions
 	fs := newFlagSet("deid", stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, deidUsage); fmt.Fprintln(stderr); fs.PrintDefaults() }
+	fs.Usage = func() { fmt.Fprintln(fs.Output(), deidUsage); fmt.Fprintln(fs.Output()); fs.PrintDefaults() }
 	fs.StringVar(&o.profile, "profile", "research-default", "profile: a JSON `file` or a built-in name ("+strings.Join(deid.BuiltinProfiles(), ", ")+")")
 	fs.StringVar(&o.out, "out", "", "output `directory`")
 	fs.StringVar(&o.quarantine, "quarantine", "", "quarantine `directory` (default OUT.quarantine)")

@@ -62,6 +62,15 @@ func reference(t *testing.T) string {
 			fmt.Fprintf(&b, "```\n%s\n```\n\n", help)
 		}
 	}
+	b.WriteString("## Exit statuses\n\n")
+	b.WriteString("Every command exits with one of these (`aisedge help` prints the same table). ")
+	b.WriteString("The daemons (`run`, `edge`, `hub`) exit 0 when stopped by Ctrl-C or SIGTERM after a clean shutdown.\n\n")
+	b.WriteString("| status | meaning |\n|---|---|\n")
+	for _, line := range strings.Split(strings.TrimSpace(exitTable), "\n")[1:] {
+		code, meaning, _ := strings.Cut(strings.TrimSpace(line), " ")
+		fmt.Fprintf(&b, "| %s | %s |\n", code, strings.TrimSpace(meaning))
+	}
+	b.WriteString("\n")
 	b.WriteString("## Configuration file\n\n")
 	b.WriteString("One YAML document with an `edge` and/or a `hub` section, decoded strictly (unknown fields are errors). ")
 	b.WriteString("`aisedge config validate FILE` reports every problem and prints the effective configuration. ")

@@ -74,10 +74,17 @@ func runConfig(_ context.Context, args []string, stdout, stderr io.Writer) error
 	fs := newFlagSet("config", stderr)
 	role := fs.String("role", "", "check only this `role`'s section (edge or hub); default: every section the file has")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: aisedge config validate [--role edge|hub] FILE")
-		fmt.Fprintln(fs.Output(), "Checks the file and what its roles need on this machine at start (secrets, key files, profiles, folders),")
-		fmt.Fprintln(fs.Output(), "reports every problem with file:line, field and fix, and prints the effective configuration when there is none.")
+		w := fs.Output()
+		fmt.Fprintln(w, "usage: aisedge config validate [--role edge|hub] FILE")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "Checks the file and what its roles need on this machine at start (secrets, key files, profiles, folders),")
+		fmt.Fprintln(w, "reports every problem with file:line, field and fix (exit status 3), and prints the effective")
+		fmt.Fprintln(w, "configuration when there is none. Every field is in docs/reference.md.")
+		fmt.Fprintln(w, "\nflags:")
 		fs.PrintDefaults()
+		fmt.Fprintln(w, "\nexamples:")
+		fmt.Fprintln(w, "  aisedge config validate /etc/aisedge/aisedge.yaml")
+		fmt.Fprintln(w, "  aisedge config validate --role edge /etc/aisedge/aisedge.yaml")
 	}
 	rest := args
 	if len(rest) > 0 && rest[0] == "validate" {
@@ -268,8 +275,14 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		socket = filepath.Join(c.DataDir, "aisedge.sock")
 	}
 	srv := api.New(reg, map[string]api.StatusFunc{"edge": func() (any, error) { return e.Status() }},
-		map[string]api.ActionFunc{"quarantine-requeue": e.Requeue}, log)
+		quarantineActions(e), log)
 	srv.AddCheck("s3", e.StoreProbe.Err)
+	audit, err := api.OpenAudit(filepath.Join(c.DataDir, auditFile))
+	if err != nil {
+		return err
+	}
+	defer audit.Close()
+	srv.SetAudit(audit)
 	if err := enableTCPActions(srv, c.HTTPActions); err != nil {
 		return fmt.Errorf("%s: edge.httpActions: %w", *path, err)
 	}
@@ -357,6 +370,12 @@ func runHub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	for _, p := range probes {
 		srv.AddCheck(p.Peer, p.Err)
 	}
+	audit, err := api.OpenAudit(filepath.Join(c.DataDir, auditFile))
+	if err != nil {
+		return err
+	}
+	defer audit.Close()
+	srv.SetAudit(audit)
 	if err := enableTCPActions(srv, c.HTTPActions); err != nil {
 		return fmt.Errorf("%s: hub.httpActions: %w", *path, err)
 	}
@@ -371,6 +390,19 @@ func runHub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return nil
 	}
 	return err
+}
+
+// auditFile is the audit log's name in a role's data folder: every
+// operator action, appended.
+const auditFile = "audit.jsonl"
+
+// quarantineActions are the edge's quarantine actions on the local API.
+func quarantineActions(e *edge.Edge) map[string]api.ActionFunc {
+	return map[string]api.ActionFunc{
+		"quarantine-requeue": e.Requeue,
+		"quarantine-release": func(ctx context.Context, id string) error { return e.Release(ctx, id, api.ActorFrom(ctx).Reason) },
+		"quarantine-discard": e.Discard,
+	}
 }
 
 // hubProbes returns the reachability probes of a hub: its bucket (a

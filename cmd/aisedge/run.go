@@ -216,6 +216,8 @@ func (o *standaloneOptions) run(ctx context.Context, log *slog.Logger, events io
 	if err != nil {
 		return fmt.Errorf("--http %s: %w", o.httpAddr, err)
 	}
+	acts := quarantineActions(e)
+	acts["deadletter-requeue"] = h.RequeueKey
 	probes := health.ProbeCollector{e.StoreProbe}
 	if xnatClient != nil {
 		xp := &health.Probe{Peer: "xnat", Log: log.With("component", "hub"), Check: xnatClient.Preflight}
@@ -226,10 +228,14 @@ func (o *standaloneOptions) run(ctx context.Context, log *slog.Logger, events io
 	srv := api.New(reg, map[string]api.StatusFunc{
 		"edge": func() (any, error) { return e.Status() },
 		"hub":  func() (any, error) { return h.Status() },
-	}, map[string]api.ActionFunc{
-		"quarantine-requeue": e.Requeue,
-		"deadletter-requeue": h.RequeueKey,
-	}, log)
+	}, acts, log)
+	audit, err := api.OpenAudit(filepath.Join(dataDir, auditFile))
+	if err != nil {
+		httpLn.Close()
+		return err
+	}
+	defer audit.Close()
+	srv.SetAudit(audit)
 	for _, p := range probes {
 		srv.AddCheck(p.Peer, p.Err)
 	}

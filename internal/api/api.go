@@ -84,6 +84,7 @@ type Server struct {
 	log        *slog.Logger
 
 	mu        sync.Mutex
+	audit     *Audit
 	checks    []readyCheck
 	tcpAct    *TCPActions
 	tokenHash [32]byte
@@ -107,10 +108,11 @@ func New(reg *prometheus.Registry, parts map[string]StatusFunc, actions map[stri
 	public.HandleFunc("POST /api/{action}/{id...}", s.tcpAction)
 	local := http.NewServeMux()
 	s.readOnly(local)
-	local.HandleFunc("POST /api/{action}/{id...}", s.action)
+	local.HandleFunc("POST /api/{action}/{id...}", func(w http.ResponseWriter, r *http.Request) { s.action(w, r, "socket") })
 	s.tcp = &http.Server{Handler: public, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
 		MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
-	s.local = &http.Server{Handler: local, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+	s.local = &http.Server{Handler: local, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		ConnContext: peerContext}
 	return s
 }
 
@@ -264,12 +266,19 @@ func (s *Server) tcpAction(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "a bearer token is required", http.StatusUnauthorized)
 		return
 	}
-	s.action(w, r)
+	s.action(w, r, "http")
 }
 
-// action performs an action; its error goes back without file paths (the
-// log has it whole).
-func (s *Server) action(w http.ResponseWriter, r *http.Request) {
+// SetAudit makes every action append to a (before it runs and after).
+func (s *Server) SetAudit(a *Audit) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.audit = a
+}
+
+// action performs an action, recorded in the audit log before and after;
+// its error goes back without file paths (the log has it whole).
+func (s *Server) action(w http.ResponseWriter, r *http.Request, via string) {
 	name := r.PathValue("action")
 	act, ok := s.actions[name]
 	if !ok {
@@ -281,7 +290,30 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "invalid id", http.StatusBadRequest)
 		return
 	}
-	if err := act(r.Context(), id); err != nil {
+	actor, err := readActor(r, via)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	s.mu.Lock()
+	audit := s.audit
+	s.mu.Unlock()
+	rec := AuditRecord{Time: time.Now().UTC(), Action: name, ID: id, Actor: actor, Phase: "requested"}
+	if err := audit.Record(rec); err != nil {
+		s.log.Error("action refused: the audit log cannot be written", "action", name, "err", err)
+		http.Error(w, "the audit log cannot be written; no action taken", http.StatusInternalServerError)
+		return
+	}
+	err = act(WithActor(r.Context(), actor), id)
+	rec.Time, rec.Phase, rec.Result = time.Now().UTC(), "done", "ok"
+	if err != nil {
+		rec.Result, rec.Error = "failed", PublicError(err)
+	}
+	if aerr := audit.Record(rec); aerr != nil {
+		s.log.Error("audit log write failed after the action", "action", name, "id", id, "err", aerr)
+	}
+	s.log.Info("operator action", "action", name, "id", id, "operator", actor.Operator, "via", via, "result", rec.Result)
+	if err != nil {
 		s.log.Warn("action failed", "action", name, "id", id, "err", err)
 		http.Error(w, PublicError(err), http.StatusConflict)
 		return

@@ -683,6 +683,10 @@ func nested(t reflect.Type, name, path string) string {
 	return ""
 }
 
+// Closest returns the name nearest to s (case-insensitive edit distance
+// at most 2), or "": the commands' "did you mean" uses it too.
+func Closest(s string, names []string) string { return closest(s, names) }
+
 // closest returns the name nearest to s (case-insensitive edit distance
 // at most 2), or "".
 func closest(s string, names []string) string {

@@ -79,7 +79,7 @@ func (r *Receiver) store(ctx context.Context, in *dimse.Instance) error {
 		if errors.As(err, &pe) {
 			reason = fmt.Sprintf("%s: %s at offset %d", reasonUnparseable, pe.Kind, pe.Offset)
 		}
-		if qerr := r.quarantine(in, nil, reason); qerr != nil {
+		if qerr := r.quarantine(ctx, in, nil, reason); qerr != nil {
 			return dimse.NewStatusError(statusProcessingFailure, "quarantine write failed", qerr)
 		}
 		return dimse.NewStatusError(statusCannotUnderstand, "cannot parse data set", err)
@@ -93,7 +93,7 @@ func (r *Receiver) store(ctx context.Context, in *dimse.Instance) error {
 		if err := r.Backup.Write(in.Path, f.Dataset, in.CalledAET); err != nil {
 			return r.resourceError("facility backup write failed", err)
 		}
-		if err := r.quarantine(in, f, reasonUnmapped); err != nil {
+		if err := r.quarantine(ctx, in, f, reasonUnmapped); err != nil {
 			return r.resourceError("quarantine write failed", err)
 		}
 		log.Warn("REJECT: no project mapped for CalledAET " + r.aetLabel(in.CalledAET) + " — quarantined")
@@ -106,9 +106,9 @@ func (r *Receiver) store(ctx context.Context, in *dimse.Instance) error {
 	if err != nil {
 		return dimse.NewStatusError(statusProcessingFailure, "de-identification not configured", err)
 	}
-	res, err := eng.Deidentify(f, deid.Options{})
+	res, err := eng.Deidentify(f, deidOptions(ctx))
 	if err != nil {
-		if qerr := r.quarantine(in, f, reasonDeidFailed+": "+err.Error()); qerr != nil {
+		if qerr := r.quarantine(ctx, in, f, reasonDeidFailed+": "+err.Error()); qerr != nil {
 			return r.resourceError("quarantine write failed", qerr)
 		}
 		log.Error("de-identification failed; quarantined", "err", err.Error())
@@ -119,7 +119,7 @@ func (r *Receiver) store(ctx context.Context, in *dimse.Instance) error {
 		for i, rs := range res.Reasons {
 			reasons[i] = rs.String()
 		}
-		if err := r.quarantine(in, f, reasons...); err != nil {
+		if err := r.quarantine(ctx, in, f, reasons...); err != nil {
 			return r.resourceError("quarantine write failed", err)
 		}
 		log.Warn("instance quarantined by de-identification", "reasons", reasons)
@@ -132,7 +132,7 @@ func (r *Receiver) store(ctx context.Context, in *dimse.Instance) error {
 	sess, err := sessionOf(res, eng)
 	if err != nil {
 		os.Remove(w.Path)
-		if qerr := r.quarantine(in, f, err.Error()); qerr != nil {
+		if qerr := r.quarantine(ctx, in, f, err.Error()); qerr != nil {
 			return r.resourceError("quarantine write failed", qerr)
 		}
 		return nil
@@ -158,7 +158,7 @@ func (r *Receiver) store(ctx context.Context, in *dimse.Instance) error {
 		for _, c := range gate.checksFailed() {
 			reasons = append(reasons, c)
 		}
-		if qerr := r.quarantine(in, f, reasons...); qerr != nil {
+		if qerr := r.quarantine(ctx, in, f, reasons...); qerr != nil {
 			return r.resourceError("quarantine write failed", qerr)
 		}
 		log.Warn("instance quarantined by the verification gate", "reasons", reasons)
@@ -264,14 +264,31 @@ func (r *Receiver) engine(rt route.Route) (*deid.Engine, error) {
 }
 
 // quarantine keeps the original with value-free reasons.
-func (r *Receiver) quarantine(in *dimse.Instance, f *dicom.File, reasons ...string) error {
-	_, err := r.Quarantine.Put(in.Path, QuarantineEntry{
+func (r *Receiver) quarantine(ctx context.Context, in *dimse.Instance, f *dicom.File, reasons ...string) error {
+	e, err := r.Quarantine.Put(in.Path, QuarantineEntry{
 		ReceivedAt: r.Now().UTC(), CalledAET: in.CalledAET, CallingAET: in.CallingAET,
 		SOPHash: r.UIDHash.Hash(in.SOPInstanceUID), Reasons: reasons,
 	})
+	if sink, ok := ctx.Value(requeueKey{}).(*string); ok {
+		*sink = e.ID // a requeue: the caller folds it into the entry it came from
+		return err
+	}
 	r.Metrics.quarantined(reasons)
 	return err
 }
+
+type deidOptionsKey struct{}
+
+// deidOptions are the de-identification options of a reprocessing (an
+// operator's release); none for instances received over DICOM.
+func deidOptions(ctx context.Context) deid.Options {
+	o, _ := ctx.Value(deidOptionsKey{}).(deid.Options)
+	return o
+}
+
+// requeueKey marks a reprocessing: the receiver stores the id of a new
+// quarantine entry in the *string it carries, and does not count it.
+type requeueKey struct{}
 
 // resourceError answers A700 when the disk is full, 0110 otherwise; the
 // sender keeps the instance and retries.

@@ -10,15 +10,12 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/aisedge/aisedge/internal/dicom"
 	"github.com/aisedge/aisedge/internal/dimse"
-	"github.com/aisedge/aisedge/internal/fsutil"
 	"github.com/aisedge/aisedge/internal/health"
 	"github.com/aisedge/aisedge/internal/objstore"
 	"github.com/aisedge/aisedge/internal/route"
@@ -376,43 +373,4 @@ func (e *Edge) Status() (Status, error) {
 	st.ObjectStore = e.StoreProbe.State()
 	st.Received = e.Server.Metrics.Snapshot()
 	return st, nil
-}
-
-// Requeue runs a quarantined instance through the receiver again (after an
-// operator fixed the route or the profile). On success the entry is
-// removed; otherwise it stays, with the new reasons recorded as a new
-// entry and the old one removed.
-func (e *Edge) Requeue(ctx context.Context, id string) error {
-	q := e.Receiver.Quarantine
-	entry, err := q.Get(id)
-	if err != nil {
-		return fmt.Errorf("quarantine entry %s: %w", id, err)
-	}
-	tmp := filepath.Join(e.Spool.TmpDir(), "requeue-"+id+".dcm")
-	if err := fsutil.LinkOrCopy(q.InstancePath(id), tmp, -1); err != nil {
-		return err
-	}
-	defer os.Remove(tmp)
-	st, err := os.Stat(tmp)
-	if err != nil {
-		return err
-	}
-	before, _ := q.List()
-	in := &dimse.Instance{Path: tmp, Size: st.Size(), CalledAET: entry.CalledAET, CallingAET: entry.CallingAET, Assoc: "requeue"}
-	if f, err := dicom.Open(tmp, &dicom.ParseOptions{StopAtPixelData: true}); err == nil {
-		in.SOPClassUID, in.SOPInstanceUID = f.Dataset.String(dicom.TagSOPClassUID), f.Dataset.String(dicom.TagSOPInstanceUID)
-		in.TransferSyntaxUID = f.TransferSyntax.UID
-		f.Close()
-	}
-	if err := e.Receiver.Store(ctx, in); err != nil {
-		return fmt.Errorf("requeue %s: %w", id, err)
-	}
-	if err := q.Remove(id); err != nil {
-		return err
-	}
-	after, _ := q.List()
-	if len(after) >= len(before) {
-		return fmt.Errorf("requeue %s: quarantined again: %s", id, strings.Join(after[len(after)-1].Reasons, "; "))
-	}
-	return nil
 }
