@@ -121,7 +121,7 @@ func runDeid(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	keys, err := deid.KeysFromEnv()
+	keys, _, err := deidKeys("")
 	if err != nil {
 		return err
 	}
@@ -388,7 +388,7 @@ func deidExplain(o deidOptions, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	keys, err := deid.KeysFromEnv()
+	keys, _, err := deidKeys("")
 	if err != nil {
 		// Explain shows no values: a throw-away key is enough.
 		b := make([]byte, 32)

@@ -90,7 +90,9 @@ hub: {dataDir: /h, s3: {endpoint: "https://s3"}, xnat: {url: "https://xnat"}}
 	walkFields(&b, docs, "", reflect.ValueOf(f).Elem())
 	b.WriteString("\nSecrets never live in the file: S3 keys come from `accessKeyFile`/`secretKeyFile` or the environment variables ")
 	b.WriteString("named by `accessKeyEnv`/`secretKeyEnv`; XNAT credentials from `usernameFile`/`passwordFile` or `XNAT_USER`/`XNAT_PASS`; ")
-	b.WriteString("the de-identification key from `AIS_DEID_HMAC_SALT` (64 hex digits).\n")
+	b.WriteString("the de-identification key (64 hex digits) from the file in `edge.deidKeyFile` (or `aisedge run --deid-key-file`), else the file named by ")
+	b.WriteString("`AIS_DEID_HMAC_SALT_FILE`, else `AIS_DEID_HMAC_SALT` (setting both variables is refused). Key files must be 0600 and the daemon's user's ")
+	b.WriteString("(or root:<its group> 0440/0640, as a Kubernetes Secret volume mounts them); anything else is refused with the chmod/chown that fixes it.\n")
 	return b.String()
 }
 

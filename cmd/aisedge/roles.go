@@ -19,7 +19,6 @@ import (
 
 	"github.com/aisedge/aisedge/internal/api"
 	"github.com/aisedge/aisedge/internal/config"
-	"github.com/aisedge/aisedge/internal/deid"
 	"github.com/aisedge/aisedge/internal/dimse"
 	"github.com/aisedge/aisedge/internal/edge"
 	"github.com/aisedge/aisedge/internal/health"
@@ -231,10 +230,11 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	log := logs.Logger().With("edge", c.Name)
-	keys, err := deid.KeysFromEnv()
+	keys, keySource, err := deidKeys(c.DeidKeyFile)
 	if err != nil {
 		return err
 	}
+	log.Info("de-identification key loaded", "from", keySource, "keyId", keys.KeyID())
 	table := route.CatchAll(c.Project)
 	if c.Routing != "" {
 		if table, err = route.Load(c.Routing); err != nil {

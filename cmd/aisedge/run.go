@@ -38,7 +38,7 @@ type standaloneOptions struct {
 	listen, aeTitle, dataDir, routing, project, profile, httpAddr, archiveDir, edgeName string
 	xnatURL, xnatCA, s3URL, s3Bucket, s3CA                                              string
 	httpActionToken, httpAllowedHosts                                                   string
-	logLevel                                                                            string
+	logLevel, deidKeyFile                                                               string
 	quiet, force                                                                        time.Duration
 	minFree                                                                             int64
 }
@@ -67,6 +67,7 @@ func (o *standaloneOptions) addFlags(fs interface {
 	fs.StringVar(&o.s3URL, "s3-url", "", "use this S3 endpoint (`URL`; keys from AISEDGE_S3_ACCESS_KEY and AISEDGE_S3_SECRET_KEY) between edge and hub instead of <data-dir>/bucket")
 	fs.StringVar(&o.s3Bucket, "s3-bucket", "ingest-bucket", "S3 `bucket`")
 	fs.StringVar(&o.s3CA, "s3-ca", "", "PEM `file` of the CA that signed the S3 endpoint's certificate")
+	fs.StringVar(&o.deidKeyFile, "deid-key-file", "", "the de-identification key's `file` (64 hex digits, mode 0600); default $AIS_DEID_HMAC_SALT_FILE, then $AIS_DEID_HMAC_SALT, then <data-dir>/deid-hmac-salt (generated on first start)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log and event `level`: debug (adds a line per instance), info (a line per association and per session), warn or error")
 }
 
@@ -119,7 +120,7 @@ func (o *standaloneOptions) run(ctx context.Context, log *slog.Logger, events io
 			return err
 		}
 	}
-	keys, err := standaloneKeys(dataDir, log)
+	keys, err := standaloneKeys(dataDir, o.deidKeyFile, log)
 	if err != nil {
 		return err
 	}
@@ -270,13 +271,15 @@ func (o *standaloneOptions) run(ctx context.Context, log *slog.Logger, events io
 	return err
 }
 
-// standaloneKeys takes the de-identification key from AIS_DEID_HMAC_SALT
-// or, when absent, from <data-dir>/deid-hmac-salt, generating that file
-// (0600) on first start. An existing file must be this user's and 0600
-// (fsperm): a key another user wrote or may read is refused.
-func standaloneKeys(dataDir string, log *slog.Logger) (*deid.Keys, error) {
-	if os.Getenv(deid.SaltEnv) != "" {
-		return deid.KeysFromEnv()
+// standaloneKeys takes the de-identification key from --deid-key-file,
+// $AIS_DEID_HMAC_SALT_FILE or $AIS_DEID_HMAC_SALT (deidKeys) or, when none
+// is set, from <data-dir>/deid-hmac-salt, generating that file (0600) on
+// first start. Every key file must be this user's and 0600 (fsperm): a key
+// another user wrote or may read is refused.
+func standaloneKeys(dataDir, file string, log *slog.Logger) (*deid.Keys, error) {
+	if file != "" || os.Getenv(deid.SaltEnv) != "" || os.Getenv(deid.SaltFileEnv) != "" {
+		keys, _, err := deidKeys(file)
+		return keys, err
 	}
 	path := filepath.Join(dataDir, "deid-hmac-salt")
 	b, err := fsperm.ReadKeyFile("de-identification key file", path)
