@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -41,5 +42,57 @@ func TestCLIHelpTyposAndExitStatuses(t *testing.T) {
 				t.Errorf("aisedge %s: output lacks %q:\n%s", strings.Join(tc.args, " "), w, out)
 			}
 		}
+	}
+}
+
+// TestCompletionAndManPage: the completions and the manual page come from
+// the command definitions: every command and every flag of a command is in
+// them, bash parses the bash script, groff the page without warnings.
+func TestCompletionAndManPage(t *testing.T) {
+	scripts := map[string]string{}
+	for _, sh := range []string{"bash", "zsh", "fish"} {
+		code, out := cli(t, "completion", sh)
+		if code != 0 {
+			t.Fatalf("completion %s: exit %d\n%s", sh, code, out)
+		}
+		scripts[sh] = out
+	}
+	_, man := cli(t, "man")
+	for name := range commands {
+		for sh, s := range scripts {
+			if !strings.Contains(s, name) {
+				t.Errorf("%s completion lacks the command %s", sh, name)
+			}
+		}
+		if !strings.Contains(man, ".SS aisedge "+name+"\n") {
+			t.Errorf("manual page lacks the command %s", name)
+		}
+	}
+	for _, want := range []struct{ sh, s string }{
+		{"bash", `run) words=""; flags="--ae-title`}, {"bash", "--log-level"}, {"bash", `quarantine) words="ls show requeue release discard"`},
+		{"zsh", "#compdef aisedge"}, {"zsh", "'--deid-key-file["}, {"fish", "-l progress-every"},
+	} {
+		if !strings.Contains(scripts[want.sh], want.s) {
+			t.Errorf("%s completion lacks %q", want.sh, want.s)
+		}
+	}
+	for _, want := range []string{`.B \-\-log\-level \fIlevel\fR`, ".SH EXIT STATUS", ".B 130", "aisedge quarantine ls"} {
+		if !strings.Contains(man, want) {
+			t.Errorf("manual page lacks %q", want)
+		}
+	}
+	dir := t.TempDir()
+	bashFile := writeFile(t, dir, "aisedge.bash", scripts["bash"])
+	if b, err := exec.Command("bash", "-n", bashFile).CombinedOutput(); err != nil {
+		t.Errorf("bash -n: %v\n%s", err, b)
+	}
+	if _, err := exec.LookPath("groff"); err == nil {
+		page := writeFile(t, dir, "aisedge.1", man)
+		if b, err := exec.Command("groff", "-man", "-ww", "-z", page).CombinedOutput(); err != nil || len(b) > 0 {
+			t.Errorf("groff: %v\n%s", err, b)
+		}
+	}
+	if code, out := cli(t, "completion", "bsah"); code != exitUsage || !strings.Contains(out, `did you mean "bash"?`) {
+		t.Errorf("completion bsah: exit %d\n%s", code, out)
 	}
 }

@@ -45,6 +45,29 @@ var helps = map[string]helpText{
 		"aisedge receive --dir /tmp/received --listen :11112",
 	}},
 	"version": {"aisedge version", []string{"aisedge version"}},
+	"quarantine": {"aisedge quarantine ls|show|requeue|release|discard [flags] [ID...]", []string{
+		"aisedge quarantine ls",
+		"aisedge quarantine requeue 20261206T031500Z-1a2b3c4d",
+		`aisedge quarantine release --reason "screen capture checked: no text" 20261206T031500Z-1a2b3c4d`,
+		"aisedge quarantine discard --code pixel-risk --older-than 168h --yes",
+	}},
+	"config": {"aisedge config validate [--role edge|hub] FILE", []string{
+		"aisedge config validate /etc/aisedge/aisedge.yaml",
+		"aisedge config validate --role edge /etc/aisedge/aisedge.yaml",
+	}},
+	"deid": {"aisedge deid --profile P IN... --out DIR | --explain FILE | --lint PROFILE", []string{
+		"aisedge deid --profile research-default --out /tmp/deid samples/",
+		"aisedge deid --explain samples/ct_small.dcm",
+	}},
+	"fleet": {"aisedge fleet SUBCOMMAND [flags]", []string{
+		"aisedge fleet config validate --config fleet.yaml",
+		"aisedge fleet render --config fleet.yaml --out rendered/",
+	}},
+	"completion": {"aisedge completion bash|zsh|fish", []string{
+		"aisedge completion bash > /etc/bash_completion.d/aisedge",
+		"source <(aisedge completion zsh)",
+	}},
+	"man": {"aisedge man", []string{"aisedge man | man -l -"}},
 }
 
 // printHelp prints a command's synopsis, summary, flags and examples.

@@ -127,6 +127,7 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("aisedge "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { printHelp(fs, name) }
+	captureFlagSet(name, fs)
 	return fs
 }
 
