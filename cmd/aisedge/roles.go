@@ -277,6 +277,7 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	srv := api.New(reg, map[string]api.StatusFunc{"edge": func() (any, error) { return e.Status() }},
 		quarantineActions(e), log)
 	srv.AddCheck("s3", e.StoreProbe.Err)
+	reg.MustRegister(health.ProbeCollector{e.StoreProbe})
 	audit, err := api.OpenAudit(filepath.Join(c.DataDir, auditFile))
 	if err != nil {
 		return err

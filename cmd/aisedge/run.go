@@ -223,9 +223,9 @@ func (o *standaloneOptions) run(ctx context.Context, log *slog.Logger, events io
 	if xnatClient != nil {
 		xp := &health.Probe{Peer: "xnat", Log: log.With("component", "hub"), Check: xnatClient.Preflight}
 		probes = append(probes, xp)
-		reg.MustRegister(health.ProbeCollector{xp})
 		go xp.Run(ctx)
 	}
+	reg.MustRegister(probes)
 	srv := api.New(reg, map[string]api.StatusFunc{
 		"edge": func() (any, error) { return e.Status() },
 		"hub":  func() (any, error) { return h.Status() },

@@ -156,7 +156,9 @@ func New(cfg Config) (*Edge, error) {
 	}
 	e.Server = srv
 	e.StoreProbe = e.newStoreProbe(shipComp)
-	cfg.Registry.MustRegister(newStateCollector(e), health.ProbeCollector{e.StoreProbe})
+	// The commands register StoreProbe's metrics with their other probes'
+	// (health.ProbeCollector), one collector per process.
+	cfg.Registry.MustRegister(newStateCollector(e))
 	return e, nil
 }
 
