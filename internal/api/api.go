@@ -1,6 +1,7 @@
 // Package api serves the daemons' local HTTP endpoints. The read-only
 // ones are Prometheus /metrics, /healthz (the process runs), /readyz (the
-// receiver listens), /api/status (JSON for `aisedge status` and tests) and
+// receiver listens and every check added with AddCheck passes: the peers'
+// reachability), /api/status (JSON for `aisedge status` and tests) and
 // the HTML status page at / (page.go); everything they show is value-free:
 // pseudonymous session names, counts, ages and reasons, and no error
 // carries a file path. The operator actions (POST /api/{action}/{id}, e.g.
@@ -8,7 +9,9 @@
 // the CLI) and, on the TCP status port, only when EnableTCPActions was
 // called: then a request needs the bearer token, a Host that is an IP
 // address, localhost or a configured name (no DNS rebinding), and must not
-// come from another site's page (Sec-Fetch-Site/Origin).
+// come from another site's page (Sec-Fetch-Site/Origin). Every action is
+// appended to the audit log (audit.go) before and after it runs, with the
+// operator and reason the client sent and the socket peer's uid.
 //
 // The commands import it; it imports neither internal/edge nor
 // internal/hub (their status parts are read through their JSON).
