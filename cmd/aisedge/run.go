@@ -57,7 +57,7 @@ func (o *standaloneOptions) addFlags(fs interface {
 	fs.DurationVar(&o.quiet, "quiet-period", 30*time.Second, "a study is complete after this long without new instances")
 	fs.DurationVar(&o.force, "force-timeout", 2*time.Hour, "a study that keeps receiving is staged anyway after this long")
 	fs.StringVar(&o.httpAddr, "http", "127.0.0.1:8080", "`address` for /metrics, /healthz, /readyz, /api/status and the status page (read-only; the actions are on <data-dir>/aisedge.sock)")
-	fs.StringVar(&o.httpActionToken, "http-action-token", "", "also serve the operator actions (quarantine and dead-letter requeue) on --http, to requests carrying the bearer token in this `file` (at least 32 characters, mode 0600), a Host that is an IP address, localhost or an --http-allowed-hosts name, and not from another site's page")
+	fs.StringVar(&o.httpActionToken, "http-action-token", "", "also serve the operator actions (quarantine requeue, release and discard, dead-letter requeue; the status page then offers them as forms) on --http, to requests carrying the bearer token in this `file` (at least 32 characters, mode 0600), a Host that is an IP address, localhost or an --http-allowed-hosts name, and not from another site's page")
 	fs.StringVar(&o.httpAllowedHosts, "http-allowed-hosts", "", "comma-separated host names (or host:port) the actions on --http may be reached by, besides IP addresses and localhost")
 	fs.StringVar(&o.archiveDir, "archive-dir", "", "deliver sessions as an XNAT-like tree into this `folder` (default <data-dir>/archive)")
 	fs.StringVar(&o.edgeName, "edge-name", "standalone", "this edge's `name` in object keys, manifests and events")

@@ -109,6 +109,7 @@ func New(reg *prometheus.Registry, parts map[string]StatusFunc, actions map[stri
 	public := http.NewServeMux()
 	s.readOnly(public)
 	public.HandleFunc("POST /api/{action}/{id...}", s.tcpAction)
+	public.HandleFunc("GET /confirm/{action}/{id...}", s.confirm)
 	local := http.NewServeMux()
 	s.readOnly(local)
 	local.HandleFunc("POST /api/{action}/{id...}", func(w http.ResponseWriter, r *http.Request) { s.action(w, r, "socket") })
@@ -262,6 +263,13 @@ func (s *Server) tcpAction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok && isForm(r) {
+		// The status page's confirmation form sends the token as a field.
+		r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+		if err := r.ParseForm(); err == nil {
+			tok, ok = r.PostForm.Get("token"), r.PostForm.Get("token") != ""
+		}
+	}
 	got := sha256.Sum256([]byte(strings.TrimSpace(tok)))
 	if !ok || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
 		s.log.Warn("action refused: missing or wrong bearer token", "remote", r.RemoteAddr)
@@ -316,6 +324,17 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request, via string) {
 		s.log.Error("audit log write failed after the action", "action", name, "id", id, "err", aerr)
 	}
 	s.log.Info("operator action", "action", name, "id", id, "operator", actor.Operator, "via", via, "result", rec.Result)
+	if isForm(r) {
+		// The status page's form: a page with the result.
+		txt := actionTexts[name]
+		code := http.StatusOK
+		if err != nil {
+			code = http.StatusConflict
+			s.log.Warn("action failed", "action", name, "id", id, "err", err)
+		}
+		s.renderConfirm(w, code, confirmData{Action: name, ID: id, Title: txt.Title, Done: true, Error: rec.Error})
+		return
+	}
 	if err != nil {
 		s.log.Warn("action failed", "action", name, "id", id, "err", err)
 		http.Error(w, PublicError(err), http.StatusConflict)

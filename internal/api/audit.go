@@ -61,6 +61,13 @@ func readActor(r *http.Request, via string) (Actor, error) {
 	if uid, ok := r.Context().Value(peerUIDKey{}).(int); ok {
 		a.UID = &uid
 	}
+	if isForm(r) {
+		if err := r.ParseForm(); err != nil {
+			return a, err
+		}
+		// A form's text area may hold several lines: one line here.
+		return checkActor(a, r.PostForm.Get("operator"), strings.Join(strings.Fields(r.PostForm.Get("reason")), " "))
+	}
 	if r.Body == nil {
 		return a, nil
 	}
@@ -75,7 +82,17 @@ func readActor(r *http.Request, via string) (Actor, error) {
 	if err := json.Unmarshal(b, &body); err != nil {
 		return a, fmt.Errorf("the body must be JSON {\"operator\": ..., \"reason\": ...}: %v", err)
 	}
-	a.Operator, a.Reason = strings.TrimSpace(body.Operator), strings.TrimSpace(body.Reason)
+	return checkActor(a, body.Operator, body.Reason)
+}
+
+// isForm reports whether r carries an HTML form (the status page's).
+func isForm(r *http.Request) bool {
+	return strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded")
+}
+
+// checkActor sets and checks the operator and reason a client sent.
+func checkActor(a Actor, operator, reason string) (Actor, error) {
+	a.Operator, a.Reason = strings.TrimSpace(operator), strings.TrimSpace(reason)
 	switch {
 	case len(a.Reason) > maxReason:
 		return a, fmt.Errorf("reason is %d bytes long, at most %d", len(a.Reason), maxReason)

@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"math"
 	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -149,7 +150,11 @@ type banner struct {
 }
 
 type pageData struct {
-	Now      time.Time
+	Now time.Time
+	// Actions: the operator actions are served on this port (a bearer
+	// token); the page then links each quarantine entry and dead letter
+	// to a confirmation form.
+	Actions  bool
 	Ready    bool
 	Started  bool
 	Checks   []namedResult
@@ -551,8 +556,9 @@ pre{background:#f5f6f8;padding:.6em;overflow:auto}
 {{- else}}<p class="muted">Nothing queued for upload.</p>{{end}}
 <h3>Quarantine ({{.QuarantineTotal}})</h3>
 {{- if .Quarantine}}
-<table><tr><th>Entry</th><th>Received</th><th>Calling AET</th><th>Called AET</th><th>Reasons</th><th class="n">Requeues</th></tr>
-{{- range .Quarantine}}<tr><td><code>{{.ID}}</code></td><td>{{ts .ReceivedAt}}</td><td>{{.CallingAET}}</td><td>{{.CalledAET}}</td><td>{{range $i, $r := .Reasons}}{{if $i}}<br>{{end}}{{$r}}{{end}}</td><td class="n">{{.Requeues}}</td></tr>{{end}}
+<table><tr><th>Entry</th><th>Received</th><th>Calling AET</th><th>Called AET</th><th>Reasons</th><th class="n">Requeues</th><th>Resolve</th></tr>
+{{- range .Quarantine}}<tr><td><code>{{.ID}}</code></td><td>{{ts .ReceivedAt}}</td><td>{{.CallingAET}}</td><td>{{.CalledAET}}</td><td>{{range $i, $r := .Reasons}}{{if $i}}<br>{{end}}{{$r}}{{end}}</td><td class="n">{{.Requeues}}</td>
+<td>{{if $.Actions}}<a href="/confirm/quarantine-requeue/{{.ID}}">requeue</a> · <a href="/confirm/quarantine-release/{{.ID}}">release</a> · <a href="/confirm/quarantine-discard/{{.ID}}">discard</a>{{else}}<code class="muted">aisedge quarantine requeue|release|discard {{.ID}}</code>{{end}}</td></tr>{{end}}
 </table>{{if gt .QuarantineTotal (len .Quarantine)}}<p class="muted">and {{more .QuarantineTotal (len .Quarantine)}} more</p>{{end}}
 {{- else}}<p class="muted">Quarantine is empty.</p>{{end}}
 </section>
@@ -563,7 +569,7 @@ pre{background:#f5f6f8;padding:.6em;overflow:auto}
 <h3>Dead letters ({{.DeadTotal}})</h3>
 {{- if .DeadLetters}}
 <table><tr><th>Session</th><th class="n">Gen.</th><th>Since</th><th>Reason</th></tr>
-{{- range .DeadLetters}}<tr class="held"><td><code>{{.Base}}</code></td><td class="n">{{.Generation}}</td><td>{{ts .At}}</td><td class="wrap">{{.Reason}}</td></tr>{{end}}
+{{- range .DeadLetters}}<tr class="held"><td><code>{{.Base}}</code></td><td class="n">{{.Generation}}</td><td>{{ts .At}}</td><td class="wrap">{{.Reason}}{{if $.Actions}} · <a href="/confirm/deadletter-requeue/{{.Base}}%23{{.Generation}}">requeue</a>{{end}}</td></tr>{{end}}
 </table>{{if gt .DeadTotal (len .DeadLetters)}}<p class="muted">and {{more .DeadTotal (len .DeadLetters)}} more</p>{{end}}
 {{- else}}<p class="muted">No dead letters.</p>{{end}}
 <h3>Pending delivery ({{.PendingTotal}})</h3>
@@ -603,7 +609,11 @@ func (s *Server) page(w http.ResponseWriter, _ *http.Request) {
 		}
 	}
 	var b bytes.Buffer
-	if err := pageTmpl.Execute(&b, buildPage(doc, fams)); err != nil {
+	data := buildPage(doc, fams)
+	s.mu.Lock()
+	data.Actions = s.tcpAct != nil
+	s.mu.Unlock()
+	if err := pageTmpl.Execute(&b, data); err != nil {
 		s.log.Error("rendering status page", "err", err)
 		http.Error(w, "cannot render the status page", http.StatusInternalServerError)
 		return
@@ -613,7 +623,105 @@ func (s *Server) page(w http.ResponseWriter, _ *http.Request) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	// Inline styles only: nothing is loaded from anywhere.
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'none'; form-action 'none'; frame-ancestors 'none'")
+	h.Set("Content-Security-Policy", pageCSP)
+	w.Write(b.Bytes())
+}
+
+// pageCSP: inline styles only, nothing loaded from anywhere, forms only to
+// this server, no framing.
+const pageCSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'none'; form-action 'self'; frame-ancestors 'none'"
+
+// actionTexts explains each action on its confirmation form.
+var actionTexts = map[string]struct{ Title, Text string }{
+	"quarantine-requeue": {"Requeue", "Runs the instance through the receiver again with the current routing and profile. Held again, the entry stays with its new reasons."},
+	"quarantine-release": {"Release", "Sends on an instance held for pixel risk: you looked at its pixels and found no burned-in text. Your reason is recorded in the audit log and the de-identification report. Burned In Annotation = YES cannot be released."},
+	"quarantine-discard": {"Discard", "Removes the entry. The original stays in the facility backup."},
+	"deadletter-requeue": {"Requeue delivery", "Tries the delivery of this session generation again (after fixing XNAT, the project or the credentials)."},
+}
+
+type confirmData struct {
+	Action, ID, Title, Text string
+	// Path is the action's URL path, the id's segments escaped ('#' in a
+	// dead letter's id included).
+	Path          string
+	NeedReason    bool
+	Result, Error string
+	Done          bool
+}
+
+var confirmTmpl = template.Must(template.New("confirm").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>aisedge: {{.Title}} {{.ID}}</title>
+<style>
+body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d2330;background:#f5f6f8}
+header{padding:.8em 1.5em;background:#1d2330;color:#fff}header h1{margin:0;font-size:1.3em}
+main{padding:1em 1.5em;max-width:720px}
+section{background:#fff;border-radius:6px;padding:.8em 1.2em 1.2em;box-shadow:0 1px 2px rgba(0,0,0,.08)}
+label{display:block;margin:.8em 0 .2em;font-weight:600}
+input,textarea{width:100%;box-sizing:border-box;font:inherit;padding:.35em}
+button{margin-top:1em;padding:.45em 1.2em;font:inherit;font-weight:600;background:#c62828;color:#fff;border:0;border-radius:4px}
+.ok{color:#1f8f3a}.err{color:#c62828}.muted{color:#7a8190}
+</style></head>
+<body><header><h1>aisedge</h1></header><main><section>
+<h2>{{.Title}} <code>{{.ID}}</code>?</h2>
+{{- if .Done}}
+<p id="result" class="{{if .Error}}err{{else}}ok{{end}}">{{if .Error}}Failed: {{.Error}}{{else}}Done.{{end}}</p>
+{{- else}}
+<p>{{.Text}}</p>
+<form method="post" action="{{.Path}}" id="confirm">
+<label for="operator">Your name</label><input id="operator" name="operator" maxlength="64" autocomplete="username">
+<label for="reason">Reason{{if .NeedReason}} (required){{end}}</label><textarea id="reason" name="reason" rows="3" maxlength="500"{{if .NeedReason}} required{{end}}></textarea>
+<p class="muted">Recorded in the audit log. Do not write patient data here.</p>
+<label for="token">Action token</label><input id="token" name="token" type="password" required autocomplete="current-password">
+<button type="submit">Confirm: {{.Title}}</button>
+</form>
+{{- end}}
+<p><a href="/">Back to the status page</a></p>
+</section></main></body></html>
+`))
+
+// confirm serves GET /confirm/{action}/{id}: the form that asks for the
+// token, the operator's name and the reason before an action runs.
+func (s *Server) confirm(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	enabled := s.tcpAct != nil
+	s.mu.Unlock()
+	name, id := r.PathValue("action"), r.PathValue("id")
+	txt, known := actionTexts[name]
+	if _, ok := s.actions[name]; !enabled || !ok || !known {
+		http.Error(w, "actions are served on the local socket only (aisedge quarantine on the host)", http.StatusNotFound)
+		return
+	}
+	if !validID(id) {
+		http.Error(w, "invalid id", http.StatusBadRequest)
+		return
+	}
+	s.renderConfirm(w, http.StatusOK, confirmData{Action: name, ID: id, Title: txt.Title, Text: txt.Text, NeedReason: name == "quarantine-release",
+		Path: actionPath(name, id)})
+}
+
+// actionPath is POST /api/{action}/{id} with the id's segments escaped.
+func actionPath(action, id string) string {
+	segs := strings.Split(id, "/")
+	for i, sg := range segs {
+		segs[i] = url.PathEscape(sg)
+	}
+	return "/api/" + url.PathEscape(action) + "/" + strings.Join(segs, "/")
+}
+
+func (s *Server) renderConfirm(w http.ResponseWriter, code int, d confirmData) {
+	var b bytes.Buffer
+	if err := confirmTmpl.Execute(&b, d); err != nil {
+		http.Error(w, "cannot render the page", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", pageCSP)
+	w.WriteHeader(code)
 	w.Write(b.Bytes())
 }
 
