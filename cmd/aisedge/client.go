@@ -151,6 +151,10 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 				Generation int    `json:"generation"`
 				Reason     string `json:"reason"`
 			} `json:"deadLetters"`
+			Edges map[string]struct {
+				LastDelivery time.Time `json:"lastDelivery"`
+				Delivered    int       `json:"delivered"`
+			} `json:"edges"`
 		}
 		if err := json.Unmarshal(raw, &h); err != nil {
 			return err
@@ -158,6 +162,15 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintf(stdout, "hub → %s: %d sealed generations waiting, %d dead letters\n", h.Destination, len(h.Pending), len(h.Dead))
 		for _, d := range h.Dead {
 			fmt.Fprintf(stdout, "  %s#%d: %s\n", d.Base, d.Generation, d.Reason)
+		}
+		edges := make([]string, 0, len(h.Edges))
+		for n := range h.Edges {
+			edges = append(edges, n)
+		}
+		sort.Strings(edges)
+		for _, n := range edges {
+			d := h.Edges[n]
+			fmt.Fprintf(stdout, "  from %s: %d delivered, last successful delivery %s\n", n, d.Delivered, d.LastDelivery.Format(time.RFC3339))
 		}
 	}
 	return nil

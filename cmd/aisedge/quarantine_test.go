@@ -107,6 +107,10 @@ func TestQuarantineLifecycle(t *testing.T) {
 	if _, m := localGet(t, sock, "/metrics"); !strings.Contains(m, "\naisedge_quarantine_entries 0\n") {
 		t.Error("aisedge_quarantine_entries is not 0 after the release")
 	}
+	if _, st := cli(t, "status", "--socket", sock); !strings.Contains(st, "from standalone: 2 delivered, last successful delivery ") ||
+		strings.Contains(st, "last successful upload: none") {
+		t.Errorf("aisedge status after two deliveries:\n%s", st)
+	}
 
 	// Two more copies; a bulk discard lists them and wants --yes.
 	storescu(t, addr, sc)
