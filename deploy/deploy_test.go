@@ -43,7 +43,7 @@ type catalogue struct {
 func newCatalogue(t *testing.T) *catalogue {
 	t.Helper()
 	c := &catalogue{aisedge: map[string]bool{}, standard: map[string]bool{"up": true}}
-	for _, n := range slices.Concat(edge.MetricNames, hub.MetricNames, []string{certMetric(t)}) {
+	for _, n := range slices.Concat(edge.MetricNames, hub.MetricNames, health.MetricNames, []string{certMetric(t)}) {
 		c.aisedge[n] = true
 	}
 	for _, h := range histograms {

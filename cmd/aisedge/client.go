@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,7 +11,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -18,7 +21,7 @@ import (
 
 func init() {
 	register(command{name: "status", summary: "show a running daemon's state (open studies, queues, quarantine, health)", run: runStatus})
-	register(command{name: "quarantine", summary: "list, show or requeue quarantined instances: quarantine ls|show ID|requeue ID", run: runQuarantine})
+	register(command{name: "quarantine", summary: "resolve quarantined instances: quarantine ls|show|requeue|release|discard", run: runQuarantine})
 }
 
 // socketFlag adds --socket with its default under the standalone data dir.
@@ -40,7 +43,7 @@ func fetchStatus(ctx context.Context, socket string) (map[string]json.RawMessage
 	req, _ := http.NewRequestWithContext(ctx, "GET", "http://aisedge/api/status", nil)
 	resp, err := apiClient(socket).Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("no daemon answers on %s: %w", socket, err)
+		return nil, connectionError{fmt.Errorf("no daemon answers on %s: %w", socket, err)}
 	}
 	defer resp.Body.Close()
 	var doc map[string]json.RawMessage
@@ -69,6 +72,23 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var ready bool
 	json.Unmarshal(doc["ready"], &ready)
 	fmt.Fprintf(stdout, "ready: %v\n", ready)
+	var checks map[string]struct {
+		OK    bool   `json:"ok"`
+		Error string `json:"error"`
+	}
+	json.Unmarshal(doc["checks"], &checks)
+	names := make([]string, 0, len(checks))
+	for n := range checks {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if c := checks[n]; c.OK {
+			fmt.Fprintf(stdout, "%s: reachable\n", n)
+		} else {
+			fmt.Fprintf(stdout, "%s: %s\n", n, c.Error)
+		}
+	}
 	if raw, ok := doc["edge"]; ok {
 		var e struct {
 			Edge   string `json:"edge"`
@@ -113,8 +133,10 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			fmt.Fprintln(stdout, line)
 		}
 		fmt.Fprintf(stdout, "quarantined instances: %d\n", len(e.Quarantine))
-		if !e.LastUpload.IsZero() {
-			fmt.Fprintf(stdout, "last upload: %s\n", e.LastUpload.Format(time.RFC3339))
+		if e.LastUpload.IsZero() {
+			fmt.Fprintln(stdout, "last successful upload: none since start")
+		} else {
+			fmt.Fprintf(stdout, "last successful upload: %s\n", e.LastUpload.Format(time.RFC3339))
 		}
 		if e.LastError != "" {
 			fmt.Fprintf(stdout, "last upload error: %s\n", e.LastError)
@@ -129,6 +151,10 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 				Generation int    `json:"generation"`
 				Reason     string `json:"reason"`
 			} `json:"deadLetters"`
+			Edges map[string]struct {
+				LastDelivery time.Time `json:"lastDelivery"`
+				Delivered    int       `json:"delivered"`
+			} `json:"edges"`
 		}
 		if err := json.Unmarshal(raw, &h); err != nil {
 			return err
@@ -137,72 +163,197 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		for _, d := range h.Dead {
 			fmt.Fprintf(stdout, "  %s#%d: %s\n", d.Base, d.Generation, d.Reason)
 		}
+		edges := make([]string, 0, len(h.Edges))
+		for n := range h.Edges {
+			edges = append(edges, n)
+		}
+		sort.Strings(edges)
+		for _, n := range edges {
+			d := h.Edges[n]
+			fmt.Fprintf(stdout, "  from %s: %d delivered, last successful delivery %s\n", n, d.Delivered, d.LastDelivery.Format(time.RFC3339))
+		}
 	}
 	return nil
 }
 
+// quarantineEntry mirrors edge.QuarantineEntry in the status document.
+type quarantineEntry struct {
+	ID          string    `json:"id"`
+	ReceivedAt  time.Time `json:"receivedAt"`
+	CalledAET   string    `json:"calledAET"`
+	CallingAET  string    `json:"callingAET"`
+	SOPHash     string    `json:"sopHash"`
+	Reasons     []string  `json:"reasons"`
+	Requeues    int       `json:"requeues,omitempty"`
+	LastRequeue time.Time `json:"lastRequeue,omitzero"`
+}
+
+// code is the entry's reason code (as aisedge_deid_quarantined_total
+// labels it).
+func (q quarantineEntry) code() string {
+	if len(q.Reasons) == 0 {
+		return ""
+	}
+	c := q.Reasons[0]
+	if i := strings.IndexByte(c, ':'); i >= 0 {
+		c = c[:i]
+	}
+	if i := strings.Index(c, " at "); i >= 0 {
+		c = c[:i]
+	}
+	return c
+}
+
+const quarantineUsage = `usage: aisedge quarantine VERB [flags] [ID...]
+
+verbs:
+  ls                         list the entries, oldest first (--code, --older-than select)
+  show ID                    one entry as JSON
+  requeue ID...              run again through the receiver, after fixing the route or the
+                             profile (and restarting the daemon); held again, it keeps its ID
+  release ID... --reason R   send on an instance held for pixel risk after looking at its
+                             pixels; the reason is recorded in the audit log and the report
+  discard ID...              remove the entry; the original stays in the facility backup
+
+Instead of IDs, requeue, release and discard take a selection: --all, or --code CODE
+and/or --older-than DURATION (discard of a selection also needs --yes). Every action is
+appended to the daemon's audit log (<data-dir>/audit.jsonl) with --operator and --reason.
+
+examples:
+  aisedge quarantine ls
+  aisedge quarantine requeue 20261206T031500Z-1a2b3c4d
+  aisedge quarantine release --reason "screen capture checked: no text" 20261206T031500Z-1a2b3c4d
+  aisedge quarantine discard --code "no project mapped for called AE title" --older-than 168h --yes
+`
+
 func runQuarantine(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("quarantine", stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), quarantineUsage)
+		fmt.Fprintln(fs.Output(), "\nflags:")
+		fs.PrintDefaults()
+	}
 	socket := socketFlag(fs)
-	if err := parseFlags(fs, args); err != nil {
+	all := fs.Bool("all", false, "select every entry")
+	code := fs.String("code", "", "select the entries held for this reason `code` (as `quarantine ls` shows it: pixel-risk, gate, ...)")
+	olderThan := fs.Duration("older-than", 0, "select the entries received longer ago than this `duration` (e.g. 24h)")
+	yes := fs.Bool("yes", false, "discard a selection without listing it first")
+	reason := fs.String("reason", "", "why: recorded in the audit log (required by release; do not write patient data)")
+	operator := fs.String("operator", os.Getenv("USER"), "who: recorded in the audit log beside the user id the daemon sees")
+	asJSON := fs.Bool("json", false, "ls: print JSON")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() == 0 {
-		return usageError{"want ls, show ID or requeue ID"}
+	if len(pos) == 0 {
+		return usageError{"want a verb: ls, show, requeue, release or discard (aisedge help quarantine)"}
+	}
+	verb, ids := pos[0], pos[1:]
+	verbs := []string{"ls", "show", "requeue", "release", "discard"}
+	if !slices.Contains(verbs, verb) {
+		msg := fmt.Sprintf("unknown verb %q: want ls, show, requeue, release or discard", verb)
+		if s := suggest(verb, verbs); s != "" {
+			msg += "; did you mean " + s + "?"
+		}
+		return usageError{msg}
 	}
 	doc, err := fetchStatus(ctx, *socket)
 	if err != nil {
 		return err
 	}
 	var e struct {
-		Quarantine []struct {
-			ID         string    `json:"id"`
-			ReceivedAt time.Time `json:"receivedAt"`
-			CalledAET  string    `json:"calledAET"`
-			CallingAET string    `json:"callingAET"`
-			SOPHash    string    `json:"sopHash"`
-			Reasons    []string  `json:"reasons"`
-		} `json:"quarantine"`
+		Quarantine []quarantineEntry `json:"quarantine"`
 	}
 	if raw, ok := doc["edge"]; ok {
 		json.Unmarshal(raw, &e)
 	}
 	sort.Slice(e.Quarantine, func(i, j int) bool { return e.Quarantine[i].ReceivedAt.Before(e.Quarantine[j].ReceivedAt) })
-	switch verb := fs.Arg(0); verb {
+	selecting := *all || *code != "" || *olderThan > 0
+	var selected []quarantineEntry
+	for _, q := range e.Quarantine {
+		if (*code == "" || q.code() == *code) && (*olderThan == 0 || time.Since(q.ReceivedAt) > *olderThan) {
+			selected = append(selected, q)
+		}
+	}
+	switch verb {
 	case "ls":
-		for _, q := range e.Quarantine {
-			fmt.Fprintf(stdout, "%s  %s  %s→%s  %s\n", q.ID, q.ReceivedAt.Format(time.RFC3339), q.CallingAET, q.CalledAET, strings.Join(q.Reasons, "; "))
+		if *asJSON {
+			b, _ := json.MarshalIndent(selected, "", "  ")
+			fmt.Fprintln(stdout, string(b))
+			return nil
+		}
+		for _, q := range selected {
+			line := fmt.Sprintf("%s  %s  %s→%s  %s", q.ID, q.ReceivedAt.Format(time.RFC3339), q.CallingAET, q.CalledAET, strings.Join(q.Reasons, "; "))
+			if q.Requeues > 0 {
+				line += fmt.Sprintf("  (requeued %d×)", q.Requeues)
+			}
+			fmt.Fprintln(stdout, line)
 		}
 		return nil
 	case "show":
-		if fs.NArg() != 2 {
-			return usageError{"show needs an ID"}
+		if len(ids) != 1 {
+			return usageError{"show needs one ID"}
 		}
 		for _, q := range e.Quarantine {
-			if q.ID == fs.Arg(1) {
+			if q.ID == ids[0] {
 				b, _ := json.MarshalIndent(q, "", "  ")
 				fmt.Fprintln(stdout, string(b))
 				return nil
 			}
 		}
-		return fmt.Errorf("no quarantine entry %s", fs.Arg(1))
-	case "requeue":
-		if fs.NArg() != 2 {
-			return usageError{"requeue needs an ID"}
+		return fmt.Errorf("no quarantine entry %s", ids[0])
+	}
+	switch {
+	case len(ids) > 0 && selecting:
+		return usageError{"give IDs or a selection (--all, --code, --older-than), not both"}
+	case len(ids) == 0 && !selecting:
+		return usageError{verb + " needs IDs or a selection (--all, --code, --older-than)"}
+	case verb == "release" && strings.TrimSpace(*reason) == "":
+		return usageError{"release needs --reason: why the pixels are safe to send (recorded in the audit log)"}
+	case selecting && len(selected) == 0:
+		fmt.Fprintln(stdout, "no entry matches the selection")
+		return nil
+	case selecting && verb == "discard" && !*yes:
+		for _, q := range selected {
+			fmt.Fprintf(stdout, "%s  %s\n", q.ID, strings.Join(q.Reasons, "; "))
 		}
-		req, _ := http.NewRequestWithContext(ctx, "POST", "http://aisedge/api/quarantine-requeue/"+url.PathEscape(fs.Arg(1)), nil)
+		return usageError{fmt.Sprintf("discard of %d selected entries needs --yes (listed above)", len(selected))}
+	}
+	if selecting {
+		for _, q := range selected {
+			ids = append(ids, q.ID)
+		}
+	}
+	body, _ := json.Marshal(map[string]string{"operator": *operator, "reason": *reason})
+	done := map[string]string{"requeue": "requeued", "release": "released", "discard": "discarded (the original stays in the facility backup)"}[verb]
+	var failed []string
+	for _, id := range ids {
+		req, _ := http.NewRequestWithContext(ctx, "POST", "http://aisedge/api/quarantine-"+verb+"/"+url.PathEscape(id), bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
 		resp, err := apiClient(*socket).Do(req)
 		if err != nil {
-			return err
+			if ctx.Err() != nil {
+				return interrupted{fmt.Sprintf("%s: interrupted after %d of %d entries", verb, len(ids)-len(failed), len(ids))}
+			}
+			return connectionError{fmt.Errorf("no daemon answers on %s: %w", *socket, err)}
 		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
+		msg, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
-			return errors.New(strings.TrimSpace(string(body)))
+			failed = append(failed, id)
+			fmt.Fprintf(stdout, "%s: %s\n", id, strings.TrimSpace(string(msg)))
+			continue
 		}
-		fmt.Fprintf(stdout, "requeued %s\n", fs.Arg(1))
+		fmt.Fprintf(stdout, "%s %s\n", id, done)
+	}
+	switch {
+	case len(failed) == 0:
 		return nil
+	case len(failed) == len(ids) && len(ids) == 1:
+		return errors.New(verb + " failed")
+	case len(failed) == len(ids):
+		return fmt.Errorf("%s failed for all %d entries", verb, len(ids))
 	default:
-		return usageError{fmt.Sprintf("unknown verb %q: want ls, show or requeue", verb)}
+		return partialError{fmt.Sprintf("%s: %d of %d entries failed: %s", verb, len(failed), len(ids), strings.Join(failed, " "))}
 	}
 }

@@ -52,10 +52,18 @@ func (c *checker) addErr(field string, err error, fix string) {
 func edgeStartProblems(f *config.File) []config.Problem {
 	c := &checker{f: f}
 	e := f.Edge
-	keys, err := deid.KeysFromEnv()
+	keys, _, err := deidKeys(e.DeidKeyFile)
 	if err != nil {
-		c.add("edge", "the de-identification key: "+keyErrRE.ReplaceAllString(oneLine(err), ""),
-			"export "+deid.SaltEnv+" with the deployment's key (64 hex digits; a new deployment makes one with openssl rand -hex 32 and keeps it)")
+		field, fix := "edge", "export "+deid.SaltEnv+" with the deployment's key (64 hex digits; a new deployment makes one with openssl rand -hex 32 and keeps it), or name a key file in edge.deidKeyFile or $"+deid.SaltFileEnv
+		if e.DeidKeyFile != "" {
+			field, fix = "edge.deidKeyFile", "a file of 64 hex digits (openssl rand -hex 32 > FILE; chmod 0600 FILE)"
+		}
+		var p *fsperm.Problem
+		if errors.As(err, &p) {
+			c.addErr(field, err, p.Fix)
+		} else {
+			c.add(field, "the de-identification key: "+keyErrRE.ReplaceAllString(oneLine(err), ""), fix)
+		}
 		keys, _ = deid.NewKeys(strings.Repeat("00", 32)) // to check the profiles anyway
 	}
 	table := route.CatchAll(e.Project)

@@ -251,7 +251,7 @@ func TestRolesFailWhereValidateFails(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg, dir := setupCase(t, tc)
 			var out strings.Builder
-			if code := run([]string{"config", "validate", cfg}, &out, &out); code != 1 {
+			if code := run([]string{"config", "validate", cfg}, &out, &out); code != exitConfig {
 				t.Fatalf("validate exit %d", code)
 			}
 			validate := problemLines(out.String())

@@ -23,6 +23,7 @@ import (
 
 	"github.com/aisedge/aisedge/internal/deid"
 	"github.com/aisedge/aisedge/internal/dicom"
+	"github.com/aisedge/aisedge/internal/logging"
 )
 
 func init() {
@@ -72,7 +73,7 @@ func loadProfileArg(name string) (*deid.Profile, error) {
 func runDeid(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o deidOptions
 	fs := newFlagSet("deid", stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, deidUsage); fmt.Fprintln(stderr); fs.PrintDefaults() }
+	fs.Usage = func() { fmt.Fprintln(fs.Output(), deidUsage); fmt.Fprintln(fs.Output()); fs.PrintDefaults() }
 	fs.StringVar(&o.profile, "profile", "research-default", "profile: a JSON `file` or a built-in name ("+strings.Join(deid.BuiltinProfiles(), ", ")+")")
 	fs.StringVar(&o.out, "out", "", "output `directory`")
 	fs.StringVar(&o.quarantine, "quarantine", "", "quarantine `directory` (default OUT.quarantine)")
@@ -91,7 +92,7 @@ func runDeid(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := lvl.UnmarshalText([]byte(o.logLevel)); err != nil {
 		return usageError{err.Error()}
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+	log := logging.New(stderr, lvl)
 	switch {
 	case o.lint != "":
 		if fs.NArg() != 0 || o.explain != "" {
@@ -120,7 +121,7 @@ func runDeid(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	keys, err := deid.KeysFromEnv()
+	keys, _, err := deidKeys("")
 	if err != nil {
 		return err
 	}
@@ -387,7 +388,7 @@ func deidExplain(o deidOptions, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	keys, err := deid.KeysFromEnv()
+	keys, _, err := deidKeys("")
 	if err != nil {
 		// Explain shows no values: a throw-away key is enough.
 		b := make([]byte, 32)

@@ -70,7 +70,11 @@ func runEcho(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	start := time.Now()
 	c, err := dimse.Dial(ctx, pos[0], df.dialConfig())
 	if err != nil {
-		return fmt.Errorf("association with %s: %w", pos[0], err)
+		err = fmt.Errorf("association with %s: %w", pos[0], err)
+		if isNetError(err) {
+			return connectionError{err}
+		}
+		return err
 	}
 	if err := c.Echo(ctx); err != nil {
 		c.Abort()

@@ -30,7 +30,7 @@ func TestFleetConfigValidate(t *testing.T) {
 	}
 
 	code, out, errs = runCmd(t, "fleet", "config", "validate", "--config", fleetTestdata+"invalid/everything.yaml")
-	if code != 1 || out != "" {
+	if code != exitConfig || out != "" {
 		t.Fatalf("invalid: exit %d, stdout %q", code, out)
 	}
 	if n := strings.Count(errs, "(fix: "); n < 25 {
@@ -46,7 +46,7 @@ func TestFleetConfigValidate(t *testing.T) {
 	}
 
 	code, _, errs = runCmd(t, "fleet", "config", "validate", "--env", fleetTestdata+"legacy-invalid/config")
-	if code != 1 || !strings.Contains(errs, "management.env:1: (syntax): $(…) runs a command") || !strings.Contains(errs, "management.env:3: (syntax): backticks") {
+	if code != exitConfig || !strings.Contains(errs, "management.env:1: (syntax): $(…) runs a command") || !strings.Contains(errs, "management.env:3: (syntax): backticks") {
 		t.Fatalf("commands in env files: exit %d\n%s", code, errs)
 	}
 
@@ -73,7 +73,7 @@ func TestFleetRender(t *testing.T) {
 	}
 	// --image overrides the file; a bad one is refused with the field.
 	code, _, errs = runCmd(t, "fleet", "render", "--config", fleetTestdata+"native/onprem.yaml", "--out", out, "--image", "Not An Image")
-	if code != 1 || !strings.Contains(errs, "management.images.aisedge") {
+	if code != exitConfig || !strings.Contains(errs, "management.images.aisedge") {
 		t.Fatalf("bad --image: exit %d\n%s", code, errs)
 	}
 	if code, _, _ := runCmd(t, "fleet", "render", "--config", fleetTestdata+"native/onprem.yaml"); code != 2 {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/aisedge/aisedge/internal/dimse"
 	"github.com/aisedge/aisedge/internal/edge"
+	"github.com/aisedge/aisedge/internal/logging"
 	"github.com/aisedge/aisedge/internal/route"
 )
 
@@ -46,7 +47,7 @@ func runReceive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := lvl.UnmarshalText([]byte(*logLevel)); err != nil {
 		return usageError{err.Error()}
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+	log := logging.New(stderr, lvl)
 	tmp := filepath.Join(*dir, ".tmp")
 	if err := os.MkdirAll(tmp, 0o750); err != nil {
 		return err

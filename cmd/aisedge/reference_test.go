@@ -62,6 +62,15 @@ func reference(t *testing.T) string {
 			fmt.Fprintf(&b, "```\n%s\n```\n\n", help)
 		}
 	}
+	b.WriteString("## Exit statuses\n\n")
+	b.WriteString("Every command exits with one of these (`aisedge help` prints the same table). ")
+	b.WriteString("The daemons (`run`, `edge`, `hub`) exit 0 when stopped by Ctrl-C or SIGTERM after a clean shutdown.\n\n")
+	b.WriteString("| status | meaning |\n|---|---|\n")
+	for _, line := range strings.Split(strings.TrimSpace(exitTable), "\n")[1:] {
+		code, meaning, _ := strings.Cut(strings.TrimSpace(line), " ")
+		fmt.Fprintf(&b, "| %s | %s |\n", code, strings.TrimSpace(meaning))
+	}
+	b.WriteString("\n")
 	b.WriteString("## Configuration file\n\n")
 	b.WriteString("One YAML document with an `edge` and/or a `hub` section, decoded strictly (unknown fields are errors). ")
 	b.WriteString("`aisedge config validate FILE` reports every problem and prints the effective configuration. ")
@@ -81,7 +90,9 @@ hub: {dataDir: /h, s3: {endpoint: "https://s3"}, xnat: {url: "https://xnat"}}
 	walkFields(&b, docs, "", reflect.ValueOf(f).Elem())
 	b.WriteString("\nSecrets never live in the file: S3 keys come from `accessKeyFile`/`secretKeyFile` or the environment variables ")
 	b.WriteString("named by `accessKeyEnv`/`secretKeyEnv`; XNAT credentials from `usernameFile`/`passwordFile` or `XNAT_USER`/`XNAT_PASS`; ")
-	b.WriteString("the de-identification key from `AIS_DEID_HMAC_SALT` (64 hex digits).\n")
+	b.WriteString("the de-identification key (64 hex digits) from the file in `edge.deidKeyFile` (or `aisedge run --deid-key-file`), else the file named by ")
+	b.WriteString("`AIS_DEID_HMAC_SALT_FILE`, else `AIS_DEID_HMAC_SALT` (setting both variables is refused). Key files must be 0600 and the daemon's user's ")
+	b.WriteString("(or root:<its group> 0440/0640, as a Kubernetes Secret volume mounts them); anything else is refused with the chmod/chown that fixes it.\n")
 	return b.String()
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,11 +19,11 @@ import (
 
 	"github.com/aisedge/aisedge/internal/api"
 	"github.com/aisedge/aisedge/internal/config"
-	"github.com/aisedge/aisedge/internal/deid"
 	"github.com/aisedge/aisedge/internal/dimse"
 	"github.com/aisedge/aisedge/internal/edge"
 	"github.com/aisedge/aisedge/internal/health"
 	"github.com/aisedge/aisedge/internal/hub"
+	"github.com/aisedge/aisedge/internal/logging"
 	"github.com/aisedge/aisedge/internal/objstore"
 	"github.com/aisedge/aisedge/internal/objstore/s3"
 	"github.com/aisedge/aisedge/internal/route"
@@ -72,10 +73,17 @@ func runConfig(_ context.Context, args []string, stdout, stderr io.Writer) error
 	fs := newFlagSet("config", stderr)
 	role := fs.String("role", "", "check only this `role`'s section (edge or hub); default: every section the file has")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: aisedge config validate [--role edge|hub] FILE")
-		fmt.Fprintln(fs.Output(), "Checks the file and what its roles need on this machine at start (secrets, key files, profiles, folders),")
-		fmt.Fprintln(fs.Output(), "reports every problem with file:line, field and fix, and prints the effective configuration when there is none.")
+		w := fs.Output()
+		fmt.Fprintln(w, "usage: aisedge config validate [--role edge|hub] FILE")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "Checks the file and what its roles need on this machine at start (secrets, key files, profiles, folders),")
+		fmt.Fprintln(w, "reports every problem with file:line, field and fix (exit status 3), and prints the effective")
+		fmt.Fprintln(w, "configuration when there is none. Every field is in docs/reference.md.")
+		fmt.Fprintln(w, "\nflags:")
 		fs.PrintDefaults()
+		fmt.Fprintln(w, "\nexamples:")
+		fmt.Fprintln(w, "  aisedge config validate /etc/aisedge/aisedge.yaml")
+		fmt.Fprintln(w, "  aisedge config validate --role edge /etc/aisedge/aisedge.yaml")
 	}
 	rest := args
 	if len(rest) > 0 && rest[0] == "validate" {
@@ -195,14 +203,20 @@ func serveAPI(srv *api.Server, addr, socket string) (stop func(), err error) {
 
 func newRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		health.BuildInfoCollector())
 	return reg
 }
 
 func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("edge", stderr)
 	path := fs.String("config", "", "configuration `file` (YAML, section edge)")
+	level := logLevelFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	logs, events, err := logSinks(*level, stdout, stderr)
+	if err != nil {
 		return err
 	}
 	// Everything the machine must provide is checked before anything
@@ -215,11 +229,12 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := prepareFolders(f, edgeFolders(c)); err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, nil)).With("edge", c.Name)
-	keys, err := deid.KeysFromEnv()
+	log := logs.Logger().With("edge", c.Name)
+	keys, keySource, err := deidKeys(c.DeidKeyFile)
 	if err != nil {
 		return err
 	}
+	log.Info("de-identification key loaded", "from", keySource, "keyId", keys.KeyID())
 	table := route.CatchAll(c.Project)
 	if c.Routing != "" {
 		if table, err = route.Load(c.Routing); err != nil {
@@ -247,7 +262,7 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		MinFreeBytes: int64(c.DICOM.MinFreeBytes), MaxAssociations: c.DICOM.MaxAssociations,
 		MaxAssociationsPerSource: c.DICOM.MaxAssociationsPerSource, IdleTimeout: time.Duration(c.DICOM.IdleTimeout),
 		MinRate: int64(c.DICOM.MinRate),
-		Store:   store, Layout: layout, Registry: reg, Log: log, EventsOut: stdout,
+		Store:   store, Layout: layout, Registry: reg, Log: log, EventsOut: events, OriginalComponents: true,
 		UIDHash: dimse.NewUIDHasher(keys.LogKey()),
 	})
 	if err != nil {
@@ -260,7 +275,15 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		socket = filepath.Join(c.DataDir, "aisedge.sock")
 	}
 	srv := api.New(reg, map[string]api.StatusFunc{"edge": func() (any, error) { return e.Status() }},
-		map[string]api.ActionFunc{"quarantine-requeue": e.Requeue}, log)
+		quarantineActions(e), log)
+	srv.AddCheck("s3", e.StoreProbe.Err)
+	reg.MustRegister(health.ProbeCollector{e.StoreProbe})
+	audit, err := api.OpenAudit(filepath.Join(c.DataDir, auditFile))
+	if err != nil {
+		return err
+	}
+	defer audit.Close()
+	srv.SetAudit(audit)
 	if err := enableTCPActions(srv, c.HTTPActions); err != nil {
 		return fmt.Errorf("%s: edge.httpActions: %w", *path, err)
 	}
@@ -276,7 +299,12 @@ func runHub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs := newFlagSet("hub", stderr)
 	path := fs.String("config", "", "configuration `file` (YAML, section hub)")
 	once := fs.Bool("once", false, "deliver what is sealed now, then exit")
+	level := logLevelFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	logs, events, err := logSinks(*level, stdout, stderr)
+	if err != nil {
 		return err
 	}
 	f, err := loadRole(*path, "hub")
@@ -287,7 +315,7 @@ func runHub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := prepareFolders(f, hubFolders(c)); err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	log := logs.Logger()
 	store, _, err := s3Store(c.S3, false, log)
 	if err != nil {
 		return fmt.Errorf("%s: hub.s3: %w", *path, err)
@@ -355,7 +383,7 @@ func runHub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	dest := &hub.XNAT{Client: client, Opts: xnat.DeliverOptions{Mode: mode}, Credentials: readCredentials}
 	dest.NoteCredentials(user, pass)
 	h, err := hub.Open(hub.Config{Store: store, Prefix: c.Prefix, Dest: dest,
-		DataDir: c.DataDir, Parallel: c.Parallel, Retain: c.Retain, Log: log.With("component", "upload"), EventsOut: stdout,
+		DataDir: c.DataDir, Parallel: c.Parallel, Retain: c.Retain, Log: log.With("component", "upload"), EventsOut: events,
 		Registry: reg})
 	reg.MustRegister(&health.CertCollector{Files: nonEmpty(c.S3.CAFile, c.XNAT.CAFile)})
 	if err != nil {
@@ -369,8 +397,26 @@ func runHub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if socket == "" {
 		socket = filepath.Join(c.DataDir, "aisedge.sock")
 	}
-	srv := api.New(reg, map[string]api.StatusFunc{"hub": func() (any, error) { return h.Status() }},
-		map[string]api.ActionFunc{"deadletter-requeue": h.RequeueKey}, log)
+	// S3 and XNAT are probed from here on; the pre-flight above already
+	// refused to start against an XNAT that does not answer.
+	probes := hubProbes(store, c.Prefix, client, log.With("component", "hub"))
+	reg.MustRegister(probes)
+	for _, p := range probes {
+		go p.Run(ctx)
+	}
+	srv := api.New(reg, map[string]api.StatusFunc{
+		"hub":    func() (any, error) { return h.Status() },
+		"health": func() (any, error) { return probeStates(probes), nil },
+	}, map[string]api.ActionFunc{"deadletter-requeue": h.RequeueKey}, log)
+	for _, p := range probes {
+		srv.AddCheck(p.Peer, p.Err)
+	}
+	audit, err := api.OpenAudit(filepath.Join(c.DataDir, auditFile))
+	if err != nil {
+		return err
+	}
+	defer audit.Close()
+	srv.SetAudit(audit)
 	if err := enableTCPActions(srv, c.HTTPActions); err != nil {
 		return fmt.Errorf("%s: hub.httpActions: %w", *path, err)
 	}
@@ -385,6 +431,60 @@ func runHub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return nil
 	}
 	return err
+}
+
+// auditFile is the audit log's name in a role's data folder: every
+// operator action, appended.
+const auditFile = "audit.jsonl"
+
+// quarantineActions are the edge's quarantine actions on the local API.
+func quarantineActions(e *edge.Edge) map[string]api.ActionFunc {
+	return map[string]api.ActionFunc{
+		"quarantine-requeue": e.Requeue,
+		"quarantine-release": func(ctx context.Context, id string) error { return e.Release(ctx, id, api.ActorFrom(ctx).Reason) },
+		"quarantine-discard": e.Discard,
+	}
+}
+
+// hubProbes returns the reachability probes of a hub: its bucket (a
+// listing of its prefix, tried once) and, when it delivers to XNAT, XNAT
+// (the unauthenticated pre-flight GET).
+func hubProbes(store objstore.Store, prefix string, client *xnat.Client, log *slog.Logger) health.ProbeCollector {
+	ps := health.ProbeCollector{{Peer: "s3", Log: log, Check: func(ctx context.Context) error {
+		for _, err := range store.List(objstore.NoRetry(ctx), prefix) {
+			return err
+		}
+		return nil
+	}}}
+	if client != nil {
+		ps = append(ps, &health.Probe{Peer: "xnat", Log: log, Check: client.Preflight})
+	}
+	return ps
+}
+
+// probeStates is the "health" part of a hub's status document.
+func probeStates(ps health.ProbeCollector) map[string]health.ProbeState {
+	out := map[string]health.ProbeState{}
+	for _, p := range ps {
+		out[p.Peer] = p.State()
+	}
+	return out
+}
+
+// logLevelFlag adds --log-level.
+func logLevelFlag(fs *flag.FlagSet) *string {
+	return fs.String("log-level", "info", "log and event `level`: debug (adds a line per instance), info (a line per association and per session), warn or error")
+}
+
+// logSinks returns the log stream (stderr) and the event stream (stdout)
+// at the level named by a --log-level value; both write the one schema of
+// internal/logging.
+func logSinks(level string, stdout, stderr io.Writer) (logs, events *logging.Sink, err error) {
+	lvl, err := logging.ParseLevel(level)
+	if err != nil {
+		return nil, nil, usageError{"--log-level: " + err.Error()}
+	}
+	return logging.NewSink(stderr, lvl), logging.NewSink(stdout, lvl), nil
 }
 
 // nonEmpty drops empty strings.

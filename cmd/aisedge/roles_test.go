@@ -18,7 +18,16 @@ import (
 	"github.com/aisedge/aisedge/internal/xnat/xnattest"
 )
 
-func TestMain(m *testing.M) { os.Exit(seaweed.Main(m)) }
+// TestMain runs the tests, or, when the test binary is started by
+// startAisedge (AISEDGE_TEST_AS_MAIN=1), is the aisedge command itself: the
+// CLI tests run it as a real process (exit status, signals, no terminal)
+// without a separate build.
+func TestMain(m *testing.M) {
+	if os.Getenv(asMainEnv) == "1" {
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(seaweed.Main(m))
+}
 
 func writeFile(t *testing.T, dir, name, content string) string {
 	t.Helper()

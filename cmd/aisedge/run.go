@@ -15,15 +15,13 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-
 	"github.com/aisedge/aisedge/internal/api"
 	"github.com/aisedge/aisedge/internal/config"
 	"github.com/aisedge/aisedge/internal/deid"
 	"github.com/aisedge/aisedge/internal/dimse"
 	"github.com/aisedge/aisedge/internal/edge"
 	"github.com/aisedge/aisedge/internal/fsperm"
+	"github.com/aisedge/aisedge/internal/health"
 	"github.com/aisedge/aisedge/internal/hub"
 	"github.com/aisedge/aisedge/internal/objstore"
 	objfs "github.com/aisedge/aisedge/internal/objstore/fs"
@@ -40,6 +38,7 @@ type standaloneOptions struct {
 	listen, aeTitle, dataDir, routing, project, profile, httpAddr, archiveDir, edgeName string
 	xnatURL, xnatCA, s3URL, s3Bucket, s3CA                                              string
 	httpActionToken, httpAllowedHosts                                                   string
+	logLevel, deidKeyFile                                                               string
 	quiet, force                                                                        time.Duration
 	minFree                                                                             int64
 }
@@ -58,7 +57,7 @@ func (o *standaloneOptions) addFlags(fs interface {
 	fs.DurationVar(&o.quiet, "quiet-period", 30*time.Second, "a study is complete after this long without new instances")
 	fs.DurationVar(&o.force, "force-timeout", 2*time.Hour, "a study that keeps receiving is staged anyway after this long")
 	fs.StringVar(&o.httpAddr, "http", "127.0.0.1:8080", "`address` for /metrics, /healthz, /readyz, /api/status and the status page (read-only; the actions are on <data-dir>/aisedge.sock)")
-	fs.StringVar(&o.httpActionToken, "http-action-token", "", "also serve the operator actions (quarantine and dead-letter requeue) on --http, to requests carrying the bearer token in this `file` (at least 32 characters, mode 0600), a Host that is an IP address, localhost or an --http-allowed-hosts name, and not from another site's page")
+	fs.StringVar(&o.httpActionToken, "http-action-token", "", "also serve the operator actions (quarantine requeue, release and discard, dead-letter requeue; the status page then offers them as forms) on --http, to requests carrying the bearer token in this `file` (at least 32 characters, mode 0600), a Host that is an IP address, localhost or an --http-allowed-hosts name, and not from another site's page")
 	fs.StringVar(&o.httpAllowedHosts, "http-allowed-hosts", "", "comma-separated host names (or host:port) the actions on --http may be reached by, besides IP addresses and localhost")
 	fs.StringVar(&o.archiveDir, "archive-dir", "", "deliver sessions as an XNAT-like tree into this `folder` (default <data-dir>/archive)")
 	fs.StringVar(&o.edgeName, "edge-name", "standalone", "this edge's `name` in object keys, manifests and events")
@@ -68,6 +67,8 @@ func (o *standaloneOptions) addFlags(fs interface {
 	fs.StringVar(&o.s3URL, "s3-url", "", "use this S3 endpoint (`URL`; keys from AISEDGE_S3_ACCESS_KEY and AISEDGE_S3_SECRET_KEY) between edge and hub instead of <data-dir>/bucket")
 	fs.StringVar(&o.s3Bucket, "s3-bucket", "ingest-bucket", "S3 `bucket`")
 	fs.StringVar(&o.s3CA, "s3-ca", "", "PEM `file` of the CA that signed the S3 endpoint's certificate")
+	fs.StringVar(&o.deidKeyFile, "deid-key-file", "", "the de-identification key's `file` (64 hex digits, mode 0600); default $AIS_DEID_HMAC_SALT_FILE, then $AIS_DEID_HMAC_SALT, then <data-dir>/deid-hmac-salt (generated on first start)")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log and event `level`: debug (adds a line per instance), info (a line per association and per session), warn or error")
 }
 
 func runStandalone(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -80,8 +81,11 @@ func runStandalone(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if fs.NArg() > 0 {
 		return usageError{"unexpected arguments: " + strings.Join(fs.Args(), " ")}
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, nil))
-	return o.run(ctx, log, stdout, nil)
+	logs, events, err := logSinks(o.logLevel, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	return o.run(ctx, logs.Logger(), events, nil)
 }
 
 // run starts the standalone pipeline and blocks until ctx ends. ready, if
@@ -116,7 +120,7 @@ func (o *standaloneOptions) run(ctx context.Context, log *slog.Logger, events io
 			return err
 		}
 	}
-	keys, err := standaloneKeys(dataDir, log)
+	keys, err := standaloneKeys(dataDir, o.deidKeyFile, log)
 	if err != nil {
 		return err
 	}
@@ -161,8 +165,8 @@ func (o *standaloneOptions) run(ctx context.Context, log *slog.Logger, events io
 	} else if store, err = objfs.Open(filepath.Join(dataDir, "bucket")); err != nil {
 		return fmt.Errorf("object store: %w", err)
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := newRegistry()
+	reg.MustRegister(&health.CertCollector{Files: nonEmpty(o.s3CA, o.xnatCA)})
 	var wakeHub func()
 	e, err := edge.New(edge.Config{
 		OnSealed: func() {
@@ -182,6 +186,7 @@ func (o *standaloneOptions) run(ctx context.Context, log *slog.Logger, events io
 	// system batches when many run at once.
 	e.Shipper.Parallel = 16
 	var dest hub.Destination
+	var xnatClient *xnat.Client
 	archive := o.archiveDir
 	if o.xnatURL != "" {
 		if archive != "" {
@@ -193,7 +198,7 @@ func (o *standaloneOptions) run(ctx context.Context, log *slog.Logger, events io
 			return fmt.Errorf("--xnat-url: %w", err)
 		}
 		defer client.Close(context.Background())
-		dest, archive = &hub.XNAT{Client: client}, o.xnatURL
+		dest, archive, xnatClient = &hub.XNAT{Client: client}, o.xnatURL, client
 	} else {
 		if archive == "" {
 			archive = filepath.Join(dataDir, "archive")
@@ -212,13 +217,29 @@ func (o *standaloneOptions) run(ctx context.Context, log *slog.Logger, events io
 	if err != nil {
 		return fmt.Errorf("--http %s: %w", o.httpAddr, err)
 	}
+	acts := quarantineActions(e)
+	acts["deadletter-requeue"] = h.RequeueKey
+	probes := health.ProbeCollector{e.StoreProbe}
+	if xnatClient != nil {
+		xp := &health.Probe{Peer: "xnat", Log: log.With("component", "hub"), Check: xnatClient.Preflight}
+		probes = append(probes, xp)
+		go xp.Run(ctx)
+	}
+	reg.MustRegister(probes)
 	srv := api.New(reg, map[string]api.StatusFunc{
 		"edge": func() (any, error) { return e.Status() },
 		"hub":  func() (any, error) { return h.Status() },
-	}, map[string]api.ActionFunc{
-		"quarantine-requeue": e.Requeue,
-		"deadletter-requeue": h.RequeueKey,
-	}, log)
+	}, acts, log)
+	audit, err := api.OpenAudit(filepath.Join(dataDir, auditFile))
+	if err != nil {
+		httpLn.Close()
+		return err
+	}
+	defer audit.Close()
+	srv.SetAudit(audit)
+	for _, p := range probes {
+		srv.AddCheck(p.Peer, p.Err)
+	}
 	if actions != nil {
 		if err := srv.EnableTCPActions(*actions); err != nil {
 			httpLn.Close()
@@ -250,13 +271,15 @@ func (o *standaloneOptions) run(ctx context.Context, log *slog.Logger, events io
 	return err
 }
 
-// standaloneKeys takes the de-identification key from AIS_DEID_HMAC_SALT
-// or, when absent, from <data-dir>/deid-hmac-salt, generating that file
-// (0600) on first start. An existing file must be this user's and 0600
-// (fsperm): a key another user wrote or may read is refused.
-func standaloneKeys(dataDir string, log *slog.Logger) (*deid.Keys, error) {
-	if os.Getenv(deid.SaltEnv) != "" {
-		return deid.KeysFromEnv()
+// standaloneKeys takes the de-identification key from --deid-key-file,
+// $AIS_DEID_HMAC_SALT_FILE or $AIS_DEID_HMAC_SALT (deidKeys) or, when none
+// is set, from <data-dir>/deid-hmac-salt, generating that file (0600) on
+// first start. Every key file must be this user's and 0600 (fsperm): a key
+// another user wrote or may read is refused.
+func standaloneKeys(dataDir, file string, log *slog.Logger) (*deid.Keys, error) {
+	if file != "" || os.Getenv(deid.SaltEnv) != "" || os.Getenv(deid.SaltFileEnv) != "" {
+		keys, _, err := deidKeys(file)
+		return keys, err
 	}
 	path := filepath.Join(dataDir, "deid-hmac-salt")
 	b, err := fsperm.ReadKeyFile("de-identification key file", path)

@@ -56,8 +56,8 @@ func TestEchoAndSendCommands(t *testing.T) {
 	out.Reset()
 	errb.Reset()
 	code := run([]string{"send", "--aet", "TESTSCU", "--parallel", "2", addr, data}, &out, &errb)
-	if code != 1 {
-		t.Fatalf("send: exit %d, want 1 (one truncated file)\n%s\n%s", code, out.String(), errb.String())
+	if code != exitPartial {
+		t.Fatalf("send: exit %d, want %d (one truncated file)\n%s\n%s", code, exitPartial, out.String(), errb.String())
 	}
 	if !strings.Contains(out.String(), "sent 19 ") || !strings.Contains(out.String(), "failed 1,") {
 		t.Errorf("summary: %q", out.String())
@@ -97,7 +97,73 @@ func TestSendUsage(t *testing.T) {
 		}
 	}
 	var out, errb bytes.Buffer
-	if code := run([]string{"echo", "--timeout", "2s", "127.0.0.1:1"}, &out, &errb); code != 1 {
-		t.Errorf("echo to a closed port: exit %d, want 1", code)
+	if code := run([]string{"echo", "--timeout", "2s", "127.0.0.1:1"}, &out, &errb); code != exitConnection {
+		t.Errorf("echo to a closed port: exit %d, want %d", code, exitConnection)
+	}
+}
+
+// TestSendWithoutTerminal: through the built command, with pipes for
+// output: a progress line per interval (here after every file), failures
+// listed; to a closed port one line and exit 4 instead of a line per file;
+// on Ctrl-C against a peer that never answers, one line and exit 130.
+func TestSendWithoutTerminal(t *testing.T) {
+	addr, _ := startReceiver(t)
+	data := testdataDir(t)
+	p := startAisedge(t, nil, "send", "--progress-every", "0", addr, filepath.Join(data, "pydicom_CT_small.dcm"), filepath.Join(data, "pydicom_JPEG2000.dcm"))
+	if code := p.exitCode(); code != 0 {
+		t.Fatalf("send: exit %d\n%s", code, p.text())
+	}
+	progress := 0
+	for _, l := range p.snapshot() {
+		if strings.HasPrefix(l.raw, "progress: ") && l.stream == "stderr" {
+			progress++
+		}
+	}
+	if progress != 2 {
+		t.Errorf("%d progress lines, want one per file:\n%s", progress, p.text())
+	}
+
+	// Closed port: one line, not one per file.
+	p = startAisedge(t, nil, "send", closedPort(t), data)
+	code := p.exitCode()
+	var errLines []string
+	for _, l := range p.snapshot() {
+		if l.stream == "stderr" && !strings.HasPrefix(l.raw, "skipped ") {
+			errLines = append(errLines, l.raw)
+		}
+	}
+	if code != exitConnection || len(errLines) != 1 || !strings.Contains(errLines[0], "all 20 instances failed") || !strings.Contains(errLines[0], "connection refused") {
+		t.Errorf("send to a closed port: exit %d, stderr:\n%s", code, strings.Join(errLines, "\n"))
+	}
+
+	// A peer that accepts the connection and never answers: progress
+	// lines while it hangs, then Ctrl-C.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	p = startAisedge(t, nil, "send", "--parallel", "4", "--timeout", "1h", "--progress-every", "10ms", ln.Addr().String(), data)
+	p.wait("a progress line while the peer hangs", func(l procLine) bool { return strings.HasPrefix(l.raw, "progress: 0/20 done") })
+	if code := p.stop(); code != exitInterrupted {
+		t.Errorf("send after Ctrl-C: exit %d, want %d", code, exitInterrupted)
+	}
+	errLines = nil
+	for _, l := range p.snapshot() {
+		if l.stream == "stderr" && !strings.HasPrefix(l.raw, "progress: ") && !strings.HasPrefix(l.raw, "skipped ") {
+			errLines = append(errLines, l.raw)
+		}
+	}
+	if len(errLines) != 1 || !strings.Contains(errLines[0], "interrupted after") || !strings.Contains(errLines[0], "0 of 20 instances sent") {
+		t.Errorf("after Ctrl-C, stderr:\n%s", strings.Join(errLines, "\n"))
 	}
 }

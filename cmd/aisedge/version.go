@@ -4,7 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"runtime/debug"
+
+	"github.com/aisedge/aisedge/internal/health"
 )
 
 func init() {
@@ -16,15 +17,7 @@ func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	v := "(devel)"
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		v = bi.Main.Version
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" {
-				v += " " + s.Value
-			}
-		}
-	}
-	fmt.Fprintln(stdout, "aisedge", v)
+	b := health.ReadBuild()
+	fmt.Fprintf(stdout, "aisedge %s %s %s\n", b.Version, b.Revision, b.GoVersion)
 	return nil
 }

@@ -1,6 +1,7 @@
 // Package api serves the daemons' local HTTP endpoints. The read-only
 // ones are Prometheus /metrics, /healthz (the process runs), /readyz (the
-// receiver listens), /api/status (JSON for `aisedge status` and tests) and
+// receiver listens and every check added with AddCheck passes: the peers'
+// reachability), /api/status (JSON for `aisedge status` and tests) and
 // the HTML status page at / (page.go); everything they show is value-free:
 // pseudonymous session names, counts, ages and reasons, and no error
 // carries a file path. The operator actions (POST /api/{action}/{id}, e.g.
@@ -8,7 +9,9 @@
 // the CLI) and, on the TCP status port, only when EnableTCPActions was
 // called: then a request needs the bearer token, a Host that is an IP
 // address, localhost or a configured name (no DNS rebinding), and must not
-// come from another site's page (Sec-Fetch-Site/Origin).
+// come from another site's page (Sec-Fetch-Site/Origin). Every action is
+// appended to the audit log (audit.go) before and after it runs, with the
+// operator and reason the client sent and the socket peer's uid.
 //
 // The commands import it; it imports neither internal/edge nor
 // internal/hub (their status parts are read through their JSON).
@@ -84,6 +87,8 @@ type Server struct {
 	log        *slog.Logger
 
 	mu        sync.Mutex
+	audit     *Audit
+	checks    []readyCheck
 	tcpAct    *TCPActions
 	tokenHash [32]byte
 	crossOrig *http.CrossOriginProtection
@@ -104,12 +109,14 @@ func New(reg *prometheus.Registry, parts map[string]StatusFunc, actions map[stri
 	public := http.NewServeMux()
 	s.readOnly(public)
 	public.HandleFunc("POST /api/{action}/{id...}", s.tcpAction)
+	public.HandleFunc("GET /confirm/{action}/{id...}", s.confirm)
 	local := http.NewServeMux()
 	s.readOnly(local)
-	local.HandleFunc("POST /api/{action}/{id...}", s.action)
+	local.HandleFunc("POST /api/{action}/{id...}", func(w http.ResponseWriter, r *http.Request) { s.action(w, r, "socket") })
 	s.tcp = &http.Server{Handler: public, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
 		MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
-	s.local = &http.Server{Handler: local, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+	s.local = &http.Server{Handler: local, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		ConnContext: peerContext}
 	return s
 }
 
@@ -119,7 +126,17 @@ func (s *Server) readOnly(mux *http.ServeMux) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !s.ready.Load() {
-			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			http.Error(w, "not ready: starting", http.StatusServiceUnavailable)
+			return
+		}
+		var failing []string
+		for _, c := range s.runChecks() {
+			if !c.OK {
+				failing = append(failing, c.Error)
+			}
+		}
+		if len(failing) > 0 {
+			http.Error(w, "not ready: "+strings.Join(failing, "; "), http.StatusServiceUnavailable)
 			return
 		}
 		w.Write([]byte("ok\n"))
@@ -162,8 +179,49 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.tcp.Handl
 // endpoints and the actions, without a token (the socket is 0600).
 func (s *Server) LocalHandler() http.Handler { return s.local.Handler }
 
-// SetReady marks the daemon ready (/readyz answers 200).
+// SetReady marks the daemon started (/readyz answers 200 when every
+// check added with AddCheck passes too).
 func (s *Server) SetReady() { s.ready.Store(true) }
+
+type readyCheck struct {
+	name string
+	f    func() error
+}
+
+// CheckResult is one readiness check in the status document.
+type CheckResult struct {
+	OK    bool   `json:"ok"`
+	Error string `json:"error,omitempty"`
+}
+
+// AddCheck adds a readiness check (e.g. a peer's reachability probe): the
+// daemon is ready only while f returns nil. Its error is shown on /readyz,
+// in the status document under "checks" and on the page, without paths.
+func (s *Server) AddCheck(name string, f func() error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.checks = append(s.checks, readyCheck{name, f})
+}
+
+type namedResult struct {
+	Name string
+	CheckResult
+}
+
+func (s *Server) runChecks() []namedResult {
+	s.mu.Lock()
+	checks := append([]readyCheck(nil), s.checks...)
+	s.mu.Unlock()
+	out := make([]namedResult, 0, len(checks))
+	for _, c := range checks {
+		r := namedResult{Name: c.name, CheckResult: CheckResult{OK: true}}
+		if err := c.f(); err != nil {
+			r.OK, r.Error = false, PublicError(err)
+		}
+		out = append(out, r)
+	}
+	return out
+}
 
 // Serve serves the TCP status port on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error { return serve(s.tcp, ln) }
@@ -205,6 +263,13 @@ func (s *Server) tcpAction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok && isForm(r) {
+		// The status page's confirmation form sends the token as a field.
+		r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+		if err := r.ParseForm(); err == nil {
+			tok, ok = r.PostForm.Get("token"), r.PostForm.Get("token") != ""
+		}
+	}
 	got := sha256.Sum256([]byte(strings.TrimSpace(tok)))
 	if !ok || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
 		s.log.Warn("action refused: missing or wrong bearer token", "remote", r.RemoteAddr)
@@ -212,12 +277,19 @@ func (s *Server) tcpAction(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "a bearer token is required", http.StatusUnauthorized)
 		return
 	}
-	s.action(w, r)
+	s.action(w, r, "http")
 }
 
-// action performs an action; its error goes back without file paths (the
-// log has it whole).
-func (s *Server) action(w http.ResponseWriter, r *http.Request) {
+// SetAudit makes every action append to a (before it runs and after).
+func (s *Server) SetAudit(a *Audit) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.audit = a
+}
+
+// action performs an action, recorded in the audit log before and after;
+// its error goes back without file paths (the log has it whole).
+func (s *Server) action(w http.ResponseWriter, r *http.Request, via string) {
 	name := r.PathValue("action")
 	act, ok := s.actions[name]
 	if !ok {
@@ -229,7 +301,41 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "invalid id", http.StatusBadRequest)
 		return
 	}
-	if err := act(r.Context(), id); err != nil {
+	actor, err := readActor(r, via)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	s.mu.Lock()
+	audit := s.audit
+	s.mu.Unlock()
+	rec := AuditRecord{Time: time.Now().UTC(), Action: name, ID: id, Actor: actor, Phase: "requested"}
+	if err := audit.Record(rec); err != nil {
+		s.log.Error("action refused: the audit log cannot be written", "action", name, "err", err)
+		http.Error(w, "the audit log cannot be written; no action taken", http.StatusInternalServerError)
+		return
+	}
+	err = act(WithActor(r.Context(), actor), id)
+	rec.Time, rec.Phase, rec.Result = time.Now().UTC(), "done", "ok"
+	if err != nil {
+		rec.Result, rec.Error = "failed", PublicError(err)
+	}
+	if aerr := audit.Record(rec); aerr != nil {
+		s.log.Error("audit log write failed after the action", "action", name, "id", id, "err", aerr)
+	}
+	s.log.Info("operator action", "action", name, "id", id, "operator", actor.Operator, "via", via, "result", rec.Result)
+	if isForm(r) {
+		// The status page's form: a page with the result.
+		txt := actionTexts[name]
+		code := http.StatusOK
+		if err != nil {
+			code = http.StatusConflict
+			s.log.Warn("action failed", "action", name, "id", id, "err", err)
+		}
+		s.renderConfirm(w, code, confirmData{Action: name, ID: id, Title: txt.Title, Done: true, Error: rec.Error})
+		return
+	}
+	if err != nil {
 		s.log.Warn("action failed", "action", name, "id", id, "err", err)
 		http.Error(w, PublicError(err), http.StatusConflict)
 		return
@@ -418,7 +524,17 @@ func (l *unixListener) Close() error {
 
 // Status collects the status document.
 func (s *Server) Status() map[string]any {
-	doc := map[string]any{"time": time.Now().UTC(), "ready": s.ready.Load()}
+	ready := s.ready.Load()
+	doc := map[string]any{"time": time.Now().UTC(), "started": ready}
+	if cs := s.runChecks(); len(cs) > 0 {
+		m := map[string]CheckResult{}
+		for _, c := range cs {
+			m[c.Name] = c.CheckResult
+			ready = ready && c.OK
+		}
+		doc["checks"] = m
+	}
+	doc["ready"] = ready
 	for name, f := range s.parts {
 		v, err := f()
 		if err != nil {

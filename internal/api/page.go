@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"math"
 	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -158,8 +159,14 @@ type banner struct {
 }
 
 type pageData struct {
-	Now      time.Time
+	Now time.Time
+	// Actions: the operator actions are served on this port (a bearer
+	// token); the page then links each quarantine entry and dead letter
+	// to a confirmation form.
+	Actions  bool
 	Ready    bool
+	Started  bool
+	Checks   []namedResult
 	Banner   banner
 	Cards    []card
 	Edges    []*edgeView
@@ -178,9 +185,16 @@ func buildPage(doc map[string]any, fams []*dto.MetricFamily) *pageData {
 		p.Now = time.Now().UTC()
 	}
 	p.Ready, _ = doc["ready"].(bool)
+	p.Started, _ = doc["started"].(bool)
+	if cs, ok := doc["checks"].(map[string]CheckResult); ok {
+		for name, c := range cs {
+			p.Checks = append(p.Checks, namedResult{name, c})
+		}
+		sort.Slice(p.Checks, func(i, j int) bool { return p.Checks[i].Name < p.Checks[j].Name })
+	}
 	names := make([]string, 0, len(doc))
 	for name := range doc {
-		if name != "time" && name != "ready" {
+		if name != "time" && name != "ready" && name != "started" && name != "checks" {
 			names = append(names, name)
 		}
 	}
@@ -301,8 +315,21 @@ func (p *pageData) banner(certSoon []string) banner {
 	for _, f := range p.Failed {
 		items = append(items, fmt.Sprintf("status of %q unavailable: %s", f.Name, f.Error))
 	}
-	if !p.Ready {
+	var down []string
+	for _, c := range p.Checks {
+		if !c.OK {
+			down = append(down, c.Name)
+			items = append(items, c.Error)
+		}
+	}
+	if !p.Started {
 		return banner{Class: "bad", Title: "Not ready: the DICOM receiver is not listening yet", Items: items}
+	}
+	if len(down) > 0 {
+		return banner{Class: "bad", Title: "Not ready: " + strings.Join(down, ", ") + " unreachable", Items: items}
+	}
+	if !p.Ready {
+		return banner{Class: "bad", Title: "Not ready", Items: items}
 	}
 	if len(p.Failed) > 0 {
 		return banner{Class: "bad", Title: "Ready, but part of the status is unavailable", Items: items}
@@ -383,14 +410,18 @@ func counters(fams []*dto.MetricFamily) (rows []counterRow, certSoon []string) {
 			case dto.MetricType_GAUGE:
 				v := m.GetGauge().GetValue()
 				row.Value = unit(name, v)
-				if name == "aisedge_certificate_expiry_days" && v < certWarnDays {
-					file := row.Labels
-					for _, l := range m.GetLabel() {
-						if l.GetName() == "file" {
-							file = l.GetValue()
+				if name == "aisedge_certificate_expiry_timestamp_seconds" {
+					days := time.Until(time.Unix(int64(v), 0)).Hours() / 24
+					row.Value = fmt.Sprintf("%s (in %.1f days)", time.Unix(int64(v), 0).UTC().Format("2006-01-02 15:04 UTC"), days)
+					if days < certWarnDays {
+						file := row.Labels
+						for _, l := range m.GetLabel() {
+							if l.GetName() == "file" {
+								file = l.GetValue()
+							}
 						}
+						certSoon = append(certSoon, fmt.Sprintf("certificate %s expires in %.1f days", file, days))
 					}
-					certSoon = append(certSoon, fmt.Sprintf("certificate %s expires in %.1f days", file, v))
 				}
 			case dto.MetricType_HISTOGRAM:
 				h := m.GetHistogram()
@@ -509,6 +540,9 @@ pre{background:#f5f6f8;padding:.6em;overflow:auto}
 <main>
 <div class="banner {{.Banner.Class}}" id="health"><h2>{{.Banner.Title}}</h2>
 {{- if .Banner.Items}}<ul>{{range .Banner.Items}}<li>{{.}}</li>{{end}}</ul>{{end}}</div>
+{{- if .Checks}}
+<p id="checks">{{range .Checks}}<span class="pill{{if not .OK}} err{{end}}">{{.Name}}: {{if .OK}}reachable{{else}}unreachable{{end}}</span>{{end}}</p>
+{{- end}}
 {{- if .Cards}}
 <div class="cards">{{range .Cards}}<div class="card{{if .Warn}} hot{{end}}"><b>{{.Value}}</b><span>{{.Label}}</span></div>{{end}}</div>
 {{- end}}
@@ -516,7 +550,7 @@ pre{background:#f5f6f8;padding:.6em;overflow:auto}
 {{- range .Edges}}
 <section id="edge-{{.Part}}">
 <h2>Edge {{.Edge}}{{if .Listen}} <span class="muted">· DICOM on {{.Listen}}</span>{{end}}</h2>
-<p class="muted">Last upload: {{if .LastUpload.IsZero}}none yet{{else}}{{ts .LastUpload}} ({{since $now .LastUpload}} ago){{end}}
+<p class="muted">Last successful upload: {{if .LastUpload.IsZero}}none yet{{else}}{{ts .LastUpload}} ({{since $now .LastUpload}} ago){{end}}
 {{- if .LastError}} · <span class="err">last error: {{.LastError}}</span>{{end}}
 {{- with .Received}} · associations {{.AssociationsAccepted}} accepted, {{.AssociationsRejected}} rejected, {{.AssociationsAborted}} aborted · {{.Echoes}} echoes · {{bytes .BytesReceived}} received{{end}}</p>
 <h3>Open studies ({{.OpenTotal}}, {{.Pending}} instances pending)</h3>
@@ -534,8 +568,9 @@ pre{background:#f5f6f8;padding:.6em;overflow:auto}
 {{- else}}<p class="muted">Nothing queued for upload.</p>{{end}}
 <h3>Quarantine ({{.QuarantineTotal}})</h3>
 {{- if .Quarantine}}
-<table><tr><th>Entry</th><th>Received</th><th>Calling AET</th><th>Called AET</th><th>Reasons</th><th class="n">Requeues</th></tr>
-{{- range .Quarantine}}<tr><td><code>{{.ID}}</code></td><td>{{ts .ReceivedAt}}</td><td>{{.CallingAET}}</td><td>{{.CalledAET}}</td><td>{{range $i, $r := .Reasons}}{{if $i}}<br>{{end}}{{$r}}{{end}}</td><td class="n">{{.Requeues}}</td></tr>{{end}}
+<table><tr><th>Entry</th><th>Received</th><th>Calling AET</th><th>Called AET</th><th>Reasons</th><th class="n">Requeues</th><th>Resolve</th></tr>
+{{- range .Quarantine}}<tr><td><code>{{.ID}}</code></td><td>{{ts .ReceivedAt}}</td><td>{{.CallingAET}}</td><td>{{.CalledAET}}</td><td>{{range $i, $r := .Reasons}}{{if $i}}<br>{{end}}{{$r}}{{end}}</td><td class="n">{{.Requeues}}</td>
+<td>{{if $.Actions}}<a href="/confirm/quarantine-requeue/{{.ID}}">requeue</a> · <a href="/confirm/quarantine-release/{{.ID}}">release</a> · <a href="/confirm/quarantine-discard/{{.ID}}">discard</a>{{else}}<code class="muted">aisedge quarantine requeue|release|discard {{.ID}}</code>{{end}}</td></tr>{{end}}
 </table>{{if gt .QuarantineTotal (len .Quarantine)}}<p class="muted">and {{more .QuarantineTotal (len .Quarantine)}} more</p>{{end}}
 {{- else}}<p class="muted">Quarantine is empty.</p>{{end}}
 </section>
@@ -549,7 +584,7 @@ pre{background:#f5f6f8;padding:.6em;overflow:auto}
 <h3>Dead letters ({{.DeadTotal}})</h3>
 {{- if .DeadLetters}}
 <table><tr><th>Session</th><th class="n">Gen.</th><th>Since</th><th>Reason</th></tr>
-{{- range .DeadLetters}}<tr class="held"><td><code>{{.Base}}</code></td><td class="n">{{.Generation}}</td><td>{{ts .At}}</td><td class="wrap">{{.Reason}}</td></tr>{{end}}
+{{- range .DeadLetters}}<tr class="held"><td><code>{{.Base}}</code></td><td class="n">{{.Generation}}</td><td>{{ts .At}}</td><td class="wrap">{{.Reason}}{{if $.Actions}} · <a href="/confirm/deadletter-requeue/{{.Base}}%23{{.Generation}}">requeue</a>{{end}}</td></tr>{{end}}
 </table>{{if gt .DeadTotal (len .DeadLetters)}}<p class="muted">and {{more .DeadTotal (len .DeadLetters)}} more</p>{{end}}
 {{- else}}<p class="muted">No dead letters.</p>{{end}}
 <h3>Pending delivery ({{.PendingTotal}})</h3>
@@ -589,7 +624,11 @@ func (s *Server) page(w http.ResponseWriter, _ *http.Request) {
 		}
 	}
 	var b bytes.Buffer
-	if err := pageTmpl.Execute(&b, buildPage(doc, fams)); err != nil {
+	data := buildPage(doc, fams)
+	s.mu.Lock()
+	data.Actions = s.tcpAct != nil
+	s.mu.Unlock()
+	if err := pageTmpl.Execute(&b, data); err != nil {
 		s.log.Error("rendering status page", "err", err)
 		http.Error(w, "cannot render the status page", http.StatusInternalServerError)
 		return
@@ -599,7 +638,105 @@ func (s *Server) page(w http.ResponseWriter, _ *http.Request) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	// Inline styles only: nothing is loaded from anywhere.
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'none'; form-action 'none'; frame-ancestors 'none'")
+	h.Set("Content-Security-Policy", pageCSP)
+	w.Write(b.Bytes())
+}
+
+// pageCSP: inline styles only, nothing loaded from anywhere, forms only to
+// this server, no framing.
+const pageCSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'none'; form-action 'self'; frame-ancestors 'none'"
+
+// actionTexts explains each action on its confirmation form.
+var actionTexts = map[string]struct{ Title, Text string }{
+	"quarantine-requeue": {"Requeue", "Runs the instance through the receiver again with the current routing and profile. Held again, the entry stays with its new reasons."},
+	"quarantine-release": {"Release", "Sends on an instance held for pixel risk: you looked at its pixels and found no burned-in text. Your reason is recorded in the audit log and the de-identification report. Burned In Annotation = YES cannot be released."},
+	"quarantine-discard": {"Discard", "Removes the entry. The original stays in the facility backup."},
+	"deadletter-requeue": {"Requeue delivery", "Tries the delivery of this session generation again (after fixing XNAT, the project or the credentials)."},
+}
+
+type confirmData struct {
+	Action, ID, Title, Text string
+	// Path is the action's URL path, the id's segments escaped ('#' in a
+	// dead letter's id included).
+	Path          string
+	NeedReason    bool
+	Result, Error string
+	Done          bool
+}
+
+var confirmTmpl = template.Must(template.New("confirm").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>aisedge: {{.Title}} {{.ID}}</title>
+<style>
+body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d2330;background:#f5f6f8}
+header{padding:.8em 1.5em;background:#1d2330;color:#fff}header h1{margin:0;font-size:1.3em}
+main{padding:1em 1.5em;max-width:720px}
+section{background:#fff;border-radius:6px;padding:.8em 1.2em 1.2em;box-shadow:0 1px 2px rgba(0,0,0,.08)}
+label{display:block;margin:.8em 0 .2em;font-weight:600}
+input,textarea{width:100%;box-sizing:border-box;font:inherit;padding:.35em}
+button{margin-top:1em;padding:.45em 1.2em;font:inherit;font-weight:600;background:#c62828;color:#fff;border:0;border-radius:4px}
+.ok{color:#1f8f3a}.err{color:#c62828}.muted{color:#7a8190}
+</style></head>
+<body><header><h1>aisedge</h1></header><main><section>
+<h2>{{.Title}} <code>{{.ID}}</code>?</h2>
+{{- if .Done}}
+<p id="result" class="{{if .Error}}err{{else}}ok{{end}}">{{if .Error}}Failed: {{.Error}}{{else}}Done.{{end}}</p>
+{{- else}}
+<p>{{.Text}}</p>
+<form method="post" action="{{.Path}}" id="confirm">
+<label for="operator">Your name</label><input id="operator" name="operator" maxlength="64" autocomplete="username">
+<label for="reason">Reason{{if .NeedReason}} (required){{end}}</label><textarea id="reason" name="reason" rows="3" maxlength="500"{{if .NeedReason}} required{{end}}></textarea>
+<p class="muted">Recorded in the audit log. Do not write patient data here.</p>
+<label for="token">Action token</label><input id="token" name="token" type="password" required autocomplete="current-password">
+<button type="submit">Confirm: {{.Title}}</button>
+</form>
+{{- end}}
+<p><a href="/">Back to the status page</a></p>
+</section></main></body></html>
+`))
+
+// confirm serves GET /confirm/{action}/{id}: the form that asks for the
+// token, the operator's name and the reason before an action runs.
+func (s *Server) confirm(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	enabled := s.tcpAct != nil
+	s.mu.Unlock()
+	name, id := r.PathValue("action"), r.PathValue("id")
+	txt, known := actionTexts[name]
+	if _, ok := s.actions[name]; !enabled || !ok || !known {
+		http.Error(w, "actions are served on the local socket only (aisedge quarantine on the host)", http.StatusNotFound)
+		return
+	}
+	if !validID(id) {
+		http.Error(w, "invalid id", http.StatusBadRequest)
+		return
+	}
+	s.renderConfirm(w, http.StatusOK, confirmData{Action: name, ID: id, Title: txt.Title, Text: txt.Text, NeedReason: name == "quarantine-release",
+		Path: actionPath(name, id)})
+}
+
+// actionPath is POST /api/{action}/{id} with the id's segments escaped.
+func actionPath(action, id string) string {
+	segs := strings.Split(id, "/")
+	for i, sg := range segs {
+		segs[i] = url.PathEscape(sg)
+	}
+	return "/api/" + url.PathEscape(action) + "/" + strings.Join(segs, "/")
+}
+
+func (s *Server) renderConfirm(w http.ResponseWriter, code int, d confirmData) {
+	var b bytes.Buffer
+	if err := confirmTmpl.Execute(&b, d); err != nil {
+		http.Error(w, "cannot render the page", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", pageCSP)
+	w.WriteHeader(code)
 	w.Write(b.Bytes())
 }
 

@@ -70,8 +70,8 @@ func fakeParts(now time.Time) map[string]api.StatusFunc {
 func fakeRegistry(t *testing.T) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	edge.NewMetrics(reg)
-	cert := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "aisedge_certificate_expiry_days", Help: "test"}, []string{"file"})
-	cert.WithLabelValues("/etc/aisedge/s3-ca.pem").Set(9.5)
+	cert := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "aisedge_certificate_expiry_timestamp_seconds", Help: "test"}, []string{"file"})
+	cert.WithLabelValues("/etc/aisedge/s3-ca.pem").Set(float64(time.Now().Add(9*24*time.Hour + 13*time.Hour).Unix()))
 	delivered := prometheus.NewCounter(prometheus.CounterOpts{Name: "aisedge_hub_sessions_delivered_total", Help: "test"})
 	delivered.Add(41)
 	reg.MustRegister(cert, delivered)
@@ -178,7 +178,7 @@ func TestStatusPageStates(t *testing.T) {
 			"edge": func() (any, error) { return edge.Status{Edge: "edge-c"}, nil },
 			"hub":  func() (any, error) { return hub.Status{Destination: "archive directory"}, nil },
 		}, []string{"Ready: all clear", "No study waiting for completion.", "Nothing queued for upload.",
-			"Quarantine is empty.", "Nothing waiting in the bucket.", "No dead letters.", "Last upload: none yet"},
+			"Quarantine is empty.", "Nothing waiting in the bucket.", "No dead letters.", "Last successful upload: none yet"},
 			[]string{"needs attention"}},
 		{"part fails", true, map[string]api.StatusFunc{
 			"edge": func() (any, error) { return nil, errors.New("spool: database locked") },

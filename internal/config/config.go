@@ -63,6 +63,11 @@ type Edge struct {
 	Project string `yaml:"project"`
 	// Profile is a de-identification profile file or a built-in name.
 	Profile string `yaml:"profile"`
+	// DeidKeyFile holds the de-identification key (64 hex digits; 0600
+	// and the daemon's, or root:<its group> 0440/0640 as a Kubernetes
+	// Secret volume). Without it the key comes from the file named by
+	// $AIS_DEID_HMAC_SALT_FILE or from $AIS_DEID_HMAC_SALT.
+	DeidKeyFile string `yaml:"deidKeyFile"`
 	// FacilityBackup keeps every original at the facility.
 	FacilityBackup FacilityBackup `yaml:"facilityBackup"`
 	// Study configures study completion.
@@ -689,6 +694,10 @@ func nested(t reflect.Type, name, path string) string {
 	return ""
 }
 
+// Closest returns the name nearest to s (case-insensitive edit distance
+// at most 2), or "": the commands' "did you mean" uses it too.
+func Closest(s string, names []string) string { return closest(s, names) }
+
 // closest returns the name nearest to s (case-insensitive edit distance
 // at most 2), or "".
 func closest(s string, names []string) string {
@@ -822,6 +831,7 @@ func (e *Edge) validate(add addFunc, set func(string) bool) {
 		add("edge.dicom.minFreeBytes", fmt.Sprintf("%d is negative", e.DICOM.MinFreeBytes), "a size such as 1GiB, or -1 to turn the check off")
 	}
 	checkFile(add, "edge.routing", e.Routing)
+	checkFile(add, "edge.deidKeyFile", e.DeidKeyFile)
 	if e.Routing == "" && !labelRE.MatchString(e.Project) {
 		add("edge.project", fmt.Sprintf("%q is not an XNAT project ID", e.Project), "letters, digits, '_' and '-'")
 	}

@@ -133,6 +133,12 @@ type Options struct {
 	// Explain keeps one report entry per element (item indices included)
 	// instead of one per collapsed path.
 	Explain bool
+	// PixelRiskOverride, when not empty, is an operator's recorded reason
+	// for releasing an instance held for pixel risk (they looked at the
+	// pixels): the instance is de-identified as if a Pixels.Clear rule had
+	// matched, reported as pixel-risk-released with the reason. Never for
+	// Burned In Annotation = YES; every other check and the gate apply.
+	PixelRiskOverride string
 }
 
 // action is the resolved treatment of one element.
@@ -216,6 +222,8 @@ type state struct {
 	report  *Report
 	reasons []Reason
 	explain bool
+	// pixelOverride is Options.PixelRiskOverride.
+	pixelOverride string
 }
 
 var (
@@ -325,7 +333,7 @@ func (e *Engine) Deidentify(f *dicom.File, o Options) (*Result, error) {
 		return nil, invalidf("deidentify", "no data set")
 	}
 	s := &state{
-		e: e, p: e.prof, opts: e.prof.Options, root: f.Dataset, explain: o.Explain,
+		e: e, p: e.prof, opts: e.prof.Options, root: f.Dataset, explain: o.Explain, pixelOverride: o.PixelRiskOverride,
 		plan: map[*dicom.Element]action{}, dropItem: map[*dicom.Dataset]bool{}, itemCtx: map[*dicom.Dataset]walkCtx{},
 		rec: map[*dicom.Element]string{}, uidMap: map[string]string{}, inputUIDs: map[string]bool{},
 		retained: map[string]bool{}, retainedIn: map[string]bool{}, origDates: map[string]bool{}, kept: map[string]bool{}, deny: newDenyList(),

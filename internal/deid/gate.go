@@ -45,6 +45,9 @@ type gatePlan struct {
 	longitud   string
 	names      []string
 	pixelOK    bool
+	// pixelReleased: an operator released the instance's pixel risk
+	// (Options.PixelRiskOverride; never Burned In Annotation = YES).
+	pixelReleased bool
 }
 
 // gatePlan builds the gate's view of the instance after the walk.
@@ -72,7 +75,7 @@ func (s *state) gatePlan(out *dicom.File) *gatePlan {
 		canon: canon, raw: raw, whole: s.deny.whole, rec: map[string]string{},
 		inputUIDs: s.inputUIDs, retained: s.retained, origDates: s.origDates,
 		opts: s.opts, prof: s.p, eng: s.e, method: method, longitud: out.Dataset.String(tagLongitudinalModified),
-		pixelOK: true,
+		pixelOK: true, pixelReleased: s.pixelOverride != "",
 	}
 	for _, c := range s.report.OptionsHonoured {
 		gp.codes = append(gp.codes, c)
@@ -279,6 +282,7 @@ func (gp *gatePlan) checkFile(f *dicom.File, gf *gateFailure) {
 					cleared = true
 				}
 			}
+			cleared = cleared || gp.pixelReleased
 		}
 		if !cleared {
 			gf.fail("pixels", "high pixel risk ("+why+")")

@@ -17,6 +17,10 @@ import (
 // (hex, at least 32 bytes), as in the original system.
 const SaltEnv = "AIS_DEID_HMAC_SALT"
 
+// SaltFileEnv names a file holding the secret instead (the commands check
+// its owner and mode, as for every key file).
+const SaltFileEnv = "AIS_DEID_HMAC_SALT_FILE"
+
 // hkdfSalt is the HKDF salt (docs/deid.md, "Keys").
 const hkdfSalt = "AIS-Edge deid v1"
 
@@ -50,14 +54,18 @@ func KeysFromEnv() (*Keys, error) {
 
 // NewKeys derives the sub-keys from the hex-encoded master secret, which
 // must decode to at least 32 bytes (docs/deid.md, "Keys").
-func NewKeys(saltHex string) (*Keys, error) {
+func NewKeys(saltHex string) (*Keys, error) { return NewKeysFrom(saltHex, SaltEnv) }
+
+// NewKeysFrom is NewKeys for a secret read from source (a file name, for
+// the errors).
+func NewKeysFrom(saltHex, source string) (*Keys, error) {
 	trimmed := strings.TrimSpace(saltHex)
 	m, err := hex.DecodeString(trimmed)
 	if err != nil {
-		return nil, invalidf("keys", "%s is not hex (generate one with: openssl rand -hex 32)", SaltEnv)
+		return nil, invalidf("keys", "%s is not hex (generate one with: openssl rand -hex 32)", source)
 	}
 	if len(m) < 32 {
-		return nil, invalidf("keys", "%s decodes to %d bytes; at least 32 are required (openssl rand -hex 32)", SaltEnv, len(m))
+		return nil, invalidf("keys", "%s decodes to %d bytes; at least 32 are required (openssl rand -hex 32)", source, len(m))
 	}
 	sub := func(info string) []byte {
 		k, err := hkdf.Key(sha256.New, m, []byte(hkdfSalt), info, 32)

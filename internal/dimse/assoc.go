@@ -49,9 +49,22 @@ type assoc struct {
 	idleSince atomic.Int64
 	// meter counts the bytes read from the connection.
 	meter meter
+	// acceptedAt, stored and failed make the association's one summary
+	// line (the C-STOREs answered with success or warning, and the others).
+	acceptedAt     time.Time
+	stored, failed atomic.Int64
 	// guard enforces the message deadline and the minimum transfer rate
 	// while a message is received (server side).
 	guard msgGuard
+}
+
+// summary is the attributes of an association's closing log line.
+func (a *assoc) summary() []any {
+	out := []any{"instances", a.stored.Load(), "failed", a.failed.Load(), "bytes", a.meter.n}
+	if !a.acceptedAt.IsZero() {
+		out = append(out, "duration", time.Since(a.acceptedAt).Round(time.Millisecond).String())
+	}
+	return out
 }
 
 // meter counts the bytes read through it.

@@ -511,7 +511,9 @@ func (s *Server) serveConn(conn net.Conn, pc *pconn) {
 	}
 	a.setMaxSend(rq.UserInfo.MaxPDULength)
 	s.Metrics.AssociationsAccepted.Add(1)
-	log.Info("association accepted", "proposed", len(rq.PresentationContexts), "accepted", len(accepted),
+	a.acceptedAt = time.Now()
+	// One line per association at info: the closing one, with counts.
+	log.Debug("association accepted", "proposed", len(rq.PresentationContexts), "accepted", len(accepted),
 		"peer_max_pdu", rq.UserInfo.MaxPDULength, "peer_impl", rq.UserInfo.ImplementationVersionName)
 	s.serveAssoc(a)
 }
@@ -555,13 +557,13 @@ func (s *Server) serveAssoc(a *assoc) {
 			case isTimeout(err) && a.draining.Load() && !a.buffered():
 				s.release(a)
 			case isTimeout(err):
-				a.log.Warn("idle timeout; aborting association")
+				a.log.Warn("idle timeout; aborting association", a.summary()...)
 				s.Metrics.AssociationsAborted.Add(1)
 				a.abort(AbortSourceServiceUser, 0)
 			case errors.Is(err, io.EOF):
-				a.log.Info("peer closed the connection without release")
+				a.log.Info("peer closed the connection without release", a.summary()...)
 			default:
-				a.log.Warn("association failed", "err", err)
+				a.log.Warn("association failed", append(a.summary(), "err", err)...)
 				s.Metrics.AssociationsAborted.Add(1)
 				a.abortFor(err)
 			}
@@ -571,17 +573,17 @@ func (s *Server) serveAssoc(a *assoc) {
 			switch other.(type) {
 			case *ReleaseRQ:
 				err := a.sendPDU(&ReleaseRP{})
-				a.log.Info("association released")
+				a.log.Info("association released", a.summary()...)
 				s.gate.free(a) // the association is over, however long the peer lingers
 				if err == nil {
 					a.lingerClose(s.lingerFor())
 				}
 			case *Abort:
 				s.Metrics.AssociationsAborted.Add(1)
-				a.log.Info("association aborted by peer")
+				a.log.Info("association aborted by peer", a.summary()...)
 			default:
 				s.Metrics.AssociationsAborted.Add(1)
-				a.log.Warn("unexpected PDU; aborting", "pdu", other.Type().String())
+				a.log.Warn("unexpected PDU; aborting", append(a.summary(), "pdu", other.Type().String())...)
 				a.abort(AbortSourceServiceProvider, AbortReasonUnexpectedPDU)
 			}
 			return
@@ -593,11 +595,11 @@ func (s *Server) serveAssoc(a *assoc) {
 			s.Metrics.AssociationsAborted.Add(1)
 			switch {
 			case errors.Is(err, ErrPeerAborted):
-				a.log.Info("association aborted by peer during a message")
+				a.log.Info("association aborted by peer during a message", a.summary()...)
 			case errors.Is(err, ErrTooSlow), errors.Is(err, ErrMessageTimeout):
-				a.log.Warn("peer too slow; aborting association", "err", err)
+				a.log.Warn("peer too slow; aborting association", append(a.summary(), "err", err)...)
 			default:
-				a.log.Warn("association failed during a message", "err", err)
+				a.log.Warn("association failed during a message", append(a.summary(), "err", err)...)
 			}
 			a.abortFor(err)
 			return
@@ -620,7 +622,7 @@ func (s *Server) lingerFor() time.Duration {
 // release runs an acceptor-initiated release (graceful shutdown).
 func (s *Server) release(a *assoc) {
 	if !a.evicted.Load() { // an eviction was logged when decided
-		a.log.Info("releasing association for shutdown")
+		a.log.Info("releasing association for shutdown", a.summary()...)
 	}
 	if err := a.sendPDU(&ReleaseRQ{}); err != nil {
 		return
@@ -873,6 +875,7 @@ func (s *Server) handleStore(a *assoc, pcid byte, cmd *Command) error {
 	}
 	if status != nil {
 		s.Metrics.StoresFailed.Add(1)
+		a.failed.Add(1)
 		rsp.Status = status.Status
 		rsp.ErrorComment = status.Comment
 		lvl := slog.LevelWarn
@@ -883,9 +886,12 @@ func (s *Server) handleStore(a *assoc, pcid byte, cmd *Command) error {
 		if KindOf(status.Status) == KindWarning {
 			s.Metrics.StoresFailed.Add(-1)
 			s.Metrics.StoresOK.Add(1)
+			a.failed.Add(-1)
+			a.stored.Add(1)
 		}
 	} else {
 		s.Metrics.StoresOK.Add(1)
+		a.stored.Add(1)
 		log.Debug("instance stored", "bytes", sp.n)
 	}
 	return a.sendMessage(pcid, rsp, nil, 0)

@@ -771,7 +771,7 @@ func TestFaultObjectStoreOutage(t *testing.T) {
 	proxy.setMode(proxyUnavailable)
 	evs.wait(t, 60*time.Second, "a failed upload of D on a 503", func() bool {
 		for _, ev := range evs.all("upload_failed") {
-			if ev.str("session") == folderD && strings.Contains(ev.str("message"), "unavailable") {
+			if ev.str("session") == folderD && strings.Contains(ev.str("msg"), "unavailable") {
 				return true
 			}
 		}

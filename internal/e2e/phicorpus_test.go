@@ -61,7 +61,7 @@ func TestRunPHICorpus(t *testing.T) {
 	dataDir, archive := filepath.Join(base, "data"), filepath.Join(base, "archive")
 	args := []string{"run", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--ae-title", "AISEDGE",
 		"--data-dir", dataDir, "--project", phiCorpusProject, "--profile", "research-default",
-		"--quiet-period", phiQuiet.String(), "--min-free-bytes", "-1", "--archive-dir", archive}
+		"--quiet-period", phiQuiet.String(), "--min-free-bytes", "-1", "--archive-dir", archive, "--log-level", "debug"}
 	p, w, stopWatch := phiStart(t, bin, args, []string{deid.SaltEnv + "=" + salt}, base, dataDir)
 	defer stopWatch()
 

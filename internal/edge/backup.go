@@ -177,6 +177,18 @@ type QuarantineEntry struct {
 	SOPHash    string    `json:"sopHash"`
 	Reasons    []string  `json:"reasons"`
 	Requeues   int       `json:"requeues,omitempty"`
+	// LastRequeue is when an operator last requeued or released it and
+	// it was held again (with the new Reasons).
+	LastRequeue time.Time `json:"lastRequeue,omitzero"`
+}
+
+// update rewrites an entry's record.
+func (q *Quarantine) update(e QuarantineEntry) error {
+	if e.ID != pathPart(e.ID) {
+		return fmt.Errorf("bad quarantine id")
+	}
+	b, _ := json.MarshalIndent(&e, "", "  ")
+	return fsutil.WriteFileSync(filepath.Join(q.Dir, e.ID, "entry.json"), b, 0o600)
 }
 
 // Put stores the original at src under a new entry.

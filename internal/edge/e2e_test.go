@@ -56,10 +56,16 @@ func TestEdgeEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr, clock, events, stop := runEdge(t, dir, store)
+	addr, clock, events, stop, e := runEdgeE(t, dir, store)
+	if st, _ := e.Status(); !st.LastUpload.IsZero() {
+		t.Errorf("last upload %v before anything was uploaded", st.LastUpload)
+	}
 	storescu(t, clock, addr, "AISEDGE", seriesFiles(t, "1.2.826.0.1.3680043.8.1055.7.1", "1.2.826.0.1.3680043.8.1055.7.1.1", 1, 5))
 	storescu(t, clock, addr, "AISEDGE", seriesFiles(t, "1.2.826.0.1.3680043.8.1055.7.2", "1.2.826.0.1.3680043.8.1055.7.2.1", 1, 3))
 	waitFor(t, func() bool { return countManifests(t, store) == 2 })
+	if st, _ := e.Status(); st.LastUpload.IsZero() {
+		t.Error("no last upload after two seals")
+	}
 	// The late series of study 2, after its session was sealed.
 	storescu(t, clock, addr, "AISEDGE", seriesFiles(t, "1.2.826.0.1.3680043.8.1055.7.2", "1.2.826.0.1.3680043.8.1055.7.2.2", 2, 2))
 	waitFor(t, func() bool { return countManifests(t, store) == 3 })
@@ -172,6 +178,13 @@ func (c *holdClock) hold() (release func()) {
 // if Run failed.
 func runEdge(t *testing.T, dir string, store objstore.Store) (string, *holdClock, *syncWriter, func()) {
 	t.Helper()
+	addr, clock, events, stop, _ := runEdgeE(t, dir, store)
+	return addr, clock, events, stop
+}
+
+// runEdgeE is runEdge that also returns the edge.
+func runEdgeE(t *testing.T, dir string, store objstore.Store) (string, *holdClock, *syncWriter, func(), *Edge) {
+	t.Helper()
 	table, err := route.Parse([]byte(`{"AETMap": {"AISEDGE": {"project": "PROJ"}}}`))
 	if err != nil {
 		t.Fatal(err)
@@ -183,7 +196,7 @@ func runEdge(t *testing.T, dir string, store objstore.Store) (string, *holdClock
 	e, err := New(Config{
 		Name: "edge-a", DataDir: filepath.Join(dir, "data"), Listen: "127.0.0.1:0", AETitle: "AISEDGE",
 		Routes: table, Store: store, Quiet: 2 * time.Second, Tick: 200 * time.Millisecond,
-		MinFreeBytes: -1, EventsOut: events, Now: clock.Now,
+		MinFreeBytes: -1, EventsOut: events, Now: clock.Now, OriginalComponents: true,
 		Engine: func(rt route.Route) (*deid.Engine, error) {
 			return deid.New(deid.Config{Profile: prof, Keys: keys, Site: "edge-a", ProjectCode: rt.Project})
 		},
@@ -206,7 +219,7 @@ func runEdge(t *testing.T, dir string, store objstore.Store) (string, *holdClock
 		})
 	}
 	t.Cleanup(stop)
-	return <-addrc, clock, events, stop
+	return <-addrc, clock, events, stop, e
 }
 
 // listLies is a bucket whose listing misrepresents one object: omitted
@@ -248,9 +261,14 @@ func TestNoSealUnlessTheBucketHasEverything(t *testing.T) {
 				t.Fatal(err)
 			}
 			store := listLies{Store: fs, match: "/DICOM/", omit: omit}
-			addr, clock, events, stop := runEdge(t, dir, store)
+			addr, clock, events, stop, e := runEdgeE(t, dir, store)
 			storescu(t, clock, addr, "AISEDGE", seriesFiles(t, "1.2.826.0.1.3680043.8.1055.9.1", "1.2.826.0.1.3680043.8.1055.9.1.1", 1, 3))
 			waitFor(t, func() bool { return strings.Contains(events.String(), `"event":"upload_failed"`) })
+			// The store answers (reachable), but nothing was uploaded: the
+			// status has no last upload, and the error.
+			if st, err := e.Status(); err != nil || !st.LastUpload.IsZero() || st.LastError == "" || !st.ObjectStore.Reachable {
+				t.Errorf("status after failed uploads: last upload %v, last error %q, store %+v (%v)", st.LastUpload, st.LastError, st.ObjectStore, err)
+			}
 			stop()
 			if n := countManifests(t, fs); n != 0 {
 				t.Fatalf("%d sessions sealed over a bucket that misses or misstates an object", n)

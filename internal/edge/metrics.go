@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/aisedge/aisedge/internal/deid"
 	"github.com/aisedge/aisedge/internal/dimse"
 )
 
@@ -64,13 +65,54 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 	}
 	reg.MustRegister(m.received, m.stageTime, m.quarantines, m.staged, m.shipped, m.shipFailed, m.bytesUp)
-	// Known label values start at zero, so that rates and alerts see them
-	// before the first event.
+	// Every label value the edge can give starts at zero, so that
+	// increase() and rate() see the first event (a series that appears
+	// at 1 has no earlier sample to increase from).
 	for _, k := range []string{"transient", "permanent"} {
 		m.shipFailed.WithLabelValues(k)
 	}
-	m.received.WithLabelValues("0000")
+	for _, st := range ReceiveStatuses {
+		m.received.WithLabelValues(st)
+	}
+	for _, c := range QuarantineReasonCodes() {
+		m.quarantines.WithLabelValues(c)
+	}
+	for _, st := range []string{"receive", "stage", "ship"} {
+		m.stageTime.WithLabelValues(st)
+	}
 	return m
+}
+
+// ReceiveStatuses are the DIMSE statuses the receiver answers with, as
+// aisedge_instances_received_total labels them.
+var ReceiveStatuses = []string{"0000", fmt.Sprintf("%04X", statusOutOfResources),
+	fmt.Sprintf("%04X", statusCannotUnderstand), fmt.Sprintf("%04X", statusProcessingFailure)}
+
+// The receiver's own quarantine reasons (the engine's and the gate's
+// codes come from deid.QuarantineCodes).
+const (
+	reasonUnreadable  = "unreadable"
+	reasonUnparseable = "unparseable"
+	reasonUnmapped    = "no project mapped for called AE title"
+	reasonDeidFailed  = "de-identification failed"
+	reasonNoSession   = "de-identification produced no usable session label"
+	reasonGateFailed  = "verification gate failed"
+	reasonGateError   = "verification gate error"
+)
+
+// QuarantineReasonCodes lists every reason label of
+// aisedge_deid_quarantined_total.
+func QuarantineReasonCodes() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, r := range append([]string{reasonUnreadable, reasonUnparseable, reasonUnmapped, reasonDeidFailed,
+		reasonNoSession, reasonGateFailed, reasonGateError}, deid.QuarantineCodes()...) {
+		if c := reasonCode(r); !seen[c] {
+			seen[c] = true
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 func (m *Metrics) observeReceive(d time.Duration, err error) {
@@ -123,14 +165,19 @@ func (m *Metrics) quarantined(reasons []string) {
 	if m == nil || len(reasons) == 0 {
 		return
 	}
-	code := reasons[0]
+	m.quarantines.WithLabelValues(reasonCode(reasons[0])).Inc()
+}
+
+// reasonCode is a reason's code: the text before the first ':' or " at ".
+func reasonCode(reason string) string {
+	code := reason
 	if i := strings.IndexAny(code, ":"); i >= 0 {
 		code = code[:i]
 	}
 	if i := strings.Index(code, " at "); i >= 0 {
 		code = code[:i]
 	}
-	m.quarantines.WithLabelValues(code).Inc()
+	return code
 }
 
 // stateCollector reports, at scrape time, gauges read from the edge's

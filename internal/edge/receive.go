@@ -43,7 +43,7 @@ type Receiver struct {
 	Spool      *spool.Spool
 	Backup     *Backup
 	Quarantine *Quarantine
-	// Events gets the original Lua hook's events (component orthanc-deid).
+	// Events gets the original Lua hook's events (instance_deidentified).
 	Events  *events.Writer
 	Log     *slog.Logger
 	Metrics *Metrics
@@ -109,12 +109,12 @@ func (r *Receiver) accept(ctx context.Context, in *dimse.Instance) (Outcome, err
 		// Unreadable: keep it (quarantine) and tell the sender.
 		// The reason names the kind and offset only: a parse error's text
 		// is value-free, but other errors could carry a path.
-		reason := "unreadable"
+		reason := reasonUnreadable
 		var pe *dicom.ParseError
 		if errors.As(err, &pe) {
-			reason = fmt.Sprintf("unparseable: %s at offset %d", pe.Kind, pe.Offset)
+			reason = fmt.Sprintf("%s: %s at offset %d", reasonUnparseable, pe.Kind, pe.Offset)
 		}
-		if qerr := r.quarantine(in, nil, reason); qerr != nil {
+		if qerr := r.quarantine(ctx, in, nil, reason); qerr != nil {
 			return Outcome{}, dimse.NewStatusError(statusProcessingFailure, "quarantine write failed", qerr)
 		}
 		return Outcome{Quarantined: true, Reasons: []string{reason}}, dimse.NewStatusError(statusCannotUnderstand, "cannot parse data set", err)
@@ -128,8 +128,8 @@ func (r *Receiver) accept(ctx context.Context, in *dimse.Instance) (Outcome, err
 		if err := r.backup(in, f, in.CalledAET); err != nil {
 			return Outcome{}, r.resourceError("facility backup write failed", err)
 		}
-		reason := "no project mapped for called AE title"
-		if err := r.quarantine(in, f, reason); err != nil {
+		reason := reasonUnmapped
+		if err := r.quarantine(ctx, in, f, reason); err != nil {
 			return Outcome{}, r.resourceError("quarantine write failed", err)
 		}
 		log.Warn("REJECT: no project mapped for CalledAET " + r.aetLabel(in.CalledAET) + " — quarantined")
@@ -159,7 +159,7 @@ func (r *Receiver) accept(ctx context.Context, in *dimse.Instance) (Outcome, err
 		if err := keep(); err != nil {
 			return Outcome{}, err
 		}
-		if err := r.quarantine(in, f, reasons...); err != nil {
+		if err := r.quarantine(ctx, in, f, reasons...); err != nil {
 			return Outcome{}, r.resourceError("quarantine write failed", err)
 		}
 		log.Warn(msg, "reasons", reasons)
@@ -169,9 +169,9 @@ func (r *Receiver) accept(ctx context.Context, in *dimse.Instance) (Outcome, err
 	if err != nil {
 		return Outcome{}, dimse.NewStatusError(statusProcessingFailure, "de-identification not configured", err)
 	}
-	res, err := eng.Deidentify(f, deid.Options{})
+	res, err := eng.Deidentify(f, deidOptions(ctx))
 	if err != nil {
-		return quarantined("de-identification failed; quarantined", "de-identification failed: "+err.Error())
+		return quarantined("de-identification failed; quarantined", reasonDeidFailed+": "+err.Error())
 	}
 	if res.Quarantined() {
 		reasons := make([]string, len(res.Reasons))
@@ -200,9 +200,9 @@ func (r *Receiver) accept(ctx context.Context, in *dimse.Instance) (Outcome, err
 	gate := gateOutcome{g}
 	if err != nil || !gate.Passed {
 		out.remove()
-		reasons := []string{"verification gate failed"}
+		reasons := []string{reasonGateFailed}
 		if err != nil {
-			reasons = []string{"verification gate error: " + err.Error()}
+			reasons = []string{reasonGateError + ": " + err.Error()}
 		}
 		reasons = append(reasons, gate.checksFailed()...)
 		return quarantined("instance quarantined by the verification gate", reasons...)
@@ -242,7 +242,9 @@ func (r *Receiver) accept(ctx context.Context, in *dimse.Instance) (Outcome, err
 			log.Warn("a different instance with the same SOP Instance UID arrived; both kept", "session", Folder(sess))
 		}
 	}
-	r.Events.Emit("info", "instance_deidentified", Folder(sess), "", "mode", eng.Profile().Baseline,
+	// One event per instance: debug (one line per association and per
+	// session at info).
+	r.Events.Emit("debug", "instance_deidentified", Folder(sess), "", "mode", eng.Profile().Baseline,
 		"calledAet", r.aetLabel(in.CalledAET), "project", rt.Project, "originalId", r.UIDHash.Hash(in.SOPInstanceUID),
 		"newId", res.SOPInstanceUID)
 	return Outcome{Session: Folder(sess)}, nil
@@ -268,7 +270,7 @@ func (g gateOutcome) checksFailed() []string {
 func sessionOf(res *deid.Result, eng *deid.Engine) (spool.Session, error) {
 	id := res.Session
 	if err := id.Valid(); err != nil {
-		return spool.Session{}, fmt.Errorf("de-identification produced no usable session name: %v", err)
+		return spool.Session{}, fmt.Errorf("%s: %v", reasonNoSession, err)
 	}
 	return spool.Session{Project: id.Project, Subject: id.Subject, Session: id.Visit, Label: ExperimentLabel(id.Subject, id.Visit, eng.Profile().Pseudonyms.Mode),
 		ProfileHash: eng.Profile().Hash + "/" + eng.KeyID()}, nil
@@ -342,19 +344,36 @@ func (r *Receiver) journalInstance(in *dimse.Instance, f *dicom.File, rec spool.
 }
 
 // quarantine keeps the original with value-free reasons.
-func (r *Receiver) quarantine(in *dimse.Instance, f *dicom.File, reasons ...string) error {
+func (r *Receiver) quarantine(ctx context.Context, in *dimse.Instance, f *dicom.File, reasons ...string) error {
 	if in.Sync != nil {
 		if err := in.Sync(); err != nil {
 			return err
 		}
 	}
-	_, err := r.Quarantine.Put(in.Path, QuarantineEntry{
+	e, err := r.Quarantine.Put(in.Path, QuarantineEntry{
 		ReceivedAt: r.Now().UTC(), CalledAET: in.CalledAET, CallingAET: in.CallingAET,
 		SOPHash: r.UIDHash.Hash(in.SOPInstanceUID), Reasons: reasons,
 	})
+	if sink, ok := ctx.Value(requeueKey{}).(*string); ok {
+		*sink = e.ID // a requeue: the caller folds it into the entry it came from
+		return err
+	}
 	r.Metrics.quarantined(reasons)
 	return err
 }
+
+type deidOptionsKey struct{}
+
+// deidOptions are the de-identification options of a reprocessing (an
+// operator's release); none for instances received over DICOM.
+func deidOptions(ctx context.Context) deid.Options {
+	o, _ := ctx.Value(deidOptionsKey{}).(deid.Options)
+	return o
+}
+
+// requeueKey marks a reprocessing: the receiver stores the id of a new
+// quarantine entry in the *string it carries, and does not count it.
+type requeueKey struct{}
 
 // resourceError answers A700 when the disk is full, 0110 otherwise; the
 // sender keeps the instance and retries.

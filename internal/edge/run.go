@@ -10,15 +10,13 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/aisedge/aisedge/internal/dicom"
 	"github.com/aisedge/aisedge/internal/dimse"
-	"github.com/aisedge/aisedge/internal/fsutil"
+	"github.com/aisedge/aisedge/internal/health"
 	"github.com/aisedge/aisedge/internal/objstore"
 	"github.com/aisedge/aisedge/internal/route"
 	"github.com/aisedge/aisedge/internal/spool"
@@ -68,6 +66,11 @@ type Config struct {
 	// OnSealed, if set, is called after a session generation is sealed
 	// (the standalone mode wakes its in-process hub with it).
 	OnSealed func()
+	// OriginalComponents names the components as the original system did
+	// (orthanc-deid, s3-uploader, sort), for the dashboards and log
+	// queries of a site that moved from it (the edge role); otherwise
+	// receiver, shipper and stager (standalone).
+	OriginalComponents bool
 }
 
 // Edge is a running edge: receiver, stager, shipper and janitor.
@@ -79,14 +82,16 @@ type Edge struct {
 	Shipper  *Shipper
 	Server   *dimse.Server
 	Backup   *Backup
+	// StoreProbe checks from start-up that the object store answers for
+	// this edge's prefix; its state feeds readiness, status and metrics.
+	StoreProbe *health.Probe
 
 	journal  *journal
 	appliers *appliers
 
-	mu       sync.Mutex
-	addr     net.Addr
-	lastShip time.Time
-	lastErr  string
+	mu      sync.Mutex
+	addr    net.Addr
+	lastErr string
 }
 
 // New builds an edge from its configuration; nothing runs until Run.
@@ -126,6 +131,10 @@ func New(cfg Config) (*Edge, error) {
 		return nil, err
 	}
 	metrics := NewMetrics(cfg.Registry)
+	deidComp, shipComp, stageComp := "receiver", "shipper", "stager"
+	if cfg.OriginalComponents {
+		deidComp, shipComp, stageComp = "orthanc-deid", "s3-uploader", "sort"
+	}
 	e := &Edge{cfg: cfg, Spool: sp, Backup: &Backup{Dir: cfg.BackupDir}}
 	// Instances acknowledged before a stop but not yet in the backup and
 	// the spool are put there before anything else happens.
@@ -147,14 +156,14 @@ func New(cfg Config) (*Edge, error) {
 		journal: e.journal, enqueue: e.appliers.enqueue,
 		Routes: cfg.Routes, Engine: cfg.Engine, Spool: sp, Backup: e.Backup,
 		Quarantine: &Quarantine{Dir: filepath.Join(cfg.DataDir, "quarantine")},
-		Events:     events.New(cfg.EventsOut, "orthanc-deid", cfg.Name, cfg.Now),
+		Events:     events.New(cfg.EventsOut, deidComp, cfg.Name, cfg.Now),
 		Log:        cfg.Log.With("component", "receiver"), Metrics: metrics, Now: cfg.Now, UIDHash: cfg.UIDHash, AETLabel: aetLabel,
 	}
 	e.Stager = &Stager{Spool: sp, Dir: filepath.Join(cfg.DataDir, "staging"), Edge: cfg.Name,
-		Quiet: cfg.Quiet, Force: cfg.Force, Log: cfg.Log.With("component", "sort"), Now: cfg.Now, Metrics: metrics}
+		Quiet: cfg.Quiet, Force: cfg.Force, Log: cfg.Log.With("component", stageComp), Now: cfg.Now, Metrics: metrics}
 	e.Shipper = &Shipper{Spool: sp, Stager: e.Stager, Store: cfg.Store, Layout: cfg.Layout,
-		Prefix: "staged/" + cfg.Name + "/", Events: events.New(cfg.EventsOut, "s3-uploader", cfg.Name, cfg.Now),
-		Log: cfg.Log.With("component", "s3-uploader"), Now: cfg.Now, Metrics: metrics, OnSealed: cfg.OnSealed}
+		Prefix: "staged/" + cfg.Name + "/", Events: events.New(cfg.EventsOut, shipComp, cfg.Name, cfg.Now),
+		Log: cfg.Log.With("component", shipComp), Now: cfg.Now, Metrics: metrics, OnSealed: cfg.OnSealed}
 	srv, err := dimse.NewServer(dimse.ServerConfig{
 		Handler: e.Receiver, TempDir: sp.TmpDir(), MaxAssociations: cfg.MaxAssociations,
 		MaxAssociationsPerSource: cfg.MaxAssociationsPerSource, IdleTimeout: cfg.IdleTimeout, MinRate: cfg.MinRate,
@@ -167,6 +176,9 @@ func New(cfg Config) (*Edge, error) {
 		return nil, err
 	}
 	e.Server = srv
+	e.StoreProbe = e.newStoreProbe(shipComp)
+	// The commands register StoreProbe's metrics with their other probes'
+	// (health.ProbeCollector), one collector per process.
 	cfg.Registry.MustRegister(newStateCollector(e))
 	return e, nil
 }
@@ -217,6 +229,12 @@ func (e *Edge) Run(ctx context.Context, ready func(net.Addr)) error {
 	go func() { serveErr <- e.Server.Serve(ln) }()
 	loopDone := make(chan struct{})
 	go func() { defer close(loopDone); e.loop(ctx) }()
+	probeDone := make(chan struct{})
+	go func() {
+		defer close(probeDone)
+		e.Shipper.Events.Emit("info", "startup", "", "edge starting")
+		e.StoreProbe.Run(ctx) // staging and shipping do not wait for it
+	}()
 
 	var runErr error
 	select {
@@ -232,6 +250,7 @@ func (e *Edge) Run(ctx context.Context, ready func(net.Addr)) error {
 		runErr = err
 	}
 	<-loopDone
+	<-probeDone
 	// Stopped in the reverse order of their start: no handler runs any
 	// more, so the appliers finish what the journal holds, then the
 	// journal and the spool close.
@@ -246,7 +265,6 @@ func (e *Edge) Run(ctx context.Context, ready func(net.Addr)) error {
 // loop stages ready studies and ships staged sessions, backing off after
 // failures, and prunes the facility backup hourly.
 func (e *Edge) loop(ctx context.Context) {
-	go e.probeStore(ctx) // staging and shipping do not wait for it
 	tick := time.NewTicker(e.cfg.Tick)
 	defer tick.Stop()
 	var backoff time.Duration
@@ -273,9 +291,11 @@ func (e *Edge) loop(ctx context.Context) {
 				nextShip = now.Add(backoff)
 			} else {
 				e.lastErr, backoff, nextShip = "", 0, time.Time{}
-				e.lastShip = now
 			}
 			e.mu.Unlock()
+			if err != nil && !errors.Is(err, ErrHeld) && ctx.Err() == nil {
+				e.StoreProbe.Wake() // is the store still there?
+			}
 		}
 		if (e.cfg.BackupMaxAge > 0 || e.cfg.BackupMaxBytes > 0) && !now.Before(nextPrune) {
 			if n, err := e.Backup.Prune(now, e.cfg.BackupMaxAge, e.cfg.BackupMaxBytes); err != nil {
@@ -288,53 +308,59 @@ func (e *Edge) loop(ctx context.Context) {
 	}
 }
 
-// probeStore checks at start that the object store answers for this
-// edge's prefix, with the original uploader's events (startup,
-// alias_retrying, alias_configured, alias_failed) that its dashboards and
-// alert rules match. Unlike the original it does not exit on failure: the
-// ship loop keeps retrying with backoff, and received instances stay safe
-// in the spool meanwhile.
-func (e *Edge) probeStore(ctx context.Context) {
-	ev := e.Shipper.Events
-	ev.Emit("info", "startup", "", "edge starting")
+// newStoreProbe returns the object store's reachability probe: a listing
+// of this edge's prefix, tried once (no retries), at start, every 30 s
+// while it answers and every 5 s (or 5 ticks) while it does not. The first
+// failure is logged at once. It emits the original uploader's events
+// (startup, alias_retrying, alias_configured, alias_failed) that its
+// dashboards and alert rules match; unlike the original the edge does not
+// exit after 12 failures: the ship loop keeps retrying with backoff, and
+// received instances stay safe in the spool meanwhile.
+func (e *Edge) newStoreProbe(component string) *health.Probe {
 	const attempts = 12
-	for i := 1; ; i++ {
-		var err error
-		for _, lerr := range e.cfg.Store.List(ctx, e.Shipper.Prefix) {
-			err = lerr
-			break
-		}
-		if err == nil {
-			ev.Emit("info", "alias_configured", "", "object store reachable")
-			return
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		if i == attempts {
-			ev.Emit("error", "alias_failed", "", "object store unreachable: "+err.Error())
-			e.cfg.Log.Error("object store unreachable; uploads will be retried", "err", err)
-			return
-		}
-		ev.Emit("warn", "alias_retrying", "", err.Error(), "attempt", i)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(min(5*time.Second, 5*e.cfg.Tick)):
-		}
+	configured := false
+	return &health.Probe{
+		Peer: "s3",
+		Check: func(ctx context.Context) error {
+			for _, err := range e.cfg.Store.List(objstore.NoRetry(ctx), e.Shipper.Prefix) {
+				return err
+			}
+			return nil
+		},
+		RetryInterval: min(5*time.Second, 5*e.cfg.Tick),
+		Log:           e.cfg.Log.With("component", component),
+		Now:           e.cfg.Now,
+		OnResult: func(n int, err error) {
+			ev := e.Shipper.Events
+			switch {
+			case configured:
+			case err == nil:
+				configured = true
+				ev.Emit("info", "alias_configured", "", "object store reachable")
+			case n < attempts:
+				ev.Emit("warn", "alias_retrying", "", err.Error(), "attempt", n)
+			case n == attempts:
+				ev.Emit("error", "alias_failed", "", "object store unreachable: "+err.Error())
+			}
+		},
 	}
 }
 
 // Status is a value-free snapshot for `aisedge status` and the status page.
 type Status struct {
-	Edge       string                `json:"edge"`
-	Listen     string                `json:"listen"`
-	Open       []StudyStatus         `json:"openStudies"`
-	Queued     []spool.Shipment      `json:"queuedShipments"`
-	Quarantine []QuarantineEntry     `json:"quarantine"`
-	LastUpload time.Time             `json:"lastUpload,omitzero"`
-	LastError  string                `json:"lastError,omitempty"`
-	Received   dimse.MetricsSnapshot `json:"received"`
+	Edge       string            `json:"edge"`
+	Listen     string            `json:"listen"`
+	Open       []StudyStatus     `json:"openStudies"`
+	Queued     []spool.Shipment  `json:"queuedShipments"`
+	Quarantine []QuarantineEntry `json:"quarantine"`
+	// LastUpload is when a session generation was last sealed in the
+	// bucket (the last successful upload); zero when none since start.
+	LastUpload time.Time `json:"lastUpload,omitzero"`
+	// LastError is the last ship attempt's error, until one succeeds.
+	LastError string                `json:"lastError,omitempty"`
+	Received  dimse.MetricsSnapshot `json:"received"`
+	// ObjectStore is the object store's reachability.
+	ObjectStore health.ProbeState `json:"objectStore"`
 }
 
 // StudyStatus is one open study.
@@ -371,47 +397,10 @@ func (e *Edge) Status() (Status, error) {
 		return st, err
 	}
 	e.mu.Lock()
-	st.LastUpload, st.LastError = e.lastShip, e.lastErr
+	st.LastError = e.lastErr
 	e.mu.Unlock()
+	st.LastUpload = e.Shipper.LastSealed()
+	st.ObjectStore = e.StoreProbe.State()
 	st.Received = e.Server.Metrics.Snapshot()
 	return st, nil
-}
-
-// Requeue runs a quarantined instance through the receiver again (after an
-// operator fixed the route or the profile). On success the entry is
-// removed; otherwise it stays, with the new reasons recorded as a new
-// entry and the old one removed.
-func (e *Edge) Requeue(ctx context.Context, id string) error {
-	q := e.Receiver.Quarantine
-	entry, err := q.Get(id)
-	if err != nil {
-		return fmt.Errorf("quarantine entry %s: %w", id, err)
-	}
-	tmp := filepath.Join(e.Spool.TmpDir(), "requeue-"+id+".dcm")
-	if err := fsutil.LinkOrCopy(q.InstancePath(id), tmp, -1); err != nil {
-		return err
-	}
-	defer os.Remove(tmp)
-	st, err := os.Stat(tmp)
-	if err != nil {
-		return err
-	}
-	in := &dimse.Instance{Path: tmp, Size: st.Size(), CalledAET: entry.CalledAET, CallingAET: entry.CallingAET, Assoc: "requeue"}
-	if f, err := dicom.Open(tmp, &dicom.ParseOptions{StopAtPixelData: true}); err == nil {
-		in.SOPClassUID, in.SOPInstanceUID = f.Dataset.String(dicom.TagSOPClassUID), f.Dataset.String(dicom.TagSOPInstanceUID)
-		in.TransferSyntaxUID = f.TransferSyntax.UID
-		f.Close()
-	}
-	o, err := e.Receiver.Accept(ctx, in)
-	if err != nil && !o.Quarantined {
-		return fmt.Errorf("requeue %s: %w", id, err)
-	}
-	// Accepted or quarantined again (under a new entry): this one goes.
-	if err := q.Remove(id); err != nil {
-		return err
-	}
-	if o.Quarantined {
-		return fmt.Errorf("requeue %s: quarantined again: %s", id, strings.Join(o.Reasons, "; "))
-	}
-	return nil
 }

@@ -40,6 +40,17 @@ type Shipper struct {
 	Metrics  *Metrics
 	// OnSealed is called after each seal.
 	OnSealed func()
+
+	mu         sync.Mutex
+	lastSealed time.Time
+}
+
+// LastSealed is when the last shipment was sealed in the bucket (zero:
+// none since start): the last successful upload.
+func (s *Shipper) LastSealed() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastSealed
 }
 
 // ErrHeld marks a shipment waiting for an operator after a permanent
@@ -156,6 +167,9 @@ func (s *Shipper) Ship(ctx context.Context, sh spool.Shipment) error {
 	if err := s.Spool.Seal(sh.StudyKey, sh.Generation); err != nil {
 		return s.fail(sh, err, false)
 	}
+	s.mu.Lock()
+	s.lastSealed = s.Now()
+	s.mu.Unlock()
 	if s.OnSealed != nil {
 		s.OnSealed()
 	}

@@ -1,75 +1,66 @@
-// Package events writes the pipeline's JSON event lines in the schema the
-// original system's dashboards and alert rules parse (docs/compat.md,
-// "Event lines" and "Observability"):
-// one object per line, "ts" (date -Iseconds) first, then "component",
-// "edge" (when set), "event", "session", "message", "level" and the extras
-// in the order given. Sessions are pseudonymous folder names and messages
-// never carry PHI. The edge and the hub import it.
+// Package events writes the pipeline's events (docs/compat.md, "Event
+// lines") in the daemons' one log schema (internal/logging): "time",
+// "level", "msg", then "component", "edge" (when set), "event",
+// "session" and the extras in the order given. The fields are those of
+// the original system's event lines, whose dashboards count them. Sessions
+// are pseudonymous folder names and messages never carry PHI. The edge and
+// the hub import it.
 package events
 
 import (
-	"bytes"
-	"encoding/json"
+	"context"
 	"io"
-	"sync"
+	"log/slog"
 	"time"
+
+	"github.com/aisedge/aisedge/internal/logging"
 )
 
 // Writer writes the events of one component. A nil *Writer writes
 // nothing.
 type Writer struct {
-	mu        sync.Mutex
-	w         io.Writer
+	h         slog.Handler
 	component string
 	edge      string
 	now       func() time.Time
 }
 
 // New returns an event writer for one component (of one edge, or "" for
-// the hub).
+// the hub) on w, stamped by now (nil: time.Now). When w is a
+// logging.Sink its level applies; on any other writer every event is
+// written.
 func New(w io.Writer, component, edge string, now func() time.Time) *Writer {
 	if now == nil {
 		now = time.Now
 	}
-	return &Writer{w: w, component: component, edge: edge, now: now}
+	return &Writer{h: logging.New(w, slog.LevelDebug).Handler(), component: component, edge: edge, now: now}
 }
 
-// Emit writes one event. level is "info", "warn" or "error"; extras are
-// key, value pairs, written in order.
+// Emit writes one event. level is "debug", "info", "warn" or "error";
+// extras are key, value pairs, written in order.
 func (e *Writer) Emit(level, event, session, message string, extras ...any) {
 	if e == nil {
 		return
 	}
-	var b bytes.Buffer
-	field := func(k string, v any, first bool) {
-		if !first {
-			b.WriteByte(',')
-		}
-		kb, _ := json.Marshal(k)
-		vb, err := json.Marshal(v)
-		if err != nil {
-			vb = []byte(`""`)
-		}
-		b.Write(kb)
-		b.WriteByte(':')
-		b.Write(vb)
+	lvl := slog.LevelInfo
+	switch level {
+	case "debug":
+		lvl = slog.LevelDebug
+	case "warn":
+		lvl = slog.LevelWarn
+	case "error":
+		lvl = slog.LevelError
 	}
-	b.WriteByte('{')
-	field("ts", e.now().Format("2006-01-02T15:04:05-07:00"), true)
-	field("component", e.component, false)
+	ctx := context.Background()
+	if !e.h.Enabled(ctx, lvl) {
+		return
+	}
+	r := slog.NewRecord(e.now(), lvl, message, 0)
+	r.AddAttrs(slog.String("component", e.component))
 	if e.edge != "" {
-		field("edge", e.edge, false)
+		r.AddAttrs(slog.String("edge", e.edge))
 	}
-	field("event", event, false)
-	field("session", session, false)
-	field("message", message, false)
-	field("level", level, false)
-	for i := 0; i+1 < len(extras); i += 2 {
-		k, _ := extras[i].(string)
-		field(k, extras[i+1], false)
-	}
-	b.WriteString("}\n")
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.w.Write(b.Bytes())
+	r.AddAttrs(slog.String("event", event), slog.String("session", session))
+	r.Add(extras...)
+	_ = e.h.Handle(ctx, r)
 }

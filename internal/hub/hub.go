@@ -809,7 +809,10 @@ func (h *Hub) EdgeDeliveries() (map[string]EdgeDelivery, error) {
 // Status lists what waits in the bucket and what is held.
 func (h *Hub) Status() (Status, error) {
 	st := Status{Destination: h.cfg.Dest.Name(), Paused: h.Paused()}
-	sealed, err := h.Scan(context.Background())
+	// One try, briefly: the status answers while the store is unreachable.
+	ctx, cancel := context.WithTimeout(objstore.NoRetry(context.Background()), 5*time.Second)
+	defer cancel()
+	sealed, err := h.Scan(ctx)
 	if err != nil {
 		return st, err
 	}

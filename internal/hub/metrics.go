@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/aisedge/aisedge/internal/objstore"
 )
 
 // MetricNames lists every metric family the hub exports.
@@ -53,6 +55,9 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descPaused
 }
 
+// Collect reads the bucket with one try per listing and a short deadline,
+// so that /metrics answers (without the bucket's gauges) while the store is
+// unreachable; aisedge_peer_reachable says so.
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	now := c.h.cfg.Now()
 	paused := 0.0
@@ -60,13 +65,21 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		paused = 1
 	}
 	ch <- prometheus.MustNewConstMetric(descPaused, prometheus.GaugeValue, paused)
-	if st, err := c.h.Status(); err == nil {
-		ch <- prometheus.MustNewConstMetric(descPending, prometheus.GaugeValue, float64(len(st.Pending)))
-		ch <- prometheus.MustNewConstMetric(descDead, prometheus.GaugeValue, float64(len(st.DeadLetters)))
+	ctx, cancel := context.WithTimeout(objstore.NoRetry(context.Background()), 5*time.Second)
+	defer cancel()
+	if dead, err := c.h.DeadLetters(); err == nil {
+		ch <- prometheus.MustNewConstMetric(descDead, prometheus.GaugeValue, float64(len(dead)))
+	}
+	if sealed, err := c.h.Scan(ctx); err == nil {
+		pending := 0
+		for _, s := range sealed {
+			if !c.h.Delivered(s.Base, s.Generation) {
+				pending++
+			}
+		}
+		ch <- prometheus.MustNewConstMetric(descPending, prometheus.GaugeValue, float64(pending))
 	}
 	oldest := 0.0
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	for info, err := range c.h.cfg.Store.List(ctx, c.h.cfg.Prefix) {
 		if err != nil {
 			break

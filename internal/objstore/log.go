@@ -53,7 +53,8 @@ func (l *logStore) done(ctx context.Context, op, key string, start time.Time, er
 		class := Class(err)
 		attrs = append(attrs, slog.String("error", err.Error()), slog.String("class", class))
 		level := slog.LevelWarn
-		if class == "not_exist" || class == "canceled" {
+		// A probe's failures (NoRetry) are reported by the probe, once.
+		if class == "not_exist" || class == "canceled" || ctx.Value(noRetryKey{}) != nil {
 			level = slog.LevelDebug
 		}
 		l.log.LogAttrs(ctx, level, "objstore "+op+" failed", attrs...)

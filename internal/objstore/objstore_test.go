@@ -340,3 +340,12 @@ func TestPartSizeGrows(t *testing.T) {
 		t.Errorf("PartSizeFor(1 GiB) = %d", ps)
 	}
 }
+
+func TestNoRetry(t *testing.T) {
+	f := &fakeStore{errs: []error{transient, nil}}
+	var waits []time.Duration
+	s := WithRetry(f, testPolicy(&waits))
+	if err := s.Delete(NoRetry(t.Context()), "k"); !errors.Is(err, ErrUnavailable) || f.calls["delete"] != 1 || len(waits) != 0 {
+		t.Errorf("under NoRetry: err %v, %d calls, %d waits; want the first error after one call", err, f.calls["delete"], len(waits))
+	}
+}

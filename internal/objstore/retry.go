@@ -108,12 +108,23 @@ type retryStore struct {
 	p RetryPolicy
 }
 
+type noRetryKey struct{}
+
+// NoRetry returns a context under which WithRetry's stores try each
+// operation once, and WithLogging's log failures at debug level: a
+// reachability probe wants the answer of one try, at once, not the last of
+// eight over minutes, and reports it itself.
+func NoRetry(ctx context.Context) context.Context {
+	return context.WithValue(ctx, noRetryKey{}, true)
+}
+
 // do runs f until it succeeds, fails for good, or the attempts or the
 // context run out.
 func (r *retryStore) do(ctx context.Context, op, key string, f func() error) error {
+	once := ctx.Value(noRetryKey{}) != nil
 	for attempt := 1; ; attempt++ {
 		err := f()
-		if err == nil || attempt >= r.p.MaxAttempts || !r.p.Retryable(err) || ctx.Err() != nil {
+		if err == nil || once || attempt >= r.p.MaxAttempts || !r.p.Retryable(err) || ctx.Err() != nil {
 			return err
 		}
 		wait := r.p.Backoff(attempt)
