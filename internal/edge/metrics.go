@@ -201,6 +201,7 @@ func newStateCollector(e *Edge) *stateCollector {
 		"quar":     d("aisedge_quarantine_entries", "Instances in the quarantine."),
 		"oldest":   d("aisedge_oldest_queued_seconds", "Age of the oldest item not yet sealed (open study or queued shipment)."),
 		"diskfree": d("aisedge_disk_free_bytes", "Free bytes on the data folder's file system."),
+		"journal":  d("aisedge_journal_records", "Acknowledged instances whose journal record is not yet written to the facility backup and the spool (docs/edge.md); it stays near zero unless those writes fail."),
 	}}
 }
 
@@ -225,6 +226,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	counter("assoc", float64(m.ConnectionsDropped), "dropped")
 	gauge("active", float64(m.Active))
 	counter("bytes", float64(m.BytesReceived))
+	gauge("journal", float64(c.e.journal.unapplied()))
 	now := c.e.cfg.Now()
 	var oldest time.Time
 	if studies, err := c.e.Spool.Studies(); err == nil {
