@@ -32,7 +32,7 @@ var MetricNames = []string{
 	"aisedge_instances_received_total", "aisedge_stage_duration_seconds", "aisedge_deid_quarantined_total",
 	"aisedge_sessions_staged_total", "aisedge_sessions_shipped_total", "aisedge_upload_failures_total", "aisedge_upload_bytes_total",
 	"aisedge_studies_open", "aisedge_shipments_queued", "aisedge_shipments_held", "aisedge_quarantine_entries",
-	"aisedge_oldest_queued_seconds", "aisedge_disk_free_bytes",
+	"aisedge_oldest_queued_seconds", "aisedge_disk_free_bytes", "aisedge_journal_records",
 }
 
 // NewMetrics registers the edge's event metrics with reg.
