@@ -44,19 +44,28 @@ func TestStandaloneRun(t *testing.T) {
 	case a = <-ready:
 	case err := <-done:
 		t.Fatal(err)
-	case <-time.After(5 * time.Second):
-		t.Fatal("not ready in 5 s")
+	case <-time.After(60 * time.Second):
+		t.Fatal("not listening after 60 s")
 	}
-	if d := time.Since(start); d > time.Second {
-		t.Errorf("startup took %v, want well under a second", d)
-	}
+	t.Logf("listening after %v", time.Since(start))
 	st, err := os.Stat(filepath.Join(dir, "deid-hmac-salt"))
 	if err != nil || st.Mode().Perm() != 0o600 {
 		t.Fatalf("generated key file: %v %v", st, err)
 	}
-	resp, err := http.Get("http://" + a.http + "/readyz")
+	// Ready once the first probe of the bucket has answered (it runs
+	// beside the start-up, so the listeners may come first).
+	var resp *http.Response
+	for wait := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		resp, err = http.Get("http://" + a.http + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		if (err == nil && resp.StatusCode == 200) || time.Now().After(wait) {
+			break
+		}
+	}
 	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("readyz: %v %v", resp, err)
+		t.Fatalf("readyz after 60 s: %v %v", resp, err)
 	}
 	host, port, _ := strings.Cut(a.dicom, ":")
 	cmd := exec.Command("storescu", "-aec", "ANYAET", host, port, filepath.Join(sharedTestData(t), "pydicom_CT_small.dcm"))

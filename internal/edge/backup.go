@@ -61,7 +61,12 @@ func (b *Backup) Path(ds *dicom.Dataset, unmappedAET string) string {
 // Write copies (or hard-links) the original at src to its backup path,
 // fsynced, replacing an older copy of the same instance.
 func (b *Backup) Write(src string, ds *dicom.Dataset, unmappedAET string) error {
-	dst := b.Path(ds, unmappedAET)
+	return b.WriteFile(src, b.Path(ds, unmappedAET))
+}
+
+// WriteFile copies (or hard-links) the original at src to dst, a path from
+// Path, fsynced, replacing an older copy.
+func (b *Backup) WriteFile(src, dst string) error {
 	if err := os.MkdirAll(filepath.Dir(dst), 0o750); err != nil {
 		return err
 	}

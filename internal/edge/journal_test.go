@@ -281,6 +281,7 @@ func TestAcknowledgedBeforeAppliedIsReplayed(t *testing.T) {
 	if err := os.WriteFile(tmp, orig, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	backup := e.Backup.Path(f.Dataset, "") // before de-identification rewrites f
 	syncs := 0
 	err = e.Receiver.Store(context.Background(), &dimse.Instance{
 		Path: tmp, Size: int64(len(orig)), File: f, Sync: func() error { syncs++; return nil },
@@ -293,7 +294,6 @@ func TestAcknowledgedBeforeAppliedIsReplayed(t *testing.T) {
 	if len(dropped) != 1 || syncs != 0 {
 		t.Fatalf("%d records handed to the appliers, received file flushed %d times; want 1 and 0", len(dropped), syncs)
 	}
-	backup := e.Backup.Path(f.Dataset, "")
 	if _, err := os.Stat(backup); !os.IsNotExist(err) {
 		t.Fatalf("backup copy exists before the record was applied: %v", err)
 	}

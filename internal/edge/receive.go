@@ -125,7 +125,7 @@ func (r *Receiver) accept(ctx context.Context, in *dimse.Instance) (Outcome, err
 	if !ok {
 		// Unmapped AE title (quarantine policy): back up as the original did
 		// and quarantine; the sender gets success, the data is kept.
-		if err := r.backup(in, f, in.CalledAET); err != nil {
+		if err := r.backupTo(in, r.Backup.Path(f.Dataset, in.CalledAET)); err != nil {
 			return Outcome{}, r.resourceError("facility backup write failed", err)
 		}
 		reason := reasonUnmapped
@@ -135,6 +135,9 @@ func (r *Receiver) accept(ctx context.Context, in *dimse.Instance) (Outcome, err
 		log.Warn("REJECT: no project mapped for CalledAET " + r.aetLabel(in.CalledAET) + " — quarantined")
 		return Outcome{Quarantined: true, Reasons: []string{reason}}, nil
 	}
+	// The backup path comes from the original's identifiers: taken now,
+	// since de-identification rewrites the parsed data set in place.
+	backupPath := r.Backup.Path(f.Dataset, "")
 	// keep writes the facility backup copy now, when the instance takes
 	// the direct path or will not reach the journal.
 	backedUp := false
@@ -142,7 +145,7 @@ func (r *Receiver) accept(ctx context.Context, in *dimse.Instance) (Outcome, err
 		if backedUp {
 			return nil
 		}
-		if err := r.backup(in, f, ""); err != nil {
+		if err := r.backupTo(in, backupPath); err != nil {
 			return r.resourceError("facility backup write failed", err)
 		}
 		backedUp = true
@@ -221,7 +224,7 @@ func (r *Receiver) accept(ctx context.Context, in *dimse.Instance) (Outcome, err
 		ReceivedAt:        r.Now().UTC(),
 	}
 	if journaled && out.buf != nil && !backedUp {
-		if err := r.journalInstance(in, f, rec, sess, out); err != nil {
+		if err := r.journalInstance(in, backupPath, rec, sess, out); err != nil {
 			return Outcome{}, err
 		}
 	} else {
@@ -309,25 +312,25 @@ func (r *Receiver) engine(rt route.Route) (*deid.Engine, error) {
 	return e, nil
 }
 
-// backup writes the facility backup copy of the received file (flushed
-// first when the server left that to the handler).
-func (r *Receiver) backup(in *dimse.Instance, f *dicom.File, unmappedAET string) error {
+// backupTo writes the facility backup copy of the received file at dst
+// (flushed first when the server left that to the handler).
+func (r *Receiver) backupTo(in *dimse.Instance, dst string) error {
 	if in.Sync != nil {
 		if err := in.Sync(); err != nil {
 			return err
 		}
 	}
-	return r.Backup.Write(in.Path, f.Dataset, unmappedAET)
+	return r.Backup.WriteFile(in.Path, dst)
 }
 
 // journalInstance makes the instance's acceptance durable as one journal
 // record and hands it to the appliers.
-func (r *Receiver) journalInstance(in *dimse.Instance, f *dicom.File, rec spool.Instance, sess spool.Session, out *serialized) error {
+func (r *Receiver) journalInstance(in *dimse.Instance, backupPath string, rec spool.Instance, sess spool.Session, out *serialized) error {
 	orig, err := os.ReadFile(in.Path)
 	if err != nil {
 		return r.resourceError("reading the received file failed", err)
 	}
-	rel, err := r.Backup.Rel(r.Backup.Path(f.Dataset, ""))
+	rel, err := r.Backup.Rel(backupPath)
 	if err != nil {
 		return r.resourceError("facility backup path", err)
 	}
