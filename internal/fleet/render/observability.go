@@ -66,7 +66,7 @@ const (
 
 // Paths inside the stack's pods.
 const (
-	vectorCADir   = "/etc/vector/ca"
+	vectorCADir   = "/etc/aisedge-ca" // not under /etc/vector: a mount inside the ConfigMap volume
 	agentCADir    = "/etc/prometheus/ca"
 	agentPushDir  = "/etc/prometheus/push"
 	promConfigDir = "/etc/prometheus"
