@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"path/filepath"
 	"strings"
 
@@ -322,6 +323,19 @@ func (e *Env) removeChild(ctx context.Context, cc *kube.Client, s *fleet.Site, w
 			return err
 		} else if ok {
 			rep.remove("%s: namespace %s of the child cluster (and everything in it)", s.Name, ns)
+		}
+	}
+	return e.removeShipperRBAC(ctx, cc, s.Name+": ", rep)
+}
+
+// removeShipperRBAC removes the log shipper's cluster-wide role and
+// binding (the observability stack's only objects outside a namespace).
+func (e *Env) removeShipperRBAC(ctx context.Context, c *kube.Client, who string, rep *report) error {
+	for _, gvk := range []schema.GroupVersionKind{gvkClusterRB, gvkClusterRole} {
+		if ok, err := e.remove(ctx, c, gvk, "", render.ShipperClusterRole); err != nil {
+			return err
+		} else if ok {
+			rep.remove("%s%s %s", who, gvk.Kind, render.ShipperClusterRole)
 		}
 	}
 	return nil

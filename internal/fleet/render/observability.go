@@ -32,6 +32,7 @@ const (
 	NSMonitoring       = "monitoring" // Loki, Prometheus, Alertmanager, Grafana (management)
 	NSLogging          = "logging"    // Vector and the metrics agent (every cluster)
 	ShipperDaemonSet   = "vector"
+	ShipperClusterRole = "aisedge-vector" // and its ClusterRoleBinding: pods, namespaces, nodes (read)
 	MetricsAgent       = "prometheus-agent"
 	PushSecret         = "push-credentials" // a site's user name and password for the ingest route
 	PushAuthSecret     = "site-push-auth"   // the ingress's htpasswd file of every site
@@ -707,13 +708,13 @@ func (r *renderer) vectorObjects(cfg []byte, pushSecret string, aliases []corev1
 	}
 	role := &rbacv1.ClusterRole{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRole"},
-		ObjectMeta: metav1.ObjectMeta{Name: "aisedge-vector", Labels: partOf(l)},
+		ObjectMeta: metav1.ObjectMeta{Name: ShipperClusterRole, Labels: partOf(l)},
 		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"pods", "namespaces", "nodes"}, Verbs: []string{"get", "list", "watch"}}},
 	}
 	binding := &rbacv1.ClusterRoleBinding{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRoleBinding"},
-		ObjectMeta: metav1.ObjectMeta{Name: "aisedge-vector", Labels: partOf(l)},
-		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "aisedge-vector"},
+		ObjectMeta: metav1.ObjectMeta{Name: ShipperClusterRole, Labels: partOf(l)},
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: ShipperClusterRole},
 		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: ShipperDaemonSet, Namespace: NSLogging}},
 	}
 	root := int64(0)
