@@ -241,8 +241,10 @@ func TestPrometheusWithRenderedConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Held until the end: the lease is a lock other test processes
+	// respect, not a bind, so the peers below can take the ports.
+	t.Cleanup(lease.Release)
 	p := lease.Ports()
-	lease.Release()
 	runDICOM, runHTTP, hubHTTP, mgmtPort, agentPort := p[0], p[1], p[2], p[3], p[4]
 	bin := buildAisedge(t)
 
