@@ -52,6 +52,8 @@ const (
 type Config struct {
 	Management Management `yaml:"management"`
 	Sites      []Site     `yaml:"sites"`
+	// Observability is the optional logs, metrics and alerting stack.
+	Observability Observability `yaml:"observability,omitempty"`
 
 	// Dir is the folder relative paths (routing, profile, kubeconfig,
 	// secret files) are resolved against: the config file's folder.
@@ -361,6 +363,9 @@ func (c *Config) defaults() {
 		setStr(&s.FacilityBackupDir, DefaultBackupDir)
 		setStr(&s.Kubeconfig, "kubeconfig-"+s.Name)
 	}
+	if c.Observability.Enabled {
+		c.observabilityDefaults()
+	}
 }
 
 func setStr(p *string, v string) {
@@ -641,6 +646,7 @@ func (c *Config) validateSites(add addFunc, derivedBad func(string) bool) {
 			add(at+".facilityBackupDir", "is the data folder", "keep originals apart, e.g. /data/facility-backup")
 		}
 	}
+	c.validateObservability(add, hosts, derivedBad)
 }
 
 func checkDNS(add addFunc, field, v string) bool {

@@ -48,7 +48,7 @@ func effective(t *testing.T, c *Config) []byte {
 }
 
 func TestLoadNative(t *testing.T) {
-	for _, name := range []string{"onprem", "cloud", "existing", "three-sites"} {
+	for _, name := range []string{"onprem", "cloud", "existing", "three-sites", "observability"} {
 		t.Run(name, func(t *testing.T) {
 			c, err := Load(filepath.Join("testdata", "native", name+".yaml"))
 			if err != nil {
@@ -108,7 +108,7 @@ func problems(t *testing.T, err error) []byte {
 }
 
 func TestInvalidNative(t *testing.T) {
-	for _, name := range []string{"everything", "unknown-field"} {
+	for _, name := range []string{"everything", "unknown-field", "observability"} {
 		t.Run(name, func(t *testing.T) {
 			_, err := Load(filepath.Join("testdata", "invalid", name+".yaml"))
 			golden(t, filepath.Join("testdata", "invalid", name+".golden"), problems(t, err))
@@ -172,8 +172,13 @@ func TestLoadEnvDir(t *testing.T) {
 	if c.Management.XNAT.Password.Value() != "p@ss: word #1" || c.Management.S3.AdminSecretKey.Value() != `s3cr3t-admin-"key"` {
 		t.Error("secrets not read verbatim")
 	}
-	if c.Legacy["SITE_CONTACT"] != "imaging-ops@example.org" || c.Legacy["GRAFANA_HOSTNAME"] != "grafana.aisedge.local" {
+	if c.Legacy["SITE_CONTACT"] != "imaging-ops@example.org" {
 		t.Errorf("unknown variables not kept: %v", c.Legacy)
+	}
+	// ALERT_EMAIL_TO is empty: the stack is skipped, as the original's
+	// installer skipped it.
+	if c.Observability.Enabled {
+		t.Error("observability enabled without ALERT_EMAIL_TO")
 	}
 }
 
@@ -202,7 +207,109 @@ func TestDeployExample(t *testing.T) {
 			t.Errorf("unexpected problem: %s", p)
 		}
 	}
-	if len(ce.Problems) != 9 {
-		t.Errorf("%d problems, want the 9 secret files", len(ce.Problems))
+	if len(ce.Problems) != 11 {
+		t.Errorf("%d problems, want the 11 secret files", len(ce.Problems))
+	}
+}
+
+// An unset observability section is disabled and adds nothing to a fleet
+// file's effective configuration.
+func TestObservabilityDisabledByDefault(t *testing.T) {
+	c, err := Load("testdata/native/onprem.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Observability.Enabled {
+		t.Fatal("enabled by default")
+	}
+	if strings.Contains(string(effective(t, c)), "observability") {
+		t.Error("a disabled section shows in the effective configuration")
+	}
+}
+
+// Every field of the observability section is checked when enabled, each
+// problem with its line and a fix.
+func TestObservabilityProblems(t *testing.T) {
+	_, err := Load("testdata/invalid/observability.yaml")
+	got := string(problems(t, err))
+	for _, want := range []string{
+		"observability.grafanaHostname", "observability.lokiHostname", "observability.logsBucket", "observability.retention",
+		"observability.storageSize", "observability.grafanaAdminPassword", "observability.alerts.emailTo[0]",
+		"observability.alerts.smtpSmarthost", "observability.alerts.smtpPassword", "observability.alerts.slackWebhookURL",
+		"observability.alerts.slack", "observability.images.vector",
+	} {
+		if !strings.Contains(got, ": "+want+": ") {
+			t.Errorf("no problem for %s in\n%s", want, got)
+		}
+	}
+	for _, line := range strings.Split(strings.TrimSpace(got), "\n") {
+		if !strings.HasPrefix(line, "testdata/invalid/observability.yaml:") || !strings.Contains(line, "(fix: ") {
+			t.Errorf("problem without file:line or fix: %s", line)
+		}
+	}
+}
+
+// copyEnvDir copies the legacy fixture to a temporary config/ folder with
+// management.env changed by edit.
+func copyEnvDir(t *testing.T, edit func(string) string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "config")
+	if err := os.CopyFS(dir, os.DirFS("testdata/legacy/config")); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, ManagementEnv)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(edit(string(b))), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// With ALERT_EMAIL_TO set, the original's variables configure the stack;
+// a malformed one is named with its file and line.
+func TestEnvDirObservability(t *testing.T) {
+	dir := copyEnvDir(t, func(s string) string {
+		return strings.Replace(s, `export ALERT_EMAIL_TO=""`, `export ALERT_EMAIL_TO="ops@example.org, oncall@example.org"
+export ALERT_EMAIL_FROM="aisedge@example.org"
+export SMTP_SMARTHOST="smtp.example.org:587"
+export SMTP_USERNAME="aisedge"
+export SMTP_PASSWORD="relay-secret"
+export SLACK_WEBHOOK_URL="https://hooks.slack.com/services/T/B/X"`, 1)
+	})
+	c, err := LoadEnvDir(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := c.Observability
+	if !o.Enabled || strings.Join(o.Alerts.EmailTo, ",") != "ops@example.org,oncall@example.org" || o.Alerts.SMTPSmarthost != "smtp.example.org:587" ||
+		o.Alerts.SMTPPassword.Value() != "relay-secret" || o.Alerts.SlackWebhookURL.Value() == "" || o.Retention != "30d" ||
+		o.LogsBucket != "logs-bucket" || o.GrafanaHostname != "grafana.aisedge.local" || o.Images.Vector != DefaultVectorImage {
+		t.Errorf("observability from management.env: %+v", o)
+	}
+	var placeholder bool
+	for _, w := range c.Warnings {
+		placeholder = placeholder || strings.Contains(w, "GRAFANA_ADMIN_PASSWORD is still the template's placeholder")
+	}
+	if !placeholder {
+		t.Errorf("no warning about the Grafana placeholder password: %v", c.Warnings)
+	}
+
+	dir = copyEnvDir(t, func(s string) string {
+		s = strings.Replace(s, `export ALERT_EMAIL_TO=""`, `export ALERT_EMAIL_TO="not-an-address"`, 1)
+		return strings.Replace(s, `OBSERVABILITY_RETENTION_DAYS="30"`, `OBSERVABILITY_RETENTION_DAYS="a month"`, 1)
+	})
+	_, err = LoadEnvDir(dir, nil)
+	got := string(problems(t, err))
+	for _, want := range []string{
+		"management.env:57: OBSERVABILITY_RETENTION_DAYS: not a number of days",
+		"management.env:59: ALERT_EMAIL_TO: \"not-an-address\" is not an e-mail address",
+		"management.env: SMTP_SMARTHOST: missing",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("no %q in\n%s", want, got)
+		}
 	}
 }

@@ -49,6 +49,21 @@ var mgmtVars = []struct{ env, field string }{
 	// Added by aisedge: the original had no image of its own.
 	{"AISEDGE_IMAGE", "management.images.aisedge"},
 	{"AISEDGE_STORAGE_CLASS", "management.storageClass"},
+	// The optional observability stack (the original's step 02d), which
+	// is installed when ALERT_EMAIL_TO is set.
+	{"ALERT_EMAIL_TO", "observability.alerts.emailTo"},
+	{"ALERT_EMAIL_FROM", "observability.alerts.emailFrom"},
+	{"SMTP_SMARTHOST", "observability.alerts.smtpSmarthost"},
+	{"SMTP_USERNAME", "observability.alerts.smtpUsername"},
+	{"SMTP_PASSWORD", "observability.alerts.smtpPassword"},
+	{"SMTP_REQUIRE_TLS", "observability.alerts.smtpRequireTLS"},
+	{"SLACK_WEBHOOK_URL", "observability.alerts.slackWebhookURL"},
+	{"GRAFANA_HOSTNAME", "observability.grafanaHostname"},
+	{"LOKI_HOSTNAME", "observability.lokiHostname"},
+	{"GRAFANA_ADMIN_USER", "observability.grafanaAdminUser"},
+	{"GRAFANA_ADMIN_PASSWORD", "observability.grafanaAdminPassword"},
+	{"OBSERVABILITY_RETENTION_DAYS", "observability.retention"},
+	{"LOGS_BUCKET", "observability.logsBucket"},
 	// Per-site in aisedge; the original's values become the first site's.
 	{"K0S_API_HOSTNAME", "sites[0].apiHost"},
 	{"KONNECTIVITY_HOSTNAME", "sites[0].konnectivityHost"},
@@ -65,7 +80,7 @@ var ignoredVars = map[string]string{
 	"INGEST_LOOP_SECONDS": "aisedge uploads each session as it completes", "INGEST_WAIT_PERIOD": "aisedge uploads each session as it completes",
 }
 
-// Observability variables: deployed with deploy/monitoring, not by fleet.
+// Other observability variables of the original, not used by fleet.
 var observabilityPrefixes = []string{"GRAFANA_", "LOKI_", "LOGS_BUCKET", "ALERT_", "OBSERVABILITY_"}
 
 // Fork-only variables of edge-nodes.env (stebo85/ais-edge).
@@ -175,8 +190,9 @@ func LoadEnvDir(dir string, env envfile.Lookup) (*Config, error) {
 	m.XNAT.Password = secret("XNAT_PASS")
 	m.XNAT.AllowInsecureRedirect = get("XNAT_ALLOW_INSECURE_REDIRECT") == "1"
 	m.HMACKey = secret("AIS_DEID_HMAC_SALT")
-	for _, n := range []string{"S3_ADMIN_SECRET_KEY", "XNAT_PASS"} {
-		if strings.Contains(get(n), "change-me") {
+	badObs := loadObservability(c, get, secret)
+	for _, n := range []string{"S3_ADMIN_SECRET_KEY", "XNAT_PASS", "GRAFANA_ADMIN_PASSWORD"} {
+		if strings.Contains(get(n), "change-me") && (n != "GRAFANA_ADMIN_PASSWORD" || c.Observability.Enabled) {
 			c.Warnings = append(c.Warnings, fmt.Sprintf("%s:%d: %s is still the template's placeholder; set a real secret", mpath, mf.Vars[n].Line, n))
 		}
 	}
@@ -298,7 +314,7 @@ func LoadEnvDir(dir string, env envfile.Lookup) (*Config, error) {
 			c.Warnings = append(c.Warnings, f.Name+": not used by aisedge: "+strings.Join(ignored, ", "))
 		}
 		if len(obs) > 0 {
-			c.Warnings = append(c.Warnings, f.Name+": observability settings are deployed with deploy/monitoring, not by aisedge fleet: "+strings.Join(obs, ", "))
+			c.Warnings = append(c.Warnings, f.Name+": observability variables aisedge fleet does not use: "+strings.Join(obs, ", "))
 		}
 		if len(fork) > 0 {
 			c.Warnings = append(c.Warnings, f.Name+": variables of the stebo85 fork, read but not used: "+strings.Join(fork, ", "))
@@ -323,7 +339,10 @@ func LoadEnvDir(dir string, env envfile.Lookup) (*Config, error) {
 				return mpath, x.Line, v
 			}
 		}
-		if strings.HasPrefix(field, "management.") {
+		if strings.HasPrefix(field, "observability.alerts.emailTo[") {
+			return mpath, mf.Vars["ALERT_EMAIL_TO"].Line, "ALERT_EMAIL_TO"
+		}
+		if strings.HasPrefix(field, "management.") || strings.HasPrefix(field, "observability.") {
 			return mpath, 0, field
 		}
 		var i int
@@ -363,6 +382,9 @@ func LoadEnvDir(dir string, env envfile.Lookup) (*Config, error) {
 	c.defaults()
 	var probs []config.Problem
 	probs = append(probs, siteProbs...)
+	for _, n := range badObs {
+		probs = append(probs, config.Problem{File: mpath, Line: mf.Vars[n].Line, Field: n, Msg: "not a number of days", Fix: "e.g. 30"})
+	}
 	if badPort {
 		probs = append(probs, config.Problem{File: mpath, Line: mf.Vars["INGRESS_PORT"].Line, Field: "INGRESS_PORT", Msg: "not a number", Fix: "443"})
 	}
@@ -397,4 +419,41 @@ func hasPrefix(s string, prefixes []string) bool {
 		}
 	}
 	return false
+}
+
+// loadObservability fills the observability section from management.env:
+// the stack is enabled when ALERT_EMAIL_TO is set, as the original's
+// installer skipped its step 02d otherwise. It returns the variables whose
+// value is malformed.
+func loadObservability(c *Config, get func(string) string, secret func(string) Secret) (bad []string) {
+	o := &c.Observability
+	for _, a := range strings.Split(get("ALERT_EMAIL_TO"), ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			o.Alerts.EmailTo = append(o.Alerts.EmailTo, a)
+		}
+	}
+	o.Enabled = len(o.Alerts.EmailTo) > 0
+	o.Alerts.EmailFrom = get("ALERT_EMAIL_FROM")
+	o.Alerts.SMTPSmarthost = get("SMTP_SMARTHOST")
+	o.Alerts.SMTPUsername = get("SMTP_USERNAME")
+	o.Alerts.SMTPPassword = secret("SMTP_PASSWORD")
+	if v := get("SMTP_REQUIRE_TLS"); v != "" {
+		t := v != "0" && !strings.EqualFold(v, "false")
+		o.Alerts.SMTPRequireTLS = &t
+	}
+	o.Alerts.SlackWebhookURL = secret("SLACK_WEBHOOK_URL")
+	o.GrafanaHostname = get("GRAFANA_HOSTNAME")
+	o.LokiHostname = get("LOKI_HOSTNAME")
+	o.GrafanaAdminUser = get("GRAFANA_ADMIN_USER")
+	o.GrafanaAdminPassword = secret("GRAFANA_ADMIN_PASSWORD")
+	o.LogsBucket = get("LOGS_BUCKET")
+	if v := get("OBSERVABILITY_RETENTION_DAYS"); v != "" {
+		if n, err := strconv.Atoi(v); err == nil && n > 0 {
+			o.Retention = strconv.Itoa(n) + "d"
+		} else if o.Enabled {
+			bad = append(bad, "OBSERVABILITY_RETENTION_DAYS")
+			o.Retention = DefaultRetention // reported once, as the variable
+		}
+	}
+	return bad
 }

@@ -110,6 +110,8 @@ func (c *Config) checkSecret(add addFunc, field string, s Secret, required bool)
 func (c *Config) secrets() []*Secret {
 	m := &c.Management
 	out := []*Secret{&m.S3.AdminAccessKey, &m.S3.AdminSecretKey, &m.XNAT.Username, &m.XNAT.Password, &m.HMACKey, &m.TLS.CloudflareAPIToken}
+	o := &c.Observability
+	out = append(out, &o.GrafanaAdminPassword, &o.SiteTokenKey, &o.Alerts.SMTPPassword, &o.Alerts.SlackWebhookURL)
 	for i := range c.Sites {
 		out = append(out, &c.Sites[i].S3AccessKey, &c.Sites[i].S3SecretKey)
 	}

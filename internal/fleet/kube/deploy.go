@@ -92,7 +92,7 @@ func Deploy(ctx context.Context, c *fleet.Config, m *render.Manifests, mgmt *res
 		return nil
 	}
 
-	var ca *unstructured.Unstructured
+	var ca []*unstructured.Unstructured
 	if m.CABundleMissing {
 		pem, err := caBundle(ctx, mc, opt)
 		switch {
@@ -101,7 +101,12 @@ func Deploy(ctx context.Context, c *fleet.Config, m *render.Manifests, mgmt *res
 		case err != nil:
 			return err
 		default:
-			ca = render.EdgeCABundle(pem)
+			// The edge's bundle, and the log shipper's when the site
+			// ships logs (the same Secrets rotate-ca updates).
+			ca = []*unstructured.Unstructured{render.EdgeCABundle(pem)}
+			if c.Observability.Enabled {
+				ca = append(ca, render.ShipperCABundle(pem))
+			}
 		}
 	}
 
@@ -181,7 +186,7 @@ func caBundle(ctx context.Context, mc *Client, opt Options) ([]byte, error) {
 	}
 }
 
-func deploySite(ctx context.Context, c *fleet.Config, s *fleet.Site, site *render.Cluster, mc *Client, ca *unstructured.Unstructured, opt Options) error {
+func deploySite(ctx context.Context, c *fleet.Config, s *fleet.Site, site *render.Cluster, mc *Client, ca []*unstructured.Unstructured, opt Options) error {
 	var cfg *rest.Config
 	var err error
 	if opt.SiteConfig != nil {
@@ -199,7 +204,7 @@ func deploySite(ctx context.Context, c *fleet.Config, s *fleet.Site, site *rende
 	opt.setup(sc)
 	objs := site.Objects()
 	if ca != nil {
-		objs = insertAfterSecrets(objs, ca)
+		objs = insertAfterSecrets(objs, ca...)
 	}
 	counts, err := sc.Apply(ctx, objs)
 	sc.summary(counts)
@@ -214,18 +219,18 @@ func deploySite(ctx context.Context, c *fleet.Config, s *fleet.Site, site *rende
 
 // insertAfterSecrets puts the CA bundle with the other Secrets, before
 // the Deployment that mounts it.
-func insertAfterSecrets(objs []*unstructured.Unstructured, ca *unstructured.Unstructured) []*unstructured.Unstructured {
-	out := make([]*unstructured.Unstructured, 0, len(objs)+1)
+func insertAfterSecrets(objs []*unstructured.Unstructured, ca ...*unstructured.Unstructured) []*unstructured.Unstructured {
+	out := make([]*unstructured.Unstructured, 0, len(objs)+len(ca))
 	done := false
 	for _, o := range objs {
 		if !done && o.GetKind() != "Namespace" && o.GetKind() != "Secret" {
-			out = append(out, ca)
+			out = append(out, ca...)
 			done = true
 		}
 		out = append(out, o)
 	}
 	if !done {
-		out = append(out, ca)
+		out = append(out, ca...)
 	}
 	return out
 }

@@ -189,7 +189,7 @@ func decode(s string) string { b, _ := base64.StdEncoding.DecodeString(s); retur
 // Every topology's manifests are accepted by a real apiserver with strict
 // validation (each on its own server: PVC specs differ and are immutable).
 func TestDeployTopologies(t *testing.T) {
-	for _, name := range []string{"onprem", "cloud", "existing", "legacy"} {
+	for _, name := range []string{"onprem", "cloud", "existing", "legacy", "observability"} {
 		t.Run(name, func(t *testing.T) {
 			srv := start(t)
 			c := load(t, name)
@@ -494,4 +494,49 @@ func portOf(url string) int {
 	var p int
 	fmt.Sscanf(url[strings.LastIndex(url, ":")+1:], "%d", &p)
 	return p
+}
+
+// The observability stack applies with strict validation on the management
+// cluster and on every site; when the CA is read from the management
+// cluster at apply time, the log shipper gets it as well as the edge.
+func TestDeployObservability(t *testing.T) {
+	srv := start(t)
+	c := load(t, "observability")
+	m, err := render.Render(c, render.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out kubetest.Output
+	children := childClusters(t, c)
+	opt := kube.Options{Out: &out, SiteConfig: children}
+	if err := kube.Deploy(context.Background(), c, m, srv.Config, opt); err == nil || !strings.Contains(err.Error(), "is not issued yet") {
+		t.Fatalf("err = %v, want the CA not issued\n%s", err, out.String())
+	}
+	pem := issueCA(t, srv)
+	if err := kube.Deploy(context.Background(), c, m, srv.Config, opt); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	for _, want := range []string{
+		"management: Deployment monitoring/loki", "management: Deployment monitoring/prometheus",
+		"management: Deployment monitoring/alertmanager", "management: Deployment monitoring/grafana",
+		"management: Ingress monitoring/grafana", "management: Ingress monitoring/ingest",
+		"management: Certificate monitoring/observability-tls", "management: DaemonSet logging/vector",
+		"edge-usyd: DaemonSet logging/vector created", "edge-usyd: Deployment logging/prometheus-agent created",
+		"edge-usyd: Service xnat-ingest/aisedge-edge-metrics created",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("no %q in\n%s", want, out.String())
+		}
+	}
+	for i := range c.Sites {
+		child, _ := children(&c.Sites[i])
+		cc, _ := kube.New("child", child)
+		ca, err := cc.Get(context.Background(), secretGVK, render.NSLogging, render.CABundleSecret)
+		if err != nil || ca == nil {
+			t.Fatalf("%s: logging/ca-bundle: %v", c.Sites[i].Name, err)
+		}
+		if v, _, _ := unstructured.NestedString(ca.Object, "data", "ca.crt"); v != base64.StdEncoding.EncodeToString(pem) {
+			t.Errorf("%s: logging/ca-bundle holds %q", c.Sites[i].Name, v)
+		}
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"path/filepath"
 	"strings"
 
@@ -46,6 +47,16 @@ func is(o *unstructured.Unstructured, kind, ns, name string) bool {
 	return o.GetKind() == kind && o.GetNamespace() == ns && o.GetName() == name
 }
 
+// siteListObjects are the management objects of the observability stack
+// that list every site: the ingest route's htpasswd (one entry per site)
+// and the Prometheus rules (one SiteSilent rule per site), with the
+// Deployment whose hash annotation rolls Prometheus when the rules change.
+// None is rendered when the stack is off.
+func siteListObjects(o *unstructured.Unstructured) bool {
+	return is(o, "Secret", render.NSMonitoring, render.PushAuthSecret) || is(o, "ConfigMap", render.NSMonitoring, "prometheus-rules") ||
+		is(o, "Deployment", render.NSMonitoring, "prometheus")
+}
+
 // s3Objects are SeaweedFS's identities (the s3-config Secret) and the
 // Deployment whose hash annotation rolls it when they change.
 func s3Objects(o *unstructured.Unstructured) bool {
@@ -84,7 +95,7 @@ func (e *Env) SiteAdd(ctx context.Context, name string, opt AddOptions) error {
 		return fmt.Errorf("site %s was not rendered", name)
 	}
 	mgmt := pick(&m.Management, func(o *unstructured.Unstructured) bool {
-		return is(o, "Namespace", "", name) || is(o, "Cluster", name, name) || s3Objects(o)
+		return is(o, "Namespace", "", name) || is(o, "Cluster", name, name) || s3Objects(o) || siteListObjects(o)
 	})
 	sub := &render.Manifests{
 		Management:      render.Cluster{Name: "management", Files: []render.File{{Path: "site-" + name, Objects: mgmt}}},
@@ -276,6 +287,13 @@ func (e *Env) SiteRemove(ctx context.Context, name string, opt RemoveOptions) er
 		return err
 	}
 	rep.remove("S3 identity %s and its policy %s (SeaweedFS rolled)", name, s3iam.PolicyName(name))
+	if objs := pick(&m.Management, siteListObjects); len(objs) > 0 {
+		e.say("management: the observability stack's site list without %s", name)
+		if _, err := mc.Apply(ctx, objs); err != nil {
+			return err
+		}
+		rep.remove("%s's push credentials and SiteSilent rule (Prometheus rolled)", name)
+	}
 	if ok, err := e.remove(ctx, mc, gvkK0sCluster, name, name); err != nil {
 		return err
 	} else if ok {
@@ -322,6 +340,19 @@ func (e *Env) removeChild(ctx context.Context, cc *kube.Client, s *fleet.Site, w
 			return err
 		} else if ok {
 			rep.remove("%s: namespace %s of the child cluster (and everything in it)", s.Name, ns)
+		}
+	}
+	return e.removeShipperRBAC(ctx, cc, s.Name+": ", rep)
+}
+
+// removeShipperRBAC removes the log shipper's cluster-wide role and
+// binding (the observability stack's only objects outside a namespace).
+func (e *Env) removeShipperRBAC(ctx context.Context, c *kube.Client, who string, rep *report) error {
+	for _, gvk := range []schema.GroupVersionKind{gvkClusterRB, gvkClusterRole} {
+		if ok, err := e.remove(ctx, c, gvk, "", render.ShipperClusterRole); err != nil {
+			return err
+		} else if ok {
+			rep.remove("%s%s %s", who, gvk.Kind, render.ShipperClusterRole)
 		}
 	}
 	return nil

@@ -139,6 +139,9 @@ func (e *Env) Uninstall(ctx context.Context) error {
 			rep.remove("namespace %s of the management cluster (and everything in it)", n)
 		}
 	}
+	if err := e.removeShipperRBAC(ctx, mc, "", &rep); err != nil {
+		return err
+	}
 	rep.print(e.out(), e.DryRun)
 	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
 	"github.com/aisedge/aisedge/internal/fleet"
 	"github.com/aisedge/aisedge/internal/fleet/ops"
 	"github.com/aisedge/aisedge/internal/fleet/render"
@@ -58,6 +60,23 @@ func TestUninstall(t *testing.T) {
 		t.Errorf("dry run output:\n%s", f.out.String())
 	}
 
+	// The log shipper's cluster-wide role and binding (observability) on
+	// both clusters.
+	for _, cl := range []string{"management", "edge-a"} {
+		rbac := []*unstructured.Unstructured{
+			{Object: map[string]any{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+				"metadata": map[string]any{"name": render.ShipperClusterRole, "labels": map[string]any{"app.kubernetes.io/managed-by": "aisedge"}},
+				"rules":    []any{map[string]any{"apiGroups": []any{""}, "resources": []any{"pods"}, "verbs": []any{"get"}}}}},
+			{Object: map[string]any{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+				"metadata": map[string]any{"name": render.ShipperClusterRole, "labels": map[string]any{"app.kubernetes.io/managed-by": "aisedge"}},
+				"roleRef":  map[string]any{"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": render.ShipperClusterRole},
+				"subjects": []any{map[string]any{"kind": "ServiceAccount", "name": "vector", "namespace": "logging"}}}},
+		}
+		if _, err := f.client(cl).Apply(ctx, rbac); err != nil {
+			t.Fatal(err)
+		}
+	}
+
 	f.out.Reset()
 	env := f.env()
 	var prompt strings.Builder
@@ -70,15 +89,17 @@ func TestUninstall(t *testing.T) {
 		t.Errorf("prompt: %q", prompt.String())
 	}
 	for what, o := range map[string]bool{
-		"k0smotron Cluster": gone(f.get("management", gvkK0sCluster, "edge-a", "edge-a")),
-		"site namespace":    gone(f.get("management", gvkNamespace, "", "edge-a")),
-		"seaweedfs":         gone(f.get("management", gvkNamespace, "", render.NSSeaweedFS)),
-		"xnat-upload":       gone(f.get("management", gvkNamespace, "", render.NSUpload)),
-		"issuer":            gone(f.get("management", gvkIssuer, "", fleet.IssuerCA)),
-		"CA Certificate":    gone(f.get("management", gvkCertificate, render.NSCertManager, render.CACertificate)),
-		"CA Secret":         gone(f.get("management", gvkSecret, render.NSCertManager, render.CASecret)),
-		"edge":              gone(f.get("edge-a", gvkDeployment, render.NSIngest, render.EdgeDeployment)),
-		"edge namespace":    gone(f.get("edge-a", gvkNamespace, "", render.NSIngest)),
+		"k0smotron Cluster":         gone(f.get("management", gvkK0sCluster, "edge-a", "edge-a")),
+		"site namespace":            gone(f.get("management", gvkNamespace, "", "edge-a")),
+		"seaweedfs":                 gone(f.get("management", gvkNamespace, "", render.NSSeaweedFS)),
+		"xnat-upload":               gone(f.get("management", gvkNamespace, "", render.NSUpload)),
+		"issuer":                    gone(f.get("management", gvkIssuer, "", fleet.IssuerCA)),
+		"CA Certificate":            gone(f.get("management", gvkCertificate, render.NSCertManager, render.CACertificate)),
+		"CA Secret":                 gone(f.get("management", gvkSecret, render.NSCertManager, render.CASecret)),
+		"edge":                      gone(f.get("edge-a", gvkDeployment, render.NSIngest, render.EdgeDeployment)),
+		"edge namespace":            gone(f.get("edge-a", gvkNamespace, "", render.NSIngest)),
+		"shipper role (management)": gone(f.get("management", gvkClusterRole, "", render.ShipperClusterRole)),
+		"shipper binding (site)":    gone(f.get("edge-a", gvkClusterRB, "", render.ShipperClusterRole)),
 	} {
 		if !o {
 			t.Errorf("%s not removed", what)

@@ -88,6 +88,9 @@ func (r *renderer) management() (Cluster, error) {
 	for _, s := range c.Sites {
 		nss = append(nss, namespace(s.Name, map[string]string{"aisedge.io/site": s.Name}))
 	}
+	if c.Observability.Enabled {
+		nss = append(nss, namespace(NSMonitoring, nil), namespace(NSLogging, nil))
+	}
 	cl.Files = append(cl.Files, File{Path: "management/00-namespaces.yaml", Objects: nss})
 
 	// cert-manager: the private CA, its issuer, the server certificate.
@@ -122,6 +125,11 @@ func (r *renderer) management() (Cluster, error) {
 	for i := range c.Sites {
 		cl.Files = append(cl.Files, File{Path: fmt.Sprintf("management/40-site-%s.yaml", c.Sites[i].Name),
 			Objects: []*unstructured.Unstructured{r.k0smotronCluster(&c.Sites[i])}})
+	}
+
+	// The observability stack, when enabled.
+	if c.Observability.Enabled {
+		cl.Files = append(cl.Files, r.observabilityManagement()...)
 	}
 
 	// Not applied: ingress-nginx's Helm values and the k0s controller
@@ -285,7 +293,7 @@ func (r *renderer) seaweedfs(configHash string) []*unstructured.Unstructured {
 			}},
 		},
 	}
-	return []*unstructured.Unstructured{toUnstructured(dep), toUnstructured(svc), toUnstructured(ing), toUnstructured(r.bucketJob())}
+	return []*unstructured.Unstructured{toUnstructured(dep), toUnstructured(svc), toUnstructured(ing), toUnstructured(r.bucketJob(m.S3.Bucket))}
 }
 
 // bucketScript creates $BUCKET unless it exists; the bucket name comes from
@@ -296,13 +304,14 @@ case "$out" in *"created bucket"*|*"already exists"*) exit 0 ;; esac
 exit 1
 `
 
-// bucketJob creates the ingest bucket (the original ran mc mb through a
+// bucketJob creates a bucket (the ingest bucket, and the logs bucket of
+// the observability stack; the original ran mc mb through a
 // port-forward). Its name carries a hash of what it does: a Job's template
 // cannot change, a new bucket or image makes a new Job.
-func (r *renderer) bucketJob() *batchv1.Job {
+func (r *renderer) bucketJob(bucket string) *batchv1.Job {
 	m := &r.c.Management
 	labels := map[string]string{"app": "seaweedfs", "component": "bucket"}
-	name := "seaweedfs-bucket-" + hash([]byte(m.S3.Bucket), []byte(m.Images.SeaweedFS), []byte(bucketScript))[:8]
+	name := "seaweedfs-bucket-" + hash([]byte(bucket), []byte(m.Images.SeaweedFS), []byte(bucketScript))[:8]
 	return &batchv1.Job{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},
 		ObjectMeta: metav1.ObjectMeta{Namespace: NSSeaweedFS, Name: name, Labels: partOf(labels)},
@@ -317,7 +326,7 @@ func (r *renderer) bucketJob() *batchv1.Job {
 						Name:    "create-bucket",
 						Image:   m.Images.SeaweedFS,
 						Command: []string{"/bin/sh", "-c", bucketScript},
-						Env:     []corev1.EnvVar{{Name: "BUCKET", Value: m.S3.Bucket}},
+						Env:     []corev1.EnvVar{{Name: "BUCKET", Value: bucket}},
 					}},
 				},
 			},
@@ -543,6 +552,10 @@ func (r *renderer) ingressValues() ([]byte, error) {
 			"proxy-send-timeout":    "3600",
 			"use-forwarded-headers": "true",
 		},
+	}
+	if r.c.Observability.Enabled {
+		// Prometheus scrapes the controller's metrics Service.
+		ctrl["metrics"] = map[string]any{"enabled": true}
 	}
 	if m.Topology == fleet.OnPrem {
 		ctrl["replicaCount"] = 1

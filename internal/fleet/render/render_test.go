@@ -41,7 +41,7 @@ func load(t *testing.T, name string) *fleet.Config {
 	return c
 }
 
-var topologies = []string{"onprem", "cloud", "existing", "three-sites", "legacy"}
+var topologies = []string{"onprem", "cloud", "existing", "three-sites", "legacy", "observability"}
 
 // TestGolden renders every topology into a folder and compares it, file
 // by file, with testdata/<topology>/ (go test -update rewrites them).
@@ -126,6 +126,12 @@ func secretValues(c *fleet.Config) []string {
 	out := []string{m.S3.AdminSecretKey.Value(), m.XNAT.Password.Value(), m.HMACKey.Value()}
 	for _, s := range c.Sites {
 		out = append(out, s.S3SecretKey.Value())
+	}
+	if o := &c.Observability; o.Enabled {
+		out = append(out, o.GrafanaAdminPassword.Value(), o.Alerts.SMTPPassword.Value(), o.Alerts.SlackWebhookURL.Value())
+		for _, s := range c.Sites {
+			out = append(out, SiteToken(c, s.Name))
+		}
 	}
 	return out
 }

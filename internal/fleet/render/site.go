@@ -203,10 +203,21 @@ func (r *renderer) site(s *fleet.Site) (Cluster, error) {
 	}
 	// hostPort 4242 and the host folders belong to one pod at a time.
 	dep := singleton(NSIngest, EdgeDeployment, edgeLabels, rollHash, pod)
+	nss := []*unstructured.Unstructured{namespace(NSIngest, map[string]string{"app": "xnat-ingest"})}
+	if r.c.Observability.Enabled {
+		nss = append(nss, namespace(NSLogging, nil))
+	}
 	cl.Files = []File{
-		{Path: dir + "00-namespace.yaml", Objects: []*unstructured.Unstructured{namespace(NSIngest, map[string]string{"app": "xnat-ingest"})}},
+		{Path: dir + "00-namespace.yaml", Objects: nss},
 		{Path: dir + "10-edge-secrets.yaml", Secret: true, Objects: secrets},
 		{Path: dir + "20-edge.yaml", Objects: append(cms, toUnstructured(dep))},
+	}
+	if r.c.Observability.Enabled {
+		osecrets, oobjs := r.observabilitySite(s)
+		cl.Files = append(cl.Files,
+			File{Path: dir + "30-observability-secrets.yaml", Secret: true, Objects: osecrets},
+			File{Path: dir + "30-observability.yaml", Objects: oobjs},
+		)
 	}
 	return cl, nil
 }
