@@ -6,6 +6,7 @@ import (
 	"go/ast"
 	goparser "go/parser"
 	"go/token"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -61,7 +62,7 @@ func (c *metricCatalogue) has(name string) bool {
 func newMetricCatalogue(t *testing.T, recorded []string) *metricCatalogue {
 	t.Helper()
 	c := &metricCatalogue{names: map[string]bool{"up": true}, histograms: map[string]bool{}}
-	for _, n := range slices.Concat(edge.MetricNames, hub.MetricNames, recorded) {
+	for _, n := range slices.Concat(edge.MetricNames, hub.MetricNames, health.MetricNames, recorded) {
 		c.names[n] = true
 	}
 	ch := make(chan *prometheus.Desc, 1)
@@ -212,6 +213,13 @@ func eventCatalogue(t *testing.T) *emitted {
 						}
 					}
 				case *ast.SelectorExpr: // x.Emit(level, event, session, message, k, v, …)
+					if x, ok := fn.X.(*ast.Ident); ok && x.Name == "slog" && fn.Sel.Name == "String" && len(call.Args) > 0 {
+						// events.go: slog.String("component", …)
+						if s, ok := str(call.Args[0]); ok {
+							e.fields[s] = true
+						}
+						return true
+					}
 					if fn.Sel.Name != "Emit" || len(call.Args) < 4 {
 						return true
 					}
@@ -228,7 +236,12 @@ func eventCatalogue(t *testing.T) *emitted {
 			})
 		}
 	}
-	for _, want := range []string{"ts", "event", "session", "level", "dicoms", "files"} {
+	// The log schema's own keys (internal/logging: log/slog's JSON
+	// handler).
+	for _, k := range []string{slog.TimeKey, slog.LevelKey, slog.MessageKey} {
+		e.fields[k] = true
+	}
+	for _, want := range []string{"time", "event", "session", "level", "component", "dicoms", "files"} {
 		if !e.fields[want] {
 			t.Fatalf("the event catalogue misses %q: %v", want, e.fields)
 		}
