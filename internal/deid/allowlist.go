@@ -358,3 +358,63 @@ func binaryNumbersOK(b []byte, vr dicom.VR) bool {
 	}
 	return true
 }
+
+// wholeNumberSpellings calls fn with the decimal spelling of every whole
+// value of six or more digits that e holds as vr (binary numbers read
+// little endian, DS and IS as text), until fn returns true; it reports
+// whether fn did. A birth date (19600102) or a record number of fewer
+// digits than identifierLikeNumber catches is such a value, written as
+// a number instead of as text (docs/deid.md, "Numbers that spell an
+// identifier").
+func wholeNumberSpellings(e *dicom.Element, vr dicom.VR, fn func(string) bool) bool {
+	spell := func(f float64) bool {
+		if math.IsNaN(f) || math.IsInf(f, 0) || f != math.Trunc(f) {
+			return false
+		}
+		if a := math.Abs(f); a < 1e5 || a >= 1e17 {
+			return false
+		}
+		return fn(strconv.FormatFloat(math.Abs(f), 'f', 0, 64))
+	}
+	if vr == dicom.DS || vr == dicom.IS {
+		for _, v := range e.Strings() {
+			v = strings.Trim(v, " \x00")
+			if len(v) < 6 {
+				continue
+			}
+			if f, err := strconv.ParseFloat(v, 64); err == nil && spell(f) {
+				return true
+			}
+		}
+		return false
+	}
+	size := map[dicom.VR]int{dicom.FL: 4, dicom.UL: 4, dicom.SL: 4, dicom.FD: 8, dicom.SV: 8, dicom.UV: 8}[vr]
+	if size == 0 {
+		return false
+	}
+	b, err := e.Bytes()
+	if err != nil {
+		return false
+	}
+	for i := 0; i+size <= len(b); i += size {
+		var f float64
+		switch vr {
+		case dicom.FL:
+			f = float64(math.Float32frombits(binary.LittleEndian.Uint32(b[i:])))
+		case dicom.FD:
+			f = math.Float64frombits(binary.LittleEndian.Uint64(b[i:]))
+		case dicom.UL:
+			f = float64(binary.LittleEndian.Uint32(b[i:]))
+		case dicom.SL:
+			f = float64(int32(binary.LittleEndian.Uint32(b[i:])))
+		case dicom.UV:
+			f = float64(binary.LittleEndian.Uint64(b[i:]))
+		case dicom.SV:
+			f = float64(int64(binary.LittleEndian.Uint64(b[i:])))
+		}
+		if spell(f) {
+			return true
+		}
+	}
+	return false
+}

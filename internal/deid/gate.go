@@ -349,6 +349,16 @@ func (gp *gatePlan) walk(ds *dicom.Dataset, prefix []byte, gf *gateFailure) {
 			gp.checkUIDs(e, path, rule, gf)
 		case vr == dicom.DA || vr == dicom.DT:
 			gp.checkDates(e, path, rule, gf)
+		case numberVRs[vr] && !e.IsBulk() && len(gp.whole) > 0:
+			// Binary numbers are read as the decimal numbers they spell
+			// (the raw scan sees their bytes only).
+			wholeNumberSpellings(e, vr, func(d string) bool {
+				if cat, ok := gp.whole[d]; ok {
+					gf.fail("strings", fmt.Sprintf("%s holds an original %s value as a number", path, cat))
+					return true
+				}
+				return false
+			})
 		}
 		if scannedVR(vr) && !e.IsBulk() {
 			vals, _ := ds.Texts(e.Tag)

@@ -1,0 +1,80 @@
+package deid
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math"
+	"testing"
+
+	"github.com/aisedge/aisedge/internal/dicom"
+)
+
+// A kept number (binary or DS/IS) whose digits are the birth date or
+// another identifier of the input is removed; other large whole numbers
+// stay (docs/deid.md, "Numbers that spell an identifier").
+func TestNumberSpellingIdentifierRemoved(t *testing.T) {
+	e := testEngine(t, MustBuiltin("research-default"))
+	f, _ := synthMR(t, variants[0], newSynthStudy(3), 1)
+	ds := f.Dataset
+	fd := func(v float64) []byte { return binary.LittleEndian.AppendUint64(nil, math.Float64bits(v)) }
+	bval := dicom.MustTag("DiffusionBValue")
+	acq := dicom.MustTag("AcquisitionNumber")
+	loc := dicom.MustTag("SliceLocation")
+	ds.SetBytes(bval, dicom.FD, fd(19580512)) // the birth date as a number
+	ds.SetString(acq, dicom.IS, "19580512")   // and as an IS
+	ds.SetString(loc, dicom.DS, "123456")     // a large number that is nobody's
+	var buf bytes.Buffer
+	dicom.WriteFile(&buf, f)
+	f, err := dicom.ReadFileBytes(buf.Bytes(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, out := runFile(t, e, f)
+	if res.Quarantined() {
+		t.Fatalf("quarantined: %v", res.Reasons)
+	}
+	if !res.Report.Gate.Passed {
+		t.Fatalf("gate: %+v", res.Report.Gate)
+	}
+	o := res.File.Dataset
+	if o.Has(bval) || o.Has(acq) {
+		t.Errorf("a number spelling the birth date was kept (FD %v, IS %v)", o.Has(bval), o.Has(acq))
+	}
+	if o.String(loc) != "123456" {
+		t.Errorf("SliceLocation = %q, want it kept", o.String(loc))
+	}
+	if bytes.Contains(out, fd(19580512)) {
+		t.Error("the FD spelling of the birth date is in the output")
+	}
+}
+
+func TestWholeNumberSpellings(t *testing.T) {
+	fl := func(vr dicom.VR, b []byte) *dicom.Element {
+		e := &dicom.Element{Tag: dicom.NewTag(0x0018, 0x9087), VR: vr}
+		e.SetBytes(b)
+		return e
+	}
+	collect := func(e *dicom.Element, vr dicom.VR) []string {
+		var got []string
+		wholeNumberSpellings(e, vr, func(d string) bool { got = append(got, d); return false })
+		return got
+	}
+	for _, c := range []struct {
+		name string
+		e    *dicom.Element
+		vr   dicom.VR
+		want []string
+	}{
+		{"FD", fl(dicom.FD, binary.LittleEndian.AppendUint64(binary.LittleEndian.AppendUint64(nil, math.Float64bits(45637200)), math.Float64bits(2.5))), dicom.FD, []string{"45637200"}},
+		{"UL", fl(dicom.UL, binary.LittleEndian.AppendUint32(binary.LittleEndian.AppendUint32(nil, 19600102), 512)), dicom.UL, []string{"19600102"}},
+		{"SL negative", fl(dicom.SL, binary.LittleEndian.AppendUint32(nil, uint32(0xFFFFFFFF-4857321+1))), dicom.SL, []string{"4857321"}},
+		{"FD fraction", fl(dicom.FD, binary.LittleEndian.AppendUint64(nil, math.Float64bits(456372.5))), dicom.FD, nil},
+		{"IS zeros", fl(dicom.IS, []byte("0004857321")), dicom.IS, []string{"4857321"}},
+		{"DS small", fl(dicom.DS, []byte("1000.5\\12")), dicom.DS, nil},
+	} {
+		got := collect(c.e, c.vr)
+		if len(got) != len(c.want) || (len(got) > 0 && got[0] != c.want[0]) {
+			t.Errorf("%s: got %q, want %q", c.name, got, c.want)
+		}
+	}
+}
