@@ -185,6 +185,9 @@ func (s *state) apply(ds *dicom.Dataset, e *dicom.Element, a action, loc []locSt
 			s.report.add(formatLoc(loc, !s.explain), "X", a.rule+" (number spells an identifier)")
 			return false, nil
 		}
+		if c.top && (t == dicom.TagPixelData || t == dicom.TagFloatPixelData || t == dicom.TagDoubleFloatPixelData) {
+			s.trimPixelTail(e)
+		}
 		if vr == dicom.UI {
 			for _, u := range e.Strings() {
 				if u != "" {

@@ -78,3 +78,50 @@ func TestWholeNumberSpellings(t *testing.T) {
 		}
 	}
 }
+
+// Bytes past the last frame of native pixel data are cut by the engine
+// and, when they reach the output anyway, read by the gate
+// (docs/deid.md, "Pixel data past the last frame").
+func TestPixelDataTail(t *testing.T) {
+	e := testEngine(t, MustBuiltin("research-default"))
+	sur, _ := variants[0].names()
+	build := func() *dicom.File {
+		f, _ := synthMR(t, variants[0], newSynthStudy(4), 1)
+		pix, err := f.Dataset.Get(dicom.TagPixelData).Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Dataset.SetBytes(dicom.TagPixelData, dicom.OW, append(append([]byte(nil), pix...), []byte("ref Kelbrunova "+sur+" ")...))
+		var buf bytes.Buffer
+		dicom.WriteFile(&buf, f)
+		f, err = dicom.ReadFileBytes(buf.Bytes(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	f := build()
+	want, ok := nativePixelLength(f.Dataset, dicom.TagPixelData)
+	if !ok {
+		t.Fatal("no expected length")
+	}
+	res, out := runFile(t, e, f)
+	if res.Quarantined() {
+		t.Fatalf("quarantined: %v", res.Reasons)
+	}
+	if got, _ := res.File.Dataset.Get(dicom.TagPixelData).Bytes(); int64(len(got)) != want {
+		t.Errorf("pixel data %d bytes, want %d", len(got), want)
+	}
+	if bytes.Contains(out, []byte("Kelbrunova")) {
+		t.Error("the tail reached the output")
+	}
+	// The gate, given a tail the engine did not cut.
+	g := gateAfter(t, e, false, variants[0], func(r *Result) {
+		pd := r.File.Dataset.Get(dicom.TagPixelData)
+		pix, _ := pd.Bytes()
+		pd.SetBytes(append(append([]byte(nil), pix...), []byte("ref "+sur+" ")...))
+	})
+	if g.Passed {
+		t.Error("gate passed a known name past the last frame")
+	}
+}

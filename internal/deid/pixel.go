@@ -6,6 +6,13 @@ import (
 	"github.com/aisedge/aisedge/internal/dicom"
 )
 
+var (
+	tagRows                      = dicom.MustTag("Rows")
+	tagColumns                   = dicom.MustTag("Columns")
+	tagSamplesPerPixel           = dicom.MustTag("SamplesPerPixel")
+	tagPhotometricInterpretation = dicom.MustTag("PhotometricInterpretation")
+)
+
 // riskyModalities may carry burned-in text (docs/deid.md, "Pixel risk").
 var riskyModalities = map[string]bool{"US": true, "SC": true, "OT": true, "XC": true, "ES": true, "GM": true, "SM": true, "DOC": true}
 
@@ -62,4 +69,61 @@ func clearMatches(ds *dicom.Dataset, r ClearRule) bool {
 		}
 	}
 	return len(r.When) > 0
+}
+
+// nativePixelLength is the length the native (not encapsulated) pixel
+// data element t of ds needs: rows × columns × samples × frames at Bits
+// Allocated (bit-packed for 1 bit; two samples a pixel for YBR_FULL_422),
+// rounded up to even, and false when the header does not say. Bytes past
+// it belong to no frame: nothing reads them, and anything can hide there
+// (docs/deid.md, "Pixel data past the last frame").
+func nativePixelLength(ds *dicom.Dataset, t dicom.Tag) (int64, bool) {
+	rows, ok1 := ds.Uint16(tagRows)
+	cols, ok2 := ds.Uint16(tagColumns)
+	if !ok1 || !ok2 {
+		return 0, false
+	}
+	var bits int64
+	switch t {
+	case dicom.TagPixelData:
+		b, ok := ds.Uint16(dicom.TagBitsAllocated)
+		if !ok || b == 0 {
+			return 0, false
+		}
+		bits = int64(b)
+	case dicom.TagFloatPixelData:
+		bits = 32
+	case dicom.TagDoubleFloatPixelData:
+		bits = 64
+	default:
+		return 0, false
+	}
+	samples := int64(1)
+	if sp, ok := ds.Uint16(tagSamplesPerPixel); ok && sp > 0 {
+		samples = int64(sp)
+	}
+	if strings.EqualFold(strings.TrimSpace(ds.String(tagPhotometricInterpretation)), "YBR_FULL_422") {
+		samples = 2
+	}
+	n := int64(rows) * int64(cols) * samples * int64(numberOfFrames(ds)) * bits
+	n = (n + 7) / 8
+	return n + n%2, true
+}
+
+// trimPixelTail cuts a top-level native pixel data value to the length
+// its frames need.
+func (s *state) trimPixelTail(e *dicom.Element) {
+	if e.IsEncapsulated() || e.IsSequence() {
+		return
+	}
+	n, ok := nativePixelLength(s.root, e.Tag)
+	if !ok {
+		return
+	}
+	b, err := e.Bytes()
+	if err != nil || int64(len(b)) <= n {
+		return
+	}
+	e.SetBytes(b[:n])
+	s.report.warn("pixel-data-tail", e.Tag.String(), "bytes past the last frame removed")
 }

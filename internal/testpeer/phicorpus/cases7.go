@@ -1,0 +1,55 @@
+package phicorpus
+
+// The seventh round: the patient's name with letters that have no
+// canonical decomposition (Polish ł, Nordic ø, South Slavic đ, Turkish
+// ı), written in plain ASCII the way a keyboard without them does; and
+// text after the last frame of native Pixel Data (a value longer than
+// Rows × Columns × samples × bits × frames needs).
+
+import (
+	"github.com/aisedge/aisedge/internal/dicom"
+)
+
+func init() {
+	corpusCases = append(corpusCases, casesRound7)
+}
+
+func casesRound7(g *gen) {
+	for _, c := range []struct {
+		name, family, given, series string
+	}{
+		{"polish-l-stroke", "Przybyłowska", "Jadwigna", "T1 SAG PRZYBYLOWSKA"},
+		{"nordic-o-slash", "Bjørnstadvik", "Sølvrunn", "Bjornstadvik kontroll"},
+		{"slavic-d-stroke", "Đurđevačić", "Milenka", "DURDEVACIC CT"},
+		{"turkish-dotless-i", "Kırılmazoğlu", "Nurşenay", "KIRILMAZOGLU MR"},
+	} {
+		pt := g.newPatient(c.family, c.given)
+		pt.nameNeedles = []string{c.family, c.given}
+		fc := g.synthetic("names/"+c.name+".dcm", "ISO_IR 192", pt)
+		fc.put(cCharset, "the known family name with a letter that has no decomposition, written in plain ASCII in SeriesDescription", "family-name",
+			"SeriesDescription", dicom.LO, true, c.series, c.family)
+		fc.write()
+	}
+}
+
+func init() {
+	corpusCases = append(corpusCases, casesPixelTail)
+}
+
+func casesPixelTail(g *gen) {
+	g.file("pixel", "native-pixel-data-tail-text", "", nil, func(fc *fileCtx) {
+		n := g.third()
+		pix, err := fc.ds.Get(dicom.TagPixelData).Bytes()
+		if err != nil {
+			g.tb.Fatal(err)
+		}
+		tail := "Patient " + fc.pt.family + " MRN " + fc.pt.mrn + " ref " + n
+		if len(tail)%2 == 1 {
+			tail += " "
+		}
+		fc.ds.SetBytes(dicom.TagPixelData, dicom.OW, append(append([]byte(nil), pix...), tail...))
+		fc.plant(cPixel, "text after the last frame of native Pixel Data (the patient's name and ID)", "patient-name", "(7FE0,0010)", true, []string{tail}, fc.pt.family)
+		fc.plant(cPixel, "text after the last frame of native Pixel Data (the patient's ID)", "mrn", "(7FE0,0010)", true, []string{tail}, fc.pt.mrn)
+		fc.plant(cPixel, "text after the last frame of native Pixel Data (a third party)", "third-party-name", "(7FE0,0010)", false, []string{tail}, n)
+	})
+}
