@@ -453,3 +453,53 @@ func codestreams(e *dicom.Element, fam codestreamFamily, frames int) (streams []
 	}
 	return streams, false, nil
 }
+
+// basicOffsetTableOK reports whether the first item of encapsulated pixel
+// data is what a Basic Offset Table may be: empty, or one 32-bit offset
+// per frame, the first 0, rising, each the start of a fragment item. Any
+// other content is not an offset table and can carry text
+// (docs/deid.md, "Pixel codestreams").
+func basicOffsetTableOK(e *dicom.Element, frames int) bool {
+	if len(e.Fragments) == 0 {
+		return true
+	}
+	bot, err := e.Fragments[0].Bytes()
+	if err != nil {
+		return false
+	}
+	if len(bot) == 0 {
+		return true
+	}
+	if len(bot) != 4*frames {
+		return false
+	}
+	starts := map[uint64]bool{}
+	var off uint64
+	for _, f := range e.Fragments[1:] {
+		starts[off] = true
+		b, err := f.Bytes()
+		if err != nil {
+			return false
+		}
+		off += 8 + uint64(len(b))
+	}
+	prev := int64(-1)
+	for i := 0; i < frames; i++ {
+		v := binary.LittleEndian.Uint32(bot[4*i:])
+		if (i == 0 && v != 0) || int64(v) <= prev || !starts[uint64(v)] {
+			return false
+		}
+		prev = int64(v)
+	}
+	return true
+}
+
+// fixBasicOffsetTable empties a first item that is not a Basic Offset
+// Table (an empty table is always valid); it reports whether it did.
+func fixBasicOffsetTable(e *dicom.Element, frames int) bool {
+	if basicOffsetTableOK(e, frames) {
+		return false
+	}
+	e.Fragments[0] = dicom.NewFragment(nil)
+	return true
+}

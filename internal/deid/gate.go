@@ -291,6 +291,9 @@ func (gp *gatePlan) checkFile(f *dicom.File, gf *gateFailure) {
 	}
 	// Pixel codestreams: no comment or application segment may remain.
 	if pd := ds.Get(dicom.TagPixelData); pd != nil && pd.IsEncapsulated() {
+		if !basicOffsetTableOK(pd, numberOfFrames(ds)) {
+			gf.fail("codestream", "the first pixel data item is not a Basic Offset Table")
+		}
 		n, err := codestreamTextSegments(pd, f.TransferSyntax, numberOfFrames(ds))
 		switch {
 		case err != nil:

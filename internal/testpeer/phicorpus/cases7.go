@@ -53,3 +53,44 @@ func casesPixelTail(g *gen) {
 		fc.plant(cPixel, "text after the last frame of native Pixel Data (a third party)", "third-party-name", "(7FE0,0010)", false, []string{tail}, n)
 	})
 }
+
+func init() {
+	corpusCases = append(corpusCases, casesOffsetTables)
+}
+
+// casesOffsetTables: text in the Basic Offset Table item of encapsulated
+// pixel data (the first item, which holds frame offsets), and in an
+// Extended Offset Table (OV) and its lengths.
+func casesOffsetTables(g *gen) {
+	const jpeg = "pydicom_SC_rgb_jpeg_dcmtk.dcm"
+	{
+		pt := g.newPatient("", "")
+		fc := g.fromSample("pixel/basic-offset-table-text.dcm", jpeg, sopCT, "CT", pt)
+		n := g.third()
+		text := "Patient " + pt.family + " MRN " + pt.mrn + " ref " + n
+		for len(text)%4 != 0 {
+			text += " "
+		}
+		fc.ds.Get(dicom.TagPixelData).Fragments[0] = dicom.NewFragment([]byte(text))
+		fc.info.Codestream = "jpeg"
+		fc.plant(cPixel, "text in the Basic Offset Table item of encapsulated Pixel Data", "patient-name", "(7FE0,0010)", true, []string{text}, pt.family)
+		fc.plant(cPixel, "text in the Basic Offset Table item of encapsulated Pixel Data", "mrn", "(7FE0,0010)", true, []string{text}, pt.mrn)
+		fc.plant(cPixel, "text in the Basic Offset Table item of encapsulated Pixel Data", "third-party-name", "(7FE0,0010)", false, []string{text}, n)
+		fc.write()
+	}
+	{
+		pt := g.newPatient("", "")
+		fc := g.fromSample("pixel/extended-offset-table-text.dcm", jpeg, sopCT, "CT", pt)
+		n := g.third()
+		text := "ref " + n + " MRN " + pt.mrn
+		for len(text)%8 != 0 {
+			text += " "
+		}
+		fc.ds.SetBytes(dicom.NewTag(0x7FE0, 0x0001), dicom.OV, []byte(text))
+		fc.ds.SetBytes(dicom.NewTag(0x7FE0, 0x0002), dicom.OV, []byte(text))
+		fc.info.Codestream = "jpeg"
+		fc.plant(cPixel, "text in the Extended Offset Table (OV)", "mrn", "(7FE0,0001)", true, []string{text}, pt.mrn)
+		fc.plant(cPixel, "text in the Extended Offset Table (OV)", "third-party-name", "(7FE0,0001)", false, []string{text}, n)
+		fc.write()
+	}
+}
