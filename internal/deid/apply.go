@@ -188,6 +188,9 @@ func (s *state) apply(ds *dicom.Dataset, e *dicom.Element, a action, loc []locSt
 		if c.top && (t == dicom.TagPixelData || t == dicom.TagFloatPixelData || t == dicom.TagDoubleFloatPixelData) {
 			s.trimPixelTail(e)
 		}
+		if t == tagWaveformData || t == tagLUTData || isPaletteData(t) {
+			s.trimSized(ds, e)
+		}
 		if vr == dicom.UI {
 			for _, u := range e.Strings() {
 				if u != "" {

@@ -125,3 +125,52 @@ func TestPixelDataTail(t *testing.T) {
 		t.Error("gate passed a known name past the last frame")
 	}
 }
+
+// Waveform Data and LUT Data are cut to the size their headers declare.
+func TestSizedBulkLength(t *testing.T) {
+	w := dicom.NewDataset()
+	w.SetUint16(dicom.MustTag("NumberOfWaveformChannels"), 2)
+	w.SetUint32(dicom.MustTag("NumberOfWaveformSamples"), 3)
+	w.SetUint16(dicom.MustTag("WaveformBitsAllocated"), 16)
+	if n, ok := sizedBulkLength(w, tagWaveformData); !ok || n != 12 {
+		t.Errorf("waveform: %d %v, want 12", n, ok)
+	}
+	l := dicom.NewDataset()
+	l.SetUint16(tagLUTDescriptor, 5, 0, 8)
+	if n, ok := sizedBulkLength(l, tagLUTData); !ok || n != 10 {
+		t.Errorf("LUT: %d %v, want 10", n, ok)
+	}
+	l.SetUint16(tagLUTDescriptor, 0, 0, 16)
+	if n, ok := sizedBulkLength(l, tagLUTData); !ok || n != 131072 {
+		t.Errorf("LUT of 65536 entries: %d %v", n, ok)
+	}
+	if _, ok := sizedBulkLength(dicom.NewDataset(), tagLUTData); ok {
+		t.Error("LUT without a descriptor has a size")
+	}
+	// Through the engine: a third party's name after the samples goes.
+	e := testEngine(t, MustBuiltin("research-default"))
+	f, _ := synthMR(t, variants[0], newSynthStudy(5), 1)
+	ws := dicom.NewDataset()
+	ws.SetUint16(dicom.MustTag("NumberOfWaveformChannels"), 1)
+	ws.SetUint32(dicom.MustTag("NumberOfWaveformSamples"), 4)
+	ws.SetUint16(dicom.MustTag("WaveformBitsAllocated"), 16)
+	ws.SetString(dicom.MustTag("WaveformSampleInterpretation"), dicom.CS, "SS")
+	ws.SetBytes(tagWaveformData, dicom.OW, append([]byte{1, 0, 2, 0, 3, 0, 4, 0}, "reviewed by Kelbrunova"...))
+	f.Dataset.SetSequence(dicom.MustTag("WaveformSequence"), ws)
+	var buf bytes.Buffer
+	dicom.WriteFile(&buf, f)
+	f, err := dicom.ReadFileBytes(buf.Bytes(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, out := runFile(t, e, f)
+	if res.Quarantined() {
+		t.Fatalf("quarantined: %v", res.Reasons)
+	}
+	if bytes.Contains(out, []byte("Kelbrunova")) {
+		t.Error("text after the waveform samples reached the output")
+	}
+	if !bytes.Contains(out, []byte{1, 0, 2, 0, 3, 0, 4, 0}) {
+		t.Error("the waveform samples are gone")
+	}
+}

@@ -1,6 +1,7 @@
 package deid
 
 import (
+	"encoding/binary"
 	"strings"
 
 	"github.com/aisedge/aisedge/internal/dicom"
@@ -127,3 +128,79 @@ func (s *state) trimPixelTail(e *dicom.Element) {
 	e.SetBytes(b[:n])
 	s.report.warn("pixel-data-tail", e.Tag.String(), "bytes past the last frame removed")
 }
+
+var (
+	tagWaveformData             = dicom.MustTag("WaveformData")
+	tagNumberOfWaveformChannels = dicom.MustTag("NumberOfWaveformChannels")
+	tagNumberOfWaveformSamples  = dicom.MustTag("NumberOfWaveformSamples")
+	tagWaveformBitsAllocated    = dicom.MustTag("WaveformBitsAllocated")
+	tagLUTData                  = dicom.MustTag("LUTData")
+	tagLUTDescriptor            = dicom.MustTag("LUTDescriptor")
+	// paletteDescriptors: each palette colour table's data and the
+	// descriptor that sizes it.
+	paletteDescriptors = map[dicom.Tag]dicom.Tag{
+		dicom.MustTag("RedPaletteColorLookupTableData"):   dicom.MustTag("RedPaletteColorLookupTableDescriptor"),
+		dicom.MustTag("GreenPaletteColorLookupTableData"): dicom.MustTag("GreenPaletteColorLookupTableDescriptor"),
+		dicom.MustTag("BluePaletteColorLookupTableData"):  dicom.MustTag("BluePaletteColorLookupTableDescriptor"),
+		dicom.MustTag("AlphaPaletteColorLookupTableData"): dicom.MustTag("AlphaPaletteColorLookupTableDescriptor"),
+	}
+)
+
+// sizedBulkLength is the most bytes a bulk value whose size its data set
+// fixes can need: Waveform Data (channels × samples at Waveform Bits
+// Allocated), LUT Data and palette colour tables (entries of the
+// descriptor's first value, 0 meaning 65536, at most 16 bits each),
+// rounded up to even; false when t is none of those or the header does
+// not say (docs/deid.md, "Pixel data past the last frame").
+func sizedBulkLength(ds *dicom.Dataset, t dicom.Tag) (int64, bool) {
+	var n int64
+	switch {
+	case t == tagWaveformData:
+		ch, ok1 := ds.Uint16(tagNumberOfWaveformChannels)
+		smp, ok2 := ds.Uint32(tagNumberOfWaveformSamples)
+		bits, ok3 := ds.Uint16(tagWaveformBitsAllocated)
+		if !ok1 || !ok2 || !ok3 || bits == 0 {
+			return 0, false
+		}
+		n = (int64(ch)*int64(smp)*int64(bits) + 7) / 8
+	default:
+		desc := tagLUTDescriptor
+		if t != tagLUTData {
+			d, ok := paletteDescriptors[t]
+			if !ok {
+				return 0, false
+			}
+			desc = d
+		}
+		e := ds.Get(desc)
+		if e == nil {
+			return 0, false
+		}
+		b, err := e.Bytes()
+		if err != nil || len(b) < 2 {
+			return 0, false
+		}
+		entries := int64(binary.LittleEndian.Uint16(b))
+		if entries == 0 {
+			entries = 65536
+		}
+		n = entries * 2
+	}
+	return n + n%2, true
+}
+
+// trimSized cuts a kept bulk value to the size its data set fixes.
+func (s *state) trimSized(ds *dicom.Dataset, e *dicom.Element) {
+	n, ok := sizedBulkLength(ds, e.Tag)
+	if !ok || e.IsSequence() {
+		return
+	}
+	b, err := e.Bytes()
+	if err != nil || int64(len(b)) <= n {
+		return
+	}
+	e.SetBytes(b[:n])
+	s.report.warn("bulk-data-tail", e.Tag.String(), "bytes past the values the header declares removed")
+}
+
+func isPaletteData(t dicom.Tag) bool { _, ok := paletteDescriptors[t]; return ok }

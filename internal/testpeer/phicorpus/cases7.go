@@ -94,3 +94,38 @@ func casesOffsetTables(g *gen) {
 		fc.write()
 	}
 }
+
+func init() {
+	corpusCases = append(corpusCases, casesSizedBulk)
+}
+
+// casesSizedBulk: text after the samples of Waveform Data and after the
+// entries of a VOI LUT's LUT Data (values whose size the header fixes).
+func casesSizedBulk(g *gen) {
+	tailOf := func(fc *fileCtx, n string) string {
+		t := "reviewed by " + n
+		if len(t)%2 == 1 {
+			t += " "
+		}
+		return t
+	}
+	g.file("bulk", "waveform-data-tail-text", "", nil, func(fc *fileCtx) {
+		n := g.third()
+		tail := tailOf(fc, n)
+		w := fc.x.Seq("WaveformSequence", 1)[0]
+		w.DS.SetUint16(dicom.MustTag("NumberOfWaveformChannels"), 1)
+		w.DS.SetUint32(dicom.MustTag("NumberOfWaveformSamples"), 4)
+		w.DS.SetUint16(dicom.MustTag("WaveformBitsAllocated"), 16)
+		w.Str("WaveformSampleInterpretation", dicom.CS, "SS")
+		w.DS.SetBytes(dicom.MustTag("WaveformData"), dicom.OW, append([]byte{1, 0, 2, 0, 3, 0, 4, 0}, tail...))
+		fc.plant(cStruct, "text after the samples of Waveform Data", "third-party-name", "(5400,0100)/(5400,1010)", false, []string{tail}, n)
+	})
+	g.file("bulk", "voi-lut-data-tail-text", "", nil, func(fc *fileCtx) {
+		n := g.third()
+		tail := tailOf(fc, n)
+		l := fc.x.Seq("VOILUTSequence", 1)[0]
+		l.DS.SetUint16(dicom.MustTag("LUTDescriptor"), 4, 0, 16)
+		l.DS.SetBytes(dicom.MustTag("LUTData"), dicom.OW, append([]byte{0, 0, 0, 1, 0, 2, 0, 3}, tail...))
+		fc.plant(cStruct, "text after the entries of a VOI LUT's LUT Data", "third-party-name", "(0028,3010)/(0028,3006)", false, []string{tail}, n)
+	})
+}
