@@ -211,3 +211,37 @@ func TestBasicOffsetTable(t *testing.T) {
 		}
 	}
 }
+
+// RLE frame headers: slots past the segment count must be zero; text there
+// is zeroed by the filter and counted by the gate's reading.
+func TestRLEHeaderJunk(t *testing.T) {
+	frame := make([]byte, 64+8)
+	binary.LittleEndian.PutUint32(frame, 2)
+	binary.LittleEndian.PutUint32(frame[4:], 64)
+	binary.LittleEndian.PutUint32(frame[8:], 68)
+	if _, n, err := rleHeaderJunk(frame); err != nil || n != 0 {
+		t.Fatalf("clean header: %d %v", n, err)
+	}
+	dirty := append([]byte(nil), frame...)
+	copy(dirty[12:], "by Kelbrunova")
+	out, n, err := rleHeaderJunk(dirty)
+	if err != nil || n == 0 || bytes.Contains(out, []byte("Kelb")) || !bytes.Contains(dirty, []byte("Kelb")) {
+		t.Fatalf("dirty header: n=%d err=%v", n, err)
+	}
+	bad := append([]byte(nil), frame...)
+	binary.LittleEndian.PutUint32(bad, 99)
+	if _, _, err := rleHeaderJunk(bad); err == nil {
+		t.Error("segment count 99 accepted")
+	}
+	e := &dicom.Element{Tag: dicom.TagPixelData, VR: dicom.OB, Fragments: []*dicom.Fragment{dicom.NewFragment(nil), dicom.NewFragment(dirty)}}
+	ts, _ := dicom.LookupTransferSyntax(rleUID)
+	if n, err := codestreamTextSegments(e, ts, 1); err != nil || n == 0 {
+		t.Errorf("gate reading: %d %v", n, err)
+	}
+	if n, err := filterPixelCodestreams(e, ts, 1); err != nil || n == 0 {
+		t.Errorf("filter: %d %v", n, err)
+	}
+	if n, err := codestreamTextSegments(e, ts, 1); err != nil || n != 0 {
+		t.Errorf("after the filter: %d %v", n, err)
+	}
+}

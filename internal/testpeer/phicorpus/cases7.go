@@ -129,3 +129,44 @@ func casesSizedBulk(g *gen) {
 		fc.plant(cStruct, "text after the entries of a VOI LUT's LUT Data", "third-party-name", "(0028,3010)/(0028,3006)", false, []string{tail}, n)
 	})
 }
+
+func init() {
+	corpusCases = append(corpusCases, casesRLEHeader)
+}
+
+// casesRLEHeader: text in the unused offset slots of an RLE frame header
+// (16 32-bit words: the segment count, then up to 15 offsets; the slots
+// past the count must be 0).
+func casesRLEHeader(g *gen) {
+	g.file("pixel", "rle-header-unused-offsets-text", "", nil, func(fc *fileCtx) {
+		n := g.third()
+		pix, err := fc.ds.Get(dicom.TagPixelData).Bytes()
+		if err != nil {
+			g.tb.Fatal(err)
+		}
+		// 8x8 at 16 bits: two segments, high bytes then low bytes, each a
+		// literal run of 64 (control byte 63).
+		var hi, lo []byte
+		for i := 0; i+1 < len(pix); i += 2 {
+			lo, hi = append(lo, pix[i]), append(hi, pix[i+1])
+		}
+		seg1 := append([]byte{63}, hi...)
+		seg2 := append([]byte{63}, lo...)
+		header := make([]byte, 64)
+		header[0] = 2
+		header[4] = 64
+		header[8] = byte(64 + len(seg1))
+		text := "by " + n
+		copy(header[12:], text)
+		frame := append(append(header, seg1...), seg2...)
+		if len(frame)%2 == 1 {
+			frame = append(frame, 0)
+		}
+		ts, _ := dicom.LookupTransferSyntax("1.2.840.10008.1.2.5")
+		fc.f.TransferSyntax = ts
+		fc.info.TransferSyntax = ts.UID
+		fc.ds.Delete(dicom.TagPixelData)
+		fc.ds.Put(&dicom.Element{Tag: dicom.TagPixelData, VR: dicom.OB, Fragments: []*dicom.Fragment{dicom.NewFragment(nil), dicom.NewFragment(frame)}})
+		fc.plant(cPixel, "text in the unused offset slots of an RLE frame header", "third-party-name", "(7FE0,0010)", false, []string{text}, n)
+	})
+}
