@@ -118,6 +118,9 @@ func valueFormOK(e *dicom.Element, vr dicom.VR) bool {
 	case dicom.CS: // upper-case letters, digits, space, underscore
 		form = isCSForm
 	case dicom.FL, dicom.FD, dicom.UL, dicom.SL, dicom.SV, dicom.UV:
+	case dicom.AT:
+		b, err := e.Bytes()
+		return err == nil && atValuesOK(b)
 	default:
 		return true
 	}
@@ -525,6 +528,27 @@ func ucumOK(v string) bool {
 			return false
 		}
 		v = v[n:]
+	}
+	return true
+}
+
+// atValuesOK: every value of a kept public AT element (a pointer such as
+// Frame Increment Pointer or Dimension Index Pointer) names an attribute
+// of the data dictionary. Four bytes of text read as a tag name nothing
+// (a private tag is no use either: private elements leave only through
+// the safe-private list, which checks its own).
+func atValuesOK(b []byte) bool {
+	if len(b)%4 != 0 {
+		return false
+	}
+	for i := 0; i+4 <= len(b); i += 4 {
+		t := dicom.NewTag(binary.LittleEndian.Uint16(b[i:]), binary.LittleEndian.Uint16(b[i+2:]))
+		if t.IsPrivate() {
+			return false
+		}
+		if _, ok := dicom.LookupTag(t); !ok {
+			return false
+		}
 	}
 	return true
 }

@@ -48,3 +48,24 @@ func TestCodeItemForms(t *testing.T) {
 		}
 	}
 }
+
+// A kept AT value must name attributes of the dictionary: text written as
+// tag values is not a pointer.
+func TestATValues(t *testing.T) {
+	at := func(tags ...dicom.Tag) []byte {
+		var b []byte
+		for _, t := range tags {
+			b = append(b, byte(t.Group()), byte(t.Group()>>8), byte(t.Element()), byte(t.Element()>>8))
+		}
+		return b
+	}
+	if !atValuesOK(at(dicom.MustTag("FrameTime"), dicom.MustTag("SliceLocation"))) {
+		t.Error("dictionary tags refused")
+	}
+	if atValuesOK([]byte("by Kelbrunova   ")) {
+		t.Error("text accepted as tags")
+	}
+	if atValuesOK(at(dicom.NewTag(0x0019, 0x1001))) {
+		t.Error("a private tag accepted")
+	}
+}

@@ -170,3 +170,21 @@ func casesRLEHeader(g *gen) {
 		fc.plant(cPixel, "text in the unused offset slots of an RLE frame header", "third-party-name", "(7FE0,0010)", false, []string{text}, n)
 	})
 }
+
+func init() {
+	corpusCases = append(corpusCases, casesATText)
+}
+
+// casesATText: text written as the 32-bit tag values of an AT element
+// (Frame Increment Pointer), which the @AT allowlist entry keeps.
+func casesATText(g *gen) {
+	g.file("kept", "at-frame-increment-pointer-text", "", nil, func(fc *fileCtx) {
+		n := g.third()
+		text := "by " + n
+		for len(text)%4 != 0 {
+			text += " "
+		}
+		fc.ds.SetBytes(dicom.MustTag("FrameIncrementPointer"), dicom.AT, []byte(text))
+		fc.plant(cStruct, "text written as the tag values of an AT element (FrameIncrementPointer)", "third-party-name", "(0028,0009)", false, []string{text}, n)
+	})
+}
