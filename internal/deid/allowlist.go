@@ -118,6 +118,9 @@ func valueFormOK(e *dicom.Element, vr dicom.VR) bool {
 	case dicom.CS: // upper-case letters, digits, space, underscore
 		form = isCSForm
 	case dicom.FL, dicom.FD, dicom.UL, dicom.SL, dicom.SV, dicom.UV:
+	case dicom.AT:
+		b, err := e.Bytes()
+		return err == nil && atValuesOK(b)
 	default:
 		return true
 	}
@@ -235,6 +238,21 @@ var (
 	schemeVersionRE        = regexp.MustCompile(`^[0-9A-Za-z._-]{1,16}$`)
 	contextIDRE            = regexp.MustCompile(`^\d{1,5}$`)
 	digitRunRE             = regexp.MustCompile(`\d{9,}`)
+	// schemeCodeRE: the code forms of registered schemes whose codes
+	// have one (a UMLS CUI, a RadLex ID, an NCI Thesaurus code, an FMA
+	// ID, an ICD-10 code).
+	schemeCodeRE = map[string]*regexp.Regexp{
+		"UMLS":   regexp.MustCompile(`^C\d{7}$`),
+		"RADLEX": regexp.MustCompile(`^RP?ID\d{1,7}$`),
+		"NCIt":   regexp.MustCompile(`^C\d{1,7}$`),
+		"NCI":    regexp.MustCompile(`^C\d{1,7}$`),
+		"FMA":    regexp.MustCompile(`^\d{1,7}$`),
+		"MDC":    regexp.MustCompile(`^(\d{1,10}|MDC_[A-Z0-9_]{1,60})$`),
+		"ICD10":  regexp.MustCompile(`^[A-Z]\d{2}(\.?[0-9A-Z]{1,4})?$`),
+		"I10":    regexp.MustCompile(`^[A-Z]\d{2}(\.?[0-9A-Z]{1,4})?$`),
+	}
+	longCodeRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$`)
+	urnCodeRE  = regexp.MustCompile(`^urn:(oid:[0-2](\.(0|[1-9][0-9]{0,7}))+|uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$`)
 )
 
 // codeItemFormOK checks the coded part of a code item of a registered
@@ -244,26 +262,53 @@ var (
 // is a number. A code item failing it carries something else (a phone
 // number in a code value, a name in a version) and is removed.
 func codeItemFormOK(it *dicom.Dataset) bool {
+	// The long and URN forms carry the code when it does not fit a Code
+	// Value: a long code is one token of code characters (no spaces), a
+	// URN code an OID or UUID URN. Anything else in them is not a code.
+	urn := strings.Trim(it.String(tagURNCodeValue), " \x00")
+	if urn != "" && !urnCodeRE.MatchString(urn) {
+		return false
+	}
 	v := strings.TrimSpace(it.String(tagCodeValue))
-	switch scheme := it.String(tagCodingSchemeDesignator); scheme {
-	case "SCT":
+	long := strings.Trim(it.String(tagLongCodeValue), " \x00")
+	switch {
+	case long != "" && v != "":
+		return false // one of the two, never both (PS3.3 Code Sequence Macro)
+	case long != "":
+		if !longCodeRE.MatchString(long) {
+			return false
+		}
+		v = long
+	}
+	scheme := it.String(tagCodingSchemeDesignator)
+	switch {
+	case v == "" && urn != "":
+		// The URN is the code, and has been checked.
+	case scheme == "SCT":
 		if !sctidOK(v) {
 			return false
 		}
-	case "LN":
+	case scheme == "LN":
 		if !loincRE.MatchString(v) || !loincCheckOK(v) {
 			return false
 		}
-	case "DCM":
+	case scheme == "DCM":
 		if !dcmCodeRE.MatchString(v) {
 			return false
 		}
-	case "SRT", "SNM3":
+	case scheme == "SRT" || scheme == "SNM3":
 		if !srtCodeRE.MatchString(v) {
 			return false
 		}
 	default:
-		if len(v) > 16 || digitRunRE.MatchString(v) {
+		if re, ok := schemeCodeRE[scheme]; ok {
+			if !re.MatchString(v) {
+				return false
+			}
+		} else if (len(v) > 16 && long == "") || digitRunRE.MatchString(v) || nameLikeCode(v) {
+			return false
+		}
+		if scheme == "UCUM" && !ucumOK(v) {
 			return false
 		}
 	}
@@ -353,6 +398,155 @@ func binaryNumbersOK(b []byte, vr dicom.VR) bool {
 			continue
 		}
 		if identifierLikeNumber(strconv.FormatFloat(f, 'f', -1, 64)) {
+			return false
+		}
+	}
+	return true
+}
+
+// wholeNumberSpellings calls fn with the decimal spelling of every whole
+// value of six or more digits that e holds as vr (binary numbers read
+// little endian, DS and IS as text), until fn returns true; it reports
+// whether fn did. A birth date (19600102) or a record number of fewer
+// digits than identifierLikeNumber catches is such a value, written as
+// a number instead of as text (docs/deid.md, "Numbers that spell an
+// identifier").
+func wholeNumberSpellings(e *dicom.Element, vr dicom.VR, fn func(string) bool) bool {
+	spell := func(f float64) bool {
+		if math.IsNaN(f) || math.IsInf(f, 0) || f != math.Trunc(f) {
+			return false
+		}
+		if a := math.Abs(f); a < 1e5 || a >= 1e17 {
+			return false
+		}
+		return fn(strconv.FormatFloat(math.Abs(f), 'f', 0, 64))
+	}
+	if vr == dicom.DS || vr == dicom.IS {
+		for _, v := range e.Strings() {
+			v = strings.Trim(v, " \x00")
+			if len(v) < 6 {
+				continue
+			}
+			if f, err := strconv.ParseFloat(v, 64); err == nil && spell(f) {
+				return true
+			}
+		}
+		return false
+	}
+	size := map[dicom.VR]int{dicom.FL: 4, dicom.UL: 4, dicom.SL: 4, dicom.FD: 8, dicom.SV: 8, dicom.UV: 8}[vr]
+	if size == 0 {
+		return false
+	}
+	b, err := e.Bytes()
+	if err != nil {
+		return false
+	}
+	for i := 0; i+size <= len(b); i += size {
+		var f float64
+		switch vr {
+		case dicom.FL:
+			f = float64(math.Float32frombits(binary.LittleEndian.Uint32(b[i:])))
+		case dicom.FD:
+			f = math.Float64frombits(binary.LittleEndian.Uint64(b[i:]))
+		case dicom.UL:
+			f = float64(binary.LittleEndian.Uint32(b[i:]))
+		case dicom.SL:
+			f = float64(int32(binary.LittleEndian.Uint32(b[i:])))
+		case dicom.UV:
+			f = float64(binary.LittleEndian.Uint64(b[i:]))
+		case dicom.SV:
+			f = float64(int64(binary.LittleEndian.Uint64(b[i:])))
+		}
+		if spell(f) {
+			return true
+		}
+	}
+	return false
+}
+
+// nameLikeCode reports a code value of six or more letters and nothing
+// else: codes of the schemes without a checked form are numbers,
+// abbreviations or compounds with digits and symbols, while a word of
+// that shape can be a person's name.
+func nameLikeCode(v string) bool {
+	if len(v) < 6 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		if c := v[i] | 0x20; c < 'a' || c > 'z' {
+			return false
+		}
+	}
+	return true
+}
+
+// UCUM: the letter runs of a unit code are a prefix and an atom (mm, kBq,
+// mmHg, Cel); an annotation in braces is one of a few common words. Other
+// letters are not a unit.
+var (
+	ucumPrefixes = []string{"", "Y", "Z", "E", "P", "T", "G", "M", "k", "h", "da", "d", "c", "m", "u", "n", "p", "f", "a"}
+	ucumAtoms    = map[string]bool{}
+	ucumNotes    = map[string]bool{"ratio": true, "beats": true, "beat": true, "counts": true, "count": true, "cells": true,
+		"score": true, "index": true, "breaths": true, "events": true, "copies": true, "#": true, "s": true, "HB": true, "dose": true, "slices": true}
+)
+
+func init() {
+	for _, a := range strings.Fields(`m s g l L t Hz N Pa J W A V C F Ohm S Wb T H Cel K mol cd sr rad Gy Sv Bq Ci R
+		RAD REM deg min h d wk mo a bar eV u mmHg Torr atm cal kcal dB B Np U IU eq osm gf ph lm lx ar
+		Gal G Mx Oe Gb P St sb Lmb Ky Bi St cc dyn erg i in ft yd mi ppm ppb ppt pct`) {
+		ucumAtoms[a] = true
+	}
+}
+
+func ucumOK(v string) bool {
+	for len(v) > 0 {
+		if v[0] == '{' {
+			end := strings.IndexByte(v, '}')
+			if end < 0 || !ucumNotes[v[1:end]] {
+				return false
+			}
+			v = v[end+1:]
+			continue
+		}
+		n := 0
+		for n < len(v) && (v[n]|0x20 >= 'a' && v[n]|0x20 <= 'z') {
+			n++
+		}
+		if n == 0 {
+			v = v[1:]
+			continue
+		}
+		run := v[:n]
+		ok := false
+		for _, p := range ucumPrefixes {
+			if strings.HasPrefix(run, p) && ucumAtoms[run[len(p):]] {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+		v = v[n:]
+	}
+	return true
+}
+
+// atValuesOK: every value of a kept public AT element (a pointer such as
+// Frame Increment Pointer or Dimension Index Pointer) names an attribute
+// of the data dictionary. Four bytes of text read as a tag name nothing
+// (a private tag is no use either: private elements leave only through
+// the safe-private list, which checks its own).
+func atValuesOK(b []byte) bool {
+	if len(b)%4 != 0 {
+		return false
+	}
+	for i := 0; i+4 <= len(b); i += 4 {
+		t := dicom.NewTag(binary.LittleEndian.Uint16(b[i:]), binary.LittleEndian.Uint16(b[i+2:]))
+		if t.IsPrivate() {
+			return false
+		}
+		if _, ok := dicom.LookupTag(t); !ok {
 			return false
 		}
 	}

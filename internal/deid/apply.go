@@ -178,6 +178,19 @@ func (s *state) apply(ds *dicom.Dataset, e *dicom.Element, a action, loc []locSt
 		if e.IsSequence() {
 			return s.keepSequence(ds, e, loc, c, "K", a.rule)
 		}
+		if a.kind != akUser && (numberVRs[vr] || vr == dicom.DS || vr == dicom.IS) && s.numberSpellsIdentifier(e, vr) {
+			// A kept number whose digits are an identifier of the input
+			// (the birth date, the record number) is removed.
+			ds.Delete(t)
+			s.report.add(formatLoc(loc, !s.explain), "X", a.rule+" (number spells an identifier)")
+			return false, nil
+		}
+		if c.top && (t == dicom.TagPixelData || t == dicom.TagFloatPixelData || t == dicom.TagDoubleFloatPixelData) {
+			s.trimPixelTail(e)
+		}
+		if t == tagWaveformData || t == tagLUTData || isPaletteData(t) {
+			s.trimSized(ds, e)
+		}
 		if vr == dicom.UI {
 			for _, u := range e.Strings() {
 				if u != "" {
@@ -192,6 +205,18 @@ func (s *state) apply(ds *dicom.Dataset, e *dicom.Element, a action, loc []locSt
 		return true, nil
 	}
 	return false, permanent("apply", fmt.Errorf("no action for %s", t))
+}
+
+// numberSpellsIdentifier reports a kept number (binary, DS or IS) one of
+// whose whole values has the digits of a deny-list value.
+func (s *state) numberSpellsIdentifier(e *dicom.Element, vr dicom.VR) bool {
+	if len(s.deny.whole) == 0 {
+		return false
+	}
+	return wholeNumberSpellings(e, vr, func(d string) bool {
+		_, ok := s.deny.whole[d]
+		return ok
+	})
 }
 
 // keepSequence keeps a sequence and applies the plan to its items. A

@@ -59,10 +59,12 @@ var errCodestream = errors.New("unreadable codestream")
 // quarantines).
 func filterPixelCodestreams(e *dicom.Element, ts dicom.TransferSyntax, frames int) (int, error) {
 	fam := codestreamFamilyOf(ts)
-	switch fam {
-	case csNone, csRLE:
+	switch {
+	case ts.UID == rleUID:
+		return rleHeaders(e, true)
+	case fam == csNone, fam == csRLE:
 		return 0, nil
-	case csUnknown:
+	case fam == csUnknown:
 		return 0, fmt.Errorf("%w: %s streams may carry user data the filter cannot remove", errCodestream, ts.Name)
 	}
 	streams, trailing, err := codestreams(e, fam, frames)
@@ -383,10 +385,12 @@ func j2kRewriteFn(b []byte, fn func(m uint16, seg []byte), drop bool) ([]byte, i
 // codestream cannot be read.
 func codestreamTextSegments(e *dicom.Element, ts dicom.TransferSyntax, frames int) (int, error) {
 	fam := codestreamFamilyOf(ts)
-	switch fam {
-	case csNone, csRLE:
+	switch {
+	case ts.UID == rleUID:
+		return rleHeaders(e, false)
+	case fam == csNone, fam == csRLE:
 		return 0, nil
-	case csUnknown:
+	case fam == csUnknown:
 		return 0, fmt.Errorf("%w: %s", errCodestream, ts.Name)
 	}
 	streams, trailing, err := codestreams(e, fam, frames)
@@ -452,4 +456,117 @@ func codestreams(e *dicom.Element, fam codestreamFamily, frames int) (streams []
 		return nil, false, fmt.Errorf("%w: empty", errCodestream)
 	}
 	return streams, false, nil
+}
+
+// basicOffsetTableOK reports whether the first item of encapsulated pixel
+// data is what a Basic Offset Table may be: empty, or one 32-bit offset
+// per frame, the first 0, rising, each the start of a fragment item. Any
+// other content is not an offset table and can carry text
+// (docs/deid.md, "Pixel codestreams").
+func basicOffsetTableOK(e *dicom.Element, frames int) bool {
+	if len(e.Fragments) == 0 {
+		return true
+	}
+	bot, err := e.Fragments[0].Bytes()
+	if err != nil {
+		return false
+	}
+	if len(bot) == 0 {
+		return true
+	}
+	if len(bot) != 4*frames {
+		return false
+	}
+	starts := map[uint64]bool{}
+	var off uint64
+	for _, f := range e.Fragments[1:] {
+		starts[off] = true
+		b, err := f.Bytes()
+		if err != nil {
+			return false
+		}
+		off += 8 + uint64(len(b))
+	}
+	prev := int64(-1)
+	for i := 0; i < frames; i++ {
+		v := binary.LittleEndian.Uint32(bot[4*i:])
+		if (i == 0 && v != 0) || int64(v) <= prev || !starts[uint64(v)] {
+			return false
+		}
+		prev = int64(v)
+	}
+	return true
+}
+
+// fixBasicOffsetTable empties a first item that is not a Basic Offset
+// Table (an empty table is always valid); it reports whether it did.
+func fixBasicOffsetTable(e *dicom.Element, frames int) bool {
+	if basicOffsetTableOK(e, frames) {
+		return false
+	}
+	e.Fragments[0] = dicom.NewFragment(nil)
+	return true
+}
+
+// rleUID is RLE Lossless: one fragment a frame, each starting with a
+// header of 16 32-bit words (the segment count, then up to 15 offsets).
+const rleUID = "1.2.840.10008.1.2.5"
+
+// rleHeaderJunk checks the header of one RLE frame: a segment count of 1
+// to 15, offsets rising from 64 within the frame, and every slot past the
+// count zero, as PS3.5 has it. It returns the frame with those slots
+// zeroed (a copy, only when something was there) and how many slots held
+// something; a header that does not parse is an error.
+func rleHeaderJunk(frame []byte) ([]byte, int, error) {
+	if len(frame) < 64 {
+		return nil, 0, fmt.Errorf("%w: RLE frame shorter than its header", errCodestream)
+	}
+	count := binary.LittleEndian.Uint32(frame)
+	if count < 1 || count > 15 {
+		return nil, 0, fmt.Errorf("%w: RLE segment count out of range", errCodestream)
+	}
+	prev := uint32(0)
+	for i := uint32(1); i <= count; i++ {
+		off := binary.LittleEndian.Uint32(frame[4*i:])
+		if (i == 1 && off != 64) || off < prev || int(off) > len(frame) {
+			return nil, 0, fmt.Errorf("%w: RLE segment offsets out of order", errCodestream)
+		}
+		prev = off
+	}
+	junk := 0
+	out := frame
+	for i := count + 1; i < 16; i++ {
+		if binary.LittleEndian.Uint32(frame[4*i:]) != 0 {
+			if junk == 0 {
+				out = append([]byte(nil), frame...)
+			}
+			junk++
+			binary.LittleEndian.PutUint32(out[4*i:], 0)
+		}
+	}
+	return out, junk, nil
+}
+
+// rleHeaders checks (and with fix, cleans) the header of every RLE frame
+// of e; it returns the count of non-zero unused slots.
+func rleHeaders(e *dicom.Element, fix bool) (int, error) {
+	n := 0
+	for i, f := range e.Fragments {
+		if i == 0 {
+			continue // the Basic Offset Table
+		}
+		b, err := f.Bytes()
+		if err != nil {
+			return 0, err
+		}
+		out, k, err := rleHeaderJunk(b)
+		if err != nil {
+			return 0, err
+		}
+		if k > 0 && fix {
+			e.Fragments[i] = dicom.NewFragment(out)
+		}
+		n += k
+	}
+	return n, nil
 }

@@ -173,3 +173,75 @@ func TestCodestreamFilter(t *testing.T) {
 		t.Error("an MPEG stream was accepted")
 	}
 }
+
+// The first item of encapsulated pixel data must be a Basic Offset Table
+// or empty: text there is emptied by the engine and fails the gate.
+func TestBasicOffsetTable(t *testing.T) {
+	frag := func(n int) *dicom.Fragment { return dicom.NewFragment(make([]byte, n)) }
+	u32 := func(v ...uint32) []byte {
+		var b []byte
+		for _, x := range v {
+			b = binary.LittleEndian.AppendUint32(b, x)
+		}
+		return b
+	}
+	for _, c := range []struct {
+		name   string
+		frags  []*dicom.Fragment
+		frames int
+		ok     bool
+	}{
+		{"empty", []*dicom.Fragment{dicom.NewFragment(nil), frag(10)}, 1, true},
+		{"one frame", []*dicom.Fragment{dicom.NewFragment(u32(0)), frag(10)}, 1, true},
+		{"two frames", []*dicom.Fragment{dicom.NewFragment(u32(0, 18)), frag(10), frag(12)}, 2, true},
+		{"two frames, second fragment of a frame", []*dicom.Fragment{dicom.NewFragment(u32(0, 38)), frag(10), frag(12), frag(4)}, 2, true},
+		{"text", []*dicom.Fragment{dicom.NewFragment([]byte("Patient Kelbrunova MRN 48573210  ")), frag(10)}, 1, false},
+		{"text of frame length", []*dicom.Fragment{dicom.NewFragment([]byte("Kelb")), frag(10)}, 1, false},
+		{"offset into a fragment", []*dicom.Fragment{dicom.NewFragment(u32(0, 12)), frag(10), frag(12)}, 2, false},
+	} {
+		e := &dicom.Element{Tag: dicom.TagPixelData, VR: dicom.OB, Fragments: c.frags}
+		if got := basicOffsetTableOK(e, c.frames); got != c.ok {
+			t.Errorf("%s: basicOffsetTableOK = %v, want %v", c.name, got, c.ok)
+		}
+		if fixed := fixBasicOffsetTable(e, c.frames); fixed == c.ok {
+			t.Errorf("%s: fixBasicOffsetTable = %v", c.name, fixed)
+		}
+		if b, _ := e.Fragments[0].Bytes(); !c.ok && len(b) != 0 {
+			t.Errorf("%s: first item not emptied", c.name)
+		}
+	}
+}
+
+// RLE frame headers: slots past the segment count must be zero; text there
+// is zeroed by the filter and counted by the gate's reading.
+func TestRLEHeaderJunk(t *testing.T) {
+	frame := make([]byte, 64+8)
+	binary.LittleEndian.PutUint32(frame, 2)
+	binary.LittleEndian.PutUint32(frame[4:], 64)
+	binary.LittleEndian.PutUint32(frame[8:], 68)
+	if _, n, err := rleHeaderJunk(frame); err != nil || n != 0 {
+		t.Fatalf("clean header: %d %v", n, err)
+	}
+	dirty := append([]byte(nil), frame...)
+	copy(dirty[12:], "by Kelbrunova")
+	out, n, err := rleHeaderJunk(dirty)
+	if err != nil || n == 0 || bytes.Contains(out, []byte("Kelb")) || !bytes.Contains(dirty, []byte("Kelb")) {
+		t.Fatalf("dirty header: n=%d err=%v", n, err)
+	}
+	bad := append([]byte(nil), frame...)
+	binary.LittleEndian.PutUint32(bad, 99)
+	if _, _, err := rleHeaderJunk(bad); err == nil {
+		t.Error("segment count 99 accepted")
+	}
+	e := &dicom.Element{Tag: dicom.TagPixelData, VR: dicom.OB, Fragments: []*dicom.Fragment{dicom.NewFragment(nil), dicom.NewFragment(dirty)}}
+	ts, _ := dicom.LookupTransferSyntax(rleUID)
+	if n, err := codestreamTextSegments(e, ts, 1); err != nil || n == 0 {
+		t.Errorf("gate reading: %d %v", n, err)
+	}
+	if n, err := filterPixelCodestreams(e, ts, 1); err != nil || n == 0 {
+		t.Errorf("filter: %d %v", n, err)
+	}
+	if n, err := codestreamTextSegments(e, ts, 1); err != nil || n != 0 {
+		t.Errorf("after the filter: %d %v", n, err)
+	}
+}

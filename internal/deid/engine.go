@@ -247,6 +247,8 @@ var (
 	tagGraphicAnnotationSequence   = dicom.MustTag("GraphicAnnotationSequence")
 	tagEncapsulatedDocument        = dicom.MustTag("EncapsulatedDocument")
 	tagIconImageSequence           = dicom.MustTag("IconImageSequence")
+	tagExtendedOffsetTable         = dicom.MustTag("ExtendedOffsetTable")
+	tagExtendedOffsetTableLengths  = dicom.MustTag("ExtendedOffsetTableLengths")
 	tagCodeValue                   = dicom.MustTag("CodeValue")
 	tagCodingSchemeDesignator      = dicom.MustTag("CodingSchemeDesignator")
 	tagCodeMeaning                 = dicom.MustTag("CodeMeaning")
@@ -558,6 +560,9 @@ func (s *state) filterCodestreams(ts dicom.TransferSyntax) {
 	e := s.root.Get(dicom.TagPixelData)
 	if e == nil || !e.IsEncapsulated() {
 		return
+	}
+	if fixBasicOffsetTable(e, numberOfFrames(s.root)) {
+		s.report.warn("offset-table-emptied", dicom.TagPixelData.String(), "the first item was not a Basic Offset Table")
 	}
 	n, err := filterPixelCodestreams(e, ts, numberOfFrames(s.root))
 	switch {

@@ -295,6 +295,9 @@ func (gp *gatePlan) checkFile(f *dicom.File, gf *gateFailure) {
 	}
 	// Pixel codestreams: no comment or application segment may remain.
 	if pd := ds.Get(dicom.TagPixelData); pd != nil && pd.IsEncapsulated() {
+		if !basicOffsetTableOK(pd, numberOfFrames(ds)) {
+			gf.fail("codestream", "the first pixel data item is not a Basic Offset Table")
+		}
 		n, err := codestreamTextSegments(pd, f.TransferSyntax, numberOfFrames(ds))
 		switch {
 		case err != nil:
@@ -353,6 +356,16 @@ func (gp *gatePlan) walk(ds *dicom.Dataset, prefix []byte, gf *gateFailure) {
 			gp.checkUIDs(e, path, rule, gf)
 		case vr == dicom.DA || vr == dicom.DT:
 			gp.checkDates(e, path, rule, gf)
+		case numberVRs[vr] && !e.IsBulk() && len(gp.whole) > 0:
+			// Binary numbers are read as the decimal numbers they spell
+			// (the raw scan sees their bytes only).
+			wholeNumberSpellings(e, vr, func(d string) bool {
+				if cat, ok := gp.whole[d]; ok {
+					gf.fail("strings", fmt.Sprintf("%s holds an original %s value as a number", path, cat))
+					return true
+				}
+				return false
+			})
 		}
 		if scannedVR(vr) && !e.IsBulk() {
 			vals, _ := ds.Texts(e.Tag)
@@ -457,7 +470,7 @@ func (gp *gatePlan) checkName(n string, gf *gateFailure) {
 // scanRaw is check 2: the output bytes, except pixel data values, must not
 // contain a deny token in any byte spelling.
 func (gp *gatePlan) scanRaw(ra io.ReaderAt, size int64, f *dicom.File, gf *gateFailure) error {
-	skips, err := pixelRanges(ra, size, f.TransferSyntax)
+	skips, err := pixelRanges(ra, size, f.TransferSyntax, f.Dataset)
 	if err != nil {
 		gf.fail("raw-bytes", "cannot locate pixel data: "+err.Error())
 		skips = nil
@@ -510,8 +523,10 @@ func lowerInPlace(b []byte) {
 }
 
 // pixelRanges returns the byte ranges of top-level pixel data values
-// (native or fragments) in the output file.
-func pixelRanges(ra io.ReaderAt, size int64, ts dicom.TransferSyntax) ([][2]int64, error) {
+// (native or fragments) in the output file. A native value is skipped
+// only as far as its frames need (ds, the parsed output, says how far):
+// bytes past the last frame are scanned like any other.
+func pixelRanges(ra io.ReaderAt, size int64, ts dicom.TransferSyntax, ds *dicom.Dataset) ([][2]int64, error) {
 	head := make([]byte, 144)
 	if _, err := ra.ReadAt(head, 0); err != nil {
 		return nil, err
@@ -536,7 +551,11 @@ func pixelRanges(ra io.ReaderAt, size int64, ts dicom.TransferSyntax) ([][2]int6
 		case dicom.KindElement:
 			if isPix && d.Depth() == 0 {
 				off := metaEnd + d.Offset()
-				out = append(out, [2]int64{off, off + int64(h.Length)})
+				n := int64(h.Length)
+				if need, ok := nativePixelLength(ds, h.Tag); ok && need < n {
+					n = need
+				}
+				out = append(out, [2]int64{off, off + n})
 			}
 		case dicom.KindEncapsulated:
 			inPixel = d.Depth() <= 1 && isPix

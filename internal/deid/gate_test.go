@@ -3,7 +3,9 @@ package deid
 import (
 	"bytes"
 	"crypto/sha1"
+	"encoding/binary"
 	"encoding/hex"
+	"math"
 	"strings"
 	"testing"
 
@@ -93,6 +95,9 @@ func TestGateMutations(t *testing.T) {
 			ds := r.File.Dataset
 			ds.SetString(dicom.NewTag(0x0029, 0x0010), dicom.LO, "ACME")
 			ds.SetBytes(dicom.NewTag(0x0029, 0x1001), dicom.OB, utf16le("x "+sur+" y"))
+		}},
+		{name: "birth date as a binary number", v: latin, want: "strings", mutate: func(r *Result) {
+			r.File.Dataset.SetBytes(dicom.MustTag("DiffusionBValue"), dicom.FD, binary.LittleEndian.AppendUint64(nil, math.Float64bits(19580512)))
 		}},
 		{name: "private element outside the list", v: latin, want: "private", mutate: func(r *Result) {
 			ds := r.File.Dataset

@@ -72,6 +72,12 @@ func (s *state) resolve(ds *dicom.Dataset, e *dicom.Element, loc []locStep, c wa
 	if t == tagIconImageSequence {
 		return action{code: CodeX, kind: akTable, rule: "special: icon image"}
 	}
+	if t == tagExtendedOffsetTable || t == tagExtendedOffsetTableLengths {
+		// Offsets into fragments the codestream filter may rewrite, and
+		// 64-bit words nothing checks: an empty Basic Offset Table does
+		// the same job.
+		return action{code: CodeX, kind: akTable, rule: "special: extended offset table"}
+	}
 	if t.IsPrivate() {
 		return s.resolvePrivate(ds, e, loc)
 	}

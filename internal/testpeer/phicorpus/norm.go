@@ -67,12 +67,22 @@ var transliterations = strings.NewReplacer(
 	"æ", "ae", "Æ", "Ae", "ø", "oe", "Ø", "Oe", "å", "aa", "Å", "Aa", "œ", "oe", "Œ", "Oe",
 )
 
+// plainLetters are letters that no canonical decomposition takes to a
+// base letter (the stroke of ł, the slash of ø, the dotless ı), written
+// the way a keyboard without them does: WAŁĘSA → WALESA, BJØRN → BJORN.
+var plainLetters = strings.NewReplacer(
+	"ł", "l", "Ł", "L", "ø", "o", "Ø", "O", "đ", "d", "Đ", "D", "ı", "i", "ħ", "h", "Ħ", "H",
+	"ŧ", "t", "Ŧ", "T", "ð", "d", "Ð", "D", "þ", "th", "Þ", "Th", "æ", "ae", "Æ", "Ae", "œ", "oe", "Œ", "Oe", "ß", "ss",
+)
+
 // foldForms returns the folded needle and, when different, its
-// transliterated fold.
+// transliterated and plain-letter folds.
 func foldForms(s string) []string {
 	out := []string{Fold(s)}
-	if t := Fold(transliterations.Replace(norm.NFC.String(s))); t != out[0] {
-		out = append(out, t)
+	for _, t := range []string{Fold(transliterations.Replace(norm.NFC.String(s))), Fold(plainLetters.Replace(norm.NFC.String(s)))} {
+		if !containsString(out, t) {
+			out = append(out, t)
+		}
 	}
 	return out
 }
