@@ -132,7 +132,7 @@ func (e *Edge) keepInBackup(entry QuarantineEntry, src string) error {
 	f, err := dicom.Open(src, &dicom.ParseOptions{StopAtPixelData: true})
 	if err != nil {
 		dst := filepath.Join(e.Backup.Dir, "__unreadable__", entry.ID+".dcm")
-		return copyInto(src, dst)
+		return e.Backup.WriteFile(src, dst)
 	}
 	unmapped := ""
 	if _, ok := e.cfg.Routes.Lookup(entry.CalledAET); !ok {
@@ -148,23 +148,7 @@ func (e *Edge) keepInBackup(entry QuarantineEntry, src string) error {
 	case err == nil: // another copy of this instance is there: keep both
 		dst = strings.TrimSuffix(dst, ".dcm") + ".q-" + entry.ID + ".dcm"
 	}
-	return copyInto(src, dst)
-}
-
-func copyInto(src, dst string) error {
-	if err := os.MkdirAll(filepath.Dir(dst), 0o750); err != nil {
-		return err
-	}
-	tmp := dst + ".tmp"
-	os.Remove(tmp)
-	if err := fsutil.LinkOrCopy(src, tmp, -1); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, dst); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return fsutil.SyncDir(filepath.Dir(dst))
+	return e.Backup.WriteFile(src, dst)
 }
 
 // sameContent reports whether a and b hold the same bytes.
