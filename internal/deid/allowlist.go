@@ -373,27 +373,45 @@ func loincCheckOK(v string) bool {
 // identifier, not a measurement.
 var numberVRs = map[dicom.VR]bool{dicom.FL: true, dicom.FD: true, dicom.UL: true, dicom.SL: true, dicom.SV: true, dicom.UV: true}
 
+// binarySize is the size of one value of a binary number VR (0 for
+// another VR).
+func binarySize(vr dicom.VR) int {
+	switch vr {
+	case dicom.FL, dicom.UL, dicom.SL:
+		return 4
+	case dicom.FD, dicom.SV, dicom.UV:
+		return 8
+	}
+	return 0
+}
+
+// binaryNumber reads the little-endian value of vr at the start of b
+// (binarySize(vr) bytes).
+func binaryNumber(b []byte, vr dicom.VR) float64 {
+	switch vr {
+	case dicom.FL:
+		return float64(math.Float32frombits(binary.LittleEndian.Uint32(b)))
+	case dicom.FD:
+		return math.Float64frombits(binary.LittleEndian.Uint64(b))
+	case dicom.UL:
+		return float64(binary.LittleEndian.Uint32(b))
+	case dicom.SL:
+		return float64(int32(binary.LittleEndian.Uint32(b)))
+	case dicom.UV:
+		return float64(binary.LittleEndian.Uint64(b))
+	case dicom.SV:
+		return float64(int64(binary.LittleEndian.Uint64(b)))
+	}
+	return 0
+}
+
 func binaryNumbersOK(b []byte, vr dicom.VR) bool {
-	size := map[dicom.VR]int{dicom.FL: 4, dicom.UL: 4, dicom.SL: 4, dicom.FD: 8, dicom.SV: 8, dicom.UV: 8}[vr]
-	if len(b)%size != 0 {
+	size := binarySize(vr)
+	if size == 0 || len(b)%size != 0 {
 		return false
 	}
 	for i := 0; i+size <= len(b); i += size {
-		var f float64
-		switch vr {
-		case dicom.FL:
-			f = float64(math.Float32frombits(binary.LittleEndian.Uint32(b[i:])))
-		case dicom.FD:
-			f = math.Float64frombits(binary.LittleEndian.Uint64(b[i:]))
-		case dicom.UL:
-			f = float64(binary.LittleEndian.Uint32(b[i:]))
-		case dicom.SL:
-			f = float64(int32(binary.LittleEndian.Uint32(b[i:])))
-		case dicom.UV:
-			f = float64(binary.LittleEndian.Uint64(b[i:]))
-		case dicom.SV:
-			f = float64(int64(binary.LittleEndian.Uint64(b[i:])))
-		}
+		f := binaryNumber(b[i:], vr)
 		if math.IsNaN(f) || math.IsInf(f, 0) {
 			continue
 		}
@@ -433,7 +451,7 @@ func wholeNumberSpellings(e *dicom.Element, vr dicom.VR, fn func(string) bool) b
 		}
 		return false
 	}
-	size := map[dicom.VR]int{dicom.FL: 4, dicom.UL: 4, dicom.SL: 4, dicom.FD: 8, dicom.SV: 8, dicom.UV: 8}[vr]
+	size := binarySize(vr)
 	if size == 0 {
 		return false
 	}
@@ -442,21 +460,7 @@ func wholeNumberSpellings(e *dicom.Element, vr dicom.VR, fn func(string) bool) b
 		return false
 	}
 	for i := 0; i+size <= len(b); i += size {
-		var f float64
-		switch vr {
-		case dicom.FL:
-			f = float64(math.Float32frombits(binary.LittleEndian.Uint32(b[i:])))
-		case dicom.FD:
-			f = math.Float64frombits(binary.LittleEndian.Uint64(b[i:]))
-		case dicom.UL:
-			f = float64(binary.LittleEndian.Uint32(b[i:]))
-		case dicom.SL:
-			f = float64(int32(binary.LittleEndian.Uint32(b[i:])))
-		case dicom.UV:
-			f = float64(binary.LittleEndian.Uint64(b[i:]))
-		case dicom.SV:
-			f = float64(int64(binary.LittleEndian.Uint64(b[i:])))
-		}
+		f := binaryNumber(b[i:], vr)
 		if spell(f) {
 			return true
 		}
