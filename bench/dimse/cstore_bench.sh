@@ -107,6 +107,16 @@ stored_count() { # SERVER OUT
   esac
 }
 
+# wait_stored SERVER OUT N: until the server has N instances, giving up
+# after 30 s without progress.
+wait_stored() {
+  local last=-1 still=0 now
+  while now=$(stored_count $1 $2); [ $now -lt $3 ] && [ $still -lt 300 ]; do
+    if [ $now = $last ]; then still=$((still+1)); else still=0; last=$now; fi
+    sleep 0.1
+  done
+}
+
 RESULTS=$WORK/results.txt; : > $RESULTS
 run_one() { # SERVER SENDER WORKLOAD RUN
   local srv=$1 snd=$2 wl=$3 run=$4
@@ -124,28 +134,13 @@ run_one() { # SERVER SENDER WORKLOAD RUN
     aisedge-p*)
       $WORK/aisedge send --quiet --parallel ${snd#aisedge-p} --aet SCANNER1 --called-aet AISEDGE 127.0.0.1:$PORT $WORK/copies/$wl > $out/scu.log 2>&1; rc=$? ;;
   esac
-  if [ $srv = orthanc-lua ]; then
-    # The hook runs after each C-STORE is answered: wait until it has
-    # finished every instance (giving up after 30 s without progress).
-    local last=-1 still=0
-    while [ $(wc -l < $out/done) -lt $n ] && [ $still -lt 300 ]; do
-      local now=$(wc -l < $out/done)
-      if [ $now = $last ]; then still=$((still+1)); else still=0; last=$now; fi
-      sleep 0.1
-    done
-  fi
+  # The Lua hook works after each C-STORE is answered: timed until it has
+  # finished every instance. aisedge run's acknowledged instances are
+  # durable in its journal: untimed, wait until they are in the spool too,
+  # for the count and the server's CPU time.
+  [ $srv = orthanc-lua ] && wait_stored $srv $out $n
   local t1=$(date +%s.%N)
-  if [ $srv = run ]; then
-    # Acknowledged instances are durable in the edge's journal; wait
-    # (untimed) until they are in the spool too, for the count and the
-    # server's CPU time.
-    local last=-1 still=0
-    while [ $(stored_count run $out) -lt $n ] && [ $still -lt 300 ]; do
-      local now=$(stored_count run $out)
-      if [ $now = $last ]; then still=$((still+1)); else still=0; last=$now; fi
-      sleep 0.1
-    done
-  fi
+  [ $srv = run ] && wait_stored $srv $out $n
   sleep $DRAIN
   read -r u1 s1 < <(awk '{print $14, $15}' /proc/$SPID/stat)
   local hwm=$(awk '/VmHWM/{print $2}' /proc/$SPID/status)

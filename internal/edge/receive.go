@@ -223,7 +223,7 @@ func (r *Receiver) accept(ctx context.Context, in *dimse.Instance) (Outcome, err
 		Modality:          ds.String(dicom.NewTag(0x0008, 0x0060)),
 		ReceivedAt:        r.Now().UTC(),
 	}
-	if journaled && out.buf != nil && !backedUp {
+	if journaled && out.buf != nil {
 		if err := r.journalInstance(in, backupPath, rec, sess, out); err != nil {
 			return Outcome{}, err
 		}

@@ -4,8 +4,6 @@ import (
 	"errors"
 
 	bolt "go.etcd.io/bbolt"
-
-	"github.com/aisedge/aisedge/internal/groupcommit"
 )
 
 // commitRecords runs a group of record updates in one transaction (see
@@ -50,5 +48,3 @@ type errFnFailed struct {
 }
 
 func (e *errFnFailed) Error() string { return e.err.Error() }
-
-var errSpoolClosed = groupcommit.ErrClosed
