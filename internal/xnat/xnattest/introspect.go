@@ -13,7 +13,8 @@ type Request struct {
 	Query     string // raw query
 	UserAgent string
 	Status    int // the answer's status (0 for a hang-up before any answer)
-	Time      time.Time
+	Time      time.Time     // when it arrived
+	Duration  time.Duration // until its handler returned
 }
 
 // Requests returns the request log in arrival order.
