@@ -12,7 +12,7 @@ type Request struct {
 	Path      string // escaped path, e.g. /data/projects/P1
 	Query     string // raw query
 	UserAgent string
-	Status    int // the answer's status (0 for a hang-up before any answer)
+	Status    int           // the answer's status (0 for a hang-up before any answer)
 	Time      time.Time     // when it arrived
 	Duration  time.Duration // until its handler returned
 }
