@@ -29,7 +29,8 @@ type assoc struct {
 
 	pdvs   []PDV // PDVs of the current P-DATA-TF not yet consumed
 	cmdBuf []byte
-	spoolW *bufio.Writer // the receiver's file write buffer
+	spoolW   *bufio.Writer // the receiver's file write buffer
+	spoolMem []byte        // the receiver's memory buffer (MemoryBytes)
 
 	writeTimeout time.Duration
 	log          *slog.Logger

@@ -101,8 +101,22 @@ func (r *Receiver) accept(ctx context.Context, in *dimse.Instance) (Outcome, err
 	// backup and the spool after the response. Large instances and those
 	// that do not go through take the direct path.
 	journaled := r.journal != nil && in.Size <= inMemoryOutput
+	if in.Data != nil {
+		// Received into memory. The handler's own copy of the original
+		// goes to the journal (or to a file for the paths that keep one):
+		// the parse's values are views of the server's buffer, which
+		// de-identification may rewrite in place.
+		in.Data = bytes.Clone(in.Data)
+		if !journaled {
+			if err := in.Materialize(); err != nil {
+				return Outcome{}, r.resourceError("writing the received instance failed", err)
+			}
+		}
+	}
 	f, err := in.File, error(nil)
-	if f == nil { // a validator that does not hand over its parse
+	if f == nil && in.Data != nil { // a validator that does not hand over its parse
+		f, err = dicom.ParseFile(dicom.NewBytesReader(in.Data), nil)
+	} else if f == nil {
 		f, err = dicom.Open(in.Path, nil)
 	}
 	if err != nil {
@@ -315,6 +329,9 @@ func (r *Receiver) engine(rt route.Route) (*deid.Engine, error) {
 // backupTo writes the facility backup copy of the received file at dst
 // (flushed first when the server left that to the handler).
 func (r *Receiver) backupTo(in *dimse.Instance, dst string) error {
+	if err := in.Materialize(); err != nil {
+		return err
+	}
 	if in.Sync != nil {
 		if err := in.Sync(); err != nil {
 			return err
@@ -326,9 +343,12 @@ func (r *Receiver) backupTo(in *dimse.Instance, dst string) error {
 // journalInstance makes the instance's acceptance durable as one journal
 // record and hands it to the appliers.
 func (r *Receiver) journalInstance(in *dimse.Instance, backupPath string, rec spool.Instance, sess spool.Session, out *serialized) error {
-	orig, err := os.ReadFile(in.Path)
-	if err != nil {
-		return r.resourceError("reading the received file failed", err)
+	orig := in.Data // accept's own copy
+	if orig == nil {
+		var err error
+		if orig, err = os.ReadFile(in.Path); err != nil {
+			return r.resourceError("reading the received file failed", err)
+		}
 	}
 	rel, err := r.Backup.Rel(backupPath)
 	if err != nil {
@@ -348,6 +368,9 @@ func (r *Receiver) journalInstance(in *dimse.Instance, backupPath string, rec sp
 
 // quarantine keeps the original with value-free reasons.
 func (r *Receiver) quarantine(ctx context.Context, in *dimse.Instance, f *dicom.File, reasons ...string) error {
+	if err := in.Materialize(); err != nil {
+		return err
+	}
 	if in.Sync != nil {
 		if err := in.Sync(); err != nil {
 			return err

@@ -168,7 +168,7 @@ func New(cfg Config) (*Edge, error) {
 		Handler: e.Receiver, TempDir: sp.TmpDir(), MaxAssociations: cfg.MaxAssociations,
 		MaxAssociationsPerSource: cfg.MaxAssociationsPerSource, IdleTimeout: cfg.IdleTimeout, MinRate: cfg.MinRate,
 		MinFreeBytes: cfg.MinFreeBytes, Admit: Admitter(cfg.Routes), Logger: cfg.Log.With("component", "dimse"),
-		UIDHash: cfg.UIDHash, AETLabel: aetLabel, HandlerSyncs: true,
+		UIDHash: cfg.UIDHash, AETLabel: aetLabel, HandlerSyncs: true, MemoryBytes: receiveInMemory,
 	})
 	if err != nil {
 		e.journal.close()
