@@ -734,8 +734,8 @@ const spoolCheckEvery = 32 << 20
 // spool is an instance being received: in memory while it fits in
 // ServerConfig.MemoryBytes, then (or from the start) in its temporary file.
 type spool struct {
-	mem       []byte   // the instance so far, while f is nil
-	limit     int64    // largest instance kept in memory (0: none)
+	mem       []byte // the instance so far, while f is nil
+	limit     int64  // largest instance kept in memory (0: none)
 	get       func() (*os.File, error)
 	f         *os.File // the temporary file, once there is one
 	w         *bufio.Writer
