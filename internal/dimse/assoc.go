@@ -27,10 +27,9 @@ type assoc struct {
 	maxSend  int
 	contexts [256]*PresentationContext
 
-	pdvs     []PDV // PDVs of the current P-DATA-TF not yet consumed
-	cmdBuf   []byte
-	spoolW   *bufio.Writer // the receiver's file write buffer
-	spoolMem []byte        // the receiver's memory buffer (MemoryBytes)
+	pdvs   []PDV // PDVs of the current P-DATA-TF not yet consumed
+	cmdBuf []byte
+	spoolW *bufio.Writer // the receiver's file write buffer
 
 	writeTimeout time.Duration
 	log          *slog.Logger

@@ -106,7 +106,7 @@ type ServerConfig struct {
 	// many bytes is received into memory instead of a temporary file and
 	// handed over as Instance.Data, for a handler that makes it durable
 	// itself; larger ones move to a file as they outgrow it. Each
-	// association holds at most one such buffer. 0: every instance goes
+	// association receives one instance at a time. 0: every instance goes
 	// to a file. Requires HandlerSyncs.
 	MemoryBytes int64
 
@@ -812,12 +812,13 @@ func (s *Server) openSpool(a *assoc, pc *PresentationContext, cmd *Command) (*sp
 	if st := s.spaceStatus(); st != nil {
 		return nil, st
 	}
-	// One write buffer and one memory buffer per association, reused for
-	// each of its instances.
+	// One write buffer per association, reused for each of its instances;
+	// an instance received into memory gets a buffer of its own, which
+	// the handler keeps (Instance.Data).
 	if a.spoolW == nil {
 		a.spoolW = bufio.NewWriterSize(nil, 256<<10)
 	}
-	sp := &spool{mem: a.spoolMem[:0], limit: s.cfg.MemoryBytes, get: s.pool.get, w: a.spoolW, nextCheck: spoolCheckEvery}
+	sp := &spool{limit: s.cfg.MemoryBytes, get: s.pool.get, w: a.spoolW, nextCheck: spoolCheckEvery}
 	if sp.limit <= 0 {
 		f, err := s.pool.get()
 		if err != nil {
@@ -952,9 +953,6 @@ func (s *Server) finishStore(a *assoc, pc *PresentationContext, cmd *Command, sp
 		Remote: a.conn.RemoteAddr(), Assoc: a.id,
 	}
 	if sp.inMemory() {
-		// The buffer goes back to the association when the handler is
-		// done with it (Instance.Data's contract).
-		defer func() { a.spoolMem = sp.mem[:0] }()
 		in.Data = sp.mem
 		in.materialize = func() error { return s.materialize(in, sp) }
 		if err := s.cfg.Validate(in, dicom.NewBytesReader(sp.mem)); err != nil {

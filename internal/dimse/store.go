@@ -53,9 +53,9 @@ type Instance struct {
 	Sync func() error
 	// Data is the instance (file meta header included) when the server
 	// received it into memory (ServerConfig.MemoryBytes); Path is empty
-	// then, until Materialize writes it to a file. Data belongs to the
-	// server once the handler returns: a handler that keeps the bytes
-	// copies them.
+	// then, until Materialize writes it to a file. Data is the handler's
+	// to keep, and so is File when parsed from it (its values are views
+	// of Data): the server allocates a buffer per instance.
 	Data        []byte
 	materialize func() error
 }

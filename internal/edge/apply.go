@@ -151,10 +151,15 @@ func (a *appliers) applyRetrying(r *journalRecord) {
 }
 
 // applyRecord writes a record's facility backup copy and spool instance,
-// each durable. Applying a record again is harmless: the backup copy is
-// replaced by the same bytes, and the spool recognises an instance it has
-// by its digest.
+// each durable: for a record of an original, after de-identifying it
+// (applyArrival). Applying a record again is harmless: the backup copy is
+// replaced by the same bytes, de-identification gives the same output,
+// which the spool recognises by its digest, and a quarantine entry keeps
+// its name.
 func (e *Edge) applyRecord(r *journalRecord) error {
+	if r.Meta.Arrival != nil {
+		return e.Receiver.applyArrival(r)
+	}
 	if err := e.Backup.WriteBytes(r.Meta.BackupPath, r.Original); err != nil {
 		return err
 	}

@@ -136,8 +136,15 @@ func New(cfg Config) (*Edge, error) {
 		deidComp, shipComp, stageComp = "orthanc-deid", "s3-uploader", "sort"
 	}
 	e := &Edge{cfg: cfg, Spool: sp, Backup: &Backup{Dir: cfg.BackupDir}}
+	e.Receiver = &Receiver{
+		Routes: cfg.Routes, Engine: cfg.Engine, Spool: sp, Backup: e.Backup,
+		Quarantine: &Quarantine{Dir: filepath.Join(cfg.DataDir, "quarantine")},
+		Events:     events.New(cfg.EventsOut, deidComp, cfg.Name, cfg.Now),
+		Log:        cfg.Log.With("component", "receiver"), Metrics: metrics, Now: cfg.Now, UIDHash: cfg.UIDHash, AETLabel: aetLabel,
+	}
 	// Instances acknowledged before a stop but not yet in the backup and
-	// the spool are put there before anything else happens.
+	// the spool (de-identified) are put there before anything else
+	// happens.
 	journalDir := filepath.Join(cfg.DataDir, "journal")
 	n, err := replayJournal(journalDir, e.applyRecord)
 	if err != nil {
@@ -152,15 +159,9 @@ func New(cfg Config) (*Edge, error) {
 		return nil, err
 	}
 	e.appliers = newAppliers(e)
-	e.Receiver = &Receiver{
-		journal: e.journal, enqueue: e.appliers.enqueue,
-		Routes: cfg.Routes, Engine: cfg.Engine, Spool: sp, Backup: e.Backup,
-		Quarantine: &Quarantine{Dir: filepath.Join(cfg.DataDir, "quarantine")},
-		Events:     events.New(cfg.EventsOut, deidComp, cfg.Name, cfg.Now),
-		Log:        cfg.Log.With("component", "receiver"), Metrics: metrics, Now: cfg.Now, UIDHash: cfg.UIDHash, AETLabel: aetLabel,
-	}
+	e.Receiver.journal, e.Receiver.enqueue = e.journal, e.appliers.enqueue
 	e.Stager = &Stager{Spool: sp, Dir: filepath.Join(cfg.DataDir, "staging"), Edge: cfg.Name,
-		Quiet: cfg.Quiet, Force: cfg.Force, Log: cfg.Log.With("component", stageComp), Now: cfg.Now, Metrics: metrics}
+		Quiet: cfg.Quiet, Force: cfg.Force, Waiting: e.journal.oldestWaiting, Log: cfg.Log.With("component", stageComp), Now: cfg.Now, Metrics: metrics}
 	e.Shipper = &Shipper{Spool: sp, Stager: e.Stager, Store: cfg.Store, Layout: cfg.Layout,
 		Prefix: "staged/" + cfg.Name + "/", Events: events.New(cfg.EventsOut, shipComp, cfg.Name, cfg.Now),
 		Log: cfg.Log.With("component", shipComp), Now: cfg.Now, Metrics: metrics, OnSealed: cfg.OnSealed}
