@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/aisedge/aisedge/internal/dicom"
+	"github.com/aisedge/aisedge/internal/fsutil"
 )
 
 // ServerConfig configures a Server. Handler and TempDir are required.
@@ -926,7 +927,7 @@ func (s *Server) handleStore(a *assoc, pcid byte, cmd *Command) error {
 		if KindOf(status.Status) == KindWarning {
 			lvl = slog.LevelInfo
 		}
-		log.Log(context.Background(), lvl, "C-STORE not stored as success", "status", fmt.Sprintf("0x%04X", status.Status), "err", status.Error())
+		log.Log(context.Background(), lvl, "C-STORE not stored as success", "status", fmt.Sprintf("0x%04X", status.Status), "err", fsutil.PublicError(status))
 		if KindOf(status.Status) == KindWarning {
 			s.Metrics.StoresFailed.Add(-1)
 			s.Metrics.StoresOK.Add(1)

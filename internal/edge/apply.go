@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aisedge/aisedge/internal/fsutil"
 	"github.com/aisedge/aisedge/internal/spool"
 )
 
@@ -101,7 +102,7 @@ func (a *appliers) enqueue(r *journalRecord) {
 	}
 	a.mu.RUnlock()
 	if err := a.e.applyRecord(r); err != nil {
-		a.e.cfg.Log.Error("applying a journal record failed; it stays in the journal for the next start", "err", err)
+		a.e.cfg.Log.Error("applying a journal record failed; it stays in the journal for the next start", "err", fsutil.PublicError(err))
 		return
 	}
 	a.e.journal.applied(r)
@@ -140,7 +141,7 @@ func (a *appliers) applyRetrying(r *journalRecord) {
 			a.e.journal.applied(r)
 			return
 		}
-		a.e.cfg.Log.Error("applying a journal record failed; retrying", "err", err, "retryIn", backoff.String())
+		a.e.cfg.Log.Error("applying a journal record failed; retrying", "err", fsutil.PublicError(err), "retryIn", backoff.String())
 		select {
 		case <-a.ctx.Done():
 			return // stays in the journal

@@ -14,6 +14,7 @@ import (
 	"github.com/aisedge/aisedge/internal/dicom"
 	"github.com/aisedge/aisedge/internal/dimse"
 	"github.com/aisedge/aisedge/internal/events"
+	"github.com/aisedge/aisedge/internal/fsutil"
 	"github.com/aisedge/aisedge/internal/route"
 	"github.com/aisedge/aisedge/internal/spool"
 )
@@ -305,7 +306,7 @@ type requeueKey struct{}
 // resourceError answers A700 when the disk is full, 0110 otherwise; the
 // sender keeps the instance and retries.
 func (r *Receiver) resourceError(what string, err error) error {
-	r.Log.Error(what, "err", err)
+	r.Log.Error(what, "err", fsutil.PublicError(err)) // backup folders are named by patient ID
 	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
 		return dimse.NewStatusError(statusOutOfResources, what, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/aisedge/aisedge/internal/events"
+	"github.com/aisedge/aisedge/internal/fsutil"
 	"io"
 	"log/slog"
 	"net"
@@ -280,7 +281,7 @@ func (e *Edge) loop(ctx context.Context) {
 			e.cfg.Log.Error("clean-up of sealed shipments failed", "err", err)
 		}
 		if _, err := e.Stager.StageReady(); err != nil {
-			e.cfg.Log.Error("staging failed", "err", err)
+			e.cfg.Log.Error("staging failed", "err", fsutil.PublicError(err))
 		}
 		now := e.cfg.Now()
 		if !now.Before(nextShip) {
@@ -300,7 +301,7 @@ func (e *Edge) loop(ctx context.Context) {
 		}
 		if (e.cfg.BackupMaxAge > 0 || e.cfg.BackupMaxBytes > 0) && !now.Before(nextPrune) {
 			if n, err := e.Backup.Prune(now, e.cfg.BackupMaxAge, e.cfg.BackupMaxBytes); err != nil {
-				e.cfg.Log.Error("facility backup pruning failed", "err", err)
+				e.cfg.Log.Error("facility backup pruning failed", "err", fsutil.PublicError(err))
 			} else if n > 0 {
 				e.cfg.Log.Info("facility backup pruned", "files", n)
 			}
