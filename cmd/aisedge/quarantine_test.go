@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aisedge/aisedge/internal/deid"
 )
@@ -23,6 +24,25 @@ func cli(t *testing.T, args ...string) (int, string) {
 		b.WriteString(l.raw + "\n")
 	}
 	return code, b.String()
+}
+
+// quarantined lists the quarantine through the local API until it holds
+// n entries (the answer to a C-STORE follows its journal record;
+// de-identification, and with it the quarantine, come right after) and
+// returns the listing.
+func quarantined(t *testing.T, sock string, n int) string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		code, out := cli(t, "quarantine", "--socket", sock, "ls")
+		if code == 0 && len(entryID.FindAllString(out, -1)) == n {
+			return out
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("quarantine ls (%d), want %d entries:\n%s", code, n, out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // auditRecords reads a daemon's audit log.
@@ -67,12 +87,13 @@ func TestQuarantineLifecycle(t *testing.T) {
 	storescu(t, addr, ct, sc)
 	p.wait("the CT's delivery", eventIs("xnat_upload_completed"))
 
-	code, out := cli(t, "quarantine", "--socket", sock, "ls")
+	out := quarantined(t, sock, 1)
 	ids := entryID.FindAllStringSubmatch(out, -1)
-	if code != 0 || len(ids) != 1 || !strings.Contains(out, "pixel-risk") {
-		t.Fatalf("quarantine ls (%d):\n%s", code, out)
+	if !strings.Contains(out, "pixel-risk") {
+		t.Fatalf("quarantine ls:\n%s", out)
 	}
 	id := ids[0][1]
+	var code int
 
 	// Requeue under the same profile: held again, same entry.
 	code, out = cli(t, "quarantine", "--socket", sock, "requeue", id)
@@ -190,7 +211,7 @@ func TestQuarantineRequeueAfterProfileChange(t *testing.T) {
 	sock := filepath.Join(data, "aisedge.sock")
 	p, addr := startStandalone(t, data)
 	storescu(t, addr, filepath.Join(samplesDir, "mr_small_secondary.dcm"))
-	_, out := cli(t, "quarantine", "--socket", sock, "ls")
+	out := quarantined(t, sock, 1)
 	ids := entryID.FindAllStringSubmatch(out, -1)
 	if len(ids) != 1 {
 		t.Fatalf("quarantine ls:\n%s", out)

@@ -90,9 +90,18 @@ func TestStandaloneRun(t *testing.T) {
 		t.Fatalf("storescu: %v\n%s", err, out)
 	}
 	sock := filepath.Join(dir, "aisedge.sock")
+	// The answer follows the journal record; de-identification, and with
+	// it the quarantine, come right after.
 	var out strings.Builder
-	if code := run([]string{"quarantine", "--socket", sock, "ls"}, &out, &out); code != 0 || !strings.Contains(out.String(), "pixel-risk") {
-		t.Fatalf("quarantine ls (%d): %s", code, out.String())
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		out.Reset()
+		code := run([]string{"quarantine", "--socket", sock, "ls"}, &out, &out)
+		if code == 0 && strings.Contains(out.String(), "pixel-risk") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("quarantine ls (%d): %s", code, out.String())
+		}
 	}
 	id := strings.Fields(out.String())[0]
 	out.Reset()
