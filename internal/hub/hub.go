@@ -419,6 +419,9 @@ func (h *Hub) deliver(ctx context.Context, s Sealed) error {
 		if err := tx.Bucket(bucketDelivered).Put(deliveredKey(s.Base, s.Generation), rec); err != nil {
 			return err
 		}
+		if err := recordRecent(tx, newDelivery(s, m, start, h.cfg.Now())); err != nil {
+			return err
+		}
 		return recordEdge(tx, m.Edge, h.cfg.Now().UTC())
 	}); err != nil {
 		return h.fail(s, m.Folder, err)
@@ -756,6 +759,8 @@ type Status struct {
 	Edges map[string]EdgeDelivery `json:"edges,omitempty"`
 	// Paused is set while delivery waits for working credentials.
 	Paused *Pause `json:"paused,omitempty"`
+	// Recent is the latest deliveries, newest first (deliveries.go).
+	Recent []Delivery `json:"recentDeliveries,omitempty"`
 }
 
 // EdgeDelivery is what the hub delivered for one edge.
@@ -822,6 +827,9 @@ func (h *Hub) Status() (Status, error) {
 		}
 	}
 	if st.DeadLetters, err = h.DeadLetters(); err != nil {
+		return st, err
+	}
+	if st.Recent, err = h.RecentDeliveries(RecentShown); err != nil {
 		return st, err
 	}
 	if st.Edges, err = h.EdgeDeliveries(); len(st.Edges) == 0 {

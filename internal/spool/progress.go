@@ -114,12 +114,15 @@ func recordShipped(tx *bolt.Tx, g ShippedGeneration) error {
 	if err := b.Put(key, v); err != nil {
 		return err
 	}
-	for n := b.Stats().KeyN + 1; n > ShippedKeep; n-- {
-		c := b.Cursor()
-		k, _ := c.First()
-		if k == nil {
-			break
-		}
+	// Counted with a cursor: Stats misses the keys put in this
+	// transaction.
+	n := 0
+	c := b.Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		n++
+	}
+	for ; n > ShippedKeep; n-- {
+		k, _ := b.Cursor().First()
 		if err := b.Delete(k); err != nil {
 			return err
 		}
