@@ -112,6 +112,9 @@ type Config struct {
 	Log          *slog.Logger
 	// EventsOut receives the JSON events (xnat_upload_*).
 	EventsOut io.Writer
+	// Component names the hub in its events: "upload" (default), the
+	// original's uploader, for the hub role; aisedge run names it "hub".
+	Component string
 	Now       func() time.Time
 	// Registry receives the metrics (nil: none).
 	Registry prometheus.Registerer
@@ -182,7 +185,10 @@ func Open(cfg Config) (*Hub, error) {
 	// Downloads of an interrupted run are redone.
 	os.RemoveAll(filepath.Join(cfg.DataDir, "work"))
 	os.MkdirAll(filepath.Join(cfg.DataDir, "work"), 0o700)
-	h := &Hub{cfg: cfg, db: db, events: events.New(cfg.EventsOut, "upload", "", cfg.Now), wake: make(chan struct{}, 1)}
+	if cfg.Component == "" {
+		cfg.Component = "upload"
+	}
+	h := &Hub{cfg: cfg, db: db, events: events.New(cfg.EventsOut, cfg.Component, "", cfg.Now), wake: make(chan struct{}, 1)}
 	if cfg.Registry != nil {
 		h.metrics = newMetrics(cfg.Registry, h)
 	}
