@@ -264,7 +264,7 @@ func (p *RPM) Write(w io.Writer) error {
 		return err
 	}
 	var gz bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+	zw, _ := gzip.NewWriterLevel(&gz, gzip.DefaultCompression)
 	zw.Write(payload)
 	if err := zw.Close(); err != nil {
 		return err
@@ -287,7 +287,7 @@ func (p *RPM) Write(w io.Writer) error {
 	h.str(tagSourceRPM, fmt.Sprintf("%s-%s-%s.src.rpm", p.Name, p.Version, p.Release))
 	h.str(tagPayloadFormat, "cpio")
 	h.str(tagPayloadCompressor, "gzip")
-	h.str(tagPayloadFlags, "9")
+	h.str(tagPayloadFlags, "6")
 	for _, s := range []struct {
 		tag, prog int32
 		body      string
