@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/aisedge/aisedge/internal/release"
 )
 
 // TestRelease runs ./scripts/release (static binaries for linux/amd64 and
@@ -23,8 +25,12 @@ import (
 // binary, both units, the manual page and the three completions; the unit
 // passes systemd-analyze verify and its security exposure is "OK"; and the
 // installed binary starts with the unit's command line against a
-// configuration in the scratch root. A cold run compiles both
-// architectures (minutes); -short skips it.
+// configuration in the scratch root. Both .rpm files read with rpm (digests,
+// fields, files, the user's creation in the scriptlets) and the amd64
+// one's binary runs; the OCI index has both platforms with the OCI labels
+// and the SBOM attached; the SBOM lists the linked modules at go.mod's
+// versions. A cold run compiles both architectures (minutes); -short
+// skips it.
 func TestRelease(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the release build compiles two architectures")
@@ -42,7 +48,7 @@ func TestRelease(t *testing.T) {
 	}
 	sums := exec.Command("sha256sum", "-c", "SHA256SUMS")
 	sums.Dir = out
-	if b, err := sums.CombinedOutput(); err != nil || strings.Count(string(b), ": OK") != 4 {
+	if b, err := sums.CombinedOutput(); err != nil || strings.Count(string(b), ": OK") != 8 {
 		t.Errorf("sha256sum -c: %v\n%s", err, b)
 	}
 
@@ -181,4 +187,97 @@ func TestRelease(t *testing.T) {
 	if err := run.Wait(); err != nil {
 		t.Errorf("the installed edge after SIGTERM: %v", err)
 	}
+
+	checkRPMs(t, out)
+	checkOCIAndSBOM(t, out)
+}
+
+// checkRPMs reads both .rpm files with Debian's rpm: digests, fields,
+// files (binary, units, manual page, completions, example), the service
+// user's creation before install, and extracts the amd64 binary with
+// rpm2cpio, identical to the tar.gz's.
+func checkRPMs(t *testing.T, out string) {
+	t.Helper()
+	for _, tool := range []string{"rpm", "rpm2cpio", "cpio"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Errorf("%s not installed (Debian packages rpm, rpm2cpio, cpio): the .rpm is not checked", tool)
+			return
+		}
+	}
+	q := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command("rpm", append([]string{"--dbpath", t.TempDir()}, args...)...)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		b, err := cmd.Output()
+		if err != nil || stderr.Len() > 0 {
+			t.Errorf("rpm %s: %v\n%s%s", strings.Join(args, " "), err, b, stderr.String())
+		}
+		return string(b)
+	}
+	for arch, rpmArch := range map[string]string{"amd64": "x86_64", "arm64": "aarch64"} {
+		pkg := filepath.Join(out, "aisedge-1.2.3-1."+rpmArch+".rpm")
+		if got := q("-K", pkg); !strings.Contains(got, "digests OK") {
+			t.Errorf("rpm -K %s: %s", arch, got)
+		}
+		info := q("-qip", pkg)
+		for _, want := range []string{"Name        : aisedge", "Version     : 1.2.3", "Release     : 1", "Architecture: " + rpmArch} {
+			if !strings.Contains(info, want) {
+				t.Errorf("rpm -qip %s lacks %q:\n%s", arch, want, info)
+			}
+		}
+		files := q("-qlp", pkg)
+		for _, want := range []string{"/usr/bin/aisedge", "/usr/lib/systemd/system/aisedge-edge.service", "/usr/lib/systemd/system/aisedge-hub.service",
+			"/usr/share/man/man1/aisedge.1.gz", "/usr/share/bash-completion/completions/aisedge", "/usr/share/zsh/vendor-completions/_aisedge",
+			"/usr/share/fish/vendor_completions.d/aisedge.fish", "/usr/share/doc/aisedge/examples/aisedge.yaml"} {
+			if !strings.Contains(files, want+"\n") {
+				t.Errorf("rpm -qlp %s lacks %s:\n%s", arch, want, files)
+			}
+		}
+		scripts := q("-qp", "--scripts", pkg)
+		for _, want := range []string{"preinstall scriptlet (using /bin/sh):", "useradd -r -g aisedge -d /var/lib/aisedge", "groupadd -r aisedge",
+			"postinstall scriptlet (using /bin/sh):", "systemctl daemon-reload", "preuninstall scriptlet (using /bin/sh):", "disable --now aisedge-edge.service"} {
+			if !strings.Contains(scripts, want) {
+				t.Errorf("rpm --scripts %s lacks %q:\n%s", arch, want, scripts)
+			}
+		}
+		if reqs := q("-qp", "--requires", pkg); !strings.Contains(reqs, "/usr/sbin/useradd") {
+			t.Errorf("rpm --requires %s: %s", arch, reqs)
+		}
+	}
+	dir := t.TempDir()
+	x := exec.Command("sh", "-c", "rpm2cpio "+filepath.Join(out, "aisedge-1.2.3-1.x86_64.rpm")+" | cpio -idm --quiet ./usr/bin/aisedge")
+	x.Dir = dir
+	if b, err := x.CombinedOutput(); err != nil {
+		t.Errorf("rpm2cpio | cpio: %v\n%s", err, b)
+		return
+	}
+	if b, err := exec.Command(filepath.Join(dir, "usr/bin/aisedge"), "version").Output(); err != nil || !strings.HasPrefix(string(b), "aisedge 1.2.3 ") {
+		t.Errorf("aisedge version from the .rpm: %q %v", b, err)
+	}
+}
+
+// checkOCIAndSBOM checks the multi-arch index (both platforms, the OCI
+// labels on each image and the index, the SBOM attached) and that the SBOM
+// lists every module the binary links at go.mod's version.
+func checkOCIAndSBOM(t *testing.T, out string) {
+	t.Helper()
+	sbom, err := os.ReadFile(filepath.Join(out, "aisedge_1.2.3.spdx.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev, err := exec.Command("git", "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	labels := map[string]string{release.LabelVersion: "1.2.3", release.LabelRevision: strings.TrimSpace(string(rev)),
+		release.LabelSource: "https://github.com/aisedge/aisedge", release.LabelLicenses: "NOASSERTION"}
+	if _, err := release.VerifyOCIArchive(filepath.Join(out, "aisedge_1.2.3_oci.tar"), t.TempDir(), labels, sbom); err != nil {
+		t.Errorf("OCI index: %v", err)
+	}
+	n, inMod, err := release.VerifySBOM(sbom, "..", "1.2.3")
+	if err != nil {
+		t.Errorf("SBOM: %v", err)
+	}
+	t.Logf("SBOM: %d modules, %d named in go.mod", n, inMod)
 }

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aisedge/aisedge/internal/deid"
 )
@@ -48,29 +49,12 @@ func TestRunLogSchema(t *testing.T) {
 				t.Errorf("exit status %d after Ctrl-C, want 0", code)
 			}
 			lines := p.snapshot()
+			checkLogSchema(t, lines, level)
 			perInstance, assocInfo := 0, 0
 			for _, l := range lines {
-				if l.m == nil {
-					t.Errorf("%s line is not JSON: %s", l.stream, l.raw)
-					continue
-				}
-				for _, k := range []string{"time", "level", "msg"} {
-					if _, ok := l.m[k]; !ok {
-						t.Errorf("line lacks %q: %s", k, l.raw)
-					}
-				}
-				for _, k := range []string{"ts", "message"} {
-					if _, ok := l.m[k]; ok {
-						t.Errorf("line has the second schema's %q: %s", k, l.raw)
-					}
-				}
-				switch lv := l.str("level"); lv {
-				case "debug", "info", "warn", "error":
-					if level == "info" && lv == "debug" {
-						t.Errorf("debug line at --log-level info: %s", l.raw)
-					}
-				default:
-					t.Errorf("level %q: %s", lv, l.raw)
+				switch l.str("component") {
+				case "orthanc-deid", "s3-uploader", "sort", "upload":
+					t.Errorf("standalone line names the original's component %s: %s", l.str("component"), l.raw)
 				}
 				for _, name := range []string{"orthanc-deid", "s3-uploader"} {
 					if strings.Contains(l.raw, name) {
@@ -102,6 +86,40 @@ func TestRunLogSchema(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// checkLogSchema checks that every line is one JSON object of the one log
+// schema (internal/logging): "time" in RFC 3339, "level" one of debug,
+// info, warn, error and not below the configured level, "msg" a string,
+// and neither of the second schema's "ts" and "message".
+func checkLogSchema(t *testing.T, lines []procLine, level string) {
+	t.Helper()
+	if len(lines) == 0 {
+		t.Error("no log lines")
+	}
+	rank := map[string]int{"debug": 0, "info": 1, "warn": 2, "error": 3}
+	for _, l := range lines {
+		if l.m == nil {
+			t.Errorf("%s line is not JSON: %s", l.stream, l.raw)
+			continue
+		}
+		if _, err := time.Parse(time.RFC3339Nano, l.str("time")); err != nil {
+			t.Errorf("line's time %q is not RFC 3339: %s", l.m["time"], l.raw)
+		}
+		if _, ok := l.m["msg"].(string); !ok {
+			t.Errorf("line lacks a msg string: %s", l.raw)
+		}
+		for _, k := range []string{"ts", "message"} {
+			if _, ok := l.m[k]; ok {
+				t.Errorf("line has the second schema's %q: %s", k, l.raw)
+			}
+		}
+		if r, ok := rank[l.str("level")]; !ok {
+			t.Errorf("level %q: %s", l.str("level"), l.raw)
+		} else if r < rank[level] {
+			t.Errorf("%s line at --log-level %s: %s", l.str("level"), level, l.raw)
+		}
 	}
 }
 

@@ -40,6 +40,8 @@ type edgeView struct {
 	LastUpload time.Time        `json:"lastUpload"`
 	LastError  string           `json:"lastError"`
 	Received   *receivedView    `json:"received"`
+	Sessions   []progressView   `json:"sessions"`
+	Shipped    []shippedView    `json:"shipped"`
 
 	// Totals before the lists were cut to pageRows, and the queue by
 	// stage.
@@ -102,8 +104,8 @@ type hubView struct {
 	Destination string           `json:"destination"`
 	Pending     []sealedView     `json:"pending"`
 	DeadLetters []deadLetterView `json:"deadLetters"`
-	// Recent is optional: shown when a hub reports its latest deliveries
-	// under "recentDeliveries".
+	// Recent is the hub's latest deliveries (page_sessions.go joins them
+	// with the edge's seals).
 	Recent []deliveryView `json:"recentDeliveries"`
 	// Paused mirrors hub.Pause: set while XNAT refuses the credentials.
 	Paused *pauseView `json:"paused"`
@@ -132,12 +134,23 @@ type deadLetterView struct {
 	At         time.Time `json:"at"`
 }
 
-// deliveryView is one entry of an optional "recentDeliveries" list.
+// deliveryView mirrors hub.Delivery, one entry of "recentDeliveries".
 type deliveryView struct {
 	Base       string    `json:"base"`
 	Generation int       `json:"generation"`
 	At         time.Time `json:"at"`
 	Bytes      int64     `json:"bytes"`
+	Edge       string    `json:"edge"`
+	Session    string    `json:"session"`
+	Files      int       `json:"files"`
+	StagedAt   time.Time `json:"stagedAt"`
+	StartedAt  time.Time `json:"startedAt"`
+	Series     []struct {
+		Scan     string `json:"scan"`
+		Modality string `json:"modality"`
+		Files    int    `json:"files"`
+		Bytes    int64  `json:"bytes"`
+	} `json:"series"`
 }
 
 type otherPart struct {
@@ -174,6 +187,9 @@ type pageData struct {
 	Failed   []otherPart
 	Other    []otherPart
 	Counters []counterRow
+	// Sessions: in flight and delivered, joined from the edge and hub
+	// parts (page_sessions.go).
+	Sessions sessionsView
 }
 
 // buildPage turns the status document and the gathered metric families
@@ -236,6 +252,7 @@ func buildPage(doc map[string]any, fams []*dto.MetricFamily) *pageData {
 			p.Other = append(p.Other, otherPart{Name: name, JSON: indent(raw)})
 		}
 	}
+	p.Sessions = buildSessions(p.Edges, p.Hubs)
 	var certSoon []string
 	p.Counters, certSoon = counters(fams)
 	p.Banner = p.banner(certSoon)
@@ -505,113 +522,14 @@ var pageFuncs = template.FuncMap{
 		return fmtDur(now.Sub(t))
 	},
 	"more": func(total, shown int) int { return total - shown },
+	// span is the time from a to b, "–" when either is unknown.
+	"span": func(a, b time.Time) string {
+		if a.IsZero() || b.IsZero() {
+			return "–"
+		}
+		return fmtDur(b.Sub(a))
+	},
 }
-
-var pageTmpl = template.Must(template.New("status").Funcs(pageFuncs).Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="refresh" content="5">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>aisedge status</title>
-<style>
-body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d2330;background:#f5f6f8}
-header{display:flex;justify-content:space-between;align-items:baseline;padding:.8em 1.5em;background:#1d2330;color:#fff}
-header h1{margin:0;font-size:1.3em}header span{opacity:.8}
-main{padding:1em 1.5em;max-width:1400px}
-.banner{padding:.8em 1.2em;border-radius:6px;margin-bottom:1em;border-left:8px solid}
-.banner h2{margin:0;font-size:1.2em}.banner ul{margin:.4em 0 0;padding-left:1.2em}
-.ok{background:#e3f6e8;border-color:#1f8f3a}.warn{background:#fff4d6;border-color:#d08a00}.bad{background:#fde2e1;border-color:#c62828}
-.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(150px,1fr));gap:.6em;margin-bottom:1em}
-.card{background:#fff;border-radius:6px;padding:.6em .8em;box-shadow:0 1px 2px rgba(0,0,0,.08)}
-.card b{display:block;font-size:1.8em;font-variant-numeric:tabular-nums}.card.hot b{color:#c62828}
-.card span{color:#5a6272;font-size:.9em}
-section{background:#fff;border-radius:6px;padding:.6em 1em 1em;margin-bottom:1em;box-shadow:0 1px 2px rgba(0,0,0,.08)}
-h2{font-size:1.1em}h3{font-size:1em;margin:.9em 0 .3em}
-table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
-th,td{text-align:left;padding:.25em .6em;border-bottom:1px solid #e6e8ec;vertical-align:top;overflow-wrap:break-word}
-th,td.n{white-space:nowrap}td.wrap{overflow-wrap:anywhere}
-th{color:#5a6272;font-weight:600;font-size:.9em}.n{text-align:right}
-tr.held td{background:#fde2e1}
-.muted{color:#7a8190}.err{color:#c62828}code{font-size:.95em}
-.pill{display:inline-block;padding:0 .5em;border-radius:9px;background:#e6e8ec;margin-right:.3em}
-pre{background:#f5f6f8;padding:.6em;overflow:auto}
-</style></head>
-<body>
-<header><h1>aisedge</h1><span>{{ts .Now}} · refreshes every 5 s · <a style="color:#fff" href="/api/status">JSON</a> · <a style="color:#fff" href="/metrics">metrics</a></span></header>
-<main>
-<div class="banner {{.Banner.Class}}" id="health"><h2>{{.Banner.Title}}</h2>
-{{- if .Banner.Items}}<ul>{{range .Banner.Items}}<li>{{.}}</li>{{end}}</ul>{{end}}</div>
-{{- if .Checks}}
-<p id="checks">{{range .Checks}}<span class="pill{{if not .OK}} err{{end}}">{{.Name}}: {{if .OK}}reachable{{else}}unreachable{{end}}</span>{{end}}</p>
-{{- end}}
-{{- if .Cards}}
-<div class="cards">{{range .Cards}}<div class="card{{if .Warn}} hot{{end}}"><b>{{.Value}}</b><span>{{.Label}}</span></div>{{end}}</div>
-{{- end}}
-{{- $now := .Now}}
-{{- range .Edges}}
-<section id="edge-{{.Part}}">
-<h2>Edge {{.Edge}}{{if .Listen}} <span class="muted">· DICOM on {{.Listen}}</span>{{end}}</h2>
-<p class="muted">Last successful upload: {{if .LastUpload.IsZero}}none yet{{else}}{{ts .LastUpload}} ({{since $now .LastUpload}} ago){{end}}
-{{- if .LastError}} · <span class="err">last error: {{.LastError}}</span>{{end}}
-{{- with .Received}} · associations {{.AssociationsAccepted}} accepted, {{.AssociationsRejected}} rejected, {{.AssociationsAborted}} aborted · {{.Echoes}} echoes · {{bytes .BytesReceived}} received{{end}}</p>
-<h3>Open studies ({{.OpenTotal}}, {{.Pending}} instances pending)</h3>
-{{- if .Open}}
-<table><tr><th>Session</th><th class="n">Pending</th><th class="n">Age</th><th class="n">Idle</th></tr>
-{{- range .Open}}<tr><td><code>{{.Session}}</code></td><td class="n">{{.Pending}}</td><td class="n">{{dur .Age.Duration}}</td><td class="n">{{dur .Idle.Duration}}</td></tr>{{end}}
-</table>{{if gt .OpenTotal (len .Open)}}<p class="muted">and {{more .OpenTotal (len .Open)}} more</p>{{end}}
-{{- else}}<p class="muted">No study waiting for completion.</p>{{end}}
-<h3>Shipment queue ({{.QueuedTotal}})</h3>
-<p>{{range .Stages}}<span class="pill">{{.Stage}}: {{.N}}</span>{{end}}{{if .Held}}<span class="pill err">held: {{.Held}}</span>{{end}}</p>
-{{- if .Queued}}
-<table><tr><th>Session</th><th class="n">Gen.</th><th>Stage</th><th class="n">Queued for</th><th class="n">Attempts</th><th>Last error</th></tr>
-{{- range .Queued}}<tr{{if .Held}} class="held"{{end}}><td><code>{{.Name}}</code></td><td class="n">{{.Generation}}</td><td>{{.State}}{{if .Held}} <b class="err">HELD</b>{{end}}</td><td class="n">{{since $now .StagedAt}}</td><td class="n">{{.Attempts}}</td><td class="wrap">{{.LastError}}</td></tr>{{end}}
-</table>{{if gt .QueuedTotal (len .Queued)}}<p class="muted">and {{more .QueuedTotal (len .Queued)}} more</p>{{end}}
-{{- else}}<p class="muted">Nothing queued for upload.</p>{{end}}
-<h3>Quarantine ({{.QuarantineTotal}})</h3>
-{{- if .Quarantine}}
-<table><tr><th>Entry</th><th>Received</th><th>Calling AET</th><th>Called AET</th><th>Reasons</th><th class="n">Requeues</th><th>Resolve</th></tr>
-{{- range .Quarantine}}<tr><td><code>{{.ID}}</code></td><td>{{ts .ReceivedAt}}</td><td>{{.CallingAET}}</td><td>{{.CalledAET}}</td><td>{{range $i, $r := .Reasons}}{{if $i}}<br>{{end}}{{$r}}{{end}}</td><td class="n">{{.Requeues}}</td>
-<td>{{if $.Actions}}<a href="/confirm/quarantine-requeue/{{.ID}}">requeue</a> · <a href="/confirm/quarantine-release/{{.ID}}">release</a> · <a href="/confirm/quarantine-discard/{{.ID}}">discard</a>{{else}}<code class="muted">aisedge quarantine requeue|release|discard {{.ID}}</code>{{end}}</td></tr>{{end}}
-</table>{{if gt .QuarantineTotal (len .Quarantine)}}<p class="muted">and {{more .QuarantineTotal (len .Quarantine)}} more</p>{{end}}
-{{- else}}<p class="muted">Quarantine is empty.</p>{{end}}
-</section>
-{{- end}}
-{{- range .Hubs}}
-<section id="hub-{{.Part}}">
-<h2>Hub <span class="muted">· delivering to {{.Destination}}</span></h2>
-{{- with .Paused}}
-<p class="held">Delivery paused since {{ts .Since}} ({{.Attempts}} tries to resume): <span class="wrap">{{.Reason}}</span></p>
-{{- end}}
-<h3>Dead letters ({{.DeadTotal}})</h3>
-{{- if .DeadLetters}}
-<table><tr><th>Session</th><th class="n">Gen.</th><th>Since</th><th>Reason</th></tr>
-{{- range .DeadLetters}}<tr class="held"><td><code>{{.Base}}</code></td><td class="n">{{.Generation}}</td><td>{{ts .At}}</td><td class="wrap">{{.Reason}}{{if $.Actions}} · <a href="/confirm/deadletter-requeue/{{.Base}}%23{{.Generation}}">requeue</a>{{end}}</td></tr>{{end}}
-</table>{{if gt .DeadTotal (len .DeadLetters)}}<p class="muted">and {{more .DeadTotal (len .DeadLetters)}} more</p>{{end}}
-{{- else}}<p class="muted">No dead letters.</p>{{end}}
-<h3>Pending delivery ({{.PendingTotal}})</h3>
-{{- if .Pending}}
-<table><tr><th>Session</th><th class="n">Gen.</th></tr>
-{{- range .Pending}}<tr><td><code>{{.Base}}</code></td><td class="n">{{.Generation}}</td></tr>{{end}}
-</table>{{if gt .PendingTotal (len .Pending)}}<p class="muted">and {{more .PendingTotal (len .Pending)}} more</p>{{end}}
-{{- else}}<p class="muted">Nothing waiting in the bucket.</p>{{end}}
-{{- if .Recent}}
-<h3>Recent deliveries ({{.RecentTotal}})</h3>
-<table><tr><th>Session</th><th class="n">Gen.</th><th>Delivered</th><th class="n">Size</th></tr>
-{{- range .Recent}}<tr><td><code>{{.Base}}</code></td><td class="n">{{.Generation}}</td><td>{{ts .At}} ({{since $now .At}} ago)</td><td class="n">{{bytes .Bytes}}</td></tr>{{end}}
-</table>
-{{- end}}
-</section>
-{{- end}}
-{{- range .Other}}
-<section><h2>{{.Name}}</h2><pre>{{.JSON}}</pre></section>
-{{- end}}
-{{- if .Counters}}
-<section id="counters"><h2>Counters</h2>
-<table><tr><th>Metric</th><th>Labels</th><th class="n">Value</th></tr>
-{{- range .Counters}}<tr><td><code>{{.Name}}</code></td><td class="muted">{{.Labels}}</td><td class="n">{{.Value}}</td></tr>{{end}}
-</table></section>
-{{- end}}
-</main></body></html>
-`))
 
 func (s *Server) page(w http.ResponseWriter, _ *http.Request) {
 	doc := s.Status()

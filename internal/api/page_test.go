@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
 	"image/png"
 	"io"
 	"log/slog"
@@ -52,7 +53,23 @@ func fakeParts(now time.Time) map[string]api.StatusFunc {
 			SOPHash: "b5d1", Reasons: []string{"unmapped-aet: called AET has no route", "gate:burned-in: BurnedInAnnotation is YES"},
 		}},
 		LastUpload: now.Add(-40 * time.Second),
-		Received:   dimse.MetricsSnapshot{AssociationsAccepted: 12, AssociationsRejected: 1, StoresOK: 1234, StoresFailed: 2, BytesReceived: 3 << 30, Active: 1},
+		Sessions: []edge.SessionProgress{
+			{Session: "AISEDGE.SUBJ_3F9A1C.SESS_7B2E04", Received: 57, FirstReceived: now.Add(-95 * time.Second), LastReceived: now.Add(-12 * time.Second)},
+			{Session: "AISEDGE.SUBJ_8899AA.SESS_D4E5F6", Received: 12, Staged: 12, Uploaded: 12, Generations: 2, Held: true,
+				FirstReceived: now.Add(-20 * time.Minute), LastReceived: now.Add(-19 * time.Minute)},
+		},
+		Shipped: []edge.ShippedSession{
+			{Session: "AISEDGE.SUBJ_5E6F70.SESS_A1B2C3", Generation: 1, Instances: 64, Bytes: 32 << 20, StagedAt: now.Add(-4 * time.Minute), SealedAt: now.Add(-2 * time.Minute),
+				Series: []edge.SeriesShipped{
+					{Scan: "5.DWI", Modality: "MR", Instances: 24, Bytes: 12 << 20, FirstReceived: now.Add(-5 * time.Minute), LastReceived: now.Add(-5 * time.Minute)},
+					{Scan: "2.AX_T1", Modality: "MR", Instances: 40, Bytes: 20 << 20, FirstReceived: now.Add(-6 * time.Minute), LastReceived: now.Add(-5 * time.Minute)}}},
+			{Session: "AISEDGE.SUBJ_2C4D6E.SESS_9A8B7C", Generation: 1, Instances: 253, Bytes: 1536<<10 + 130<<20,
+				StagedAt: now.Add(-13*time.Minute - 30*time.Second), SealedAt: now.Add(-12 * time.Minute),
+				Series: []edge.SeriesShipped{
+					{Scan: "1.SCOUT", Modality: "CT", Instances: 3, Bytes: 1536 << 10, FirstReceived: now.Add(-15 * time.Minute), LastReceived: now.Add(-15 * time.Minute)},
+					{Scan: "2.AX_CT_1_25mm", Modality: "CT", Instances: 250, Bytes: 130 << 20, FirstReceived: now.Add(-15*time.Minute + time.Second), LastReceived: now.Add(-14 * time.Minute)}}},
+		},
+		Received: dimse.MetricsSnapshot{AssociationsAccepted: 12, AssociationsRejected: 1, StoresOK: 1234, StoresFailed: 2, BytesReceived: 3 << 30, Active: 1},
 	}
 	hs := hub.Status{
 		Destination: "XNAT",
@@ -60,6 +77,9 @@ func fakeParts(now time.Time) map[string]api.StatusFunc {
 		DeadLetters: []hub.DeadLetter{{Base: "staged/edge-a/AISEDGE.SUBJ_0BADF0.SESS_0D0E0F/", Generation: 3,
 			Reason: "XNAT refused the session: project AISEDGE does not exist", At: now.Add(-time.Hour)}},
 		Paused: &hub.Pause{Since: now.Add(-10 * time.Minute), Reason: "xnat: login: POST /data/JSESSION: 401 Unauthorized", Attempts: 4},
+		Recent: []hub.Delivery{{Base: "staged/edge-a/AISEDGE.SUBJ_2C4D6E.SESS_9A8B7C/", Generation: 1, Edge: "edge-a", Session: "AISEDGE.SUBJ_2C4D6E.SESS_9A8B7C",
+			Files: 253, Bytes: 1536<<10 + 130<<20, StagedAt: now.Add(-13*time.Minute - 30*time.Second), StartedAt: now.Add(-11*time.Minute - 50*time.Second), At: now.Add(-11 * time.Minute),
+			Series: []hub.DeliveredSeries{{Scan: "2.AX_CT_1_25mm", Modality: "CT", Files: 250, Bytes: 130 << 20}, {Scan: "1.SCOUT", Modality: "CT", Files: 3, Bytes: 1536 << 10}}}},
 	}
 	return map[string]api.StatusFunc{
 		"edge": func() (any, error) { return es, nil },
@@ -133,6 +153,17 @@ var wantPipeline = []string{
 	"XNAT refused the session: project AISEDGE does not exist",
 	"Delivery paused since", "(4 tries to resume): xnat: login: POST /data/JSESSION: 401 Unauthorized",
 	"hub delivery paused: the destination refuses the credentials",
+	// sessions: in progress (the edge's, and one sealed and pending at
+	// the hub), delivered (the hub's delivery joined with the edge's
+	// receive times)
+	"Sessions in progress (3)",
+	"AISEDGE.SUBJ_3F9A1C.SESS_7B2E04 57 0 0 0 receiving (waiting for the quiet period)",
+	"AISEDGE.SUBJ_8899AA.SESS_D4E5F6 12 12 12 0 held (operator action needed)",
+	"AISEDGE.SUBJ_5E6F70.SESS_A1B2C3 64 64 64 0 waiting for delivery",
+	"Delivered sessions (1)",
+	"AISEDGE.SUBJ_2C4D6E.SESS_9A8B7C 1 253 131.5 MiB",
+	"1m00s 30s 1m30s 50s 4m00s",
+	"1.SCOUT CT 3 1.5 MiB", "2.AX_CT_1_25mm CT 250 130.0 MiB",
 	// cards and counters
 	"2 open studies", "1 held shipments", "1234 instances stored", "1 hub pending", "1 dead letters",
 	"hub_sessions_delivered_total 41", "instances_received_total status=0000 0",
@@ -189,10 +220,26 @@ func TestStatusPageStates(t *testing.T) {
 		{"long lists are cut", true, map[string]api.StatusFunc{"edge": func() (any, error) { return many, nil }},
 			[]string{"Open studies (150, 150 instances pending)", "P.S149.V", "P.S050.V", "and 50 more"},
 			[]string{"P.S049.V"}},
-		{"optional recent deliveries", true, map[string]api.StatusFunc{"hub": func() (any, error) {
-			return map[string]any{"destination": "XNAT", "pending": nil, "deadLetters": nil, "recentDeliveries": []map[string]any{
-				{"base": "staged/edge-a/P.S.V/", "generation": 2, "at": now.Add(-time.Minute), "bytes": 5 << 20}}}, nil
-		}}, []string{"Recent deliveries (1)", "staged/edge-a/P.S.V/ 2", "5.0 MiB"}, nil},
+		{"hub alone: delivered sessions without receive times", true, map[string]api.StatusFunc{"hub": func() (any, error) {
+			return hub.Status{Destination: "XNAT", Recent: []hub.Delivery{{Base: "staged/edge-a/P.S.V/", Generation: 2, Edge: "edge-a", Session: "P.S.V",
+				Files: 7, Bytes: 5 << 20, StagedAt: now.Add(-3 * time.Minute), StartedAt: now.Add(-2 * time.Minute), At: now.Add(-time.Minute),
+				Series: []hub.DeliveredSeries{{Scan: "1.A", Modality: "MR", Files: 7, Bytes: 5 << 20}}}}}, nil
+		}}, []string{"Delivered sessions (1)", "P.S.V 2 7 5.0 MiB – – – – 1m00s – ", "1.A MR 7 5.0 MiB", "Receive times are known to the edge."},
+			[]string{"Sessions in progress", "Sealed in the bucket"}},
+		{"edge alone: sealed sessions, delivery unknown", true, map[string]api.StatusFunc{"edge": func() (any, error) {
+			return edge.Status{Edge: "edge-d",
+				Sessions: []edge.SessionProgress{{Session: "P.S1.V", Received: 5, Staged: 5, Uploaded: 5, FirstReceived: now.Add(-time.Minute), LastReceived: now.Add(-time.Minute)}},
+				Shipped: []edge.ShippedSession{{Session: "P.S2.V", Generation: 1, Instances: 3, Bytes: 3 << 10, StagedAt: now.Add(-50 * time.Second), SealedAt: now.Add(-20 * time.Second),
+					Series: []edge.SeriesShipped{{Scan: "4.B", Modality: "CT", Instances: 3, Bytes: 3 << 10, FirstReceived: now.Add(-90 * time.Second), LastReceived: now.Add(-80 * time.Second)}}}}}, nil
+		}}, []string{"Sessions in progress (1)", "P.S1.V 5 5 5 – sealing", "Delivery is reported by the hub.",
+			"Sealed in the bucket (1)", "P.S2.V 1 3 3.0 KiB", "10s 30s 30s – 1m10s", "4.B CT 3 3.0 KiB"},
+			[]string{"Delivered sessions", "Receive times are known"}},
+		{"nothing yet", true, map[string]api.StatusFunc{
+			"edge": func() (any, error) { return edge.Status{Edge: "edge-e"}, nil },
+			"hub":  func() (any, error) { return hub.Status{Destination: "XNAT"}, nil },
+		}, []string{"Sessions in progress (0)", "No session in progress.", "Delivered sessions (0)", "No session delivered yet."}, nil},
+		{"no edge and no hub", true, map[string]api.StatusFunc{"janitor": func() (any, error) { return map[string]int{"removed": 7}, nil }},
+			nil, []string{"Sessions in progress", "Delivered sessions", "Sealed in the bucket"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := api.New(prometheus.NewRegistry(), tc.parts, nil, quietLog())
@@ -267,7 +314,7 @@ func TestStatusPageChromium(t *testing.T) {
 		defer cancel()
 		args := append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 			"--disable-background-networking", "--disable-component-update", "--disable-sync",
-			"--user-data-dir=" + filepath.Join(tmp, "profile-"+name), "--window-size=1280,900"}, extra...)
+			"--user-data-dir=" + filepath.Join(tmp, "profile-"+name), "--window-size=1280,1400"}, extra...)
 		cmd := exec.CommandContext(ctx, bin, append(args, url)...)
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -287,11 +334,21 @@ func TestStatusPageChromium(t *testing.T) {
 	if err != nil {
 		t.Fatalf("screenshot is not a PNG: %v", err)
 	}
-	if sz := img.Bounds().Size(); sz.X < 800 || sz.Y < 600 {
-		t.Errorf("screenshot is %v, want about 1280×900", sz)
+	if sz := img.Bounds().Size(); sz.X < 800 || sz.Y < 1000 {
+		t.Errorf("screenshot is %v, want about 1280×1400", sz)
 	}
 	if n := colours(img); n < 8 {
 		t.Errorf("screenshot has %d colours: blank page?", n)
+	}
+	// The session tables are drawn in the first screen: the delivered
+	// session's 2 px separator (#c9ced6, tr.sess) across the table, and
+	// the held session's row (#fde2e1) in the sessions in progress above
+	// the shipment queue's.
+	if n := pixels(img, color.RGBA{0xc9, 0xce, 0xd6, 0xff}); n < 1500 {
+		t.Errorf("screenshot has %d pixels of the delivered sessions' separator, want a 2 px line across the table", n)
+	}
+	if y := firstRow(img, color.RGBA{0xfd, 0xe2, 0xe1, 0xff}); y < 0 || y > firstRow(img, color.RGBA{0xc9, 0xce, 0xd6, 0xff}) {
+		t.Errorf("held session row at y=%d, want above the delivered sessions", y)
 	}
 	// Keep the screenshot past the test's temporary directory.
 	keep := filepath.Join(os.TempDir(), "aisedge-status-page.png")
@@ -305,6 +362,37 @@ func TestStatusPageChromium(t *testing.T) {
 		t.Fatalf("dumped DOM is not the status page:\n%.500s", dom)
 	}
 	wantAll(t, text(dom), wantPipeline...)
+}
+
+// pixels counts the pixels of colour c.
+func pixels(img image.Image, c color.RGBA) int {
+	n := 0
+	r := img.Bounds()
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			if color.RGBAModel.Convert(img.At(x, y)) == c {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// firstRow is the first y with at least 200 pixels of colour c (-1: none).
+func firstRow(img image.Image, c color.RGBA) int {
+	r := img.Bounds()
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		n := 0
+		for x := r.Min.X; x < r.Max.X; x++ {
+			if color.RGBAModel.Convert(img.At(x, y)) == c {
+				n++
+			}
+		}
+		if n >= 200 {
+			return y
+		}
+	}
+	return -1
 }
 
 // colours counts distinct colours, up to a small limit.

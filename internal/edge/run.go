@@ -363,6 +363,10 @@ type Status struct {
 	Received  dimse.MetricsSnapshot `json:"received"`
 	// ObjectStore is the object store's reachability.
 	ObjectStore health.ProbeState `json:"objectStore"`
+	// Sessions is the progress of the sessions in flight and Shipped the
+	// latest generations sealed in the bucket (progress.go).
+	Sessions []SessionProgress `json:"sessions"`
+	Shipped  []ShippedSession  `json:"shipped"`
 }
 
 // StudyStatus is one open study.
@@ -396,6 +400,9 @@ func (e *Edge) Status() (Status, error) {
 		return st, err
 	}
 	if st.Quarantine, err = e.Receiver.Quarantine.List(); err != nil {
+		return st, err
+	}
+	if st.Sessions, st.Shipped, err = sessionStatus(e.Spool); err != nil {
 		return st, err
 	}
 	e.mu.Lock()

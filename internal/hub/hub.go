@@ -112,6 +112,9 @@ type Config struct {
 	Log          *slog.Logger
 	// EventsOut receives the JSON events (xnat_upload_*).
 	EventsOut io.Writer
+	// Component names the hub in its events: "upload" (default), the
+	// original's uploader, for the hub role; aisedge run names it "hub".
+	Component string
 	Now       func() time.Time
 	// Registry receives the metrics (nil: none).
 	Registry prometheus.Registerer
@@ -182,7 +185,10 @@ func Open(cfg Config) (*Hub, error) {
 	// Downloads of an interrupted run are redone.
 	os.RemoveAll(filepath.Join(cfg.DataDir, "work"))
 	os.MkdirAll(filepath.Join(cfg.DataDir, "work"), 0o700)
-	h := &Hub{cfg: cfg, db: db, events: events.New(cfg.EventsOut, "upload", "", cfg.Now), wake: make(chan struct{}, 1)}
+	if cfg.Component == "" {
+		cfg.Component = "upload"
+	}
+	h := &Hub{cfg: cfg, db: db, events: events.New(cfg.EventsOut, cfg.Component, "", cfg.Now), wake: make(chan struct{}, 1)}
 	if cfg.Registry != nil {
 		h.metrics = newMetrics(cfg.Registry, h)
 	}
@@ -417,6 +423,9 @@ func (h *Hub) deliver(ctx context.Context, s Sealed) error {
 	rec, _ := json.Marshal(map[string]any{"at": h.cfg.Now().UTC(), "files": len(m.Files), "destination": h.cfg.Dest.Name()})
 	if err := h.db.Update(func(tx *bolt.Tx) error {
 		if err := tx.Bucket(bucketDelivered).Put(deliveredKey(s.Base, s.Generation), rec); err != nil {
+			return err
+		}
+		if err := recordRecent(tx, newDelivery(s, m, start, h.cfg.Now())); err != nil {
 			return err
 		}
 		return recordEdge(tx, m.Edge, h.cfg.Now().UTC())
@@ -756,6 +765,8 @@ type Status struct {
 	Edges map[string]EdgeDelivery `json:"edges,omitempty"`
 	// Paused is set while delivery waits for working credentials.
 	Paused *Pause `json:"paused,omitempty"`
+	// Recent is the latest deliveries, newest first (deliveries.go).
+	Recent []Delivery `json:"recentDeliveries,omitempty"`
 }
 
 // EdgeDelivery is what the hub delivered for one edge.
@@ -822,6 +833,9 @@ func (h *Hub) Status() (Status, error) {
 		}
 	}
 	if st.DeadLetters, err = h.DeadLetters(); err != nil {
+		return st, err
+	}
+	if st.Recent, err = h.RecentDeliveries(RecentShown); err != nil {
 		return st, err
 	}
 	if st.Edges, err = h.EdgeDeliveries(); len(st.Edges) == 0 {

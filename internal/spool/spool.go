@@ -529,7 +529,8 @@ func (s *Spool) UpdateShipment(studyKey string, gen int, fn func(*Shipment)) err
 
 // Seal records that the shipment's manifest is in the bucket and verified,
 // then deletes its files (the next stage has verified them); the instance
-// records stay, marked released, so re-sent instances are recognised.
+// records stay, marked released, so re-sent instances are recognised. The
+// same transaction adds the generation to the shipped history (Shipped).
 func (s *Spool) Seal(studyKey string, gen int) error {
 	var ids []string
 	err := s.db.Update(func(tx *bolt.Tx) error {
@@ -543,6 +544,7 @@ func (s *Spool) Seal(studyKey string, gen int) error {
 		if err := json.Unmarshal(v, &sh); err != nil {
 			return err
 		}
+		already := sh.State == Sealed
 		sh.State, sh.SealedAt, sh.LastError = Sealed, s.now().UTC(), ""
 		nv, _ := json.Marshal(&sh)
 		if err := b.Put(k, nv); err != nil {
@@ -551,10 +553,14 @@ func (s *Spool) Seal(studyKey string, gen int) error {
 		ib := tx.Bucket(bucketInstances)
 		prefix := instKey(studyKey, "")
 		c := ib.Cursor()
+		var gi []Instance
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 			var in Instance
 			if err := json.Unmarshal(v, &in); err != nil {
 				return err
+			}
+			if in.Generation == gen {
+				gi = append(gi, in)
 			}
 			if in.Generation == gen && !in.Released {
 				in.Released = true
@@ -565,7 +571,11 @@ func (s *Spool) Seal(studyKey string, gen int) error {
 				ids = append(ids, in.ID)
 			}
 		}
-		return nil
+		if already {
+			return nil
+		}
+		return recordShipped(tx, ShippedGeneration{StudyKey: studyKey, Generation: gen, Session: sh.Session,
+			StagedAt: sh.StagedAt, SealedAt: sh.SealedAt, Series: summarise(gi)})
 	})
 	if err != nil {
 		return fmt.Errorf("spool: sealing: %w", err)

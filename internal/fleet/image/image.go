@@ -167,6 +167,12 @@ func layer(entries []entry) (v1.Layer, error) {
 
 // Image assembles the image from the binary and the CA bundle.
 func Image(binary, caCerts []byte, arch string) (v1.Image, error) {
+	return ImageWithLabels(binary, caCerts, arch, nil)
+}
+
+// ImageWithLabels is Image with more configuration labels (e.g. the OCI
+// version, revision, source and licences of a release).
+func ImageWithLabels(binary, caCerts []byte, arch string, labels map[string]string) (v1.Image, error) {
 	base, err := layer([]entry{
 		{name: "etc", mode: 0o755, dir: true},
 		{name: "etc/passwd", mode: 0o644, data: []byte("root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n")},
@@ -222,6 +228,9 @@ func Image(binary, caCerts []byte, arch string) (v1.Image, error) {
 			"io.aisedge.binary.sha256":             hex.EncodeToString(sum[:]),
 		},
 	}
+	for k, v := range labels {
+		cf.Config.Labels[k] = v
+	}
 	img, err = mutate.ConfigFile(img, cf)
 	if err != nil {
 		return nil, err
@@ -229,45 +238,56 @@ func Image(binary, caCerts []byte, arch string) (v1.Image, error) {
 	return mutate.CreatedAt(img, v1.Time{Time: Epoch})
 }
 
-// WriteArchive writes img as an OCI image layout inside a tar file, with
-// fixed timestamps and ordering.
-func WriteArchive(img v1.Image, tag, out string) (Result, error) {
+// ImageBlobs adds img's manifest, configuration and layers to blobs (by
+// hex digest) and returns its manifest digest and size.
+func ImageBlobs(img v1.Image, blobs map[string][]byte) (v1.Hash, int, error) {
 	digest, err := img.Digest()
 	if err != nil {
-		return Result{}, err
+		return v1.Hash{}, 0, err
 	}
 	manifest, err := img.RawManifest()
 	if err != nil {
-		return Result{}, err
+		return v1.Hash{}, 0, err
 	}
 	config, err := img.RawConfigFile()
 	if err != nil {
-		return Result{}, err
+		return v1.Hash{}, 0, err
 	}
 	cfgName, err := img.ConfigName()
 	if err != nil {
-		return Result{}, err
+		return v1.Hash{}, 0, err
 	}
-	blobs := map[string][]byte{digest.Hex: manifest, cfgName.Hex: config}
+	blobs[digest.Hex], blobs[cfgName.Hex] = manifest, config
 	layers, err := img.Layers()
 	if err != nil {
-		return Result{}, err
+		return v1.Hash{}, 0, err
 	}
 	for _, l := range layers {
 		d, err := l.Digest()
 		if err != nil {
-			return Result{}, err
+			return v1.Hash{}, 0, err
 		}
 		rc, err := l.Compressed()
 		if err != nil {
-			return Result{}, err
+			return v1.Hash{}, 0, err
 		}
 		b, err := io.ReadAll(rc)
 		rc.Close()
 		if err != nil {
-			return Result{}, err
+			return v1.Hash{}, 0, err
 		}
 		blobs[d.Hex] = b
+	}
+	return digest, len(manifest), nil
+}
+
+// WriteArchive writes img as an OCI image layout inside a tar file, with
+// fixed timestamps and ordering.
+func WriteArchive(img v1.Image, tag, out string) (Result, error) {
+	blobs := map[string][]byte{}
+	digest, size, err := ImageBlobs(img, blobs)
+	if err != nil {
+		return Result{}, err
 	}
 	index, err := json.Marshal(map[string]any{
 		"schemaVersion": 2,
@@ -275,18 +295,28 @@ func WriteArchive(img v1.Image, tag, out string) (Result, error) {
 		"manifests": []any{map[string]any{
 			"mediaType":   string(types.OCIManifestSchema1),
 			"digest":      digest.String(),
-			"size":        len(manifest),
+			"size":        size,
 			"annotations": map[string]string{"org.opencontainers.image.ref.name": tag},
 		}},
 	})
 	if err != nil {
 		return Result{}, err
 	}
+	st, err := WriteLayout(out, index, blobs)
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{Digest: digest, Size: st}, nil
+}
 
+// WriteLayout writes an OCI image layout (oci-layout, the given
+// index.json, blobs/sha256/<hex>) into the tar file out, with fixed
+// timestamps and ordering, and returns its size.
+func WriteLayout(out string, index []byte, blobs map[string][]byte) (int64, error) {
 	tmp := out + ".tmp"
 	f, err := os.Create(tmp)
 	if err != nil {
-		return Result{}, err
+		return 0, err
 	}
 	defer os.Remove(tmp)
 	tw := tar.NewWriter(f)
@@ -321,16 +351,16 @@ func WriteArchive(img v1.Image, tag, out string) (Result, error) {
 	}
 	err = errors.Join(err, f.Close())
 	if err != nil {
-		return Result{}, err
+		return 0, err
 	}
 	st, err := os.Stat(tmp)
 	if err != nil {
-		return Result{}, err
+		return 0, err
 	}
 	if err := os.Rename(tmp, out); err != nil {
-		return Result{}, err
+		return 0, err
 	}
-	return Result{Digest: digest, Size: st.Size()}, nil
+	return st.Size(), nil
 }
 
 // FindModule walks up from dir to the aisedge module root.
