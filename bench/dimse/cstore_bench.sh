@@ -135,12 +135,11 @@ run_one() { # SERVER SENDER WORKLOAD RUN
       $WORK/aisedge send --quiet --parallel ${snd#aisedge-p} --aet SCANNER1 --called-aet AISEDGE 127.0.0.1:$PORT $WORK/copies/$wl > $out/scu.log 2>&1; rc=$? ;;
   esac
   # The Lua hook works after each C-STORE is answered: timed until it has
-  # finished every instance. aisedge run's acknowledged instances are
-  # durable in its journal: untimed, wait until they are in the spool too,
-  # for the count and the server's CPU time.
-  [ $srv = orthanc-lua ] && wait_stored $srv $out $n
+  # finished every instance. aisedge run answers once the original is in
+  # its journal and de-identifies after: timed likewise, until every
+  # de-identified copy is in its spool.
+  case $srv in orthanc-lua|run) wait_stored $srv $out $n ;; esac
   local t1=$(date +%s.%N)
-  [ $srv = run ] && wait_stored $srv $out $n
   sleep $DRAIN
   read -r u1 s1 < <(awk '{print $14, $15}' /proc/$SPID/stat)
   local hwm=$(awk '/VmHWM/{print $2}' /proc/$SPID/status)
