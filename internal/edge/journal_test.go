@@ -237,13 +237,10 @@ func TestJournalGroupCommit(t *testing.T) {
 	}
 }
 
-// TestAcknowledgedBeforeAppliedIsReplayed: an instance whose C-STORE was
-// answered (its journal record written) but whose copies never reached the
-// facility backup and the spool (the process died first) is in both, byte
-// for byte, after the next start; its acceptance took no flush besides the
-// journal's.
-func TestAcknowledgedBeforeAppliedIsReplayed(t *testing.T) {
-	dir := t.TempDir()
+// journalTestConfig is an edge configuration in dir whose route maps
+// AISEDGE to project PROJ, without a server running.
+func journalTestConfig(t *testing.T, dir string) Config {
+	t.Helper()
 	store, err := objfs.Open(filepath.Join(dir, "bucket"))
 	if err != nil {
 		t.Fatal(err)
@@ -254,7 +251,7 @@ func TestAcknowledgedBeforeAppliedIsReplayed(t *testing.T) {
 	}
 	keys, _ := deid.NewKeys(testSalt)
 	prof := deid.MustBuiltin("research-default")
-	cfg := Config{
+	return Config{
 		Name: "edge-a", DataDir: filepath.Join(dir, "data"), Listen: "127.0.0.1:0", AETitle: "AISEDGE",
 		Routes: table, Store: store, MinFreeBytes: -1, EventsOut: io.Discard,
 		Engine: func(rt route.Route) (*deid.Engine, error) {
@@ -262,6 +259,17 @@ func TestAcknowledgedBeforeAppliedIsReplayed(t *testing.T) {
 		},
 		Log: slog.New(slog.NewJSONHandler(io.Discard, nil)),
 	}
+}
+
+// TestAcknowledgedBeforeAppliedIsReplayed: an instance whose C-STORE was
+// answered (its journal record written) but whose copies never reached the
+// facility backup and the spool (the process died first) is in both, byte
+// for byte, after the next start; its acceptance took no flush besides the
+// journal's.
+func TestAcknowledgedBeforeAppliedIsReplayed(t *testing.T) {
+	dir := t.TempDir()
+	cfg := journalTestConfig(t, dir)
+	table := cfg.Routes
 	e, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -362,24 +370,7 @@ func TestAcknowledgedBeforeAppliedIsReplayed(t *testing.T) {
 // the processing (a restart with another routing) is held too.
 func TestJournalArrivalQuarantinedOnce(t *testing.T) {
 	dir := t.TempDir()
-	store, err := objfs.Open(filepath.Join(dir, "bucket"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	table, err := route.Parse([]byte(`{"AETMap": {"AISEDGE": {"project": "PROJ"}}}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, _ := deid.NewKeys(testSalt)
-	prof := deid.MustBuiltin("research-default")
-	e, err := New(Config{
-		Name: "edge-a", DataDir: filepath.Join(dir, "data"), Listen: "127.0.0.1:0", AETitle: "AISEDGE",
-		Routes: table, Store: store, MinFreeBytes: -1, EventsOut: io.Discard,
-		Engine: func(rt route.Route) (*deid.Engine, error) {
-			return deid.New(deid.Config{Profile: prof, Keys: keys, Site: "edge-a", ProjectCode: rt.Project})
-		},
-		Log: slog.New(slog.NewJSONHandler(io.Discard, nil)),
-	})
+	e, err := New(journalTestConfig(t, dir))
 	if err != nil {
 		t.Fatal(err)
 	}
