@@ -382,7 +382,7 @@ func runHub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	// restart.
 	dest := &hub.XNAT{Client: client, Opts: xnat.DeliverOptions{Mode: mode}, Credentials: readCredentials}
 	dest.NoteCredentials(user, pass)
-	h, err := hub.Open(hub.Config{Store: store, Prefix: c.Prefix, Dest: dest,
+	h, err := hub.Open(hub.Config{Store: store, Prefix: c.Prefix, Destinations: []hub.Target{{Dest: dest}},
 		DataDir: c.DataDir, Parallel: c.Parallel, Retain: c.Retain, Log: log.With("component", "upload"), EventsOut: events,
 		Registry: reg})
 	reg.MustRegister(&health.CertCollector{Files: nonEmpty(c.S3.CAFile, c.XNAT.CAFile)})
