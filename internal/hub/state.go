@@ -70,7 +70,9 @@ func (h *Hub) has(bucket, key []byte) bool {
 
 // Delivered reports whether a generation was delivered to every
 // destination.
-func (h *Hub) Delivered(base string, gen int) bool { return h.has(bucketDelivered, deliveredKey(base, gen)) }
+func (h *Hub) Delivered(base string, gen int) bool {
+	return h.has(bucketDelivered, deliveredKey(base, gen))
+}
 
 // DeliveredTo reports whether a generation was delivered to the named
 // destination.
