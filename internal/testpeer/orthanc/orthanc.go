@@ -125,7 +125,7 @@ func writeConfig(path, db, name string, p []int, opts Options) error {
 		"HttpPort": p[1], "DicomPort": p[0], "DicomAet": AET,
 		"RemoteAccessAllowed": false, "HttpServerEnabled": true,
 		"AuthenticationEnabled": len(opts.Users) > 0,
-		"Plugins": []string{Plugin}, "LuaScripts": []string{},
+		"Plugins":               []string{Plugin}, "LuaScripts": []string{},
 		"DicomWeb":            map[string]any{"Enable": true, "Root": "/dicom-web/", "EnableWado": false, "Host": "127.0.0.1", "Ssl": false},
 		"DicomCheckCalledAet": false, "UnknownSopClassAccepted": true, "StorageCompression": false,
 		"DicomScpTimeout": 30, "SyncStorageArea": false, "OverwriteInstances": false,
