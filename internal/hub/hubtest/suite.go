@@ -78,6 +78,7 @@ func Run(t *testing.T, newPeer func(t *testing.T) Peer, opts Options) {
 		{"Idempotent", testIdempotent},
 		{"Append", testAppend},
 		{"RedeliveryFillsGaps", testRedeliveryFillsGaps},
+		{"FailedThenRedelivered", testFailedThenRedelivered},
 		{"Cancelled", testCancelled},
 		{"Unreachable", testUnreachable},
 		{"WrongCredentials", testWrongCredentials},
@@ -319,34 +320,49 @@ func testAppend(t *testing.T, p Peer, o Options) {
 	expectHeld(t, p, o, s1, s2)
 }
 
-// RedeliveryFillsGaps: a delivery interrupted part-way (here: one file
-// cannot be read, as if the hub died while the rest went out) leaves no
-// duplicate once delivered again, and the redelivery sends only what the
-// peer lacked.
+// RedeliveryFillsGaps: what a crash part-way through a delivery leaves
+// (the peer holds some files of the generation; here: a delivery of the
+// generation's first files only) is completed by delivering the
+// generation again, which sends only what the peer lacked and leaves no
+// duplicate.
 func testRedeliveryFillsGaps(t *testing.T, p Peer, o Options) {
 	s := NewSession(t, 2, 3)
-	gone := s.M.Files[len(s.M.Files)-1]
-	src := filepath.Join(s.Dir, filepath.FromSlash(gone.Path))
-	hidden := src + ".away"
-	if err := os.Rename(src, hidden); err != nil {
+	part := *s.M
+	part.Files = s.M.Files[:4]
+	if err := p.Dest.Deliver(t.Context(), &part, s.Dir); err != nil {
 		t.Fatal(err)
 	}
-	err := p.Dest.Deliver(t.Context(), s.M, s.Dir)
-	if err == nil {
-		t.Fatal("Deliver succeeded with a file missing")
-	}
-	heldBefore := len(p.Held(t, s.M))
-	if heldBefore >= len(s.M.Files) {
-		t.Fatalf("the peer holds %d files of %d with one missing", heldBefore, len(s.M.Files))
-	}
-	if err := os.Rename(hidden, src); err != nil {
-		t.Fatal(err)
+	if n := len(p.Held(t, s.M)); n != len(part.Files) {
+		t.Fatalf("the peer holds %d files after the first part, want %d", n, len(part.Files))
 	}
 	before := sent(p)
 	deliver(t, p, s)
-	if after := sent(p); before >= 0 && after-before != len(s.M.Files)-heldBefore {
-		t.Errorf("the redelivery sent %d files; the peer lacked %d", after-before, len(s.M.Files)-heldBefore)
+	if after := sent(p); before >= 0 && after-before != len(s.M.Files)-len(part.Files) {
+		t.Errorf("the redelivery sent %d files; the peer lacked %d", after-before, len(s.M.Files)-len(part.Files))
 	}
+	expectHeld(t, p, o, s)
+}
+
+// FailedThenRedelivered: a delivery that fails part-way (one file cannot
+// be read) returns an error, and delivering again once it can completes
+// the session without duplicates.
+func testFailedThenRedelivered(t *testing.T, p Peer, o Options) {
+	s := NewSession(t, 2, 3)
+	gone := s.M.Files[len(s.M.Files)-1]
+	src := filepath.Join(s.Dir, filepath.FromSlash(gone.Path))
+	if err := os.Rename(src, src+".away"); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Dest.Deliver(t.Context(), s.M, s.Dir); err == nil {
+		t.Fatal("Deliver succeeded with a file missing")
+	}
+	if n := len(p.Held(t, s.M)); n >= len(s.M.Files) {
+		t.Fatalf("the peer holds %d files of %d with one missing", n, len(s.M.Files))
+	}
+	if err := os.Rename(src+".away", src); err != nil {
+		t.Fatal(err)
+	}
+	deliver(t, p, s)
 	expectHeld(t, p, o, s)
 }
 
