@@ -232,7 +232,8 @@ func datasetOf(b []byte) []byte {
 	return b[min(off, len(b)):]
 }
 
-func same(c Compare, a, b []byte) bool {
+// Equal reports whether a held copy equals its source under c.
+func Equal(c Compare, a, b []byte) bool {
 	if c == SameDataset {
 		return bytes.Equal(datasetOf(a), datasetOf(b))
 	}
@@ -259,7 +260,7 @@ func expectHeld(t *testing.T, p Peer, o Options, sessions ...*Session) {
 			want++
 			n := 0
 			for i, h := range held {
-				if same(o.Compare, h, s.Data[f.Path]) {
+				if Equal(o.Compare, h, s.Data[f.Path]) {
 					n++
 					used[i] = true
 				}
