@@ -208,19 +208,9 @@ func isDestinationType(t string) bool {
 }
 
 func (x *XNAT) validate(add addFunc, at string) {
-	u, err := url.Parse(x.URL)
-	switch {
-	case x.URL == "":
-		add(field(at, "url"), "missing", "the XNAT base URL, https://xnat.example.org")
-	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
-		add(field(at, "url"), fmt.Sprintf("%q is not an http(s) URL", x.URL), "https://xnat.example.org")
-	case u.User != nil:
-		add(field(at, "url"), "carries credentials", "remove them; use usernameFile/passwordFile or XNAT_USER/XNAT_PASS")
-	case u.RawQuery != "" || u.Fragment != "":
-		add(field(at, "url"), "has a query or fragment", "the base URL only, https://host[/context]")
-	case u.Scheme != "https" && !x.AllowInsecureRedirect:
-		add(field(at, "url"), "is not https", "use https (or set allowInsecureRedirect: true on a closed network, as XNAT_ALLOW_INSECURE_REDIRECT=1 did)")
-	}
+	checkServiceURL(add, field(at, "url"), x.URL, x.AllowInsecureRedirect, serviceURLFixes{
+		example: "https://xnat.example.org", credentials: "usernameFile/passwordFile or XNAT_USER/XNAT_PASS",
+		base: "the base URL only, https://host[/context]", http: "set allowInsecureRedirect: true on a closed network, as XNAT_ALLOW_INSECURE_REDIRECT=1 did"})
 	checkFile(add, field(at, "caFile"), x.CAFile)
 	checkFile(add, field(at, "usernameFile"), x.UsernameFile)
 	checkFile(add, field(at, "passwordFile"), x.PasswordFile)
@@ -253,19 +243,9 @@ func (c *DICOMDestination) validate(add addFunc, at string) {
 }
 
 func (w *DICOMwebDestination) validate(add addFunc, at string) {
-	u, err := url.Parse(w.URL)
-	switch {
-	case w.URL == "":
-		add(field(at, "url"), "missing", "the DICOMweb root, e.g. https://pacs.example.org/dicom-web")
-	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
-		add(field(at, "url"), fmt.Sprintf("%q is not an http(s) URL", w.URL), "https://pacs.example.org/dicom-web")
-	case u.User != nil:
-		add(field(at, "url"), "carries credentials", "remove them; use usernameFile/passwordFile or tokenFile")
-	case u.RawQuery != "" || u.Fragment != "":
-		add(field(at, "url"), "has a query or fragment", "the DICOMweb root only")
-	case u.Scheme != "https" && !w.AllowHTTP:
-		add(field(at, "url"), "is not https", "use https (or set allowHTTP: true on a closed network)")
-	}
+	checkServiceURL(add, field(at, "url"), w.URL, w.AllowHTTP, serviceURLFixes{
+		example: "https://pacs.example.org/dicom-web", credentials: "usernameFile/passwordFile or tokenFile",
+		base: "the DICOMweb root only", http: "set allowHTTP: true on a closed network"})
 	checkFile(add, field(at, "caFile"), w.CAFile)
 	checkFile(add, field(at, "usernameFile"), w.UsernameFile)
 	checkFile(add, field(at, "passwordFile"), w.PasswordFile)
@@ -289,3 +269,24 @@ func field(at, name string) string { return at + "." + name }
 // Section is the path of the destination's own section:
 // hub.destinations[i].<type>, or hub.xnat.
 func (p PlacedDestination) Section() string { return p.section(p.Type) }
+
+// serviceURLFixes are the fixes checkServiceURL proposes.
+type serviceURLFixes struct{ example, credentials, base, http string }
+
+// checkServiceURL checks a service's base URL: http(s), a host, no
+// credentials, no query; https unless allowHTTP.
+func checkServiceURL(add addFunc, at, v string, allowHTTP bool, fix serviceURLFixes) {
+	u, err := url.Parse(v)
+	switch {
+	case v == "":
+		add(at, "missing", "the service's URL, e.g. "+fix.example)
+	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
+		add(at, fmt.Sprintf("%q is not an http(s) URL", v), fix.example)
+	case u.User != nil:
+		add(at, "carries credentials", "remove them; use "+fix.credentials)
+	case u.RawQuery != "" || u.Fragment != "":
+		add(at, "has a query or fragment", fix.base)
+	case u.Scheme != "https" && !allowHTTP:
+		add(at, "is not https", "use https (or "+fix.http+")")
+	}
+}

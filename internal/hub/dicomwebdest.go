@@ -218,7 +218,7 @@ func (w *DICOMweb) held(ctx context.Context, auth DICOMwebAuth, studies map[stri
 				return fmt.Errorf("dicomweb: QIDO-RS answer: %w", err)
 			}
 			for _, inst := range found {
-				for _, v := range inst["00080018"].strings() {
+				for _, v := range values[string](inst["00080018"]) {
 					out[v] = true
 				}
 			}
@@ -237,23 +237,13 @@ type dicomJSON struct {
 	Value []json.RawMessage `json:"Value"`
 }
 
-func (a dicomJSON) strings() []string {
-	var out []string
+// values decodes the attribute's values that are of type T.
+func values[T any](a dicomJSON) []T {
+	var out []T
 	for _, v := range a.Value {
-		var s string
-		if json.Unmarshal(v, &s) == nil {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-func (a dicomJSON) ints() []int {
-	var out []int
-	for _, v := range a.Value {
-		var n int
-		if json.Unmarshal(v, &n) == nil {
-			out = append(out, n)
+		var x T
+		if json.Unmarshal(v, &x) == nil {
+			out = append(out, x)
 		}
 	}
 	return out
@@ -315,7 +305,7 @@ func (w *DICOMweb) store(ctx context.Context, auth DICOMwebAuth, files []stowFil
 	for _, item := range answer["00081198"].Value {
 		var it map[string]dicomJSON
 		if json.Unmarshal(item, &it) == nil {
-			reasons = append(reasons, append(it["00081197"].ints(), 0)[0])
+			reasons = append(reasons, append(values[int](it["00081197"]), 0)[0])
 		}
 	}
 	if len(reasons) == 0 && resp.StatusCode == http.StatusConflict {

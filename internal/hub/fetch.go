@@ -128,30 +128,39 @@ func (h *Hub) download(ctx context.Context, s Sealed, m *manifest.Manifest, get 
 
 // fetchSealed downloads one object and checks it against the manifest.
 func fetchSealed(ctx context.Context, store objstore.Store, key, dst string, f manifest.File) (manifest.File, error) {
-	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
-		return f, err
-	}
-	rc, err := store.Get(ctx, key)
-	if err != nil {
-		return f, fmt.Errorf("fetching %s: %w", f.Path, err)
-	}
-	defer rc.Close()
-	out, err := os.Create(dst)
+	got, err := fetchObject(ctx, store, key, dst, f.Path)
 	if err != nil {
 		return f, err
-	}
-	got, err := manifest.Digest(f.Path, io.TeeReader(rc, out))
-	if cerr := out.Close(); err == nil && cerr != nil {
-		return f, fmt.Errorf("fetching %s: %w", f.Path, cerr)
-	}
-	if err != nil {
-		return f, fmt.Errorf("fetching %s: %w", f.Path, err)
 	}
 	if got.Size != f.Size || got.SHA256 != f.SHA256 {
 		return f, fmt.Errorf("%w: %s does not match its manifest (size %d, want %d; SHA-256 differs: %v)",
 			ErrPermanent, f.Path, got.Size, f.Size, got.SHA256 != f.SHA256)
 	}
 	return f, nil
+}
+
+// fetchObject downloads one object to dst and returns its digests.
+func fetchObject(ctx context.Context, store objstore.Store, key, dst, rel string) (manifest.File, error) {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+		return manifest.File{}, err
+	}
+	rc, err := store.Get(ctx, key)
+	if err != nil {
+		return manifest.File{}, fmt.Errorf("fetching %s: %w", rel, err)
+	}
+	defer rc.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return manifest.File{}, err
+	}
+	got, err := manifest.Digest(rel, io.TeeReader(rc, out))
+	if cerr := out.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	if err != nil {
+		return manifest.File{}, fmt.Errorf("fetching %s: %w", rel, err)
+	}
+	return got, nil
 }
 
 // inPlace checks a generation's objects where a local store keeps them and

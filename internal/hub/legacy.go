@@ -3,8 +3,6 @@ package hub
 import (
 	"context"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -145,24 +143,9 @@ func (legacyLayout) clear(ctx context.Context, h *Hub, s Sealed, _ *manifest.Man
 // checked against the listing's size and, where the ETag is a plain MD5,
 // against it.
 func fetchLegacy(ctx context.Context, store objstore.Store, key, dst string, f manifest.File) (manifest.File, error) {
-	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
-		return f, err
-	}
-	rc, err := store.Get(ctx, key)
-	if err != nil {
-		return f, fmt.Errorf("fetching %s: %w", f.Path, err)
-	}
-	defer rc.Close()
-	out, err := os.Create(dst)
+	got, err := fetchObject(ctx, store, key, dst, f.Path)
 	if err != nil {
 		return f, err
-	}
-	got, err := manifest.Digest(f.Path, io.TeeReader(rc, out))
-	if cerr := out.Close(); err == nil && cerr != nil {
-		err = cerr
-	}
-	if err != nil {
-		return f, fmt.Errorf("fetching %s: %w", f.Path, err)
 	}
 	if got.Size != f.Size || (len(f.MD5) == 32 && got.MD5 != f.MD5) {
 		return f, fmt.Errorf("%w: %s does not match its listing (size %d, want %d)", ErrPermanent, f.Path, got.Size, f.Size)
