@@ -27,7 +27,7 @@ import (
 func TestHubDestinationsFromConfig(t *testing.T) {
 	sw := seaweed.Start(t)
 	pacs := orthanc.Start(t, orthanc.Options{CallingAETs: []string{"AISEDGE-HUB"}})
-	web := orthanc.Start(t, orthanc.Options{Users: map[string]string{"hub": "web-secret"}})
+	web := orthanc.Start(t, orthanc.Options{DICOMweb: true, Users: map[string]string{"hub": "web-secret"}})
 	dir := t.TempDir()
 	prefix := sw.Prefix(t, "edge-a")
 	t.Setenv("XNAT_USER", "")

@@ -27,7 +27,7 @@ func basicAuth(user, pass string) func() (hub.DICOMwebAuth, error) {
 // plugin behind HTTP basic authentication; Orthanc keeps what STOW-RS
 // sent byte for byte.
 func TestDICOMwebConformance(t *testing.T) {
-	o := orthanc.Start(t, orthanc.Options{Users: map[string]string{"hub": "hub-secret"}})
+	o := orthanc.Start(t, orthanc.Options{DICOMweb: true, Users: map[string]string{"hub": "hub-secret"}})
 	hubtest.Run(t, func(t *testing.T) hubtest.Peer {
 		var sent sentCounter
 		d := &hub.DICOMweb{URL: o.DICOMweb, Auth: basicAuth("hub", "hub-secret"), BatchBytes: 4 << 10, Log: slog.New(&sent)}
@@ -48,7 +48,7 @@ func TestDICOMwebConformance(t *testing.T) {
 // §10.4, transfer-syntax=* asks for the instance as stored), and QIDO-RS
 // lists the study's instances.
 func TestDICOMwebWADORoundTrip(t *testing.T) {
-	o := orthanc.Start(t, orthanc.Options{})
+	o := orthanc.Start(t, orthanc.Options{DICOMweb: true})
 	s := hubtest.NewSession(t, 2, 2)
 	d := &hub.DICOMweb{URL: o.DICOMweb}
 	if err := d.Deliver(t.Context(), s.M, s.Dir); err != nil {

@@ -11,7 +11,7 @@ import (
 // The peer serves DICOMweb behind its users' credentials and accepts
 // associations only from the calling AE titles it was given.
 func TestStart(t *testing.T) {
-	o := Start(t, Options{Users: map[string]string{"hub": "hub-secret"}, CallingAETs: []string{"HUB"}})
+	o := Start(t, Options{DICOMweb: true, Users: map[string]string{"hub": "hub-secret"}, CallingAETs: []string{"HUB"}})
 	for _, tc := range []struct {
 		user, pass string
 		want       int
