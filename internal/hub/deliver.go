@@ -67,7 +67,7 @@ func (h *Hub) deliver(ctx context.Context, s Sealed) error {
 		names = append(names, t.Dest.Name())
 	}
 	if err := h.recordDelivered(s, m.Edge, len(m.Files), names); err != nil {
-		return h.fail(s, m.Folder, nil, err)
+		return h.fail(s, m.Folder, targets, err)
 	}
 	h.metrics.observeDelivered(h.cfg.Now().Sub(start), m.TotalBytes())
 	return h.clear(ctx, lay, s, m)
@@ -87,6 +87,7 @@ func (h *Hub) deliverTo(ctx context.Context, t Target, s Sealed, m *manifest.Man
 		if errors.Is(err, ErrCredentials) {
 			h.pause(name, err)
 		}
+		h.metrics.observeFailure(name, isPermanent(err))
 		h.emitFailed(t, m.Folder, s.Generation, err)
 		return err
 	}
@@ -134,12 +135,15 @@ func (h *Hub) clear(ctx context.Context, lay layout, s Sealed, m *manifest.Manif
 func isPermanent(err error) bool { return IsPermanent(err) || objstore.IsPermanent(err) }
 
 // fail records a failed generation: permanent failures are dead-lettered.
-// Failures before any destination was tried (the manifest, the download)
-// are reported to the targets given (delivery_failed per target); those of
-// destinations were reported by deliverTo.
+// A failure that is not a destination's (the manifest, the download, the
+// record) is reported here, to the targets given (delivery_failed per
+// target) and counted without a destination; report is nil for the
+// failures of destinations, which deliverTo reported and counted.
 func (h *Hub) fail(s Sealed, session string, report []Target, err error) error {
 	permanent := isPermanent(err)
-	h.metrics.observeFailure(permanent)
+	if report != nil {
+		h.metrics.observeFailure("", permanent)
+	}
 	for _, t := range report {
 		h.emitFailed(t, session, s.Generation, err)
 	}

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/aisedge/aisedge/internal/manifest"
 	objfs "github.com/aisedge/aisedge/internal/objstore/fs"
 )
@@ -63,7 +66,7 @@ func TestSeveralDestinations(t *testing.T) {
 	onlyProj := &failing{Destination: &ArchiveDir{ID: "proj", Dir: t.TempDir()}, err: errors.New("503 service unavailable")}
 	other := &failing{Destination: &ArchiveDir{ID: "other", Dir: t.TempDir()}}
 	var ev bytes.Buffer
-	h, err := Open(Config{Store: store, DataDir: t.TempDir(), EventsOut: &ev, Destinations: []Target{
+	h, err := Open(Config{Store: store, DataDir: t.TempDir(), EventsOut: &ev, Registry: prometheus.NewRegistry(), Destinations: []Target{
 		{Dest: all}, {Dest: onlyProj, Projects: []string{"PROJ"}}, {Dest: other, Projects: []string{"OTHER"}}}})
 	if err != nil {
 		t.Fatal(err)
@@ -78,6 +81,12 @@ func TestSeveralDestinations(t *testing.T) {
 	}
 	if len(objects(t, store)) != 2 {
 		t.Fatal("the bucket was cleared before every destination had the generation")
+	}
+	for dest, want := range map[string]float64{"proj": 1, "all": 0, "": 0} {
+		var got dto.Metric
+		if err := h.metrics.failures.WithLabelValues("transient", dest).Write(&got); err != nil || got.GetCounter().GetValue() != want {
+			t.Errorf("transient failures of %q: %v (%v), want %v", dest, got.GetCounter().GetValue(), err, want)
+		}
 	}
 	onlyProj.err = nil
 	allBefore := ev.Len()
