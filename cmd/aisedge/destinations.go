@@ -172,6 +172,9 @@ func (ds *hubDestinations) addDICOMweb(c *config.Hub, p config.PlacedDestination
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = tlsConf
+	// A service that takes a batch and never answers must not hold the
+	// hub for ever (the hub's context lasts as long as the daemon).
+	tr.ResponseHeaderTimeout = 10 * time.Minute
 	auth := dicomwebAuth(w)
 	if _, err := auth(); err != nil { // refuse to start on unreadable secrets, as for XNAT
 		return err
@@ -201,9 +204,8 @@ func dicomwebAuth(w *config.DICOMwebDestination) func() (hub.DICOMwebAuth, error
 	}
 }
 
-// destinationStartProblems checks what the destinations need from the
-// machine: the secrets (read as at start), the CA bundles, the archive
-// folders.
+// destinations checks what the destinations need from the machine: the
+// secrets (read as at start), the CA bundles, the archive folders.
 func (c *checker) destinations(h *config.Hub) {
 	for _, p := range h.AllDestinations() {
 		at := p.Section()
