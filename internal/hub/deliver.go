@@ -1,9 +1,11 @@
 package hub
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,12 +33,17 @@ func (h *Hub) deliver(ctx context.Context, s Sealed) error {
 		return h.fail(s, strings.TrimSuffix(s.Base[len(h.cfg.Prefix):], "/"), h.cfg.Destinations, err)
 	}
 	var targets, pending []Target
+	var waiting []string // paused destinations that lack the generation
 	for _, t := range h.cfg.Destinations {
 		if !t.takes(m.Project) {
 			continue
 		}
 		targets = append(targets, t)
-		if !h.DeliveredTo(s.Base, s.Generation, t.Dest.Name()) {
+		switch {
+		case h.DeliveredTo(s.Base, s.Generation, t.Dest.Name()):
+		case h.isPaused(t.Dest.Name()):
+			waiting = append(waiting, t.Dest.Name())
+		default:
 			pending = append(pending, t)
 		}
 	}
@@ -61,6 +68,11 @@ func (h *Hub) deliver(ctx context.Context, s Sealed) error {
 		if len(errs) > 0 {
 			return h.fail(s, m.Folder, nil, errors.Join(errs...))
 		}
+	}
+	if len(waiting) > 0 {
+		// Not a failure of the generation: it waits, in the bucket, until
+		// the paused destinations resume.
+		return fmt.Errorf("hub: %s generation %d waits for paused destination(s) %s", m.Folder, s.Generation, strings.Join(waiting, ", "))
 	}
 	var names []string
 	for _, t := range targets {
@@ -154,60 +166,77 @@ func (h *Hub) fail(s Sealed, session string, report []Target, err error) error {
 	return fmt.Errorf("hub: %s generation %d: %w", session, s.Generation, err)
 }
 
-// Paused returns the pause in force, or nil.
+// Paused returns the oldest pause in force, or nil.
 func (h *Hub) Paused() *Pause {
-	h.pauseMu.Lock()
-	defer h.pauseMu.Unlock()
-	if h.paused == nil {
+	ps := h.Pauses()
+	if len(ps) == 0 {
 		return nil
 	}
-	p := *h.paused
-	return &p
+	return &ps[0]
 }
 
-// pause stops new deliveries until resume succeeds. The reason is the
-// error text (no PHI: labels are pseudonyms, credentials never appear in
-// errors).
+// Pauses returns every pause in force, oldest first.
+func (h *Hub) Pauses() []Pause {
+	h.pauseMu.Lock()
+	defer h.pauseMu.Unlock()
+	var out []Pause
+	for _, p := range h.paused {
+		out = append(out, *p)
+	}
+	slices.SortFunc(out, func(a, b Pause) int { return cmp.Or(a.Since.Compare(b.Since), strings.Compare(a.Destination, b.Destination)) })
+	return out
+}
+
+func (h *Hub) isPaused(dest string) bool {
+	h.pauseMu.Lock()
+	defer h.pauseMu.Unlock()
+	return h.paused[dest] != nil
+}
+
+// pause stops deliveries to a destination until resume succeeds; the
+// others go on. The reason is the error text (no PHI: labels are
+// pseudonyms, credentials never appear in errors).
 func (h *Hub) pause(dest string, err error) {
 	h.pauseMu.Lock()
 	defer h.pauseMu.Unlock()
-	if h.paused == nil {
-		h.paused = &Pause{Since: h.cfg.Now().UTC(), Reason: err.Error(), Destination: dest}
-		h.cfg.Log.Error("delivery paused: the destination refuses the credentials", "destination", dest, "err", err)
-		h.events.Emit("error", "delivery_paused", "", "delivery paused: "+err.Error(), "destination", dest)
+	if p := h.paused[dest]; p != nil {
+		p.Reason = err.Error()
 		return
 	}
-	h.paused.Reason = err.Error()
+	h.paused[dest] = &Pause{Since: h.cfg.Now().UTC(), Reason: err.Error(), Destination: dest}
+	h.cfg.Log.Error("delivery paused: the destination refuses the credentials", "destination", dest, "err", err)
+	h.events.Emit("error", "delivery_paused", "", "delivery paused: "+err.Error(), "destination", dest)
 }
 
-// resume tries to leave a pause: when the destination that refused the
-// credentials is a Resumer it must log in again (credentials read anew);
-// otherwise the next delivery is the test.
+// resume tries to leave each pause: a Resumer destination must log in
+// again (credentials read anew); for any other the next delivery is the
+// test. It returns the errors of the destinations still paused.
 func (h *Hub) resume(ctx context.Context) error {
-	p := h.Paused()
-	if p == nil {
-		return nil
-	}
+	var errs []error
 	for _, t := range h.cfg.Destinations {
-		r, ok := t.Dest.(Resumer)
-		if !ok || t.Dest.Name() != p.Destination {
+		name := t.Dest.Name()
+		if !h.isPaused(name) {
 			continue
 		}
-		if err := r.Resume(ctx); err != nil {
-			h.pauseMu.Lock()
-			if h.paused != nil {
-				h.paused.Attempts++
-				h.paused.Reason = err.Error()
+		if r, ok := t.Dest.(Resumer); ok {
+			if err := r.Resume(ctx); err != nil {
+				h.pauseMu.Lock()
+				p := h.paused[name]
+				p.Attempts++
+				p.Reason = err.Error()
+				since, attempts := p.Since, p.Attempts
+				h.pauseMu.Unlock()
+				h.cfg.Log.Warn("delivery still paused", "destination", name, "attempts", attempts, "err", err)
+				errs = append(errs, fmt.Errorf("hub: delivery to %s paused since %s: %w", name, since.Format(time.RFC3339), err))
+				continue
 			}
-			h.pauseMu.Unlock()
-			h.cfg.Log.Warn("delivery still paused", "destination", p.Destination, "attempts", p.Attempts+1, "err", err)
-			return fmt.Errorf("hub: delivery paused since %s: %s: %w", p.Since.Format(time.RFC3339), p.Destination, err)
 		}
+		h.pauseMu.Lock()
+		since := h.paused[name].Since
+		delete(h.paused, name)
+		h.pauseMu.Unlock()
+		h.cfg.Log.Info("delivery resumed", "destination", name, "paused_since", since)
+		h.events.Emit("info", "delivery_resumed", "", "delivery resumed", "destination", name)
 	}
-	h.pauseMu.Lock()
-	h.paused = nil
-	h.pauseMu.Unlock()
-	h.cfg.Log.Info("delivery resumed", "destination", p.Destination, "paused_since", p.Since)
-	h.events.Emit("info", "delivery_resumed", "", "delivery resumed", "destination", p.Destination)
-	return nil
+	return errors.Join(errs...)
 }

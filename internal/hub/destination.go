@@ -66,8 +66,9 @@ import (
 //     the hub dead-letters it until an operator requeues it;
 //   - refused credentials (wraps ErrCredentials): the destination refuses
 //     the hub itself (a wrong password, an expired token, an unknown AE
-//     title); the hub pauses all delivery, dead-letters nothing, and tries
-//     Resume (if the destination is a Resumer) with backoff until it works;
+//     title); the hub pauses delivery to it (the others go on),
+//     dead-letters nothing, and tries Resume (if the destination is a
+//     Resumer) with backoff until it works;
 //   - anything else is transient (an outage, a timeout, a 5xx, ctx ending):
 //     the hub retries on later rounds with backoff.
 //
@@ -109,9 +110,9 @@ var ErrPermanent = errors.New("permanent")
 // refuses the hub's credentials (a wrong or rotated password, an expired
 // alias token, a locked account, an AE title the PACS does not know). The
 // data is fine, so nothing is dead-lettered; instead the hub pauses
-// delivery (Status.Paused, metric aisedge_hub_delivery_paused), tries again
-// with backoff, reading the credentials anew (Resumer), and resumes by
-// itself once they work.
+// delivery to that destination (Status.Pauses, metric
+// aisedge_hub_delivery_paused), tries again with backoff, reading the
+// credentials anew (Resumer), and resumes by itself once they work.
 var ErrCredentials = errors.New("destination refuses the hub's credentials")
 
 // Resumer is implemented by destinations that can check their credentials
@@ -120,7 +121,7 @@ type Resumer interface {
 	Resume(ctx context.Context) error
 }
 
-// Pause describes a paused hub.
+// Pause describes a paused destination.
 type Pause struct {
 	Since  time.Time `json:"since"`
 	Reason string    `json:"reason"`

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,14 +26,19 @@ type named struct {
 func (n named) Name() string { return n.name }
 
 // failing fails every delivery with err until err is nil, counting calls.
+// The hub's sessions run in parallel: the fields are read and set by the
+// test between rounds only, calls under mu.
 type failing struct {
 	Destination
 	err   error
+	mu    sync.Mutex
 	calls int
 }
 
 func (f *failing) Deliver(ctx context.Context, m *manifest.Manifest, dir string) error {
+	f.mu.Lock()
 	f.calls++
+	f.mu.Unlock()
 	if f.err != nil {
 		return f.err
 	}
@@ -173,5 +179,52 @@ func TestXNATCompatEvents(t *testing.T) {
 	}
 	if _, ok := byEvent["xnat_upload_completed"]["duration_s"]; !ok {
 		t.Error("xnat_upload_completed without duration_s (the original's dashboards read it)")
+	}
+}
+
+// resumable is a failing destination that can check its credentials.
+type resumable struct{ *failing }
+
+func (r resumable) Resume(context.Context) error { return r.err }
+
+// A destination that refuses the hub's credentials is paused on its own:
+// the others keep receiving sessions, its generations wait in the bucket,
+// and once its credentials work it gets them and the bucket is cleared.
+func TestPauseIsPerDestination(t *testing.T) {
+	store, _ := objfs.Open(t.TempDir())
+	ok := &ArchiveDir{ID: "ok", Dir: t.TempDir()}
+	refusing := resumable{&failing{Destination: &ArchiveDir{ID: "refusing", Dir: t.TempDir()},
+		err: fmt.Errorf("%w: 401 Unauthorized", ErrCredentials)}}
+	h, err := Open(Config{Store: store, DataDir: t.TempDir(), EventsOut: &bytes.Buffer{}, Destinations: []Target{{Dest: ok}, {Dest: refusing}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	seal(t, store, "edge-a", "S1", 1, map[string]string{"1.T1/DICOM/a.dcm": "aaa"})
+	if err := h.RunOnce(t.Context()); !errors.Is(err, ErrCredentials) {
+		t.Fatalf("first round: %v", err)
+	}
+	if p := h.Pauses(); len(p) != 1 || p[0].Destination != "refusing" {
+		t.Fatalf("pauses %+v", p)
+	}
+	// While it is paused, a new session reaches the other destination
+	// and the paused one is not tried (only its Resume is).
+	seal(t, store, "edge-a", "S2", 1, map[string]string{"1.T1/DICOM/b.dcm": "bbb"})
+	calls := refusing.calls
+	if err := h.RunOnce(t.Context()); err == nil || !strings.Contains(err.Error(), "paused") {
+		t.Fatalf("second round: %v", err)
+	}
+	if !h.DeliveredTo("staged/edge-a/PROJ.S2.V1/", 1, "ok") || refusing.calls != calls {
+		t.Fatalf("while paused: delivered to ok %v, deliveries tried at the paused one %d", h.DeliveredTo("staged/edge-a/PROJ.S2.V1/", 1, "ok"), refusing.calls-calls)
+	}
+	if dl, _ := h.DeadLetters(); len(dl) != 0 || len(objects(t, store)) != 4 {
+		t.Fatalf("dead letters %v, objects %v", dl, objects(t, store))
+	}
+	refusing.err = nil
+	if err := h.RunOnce(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if h.Paused() != nil || len(objects(t, store)) != 0 {
+		t.Fatalf("after the credentials work: paused %+v, objects %v", h.Paused(), objects(t, store))
 	}
 }

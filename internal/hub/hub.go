@@ -87,7 +87,7 @@ type Hub struct {
 	wake    chan struct{}
 
 	pauseMu sync.Mutex
-	paused  *Pause
+	paused  map[string]*Pause // by destination
 }
 
 // Open prepares a hub: its state store and download area.
@@ -137,7 +137,8 @@ func Open(cfg Config) (*Hub, error) {
 		db.Close()
 		return nil, err
 	}
-	h := &Hub{cfg: cfg, db: db, events: events.New(cfg.EventsOut, "upload", "", cfg.Now), wake: make(chan struct{}, 1)}
+	h := &Hub{cfg: cfg, db: db, events: events.New(cfg.EventsOut, "upload", "", cfg.Now), wake: make(chan struct{}, 1),
+		paused: map[string]*Pause{}}
 	if cfg.Registry != nil {
 		h.metrics = newMetrics(cfg.Registry, h)
 	}
@@ -150,15 +151,15 @@ func (h *Hub) Close() error { return h.db.Close() }
 // RunOnce delivers every sealed generation that is not delivered or held.
 // It returns the errors of the failed ones, joined.
 //
-// While delivery is paused (refused credentials), it first tries to resume
-// and returns the error if that fails, so that Run backs off.
+// While deliveries to a destination are paused (refused credentials), it
+// first tries to resume them; one still paused is skipped (its
+// generations wait in the bucket), the others are delivered to, and the
+// error of the pause is returned with the others, so that Run backs off.
 func (h *Hub) RunOnce(ctx context.Context) error {
-	if err := h.resume(ctx); err != nil {
-		return err
-	}
+	errPaused := h.resume(ctx)
 	sealed, err := h.Scan(ctx)
 	if err != nil {
-		return fmt.Errorf("hub: listing the bucket: %w", err)
+		return errors.Join(errPaused, fmt.Errorf("hub: listing the bucket: %w", err))
 	}
 	// Group by session; sessions in parallel, generations in order.
 	bySession := map[string][]Sealed{}
@@ -171,7 +172,7 @@ func (h *Hub) RunOnce(ctx context.Context) error {
 	}
 	sem := make(chan struct{}, h.cfg.Parallel)
 	var mu sync.Mutex
-	var errs []error
+	errs := []error{errPaused}
 	var wg sync.WaitGroup
 	for _, base := range order {
 		wg.Add(1)
@@ -179,8 +180,8 @@ func (h *Hub) RunOnce(ctx context.Context) error {
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			for _, s := range bySession[base] {
-				if h.dead(s.Base, s.Generation) || h.Paused() != nil {
-					return // later generations wait behind it; nothing starts while paused
+				if h.dead(s.Base, s.Generation) {
+					return // later generations wait behind it
 				}
 				if err := h.deliver(ctx, s); err != nil {
 					mu.Lock()

@@ -164,8 +164,10 @@ type Status struct {
 	// delivered, by edge name (the manifest's; "legacy" for sessions of
 	// the original system).
 	Edges map[string]EdgeDelivery `json:"edges,omitempty"`
-	// Paused is set while delivery waits for working credentials.
-	Paused *Pause `json:"paused,omitempty"`
+	// Paused is set while delivery waits for working credentials: the
+	// oldest pause; Pauses lists every paused destination.
+	Paused *Pause  `json:"paused,omitempty"`
+	Pauses []Pause `json:"pauses,omitempty"`
 }
 
 // EdgeDelivery is what the hub delivered for one edge.
@@ -222,7 +224,7 @@ func (h *Hub) Status() (Status, error) {
 	for _, t := range h.cfg.Destinations {
 		names = append(names, t.Dest.Name())
 	}
-	st := Status{Destination: strings.Join(names, ", "), Paused: h.Paused()}
+	st := Status{Destination: strings.Join(names, ", "), Paused: h.Paused(), Pauses: h.Pauses()}
 	// One try, briefly: the status answers while the store is unreachable.
 	ctx, cancel := context.WithTimeout(objstore.NoRetry(context.Background()), 5*time.Second)
 	defer cancel()
