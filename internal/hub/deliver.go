@@ -183,7 +183,9 @@ func (h *Hub) Pauses() []Pause {
 	for _, p := range h.paused {
 		out = append(out, *p)
 	}
-	slices.SortFunc(out, func(a, b Pause) int { return cmp.Or(a.Since.Compare(b.Since), strings.Compare(a.Destination, b.Destination)) })
+	slices.SortFunc(out, func(a, b Pause) int {
+		return cmp.Or(a.Since.Compare(b.Since), strings.Compare(a.Destination, b.Destination))
+	})
 	return out
 }
 
