@@ -15,8 +15,9 @@ import (
 
 // Events of a delivery (docs/compat.md, "Event lines"), one set per
 // destination: delivery_started, delivery_completed, delivery_failed (with
-// the destination's name), and delivery_paused, delivery_resumed for the
-// hub. For an XNAT destination the hub also writes the original's
+// the destination's name), and delivery_paused, delivery_resumed when a
+// destination refuses the hub's credentials and when they work again. For
+// an XNAT destination the hub also writes the original's
 // xnat_upload_started, xnat_upload_completed and xnat_upload_failed lines
 // with the original's fields, which its dashboards count.
 
