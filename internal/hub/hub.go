@@ -4,9 +4,9 @@
 // folder, a PACS over DICOM C-STORE, a DICOMweb STOW-RS service; the
 // contract is on Destination), records the deliveries durably and then
 // clears the bucket. cmd/aisedge assembles it; of the project's other
-// packages only its conformance suite (hubtest) and tests import it. It
-// imports the object store, the manifest, the XNAT client, the DIMSE
-// client (internal/dimse) and the codec (internal/dicom).
+// packages only its conformance suite (hubtest) and tests import it. Its
+// peers it reaches through the object store, the XNAT client and the DIMSE
+// client (internal/dimse); it reads headers with the codec (internal/dicom).
 //
 // Order of a delivery (each step idempotent, so a crash anywhere is
 // repaired by running again):
