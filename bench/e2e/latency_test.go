@@ -309,6 +309,16 @@ func BenchmarkLastCStoreToVerified(b *testing.B) {
 	}
 }
 
+// profileEnv asks the run for a CPU profile when AISEDGE_BENCH_CPUPROFILE
+// names a folder: run-<quiet period>.prof there.
+func profileEnv(quiet time.Duration) []string {
+	dir := os.Getenv("AISEDGE_BENCH_CPUPROFILE")
+	if dir == "" {
+		return nil
+	}
+	return []string{"AISEDGE_CPUPROFILE=" + filepath.Join(dir, "run-"+quiet.String()+".prof")}
+}
+
 type result struct {
 	latency, send time.Duration
 }
@@ -336,7 +346,7 @@ func runOnce(b *testing.B, dir string, quiet time.Duration) result {
 	}
 	p := start(b, []string{"run", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--data-dir", filepath.Join(base, "data"),
 		"--project", project, "--quiet-period", quiet.String(), "--min-free-bytes", "-1", "--xnat-url", x.URL, "--xnat-ca", ca},
-		[]string{"AIS_DEID_HMAC_SALT=" + salt, "XNAT_USER=bench", "XNAT_PASS=bench-pw"})
+		append([]string{"AIS_DEID_HMAC_SALT=" + salt, "XNAT_USER=bench", "XNAT_PASS=bench-pw"}, profileEnv(quiet)...))
 	var addr string
 	if !p.waitFor(30*time.Second, func(ls []line) bool {
 		for _, l := range ls {
@@ -387,6 +397,11 @@ func runOnce(b *testing.B, dir string, quiet time.Duration) result {
 			}
 		}
 		b.Logf("events after the last C-STORE response:%s", tr.String())
+		tr.Reset()
+		for _, r := range x.Requests() {
+			fmt.Fprintf(&tr, "\n  %+8.3f s %6.3f s %s %s %s %d", r.Time.Sub(lastStore).Seconds(), r.Duration.Seconds(), r.Method, r.Path, r.Query, r.Status)
+		}
+		b.Logf("XNAT requests (arrival after the last C-STORE response, duration):%s", tr.String())
 	}
 
 	// XNAT holds the study: every file, with its catalog digest equal to

@@ -103,7 +103,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	stopProfile := startCPUProfile(stderr)
 	err := c.run(ctx, args[1:], stdout, stderr)
+	stopProfile()
 	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return 0
 	}

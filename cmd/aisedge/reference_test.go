@@ -104,6 +104,8 @@ hub: {dataDir: /h, s3: {endpoint: "https://s3"}, xnat: {url: "https://xnat"}, de
 	b.WriteString("the de-identification key (64 hex digits) from the file in `edge.deidKeyFile` (or `aisedge run --deid-key-file`), else the file named by ")
 	b.WriteString("`AIS_DEID_HMAC_SALT_FILE`, else `AIS_DEID_HMAC_SALT` (setting both variables is refused). Key files must be 0600 and the daemon's user's ")
 	b.WriteString("(or root:<its group> 0440/0640, as a Kubernetes Secret volume mounts them); anything else is refused with the chmod/chown that fixes it.\n")
+	b.WriteString("\nDiagnostics: `AISEDGE_CPUPROFILE=FILE` makes any command write a Go CPU profile of its whole run to FILE (0600; for a daemon until it stops), ")
+	b.WriteString("read with `go tool pprof aisedge FILE`; the end-to-end benchmark sets it with `AISEDGE_BENCH_CPUPROFILE=DIR`.\n")
 	return b.String()
 }
 

@@ -31,7 +31,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -39,6 +38,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/aisedge/aisedge/internal/fsutil"
 )
 
 // StatusFunc returns one part of the status document.
@@ -401,40 +402,8 @@ func hostAllowed(hostHdr string, allowed []string) bool {
 	return false
 }
 
-var absPathRE = regexp.MustCompile(`(^|[\s"'(=\[,])(/[^\s"'(),\]]*)`)
-
-// PublicError is err's text with every file path replaced by "[path]":
-// the paths of the errors it wraps (fs.PathError, os.LinkError) and
-// anything else that looks like an absolute path.
-func PublicError(err error) string {
-	msg := err.Error()
-	var paths []string
-	var walk func(e error)
-	walk = func(e error) {
-		for e != nil {
-			switch x := e.(type) {
-			case *fs.PathError:
-				paths = append(paths, x.Path)
-			case *os.LinkError:
-				paths = append(paths, x.Old, x.New)
-			}
-			if j, ok := e.(interface{ Unwrap() []error }); ok {
-				for _, c := range j.Unwrap() {
-					walk(c)
-				}
-				return
-			}
-			e = errors.Unwrap(e)
-		}
-	}
-	walk(err)
-	for _, p := range paths {
-		if p != "" {
-			msg = strings.ReplaceAll(msg, p, "[path]")
-		}
-	}
-	return absPathRE.ReplaceAllString(msg, "$1[path]")
-}
+// PublicError is err's text without file paths (fsutil.PublicError).
+func PublicError(err error) string { return fsutil.PublicError(err) }
 
 // CheckSocketPath reports whether a unix socket can be made at path
 // (ListenUnix binds a name in a fresh folder beside it first).

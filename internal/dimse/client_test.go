@@ -97,6 +97,40 @@ func TestSendToSelf(t *testing.T) {
 	}
 }
 
+// TestReceiveInMemory sends the corpus to a receiver that keeps instances
+// up to 64 KiB in memory (ServerConfig.MemoryBytes): the small ones reach
+// the handler as Instance.Data, the others move to a file as they outgrow
+// the buffer, and every one arrives byte for byte (the handler writes
+// in-memory ones out with Instance.Materialize). One association carries
+// many instances, so a buffer reused too early would show.
+func TestReceiveInMemory(t *testing.T) {
+	_, files := testCorpus(t)
+	fis := corpusInstances(t, files)
+	const limit = 64 << 10
+	srv := startServer(t, func(c *ServerConfig) { c.HandlerSyncs = true; c.MemoryBytes = limit })
+	sendAll(t, srv.Addr, fis, SendOptions{Parallel: 1, PerAssociation: 1000})
+	checkReceived(t, srv, files, func(*sourceFile) bool { return true }, true)
+	var mem, file int
+	for _, r := range srv.Store.all() {
+		switch {
+		case r.InMemory && r.Size > limit:
+			t.Errorf("%d-byte instance handed over in memory (limit %d)", r.Size, limit)
+		case !r.InMemory && r.Size <= limit:
+			t.Errorf("%d-byte instance handed over as a file (limit %d)", r.Size, limit)
+		case r.InMemory:
+			mem++
+		default:
+			file++
+		}
+	}
+	if mem == 0 || file == 0 {
+		t.Fatalf("%d instances in memory, %d in files: the corpus should give both", mem, file)
+	}
+	if _, err := NewServer(ServerConfig{Handler: srv.Store, TempDir: t.TempDir(), MemoryBytes: limit}); err == nil {
+		t.Fatal("NewServer took MemoryBytes without HandlerSyncs")
+	}
+}
+
 // TestSendTranscodes checks the fallback: a receiver that only accepts
 // Implicit VR Little Endian gets uncompressed files re-encoded and refuses
 // nothing else; compressed files fail without being decompressed.

@@ -34,18 +34,20 @@ type recorder struct {
 type received struct {
 	Instance
 	FinalPath string
+	InMemory  bool // handed over as Instance.Data
 }
 
 func (r *recorder) Store(ctx context.Context, in *Instance) error {
 	if r.delay > 0 {
 		time.Sleep(r.delay)
 	}
+	inMemory := in.Data != nil
 	final, err := r.DirStore.Put(in)
 	if err != nil {
 		return err
 	}
 	r.mu.Lock()
-	r.got = append(r.got, &received{Instance: *in, FinalPath: final})
+	r.got = append(r.got, &received{Instance: *in, FinalPath: final, InMemory: inMemory})
 	r.mu.Unlock()
 	return nil
 }

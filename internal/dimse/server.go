@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/aisedge/aisedge/internal/dicom"
+	"github.com/aisedge/aisedge/internal/fsutil"
 )
 
 // ServerConfig configures a Server. Handler and TempDir are required.
@@ -102,6 +103,13 @@ type ServerConfig struct {
 	// write-ahead record of its own, or Instance.Sync before it keeps the
 	// file); the server does not flush the received file first.
 	HandlerSyncs bool
+	// MemoryBytes: an instance (file meta header included) of at most this
+	// many bytes is received into memory instead of a temporary file and
+	// handed over as Instance.Data, for a handler that makes it durable
+	// itself; larger ones move to a file as they outgrow it. Each
+	// association receives one instance at a time. 0: every instance goes
+	// to a file. Requires HandlerSyncs.
+	MemoryBytes int64
 
 	// Logger receives JSON-friendly structured logs; UIDs are hashed. It
 	// is used as given: the caller adds its attributes (component=dimse).
@@ -207,6 +215,9 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	}
 	if cfg.TempDir == "" {
 		return nil, errors.New("dimse: ServerConfig.TempDir is required")
+	}
+	if cfg.MemoryBytes > 0 && !cfg.HandlerSyncs {
+		return nil, errors.New("dimse: ServerConfig.MemoryBytes needs HandlerSyncs (an instance in memory is not durable until the handler makes it so)")
 	}
 	if st, err := os.Stat(cfg.TempDir); err != nil || !st.IsDir() {
 		return nil, fmt.Errorf("dimse: TempDir %q is not a directory", cfg.TempDir)
@@ -721,17 +732,47 @@ func (s *Server) drain(a *assoc, pcid byte) error {
 // spoolCheckEvery is how many bytes are written between free-space checks.
 const spoolCheckEvery = 32 << 20
 
-// spool is an instance being written to its temporary file.
+// spool is an instance being received: in memory while it fits in
+// ServerConfig.MemoryBytes, then (or from the start) in its temporary file.
 type spool struct {
-	f         *os.File
+	mem       []byte // the instance so far, while f is nil
+	limit     int64  // largest instance kept in memory (0: none)
+	get       func() (*os.File, error)
+	f         *os.File // the temporary file, once there is one
 	w         *bufio.Writer
 	n         int64 // bytes written, header included
 	dataOff   int64
 	nextCheck int64
 }
 
+// write appends p, moving what is in memory to a temporary file when the
+// instance outgrows the memory limit.
+func (sp *spool) write(p []byte) error {
+	if sp.f == nil {
+		if int64(len(sp.mem)+len(p)) <= sp.limit {
+			sp.mem = append(sp.mem, p...)
+			return nil
+		}
+		f, err := sp.get()
+		if err != nil {
+			return err
+		}
+		sp.f = f
+		sp.w.Reset(f)
+		if _, err := sp.w.Write(sp.mem); err != nil {
+			return err
+		}
+		sp.mem = sp.mem[:0]
+	}
+	_, err := sp.w.Write(p)
+	return err
+}
+
+// inMemory reports whether the whole instance is in sp.mem.
+func (sp *spool) inMemory() bool { return sp.f == nil }
+
 func (sp *spool) discard() {
-	if sp == nil {
+	if sp == nil || sp.f == nil {
 		return
 	}
 	sp.f.Close()
@@ -772,28 +813,32 @@ func (s *Server) openSpool(a *assoc, pc *PresentationContext, cmd *Command) (*sp
 	if st := s.spaceStatus(); st != nil {
 		return nil, st
 	}
-	f, err := s.pool.get()
-	if err != nil {
-		return nil, ioStatus("cannot create temporary file", err)
-	}
-	// One write buffer per association, reused for each of its instances.
+	// One write buffer per association, reused for each of its instances;
+	// an instance received into memory gets a buffer of its own, which
+	// the handler keeps (Instance.Data).
 	if a.spoolW == nil {
-		a.spoolW = bufio.NewWriterSize(f, 256<<10)
-	} else {
-		a.spoolW.Reset(f)
+		a.spoolW = bufio.NewWriterSize(nil, 256<<10)
 	}
-	sp := &spool{f: f, w: a.spoolW, nextCheck: spoolCheckEvery}
+	sp := &spool{limit: s.cfg.MemoryBytes, get: s.pool.get, w: a.spoolW, nextCheck: spoolCheckEvery}
+	if sp.limit <= 0 {
+		f, err := s.pool.get()
+		if err != nil {
+			return nil, ioStatus("cannot create temporary file", err)
+		}
+		sp.f = f
+		sp.w.Reset(f)
+	}
 	hdr, err := part10Header(cmd.AffectedSOPClassUID, cmd.AffectedSOPInstanceUID, pc.TransferSyntax, a.callingAET)
 	if err != nil {
 		sp.discard()
 		return nil, ioStatus("cannot build file meta", err)
 	}
-	cw := &countWriter{w: sp.w}
-	if _, err := cw.Write(hdr); err != nil {
+	if err := sp.write(hdr); err != nil {
 		sp.discard()
 		return nil, ioStatus("cannot write file meta", err)
 	}
-	sp.n, sp.dataOff = cw.n, cw.n
+	sp.n = int64(len(hdr))
+	sp.dataOff = sp.n
 	return sp, nil
 }
 
@@ -854,7 +899,7 @@ func (s *Server) handleStore(a *assoc, pcid byte, cmd *Command) error {
 			}
 			s.Metrics.BytesReceived.Add(int64(len(pdv.Data)))
 			if sp != nil {
-				if _, err := sp.w.Write(pdv.Data); err != nil {
+				if err := sp.write(pdv.Data); err != nil {
 					status = ioStatus("write failed", err)
 				} else if sp.n += int64(len(pdv.Data)); sp.n >= sp.nextCheck {
 					sp.nextCheck += spoolCheckEvery
@@ -882,7 +927,7 @@ func (s *Server) handleStore(a *assoc, pcid byte, cmd *Command) error {
 		if KindOf(status.Status) == KindWarning {
 			lvl = slog.LevelInfo
 		}
-		log.Log(context.Background(), lvl, "C-STORE not stored as success", "status", fmt.Sprintf("0x%04X", status.Status), "err", status.Error())
+		log.Log(context.Background(), lvl, "C-STORE not stored as success", "status", fmt.Sprintf("0x%04X", status.Status), "err", fsutil.PublicError(status))
 		if KindOf(status.Status) == KindWarning {
 			s.Metrics.StoresFailed.Add(-1)
 			s.Metrics.StoresOK.Add(1)
@@ -901,29 +946,60 @@ func (s *Server) handleStore(a *assoc, pcid byte, cmd *Command) error {
 // temporary file is gone when it returns.
 func (s *Server) finishStore(a *assoc, pc *PresentationContext, cmd *Command, sp *spool, log *slog.Logger) (status *StatusError) {
 	defer sp.discard() // the handler has linked or renamed what it keeps
-	if err := sp.w.Flush(); err != nil {
-		return ioStatus("write failed", err)
-	}
 	in := &Instance{
-		Path: sp.f.Name(), Size: sp.n, DataOffset: sp.dataOff,
+		Size: sp.n, DataOffset: sp.dataOff,
 		SOPClassUID: cmd.AffectedSOPClassUID, SOPInstanceUID: cmd.AffectedSOPInstanceUID,
 		TransferSyntaxUID: pc.TransferSyntax,
 		CallingAET:        a.callingAET, CalledAET: a.calledAET,
 		Remote: a.conn.RemoteAddr(), Assoc: a.id,
 	}
-	if err := s.cfg.Validate(in, sp.f); err != nil {
-		return asStatus(err, StatusCannotUnderstand)
-	}
-	if s.cfg.HandlerSyncs {
-		in.Sync = func() error { return fdatasync(sp.f) }
-	} else if err := fdatasync(sp.f); err != nil {
-		return ioStatus("fsync failed", err)
+	if sp.inMemory() {
+		in.Data = sp.mem
+		in.materialize = func() error { return s.materialize(in, sp) }
+		if err := s.cfg.Validate(in, dicom.NewBytesReader(sp.mem)); err != nil {
+			return asStatus(err, StatusCannotUnderstand)
+		}
+	} else {
+		if err := sp.w.Flush(); err != nil {
+			return ioStatus("write failed", err)
+		}
+		in.Path = sp.f.Name()
+		if err := s.cfg.Validate(in, sp.f); err != nil {
+			return asStatus(err, StatusCannotUnderstand)
+		}
+		if s.cfg.HandlerSyncs {
+			in.Sync = func() error { return fdatasync(sp.f) }
+		} else if err := fdatasync(sp.f); err != nil {
+			return ioStatus("fsync failed", err)
+		}
 	}
 	// The file stays open (sp.discard closes it) while the handler reads
 	// the values in.File refers to.
 	if err := s.cfg.Handler.Store(s.baseCtx, in); err != nil {
 		return asStatus(err, StatusOutOfResources)
 	}
+	return nil
+}
+
+// materialize writes an instance received into memory to a temporary file
+// and flushes it, for a handler that keeps a file (Instance.Materialize);
+// the file is removed with the spool's after the handler returns.
+func (s *Server) materialize(in *Instance, sp *spool) error {
+	if sp.f != nil {
+		return nil
+	}
+	f, err := s.pool.get()
+	if err != nil {
+		return err
+	}
+	sp.f = f
+	if _, err := f.Write(in.Data); err != nil {
+		return err
+	}
+	if err := fdatasync(f); err != nil {
+		return err
+	}
+	in.Path = f.Name()
 	return nil
 }
 

@@ -48,8 +48,27 @@ type Instance struct {
 	File *dicom.File
 	// Sync flushes the file at Path to disk, for a handler that keeps it
 	// (links or renames it) under ServerConfig.HandlerSyncs; nil when the
-	// server flushed it before calling the handler.
+	// server flushed it before calling the handler, or when the instance
+	// is in memory.
 	Sync func() error
+	// Data is the instance (file meta header included) when the server
+	// received it into memory (ServerConfig.MemoryBytes); Path is empty
+	// then, until Materialize writes it to a file. Data is the handler's
+	// to keep, and so is File when parsed from it (its values are views
+	// of Data): the server allocates a buffer per instance.
+	Data        []byte
+	materialize func() error
+}
+
+// Materialize makes Path name a flushed file holding the instance, for a
+// handler that keeps or links a file: an instance received into memory is
+// written to a temporary file of the server's, removed after the handler
+// returns. A no-op for an instance already in a file.
+func (in *Instance) Materialize() error {
+	if in.Path != "" || in.materialize == nil {
+		return nil
+	}
+	return in.materialize()
 }
 
 // StoreHandler takes responsibility for a received instance. Returning nil
@@ -150,6 +169,9 @@ func (d *DirStore) Store(ctx context.Context, in *Instance) error {
 // Put stores in and returns the path of the stored copy (an existing one
 // for an identical duplicate).
 func (d *DirStore) Put(in *Instance) (string, error) {
+	if err := in.Materialize(); err != nil {
+		return "", NewStatusError(StatusOutOfResources, "cannot write the received instance", err)
+	}
 	d.once.Do(func() { d.dirFile, d.openErr = os.Open(d.Dir) })
 	if d.openErr != nil {
 		return "", NewStatusError(StatusOutOfResources, "storage directory unavailable", d.openErr)

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aisedge/aisedge/internal/fsutil"
 	"github.com/aisedge/aisedge/internal/spool"
 )
 
@@ -101,7 +102,7 @@ func (a *appliers) enqueue(r *journalRecord) {
 	}
 	a.mu.RUnlock()
 	if err := a.e.applyRecord(r); err != nil {
-		a.e.cfg.Log.Error("applying a journal record failed; it stays in the journal for the next start", "err", err)
+		a.e.cfg.Log.Error("applying a journal record failed; it stays in the journal for the next start", "err", fsutil.PublicError(err))
 		return
 	}
 	a.e.journal.applied(r)
@@ -140,7 +141,7 @@ func (a *appliers) applyRetrying(r *journalRecord) {
 			a.e.journal.applied(r)
 			return
 		}
-		a.e.cfg.Log.Error("applying a journal record failed; retrying", "err", err, "retryIn", backoff.String())
+		a.e.cfg.Log.Error("applying a journal record failed; retrying", "err", fsutil.PublicError(err), "retryIn", backoff.String())
 		select {
 		case <-a.ctx.Done():
 			return // stays in the journal
@@ -151,10 +152,15 @@ func (a *appliers) applyRetrying(r *journalRecord) {
 }
 
 // applyRecord writes a record's facility backup copy and spool instance,
-// each durable. Applying a record again is harmless: the backup copy is
-// replaced by the same bytes, and the spool recognises an instance it has
-// by its digest.
+// each durable: for a record of an original, after de-identifying it
+// (applyArrival). Applying a record again is harmless: the backup copy is
+// replaced by the same bytes, de-identification gives the same output,
+// which the spool recognises by its digest, and a quarantine entry keeps
+// its name.
 func (e *Edge) applyRecord(r *journalRecord) error {
+	if r.Meta.Arrival != nil {
+		return e.Receiver.applyArrival(r)
+	}
 	if err := e.Backup.WriteBytes(r.Meta.BackupPath, r.Original); err != nil {
 		return err
 	}

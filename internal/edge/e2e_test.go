@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/aisedge/aisedge/internal/deid"
+	"github.com/aisedge/aisedge/internal/dicom"
+	"github.com/aisedge/aisedge/internal/dimse"
 	"github.com/aisedge/aisedge/internal/manifest"
 	"github.com/aisedge/aisedge/internal/objstore"
 	objfs "github.com/aisedge/aisedge/internal/objstore/fs"
@@ -306,4 +308,115 @@ func (s *syncWriter) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.String()
+}
+
+// TestEdgeKeepsOriginalsReceivedInMemory: instances small enough to be
+// received into memory (no temporary file) still leave their original,
+// byte for byte, in the facility backup, and in the quarantine when they
+// do not go through (an unmapped AE title here).
+func TestEdgeKeepsOriginalsReceivedInMemory(t *testing.T) {
+	if _, err := exec.LookPath("storescu"); err != nil {
+		t.Skip("storescu (dcmtk) not installed: run ./scripts/test")
+	}
+	dir := t.TempDir()
+	store, err := objfs.Open(filepath.Join(dir, "bucket"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, clock, _, stop, e := runEdgeE(t, dir, store)
+	mapped := seriesFiles(t, "1.2.826.0.1.3680043.8.1055.8.1", "1.2.826.0.1.3680043.8.1055.8.1.1", 1, 3)
+	unmapped := seriesFiles(t, "1.2.826.0.1.3680043.8.1055.8.2", "1.2.826.0.1.3680043.8.1055.8.2.1", 1, 2)
+	storescu(t, clock, addr, "AISEDGE", mapped)
+	storescu(t, clock, addr, "NOBODY", unmapped)
+	stop() // the appliers drain
+
+	// The data set bytes of what was sent, by SOP Instance UID.
+	sent := map[string][]byte{}
+	for _, d := range []string{mapped, unmapped} {
+		ents, _ := os.ReadDir(d)
+		for _, ent := range ents {
+			b, err := os.ReadFile(filepath.Join(d, ent.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := dicom.ReadFileBytes(b, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sent[f.Dataset.String(dicom.TagSOPInstanceUID)] = dataSetBytes(t, b)
+		}
+	}
+	if len(sent) != 5 {
+		t.Fatalf("%d files sent, want 5", len(sent))
+	}
+	kept := map[string]int{}
+	err = filepath.WalkDir(e.Backup.Dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		sop := strings.TrimSuffix(filepath.Base(p), ".dcm")
+		want, ok := sent[sop]
+		if !ok {
+			t.Errorf("backup holds %s, which was not sent", filepath.Base(p))
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if !sameDataSet(dataSetBytes(t, b), want) {
+			t.Errorf("backup copy of %s differs from what was sent", sop)
+		}
+		kept[sop]++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(kept) != len(sent) {
+		t.Errorf("backup holds %d of the %d instances sent", len(kept), len(sent))
+	}
+	q, err := e.Receiver.Quarantine.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(q) != 2 {
+		t.Fatalf("%d quarantine entries, want the 2 unmapped instances", len(q))
+	}
+	for _, ent := range q {
+		b, err := os.ReadFile(e.Receiver.Quarantine.InstancePath(ent.ID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := dicom.ReadFileBytes(b, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := sent[f.Dataset.String(dicom.TagSOPInstanceUID)]; !sameDataSet(dataSetBytes(t, b), want) {
+			t.Errorf("quarantined instance %s differs from what was sent", ent.ID)
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "data", "spool", "tmp", "*")); len(left) > 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
+}
+
+// sameDataSet reports whether got is the data set sent: want's bytes, but
+// for the Data Set Trailing Padding (FFFC,FFFC) at its end, which storescu
+// does not send.
+func sameDataSet(got, want []byte) bool {
+	if len(got) > len(want) || !bytes.Equal(got, want[:len(got)]) {
+		return false
+	}
+	return len(got) == len(want) || bytes.HasPrefix(want[len(got):], []byte{0xfc, 0xff, 0xfc, 0xff})
+}
+
+// dataSetBytes is a Part 10 file's data set, after its file meta group.
+func dataSetBytes(t *testing.T, b []byte) []byte {
+	t.Helper()
+	off, err := dimse.Part10DataOffset(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b[off:]
 }

@@ -14,9 +14,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/aisedge/aisedge/internal/dicom"
 	"github.com/aisedge/aisedge/internal/fsutil"
 	"github.com/aisedge/aisedge/internal/groupcommit"
 	"github.com/aisedge/aisedge/internal/spool"
@@ -53,6 +55,10 @@ type journal struct {
 	cur      *segment
 	nextID   uint64
 	inflight int // records written and not yet applied
+	// waiting are the records of originals written and not yet applied,
+	// in the order written (so, within a flush's time, of arrival).
+	waiting     []*journalRecord
+	waitingHead int
 }
 
 // journalSegmentBytes: a segment is closed to new records after this many
@@ -63,9 +69,15 @@ const journalSegmentBytes = 64 << 20
 // stays on site: the journal is in the edge's data folder, like the
 // facility backup whose path it names.
 type journalMeta struct {
-	BackupPath string         `json:"backupPath"`
-	Instance   spool.Instance `json:"instance"`
-	Session    spool.Session  `json:"session"`
+	BackupPath string `json:"backupPath"`
+	// Arrival: the record holds an original, acknowledged before
+	// de-identification, which its applier performs (arrival.go).
+	Arrival *arrivalMeta `json:"arrival,omitempty"`
+	// Instance and Session: the record also holds the de-identified copy
+	// (records of versions that de-identified before the response; still
+	// applied as they were).
+	Instance spool.Instance `json:"instance,omitzero"`
+	Session  spool.Session  `json:"session,omitzero"`
 }
 
 // journalRecord is one accepted instance.
@@ -74,7 +86,11 @@ type journalRecord struct {
 	Original []byte
 	Output   []byte
 
-	seg *segment // where it was written; nil when replayed
+	seg  *segment // where it was written; nil when replayed
+	done bool     // applied (journal.mu)
+	// parsed is Original parsed (its values views of Original), handed
+	// from the acknowledgement to the applier; nil when replayed.
+	parsed *dicom.File
 }
 
 type segment struct {
@@ -203,6 +219,9 @@ func (j *journal) write(group []*journalWrite) error {
 	j.inflight += len(group)
 	for _, w := range group {
 		w.rec.seg = seg
+		if w.rec.Meta.Arrival != nil {
+			j.waiting = append(j.waiting, w.rec)
+		}
 	}
 	if seg.size >= j.segBytes {
 		j.sealLocked(seg)
@@ -265,8 +284,31 @@ func (j *journal) applied(r *journalRecord) {
 	j.mu.Lock()
 	r.seg.applied++
 	j.inflight--
+	r.done = true
+	for j.waitingHead < len(j.waiting) && j.waiting[j.waitingHead].done {
+		j.waiting[j.waitingHead] = nil
+		j.waitingHead++
+	}
+	if j.waitingHead > 1024 && j.waitingHead*2 > len(j.waiting) {
+		j.waiting = append(j.waiting[:0], j.waiting[j.waitingHead:]...)
+		j.waitingHead = 0
+	}
 	j.removeIfDoneLocked(r.seg)
 	j.mu.Unlock()
+}
+
+// oldestWaiting is the arrival time of the earliest original acknowledged
+// and not yet through de-identification into the spool or the quarantine;
+// ok is false when there is none. The stager does not call a session
+// complete while such an instance, which may belong to it, could still
+// extend it (Stager.Waiting).
+func (j *journal) oldestWaiting() (at time.Time, ok bool) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.waitingHead == len(j.waiting) {
+		return time.Time{}, false
+	}
+	return j.waiting[j.waitingHead].Meta.Arrival.ReceivedAt, true
 }
 
 func (j *journal) removeIfDoneLocked(seg *segment) {

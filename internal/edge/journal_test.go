@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 
@@ -320,10 +321,142 @@ func TestAcknowledgedBeforeAppliedIsReplayed(t *testing.T) {
 	}
 	pending, _ := e2.Spool.Pending(studies[0].Key)
 	out, err := os.ReadFile(e2.Spool.ObjectPath(pending[0].ID))
-	if err != nil || !bytes.Equal(out, dropped[0].Output) {
-		t.Fatalf("spooled copy after replay differs from the journaled one (err %v)", err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The record held the original only; replaying it de-identified it
+	// as the live path would have (de-identification is deterministic).
+	if !bytes.Equal(dropped[0].Original, orig) || len(dropped[0].Output) != 0 {
+		t.Fatalf("journal record: %d original bytes (want %d), %d output bytes (want 0)", len(dropped[0].Original), len(orig), len(dropped[0].Output))
+	}
+	rt, _ := table.Lookup("AISEDGE")
+	eng, err := cfg.Engine(rt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := dicom.ReadFileBytes(orig, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := eng.Deidentify(again, deid.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want bytes.Buffer
+	if err := dicom.WriteFile(&want, res.File); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out, want.Bytes()) {
+		t.Fatal("spooled copy after replay differs from the de-identified original")
 	}
 	if ids := segments(t, filepath.Join(cfg.DataDir, "journal")); len(ids) != 0 {
 		t.Errorf("journal segments left after replay: %v", ids)
+	}
+}
+
+// TestJournalArrivalQuarantinedOnce: a journal record whose instance
+// de-identification holds (a JPEG 2000 secondary capture) makes one
+// quarantine entry holding the original, even when the record is processed
+// twice (a crash between the entry and the journal's note of it); an
+// instance whose AE title lost its route between the acknowledgement and
+// the processing (a restart with another routing) is held too.
+func TestJournalArrivalQuarantinedOnce(t *testing.T) {
+	dir := t.TempDir()
+	store, err := objfs.Open(filepath.Join(dir, "bucket"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	table, err := route.Parse([]byte(`{"AETMap": {"AISEDGE": {"project": "PROJ"}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, _ := deid.NewKeys(testSalt)
+	prof := deid.MustBuiltin("research-default")
+	e, err := New(Config{
+		Name: "edge-a", DataDir: filepath.Join(dir, "data"), Listen: "127.0.0.1:0", AETitle: "AISEDGE",
+		Routes: table, Store: store, MinFreeBytes: -1, EventsOut: io.Discard,
+		Engine: func(rt route.Route) (*deid.Engine, error) {
+			return deid.New(deid.Config{Profile: prof, Keys: keys, Site: "edge-a", ProjectCode: rt.Project})
+		},
+		Log: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { e.journal.close(); e.Spool.Close() }()
+	var records []*journalRecord
+	e.Receiver.enqueue = func(r *journalRecord) { records = append(records, r) }
+	store1 := func(name string) []byte {
+		t.Helper()
+		orig, err := os.ReadFile(filepath.Join(sharedTestData(t), name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := dicom.ReadFileBytes(orig, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmp := filepath.Join(dir, "incoming.dcm")
+		if err := os.WriteFile(tmp, orig, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		defer os.Remove(tmp)
+		o, err := e.Receiver.Accept(context.Background(), &dimse.Instance{
+			Path: tmp, Size: int64(len(orig)), File: f,
+			SOPClassUID: f.Dataset.String(dicom.TagSOPClassUID), SOPInstanceUID: f.Dataset.String(dicom.TagSOPInstanceUID),
+			TransferSyntaxUID: f.TransferSyntax.UID, CallingAET: "MODALITY", CalledAET: "AISEDGE", Assoc: "test",
+		})
+		if err != nil || !o.Journaled {
+			t.Fatalf("accept: %+v, %v; want journaled", o, err)
+		}
+		return orig
+	}
+	held := func() []QuarantineEntry {
+		t.Helper()
+		q, err := e.Receiver.Quarantine.List()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return q
+	}
+
+	orig := store1("pydicom_JPEG2000.dcm")
+	if len(held()) != 0 {
+		t.Fatal("quarantined before the record was processed")
+	}
+	if at, ok := e.journal.oldestWaiting(); !ok || !at.Equal(records[0].Meta.Arrival.ReceivedAt) {
+		t.Fatalf("oldest waiting: %v %v, want the record's arrival %v", at, ok, records[0].Meta.Arrival.ReceivedAt)
+	}
+	for range 2 {
+		if err := e.applyRecord(records[0]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.journal.applied(records[0])
+	if at, ok := e.journal.oldestWaiting(); ok {
+		t.Fatalf("oldest waiting %v after the only record was applied", at)
+	}
+	q := held()
+	if len(q) != 1 {
+		t.Fatalf("%d quarantine entries after processing the record twice, want 1", len(q))
+	}
+	if kept, err := os.ReadFile(e.Receiver.Quarantine.InstancePath(q[0].ID)); err != nil || !bytes.Equal(kept, orig) {
+		t.Fatalf("quarantined instance: %d bytes, %v; want the %d original bytes", len(kept), err, len(orig))
+	}
+
+	store1("pydicom_CT_small.dcm")
+	other, err := route.Parse([]byte(`{"AETMap": {"ELSEWHERE": {"project": "PROJ"}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Receiver.Routes = other
+	if err := e.applyRecord(records[1]); err != nil {
+		t.Fatal(err)
+	}
+	if q := held(); len(q) != 2 || !strings.Contains(strings.Join(q[1].Reasons, " "), reasonUnmapped) {
+		t.Fatalf("quarantine after the route went away: %+v", q)
+	}
+	if studies, _ := e.Spool.Studies(); len(studies) != 0 {
+		t.Fatalf("spool has %d studies; nothing should have gone through", len(studies))
 	}
 }

@@ -1,12 +1,10 @@
 package edge
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 	"sync"
 	"syscall"
@@ -16,6 +14,7 @@ import (
 	"github.com/aisedge/aisedge/internal/dicom"
 	"github.com/aisedge/aisedge/internal/dimse"
 	"github.com/aisedge/aisedge/internal/events"
+	"github.com/aisedge/aisedge/internal/fsutil"
 	"github.com/aisedge/aisedge/internal/route"
 	"github.com/aisedge/aisedge/internal/spool"
 )
@@ -31,12 +30,13 @@ const (
 // project and profile; callers cache).
 type EngineFor func(r route.Route) (*deid.Engine, error)
 
-// Receiver is the dimse.StoreHandler of the edge: for each instance it
-// writes the original to the facility backup, de-identifies it, checks the
-// serialized output with the verification gate and commits it to the
-// spool. Only then does it return, so the C-STORE is acknowledged only for
-// data that is durable (and an instance that must not move on is durable
-// in the quarantine).
+// Receiver is the dimse.StoreHandler of the edge. For each instance it
+// makes the original durable before it returns, so that a C-STORE is
+// acknowledged only for data that cannot be lost: as a journal record,
+// which the edge's appliers then take to the facility backup,
+// de-identification, the verification gate and the spool (or the
+// quarantine), or, on the direct path (large instances, reprocessing), by
+// doing all of that before it returns. docs/edge.md tells the whole path.
 type Receiver struct {
 	Routes     *route.Table
 	Engine     EngineFor
@@ -72,6 +72,10 @@ type Outcome struct {
 	Quarantined bool
 	Reasons     []string
 	Session     string
+	// Journaled: the original is durable in the journal and is
+	// de-identified after the response; what becomes of it is logged,
+	// counted and, if it is held, in the quarantine.
+	Journaled bool
 }
 
 // Store implements dimse.StoreHandler.
@@ -96,13 +100,22 @@ func (r *Receiver) accept(ctx context.Context, in *dimse.Instance) (Outcome, err
 		// once, before the file is kept anywhere (backup, quarantine).
 		in.Sync = sync.OnceValue(in.Sync)
 	}
-	// Journaled: the instance's acceptance is one journal record (the
-	// original and the de-identified copy), applied to the facility
-	// backup and the spool after the response. Large instances and those
-	// that do not go through take the direct path.
-	journaled := r.journal != nil && in.Size <= inMemoryOutput
+	// Journaled: the instance's acceptance is one journal record holding
+	// the original; the appliers write the facility backup copy,
+	// de-identify, check and spool it after the response (arrival.go).
+	// Large instances, and reprocessing, which reports its outcome, take
+	// the direct path: everything before the response.
+	_, requeue := ctx.Value(requeueKey{}).(*string)
+	journaled := r.journal != nil && in.Size <= inMemoryOutput && !requeue
+	if in.Data != nil && !journaled {
+		if err := in.Materialize(); err != nil {
+			return Outcome{}, r.resourceError("writing the received instance failed", err)
+		}
+	}
 	f, err := in.File, error(nil)
-	if f == nil { // a validator that does not hand over its parse
+	if f == nil && in.Data != nil { // a validator that does not hand over its parse
+		f, err = dicom.ParseFile(dicom.NewBytesReader(in.Data), nil)
+	} else if f == nil {
 		f, err = dicom.Open(in.Path, nil)
 	}
 	if err != nil {
@@ -114,12 +127,17 @@ func (r *Receiver) accept(ctx context.Context, in *dimse.Instance) (Outcome, err
 		if errors.As(err, &pe) {
 			reason = fmt.Sprintf("%s: %s at offset %d", reasonUnparseable, pe.Kind, pe.Offset)
 		}
-		if qerr := r.quarantine(ctx, in, nil, reason); qerr != nil {
+		if qerr := r.quarantine(ctx, in, reason); qerr != nil {
 			return Outcome{}, dimse.NewStatusError(statusProcessingFailure, "quarantine write failed", qerr)
 		}
 		return Outcome{Quarantined: true, Reasons: []string{reason}}, dimse.NewStatusError(statusCannotUnderstand, "cannot parse data set", err)
 	}
-	defer f.Close()
+	closeFile := true
+	defer func() {
+		if closeFile {
+			f.Close()
+		}
+	}()
 
 	rt, ok := r.Routes.Lookup(in.CalledAET)
 	if !ok {
@@ -129,128 +147,47 @@ func (r *Receiver) accept(ctx context.Context, in *dimse.Instance) (Outcome, err
 			return Outcome{}, r.resourceError("facility backup write failed", err)
 		}
 		reason := reasonUnmapped
-		if err := r.quarantine(ctx, in, f, reason); err != nil {
+		if err := r.quarantine(ctx, in, reason); err != nil {
 			return Outcome{}, r.resourceError("quarantine write failed", err)
 		}
 		log.Warn("REJECT: no project mapped for CalledAET " + r.aetLabel(in.CalledAET) + " — quarantined")
 		return Outcome{Quarantined: true, Reasons: []string{reason}}, nil
 	}
-	// The backup path comes from the original's identifiers: taken now,
-	// since de-identification rewrites the parsed data set in place.
-	backupPath := r.Backup.Path(f.Dataset, "")
-	// keep writes the facility backup copy now, when the instance takes
-	// the direct path or will not reach the journal.
-	backedUp := false
-	keep := func() error {
-		if backedUp {
-			return nil
-		}
-		if err := r.backupTo(in, backupPath); err != nil {
-			return r.resourceError("facility backup write failed", err)
-		}
-		backedUp = true
-		return nil
-	}
-	if !journaled {
-		if err := keep(); err != nil {
-			return Outcome{}, err
-		}
-	}
-	// quarantined keeps the original (backup and quarantine) for one of
-	// the reasons an instance does not go through.
-	quarantined := func(msg string, reasons ...string) (Outcome, error) {
-		if err := keep(); err != nil {
-			return Outcome{}, err
-		}
-		if err := r.quarantine(ctx, in, f, reasons...); err != nil {
-			return Outcome{}, r.resourceError("quarantine write failed", err)
-		}
-		log.Warn(msg, "reasons", reasons)
-		return Outcome{Quarantined: true, Reasons: reasons}, nil
-	}
 	eng, err := r.engine(rt)
 	if err != nil {
 		return Outcome{}, dimse.NewStatusError(statusProcessingFailure, "de-identification not configured", err)
 	}
-	res, err := eng.Deidentify(f, deidOptions(ctx))
-	if err != nil {
-		return quarantined("de-identification failed; quarantined", reasonDeidFailed+": "+err.Error())
-	}
-	if res.Quarantined() {
-		reasons := make([]string, len(res.Reasons))
-		for i, rs := range res.Reasons {
-			reasons[i] = rs.String()
-		}
-		return quarantined("instance quarantined by de-identification", reasons...)
-	}
-	sess, err := sessionOf(res, eng)
-	if err != nil {
-		return quarantined("instance quarantined: no session", err.Error())
-	}
-	out, err := r.serialize(res, in.Size)
-	if err != nil {
-		return Outcome{}, r.resourceError("spool write failed", err)
-	}
-	defer out.release()
-	// The fields below come from the data set just serialized; the gate
-	// reads the serialized bytes themselves.
-	ds := res.File.Dataset
-	series := ds.String(dicom.TagSeriesInstanceUID)
-	seriesNumber := ds.String(dicom.NewTag(0x0020, 0x0011))
-	seriesDesc, _ := ds.Text(dicom.NewTag(0x0008, 0x103E))
-	scan := ScanName(seriesNumber, seriesDesc)
-	g, err := eng.Verify(res, out.reader(), out.size(), Folder(sess), scan)
-	gate := gateOutcome{g}
-	if err != nil || !gate.Passed {
-		out.remove()
-		reasons := []string{reasonGateFailed}
-		if err != nil {
-			reasons = []string{reasonGateError + ": " + err.Error()}
-		}
-		reasons = append(reasons, gate.checksFailed()...)
-		return quarantined("instance quarantined by the verification gate", reasons...)
-	}
-	// The spool's unit is the XNAT session, not the DICOM study: studies
-	// that share an accession number (one order, several studies) are one
-	// visit (docs/deid.md, "Pseudonyms") and must be staged and shipped as
-	// one session.
-	rec := spool.Instance{
-		StudyKey:          Folder(sess),
-		SOPInstanceUID:    res.SOPInstanceUID,
-		SeriesUID:         series,
-		SeriesNumber:      seriesNumber,
-		SeriesDescription: seriesDesc,
-		Modality:          ds.String(dicom.NewTag(0x0008, 0x0060)),
-		ReceivedAt:        r.Now().UTC(),
-	}
-	if journaled && out.buf != nil {
-		if err := r.journalInstance(in, backupPath, rec, sess, out); err != nil {
+	// The backup path comes from the original's identifiers: taken now,
+	// since de-identification rewrites the parsed data set in place.
+	backupPath := r.Backup.Path(f.Dataset, "")
+	if journaled {
+		if err := r.journalArrival(in, f, backupPath); err != nil {
 			return Outcome{}, err
 		}
-	} else {
-		if err := keep(); err != nil {
-			return Outcome{}, err
-		}
-		w, err := out.written(r.Spool)
-		if err != nil {
-			return Outcome{}, r.resourceError("spool write failed", err)
-		}
-		rec.Size, rec.SHA256, rec.MD5 = w.Size, w.SHA256, w.MD5
-		result, err := r.Spool.AddInstance(w.Path, rec, sess)
-		if err != nil {
-			os.Remove(w.Path)
-			return Outcome{}, r.resourceError("spool commit failed", err)
-		}
-		if result == spool.AddedDuplicate {
-			log.Warn("a different instance with the same SOP Instance UID arrived; both kept", "session", Folder(sess))
-		}
+		closeFile = false // the appliers' now
+		return Outcome{Journaled: true}, nil
 	}
-	// One event per instance: debug (one line per association and per
-	// session at info).
-	r.Events.Emit("debug", "instance_deidentified", Folder(sess), "", "mode", eng.Profile().Baseline,
-		"calledAet", r.aetLabel(in.CalledAET), "project", rt.Project, "originalId", r.UIDHash.Hash(in.SOPInstanceUID),
-		"newId", res.SOPInstanceUID)
-	return Outcome{Session: Folder(sess)}, nil
+	backedUp := false
+	a := &arrival{
+		f: f, rt: rt, eng: eng, log: log,
+		calledAET: in.CalledAET, callingAET: in.CallingAET, sopUID: in.SOPInstanceUID,
+		receivedAt: r.Now().UTC(), size: in.Size,
+		keep: func() error {
+			if backedUp {
+				return nil
+			}
+			if err := r.backupTo(in, backupPath); err != nil {
+				return err
+			}
+			backedUp = true
+			return nil
+		},
+		original: func() (string, error) { return in.Path, nil },
+	}
+	if err := a.keep(); err != nil {
+		return Outcome{}, r.resourceError("facility backup write failed", err)
+	}
+	return r.process(ctx, a)
 }
 
 // gateOutcome adapts the gate's result for reasons.
@@ -315,6 +252,9 @@ func (r *Receiver) engine(rt route.Route) (*deid.Engine, error) {
 // backupTo writes the facility backup copy of the received file at dst
 // (flushed first when the server left that to the handler).
 func (r *Receiver) backupTo(in *dimse.Instance, dst string) error {
+	if err := in.Materialize(); err != nil {
+		return err
+	}
 	if in.Sync != nil {
 		if err := in.Sync(); err != nil {
 			return err
@@ -323,45 +263,30 @@ func (r *Receiver) backupTo(in *dimse.Instance, dst string) error {
 	return r.Backup.WriteFile(in.Path, dst)
 }
 
-// journalInstance makes the instance's acceptance durable as one journal
-// record and hands it to the appliers.
-func (r *Receiver) journalInstance(in *dimse.Instance, backupPath string, rec spool.Instance, sess spool.Session, out *serialized) error {
-	orig, err := os.ReadFile(in.Path)
-	if err != nil {
-		return r.resourceError("reading the received file failed", err)
+// quarantine keeps the received original with value-free reasons.
+func (r *Receiver) quarantine(ctx context.Context, in *dimse.Instance, reasons ...string) error {
+	if err := in.Materialize(); err != nil {
+		return err
 	}
-	rel, err := r.Backup.Rel(backupPath)
-	if err != nil {
-		return r.resourceError("facility backup path", err)
-	}
-	jr := &journalRecord{
-		Meta:     journalMeta{BackupPath: rel, Instance: rec, Session: sess},
-		Original: orig,
-		Output:   bytes.Clone(out.buf.Bytes()),
-	}
-	if err := r.journal.append(jr); err != nil {
-		return r.resourceError("journal write failed", err)
-	}
-	r.enqueue(jr)
-	return nil
-}
-
-// quarantine keeps the original with value-free reasons.
-func (r *Receiver) quarantine(ctx context.Context, in *dimse.Instance, f *dicom.File, reasons ...string) error {
 	if in.Sync != nil {
 		if err := in.Sync(); err != nil {
 			return err
 		}
 	}
-	e, err := r.Quarantine.Put(in.Path, QuarantineEntry{
+	return r.quarantineFile(ctx, in.Path, QuarantineEntry{
 		ReceivedAt: r.Now().UTC(), CalledAET: in.CalledAET, CallingAET: in.CallingAET,
 		SOPHash: r.UIDHash.Hash(in.SOPInstanceUID), Reasons: reasons,
 	})
+}
+
+// quarantineFile keeps the original at src (a flushed file) as entry e.
+func (r *Receiver) quarantineFile(ctx context.Context, src string, e QuarantineEntry) error {
+	e, err := r.Quarantine.Put(src, e)
 	if sink, ok := ctx.Value(requeueKey{}).(*string); ok {
 		*sink = e.ID // a requeue: the caller folds it into the entry it came from
 		return err
 	}
-	r.Metrics.quarantined(reasons)
+	r.Metrics.quarantined(e.Reasons)
 	return err
 }
 
@@ -381,7 +306,7 @@ type requeueKey struct{}
 // resourceError answers A700 when the disk is full, 0110 otherwise; the
 // sender keeps the instance and retries.
 func (r *Receiver) resourceError(what string, err error) error {
-	r.Log.Error(what, "err", err)
+	r.Log.Error(what, "err", fsutil.PublicError(err)) // backup folders are named by patient ID
 	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
 		return dimse.NewStatusError(statusOutOfResources, what, err)
 	}

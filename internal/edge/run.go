@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/aisedge/aisedge/internal/events"
+	"github.com/aisedge/aisedge/internal/fsutil"
 	"io"
 	"log/slog"
 	"net"
@@ -136,8 +137,15 @@ func New(cfg Config) (*Edge, error) {
 		deidComp, shipComp, stageComp = "orthanc-deid", "s3-uploader", "sort"
 	}
 	e := &Edge{cfg: cfg, Spool: sp, Backup: &Backup{Dir: cfg.BackupDir}}
+	e.Receiver = &Receiver{
+		Routes: cfg.Routes, Engine: cfg.Engine, Spool: sp, Backup: e.Backup,
+		Quarantine: &Quarantine{Dir: filepath.Join(cfg.DataDir, "quarantine")},
+		Events:     events.New(cfg.EventsOut, deidComp, cfg.Name, cfg.Now),
+		Log:        cfg.Log.With("component", "receiver"), Metrics: metrics, Now: cfg.Now, UIDHash: cfg.UIDHash, AETLabel: aetLabel,
+	}
 	// Instances acknowledged before a stop but not yet in the backup and
-	// the spool are put there before anything else happens.
+	// the spool (de-identified) are put there before anything else
+	// happens.
 	journalDir := filepath.Join(cfg.DataDir, "journal")
 	n, err := replayJournal(journalDir, e.applyRecord)
 	if err != nil {
@@ -152,15 +160,9 @@ func New(cfg Config) (*Edge, error) {
 		return nil, err
 	}
 	e.appliers = newAppliers(e)
-	e.Receiver = &Receiver{
-		journal: e.journal, enqueue: e.appliers.enqueue,
-		Routes: cfg.Routes, Engine: cfg.Engine, Spool: sp, Backup: e.Backup,
-		Quarantine: &Quarantine{Dir: filepath.Join(cfg.DataDir, "quarantine")},
-		Events:     events.New(cfg.EventsOut, deidComp, cfg.Name, cfg.Now),
-		Log:        cfg.Log.With("component", "receiver"), Metrics: metrics, Now: cfg.Now, UIDHash: cfg.UIDHash, AETLabel: aetLabel,
-	}
+	e.Receiver.journal, e.Receiver.enqueue = e.journal, e.appliers.enqueue
 	e.Stager = &Stager{Spool: sp, Dir: filepath.Join(cfg.DataDir, "staging"), Edge: cfg.Name,
-		Quiet: cfg.Quiet, Force: cfg.Force, Log: cfg.Log.With("component", stageComp), Now: cfg.Now, Metrics: metrics}
+		Quiet: cfg.Quiet, Force: cfg.Force, Waiting: e.journal.oldestWaiting, Log: cfg.Log.With("component", stageComp), Now: cfg.Now, Metrics: metrics}
 	e.Shipper = &Shipper{Spool: sp, Stager: e.Stager, Store: cfg.Store, Layout: cfg.Layout,
 		Prefix: "staged/" + cfg.Name + "/", Events: events.New(cfg.EventsOut, shipComp, cfg.Name, cfg.Now),
 		Log: cfg.Log.With("component", shipComp), Now: cfg.Now, Metrics: metrics, OnSealed: cfg.OnSealed}
@@ -168,7 +170,7 @@ func New(cfg Config) (*Edge, error) {
 		Handler: e.Receiver, TempDir: sp.TmpDir(), MaxAssociations: cfg.MaxAssociations,
 		MaxAssociationsPerSource: cfg.MaxAssociationsPerSource, IdleTimeout: cfg.IdleTimeout, MinRate: cfg.MinRate,
 		MinFreeBytes: cfg.MinFreeBytes, Admit: Admitter(cfg.Routes), Logger: cfg.Log.With("component", "dimse"),
-		UIDHash: cfg.UIDHash, AETLabel: aetLabel, HandlerSyncs: true,
+		UIDHash: cfg.UIDHash, AETLabel: aetLabel, HandlerSyncs: true, MemoryBytes: receiveInMemory,
 	})
 	if err != nil {
 		e.journal.close()
@@ -279,7 +281,7 @@ func (e *Edge) loop(ctx context.Context) {
 			e.cfg.Log.Error("clean-up of sealed shipments failed", "err", err)
 		}
 		if _, err := e.Stager.StageReady(); err != nil {
-			e.cfg.Log.Error("staging failed", "err", err)
+			e.cfg.Log.Error("staging failed", "err", fsutil.PublicError(err))
 		}
 		now := e.cfg.Now()
 		if !now.Before(nextShip) {
@@ -299,7 +301,7 @@ func (e *Edge) loop(ctx context.Context) {
 		}
 		if (e.cfg.BackupMaxAge > 0 || e.cfg.BackupMaxBytes > 0) && !now.Before(nextPrune) {
 			if n, err := e.Backup.Prune(now, e.cfg.BackupMaxAge, e.cfg.BackupMaxBytes); err != nil {
-				e.cfg.Log.Error("facility backup pruning failed", "err", err)
+				e.cfg.Log.Error("facility backup pruning failed", "err", fsutil.PublicError(err))
 			} else if n > 0 {
 				e.cfg.Log.Info("facility backup pruned", "files", n)
 			}

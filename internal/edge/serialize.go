@@ -17,6 +17,13 @@ import (
 // reads the file.
 const inMemoryOutput = 8 << 20
 
+// receiveInMemory: instances up to this size are received into memory
+// (dimse.ServerConfig.MemoryBytes) and reach the journal without a
+// temporary file: creating, writing and removing one per instance cost a
+// fifth of the edge's CPU in a profile of 2,000 small MR. Each
+// association keeps one such buffer; 1 MiB holds a CT or MR image.
+const receiveInMemory = 1 << 20
+
 var outputBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // serialized is one de-identified output: the exact bytes the gate checks

@@ -30,9 +30,14 @@ type Stager struct {
 	// (the original's StableAge, 30 s); Force stages a study that keeps
 	// receiving once its oldest pending instance is this old.
 	Quiet, Force time.Duration
-	Log          *slog.Logger
-	Now          func() time.Time
-	Metrics      *Metrics
+	// Waiting, when set, gives the arrival time of the earliest instance
+	// acknowledged and not yet in the spool (ok false when there is none):
+	// such an instance may belong to any session, so a session whose quiet
+	// period it falls into is not complete until it is through.
+	Waiting func() (at time.Time, ok bool)
+	Log     *slog.Logger
+	Now     func() time.Time
+	Metrics *Metrics
 }
 
 // Ready reports whether a study's pending instances should be staged now.
@@ -40,7 +45,18 @@ func (s *Stager) Ready(st spool.Study, now time.Time) bool {
 	if !st.Open() {
 		return false
 	}
-	return now.Sub(st.LastAt) >= s.Quiet || (s.Force > 0 && now.Sub(st.FirstAt) >= s.Force)
+	if s.Force > 0 && now.Sub(st.FirstAt) >= s.Force {
+		return true
+	}
+	if now.Sub(st.LastAt) < s.Quiet {
+		return false
+	}
+	if s.Waiting != nil {
+		if at, ok := s.Waiting(); ok && !at.After(st.LastAt.Add(s.Quiet)) {
+			return false
+		}
+	}
+	return true
 }
 
 // StageReady stages every study that is ready and returns the new

@@ -157,3 +157,37 @@ func TestBackupPrune(t *testing.T) {
 		t.Fatal("the newest file was pruned")
 	}
 }
+
+// TestReadyWaitsForAcknowledgedInstances: a session is not complete while
+// an instance acknowledged within its quiet period is still on its way
+// through de-identification (it may belong to the session); instances
+// acknowledged after the quiet period, or none, do not hold it.
+func TestReadyWaitsForAcknowledgedInstances(t *testing.T) {
+	s, _ := newTestStager(t)
+	s.Quiet = 30 * time.Second
+	addInstance(t, s.Spool, "sess", "2.25.1", "1", "x", "1")
+	st, _ := s.Spool.Study("sess")
+	last := st.LastAt
+	now := last.Add(40 * time.Second)
+	for _, c := range []struct {
+		name    string
+		waiting time.Duration // arrival of the oldest waiting instance, after last
+		none    bool
+		want    bool
+	}{
+		{name: "nothing waiting", none: true, want: true},
+		{name: "waiting instance arrived before the last one", waiting: -time.Second, want: false},
+		{name: "waiting instance arrived within the quiet period", waiting: 10 * time.Second, want: false},
+		{name: "waiting instance arrived at the end of the quiet period", waiting: 30 * time.Second, want: false},
+		{name: "waiting instance arrived after the quiet period", waiting: 31 * time.Second, want: true},
+	} {
+		s.Waiting = func() (time.Time, bool) { return last.Add(c.waiting), !c.none }
+		if got := s.Ready(st, now); got != c.want {
+			t.Errorf("%s: ready %v, want %v", c.name, got, c.want)
+		}
+	}
+	s.Waiting = func() (time.Time, bool) { return last, true }
+	if s.Ready(st, last.Add(20*time.Second)) {
+		t.Error("ready within the quiet period")
+	}
+}

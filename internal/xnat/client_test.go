@@ -128,9 +128,10 @@ func TestRetryAfterCrashFillsGaps(t *testing.T) {
 	c := e.client(func(c *xnat.Config) { c.Retry = xnat.NoRetry })
 	s := session("SESS4", 2, 10, 400)
 	// The connection drops on the second per-file upload: the delivery
-	// stops with a transient error, one file written.
+	// stops with a transient error, one file written (one scan at a time,
+	// so that no other scan's uploads are under way when it drops).
 	h := e.srv.Inject(xnattest.Fault{Method: "PUT", Path: "/files/", Nth: 2, HangUp: true})
-	_, err := c.Deliver(ctx, s, xnat.DeliverOptions{Mode: xnat.PerFile})
+	_, err := c.Deliver(ctx, s, xnat.DeliverOptions{Mode: xnat.PerFile, Parallel: 1})
 	if err == nil || !xnat.IsTransient(err) || xnat.IsPermanent(err) || h.Fired() != 1 {
 		t.Fatalf("interrupted delivery: err %v (transient %v), fired %d", err, xnat.IsTransient(err), h.Fired())
 	}

@@ -45,8 +45,12 @@ type Resource struct {
 type DeliverOptions struct {
 	// Mode: Archive (default) or PerFile.
 	Mode UploadMode
-	// Parallel is how many scans are worked on at once (default 1). Two
-	// uploads never go into one resource at once regardless.
+	// Parallel is how many scans are worked on at once (default 4: while
+	// one scan's archive is being built, another's is on the wire and XNAT
+	// extracts a third, which a study of several series needs to reach
+	// XNAT within seconds of its quiet period). Two uploads never go into
+	// one resource at once regardless; each scan's archive is held in
+	// memory up to Config.ArchiveMemoryBytes.
 	Parallel int
 	// ReplaceMismatched overwrites files that exist in XNAT with other
 	// content (overwrite=true). Off by default: such files are a conflict
@@ -142,7 +146,10 @@ func (c *Client) Deliver(ctx context.Context, s Session, opts DeliverOptions) (*
 	// as much as possible is in place for the operator.
 	sctx, stop := context.WithCancel(ctx)
 	defer stop()
-	par := max(opts.Parallel, 1)
+	par := opts.Parallel
+	if par <= 0 {
+		par = 4
+	}
 	sem := make(chan struct{}, par)
 	results := make([][]ResourceReport, len(s.Scans))
 	errs := make([]error, len(s.Scans))

@@ -12,8 +12,9 @@ type Request struct {
 	Path      string // escaped path, e.g. /data/projects/P1
 	Query     string // raw query
 	UserAgent string
-	Status    int // the answer's status (0 for a hang-up before any answer)
-	Time      time.Time
+	Status    int           // the answer's status (0 for a hang-up before any answer)
+	Time      time.Time     // when it arrived
+	Duration  time.Duration // until its handler returned
 }
 
 // Requests returns the request log in arrival order.

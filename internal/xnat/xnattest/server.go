@@ -343,6 +343,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		s.mu.Lock()
 		s.requests[idx].Status = rec.status
+		s.requests[idx].Duration = s.opts.Now().Sub(s.requests[idx].Time)
 		s.mu.Unlock()
 	}()
 	if lat > 0 {
