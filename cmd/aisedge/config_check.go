@@ -118,11 +118,7 @@ func hubStartProblems(f *config.File) []config.Problem {
 	c := &checker{f: f}
 	h := f.Hub
 	c.s3("hub.s3", h.S3)
-	if (h.XNAT.UsernameFile == "") == (h.XNAT.PasswordFile == "") {
-		c.secret("hub.xnat", "usernameFile", h.XNAT.UsernameFile, "XNAT_USER", "the XNAT user name")
-		c.secret("hub.xnat", "passwordFile", h.XNAT.PasswordFile, "XNAT_PASS", "the XNAT password")
-	}
-	c.caFile("hub.xnat.caFile", h.XNAT.CAFile)
+	c.destinations(h)
 	c.httpActions("hub.httpActions", h.HTTPActions)
 	c.socket("hub", h.Socket, h.DataDir)
 	for _, d := range hubFolders(h) {

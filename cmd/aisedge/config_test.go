@@ -137,6 +137,33 @@ hub:
   s3: {endpoint: "https://seaweedfs.aisedge.local"}
   xnat: {url: "https://xnat.example.org"}
 `},
+	// Destinations: each one's secrets, checked like XNAT's (a password
+	// file others may read, an empty token), its CA bundle, an archive
+	// folder others may write to; an XNAT of hub.destinations without
+	// XNAT_USER/XNAT_PASS.
+	{name: "destinations", env: map[string]string{"AISEDGE_S3_ACCESS_KEY": "k", "AISEDGE_S3_SECRET_KEY": "s"}, args: []string{"--role", "hub"},
+		files: map[string]caseFile{
+			"wu": {content: "hub\n", mode: 0o600}, "wp": {content: "pw\n", mode: 0o644}, "wt": {content: "\n", mode: 0o600},
+			"ca.pem": {content: "not a certificate\n", mode: 0o644}, "archive": {dir: true, mode: 0o777},
+		}, yaml: `hub:
+  dataDir: $DIR/hub
+  s3: {endpoint: "https://seaweedfs.aisedge.local"}
+  destinations:
+    - name: research
+      type: xnat
+      xnat: {url: "https://xnat.example.org"}
+    - name: pacs
+      type: dicom
+      dicom: {address: "pacs.example.org:104", calledAET: PACS}
+    - name: web
+      type: dicomweb
+      dicomweb: {url: "https://pacs.example.org/dicom-web", usernameFile: $DIR/wu, passwordFile: $DIR/wp, caFile: $DIR/ca.pem}
+    - name: web2
+      type: dicomweb
+      dicomweb: {url: "https://pacs2.example.org/dicom-web", tokenFile: $DIR/wt}
+    - type: archive
+      archive: {dir: $DIR/archive}
+`},
 	// Profiles resolved: the default one, a profile file that does not
 	// load, and every profile the routing file names.
 	{name: "profiles", env: allSecrets,

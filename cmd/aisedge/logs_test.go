@@ -44,7 +44,7 @@ func TestRunLogSchema(t *testing.T) {
 		t.Run(level, func(t *testing.T) {
 			p, addr := startStandalone(t, t.TempDir(), "--log-level", level)
 			storescu(t, addr, ct)
-			p.wait("the session's delivery", eventIs("xnat_upload_completed"))
+			p.wait("the session's delivery", eventIs("delivery_completed"))
 			if code := p.stop(); code != 0 {
 				t.Errorf("exit status %d after Ctrl-C, want 0", code)
 			}
@@ -74,7 +74,7 @@ func TestRunLogSchema(t *testing.T) {
 			if level == "debug" && perInstance == 0 {
 				t.Error("at debug: no per-instance line")
 			}
-			for _, ev := range []string{"upload_completed", "xnat_upload_completed", "study_staged"} {
+			for _, ev := range []string{"upload_completed", "delivery_completed", "study_staged"} {
 				n := 0
 				for _, l := range lines {
 					if l.str("event") == ev && l.str("level") == "info" {

@@ -85,7 +85,7 @@ func TestQuarantineLifecycle(t *testing.T) {
 	sock := filepath.Join(data, "aisedge.sock")
 	p, addr := startStandalone(t, data)
 	storescu(t, addr, ct, sc)
-	p.wait("the CT's delivery", eventIs("xnat_upload_completed"))
+	p.wait("the CT's delivery", eventIs("delivery_completed"))
 
 	out := quarantined(t, sock, 1)
 	ids := entryID.FindAllStringSubmatch(out, -1)
@@ -115,7 +115,7 @@ func TestQuarantineLifecycle(t *testing.T) {
 	p.wait("the released instance's delivery", func(l procLine) bool {
 		n := 0
 		for _, x := range p.snapshot() {
-			if x.str("event") == "xnat_upload_completed" {
+			if x.str("event") == "delivery_completed" {
 				n++
 			}
 		}
@@ -235,7 +235,7 @@ func TestQuarantineRequeueAfterProfileChange(t *testing.T) {
 	if code, out := cli(t, "quarantine", "--socket", sock, "requeue", "--all"); code != 0 || !strings.Contains(out, ids[0][1]+" requeued") {
 		t.Errorf("requeue after the profile change (%d):\n%s", code, out)
 	}
-	p.wait("the requeued instance's delivery", eventIs("xnat_upload_completed"))
+	p.wait("the requeued instance's delivery", eventIs("delivery_completed"))
 	if _, out := cli(t, "quarantine", "--socket", sock, "ls"); strings.TrimSpace(out) != "" {
 		t.Errorf("quarantine not empty:\n%s", out)
 	}

@@ -75,21 +75,32 @@ func reference(t *testing.T) string {
 	b.WriteString("One YAML document with an `edge` and/or a `hub` section, decoded strictly (unknown fields are errors). ")
 	b.WriteString("`aisedge config validate FILE` reports every problem and prints the effective configuration. ")
 	b.WriteString("Durations are Go durations (`30s`, `2h`); sizes are bytes or `500MiB`, `1GiB`, `10GB`.\n\n")
-	docs := fieldDocs(t, filepath.Join("..", "..", "internal", "config", "config.go"))
+	docs := map[string]string{}
+	sources, _ := filepath.Glob(filepath.Join("..", "..", "internal", "config", "*.go"))
+	for _, src := range sources {
+		if !strings.HasSuffix(src, "_test.go") {
+			for k, v := range fieldDocs(t, src) {
+				docs[k] = v
+			}
+		}
+	}
 	// Defaults: a minimal valid file, loaded with the defaults applied.
 	ca := filepath.Join(t.TempDir(), "ca.pem")
 	os.WriteFile(ca, nil, 0o600)
 	f, err := config.Parse("defaults.yaml", []byte(`
 edge: {name: edge-a, dataDir: /d, facilityBackup: {dir: /b}, s3: {endpoint: "https://s3"}}
-hub: {dataDir: /h, s3: {endpoint: "https://s3"}, xnat: {url: "https://xnat"}}
+hub: {dataDir: /h, s3: {endpoint: "https://s3"}, xnat: {url: "https://xnat"}, destinations: [
+  {name: other-xnat, type: xnat, xnat: {url: "https://xnat"}}, {type: archive, archive: {dir: /a}},
+  {type: dicom, dicom: {address: "pacs:104", calledAET: PACS}}, {type: dicomweb, dicomweb: {url: "https://pacs/dicom-web"}}]}
 `))
 	if err != nil {
 		t.Fatal(err)
 	}
 	b.WriteString("| field | type | default | meaning |\n|---|---|---|---|\n")
-	walkFields(&b, docs, "", reflect.ValueOf(f).Elem())
+	walkFields(&b, docs, "", reflect.ValueOf(f).Elem(), map[string]bool{})
 	b.WriteString("\nSecrets never live in the file: S3 keys come from `accessKeyFile`/`secretKeyFile` or the environment variables ")
 	b.WriteString("named by `accessKeyEnv`/`secretKeyEnv`; XNAT credentials from `usernameFile`/`passwordFile` or `XNAT_USER`/`XNAT_PASS`; ")
+	b.WriteString("DICOMweb credentials from `usernameFile`/`passwordFile` or `tokenFile` (a PACS over DICOM knows the hub by `callingAET`); ")
 	b.WriteString("the de-identification key (64 hex digits) from the file in `edge.deidKeyFile` (or `aisedge run --deid-key-file`), else the file named by ")
 	b.WriteString("`AIS_DEID_HMAC_SALT_FILE`, else `AIS_DEID_HMAC_SALT` (setting both variables is refused). Key files must be 0600 and the daemon's user's ")
 	b.WriteString("(or root:<its group> 0440/0640, as a Kubernetes Secret volume mounts them); anything else is refused with the chmod/chown that fixes it.\n")
@@ -131,8 +142,14 @@ func fieldDocs(t *testing.T, path string) map[string]string {
 	return docs
 }
 
-func walkFields(b *strings.Builder, docs map[string]string, prefix string, v reflect.Value) {
+// walkFields writes a row per field of v, once per name (seen): a list of
+// sections is written as name[] with the fields of all its elements (the
+// defaults file has one destination of each type).
+func walkFields(b *strings.Builder, docs map[string]string, prefix string, v reflect.Value, seen map[string]bool) {
 	if v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return // written from another element of its list
+		}
 		v = v.Elem()
 	}
 	typ := v.Type()
@@ -152,20 +169,40 @@ func walkFields(b *strings.Builder, docs map[string]string, prefix string, v ref
 		if inner.Kind() == reflect.Pointer {
 			inner = inner.Elem()
 		}
+		if fv.Kind() == reflect.Pointer && fv.IsNil() && fv.Type().Elem().Kind() == reflect.Struct {
+			continue // written from another element of its list
+		}
 		if inner.Kind() == reflect.Struct {
-			if doc != "" {
+			if doc != "" && !seen[name] {
 				fmt.Fprintf(b, "| `%s` | section | | %s |\n", name, doc)
+				seen[name] = true
 			}
-			walkFields(b, docs, name, inner)
+			walkFields(b, docs, name, fv, seen)
 			continue
 		}
+		if fv.Kind() == reflect.Slice && fv.Type().Elem().Kind() == reflect.Struct {
+			if !seen[name] {
+				fmt.Fprintf(b, "| `%s` | list of sections | | %s |\n", name, doc)
+				seen[name] = true
+			}
+			for j := range fv.Len() {
+				walkFields(b, docs, name+"[]", fv.Index(j), seen)
+			}
+			continue
+		}
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
 		def := fmt.Sprint(fv.Interface())
 		switch x := fv.Interface().(type) {
 		case config.Duration:
 			def = fmt.Sprint(reflectDuration(x))
 		}
 		if def == "" || def == "0" || def == "0s" || def == "false" || strings.HasPrefix(name, "edge.name") || strings.HasSuffix(name, "dataDir") ||
-			strings.HasSuffix(name, "endpoint") || strings.HasSuffix(name, "url") || name == "edge.facilityBackup.dir" {
+			strings.HasSuffix(name, "endpoint") || strings.HasSuffix(name, "url") || name == "edge.facilityBackup.dir" ||
+			strings.HasSuffix(name, "[].name") || strings.HasSuffix(name, "[].type") || strings.HasSuffix(name, ".dir") ||
+			strings.HasSuffix(name, ".address") || strings.HasSuffix(name, ".calledAET") {
 			def = ""
 		}
 		fmt.Fprintf(b, "| `%s` | %s | %s | %s |\n", name, typeName(fld.Type), def, doc)

@@ -27,7 +27,6 @@ import (
 	"github.com/aisedge/aisedge/internal/objstore"
 	"github.com/aisedge/aisedge/internal/objstore/s3"
 	"github.com/aisedge/aisedge/internal/route"
-	"github.com/aisedge/aisedge/internal/xnat"
 )
 
 func init() {
@@ -320,72 +319,16 @@ func runHub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return fmt.Errorf("%s: hub.s3: %w", *path, err)
 	}
-	user, err := config.Secret(c.XNAT.UsernameFile, "XNAT_USER")
+	dests, err := openDestinations(ctx, c, log)
 	if err != nil {
-		return fmt.Errorf("XNAT user: %w", err)
+		return fmt.Errorf("%s: %w", *path, err)
 	}
-	pass, err := config.Secret(c.XNAT.PasswordFile, "XNAT_PASS")
-	if err != nil {
-		return fmt.Errorf("XNAT password: %w", err)
-	}
-	xcfg := xnat.Config{URL: c.XNAT.URL, Username: user, Password: pass, CAFile: c.XNAT.CAFile,
-		AllowInsecureRedirect: c.XNAT.AllowInsecureRedirect, AliasToken: c.XNAT.AliasToken,
-		Logger: log.With("component", "xnat"), TempDir: c.DataDir}
-	// The secret files as last read (updated when a pause re-reads them).
-	var filesMu sync.Mutex
-	files := [2]string{user, pass}
-	readCredentials := func() (string, string, error) {
-		u, err := config.Secret(c.XNAT.UsernameFile, "XNAT_USER")
-		if err != nil {
-			return "", "", err
-		}
-		p, err := config.Secret(c.XNAT.PasswordFile, "XNAT_PASS")
-		if err == nil {
-			filesMu.Lock()
-			files = [2]string{u, p}
-			filesMu.Unlock()
-		}
-		return u, p, err
-	}
-	if c.XNAT.AliasToken {
-		// A renewed token outlives the one in the secret files; keep it
-		// for restarts (only while the files hold the token it descends
-		// from).
-		tokens := hub.TokenStore{Path: filepath.Join(c.DataDir, "xnat-alias-token.json")}
-		if a, s, ok := tokens.Load(user, pass, time.Now()); ok {
-			xcfg.Username, xcfg.Password = a, s
-		}
-		xcfg.OnTokenRenewed = func(alias, secret string, expires time.Time) {
-			filesMu.Lock()
-			f := files
-			filesMu.Unlock()
-			if err := tokens.Save(f[0], f[1], alias, secret, expires); err != nil {
-				log.Warn("keeping the renewed XNAT alias token failed; a restart after the files' token expired will need a new one", "err", err)
-			}
-		}
-	}
-	client, err := xnat.New(xcfg)
-	if err != nil {
-		return err
-	}
-	defer client.Close(context.Background())
-	if err := client.Preflight(ctx); err != nil {
-		return fmt.Errorf("XNAT pre-flight: %w", err)
-	}
-	mode := xnat.Archive
-	if c.XNAT.UploadMode == "per-file" {
-		mode = xnat.PerFile
-	}
+	defer dests.close()
 	reg := newRegistry()
-	// While the hub is paused on refused credentials it reads the secrets
-	// again before each try, so a rotated file is picked up without a
-	// restart.
-	dest := &hub.XNAT{Client: client, Opts: xnat.DeliverOptions{Mode: mode}, Credentials: readCredentials}
-	dest.NoteCredentials(user, pass)
-	h, err := hub.Open(hub.Config{Store: store, Prefix: c.Prefix, Dest: dest,
+	h, err := hub.Open(hub.Config{Store: store, Prefix: c.Prefix, Destinations: dests.targets,
 		DataDir: c.DataDir, Parallel: c.Parallel, Retain: c.Retain, Log: log.With("component", "upload"), EventsOut: events,
 		Registry: reg})
-	reg.MustRegister(&health.CertCollector{Files: nonEmpty(c.S3.CAFile, c.XNAT.CAFile)})
+	reg.MustRegister(&health.CertCollector{Files: nonEmpty(append([]string{c.S3.CAFile}, dests.caFiles...)...)})
 	if err != nil {
 		return err
 	}
@@ -397,9 +340,9 @@ func runHub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if socket == "" {
 		socket = filepath.Join(c.DataDir, "aisedge.sock")
 	}
-	// S3 and XNAT are probed from here on; the pre-flight above already
-	// refused to start against an XNAT that does not answer.
-	probes := hubProbes(store, c.Prefix, client, log.With("component", "hub"))
+	// S3 and the destinations are probed from here on; the pre-flight
+	// already refused to start against an XNAT that does not answer.
+	probes := append(hubProbes(store, c.Prefix, log.With("component", "hub")), dests.probes...)
 	reg.MustRegister(probes)
 	for _, p := range probes {
 		go p.Run(ctx)
@@ -446,20 +389,16 @@ func quarantineActions(e *edge.Edge) map[string]api.ActionFunc {
 	}
 }
 
-// hubProbes returns the reachability probes of a hub: its bucket (a
-// listing of its prefix, tried once) and, when it delivers to XNAT, XNAT
-// (the unauthenticated pre-flight GET).
-func hubProbes(store objstore.Store, prefix string, client *xnat.Client, log *slog.Logger) health.ProbeCollector {
-	ps := health.ProbeCollector{{Peer: "s3", Log: log, Check: func(ctx context.Context) error {
+// hubProbes returns the reachability probe of a hub's bucket (a listing
+// of its prefix, tried once); each destination brings its own
+// (openDestinations).
+func hubProbes(store objstore.Store, prefix string, log *slog.Logger) health.ProbeCollector {
+	return health.ProbeCollector{{Peer: "s3", Log: log, Check: func(ctx context.Context) error {
 		for _, err := range store.List(objstore.NoRetry(ctx), prefix) {
 			return err
 		}
 		return nil
 	}}}
-	if client != nil {
-		ps = append(ps, &health.Probe{Peer: "xnat", Log: log, Check: client.Preflight})
-	}
-	return ps
 }
 
 // probeStates is the "health" part of a hub's status document.

@@ -205,7 +205,7 @@ func (o *standaloneOptions) run(ctx context.Context, log *slog.Logger, events io
 		}
 		dest = &hub.ArchiveDir{Dir: archive}
 	}
-	h, err := hub.Open(hub.Config{Store: store, Dest: dest,
+	h, err := hub.Open(hub.Config{Store: store, Destinations: []hub.Target{{Dest: dest}},
 		DataDir: filepath.Join(dataDir, "hub"), Log: log.With("component", "hub"), EventsOut: events, Component: "hub", Registry: reg})
 	if err != nil {
 		return err

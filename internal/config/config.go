@@ -186,8 +186,13 @@ type Hub struct {
 	S3 S3 `yaml:"s3"`
 	// Prefix is where edges seal sessions.
 	Prefix string `yaml:"prefix"`
-	// XNAT is the archive.
-	XNAT XNAT `yaml:"xnat"`
+	// XNAT is an XNAT to deliver to: the one destination of
+	// configurations written before hub.destinations, taken as a
+	// destination named xnat (it may be combined with hub.destinations).
+	XNAT *XNAT `yaml:"xnat,omitempty"`
+	// Destinations are where sessions are delivered, each session to
+	// every destination that takes its project.
+	Destinations []Destination `yaml:"destinations,omitempty"`
 	// Parallel bounds sessions delivered at once.
 	Parallel int `yaml:"parallel"`
 	// Retain keeps delivered objects in the bucket instead of deleting
@@ -206,8 +211,8 @@ type Hub struct {
 	Socket string `yaml:"socket"`
 }
 
-// XNAT configures the archive. Credentials come from UsernameFile and
-// PasswordFile (both or neither) or from XNAT_USER / XNAT_PASS.
+// XNAT configures an XNAT destination. Credentials come from UsernameFile
+// and PasswordFile (both or neither) or from XNAT_USER / XNAT_PASS.
 type XNAT struct {
 	// URL is the XNAT base URL, https://host[/context] (required).
 	URL string `yaml:"url"`
@@ -775,7 +780,7 @@ func (s *S3) defaults(akEnv, skEnv string) {
 func (h *Hub) defaults() {
 	h.S3.defaults("AISEDGE_S3_ACCESS_KEY", "AISEDGE_S3_SECRET_KEY")
 	setStr(&h.Prefix, "staged/")
-	setStr(&h.XNAT.UploadMode, "archive")
+	h.destinationDefaults()
 	if h.Parallel == 0 {
 		h.Parallel = 2
 	}
@@ -874,26 +879,7 @@ func (h *Hub) validate(add addFunc, set func(string) bool) {
 	if !strings.HasSuffix(h.Prefix, "/") {
 		add("hub.prefix", fmt.Sprintf("%q does not end in '/'", h.Prefix), "staged/ (the original's prefix)")
 	}
-	u, err := url.Parse(h.XNAT.URL)
-	switch {
-	case h.XNAT.URL == "":
-		add("hub.xnat.url", "missing", "the XNAT base URL, https://xnat.example.org")
-	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
-		add("hub.xnat.url", fmt.Sprintf("%q is not an http(s) URL", h.XNAT.URL), "https://xnat.example.org")
-	case u.User != nil:
-		add("hub.xnat.url", "carries credentials", "remove them; use usernameFile/passwordFile or XNAT_USER/XNAT_PASS")
-	case u.RawQuery != "" || u.Fragment != "":
-		add("hub.xnat.url", "has a query or fragment", "the base URL only, https://host[/context]")
-	case u.Scheme != "https" && !h.XNAT.AllowInsecureRedirect:
-		add("hub.xnat.url", "is not https", "use https (or set allowInsecureRedirect: true on a closed network, as XNAT_ALLOW_INSECURE_REDIRECT=1 did)")
-	}
-	checkFile(add, "hub.xnat.caFile", h.XNAT.CAFile)
-	checkFile(add, "hub.xnat.usernameFile", h.XNAT.UsernameFile)
-	checkFile(add, "hub.xnat.passwordFile", h.XNAT.PasswordFile)
-	checkPair(add, "hub.xnat", "usernameFile", h.XNAT.UsernameFile, "passwordFile", h.XNAT.PasswordFile, "XNAT_USER and XNAT_PASS")
-	if h.XNAT.UploadMode != "archive" && h.XNAT.UploadMode != "per-file" {
-		add("hub.xnat.uploadMode", fmt.Sprintf("%q is not an upload mode", h.XNAT.UploadMode), "archive or per-file")
-	}
+	h.validateDestinations(add)
 	if h.Parallel < 0 {
 		add("hub.parallel", fmt.Sprintf("%d is negative", h.Parallel), "a positive number of sessions delivered at once, e.g. 2")
 	}

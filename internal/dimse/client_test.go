@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aisedge/aisedge/internal/dicom"
+	"github.com/aisedge/aisedge/internal/testpeer/orthanc"
 )
 
 // startStorescp runs dcmtk storescp with opts (before its port) until the
@@ -243,76 +242,11 @@ func TestSendToStorescp(t *testing.T) {
 	}
 }
 
-// orthanc is a private Orthanc instance.
-type orthanc struct {
-	HTTP      string // base URL
-	DICOMPort int
-}
-
-// startOrthanc starts Orthanc with its own ports and storage; modalities
-// maps names to [AET, host, port].
-func startOrthanc(t testing.TB, modalities map[string][]any) *orthanc {
+// startOrthanc starts a private Orthanc (internal/testpeer/orthanc);
+// modalities maps names to [AET, host, port].
+func startOrthanc(t testing.TB, modalities map[string][]any) *orthanc.Server {
 	t.Helper()
-	dir := t.TempDir()
-	// The name /system reports tells this Orthanc from any other server
-	// that took its HTTP port.
-	name := fmt.Sprintf("aisedge-test-%d-%d", os.Getpid(), time.Now().UnixNano())
-	p := startPeer(t, "orthanc.log", "Orthanc", 2, func(p []int, attempt int) []string {
-		db := filepath.Join(dir, fmt.Sprint("db", attempt))
-		cfg := map[string]any{
-			"Name": name, "StorageDirectory": db, "IndexDirectory": db,
-			"HttpPort": p[1], "DicomPort": p[0], "DicomAet": "ORTHANC",
-			"RemoteAccessAllowed": false, "AuthenticationEnabled": false, "HttpServerEnabled": true,
-			"DicomModalities": modalities, "Plugins": []string{}, "LuaScripts": []string{},
-			"DicomCheckCalledAet": false, "UnknownSopClassAccepted": true, "StorageCompression": false,
-			"DicomScpTimeout": 30, "SyncStorageArea": false,
-		}
-		b, _ := json.Marshal(cfg)
-		cfgPath := filepath.Join(dir, fmt.Sprintf("orthanc%d.json", attempt))
-		if err := os.WriteFile(cfgPath, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return []string{cfgPath}
-	}, func(p []int, timeout time.Duration) error {
-		c := &http.Client{Timeout: timeout}
-		resp, err := c.Get(fmt.Sprintf("http://127.0.0.1:%d/system", p[1]))
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		var sys struct{ Name string }
-		if err := json.NewDecoder(resp.Body).Decode(&sys); err != nil || resp.StatusCode != 200 || sys.Name != name {
-			return fmt.Errorf("GET /system: %s, name %q (%v)", resp.Status, sys.Name, err)
-		}
-		return echo(fmt.Sprintf("127.0.0.1:%d", p[0]), "ORTHANC", timeout)
-	}, nil)
-	return &orthanc{HTTP: fmt.Sprintf("http://127.0.0.1:%d", p.ports[1]), DICOMPort: p.ports[0]}
-}
-
-func (o *orthanc) do(t testing.TB, method, path string, body io.Reader, out any) {
-	t.Helper()
-	req, err := http.NewRequest(method, o.HTTP+path, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode/100 != 2 {
-		t.Fatalf("%s %s: %s\n%s", method, path, resp.Status, b)
-	}
-	if out != nil {
-		if raw, ok := out.(*[]byte); ok {
-			*raw = b
-			return
-		}
-		if err := json.Unmarshal(b, out); err != nil {
-			t.Fatalf("%s %s: %v", method, path, err)
-		}
-	}
+	return orthanc.Start(t, orthanc.Options{Modalities: modalities})
 }
 
 // TestOrthancPushesToUs uploads the corpus to Orthanc over REST, then asks
@@ -326,7 +260,7 @@ func TestOrthancPushesToUs(t *testing.T) {
 	var ids []string
 	for _, sf := range files {
 		var r struct{ ID string }
-		o.do(t, "POST", "/instances", bytes.NewReader(mustRead(t, sf.Path)), &r)
+		o.Do(t, "POST", "/instances", bytes.NewReader(mustRead(t, sf.Path)), &r)
 		ids = append(ids, r.ID)
 	}
 	var uniq []string
@@ -339,7 +273,7 @@ func TestOrthancPushesToUs(t *testing.T) {
 	}
 	body, _ := json.Marshal(map[string]any{"Resources": uniq, "Synchronous": true})
 	var res struct{ InstancesCount, FailedInstancesCount int }
-	o.do(t, "POST", "/modalities/aisedge/store", bytes.NewReader(body), &res)
+	o.Do(t, "POST", "/modalities/aisedge/store", bytes.NewReader(body), &res)
 	t.Logf("Orthanc store job: %d instances, %d failed", res.InstancesCount, res.FailedInstancesCount)
 	if res.FailedInstancesCount != 0 {
 		t.Errorf("Orthanc reports %d failed instances", res.FailedInstancesCount)
@@ -352,7 +286,7 @@ func TestOrthancPushesToUs(t *testing.T) {
 	got := srv.Store.all()
 	for _, id := range uniq {
 		var raw []byte
-		o.do(t, "GET", "/instances/"+id+"/file", nil, &raw)
+		o.Do(t, "GET", "/instances/"+id+"/file", nil, &raw)
 		held, err := dicom.ReadFileBytes(raw, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -379,9 +313,9 @@ func TestSendToOrthanc(t *testing.T) {
 	_, files := testCorpus(t)
 	fis := corpusInstances(t, files)
 	o := startOrthanc(t, map[string][]any{})
-	sendAll(t, fmt.Sprintf("127.0.0.1:%d", o.DICOMPort), fis, SendOptions{Dial: DialConfig{CalledAET: "ORTHANC"}, Parallel: 2})
+	sendAll(t, o.DICOMAddr, fis, SendOptions{Dial: DialConfig{CalledAET: "ORTHANC"}, Parallel: 2})
 	var stats struct{ CountInstances int }
-	o.do(t, "GET", "/statistics", nil, &stats)
+	o.Do(t, "GET", "/statistics", nil, &stats)
 	uniq := map[string]bool{}
 	for _, sf := range files {
 		uniq[sf.SOPInstance] = true
@@ -391,11 +325,11 @@ func TestSendToOrthanc(t *testing.T) {
 	}
 	// Compare what Orthanc holds with the sources, by SOP Instance UID.
 	var ids []string
-	o.do(t, "GET", "/instances", nil, &ids)
+	o.Do(t, "GET", "/instances", nil, &ids)
 	held := map[string]*dicom.File{}
 	for _, id := range ids {
 		var raw []byte
-		o.do(t, "GET", "/instances/"+id+"/file", nil, &raw)
+		o.Do(t, "GET", "/instances/"+id+"/file", nil, &raw)
 		f, err := dicom.ReadFileBytes(raw, nil)
 		if err != nil {
 			t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aisedge/aisedge/internal/testpeer/proc"
 	"github.com/aisedge/aisedge/internal/testpeer/sampledata"
 
 	"github.com/aisedge/aisedge/internal/dicom"
@@ -173,13 +174,7 @@ func expectedStorescuError(line string) bool {
 	return false
 }
 
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
+func tail(s string, n int) string { return proc.Tail(s, n) }
 
 func TestMain(m *testing.M) {
 	os.Exit(m.Run())

@@ -135,7 +135,7 @@ func TestPipeline(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer client.Close(context.Background())
-	h, err := hub.Open(hub.Config{Store: adminStore, Prefix: "staged/edge-a/", Dest: &hub.XNAT{Client: client}, DataDir: t.TempDir(), EventsOut: io.Discard})
+	h, err := hub.Open(hub.Config{Store: adminStore, Prefix: "staged/edge-a/", Destinations: []hub.Target{{Dest: &hub.XNAT{Client: client}}}, DataDir: t.TempDir(), EventsOut: io.Discard})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -88,8 +88,8 @@ var postReceivePhases = []killPhase{
 	// shipment of this one, is under way.
 	{"staging", eventIs("study_staged"), 30 * time.Millisecond},
 	{"upload", eventIs("upload_started"), 150 * time.Millisecond},
-	{"hub delivery", eventIs("xnat_upload_started"), 300 * time.Millisecond},
-	{"hub clean-up", eventIs("xnat_upload_completed"), 15 * time.Millisecond},
+	{"hub delivery", eventIs("delivery_started"), 300 * time.Millisecond},
+	{"hub clean-up", eventIs("delivery_completed"), 15 * time.Millisecond},
 }
 
 // testEdgeKill9: 120 instances in three sessions, sent in four batches
@@ -289,7 +289,7 @@ func testHubKill9(t *testing.T, bin string, rng *rand.Rand) {
 		if got := sendInstances(s.dicomAddr, ins, nil); len(got) != len(ins) {
 			t.Fatalf("run %d: %d of %d instances acknowledged\n%s", run, len(got), len(ins), s.tail(40))
 		}
-		if _, ok := s.waitLine(0, 60*time.Second, eventIs("xnat_upload_started")); !ok {
+		if _, ok := s.waitLine(0, 60*time.Second, eventIs("delivery_started")); !ok {
 			t.Fatalf("run %d: no hub delivery started\n%s", run, s.tail(40))
 		}
 		deliveryKill(run, s)
@@ -317,7 +317,7 @@ func testHubKill9(t *testing.T, bin string, rng *rand.Rand) {
 	delay := time.Duration(rng.Int64N(int64(5*time.Millisecond) + 1))
 	recorded := false
 	for deadline := time.Now().Add(60 * time.Second); !recorded; {
-		if _, recorded = s.waitLine(0, 100*time.Millisecond, eventIs("xnat_upload_completed")); recorded {
+		if _, recorded = s.waitLine(0, 100*time.Millisecond, eventIs("delivery_completed")); recorded {
 			break
 		}
 		if countData(dataDir).bucket == 0 || time.Now().After(deadline) || !s.alive() {
@@ -813,7 +813,7 @@ func TestFaultObjectStoreOutage(t *testing.T) {
 	// The hub delivers the four sessions, each instance once, and empties
 	// the bucket.
 	archive := t.TempDir()
-	h, err := hub.Open(hub.Config{Store: adminStore, Prefix: prefix, Dest: &hub.ArchiveDir{Dir: archive}, DataDir: t.TempDir(), EventsOut: io.Discard})
+	h, err := hub.Open(hub.Config{Store: adminStore, Prefix: prefix, Destinations: []hub.Target{{Dest: &hub.ArchiveDir{Dir: archive}}}, DataDir: t.TempDir(), EventsOut: io.Discard})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -178,7 +178,7 @@ func (w *phiWatcher) objects() (map[string]string, []string) {
 func phiTimeline(lines []procLine, t0 time.Time) string {
 	var last procLine
 	for _, l := range lines {
-		if l.event() == "xnat_upload_completed" && !l.at.Before(last.at) {
+		if l.event() == "delivery_completed" && !l.at.Before(last.at) {
 			last = l
 		}
 	}
@@ -188,7 +188,7 @@ func phiTimeline(lines []procLine, t0 time.Time) string {
 	sess := last.str("session")
 	steps := []struct{ name, event string }{
 		{"last instance de-identified", "instance_deidentified"}, {"staged", "study_staged"}, {"upload started", "upload_started"},
-		{"sealed", "upload_completed"}, {"hub started delivery", "xnat_upload_started"}, {"verified", "xnat_upload_completed"},
+		{"sealed", "upload_completed"}, {"hub started delivery", "delivery_started"}, {"verified", "delivery_completed"},
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "session verified last, %s:", sess)

@@ -1,15 +1,16 @@
 package hub
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"github.com/aisedge/aisedge/internal/fsutil"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/aisedge/aisedge/internal/fsutil"
 	"github.com/aisedge/aisedge/internal/manifest"
 )
 
@@ -22,11 +23,13 @@ import (
 // Files are written crash-safely (temporary file, fsync, rename) and
 // verified by re-reading their MD5.
 type ArchiveDir struct {
+	// ID is the destination's name (default "archive").
+	ID  string
 	Dir string
 }
 
 // Name implements Destination.
-func (a *ArchiveDir) Name() string { return "archive directory" }
+func (a *ArchiveDir) Name() string { return cmp.Or(a.ID, "archive") }
 
 // SessionDir is where a session's tree goes.
 func (a *ArchiveDir) SessionDir(m *manifest.Manifest) string {

@@ -53,7 +53,7 @@ func seal(t *testing.T, s objstore.Store, edge, subject string, gen int, files m
 func newHub(t *testing.T, store objstore.Store, dest Destination) (*Hub, *bytes.Buffer) {
 	t.Helper()
 	var ev bytes.Buffer
-	h, err := Open(Config{Store: store, Dest: dest, DataDir: t.TempDir(), EventsOut: &ev})
+	h, err := Open(Config{Store: store, Destinations: []Target{{Dest: dest}}, DataDir: t.TempDir(), EventsOut: &ev})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +125,7 @@ func testDeliverToArchive(t *testing.T, store, hubView objstore.Store, _ string)
 	if left := objects(t, store); len(left) != 0 {
 		t.Fatalf("bucket not empty: %v", left)
 	}
-	if !strings.Contains(ev.String(), `"event":"xnat_upload_completed"`) {
+	if !strings.Contains(ev.String(), `"event":"delivery_completed"`) {
 		t.Fatal("no completion event")
 	}
 	// A second run changes nothing.
@@ -238,7 +238,7 @@ func TestCrashAfterDeliveryFinishesCleanup(t *testing.T) {
 	arch := &ArchiveDir{Dir: t.TempDir()}
 	dataDir := t.TempDir()
 	seal(t, store, "edge-a", "S1", 1, map[string]string{"1.T1/DICOM/a.dcm": "aaa"})
-	h, err := Open(Config{Store: store, Dest: arch, DataDir: dataDir, Retain: true, EventsOut: &bytes.Buffer{}})
+	h, err := Open(Config{Store: store, Destinations: []Target{{Dest: arch}}, DataDir: dataDir, Retain: true, EventsOut: &bytes.Buffer{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +248,7 @@ func TestCrashAfterDeliveryFinishesCleanup(t *testing.T) {
 	h.Close()
 	counting := &countingDest{Destination: arch}
 	var ev bytes.Buffer
-	h, err = Open(Config{Store: store, Dest: counting, DataDir: dataDir, EventsOut: &ev})
+	h, err = Open(Config{Store: store, Destinations: []Target{{Dest: counting}}, DataDir: dataDir, EventsOut: &ev})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,7 +282,7 @@ func TestLegacyLayout(t *testing.T) {
 	arch := &ArchiveDir{Dir: t.TempDir()}
 	now := time.Now()
 	var ev bytes.Buffer
-	h, err := Open(Config{Store: store, Dest: arch, DataDir: t.TempDir(), EventsOut: &ev, LegacySettle: time.Minute,
+	h, err := Open(Config{Store: store, Destinations: []Target{{Dest: arch}}, DataDir: t.TempDir(), EventsOut: &ev, LegacySettle: time.Minute,
 		Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
@@ -322,7 +322,7 @@ func TestStatusPerEdge(t *testing.T) {
 	store, _ := objfs.Open(t.TempDir())
 	var ev bytes.Buffer
 	clock := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
-	h, err := Open(Config{Store: store, Dest: &ArchiveDir{Dir: t.TempDir()}, DataDir: t.TempDir(), EventsOut: &ev,
+	h, err := Open(Config{Store: store, Destinations: []Target{{Dest: &ArchiveDir{Dir: t.TempDir()}}}, DataDir: t.TempDir(), EventsOut: &ev,
 		Now: func() time.Time { return clock }})
 	if err != nil {
 		t.Fatal(err)

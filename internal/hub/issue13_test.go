@@ -164,7 +164,7 @@ func TestCredentialsPauseDelivery(t *testing.T) {
 	}}
 	dest.NoteCredentials("hub", "hub-secret")
 	reg := prometheus.NewRegistry()
-	h, err := Open(Config{Store: store, Dest: dest, DataDir: t.TempDir(), EventsOut: &strings.Builder{}, Registry: reg, Parallel: 1})
+	h, err := Open(Config{Store: store, Destinations: []Target{{Dest: dest}}, DataDir: t.TempDir(), EventsOut: &strings.Builder{}, Registry: reg, Parallel: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,14 +27,18 @@ func newMetrics(reg prometheus.Registerer, h *Hub) *metrics {
 	m := &metrics{
 		delivered: prometheus.NewCounter(prometheus.CounterOpts{Name: "aisedge_hub_sessions_delivered_total", Help: "Session generations delivered and verified."}),
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "aisedge_hub_delivery_failures_total",
-			Help: "Failed delivery attempts, by kind (transient, permanent)."}, []string{"kind"}),
+			Help: "Failed delivery attempts, by kind (transient, permanent) and destination (empty: before any destination, e.g. a checksum mismatch)."},
+			[]string{"kind", "destination"}),
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "aisedge_hub_delivery_duration_seconds",
 			Help: "From the start of a delivery (download, check, upload, verification) to its record.", Buckets: prometheus.ExponentialBuckets(0.01, 2, 16)}),
 		bytes: prometheus.NewCounter(prometheus.CounterOpts{Name: "aisedge_hub_delivered_bytes_total", Help: "Bytes of delivered session generations."}),
 	}
 	reg.MustRegister(m.delivered, m.failures, m.duration, m.bytes, &collector{h: h})
 	for _, k := range []string{"transient", "permanent"} {
-		m.failures.WithLabelValues(k)
+		m.failures.WithLabelValues(k, "")
+		for _, t := range h.cfg.Destinations {
+			m.failures.WithLabelValues(k, t.Dest.Name())
+		}
 	}
 	return m
 }
@@ -109,7 +113,7 @@ func (m *metrics) observeDelivered(d time.Duration, bytes int64) {
 	m.duration.Observe(d.Seconds())
 }
 
-func (m *metrics) observeFailure(permanent bool) {
+func (m *metrics) observeFailure(destination string, permanent bool) {
 	if m == nil {
 		return
 	}
@@ -117,5 +121,5 @@ func (m *metrics) observeFailure(permanent bool) {
 	if permanent {
 		kind = "permanent"
 	}
-	m.failures.WithLabelValues(kind).Inc()
+	m.failures.WithLabelValues(kind, destination).Inc()
 }

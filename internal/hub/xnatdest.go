@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -21,6 +22,8 @@ import (
 // uploads only the gaps, verifies every file's MD5 and has XNAT read the
 // DICOM headers into the session.
 type XNAT struct {
+	// ID is the destination's name (default "xnat").
+	ID     string
 	Client *xnat.Client
 	Opts   xnat.DeliverOptions
 	// Credentials, if set, reads the account's credentials again (the
@@ -33,7 +36,7 @@ type XNAT struct {
 }
 
 // Name implements Destination.
-func (x *XNAT) Name() string { return "XNAT" }
+func (x *XNAT) Name() string { return cmp.Or(x.ID, "xnat") }
 
 // Deliver implements Destination. Refused credentials come back as
 // ErrCredentials (the hub pauses), permanent failures as ErrPermanent.

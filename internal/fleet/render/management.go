@@ -359,7 +359,7 @@ func (r *renderer) hubConfig() ([]byte, error) {
 		S3: config.S3{Endpoint: seaweedS3URL, Bucket: m.S3.Bucket,
 			AccessKeyFile: podS3Dir + "/access-key", SecretKeyFile: podS3Dir + "/secret-key"},
 		Prefix: "staged/",
-		XNAT: config.XNAT{URL: m.XNAT.URL, AllowInsecureRedirect: m.XNAT.AllowInsecureRedirect,
+		XNAT: &config.XNAT{URL: m.XNAT.URL, AllowInsecureRedirect: m.XNAT.AllowInsecureRedirect,
 			UsernameFile: podXNATDir + "/username", PasswordFile: podXNATDir + "/password"},
 		// The pod's IP for the probes and the pod proxy; read-only (the
 		// actions stay on the local socket, httpActions is left off).
