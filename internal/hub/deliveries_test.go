@@ -20,7 +20,7 @@ func TestRecentDeliveries(t *testing.T) {
 	store, _ := objfs.Open(t.TempDir())
 	var ev bytes.Buffer
 	clock := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
-	h, err := Open(Config{Store: store, Dest: &ArchiveDir{Dir: t.TempDir()}, DataDir: t.TempDir(), EventsOut: &ev,
+	h, err := Open(Config{Store: store, Destinations: []Target{{Dest: &ArchiveDir{Dir: t.TempDir()}}}, DataDir: t.TempDir(), EventsOut: &ev,
 		Now: func() time.Time { return clock }})
 	if err != nil {
 		t.Fatal(err)
