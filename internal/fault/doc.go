@@ -16,13 +16,16 @@
 // Errors carry their class by wrapping a marker (ErrTransient,
 // ErrPermanent, ErrHeld: MarkTransient, MarkPermanent, Hold) or by
 // implementing Classifier (an error that knows its class, such as an HTTP
-// error by its status). Network failures are sorted in one place, Network:
-// TLS verification failures are permanent, refused, reset and timed-out
-// connections transient. Packages with their own sentinels (objstore,
-// xnat, deid) answer their IsPermanent and IsTransient from these.
+// error by its status). Network failures are sorted in one place, the
+// subpackage netfault: TLS verification failures are permanent, refused,
+// reset and timed-out connections transient. Packages with their own
+// sentinels (objstore, xnat, deid) answer their IsPermanent and IsTransient
+// from these.
 //
 // Backoff computes capped exponential waits with jitter; Do retries an
 // operation with it under a context; Sleep waits unless the context ends.
 //
-// Any package may import fault; fault imports only the standard library.
+// Any package may import fault; it imports only the standard library, and
+// none of its network packages (de-identification, which must know no
+// network, uses it).
 package fault

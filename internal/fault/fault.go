@@ -1,14 +1,6 @@
 package fault
 
-import (
-	"context"
-	"crypto/tls"
-	"crypto/x509"
-	"errors"
-	"io"
-	"net"
-	"syscall"
-)
+import "errors"
 
 // Class is the class of a failure.
 type Class uint8
@@ -101,7 +93,8 @@ func HeldReason(err error) (string, bool) {
 
 // Classify returns err's class: Held if anything in its chain is held,
 // then Permanent before Transient for markers, then the first Classifier
-// with an opinion, then Network. nil and context errors are Unknown.
+// with an opinion; otherwise Unknown. Network failures that nobody
+// classified are netfault.Classify's.
 func Classify(err error) Class {
 	if err == nil {
 		return Unknown
@@ -114,10 +107,7 @@ func Classify(err error) Class {
 	case errors.Is(err, ErrTransient):
 		return Transient
 	}
-	if c := classifierOf(err); c != Unknown {
-		return c
-	}
-	return Network(err)
+	return classifierOf(err)
 }
 
 // classifierOf walks err's tree depth-first and returns the first class a
@@ -154,65 +144,3 @@ func IsPermanent(err error) bool { return Classify(err) == Permanent }
 
 // IsHeld reports whether Classify(err) is Held.
 func IsHeld(err error) bool { return Classify(err) == Held }
-
-// Network sorts failures of the network and of TLS, wherever they are in
-// err's chain: a certificate that does not verify (unknown authority,
-// wrong host name, expired, not TLS at all) is Permanent; a refused,
-// reset, aborted or timed-out connection, an unreachable host or network,
-// a connection closed mid-answer (EOF), a DNS timeout or temporary
-// failure, and a failed dial, read or write are Transient. A cancelled
-// context or an exceeded deadline is Unknown (the caller gave up), and so
-// is a name that does not resolve and anything else.
-func Network(err error) Class {
-	if err == nil {
-		return Unknown
-	}
-	if isCertificate(err) {
-		return Permanent
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return Unknown
-	}
-	for _, errno := range []syscall.Errno{
-		syscall.ECONNRESET, syscall.ECONNREFUSED, syscall.ECONNABORTED,
-		syscall.EPIPE, syscall.ETIMEDOUT, syscall.EHOSTUNREACH,
-		syscall.ENETUNREACH, syscall.ENETDOWN,
-	} {
-		if errors.Is(err, errno) {
-			return Transient
-		}
-	}
-	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
-		return Transient
-	}
-	var dns *net.DNSError
-	if errors.As(err, &dns) {
-		if dns.IsTimeout || dns.IsTemporary {
-			return Transient
-		}
-		return Unknown
-	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return Transient
-	}
-	var oe *net.OpError
-	if errors.As(err, &oe) && (oe.Op == "dial" || oe.Op == "read" || oe.Op == "write") {
-		return Transient
-	}
-	return Unknown
-}
-
-// isCertificate reports TLS verification failures anywhere in err's chain.
-func isCertificate(err error) bool {
-	var (
-		ua  x509.UnknownAuthorityError
-		he  x509.HostnameError
-		ci  x509.CertificateInvalidError
-		cve *tls.CertificateVerificationError
-		sre x509.SystemRootsError
-		rhe tls.RecordHeaderError
-	)
-	return errors.As(err, &ua) || errors.As(err, &he) || errors.As(err, &ci) ||
-		errors.As(err, &cve) || errors.As(err, &sre) || errors.As(err, &rhe)
-}

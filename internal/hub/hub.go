@@ -40,6 +40,7 @@ import (
 
 	"github.com/aisedge/aisedge/internal/dicom"
 	"github.com/aisedge/aisedge/internal/events"
+	"github.com/aisedge/aisedge/internal/fault"
 	"github.com/aisedge/aisedge/internal/manifest"
 	"github.com/aisedge/aisedge/internal/objstore"
 	"github.com/aisedge/aisedge/internal/session"
@@ -58,12 +59,12 @@ type Destination interface {
 	Name() string
 }
 
-// IsPermanent reports whether a delivery error will not heal by retrying.
-// Destinations mark such errors with ErrPermanent.
-func IsPermanent(err error) bool { return errors.Is(err, ErrPermanent) }
+// IsPermanent reports whether a delivery error will not heal by retrying
+// (fault.IsPermanent). Destinations mark such errors with ErrPermanent.
+func IsPermanent(err error) bool { return fault.IsPermanent(err) }
 
-// ErrPermanent marks errors that retrying will not fix.
-var ErrPermanent = errors.New("permanent")
+// ErrPermanent marks errors that retrying will not fix: fault.ErrPermanent.
+var ErrPermanent = fault.ErrPermanent
 
 // ErrCredentials marks a transient failure of the whole destination: it
 // refuses the hub's credentials (a wrong or rotated password, an expired
