@@ -25,7 +25,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/aisedge/aisedge/internal/config"
-	"github.com/aisedge/aisedge/internal/deid"
+	"github.com/aisedge/aisedge/internal/deidconf"
 	"github.com/aisedge/aisedge/internal/route"
 )
 
@@ -539,7 +539,7 @@ func (c *Config) validate(add addFunc) {
 	c.checkSecret(add, "management.xnat.username", m.XNAT.Username, true)
 	c.checkSecret(add, "management.xnat.password", m.XNAT.Password, true)
 	if c.checkSecret(add, "management.hmacKey", m.HMACKey, true) {
-		if _, err := deid.NewKeys(m.HMACKey.value); err != nil {
+		if _, err := deidconf.DecodeKey(m.HMACKey.value, "management.hmacKey"); err != nil {
 			add("management.hmacKey", "not a usable key: at least 32 bytes as hex", "generate one with: openssl rand -hex 32")
 		}
 	}
@@ -681,26 +681,36 @@ func (c *Config) checkRouting(add addFunc, field, p string) {
 		return
 	}
 	builtin := map[string]bool{}
-	for _, b := range deid.BuiltinProfiles() {
+	for _, b := range deidconf.BuiltinProfiles() {
 		builtin[b] = true
 	}
 	for _, r := range t.Routes() {
 		if r.Profile != "" && !builtin[r.Profile] && r.Profile != t.Defaults.DeidentificationProfileFile {
 			add(field, fmt.Sprintf("the route for %q names profile %q, which is not shipped to the edge", r.CalledAET, r.Profile),
-				"name a built-in profile ("+strings.Join(deid.BuiltinProfiles(), ", ")+") or use the site's profile")
+				"name a built-in profile ("+strings.Join(deidconf.BuiltinProfiles(), ", ")+") or use the site's profile")
 		}
 	}
 }
 
+// CheckProfile, when set, checks a site's profile (its JSON) as
+// de-identification would load it. The command sets it to the
+// de-identification package's parser, which deployment does not import;
+// unset, a profile is only checked to be a built-in name or a readable
+// file.
+var CheckProfile func(profile []byte) error
+
 func (c *Config) checkProfile(add addFunc, field, p string) {
-	b, err := deid.BuiltinProfile(p)
+	b, err := deidconf.BuiltinProfile(p)
 	if err != nil {
 		if b, err = os.ReadFile(c.Path(p)); err != nil {
-			add(field, fmt.Sprintf("%q is neither a built-in profile nor a readable file", p), "one of "+strings.Join(deid.BuiltinProfiles(), ", ")+", or a profile file")
+			add(field, fmt.Sprintf("%q is neither a built-in profile nor a readable file", p), "one of "+strings.Join(deidconf.BuiltinProfiles(), ", ")+", or a profile file")
 			return
 		}
 	}
-	if _, err := deid.LoadProfile(b); err != nil {
+	if CheckProfile == nil {
+		return
+	}
+	if err := CheckProfile(b); err != nil {
 		add(field, fmt.Sprintf("profile %s is rejected: %v", p, err), "fix the profile (aisedge deid --lint FILE shows every finding); a site adopted from the original can use the built-in ais-legacy-migration")
 	}
 }
