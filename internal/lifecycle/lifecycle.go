@@ -18,7 +18,11 @@ import (
 	"time"
 )
 
-// Component is one part of a process. Every field but Name is optional.
+// Component is one part of a process. Every field but Name is optional. A
+// component with only Stop owns something acquired before the group runs
+// (when the process was assembled): it counts as started from the outset,
+// so the group stops it whenever it stops, even if the start failed or
+// was cut short before reaching it.
 type Component struct {
 	// Name names the component in logs, errors and readiness.
 	Name string
@@ -105,6 +109,7 @@ func (g *Group) log(msg string, args ...any) {
 // running is a started component.
 type running struct {
 	Component
+	index  int // in the group
 	cancel context.CancelFunc
 	done   chan struct{} // closed when Run returned (nil without Run)
 	err    error         // Run's error, valid after done
@@ -133,6 +138,11 @@ func (g *Group) Run(ctx context.Context) error {
 			} else {
 				err = fmt.Errorf("starting %s: %w", c.Name, err)
 			}
+			for j, later := range comps[i+1:] {
+				if owned(later) {
+					started = append(started, &running{Component: later, index: i + 1 + j, cancel: func() {}})
+				}
+			}
 			return errors.Join(err, g.stop(started))
 		}
 	}
@@ -155,6 +165,11 @@ func (g *Group) Run(ctx context.Context) error {
 // start starts component i. It returns the running component whenever
 // something was started that must be stopped, also on error.
 func (g *Group) start(ctx context.Context, i int, c Component, ended chan *running) (*running, error) {
+	if owned(c) {
+		g.setReady(i, true)
+		g.log("component started", "component", c.Name)
+		return &running{Component: c, index: i, cancel: func() {}}, nil
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -166,7 +181,7 @@ func (g *Group) start(ctx context.Context, i int, c Component, ended chan *runni
 	// The component's own context ends when it is stopped, not when the
 	// group's does: components stop one by one, in reverse order.
 	cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	r := &running{Component: c, cancel: cancel}
+	r := &running{Component: c, index: i, cancel: cancel}
 	if c.Run == nil {
 		g.setReady(i, true)
 		g.log("component started", "component", c.Name)
@@ -207,6 +222,10 @@ func (g *Group) start(ctx context.Context, i int, c Component, ended chan *runni
 	}
 }
 
+// owned reports whether c only owns something acquired before the group
+// ran.
+func owned(c Component) bool { return c.Start == nil && c.Run == nil && c.Stop != nil }
+
 // stop stops the started components in reverse order.
 func (g *Group) stop(started []*running) error {
 	timeout := g.StopTimeout
@@ -216,7 +235,7 @@ func (g *Group) stop(started []*running) error {
 	var errs []error
 	for i := len(started) - 1; i >= 0; i-- {
 		r := started[i]
-		g.setReady(i, false) // started components are a prefix of the group's
+		g.setReady(r.index, false)
 		r.cancel()
 		if r.done != nil {
 			<-r.done

@@ -36,6 +36,7 @@ const (
 	failStart             // Start fails
 	failRun               // Run fails before it is ready
 	endRun                // Run is ready, then ends with an error
+	owns                  // only Stop: owns what was acquired before the group ran
 )
 
 var errBoom = errors.New("boom")
@@ -59,6 +60,8 @@ func component(rec *recorder, name string, k kind) Component {
 		}
 	case failRun:
 		c.Run = func(context.Context, func()) error { rec.note("run " + name); return errBoom }
+	case owns:
+		c.Start = nil
 	case endRun:
 		c.Run = func(_ context.Context, ready func()) error { rec.note("run " + name); ready(); return errBoom }
 	}
@@ -85,6 +88,18 @@ func TestGroup(t *testing.T) {
 			kinds: []kind{startStop, runner, failStart, startStop},
 			want:  []string{"start a", "start b", "run b", "start c", "ran b", "stop b", "stop a"},
 			err:   "starting c: boom",
+		},
+		{
+			name:  "owned components are stopped even when the start fails before them",
+			kinds: []kind{owns, startStop, failStart, owns, startStop},
+			want:  []string{"start b", "start c", "stop d", "stop b", "stop a"},
+			err:   "starting c: boom",
+		},
+		{
+			name:   "owned components start and stop in their place",
+			kinds:  []kind{owns, runner, owns},
+			cancel: true,
+			want:   []string{"start b", "run b", "stop c", "ran b", "stop b", "stop a"},
 		},
 		{
 			name:  "a Run that fails before it is ready fails the start",
@@ -175,11 +190,11 @@ func TestStopWhileStarting(t *testing.T) {
 		<-ctx.Done()
 		rec.note("ran b")
 		return nil
-	}}, component(rec, "c", startStop))
+	}}, component(rec, "c", startStop), component(rec, "d", owns))
 	if err := g.Run(ctx); err != nil {
 		t.Fatalf("a group stopped while starting: %v", err)
 	}
-	if got, want := rec.got(), []string{"start a", "run b", "ran b", "stop a"}; !slices.Equal(got, want) {
+	if got, want := rec.got(), []string{"start a", "run b", "stop d", "ran b", "stop a"}; !slices.Equal(got, want) {
 		t.Fatalf("events %q, want %q", got, want)
 	}
 }
