@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/aisedge/aisedge/internal/fsutil"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/aisedge/aisedge/internal/dicom"
+	"github.com/aisedge/aisedge/internal/fsutil"
 )
 
 // Backup writes originals into the facility backup folder in the original

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/aisedge/aisedge/internal/events"
 	"io"
 	"log/slog"
 	"net"
@@ -16,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/aisedge/aisedge/internal/dimse"
+	"github.com/aisedge/aisedge/internal/events"
 	"github.com/aisedge/aisedge/internal/health"
 	"github.com/aisedge/aisedge/internal/objstore"
 	"github.com/aisedge/aisedge/internal/route"

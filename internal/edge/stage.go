@@ -3,7 +3,6 @@ package edge
 import (
 	"errors"
 	"fmt"
-	"github.com/aisedge/aisedge/internal/fsutil"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aisedge/aisedge/internal/fsutil"
 	"github.com/aisedge/aisedge/internal/manifest"
 	"github.com/aisedge/aisedge/internal/spool"
 )
