@@ -269,8 +269,8 @@ func LoadEnvDir(dir string, env envfile.Lookup) (*Config, error) {
 					domain = DefaultDomain
 				}
 				s.APIHost, s.KonnectivityHost = get("K0S_API_HOSTNAME"), get("KONNECTIVITY_HOSTNAME")
-				setStr(&s.APIHost, "k0s."+domain)
-				setStr(&s.KonnectivityHost, "konnect."+domain)
+				config.SetDefault(&s.APIHost, "k0s."+domain)
+				config.SetDefault(&s.KonnectivityHost, "konnect."+domain)
 				s.APIPort, s.KonnectivityPort = DefaultAPIPort, DefaultKonnPort
 			} else {
 				s.APIPort, s.KonnectivityPort = DefaultAPIPort+i, DefaultKonnPort+i
