@@ -16,6 +16,7 @@ import (
 
 	"github.com/aisedge/aisedge/internal/dimse"
 	"github.com/aisedge/aisedge/internal/events"
+	"github.com/aisedge/aisedge/internal/fault"
 	"github.com/aisedge/aisedge/internal/health"
 	"github.com/aisedge/aisedge/internal/objstore"
 	"github.com/aisedge/aisedge/internal/route"
@@ -286,7 +287,8 @@ func (e *Edge) Serve(ctx context.Context, ready func(net.Addr)) error {
 func (e *Edge) loop(ctx context.Context) {
 	tick := time.NewTicker(e.cfg.Tick)
 	defer tick.Stop()
-	var backoff time.Duration
+	backoff := fault.Backoff{Initial: e.cfg.Tick, Max: 5 * time.Minute}
+	failures := 0 // ship rounds failed in a row
 	var nextShip, nextPrune time.Time
 	for {
 		select {
@@ -306,10 +308,10 @@ func (e *Edge) loop(ctx context.Context) {
 			e.mu.Lock()
 			if err != nil {
 				e.lastErr = err.Error()
-				backoff = min(max(2*backoff, e.cfg.Tick), 5*time.Minute)
-				nextShip = now.Add(backoff)
+				failures++
+				nextShip = now.Add(backoff.Nominal(failures))
 			} else {
-				e.lastErr, backoff, nextShip = "", 0, time.Time{}
+				e.lastErr, failures, nextShip = "", 0, time.Time{}
 			}
 			e.mu.Unlock()
 			if err != nil && !errors.Is(err, ErrHeld) && ctx.Err() == nil {
