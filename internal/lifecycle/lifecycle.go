@@ -91,7 +91,7 @@ func (g *Group) NotReady() error {
 	if len(not) == 0 {
 		return nil
 	}
-	return fmt.Errorf("not ready: %s", strings.Join(not, ", "))
+	return fmt.Errorf("starting or stopping: %s", strings.Join(not, ", "))
 }
 
 func (g *Group) setReady(i int, v bool) {

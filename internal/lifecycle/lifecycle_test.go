@@ -168,7 +168,7 @@ func TestReadinessPerComponent(t *testing.T) {
 	g.OnReady = cancel
 	go func() { done <- g.Run(ctx) }()
 	<-inB
-	if err := g.NotReady(); err == nil || err.Error() != "not ready: b, c" {
+	if err := g.NotReady(); err == nil || err.Error() != "starting or stopping: b, c" {
 		t.Fatalf("while b starts: %v", err)
 	}
 	close(release)
