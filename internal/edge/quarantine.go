@@ -101,7 +101,7 @@ func (e *Edge) reprocess(ctx context.Context, id string, opts deid.Options) erro
 		return err
 	}
 	entry.Reasons, entry.Requeues, entry.LastRequeue = held.Reasons, entry.Requeues+1, e.cfg.Now().UTC()
-	if err := q.update(entry); err != nil {
+	if err := q.Update(entry); err != nil {
 		return err
 	}
 	return fmt.Errorf("%w (same entry, requeued %d×): %s", ErrStillHeld, entry.Requeues, strings.Join(entry.Reasons, "; "))
