@@ -77,7 +77,7 @@ func TestDeidPHICorpus(t *testing.T) {
 		}
 		json.Unmarshal(rj, &doc)
 		for _, r := range doc.Reasons {
-			r, _, _ = strings.Cut(r, ": ")
+			r, _, _ = strings.Cut(r, ": ") // the code and the path, without the detail
 			reasons[f.Name] = append(reasons[f.Name], strings.Replace(r, " at ", " ", 1))
 		}
 	}

@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/aisedge/aisedge/internal/fsutil"
@@ -53,6 +54,23 @@ type Entry struct {
 	// value-free report (deid command only).
 	Engine string          `json:"engine,omitempty"`
 	Report json.RawMessage `json:"report,omitempty"`
+}
+
+// Code is the entry's reason code: its first reason's (ReasonCode).
+func (e Entry) Code() string {
+	if len(e.Reasons) == 0 {
+		return ""
+	}
+	return ReasonCode(e.Reasons[0])
+}
+
+// ReasonCode is a reason's code, as aisedge_deid_quarantined_total labels
+// it: the text before the first ':' or " at " (reasons read "code[ at
+// path][: detail]").
+func ReasonCode(reason string) string {
+	code, _, _ := strings.Cut(reason, ":")
+	code, _, _ = strings.Cut(code, " at ")
+	return code
 }
 
 const (

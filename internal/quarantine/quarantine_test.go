@@ -81,3 +81,24 @@ func TestBadIDs(t *testing.T) {
 		t.Fatalf("List of a missing folder = %v, %v", list, err)
 	}
 }
+
+func TestReasonCode(t *testing.T) {
+	for _, tc := range []struct{ reason, code string }{
+		{"pixel-risk: burned-in annotation", "pixel-risk"},
+		{"gate:strings: x", "gate"},
+		{"replace-failed at (0010,0010): y", "replace-failed"},
+		{"unmapped-aet at CALLED", "unmapped-aet"},
+		{"parse-failed", "parse-failed"},
+		{"", ""},
+	} {
+		if got := ReasonCode(tc.reason); got != tc.code {
+			t.Errorf("ReasonCode(%q) = %q, want %q", tc.reason, got, tc.code)
+		}
+		if got := (Entry{Reasons: []string{tc.reason, "other: x"}}).Code(); got != tc.code {
+			t.Errorf("Code of %q = %q", tc.reason, got)
+		}
+	}
+	if (Entry{}).Code() != "" {
+		t.Error("an entry without reasons has a code")
+	}
+}
