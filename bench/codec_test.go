@@ -8,10 +8,11 @@ import (
 	"sync"
 	"testing"
 
+	sdicom "github.com/suyashkumar/dicom"
+
 	"github.com/aisedge/aisedge/bench/internal/smoke"
 	"github.com/aisedge/aisedge/internal/dicom"
 	"github.com/aisedge/aisedge/internal/testpeer/sampledata"
-	sdicom "github.com/suyashkumar/dicom"
 )
 
 // Codec benchmarks: parse a file and write it back to a new file, as the

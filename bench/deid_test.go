@@ -114,7 +114,7 @@ func runDeid(b *testing.B, files []string, process bool) {
 			var err error
 			if process {
 				var o *deid.Outcome
-				o, err = e.ProcessFile(context.Background(), p, filepath.Join(dir, "out"), filepath.Join(dir, "q"))
+				o, err = e.ProcessFile(context.Background(), p, filepath.Join(dir, "out"))
 				if err == nil && o.Quarantined() {
 					err = errQuarantined(o.Reasons)
 				}

@@ -17,6 +17,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/aisedge/aisedge/internal/quarantine"
 )
 
 func init() {
@@ -176,34 +178,6 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return nil
 }
 
-// quarantineEntry mirrors edge.QuarantineEntry in the status document.
-type quarantineEntry struct {
-	ID          string    `json:"id"`
-	ReceivedAt  time.Time `json:"receivedAt"`
-	CalledAET   string    `json:"calledAET"`
-	CallingAET  string    `json:"callingAET"`
-	SOPHash     string    `json:"sopHash"`
-	Reasons     []string  `json:"reasons"`
-	Requeues    int       `json:"requeues,omitempty"`
-	LastRequeue time.Time `json:"lastRequeue,omitzero"`
-}
-
-// code is the entry's reason code (as aisedge_deid_quarantined_total
-// labels it).
-func (q quarantineEntry) code() string {
-	if len(q.Reasons) == 0 {
-		return ""
-	}
-	c := q.Reasons[0]
-	if i := strings.IndexByte(c, ':'); i >= 0 {
-		c = c[:i]
-	}
-	if i := strings.Index(c, " at "); i >= 0 {
-		c = c[:i]
-	}
-	return c
-}
-
 const quarantineUsage = `usage: aisedge quarantine VERB [flags] [ID...]
 
 verbs:
@@ -262,16 +236,16 @@ func runQuarantine(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	}
 	var e struct {
-		Quarantine []quarantineEntry `json:"quarantine"`
+		Quarantine []quarantine.Entry `json:"quarantine"`
 	}
 	if raw, ok := doc["edge"]; ok {
 		json.Unmarshal(raw, &e)
 	}
 	sort.Slice(e.Quarantine, func(i, j int) bool { return e.Quarantine[i].ReceivedAt.Before(e.Quarantine[j].ReceivedAt) })
 	selecting := *all || *code != "" || *olderThan > 0
-	var selected []quarantineEntry
+	var selected []quarantine.Entry
 	for _, q := range e.Quarantine {
-		if (*code == "" || q.code() == *code) && (*olderThan == 0 || time.Since(q.ReceivedAt) > *olderThan) {
+		if (*code == "" || q.Code() == *code) && (*olderThan == 0 || time.Since(q.ReceivedAt) > *olderThan) {
 			selected = append(selected, q)
 		}
 	}

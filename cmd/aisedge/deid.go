@@ -24,6 +24,7 @@ import (
 	"github.com/aisedge/aisedge/internal/deid"
 	"github.com/aisedge/aisedge/internal/dicom"
 	"github.com/aisedge/aisedge/internal/logging"
+	"github.com/aisedge/aisedge/internal/quarantine"
 )
 
 func init() {
@@ -52,8 +53,9 @@ const deidUsage = `usage:
 
 De-identifies every DICOM file in IN (files and folders, recursively) into
 OUT/<PROJECT.SUBJECT.VISIT>/<new SOP Instance UID>.dcm. Instances that fail
-a rule or the verification gate are copied to the quarantine folder with a
-value-free reason.json, and the command exits 1. The key comes from
+a rule or the verification gate are copied to the quarantine folder
+(QUARANTINE/<id>/instance.dcm) with a value-free entry.json, and the
+command exits 1. The key comes from
 $AIS_DEID_HMAC_SALT (openssl rand -hex 32). Input file names are never
 printed (they may hold names): inputs are numbered in argument order.`
 
@@ -294,7 +296,11 @@ func deidFiles(ctx context.Context, eng *deid.Engine, o deidOptions, inputs []st
 
 func deidOne(ctx context.Context, eng *deid.Engine, o deidOptions, i int, in string, sum *deidSummary) {
 	defer sum.done.Add(1)
-	out, err := eng.ProcessFile(ctx, in, o.out, o.quarantine)
+	out, err := eng.ProcessFile(ctx, in, o.out)
+	var id string
+	if err == nil && out.Quarantined() {
+		id, err = quarantineInput(eng, in, out, o.quarantine)
+	}
 	if err != nil {
 		sum.failed.Add(1)
 		sum.mu.Lock()
@@ -318,12 +324,37 @@ func deidOne(ctx context.Context, eng *deid.Engine, o deidOptions, i int, in str
 	if o.reports != "" && out.Report != nil {
 		name := out.Report.NewSOPInstanceUID
 		if out.Quarantined() {
-			name = "quarantined-" + filepath.Base(out.QuarantinePath)
+			name = "quarantined-" + id
 		}
 		if name != "" {
 			os.WriteFile(filepath.Join(o.reports, name+".json"), out.Report.JSON(), 0o640)
 		}
 	}
+}
+
+// quarantineInput copies a quarantined input into the quarantine folder
+// (internal/quarantine's layout), named by its keyed hash so that a run
+// again over the same inputs finds the same entries, and returns its id.
+func quarantineInput(eng *deid.Engine, in string, out *deid.Outcome, dir string) (string, error) {
+	f, err := os.Open(in)
+	if err != nil {
+		return "", err
+	}
+	id, err := eng.InputID(f)
+	f.Close()
+	if err != nil {
+		return "", err
+	}
+	e := quarantine.Entry{ID: id, ReceivedAt: time.Now().UTC(), Engine: "AIS-Edge deid " + deid.EngineVersion}
+	for _, r := range out.Reasons {
+		e.Reasons = append(e.Reasons, r.String())
+	}
+	if out.Report != nil {
+		e.Report = out.Report.JSON()
+	}
+	store := quarantine.Store{Dir: dir, Copy: true}
+	_, err = store.Put(in, e)
+	return id, err
 }
 
 func errKind(err error) string {

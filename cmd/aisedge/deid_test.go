@@ -45,9 +45,10 @@ func TestDeidCommand(t *testing.T) {
 	if len(sessions) != 2 {
 		t.Errorf("outputs %v, want 2 in DEMO.SUBJECT.VISIT folders", sessions)
 	}
-	reasons, _ := filepath.Glob(filepath.Join(out+".quarantine", "*", "reason.json"))
-	if len(reasons) != 1 {
-		t.Errorf("quarantine holds %d reason files, want 1", len(reasons))
+	entries, _ := filepath.Glob(filepath.Join(out+".quarantine", "*", "entry.json"))
+	originals, _ := filepath.Glob(filepath.Join(out+".quarantine", "*", "instance.dcm"))
+	if len(entries) != 1 || len(originals) != 1 {
+		t.Errorf("quarantine holds %d records and %d originals, want 1 each", len(entries), len(originals))
 	}
 
 	// --explain prints actions and the gate's verdict, no values.

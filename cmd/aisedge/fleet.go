@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
 
+	"github.com/aisedge/aisedge/internal/deid"
 	"github.com/aisedge/aisedge/internal/fleet"
 	"github.com/aisedge/aisedge/internal/fleet/image"
 	"github.com/aisedge/aisedge/internal/fleet/kube"
@@ -28,6 +29,9 @@ import (
 
 func init() {
 	register(command{name: "fleet", summary: "deploy and operate sites on Kubernetes (run 'aisedge fleet' for the subcommands)", run: runFleet})
+	// The fleet configuration checks each site's profile as the edge
+	// will load it; deployment does not import de-identification.
+	fleet.CheckProfile = func(b []byte) error { _, err := deid.LoadProfile(b); return err }
 }
 
 // fleetCommand is one `aisedge fleet` subcommand. Each registers itself

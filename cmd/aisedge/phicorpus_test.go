@@ -3,7 +3,7 @@ package main
 // The adversarial PHI corpus (internal/testpeer/phicorpus) through
 // `aisedge deid --profile research-default`, in-process: every byte of
 // every output file, every output file and folder name, the value-free
-// reports, the quarantine's reason.json files (not the originals it keeps
+// reports, the quarantine's entry.json files (not the originals it keeps
 // on site), stdout and stderr are searched for every planted identifier
 // by the corpus's own scanner. The test fails when any planted identifier
 // leaked, and prints per class and kind what was planted, leaked,
@@ -66,18 +66,19 @@ func TestDeidPHICorpus(t *testing.T) {
 		h := hmac.New(sha256.New, keys.LogKey())
 		h.Write(b)
 		id := hex.EncodeToString(h.Sum(nil))[:16]
-		rj, err := os.ReadFile(filepath.Join(quarantine, id, "reason.json"))
+		rj, err := os.ReadFile(filepath.Join(quarantine, id, "entry.json"))
 		if err != nil {
 			tally.Deliver(f.Name)
 			continue
 		}
 		tally.Quarantine(f.Name)
 		var doc struct {
-			Reasons []struct{ Code, Path string } `json:"reasons"`
+			Reasons []string `json:"reasons"` // "code[ at path][: detail]"
 		}
 		json.Unmarshal(rj, &doc)
 		for _, r := range doc.Reasons {
-			reasons[f.Name] = append(reasons[f.Name], strings.TrimSpace(r.Code+" "+r.Path))
+			r, _, _ = strings.Cut(r, ": ") // the code and the path, without the detail
+			reasons[f.Name] = append(reasons[f.Name], strings.Replace(r, " at ", " ", 1))
 		}
 	}
 
@@ -90,7 +91,7 @@ func TestDeidPHICorpus(t *testing.T) {
 	}
 	if err := tally.ScanTree(sc, "deid quarantine records", "deid quarantine records", quarantine, phicorpus.TreeOptions{
 		// The originals stay on site: their names are searched, not their bytes.
-		NamesOnly: func(rel string) bool { return filepath.Base(rel) == "input.dcm" },
+		NamesOnly: func(rel string) bool { return filepath.Base(rel) == "instance.dcm" },
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -7,11 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"path/filepath"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -19,14 +16,12 @@ import (
 
 	"github.com/aisedge/aisedge/internal/api"
 	"github.com/aisedge/aisedge/internal/config"
-	"github.com/aisedge/aisedge/internal/dimse"
 	"github.com/aisedge/aisedge/internal/edge"
 	"github.com/aisedge/aisedge/internal/health"
-	"github.com/aisedge/aisedge/internal/hub"
+	"github.com/aisedge/aisedge/internal/lifecycle"
 	"github.com/aisedge/aisedge/internal/logging"
 	"github.com/aisedge/aisedge/internal/objstore"
 	"github.com/aisedge/aisedge/internal/objstore/s3"
-	"github.com/aisedge/aisedge/internal/route"
 )
 
 func init() {
@@ -159,45 +154,22 @@ func s3Store(c config.S3, writeOnly bool, log *slog.Logger) (objstore.Store, obj
 	return objstore.WithLogging(objstore.WithRetry(st, objstore.RetryPolicy{}), log.With("component", "objstore")), st.Layout(), nil
 }
 
-// enableTCPActions serves the actions on the http address when the
-// configuration enables them (with the token from its file).
-func enableTCPActions(srv *api.Server, a config.HTTPActions) error {
+// tcpActions reads the configuration of the actions on the http address
+// (nil when they are off).
+func tcpActions(a config.HTTPActions) (*api.TCPActions, error) {
 	if !a.Enabled {
-		return nil
+		return nil, nil
 	}
 	tok, err := actionToken(a.TokenFile)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return srv.EnableTCPActions(api.TCPActions{Token: tok, Hosts: a.AllowedHosts})
+	return &api.TCPActions{Token: tok, Hosts: a.AllowedHosts}, nil
 }
 
-// serveAPI serves the metrics/status server on addr and the local API on
-// socket (if set) until stop is called.
-func serveAPI(srv *api.Server, addr, socket string) (stop func(), err error) {
-	httpLn, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("http %s: %w", addr, err)
-	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); srv.Serve(httpLn) }()
-	if socket != "" {
-		ln, err := srv.ListenUnix(socket)
-		if err != nil {
-			httpLn.Close()
-			wg.Wait()
-			return nil, fmt.Errorf("socket %s: %w", socket, err)
-		}
-		wg.Add(1)
-		go func() { defer wg.Done(); srv.ServeLocal(ln) }()
-	}
-	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-		wg.Wait()
-	}, nil
+// fieldNamer names settings as fields of a configuration file's section.
+func fieldNamer(path, section string) namer {
+	return func(setting string) string { return path + ": " + section + "." + setting }
 }
 
 func newRegistry() *prometheus.Registry {
@@ -234,64 +206,22 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	log.Info("de-identification key loaded", "from", keySource, "keyId", keys.KeyID())
-	table := route.CatchAll(c.Project)
-	if c.Routing != "" {
-		if table, err = route.Load(c.Routing); err != nil {
-			return fmt.Errorf("%s: edge.routing %s: %w", *path, c.Routing, err)
-		}
-	}
-	engines, err := newEngineFactory(c.Profile, keys, c.Name, log)
-	if err != nil {
-		return fmt.Errorf("%s: edge.profile: %w", *path, err)
-	}
-	for _, rt := range table.Routes() {
-		if _, err := engines(rt); err != nil {
-			return fmt.Errorf("%s: edge.routing: route %s: %w", *path, rt.CalledAET, err)
-		}
-	}
+	name := fieldNamer(*path, "edge")
 	store, layout, err := s3Store(c.S3, true, log)
 	if err != nil {
-		return fmt.Errorf("%s: edge.s3: %w", *path, err)
+		return fmt.Errorf("%s: %w", name("s3"), err)
 	}
-	reg := newRegistry()
-	e, err := edge.New(edge.Config{
-		Name: c.Name, DataDir: c.DataDir, Listen: c.DICOM.Listen, AETitle: c.DICOM.AETitle, Routes: table, Engine: engines,
-		BackupDir: c.FacilityBackup.Dir, BackupMaxAge: time.Duration(c.FacilityBackup.MaxAge), BackupMaxBytes: int64(c.FacilityBackup.MaxBytes),
-		Quiet: time.Duration(c.Study.QuietPeriod), Force: time.Duration(c.Study.ForceTimeout),
-		MinFreeBytes: int64(c.DICOM.MinFreeBytes), MaxAssociations: c.DICOM.MaxAssociations,
-		MaxAssociationsPerSource: c.DICOM.MaxAssociationsPerSource, IdleTimeout: time.Duration(c.DICOM.IdleTimeout),
-		MinRate: int64(c.DICOM.MinRate),
-		Store:   store, Layout: layout, Registry: reg, Log: log, EventsOut: events, OriginalComponents: true,
-		UIDHash: dimse.NewUIDHasher(keys.LogKey()),
-	})
+	actions, err := tcpActions(c.HTTPActions)
 	if err != nil {
+		return fmt.Errorf("%s: %w", name("httpActions"), err)
+	}
+	p := newProcess(log, events)
+	if _, err := p.addEdge(edgeSpec{cfg: c, keys: keys, store: store, layout: layout, original: true, name: name}); err != nil {
+		p.release()
 		return err
 	}
-	reg.MustRegister(&health.CertCollector{Files: nonEmpty(c.S3.CAFile)})
-	e.Shipper.Parallel = c.S3.Parallel
-	socket := c.Socket
-	if socket == "" {
-		socket = filepath.Join(c.DataDir, "aisedge.sock")
-	}
-	srv := api.New(reg, map[string]api.StatusFunc{"edge": func() (any, error) { return e.Status() }},
-		quarantineActions(e), log)
-	srv.AddCheck("s3", e.StoreProbe.Err)
-	reg.MustRegister(health.ProbeCollector{e.StoreProbe})
-	audit, err := api.OpenAudit(filepath.Join(c.DataDir, auditFile))
-	if err != nil {
-		return err
-	}
-	defer audit.Close()
-	srv.SetAudit(audit)
-	if err := enableTCPActions(srv, c.HTTPActions); err != nil {
-		return fmt.Errorf("%s: edge.httpActions: %w", *path, err)
-	}
-	stop, err := serveAPI(srv, c.HTTP, socket)
-	if err != nil {
-		return err
-	}
-	defer stop()
-	return e.Run(ctx, func(net.Addr) { srv.SetReady() })
+	return p.group(&apiSpec{http: c.HTTP, socket: socketPath(c.Socket, c.DataDir), audit: filepath.Join(c.DataDir, auditFile),
+		actions: actions, name: name}).Run(ctx)
 }
 
 func runHub(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -315,65 +245,32 @@ func runHub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	log := logs.Logger()
+	name := fieldNamer(*path, "hub")
 	store, _, err := s3Store(c.S3, false, log)
 	if err != nil {
-		return fmt.Errorf("%s: hub.s3: %w", *path, err)
+		return fmt.Errorf("%s: %w", name("s3"), err)
 	}
-	dests, err := openDestinations(ctx, c, log)
+	actions, err := tcpActions(c.HTTPActions)
 	if err != nil {
-		return fmt.Errorf("%s: %w", *path, err)
+		return fmt.Errorf("%s: %w", name("httpActions"), err)
 	}
-	defer dests.close()
-	reg := newRegistry()
-	h, err := hub.Open(hub.Config{Store: store, Prefix: c.Prefix, Destinations: dests.targets,
-		DataDir: c.DataDir, Parallel: c.Parallel, Retain: c.Retain, Log: log.With("component", "upload"), EventsOut: events,
-		Registry: reg})
-	reg.MustRegister(&health.CertCollector{Files: nonEmpty(append([]string{c.S3.CAFile}, dests.caFiles...)...)})
+	p := newProcess(log, events)
+	h, err := p.addHub(hubSpec{ctx: ctx, cfg: c, store: store, probeStore: true, name: name})
 	if err != nil {
+		p.release()
 		return err
 	}
-	defer h.Close()
 	if *once {
-		return h.RunOnce(ctx)
+		// The hub's state only (no API, no probes, no rounds) and one
+		// round of delivery.
+		p.work = []lifecycle.Component{{Name: "delivery", Run: func(ctx context.Context, ready func()) error {
+			ready()
+			return h.RunOnce(ctx)
+		}}}
+		return p.group(nil).Run(ctx)
 	}
-	socket := c.Socket
-	if socket == "" {
-		socket = filepath.Join(c.DataDir, "aisedge.sock")
-	}
-	// S3 and the destinations are probed from here on; the pre-flight
-	// already refused to start against an XNAT that does not answer.
-	probes := append(hubProbes(store, c.Prefix, log.With("component", "hub")), dests.probes...)
-	reg.MustRegister(probes)
-	for _, p := range probes {
-		go p.Run(ctx)
-	}
-	srv := api.New(reg, map[string]api.StatusFunc{
-		"hub":    func() (any, error) { return h.Status() },
-		"health": func() (any, error) { return probeStates(probes), nil },
-	}, map[string]api.ActionFunc{"deadletter-requeue": h.RequeueKey}, log)
-	for _, p := range probes {
-		srv.AddCheck(p.Peer, p.Err)
-	}
-	audit, err := api.OpenAudit(filepath.Join(c.DataDir, auditFile))
-	if err != nil {
-		return err
-	}
-	defer audit.Close()
-	srv.SetAudit(audit)
-	if err := enableTCPActions(srv, c.HTTPActions); err != nil {
-		return fmt.Errorf("%s: hub.httpActions: %w", *path, err)
-	}
-	stop, err := serveAPI(srv, c.HTTP, socket)
-	if err != nil {
-		return err
-	}
-	defer stop()
-	srv.SetReady()
-	err = h.Run(ctx, time.Duration(c.Interval))
-	if errors.Is(err, context.Canceled) {
-		return nil
-	}
-	return err
+	return p.group(&apiSpec{http: c.HTTP, socket: socketPath(c.Socket, c.DataDir), audit: filepath.Join(c.DataDir, auditFile),
+		actions: actions, name: name}).Run(ctx)
 }
 
 // auditFile is the audit log's name in a role's data folder: every
@@ -387,18 +284,6 @@ func quarantineActions(e *edge.Edge) map[string]api.ActionFunc {
 		"quarantine-release": func(ctx context.Context, id string) error { return e.Release(ctx, id, api.ActorFrom(ctx).Reason) },
 		"quarantine-discard": e.Discard,
 	}
-}
-
-// hubProbes returns the reachability probe of a hub's bucket (a listing
-// of its prefix, tried once); each destination brings its own
-// (openDestinations).
-func hubProbes(store objstore.Store, prefix string, log *slog.Logger) health.ProbeCollector {
-	return health.ProbeCollector{{Peer: "s3", Log: log, Check: func(ctx context.Context) error {
-		for _, err := range store.List(objstore.NoRetry(ctx), prefix) {
-			return err
-		}
-		return nil
-	}}}
 }
 
 // probeStates is the "health" part of a hub's status document.

@@ -145,15 +145,17 @@ hub:
 	if err := <-done; err != nil {
 		t.Fatalf("edge: %v", err)
 	}
-	out.Reset()
-	if err := runHub(context.Background(), []string{"--config", cfgPath, "--once"}, &out, &out); err != nil {
-		t.Fatalf("hub: %v\n%s", err, out.String())
+	// The hub's logs (stderr) and events (stdout) come from several
+	// goroutines: one buffer for both must take each write whole.
+	var hubOut syncBuffer
+	if err := runHub(context.Background(), []string{"--config", cfgPath, "--once"}, &hubOut, &hubOut); err != nil {
+		t.Fatalf("hub: %v\n%s", err, hubOut.String())
 	}
 	exps := x.Experiments("PROJ")
 	if len(exps) != 1 {
 		t.Fatalf("XNAT sessions: %+v", exps)
 	}
-	if !strings.Contains(out.String(), `"event":"xnat_upload_completed"`) {
-		t.Errorf("no completion event: %s", out.String())
+	if !strings.Contains(hubOut.String(), `"event":"xnat_upload_completed"`) {
+		t.Errorf("no completion event: %s", hubOut.String())
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,15 +17,12 @@ import (
 	"github.com/aisedge/aisedge/internal/api"
 	"github.com/aisedge/aisedge/internal/config"
 	"github.com/aisedge/aisedge/internal/deid"
-	"github.com/aisedge/aisedge/internal/dimse"
 	"github.com/aisedge/aisedge/internal/edge"
 	"github.com/aisedge/aisedge/internal/fsperm"
-	"github.com/aisedge/aisedge/internal/health"
 	"github.com/aisedge/aisedge/internal/hub"
 	"github.com/aisedge/aisedge/internal/objstore"
 	objfs "github.com/aisedge/aisedge/internal/objstore/fs"
 	"github.com/aisedge/aisedge/internal/route"
-	"github.com/aisedge/aisedge/internal/xnat"
 )
 
 func init() {
@@ -140,135 +136,96 @@ func (o *standaloneOptions) run(ctx context.Context, log *slog.Logger, events io
 			return fmt.Errorf("--http-allowed-hosts: %w", err)
 		}
 	}
-	table := route.CatchAll(o.project)
-	if o.routing != "" {
-		if table, err = route.Load(o.routing); err != nil {
-			return fmt.Errorf("--routing %s: %w", o.routing, err)
-		}
+	if o.xnatURL != "" && o.archiveDir != "" {
+		return usageError{"--xnat-url and --archive-dir exclude each other"}
 	}
-	engines, err := newEngineFactory(o.profile, keys, o.edgeName, log)
-	if err != nil {
-		return err
-	}
-	for _, rt := range table.Routes() {
-		if _, err := engines(rt); err != nil {
-			return fmt.Errorf("route %s: %w", rt.CalledAET, err)
-		}
-	}
+	// The edge and the hub are the daemons' roles, assembled by the same
+	// code from the settings below; between them is <data-dir>/bucket
+	// (or --s3-url), and the hub delivers to <data-dir>/archive (or
+	// --archive-dir, or --xnat-url).
+	edgeCfg, hubCfg := o.roles(dataDir)
 	var store objstore.Store
 	var layout objstore.PartLayout
 	if o.s3URL != "" {
-		if store, layout, err = s3Store(config.S3{Endpoint: o.s3URL, Bucket: o.s3Bucket, Region: "us-east-1", CAFile: o.s3CA,
-			AccessKeyEnv: "AISEDGE_S3_ACCESS_KEY", SecretKeyEnv: "AISEDGE_S3_SECRET_KEY"}, false, log); err != nil {
+		if store, layout, err = s3Store(edgeCfg.S3, false, log); err != nil {
 			return fmt.Errorf("--s3-url: %w", err)
 		}
 	} else if store, err = objfs.Open(filepath.Join(dataDir, "bucket")); err != nil {
 		return fmt.Errorf("object store: %w", err)
 	}
-	reg := newRegistry()
-	reg.MustRegister(&health.CertCollector{Files: nonEmpty(o.s3CA, o.xnatCA)})
-	var wakeHub func()
-	e, err := edge.New(edge.Config{
-		OnSealed: func() {
-			if wakeHub != nil {
-				wakeHub()
-			}
-		},
-		Name: o.edgeName, DataDir: filepath.Join(dataDir, "edge"), Listen: o.listen, AETitle: o.aeTitle,
-		Routes: table, Engine: engines, BackupDir: filepath.Join(dataDir, "facility-backup"),
-		Quiet: o.quiet, Force: o.force, MinFreeBytes: o.minFree, Store: store, Layout: layout,
-		Registry: reg, Log: log, EventsOut: events, UIDHash: dimse.NewUIDHasher(keys.LogKey()),
-	})
-	if err != nil {
-		return err
-	}
-	// Uploads into the local bucket are bound by fsyncs, which the file
-	// system batches when many run at once.
-	e.Shipper.Parallel = 16
+	destination := o.xnatURL
 	var dest hub.Destination
-	var xnatClient *xnat.Client
-	archive := o.archiveDir
-	if o.xnatURL != "" {
-		if archive != "" {
-			return usageError{"--xnat-url and --archive-dir exclude each other"}
+	if o.xnatURL == "" {
+		destination = o.archiveDir
+		if destination == "" {
+			destination = filepath.Join(dataDir, "archive")
 		}
-		client, err := xnat.New(xnat.Config{URL: o.xnatURL, Username: os.Getenv("XNAT_USER"), Password: os.Getenv("XNAT_PASS"),
-			CAFile: o.xnatCA, Logger: log.With("component", "xnat"), TempDir: dataDir})
-		if err != nil {
-			return fmt.Errorf("--xnat-url: %w", err)
-		}
-		defer client.Close(context.Background())
-		dest, archive, xnatClient = &hub.XNAT{Client: client}, o.xnatURL, client
-	} else {
-		if archive == "" {
-			archive = filepath.Join(dataDir, "archive")
-		}
-		dest = &hub.ArchiveDir{Dir: archive}
+		dest = &hub.ArchiveDir{Dir: destination}
 	}
-	h, err := hub.Open(hub.Config{Store: store, Destinations: []hub.Target{{Dest: dest}},
-		DataDir: filepath.Join(dataDir, "hub"), Log: log.With("component", "hub"), EventsOut: events, Component: "hub", Registry: reg})
+	p := newProcess(log, events)
+	name := flagNamer
+	h, err := p.addHub(hubSpec{ctx: ctx, cfg: hubCfg, store: store, dest: dest, component: "hub", name: name})
 	if err != nil {
+		p.release()
 		return err
 	}
-	defer h.Close()
-	wakeHub = h.Wake
-
-	httpLn, err := net.Listen("tcp", o.httpAddr)
+	e, err := p.addEdge(edgeSpec{cfg: edgeCfg, keys: keys, store: store, layout: layout, onSealed: h.Wake, name: name})
 	if err != nil {
-		return fmt.Errorf("--http %s: %w", o.httpAddr, err)
-	}
-	acts := quarantineActions(e)
-	acts["deadletter-requeue"] = h.RequeueKey
-	probes := health.ProbeCollector{e.StoreProbe}
-	if xnatClient != nil {
-		xp := &health.Probe{Peer: "xnat", Log: log.With("component", "hub"), Check: xnatClient.Preflight}
-		probes = append(probes, xp)
-		go xp.Run(ctx)
-	}
-	reg.MustRegister(probes)
-	srv := api.New(reg, map[string]api.StatusFunc{
-		"edge": func() (any, error) { return e.Status() },
-		"hub":  func() (any, error) { return h.Status() },
-	}, acts, log)
-	audit, err := api.OpenAudit(filepath.Join(dataDir, auditFile))
-	if err != nil {
-		httpLn.Close()
+		p.release()
 		return err
 	}
-	defer audit.Close()
-	srv.SetAudit(audit)
-	for _, p := range probes {
-		srv.AddCheck(p.Peer, p.Err)
-	}
-	if actions != nil {
-		if err := srv.EnableTCPActions(*actions); err != nil {
-			httpLn.Close()
-			return err
+	var httpAddr string
+	g := p.group(&apiSpec{http: o.httpAddr, socket: filepath.Join(dataDir, "aisedge.sock"), audit: filepath.Join(dataDir, auditFile),
+		actions: actions, name: name, onListening: func(addr string) {
+			httpAddr = addr
+			log.Info("standalone pipeline starting", "dicom", o.listen, "aet", o.aeTitle, "http", addr,
+				"destination", destination, "profile", o.profile, "quietPeriod", o.quiet.String())
+		}})
+	if ready != nil {
+		setReady := g.OnReady
+		g.OnReady = func() {
+			setReady()
+			ready(e.Addr().String(), httpAddr)
 		}
 	}
-	sockLn, err := srv.ListenUnix(filepath.Join(dataDir, "aisedge.sock"))
-	if err != nil {
-		return fmt.Errorf("local API socket: %w", err)
-	}
-	var wg sync.WaitGroup
-	wg.Add(3)
-	go func() { defer wg.Done(); srv.Serve(httpLn) }()
-	go func() { defer wg.Done(); srv.ServeLocal(sockLn) }()
-	go func() { defer wg.Done(); h.Run(ctx, 2*time.Second) }()
-	log.Info("standalone pipeline starting", "dicom", o.listen, "aet", o.aeTitle, "http", httpLn.Addr().String(),
-		"destination", archive, "profile", o.profile, "quietPeriod", o.quiet.String())
-	err = e.Run(ctx, func(a net.Addr) {
-		srv.SetReady()
-		if ready != nil {
-			ready(a.String(), httpLn.Addr().String())
-		}
-	})
-	shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	srv.Shutdown(shut)
-	wg.Wait()
+	err = g.Run(ctx)
 	log.Info("standalone pipeline stopped")
 	return err
+}
+
+// roles returns the edge's and the hub's settings of the standalone
+// pipeline: what the flags say, the rest as the edge and hub packages
+// default them.
+func (o *standaloneOptions) roles(dataDir string) (*config.Edge, *config.Hub) {
+	e := &config.Edge{
+		Name: o.edgeName, DataDir: filepath.Join(dataDir, "edge"),
+		DICOM:   config.DICOM{Listen: o.listen, AETitle: o.aeTitle, MinFreeBytes: config.Size(o.minFree)},
+		Routing: o.routing, Project: o.project, Profile: o.profile,
+		FacilityBackup: config.FacilityBackup{Dir: filepath.Join(dataDir, "facility-backup")},
+		Study:          config.Study{QuietPeriod: config.Duration(o.quiet), ForceTimeout: config.Duration(o.force)},
+		S3: config.S3{Endpoint: o.s3URL, Bucket: o.s3Bucket, Region: "us-east-1", CAFile: o.s3CA,
+			AccessKeyEnv: "AISEDGE_S3_ACCESS_KEY", SecretKeyEnv: "AISEDGE_S3_SECRET_KEY",
+			// Uploads into the local bucket are bound by fsyncs, which
+			// the file system batches when many run at once.
+			Parallel: 16},
+	}
+	h := &config.Hub{
+		DataDir: filepath.Join(dataDir, "hub"), S3: e.S3,
+		Interval: config.Duration(2 * time.Second),
+	}
+	if o.xnatURL != "" {
+		h.XNAT = &config.XNAT{URL: o.xnatURL, CAFile: o.xnatCA}
+	}
+	return e, h
+}
+
+// flagNamer names the settings of `aisedge run` by their flags.
+func flagNamer(setting string) string {
+	if f, ok := map[string]string{"routing": "--routing", "profile": "--profile", "s3": "--s3-url", "xnat": "--xnat-url", "destinations": "--xnat-url",
+		"http": "--http", "httpActions": "--http-action-token", "socket": "local API socket"}[setting]; ok {
+		return f
+	}
+	return setting
 }
 
 // standaloneKeys takes the de-identification key from --deid-key-file,

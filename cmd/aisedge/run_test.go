@@ -2,10 +2,6 @@ package main
 
 import (
 	"context"
-
-	"github.com/aisedge/aisedge/internal/edge"
-	"github.com/aisedge/aisedge/internal/hub"
-	"github.com/aisedge/aisedge/internal/testpeer/samples"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,6 +11,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aisedge/aisedge/internal/edge"
+	"github.com/aisedge/aisedge/internal/hub"
+	"github.com/aisedge/aisedge/internal/testpeer/samples"
 )
 
 func sharedTestData(t *testing.T) string { return samples.Dir(t) }

@@ -34,7 +34,7 @@ import (
 // reads them through their JSON, so a renamed field shows up here).
 func fakeParts(now time.Time) map[string]api.StatusFunc {
 	sess := func(subj, s string) spool.Session {
-		return spool.Session{Project: "AISEDGE", Subject: subj, Session: s, ProfileHash: "p1"}
+		return spool.Session{Project: "AISEDGE", Subject: subj, Visit: s, ProfileHash: "p1"}
 	}
 	es := edge.Status{
 		Edge:   "edge-a",

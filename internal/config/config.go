@@ -344,7 +344,10 @@ func Load(path string) (*File, error) {
 	return Parse(path, b)
 }
 
-var yamlLineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)`)
+var (
+	yamlLineRE  = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)`)
+	yamlFieldRE = regexp.MustCompile(`field (\S+) not found in type (\S+)`)
+)
 
 // Parse decodes b (named name in messages) and checks it on its own. It
 // returns the file (with defaults applied) and, when anything is wrong, an
@@ -352,12 +355,7 @@ var yamlLineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)`)
 func Parse(name string, b []byte) (*File, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(b, &root); err != nil {
-		p := Problem{File: name, Field: "(yaml)", Msg: strings.TrimPrefix(err.Error(), "yaml: "), Fix: "correct the YAML syntax"}
-		if sm := yamlLineRE.FindStringSubmatch(err.Error()); sm != nil {
-			p.Line, _ = strconv.Atoi(sm[1])
-			p.Msg = sm[2]
-		}
-		return nil, &Error{Problems: []Problem{p}}
+		return nil, &Error{Problems: YAMLProblems(name, err)}
 	}
 	f := &File{name: name, lines: FieldLines(&root)}
 	d := decoder{file: name}
@@ -805,7 +803,7 @@ var (
 	envNameRE  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 )
 
-type addFunc func(field, msg, fix string)
+type addFunc = AddFunc
 
 func (e *Edge) validate(add addFunc, set func(string) bool) {
 	if !edgeNameRE.MatchString(e.Name) {

@@ -6,9 +6,10 @@ import (
 	"unicode/utf16"
 	"unicode/utf8"
 
-	"github.com/aisedge/aisedge/internal/dicom/charset"
 	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/aisedge/aisedge/internal/dicom/charset"
 )
 
 // tokenKind decides how a deny-list token is matched.

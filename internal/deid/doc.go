@@ -37,7 +37,12 @@
 //   - Conditional codes use a small PS3.3 extract (iod.go); unknown
 //     attributes take the leftmost code and are reported iod-type-unknown.
 //
-// Imported by the pipeline (de-id workers) and cmd/aisedge; it imports only
-// internal/dicom and the standard library (plus golang.org/x/text for
-// Unicode normalisation).
+// Imported by the edge's receiver (internal/edge, one engine per project)
+// and cmd/aisedge (the deid command, and the fleet's profile check); never
+// by deployment (internal/fleet/...), which reads the built-in profiles and
+// the key's format from internal/deidconf. It is pure: no network, no
+// storage, no DICOM networking (internal/layering_test.go). It imports
+// internal/dicom, internal/deidconf, internal/session (the folder and label
+// names), internal/fault (the failure classes of its errors) and the
+// standard library (plus golang.org/x/text for Unicode normalisation).
 package deid

@@ -3,22 +3,26 @@ package deid
 import (
 	"errors"
 	"fmt"
+
+	"github.com/aisedge/aisedge/internal/fault"
 )
 
 // Error kinds. Every error returned by this package wraps exactly one of
-// them, so that callers (the spool, the CLI) can decide with errors.Is
-// whether to retry, quarantine or alert. A quarantine decision is not an
-// error: it is an Outcome.
+// them, so that callers (the spool, the CLI) can decide with errors.Is, or
+// with fault.Classify, whether to retry, quarantine or alert. A quarantine
+// decision is not an error: it is an Outcome.
 var (
 	// ErrInvalidInput: the input (a DICOM file, a profile, a key) is
 	// unusable as given; retrying cannot help. Instances are quarantined.
-	ErrInvalidInput = errors.New("invalid input")
+	// It is marked fault.Permanent.
+	ErrInvalidInput = fault.MarkPermanent(errors.New("invalid input"))
 	// ErrPermanent: processing cannot succeed for this input with this
-	// configuration (e.g. a value cannot be encoded); quarantine.
-	ErrPermanent = errors.New("permanent failure")
+	// configuration (e.g. a value cannot be encoded); quarantine. It is
+	// fault.ErrPermanent.
+	ErrPermanent = fault.ErrPermanent
 	// ErrTransient: an I/O failure that may succeed later (disk full,
-	// read error); retry.
-	ErrTransient = errors.New("transient failure")
+	// read error); retry. It is fault.ErrTransient.
+	ErrTransient = fault.ErrTransient
 )
 
 // kindError wraps an error with its kind and the operation. Messages never
@@ -51,4 +55,4 @@ func transient(op string, err error) error {
 }
 
 // IsTransient reports whether err may succeed on retry.
-func IsTransient(err error) bool { return errors.Is(err, ErrTransient) }
+func IsTransient(err error) bool { return fault.IsTransient(err) }

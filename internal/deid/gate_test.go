@@ -9,8 +9,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aisedge/aisedge/internal/dicom"
 	"golang.org/x/text/encoding/charmap"
+
+	"github.com/aisedge/aisedge/internal/dicom"
 )
 
 // gateAfter de-identifies a fresh synthetic instance, lets mutate plant a

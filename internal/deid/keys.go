@@ -6,20 +6,21 @@ import (
 	"crypto/sha256"
 	"encoding/base32"
 	"encoding/binary"
-	"encoding/hex"
 	"fmt"
 	"math/big"
 	"os"
 	"strings"
+
+	"github.com/aisedge/aisedge/internal/deidconf"
 )
 
 // SaltEnv is the environment variable holding the per-deployment secret
 // (hex, at least 32 bytes), as in the original system.
-const SaltEnv = "AIS_DEID_HMAC_SALT"
+const SaltEnv = deidconf.SaltEnv
 
 // SaltFileEnv names a file holding the secret instead (the commands check
 // its owner and mode, as for every key file).
-const SaltFileEnv = "AIS_DEID_HMAC_SALT_FILE"
+const SaltFileEnv = deidconf.SaltFileEnv
 
 // hkdfSalt is the HKDF salt (docs/deid.md, "Keys").
 const hkdfSalt = "AIS-Edge deid v1"
@@ -60,12 +61,9 @@ func NewKeys(saltHex string) (*Keys, error) { return NewKeysFrom(saltHex, SaltEn
 // the errors).
 func NewKeysFrom(saltHex, source string) (*Keys, error) {
 	trimmed := strings.TrimSpace(saltHex)
-	m, err := hex.DecodeString(trimmed)
+	m, err := deidconf.DecodeKey(trimmed, source)
 	if err != nil {
-		return nil, invalidf("keys", "%s is not hex (generate one with: openssl rand -hex 32)", source)
-	}
-	if len(m) < 32 {
-		return nil, invalidf("keys", "%s decodes to %d bytes; at least 32 are required (openssl rand -hex 32)", source, len(m))
+		return nil, &kindError{kind: ErrInvalidInput, op: "keys", err: err}
 	}
 	sub := func(info string) []byte {
 		k, err := hkdf.Key(sha256.New, m, []byte(hkdfSalt), info, 32)

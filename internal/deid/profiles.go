@@ -1,46 +1,23 @@
 package deid
 
 import (
-	"embed"
 	"fmt"
-	"sort"
-	"strings"
+
+	"github.com/aisedge/aisedge/internal/deidconf"
 )
 
-// Built-in profiles, shipped with the binary (the product never reads the
-// specification tree at run time):
-//
-//   - research-default: PS3.15 with modified dates, patient
-//     characteristics, device identity, clean descriptors, clean
-//     structured content and the PS3.15 safe-private sample;
-//   - ais-legacy-template: the original AIS-Edge
-//     deidentification-profile.json template, verbatim (rejected until
-//     its risky choices are acknowledged);
-//   - ais-legacy-migration: the same with those acknowledgements and the
-//     legacy-djb2 pseudonyms, for sites migrating existing subjects.
-//
-//go:embed profiles/*.json
-var builtinFS embed.FS
-
-// BuiltinProfile returns the JSON of a built-in profile by name.
+// BuiltinProfile returns the JSON of a built-in profile by name
+// (deidconf.BuiltinProfile, whose doc lists them).
 func BuiltinProfile(name string) ([]byte, error) {
-	b, err := builtinFS.ReadFile("profiles/" + name + ".json")
+	b, err := deidconf.BuiltinProfile(name)
 	if err != nil {
-		return nil, invalidf("profile", "no built-in profile %q (have: %s)", name, strings.Join(BuiltinProfiles(), ", "))
+		return nil, &kindError{kind: ErrInvalidInput, op: "profile", err: err}
 	}
 	return b, nil
 }
 
 // BuiltinProfiles lists the built-in profile names.
-func BuiltinProfiles() []string {
-	ents, _ := builtinFS.ReadDir("profiles")
-	var out []string
-	for _, e := range ents {
-		out = append(out, strings.TrimSuffix(e.Name(), ".json"))
-	}
-	sort.Strings(out)
-	return out
-}
+func BuiltinProfiles() []string { return deidconf.BuiltinProfiles() }
 
 // MustBuiltin loads a built-in profile and panics on failure; for tests and
 // defaults.

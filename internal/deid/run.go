@@ -5,7 +5,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -21,13 +20,13 @@ type Outcome struct {
 	// OutputPath is the de-identified file (empty when quarantined):
 	// OUT/<session label>/<new SOP Instance UID>.dcm.
 	OutputPath string
-	// QuarantinePath is the quarantine directory of the input (empty when
-	// not quarantined): QUARANTINE/<keyed input hash>/ holding a copy of
-	// the input and reason.json.
-	QuarantinePath string
-	Report         *Report
-	Reasons        []Reason
-	InputBytes     int64
+	// Report is the value-free report (also of a quarantined input, when
+	// it got that far), Reasons why the input is quarantined (none when it
+	// was written). The caller keeps a quarantined input (the command puts
+	// it in internal/quarantine's folder, named by InputID).
+	Report     *Report
+	Reasons    []Reason
+	InputBytes int64
 }
 
 // Quarantined reports whether the input was quarantined.
@@ -35,12 +34,12 @@ func (o *Outcome) Quarantined() bool { return len(o.Reasons) > 0 }
 
 // ProcessFile de-identifies one file: parse, de-identify, serialise to a
 // temporary file in outDir, run the gate on its bytes and on the derived
-// names, then rename it into place (after fsync) or quarantine the input
-// with a value-free reason. The input file is never modified.
+// names, then rename it into place (after fsync), or decide to quarantine
+// the input with value-free reasons. The input file is never modified.
 //
 // The returned error is set only when nothing could be decided (I/O
 // failures: ErrTransient); invalid input yields a quarantine Outcome.
-func (e *Engine) ProcessFile(ctx context.Context, inPath, outDir, quarantineDir string) (*Outcome, error) {
+func (e *Engine) ProcessFile(ctx context.Context, inPath, outDir string) (*Outcome, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, transient("process", err)
 	}
@@ -55,16 +54,16 @@ func (e *Engine) ProcessFile(ctx context.Context, inPath, outDir, quarantineDir 
 		if errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrPermission) {
 			return nil, transient("process", err)
 		}
-		return e.quarantine(o, inPath, quarantineDir, nil, []Reason{{Code: "parse-failed", Detail: parseDetail(err)}})
+		return e.quarantine(o, nil, []Reason{{Code: "parse-failed", Detail: parseDetail(err)}})
 	}
 	defer f.Close()
 	res, err := e.Deidentify(f, Options{})
 	if err != nil {
-		return e.quarantine(o, inPath, quarantineDir, nil, []Reason{{Code: "deidentify-failed", Detail: err.Error()}})
+		return e.quarantine(o, nil, []Reason{{Code: "deidentify-failed", Detail: err.Error()}})
 	}
 	o.Report = res.Report
 	if res.Quarantined() {
-		return e.quarantine(o, inPath, quarantineDir, res.Report, res.Reasons)
+		return e.quarantine(o, res.Report, res.Reasons)
 	}
 	dir := filepath.Join(outDir, res.SessionLabel)
 	if err := os.MkdirAll(outDir, 0o750); err != nil {
@@ -79,7 +78,7 @@ func (e *Engine) ProcessFile(ctx context.Context, inPath, outDir, quarantineDir 
 	if err := dicom.WriteFile(tmp, res.File); err != nil {
 		cleanup()
 		if errors.Is(err, dicom.ErrSkippedValue) {
-			return e.quarantine(o, inPath, quarantineDir, res.Report, []Reason{{Code: "encode-failed", Detail: err.Error()}})
+			return e.quarantine(o, res.Report, []Reason{{Code: "encode-failed", Detail: err.Error()}})
 		}
 		return nil, transient("write", err)
 	}
@@ -97,7 +96,7 @@ func (e *Engine) ProcessFile(ctx context.Context, inPath, outDir, quarantineDir 
 	}
 	if !g.Passed {
 		cleanup()
-		return e.quarantine(o, inPath, quarantineDir, res.Report, res.Reasons)
+		return e.quarantine(o, res.Report, res.Reasons)
 	}
 	if err := tmp.Sync(); err != nil {
 		cleanup()
@@ -137,79 +136,28 @@ func syncDir(dir string) {
 	}
 }
 
-// quarantine copies the input into QUARANTINE/<keyed hash>/input.dcm
-// with reason.json beside it. Nothing there is derived from the input's
-// identifiers (the directory name hashes the whole file).
-func (e *Engine) quarantine(o *Outcome, inPath, qdir string, rep *Report, reasons []Reason) (*Outcome, error) {
+// quarantine decides that the input is quarantined, with reasons.
+func (e *Engine) quarantine(o *Outcome, rep *Report, reasons []Reason) (*Outcome, error) {
 	o.Reasons = reasons
 	if rep != nil {
 		rep.finish(reasons)
 	}
 	o.Report = rep
-	in, err := os.Open(inPath)
-	if err != nil {
-		return nil, transient("quarantine", err)
-	}
-	defer in.Close()
-	// Named by a keyed hash of the input (the key's log-id sub-key): an
-	// unkeyed digest would let anyone holding the original find it.
-	h := hmac.New(sha256.New, e.keys.logID)
-	if _, err := io.Copy(h, in); err != nil {
-		return nil, transient("quarantine", err)
-	}
-	id := hex.EncodeToString(h.Sum(nil))[:16]
-	dir := filepath.Join(qdir, id)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, transient("quarantine", err)
-	}
-	if _, err := in.Seek(0, io.SeekStart); err != nil {
-		return nil, transient("quarantine", err)
-	}
-	if err := writeAtomic(filepath.Join(dir, "input.dcm"), func(w io.Writer) error { _, err := io.Copy(w, in); return err }); err != nil {
-		return nil, transient("quarantine", err)
-	}
-	doc := struct {
-		Engine  string   `json:"engine"`
-		Input   string   `json:"inputSha256Prefix"`
-		Reasons []Reason `json:"reasons"`
-		Report  *Report  `json:"report,omitempty"`
-	}{"AIS-Edge deid " + EngineVersion, id, reasons, rep}
-	b, _ := json.MarshalIndent(doc, "", "  ")
-	if err := writeAtomic(filepath.Join(dir, "reason.json"), func(w io.Writer) error { _, err := w.Write(append(b, '\n')); return err }); err != nil {
-		return nil, transient("quarantine", err)
-	}
-	o.QuarantinePath = dir
 	codes := make([]string, len(reasons))
 	for i, r := range reasons {
 		codes[i] = r.Code
 	}
-	e.log.Warn("instance quarantined", "input", id, "reasons", codes)
+	e.log.Warn("instance quarantined", "reasons", codes)
 	return o, nil
 }
 
-func writeAtomic(path string, fill func(io.Writer) error) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".q-*.tmp")
-	if err != nil {
-		return err
+// InputID names an input without revealing it: the first 16 hex digits of
+// a keyed hash (the key's log-id sub-key) of its bytes. An unkeyed digest
+// would let anyone holding the original find it.
+func (e *Engine) InputID(r io.Reader) (string, error) {
+	h := hmac.New(sha256.New, e.keys.logID)
+	if _, err := io.Copy(h, r); err != nil {
+		return "", transient("input id", err)
 	}
-	if err := fill(tmp); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	syncDir(filepath.Dir(path))
-	return nil
+	return hex.EncodeToString(h.Sum(nil))[:16], nil
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aisedge/aisedge/internal/fault"
 	"github.com/aisedge/aisedge/internal/fsutil"
 	"github.com/aisedge/aisedge/internal/spool"
 )
@@ -134,20 +135,18 @@ func (a *appliers) stopAndDrain(ctx context.Context) {
 }
 
 func (a *appliers) applyRetrying(r *journalRecord) {
-	backoff := 200 * time.Millisecond
-	for {
+	backoff := fault.Backoff{Initial: 200 * time.Millisecond, Max: 30 * time.Second}
+	for attempt := 1; ; attempt++ {
 		err := a.e.applyRecord(r)
 		if err == nil {
 			a.e.journal.applied(r)
 			return
 		}
-		a.e.cfg.Log.Error("applying a journal record failed; retrying", "err", fsutil.PublicError(err), "retryIn", backoff.String())
-		select {
-		case <-a.ctx.Done():
+		wait := backoff.Wait(attempt)
+		a.e.cfg.Log.Error("applying a journal record failed; retrying", "err", fsutil.PublicError(err), "retryIn", wait.String())
+		if fault.Sleep(a.ctx, wait) != nil {
 			return // stays in the journal
-		case <-time.After(backoff):
 		}
-		backoff = min(2*backoff, 30*time.Second)
 	}
 }
 

@@ -3,10 +3,7 @@ package edge
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"github.com/aisedge/aisedge/internal/fsutil"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -16,6 +13,8 @@ import (
 	"time"
 
 	"github.com/aisedge/aisedge/internal/dicom"
+	"github.com/aisedge/aisedge/internal/fsutil"
+	"github.com/aisedge/aisedge/internal/quarantine"
 )
 
 // Backup writes originals into the facility backup folder in the original
@@ -167,95 +166,10 @@ func (b *Backup) Prune(now time.Time, maxAge time.Duration, maxBytes int64) (rem
 // Quarantine keeps instances that must not move on (unmapped AE title,
 // unparseable, de-identification refused, gate hit) with their value-free
 // reasons, for an operator to inspect and requeue. Entries hold the
-// original and stay at the facility.
-type Quarantine struct {
-	Dir string
-}
+// original and stay at the facility. It is the one quarantine layout of
+// internal/quarantine.
+type Quarantine = quarantine.Store
 
 // QuarantineEntry describes one quarantined instance. Nothing in it is an
 // original value: the SOP Instance UID appears only hashed.
-type QuarantineEntry struct {
-	ID         string    `json:"id"`
-	ReceivedAt time.Time `json:"receivedAt"`
-	CalledAET  string    `json:"calledAET"`
-	CallingAET string    `json:"callingAET"`
-	SOPHash    string    `json:"sopHash"`
-	Reasons    []string  `json:"reasons"`
-	Requeues   int       `json:"requeues,omitempty"`
-	// LastRequeue is when an operator last requeued or released it and
-	// it was held again (with the new Reasons).
-	LastRequeue time.Time `json:"lastRequeue,omitzero"`
-}
-
-// update rewrites an entry's record.
-func (q *Quarantine) update(e QuarantineEntry) error {
-	if e.ID != pathPart(e.ID) {
-		return fmt.Errorf("bad quarantine id")
-	}
-	b, _ := json.MarshalIndent(&e, "", "  ")
-	return fsutil.WriteFileSync(filepath.Join(q.Dir, e.ID, "entry.json"), b, 0o600)
-}
-
-// Put stores the original at src under a new entry.
-func (q *Quarantine) Put(src string, e QuarantineEntry) (QuarantineEntry, error) {
-	if e.ID == "" {
-		sum := sha256.Sum256([]byte(fmt.Sprintf("%s|%d", e.SOPHash, time.Now().UnixNano())))
-		e.ID = e.ReceivedAt.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(sum[:4])
-	}
-	dir := filepath.Join(q.Dir, e.ID)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return e, err
-	}
-	if err := fsutil.LinkOrCopy(src, filepath.Join(dir, "instance.dcm"), -1); err != nil {
-		return e, err
-	}
-	b, _ := json.MarshalIndent(&e, "", "  ")
-	if err := fsutil.WriteFileSync(filepath.Join(dir, "entry.json"), b, 0o600); err != nil {
-		return e, err
-	}
-	return e, fsutil.SyncDir(q.Dir)
-}
-
-// List returns the entries, oldest first.
-func (q *Quarantine) List() ([]QuarantineEntry, error) {
-	dirs, err := os.ReadDir(q.Dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var out []QuarantineEntry
-	for _, d := range dirs {
-		if e, err := q.Get(d.Name()); err == nil {
-			out = append(out, e)
-		}
-	}
-	slices.SortFunc(out, func(a, b QuarantineEntry) int { return a.ReceivedAt.Compare(b.ReceivedAt) })
-	return out, nil
-}
-
-// Get returns one entry.
-func (q *Quarantine) Get(id string) (QuarantineEntry, error) {
-	var e QuarantineEntry
-	if id != pathPart(id) {
-		return e, fmt.Errorf("bad quarantine id")
-	}
-	b, err := os.ReadFile(filepath.Join(q.Dir, id, "entry.json"))
-	if err != nil {
-		return e, err
-	}
-	err = json.Unmarshal(b, &e)
-	return e, err
-}
-
-// InstancePath is the original of an entry.
-func (q *Quarantine) InstancePath(id string) string { return filepath.Join(q.Dir, id, "instance.dcm") }
-
-// Remove deletes an entry (after a successful requeue).
-func (q *Quarantine) Remove(id string) error {
-	if id != pathPart(id) {
-		return fmt.Errorf("bad quarantine id")
-	}
-	return os.RemoveAll(filepath.Join(q.Dir, id))
-}
+type QuarantineEntry = quarantine.Entry

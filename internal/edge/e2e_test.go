@@ -71,6 +71,11 @@ func TestEdgeEndToEnd(t *testing.T) {
 	// The late series of study 2, after its session was sealed.
 	storescu(t, clock, addr, "AISEDGE", seriesFiles(t, "1.2.826.0.1.3680043.8.1055.7.2", "1.2.826.0.1.3680043.8.1055.7.2.2", 2, 2))
 	waitFor(t, func() bool { return countManifests(t, store) == 3 })
+	// Local copies go once the seal is verified, a moment after the
+	// manifest is in the bucket: stopping before that would cut the seal
+	// short (the next start would finish it).
+	objects := filepath.Join(dir, "data", "spool", "objects")
+	waitFor(t, func() bool { ents, _ := os.ReadDir(objects); return len(ents) == 0 })
 	stop()
 
 	// Every manifest matches the objects listed beside it.
@@ -104,8 +109,8 @@ func TestEdgeEndToEnd(t *testing.T) {
 	if fmt.Sprint(gens) != "[1 1 2]" && fmt.Sprint(gens) != "[1 2 1]" {
 		t.Errorf("generations %v, want two first shipments and one append", gens)
 	}
-	// Local copies are gone after the seal.
-	if ents, _ := os.ReadDir(filepath.Join(dir, "data", "spool", "objects")); len(ents) != 0 {
+	// Local copies stay gone after the stop.
+	if ents, _ := os.ReadDir(objects); len(ents) != 0 {
 		t.Errorf("%d spool files left after sealing", len(ents))
 	}
 	for _, ev := range []string{`"event":"startup"`, `"event":"alias_configured"`, `"event":"upload_started"`, `"event":"upload_completed"`, `"component":"s3-uploader"`} {

@@ -27,7 +27,7 @@ func testRecord(i int) *journalRecord {
 		Meta: journalMeta{
 			BackupPath: fmt.Sprintf("P/1.2/1.2.3/%d.dcm", i),
 			Instance:   spool.Instance{StudyKey: "PRJ.S.V", SOPInstanceUID: fmt.Sprint("2.25.", i)},
-			Session:    spool.Session{Project: "PRJ", Subject: "S", Session: "V"},
+			Session:    spool.Session{Project: "PRJ", Subject: "S", Visit: "V"},
 		},
 		Original: bytes.Repeat([]byte{byte(i)}, 100+i),
 		Output:   bytes.Repeat([]byte{byte(i + 1)}, 50+i),

@@ -3,7 +3,6 @@ package edge
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"syscall"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 
 	"github.com/aisedge/aisedge/internal/deid"
 	"github.com/aisedge/aisedge/internal/dimse"
+	"github.com/aisedge/aisedge/internal/quarantine"
 )
 
 // Metrics are the edge's Prometheus metrics. A nil *Metrics records
@@ -107,7 +107,7 @@ func QuarantineReasonCodes() []string {
 	var out []string
 	for _, r := range append([]string{reasonUnreadable, reasonUnparseable, reasonUnmapped, reasonDeidFailed,
 		reasonNoSession, reasonGateFailed, reasonGateError}, deid.QuarantineCodes()...) {
-		if c := reasonCode(r); !seen[c] {
+		if c := quarantine.ReasonCode(r); !seen[c] {
 			seen[c] = true
 			out = append(out, c)
 		}
@@ -165,19 +165,7 @@ func (m *Metrics) quarantined(reasons []string) {
 	if m == nil || len(reasons) == 0 {
 		return
 	}
-	m.quarantines.WithLabelValues(reasonCode(reasons[0])).Inc()
-}
-
-// reasonCode is a reason's code: the text before the first ':' or " at ".
-func reasonCode(reason string) string {
-	code := reason
-	if i := strings.IndexAny(code, ":"); i >= 0 {
-		code = code[:i]
-	}
-	if i := strings.Index(code, " at "); i >= 0 {
-		code = code[:i]
-	}
-	return code
+	m.quarantines.WithLabelValues(quarantine.ReasonCode(reasons[0])).Inc()
 }
 
 // stateCollector reports, at scrape time, gauges read from the edge's

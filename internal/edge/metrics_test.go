@@ -5,6 +5,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/aisedge/aisedge/internal/quarantine"
 )
 
 // TestMetricsLabelValuesAtStart: every status, reason, kind and stage
@@ -53,13 +55,13 @@ func TestMetricsLabelValuesAtStart(t *testing.T) {
 			t.Errorf("reason %q has no series", c)
 		}
 	}
-	// reasonCode cuts a reason's detail the way quarantined() does.
+	// quarantine.ReasonCode cuts a reason's detail the way quarantined() does.
 	for in, want := range map[string]string{
 		"pixel-risk: burned-in annotation": "pixel-risk", "gate:strings: x": "gate",
 		"replace-failed at (0010,0010): y": "replace-failed", reasonGateFailed: reasonGateFailed,
 	} {
-		if got := reasonCode(in); got != want {
-			t.Errorf("reasonCode(%q) = %q, want %q", in, got, want)
+		if got := quarantine.ReasonCode(in); got != want {
+			t.Errorf("ReasonCode(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -48,10 +48,10 @@ func (e *Edge) Release(ctx context.Context, id, reason string) error {
 	if err != nil {
 		return fmt.Errorf("quarantine entry %s: %w", id, err)
 	}
-	if len(entry.Reasons) == 0 || reasonCode(entry.Reasons[0]) != "pixel-risk" {
+	if len(entry.Reasons) == 0 || entry.Code() != "pixel-risk" {
 		code := "(none)"
 		if len(entry.Reasons) > 0 {
-			code = reasonCode(entry.Reasons[0])
+			code = entry.Code()
 		}
 		return fmt.Errorf("entry %s is held for %q: release overrides a pixel-risk hold only; fix the route or the profile and requeue it, or discard it", id, code)
 	}
@@ -101,7 +101,7 @@ func (e *Edge) reprocess(ctx context.Context, id string, opts deid.Options) erro
 		return err
 	}
 	entry.Reasons, entry.Requeues, entry.LastRequeue = held.Reasons, entry.Requeues+1, e.cfg.Now().UTC()
-	if err := q.update(entry); err != nil {
+	if err := q.Update(entry); err != nil {
 		return err
 	}
 	return fmt.Errorf("%w (same entry, requeued %d×): %s", ErrStillHeld, entry.Requeues, strings.Join(entry.Reasons, "; "))

@@ -212,7 +212,7 @@ func sessionOf(res *deid.Result, eng *deid.Engine) (spool.Session, error) {
 	if err := id.Valid(); err != nil {
 		return spool.Session{}, fmt.Errorf("%s: %v", reasonNoSession, err)
 	}
-	return spool.Session{Project: id.Project, Subject: id.Subject, Session: id.Visit, Label: ExperimentLabel(id.Subject, id.Visit, eng.Profile().Pseudonyms.Mode),
+	return spool.Session{Project: id.Project, Subject: id.Subject, Visit: id.Visit, Label: ExperimentLabel(id.Subject, id.Visit, eng.Profile().Pseudonyms.Mode),
 		ProfileHash: eng.Profile().Hash + "/" + eng.KeyID()}, nil
 }
 

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/aisedge/aisedge/internal/events"
-	"github.com/aisedge/aisedge/internal/fsutil"
 	"io"
 	"log/slog"
 	"net"
@@ -17,6 +15,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/aisedge/aisedge/internal/dimse"
+	"github.com/aisedge/aisedge/internal/events"
+	"github.com/aisedge/aisedge/internal/fault"
+	"github.com/aisedge/aisedge/internal/fsutil"
 	"github.com/aisedge/aisedge/internal/health"
 	"github.com/aisedge/aisedge/internal/objstore"
 	"github.com/aisedge/aisedge/internal/route"
@@ -93,9 +94,13 @@ type Edge struct {
 	mu      sync.Mutex
 	addr    net.Addr
 	lastErr string
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
-// New builds an edge from its configuration; nothing runs until Run.
+// New builds an edge from its configuration, its spool and journal open;
+// nothing runs until Serve (or Run).
 func New(cfg Config) (*Edge, error) {
 	if cfg.Name == "" || cfg.DataDir == "" || cfg.Routes == nil || cfg.Engine == nil || cfg.Store == nil {
 		return nil, errors.New("edge: Name, DataDir, Routes, Engine and Store are required")
@@ -209,14 +214,33 @@ func (e *Edge) Addr() net.Addr {
 	return e.addr
 }
 
-// Run listens for DICOM and runs the stage/ship loop until ctx ends, then
-// finishes in-flight C-STOREs, releases the associations and closes the
-// spool. ready, if not nil, is called once the listener is up.
+// Run is Serve, then Close.
 func (e *Edge) Run(ctx context.Context, ready func(net.Addr)) error {
+	err := e.Serve(ctx, ready)
+	if cerr := e.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Close closes the journal and the spool; call it after Serve returned,
+// and after whatever else reads the spool (the status API) has stopped.
+// Closing again returns the first close's error.
+func (e *Edge) Close() error {
+	e.closeOnce.Do(func() {
+		e.journal.close()
+		e.closeErr = e.Spool.Close()
+	})
+	return e.closeErr
+}
+
+// Serve listens for DICOM and runs the stage/ship loop until ctx ends, then
+// finishes in-flight C-STOREs, releases the associations and applies what
+// the journal holds. ready, if not nil, is called once the listener is up.
+// The spool stays open: Close closes it.
+func (e *Edge) Serve(ctx context.Context, ready func(net.Addr)) error {
 	ln, err := net.Listen("tcp", e.cfg.Listen)
 	if err != nil {
-		e.journal.close()
-		e.Spool.Close()
 		return fmt.Errorf("edge: listening for DICOM on %s: %w", e.cfg.Listen, err)
 	}
 	e.mu.Lock()
@@ -254,13 +278,9 @@ func (e *Edge) Run(ctx context.Context, ready func(net.Addr)) error {
 	<-loopDone
 	<-probeDone
 	// Stopped in the reverse order of their start: no handler runs any
-	// more, so the appliers finish what the journal holds, then the
-	// journal and the spool close.
+	// more, so the appliers finish what the journal holds; the journal and
+	// the spool close in Close.
 	e.appliers.stopAndDrain(shutCtx)
-	e.journal.close()
-	if err := e.Spool.Close(); err != nil && runErr == nil {
-		runErr = err
-	}
 	return runErr
 }
 
@@ -269,7 +289,8 @@ func (e *Edge) Run(ctx context.Context, ready func(net.Addr)) error {
 func (e *Edge) loop(ctx context.Context) {
 	tick := time.NewTicker(e.cfg.Tick)
 	defer tick.Stop()
-	var backoff time.Duration
+	backoff := fault.Backoff{Initial: e.cfg.Tick, Max: 5 * time.Minute}
+	failures := 0 // ship rounds failed in a row
 	var nextShip, nextPrune time.Time
 	for {
 		select {
@@ -289,10 +310,10 @@ func (e *Edge) loop(ctx context.Context) {
 			e.mu.Lock()
 			if err != nil {
 				e.lastErr = err.Error()
-				backoff = min(max(2*backoff, e.cfg.Tick), 5*time.Minute)
-				nextShip = now.Add(backoff)
+				failures++
+				nextShip = now.Add(backoff.Nominal(failures))
 			} else {
-				e.lastErr, backoff, nextShip = "", 0, time.Time{}
+				e.lastErr, failures, nextShip = "", 0, time.Time{}
 			}
 			e.mu.Unlock()
 			if err != nil && !errors.Is(err, ErrHeld) && ctx.Err() == nil {

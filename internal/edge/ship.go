@@ -4,13 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/aisedge/aisedge/internal/events"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/aisedge/aisedge/internal/events"
+	"github.com/aisedge/aisedge/internal/fault"
 
 	"encoding/hex"
 
@@ -54,8 +56,10 @@ func (s *Shipper) LastSealed() time.Time {
 }
 
 // ErrHeld marks a shipment waiting for an operator after a permanent
-// failure.
-var ErrHeld = errors.New("shipment held after a permanent failure")
+// failure: the errors of held shipments are fault.Hold's, with this reason.
+var ErrHeld = fault.ErrHeld
+
+const heldReason = "shipment held after a permanent failure"
 
 // ShipPending ships every unsealed shipment that is not held, in staging
 // order per session. It returns the first error of each failed shipment,
@@ -282,7 +286,7 @@ func (s *Shipper) putBytes(ctx context.Context, key string, b []byte) error {
 // certificate, a broken staged folder) hold the shipment for an operator
 // instead of spinning; transient ones are retried on the next round.
 func (s *Shipper) fail(sh spool.Shipment, err error, permanent bool) error {
-	permanent = permanent || objstore.IsPermanent(err)
+	permanent = permanent || fault.IsPermanent(err) || objstore.IsPermanent(err)
 	folder := Folder(sh.Session)
 	msg := err.Error()
 	s.Spool.UpdateShipment(sh.StudyKey, sh.Generation, func(x *spool.Shipment) {
@@ -294,7 +298,7 @@ func (s *Shipper) fail(sh spool.Shipment, err error, permanent bool) error {
 	s.Events.Emit("error", "upload_failed", folder, msg, "permanent", permanent)
 	s.Log.Error("upload failed", "session", folder, "generation", sh.Generation, "permanent", permanent, "err", err)
 	if permanent {
-		return fmt.Errorf("%s generation %d: %w: %w", folder, sh.Generation, ErrHeld, err)
+		return fmt.Errorf("%s generation %d: %w", folder, sh.Generation, fault.Hold(heldReason, err))
 	}
 	return fmt.Errorf("%s generation %d: %w", folder, sh.Generation, err)
 }

@@ -3,7 +3,6 @@ package edge
 import (
 	"errors"
 	"fmt"
-	"github.com/aisedge/aisedge/internal/fsutil"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aisedge/aisedge/internal/fsutil"
 	"github.com/aisedge/aisedge/internal/manifest"
 	"github.com/aisedge/aisedge/internal/spool"
 )
@@ -130,7 +130,7 @@ func (s *Stager) StageStudy(st spool.Study) (*spool.Shipment, error) {
 	gen := st.Generation + 1
 	root := s.ShipmentDir(st.Session)
 	m := &manifest.Manifest{
-		Version: manifest.Version, Edge: s.Edge, Project: st.Project, Subject: st.Subject, Session: st.Session.Session,
+		Version: manifest.Version, Edge: s.Edge, Project: st.Project, Subject: st.Subject, Session: st.Visit,
 		Folder: Folder(st.Session), Label: st.Label, Generation: gen, Modality: st.Modality, ProfileHash: st.ProfileHash,
 		CreatedAt: s.Now().UTC().Truncate(time.Second),
 	}

@@ -43,7 +43,7 @@ func newTestStager(t *testing.T) (*Stager, *fakeClock) {
 		Force: 10 * time.Minute, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: clk.now}, clk
 }
 
-var testSession = spool.Session{Project: "PROJ", Subject: "PROJ-A1", Session: "S1", ProfileHash: "sha256:x"}
+var testSession = spool.Session{Project: "PROJ", Subject: "PROJ-A1", Visit: "S1", ProfileHash: "sha256:x"}
 
 func addInstance(t *testing.T, sp *spool.Spool, study, sop, series, desc, content string) {
 	t.Helper()

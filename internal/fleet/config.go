@@ -19,13 +19,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/aisedge/aisedge/internal/config"
-	"github.com/aisedge/aisedge/internal/deid"
+	"github.com/aisedge/aisedge/internal/deidconf"
 	"github.com/aisedge/aisedge/internal/route"
 )
 
@@ -236,7 +235,7 @@ func Load(path string) (*Config, error) {
 func Parse(name string, b []byte) (*Config, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(b, &root); err != nil {
-		return nil, &config.Error{Problems: yamlProblems(name, err)}
+		return nil, &config.Error{Problems: config.YAMLProblems(name, err)}
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
@@ -245,11 +244,11 @@ func Parse(name string, b []byte) (*Config, error) {
 	if err := dec.Decode(&c); err != nil {
 		var te *yaml.TypeError
 		if !errors.As(err, &te) {
-			return nil, &config.Error{Problems: yamlProblems(name, err)}
+			return nil, &config.Error{Problems: config.YAMLProblems(name, err)}
 		}
 		// Unknown fields and wrong types: the rest was decoded, so the
 		// validation below still names every other problem.
-		decodeProbs = yamlProblems(name, err)
+		decodeProbs = config.YAMLProblems(name, err)
 	}
 	c.Dir = filepath.Dir(name)
 	lines := config.FieldLines(&root)
@@ -261,14 +260,7 @@ func Parse(name string, b []byte) (*Config, error) {
 			}
 		}
 	}
-	c.loc = func(field string) (string, int, string) {
-		for f := field; f != ""; f = parentField(f) {
-			if l, ok := lines[f]; ok {
-				return name, l, field
-			}
-		}
-		return name, 0, field
-	}
+	c.loc = func(field string) (string, int, string) { return name, config.LineOf(lines, field), field }
 	c.defaults()
 	for _, s := range c.secrets() {
 		s.resolve(c.Path, os.LookupEnv)
@@ -288,67 +280,33 @@ func Parse(name string, b []byte) (*Config, error) {
 	return &c, nil
 }
 
-// parentField strips the last component of a dotted path.
-func parentField(f string) string {
-	if i := strings.LastIndexAny(f, ".["); i > 0 {
-		return f[:i]
-	}
-	return ""
-}
-
-var yamlLineRE = regexp.MustCompile(`line (\d+): (.*)`)
-var yamlFieldRE = regexp.MustCompile(`field (\S+) not found in type (\S+)`)
-
-func yamlProblems(name string, err error) []config.Problem {
-	var te *yaml.TypeError
-	msgs := []string{err.Error()}
-	if errors.As(err, &te) {
-		msgs = te.Errors
-	}
-	var out []config.Problem
-	for _, m := range msgs {
-		p := config.Problem{File: name, Field: "(yaml)", Msg: strings.TrimPrefix(m, "yaml: ")}
-		if sm := yamlLineRE.FindStringSubmatch(m); sm != nil {
-			p.Line, _ = strconv.Atoi(sm[1])
-			p.Msg = sm[2]
-			if f := yamlFieldRE.FindStringSubmatch(sm[2]); f != nil {
-				p.Field = f[1]
-				p.Msg = "unknown field in " + strings.TrimPrefix(f[2], "fleet.")
-				p.Fix = "remove it or check its spelling and indentation"
-			}
-		}
-		out = append(out, p)
-	}
-	return out
-}
-
 // locator maps a field path to the file, line and name the user knows it
 // by (a YAML path, or an env variable of the original's files).
 type locator func(field string) (file string, line int, name string)
 
 func (c *Config) defaults() {
 	m := &c.Management
-	setStr(&m.Topology, OnPrem)
-	setStr(&m.Mode, Fresh)
-	setStr(&m.Domain, DefaultDomain)
+	config.SetDefault(&m.Topology, OnPrem)
+	config.SetDefault(&m.Mode, Fresh)
+	config.SetDefault(&m.Domain, DefaultDomain)
 	if m.IngressPort == 0 {
 		m.IngressPort = 443
 	}
-	setStr(&m.SeaweedFSHostname, "seaweedfs."+m.Domain)
-	setStr(&m.TLS.Issuer, IssuerCA)
-	setStr(&m.Images.SeaweedFS, DefaultSeaweedFSImage)
-	setStr(&m.Images.Etcd, DefaultEtcdImage)
-	setStr(&m.S3.Bucket, DefaultBucket)
-	setStr(&m.S3.DataDir, DefaultSeaweedDataDir)
-	setStr(&m.K0s.Version, DefaultK0sVersion)
-	setStr(&m.K0s.StorageSize, DefaultStorageSize)
+	config.SetDefault(&m.SeaweedFSHostname, "seaweedfs."+m.Domain)
+	config.SetDefault(&m.TLS.Issuer, IssuerCA)
+	config.SetDefault(&m.Images.SeaweedFS, DefaultSeaweedFSImage)
+	config.SetDefault(&m.Images.Etcd, DefaultEtcdImage)
+	config.SetDefault(&m.S3.Bucket, DefaultBucket)
+	config.SetDefault(&m.S3.DataDir, DefaultSeaweedDataDir)
+	config.SetDefault(&m.K0s.Version, DefaultK0sVersion)
+	config.SetDefault(&m.K0s.StorageSize, DefaultStorageSize)
 	if m.Topology == Cloud {
-		setStr(&m.Cloud.Provider, "none")
+		config.SetDefault(&m.Cloud.Provider, "none")
 	}
 	for i := range c.Sites {
 		s := &c.Sites[i]
-		setStr(&s.APIHost, "k0s-"+s.Name+"."+m.Domain)
-		setStr(&s.KonnectivityHost, "konnect-"+s.Name+"."+m.Domain)
+		config.SetDefault(&s.APIHost, "k0s-"+s.Name+"."+m.Domain)
+		config.SetDefault(&s.KonnectivityHost, "konnect-"+s.Name+"."+m.Domain)
 		if len(c.Sites) == 1 {
 			if s.APIPort == 0 {
 				s.APIPort = DefaultAPIPort
@@ -357,20 +315,14 @@ func (c *Config) defaults() {
 				s.KonnectivityPort = DefaultKonnPort
 			}
 		}
-		setStr(&s.Profile, DefaultProfile)
-		setStr(&s.AETitle, DefaultAETitle)
-		setStr(&s.DataDir, DefaultEdgeDataDir)
-		setStr(&s.FacilityBackupDir, DefaultBackupDir)
-		setStr(&s.Kubeconfig, "kubeconfig-"+s.Name)
+		config.SetDefault(&s.Profile, DefaultProfile)
+		config.SetDefault(&s.AETitle, DefaultAETitle)
+		config.SetDefault(&s.DataDir, DefaultEdgeDataDir)
+		config.SetDefault(&s.FacilityBackupDir, DefaultBackupDir)
+		config.SetDefault(&s.Kubeconfig, "kubeconfig-"+s.Name)
 	}
 	if c.Observability.Enabled {
 		c.observabilityDefaults()
-	}
-}
-
-func setStr(p *string, v string) {
-	if *p == "" {
-		*p = v
 	}
 }
 
@@ -440,9 +392,7 @@ func (c *Config) Validate() error {
 	return &config.Error{Problems: probs}
 }
 
-type addFunc func(field, msg, fix string)
-
-func (c *Config) validate(add addFunc) {
+func (c *Config) validate(add config.AddFunc) {
 	m := &c.Management
 	switch m.Topology {
 	case OnPrem, Cloud:
@@ -539,7 +489,7 @@ func (c *Config) validate(add addFunc) {
 	c.checkSecret(add, "management.xnat.username", m.XNAT.Username, true)
 	c.checkSecret(add, "management.xnat.password", m.XNAT.Password, true)
 	if c.checkSecret(add, "management.hmacKey", m.HMACKey, true) {
-		if _, err := deid.NewKeys(m.HMACKey.value); err != nil {
+		if _, err := deidconf.DecodeKey(m.HMACKey.value, "management.hmacKey"); err != nil {
 			add("management.hmacKey", "not a usable key: at least 32 bytes as hex", "generate one with: openssl rand -hex 32")
 		}
 	}
@@ -555,7 +505,7 @@ func (c *Config) validate(add addFunc) {
 	c.validateSites(add, derivedBad)
 }
 
-func (c *Config) validateSites(add addFunc, derivedBad func(string) bool) {
+func (c *Config) validateSites(add config.AddFunc, derivedBad func(string) bool) {
 	m := &c.Management
 	if len(c.Sites) == 0 {
 		add("sites", "no sites", "add at least one edge site")
@@ -649,7 +599,7 @@ func (c *Config) validateSites(add addFunc, derivedBad func(string) bool) {
 	c.validateObservability(add, hosts, derivedBad)
 }
 
-func checkDNS(add addFunc, field, v string) bool {
+func checkDNS(add config.AddFunc, field, v string) bool {
 	if !dnsNameRE.MatchString(v) || len(v) > 253 {
 		add(field, fmt.Sprintf("%q is not a DNS name", v), "lower-case letters, digits, '-' and '.', e.g. aisedge.example.org")
 		return false
@@ -657,13 +607,13 @@ func checkDNS(add addFunc, field, v string) bool {
 	return true
 }
 
-func checkAbs(add addFunc, field, v string) {
+func checkAbs(add config.AddFunc, field, v string) {
 	if !filepath.IsAbs(v) || filepath.Clean(v) != v {
 		add(field, fmt.Sprintf("%q is not a clean absolute path", v), "an absolute folder on the node, e.g. /data/xnat-ingest")
 	}
 }
 
-func (c *Config) checkFile(add addFunc, field, p string) {
+func (c *Config) checkFile(add config.AddFunc, field, p string) {
 	if p == "" {
 		return
 	}
@@ -674,33 +624,43 @@ func (c *Config) checkFile(add addFunc, field, p string) {
 
 // checkRouting loads the routing file and reports route-level profiles the
 // fleet cannot ship.
-func (c *Config) checkRouting(add addFunc, field, p string) {
+func (c *Config) checkRouting(add config.AddFunc, field, p string) {
 	t, err := route.Load(c.Path(p))
 	if err != nil {
 		add(field, err.Error(), "fix the routing file (aisedge edge reads the same file)")
 		return
 	}
 	builtin := map[string]bool{}
-	for _, b := range deid.BuiltinProfiles() {
+	for _, b := range deidconf.BuiltinProfiles() {
 		builtin[b] = true
 	}
 	for _, r := range t.Routes() {
 		if r.Profile != "" && !builtin[r.Profile] && r.Profile != t.Defaults.DeidentificationProfileFile {
 			add(field, fmt.Sprintf("the route for %q names profile %q, which is not shipped to the edge", r.CalledAET, r.Profile),
-				"name a built-in profile ("+strings.Join(deid.BuiltinProfiles(), ", ")+") or use the site's profile")
+				"name a built-in profile ("+strings.Join(deidconf.BuiltinProfiles(), ", ")+") or use the site's profile")
 		}
 	}
 }
 
-func (c *Config) checkProfile(add addFunc, field, p string) {
-	b, err := deid.BuiltinProfile(p)
+// CheckProfile, when set, checks a site's profile (its JSON) as
+// de-identification would load it. The command sets it to the
+// de-identification package's parser, which deployment does not import;
+// unset, a profile is only checked to be a built-in name or a readable
+// file.
+var CheckProfile func(profile []byte) error
+
+func (c *Config) checkProfile(add config.AddFunc, field, p string) {
+	b, err := deidconf.BuiltinProfile(p)
 	if err != nil {
 		if b, err = os.ReadFile(c.Path(p)); err != nil {
-			add(field, fmt.Sprintf("%q is neither a built-in profile nor a readable file", p), "one of "+strings.Join(deid.BuiltinProfiles(), ", ")+", or a profile file")
+			add(field, fmt.Sprintf("%q is neither a built-in profile nor a readable file", p), "one of "+strings.Join(deidconf.BuiltinProfiles(), ", ")+", or a profile file")
 			return
 		}
 	}
-	if _, err := deid.LoadProfile(b); err != nil {
+	if CheckProfile == nil {
+		return
+	}
+	if err := CheckProfile(b); err != nil {
 		add(field, fmt.Sprintf("profile %s is rejected: %v", p, err), "fix the profile (aisedge deid --lint FILE shows every finding); a site adopted from the original can use the built-in ais-legacy-migration")
 	}
 }

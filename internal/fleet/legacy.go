@@ -95,11 +95,57 @@ var forkPrefixes = []string{"EDGE_ORTHANC_", "EDGE_JOIN_MODE", "AIS_EDGE_NO_SSH"
 // Config.Legacy with a warning. Problems are reported against the env
 // files' lines and variable names.
 func LoadEnvDir(dir string, env envfile.Lookup) (*Config, error) {
-	mpath := filepath.Join(dir, ManagementEnv)
-	epath := filepath.Join(dir, EdgeNodesEnv)
+	l := &envLoad{dir: dir, env: env, mpath: filepath.Join(dir, ManagementEnv), epath: filepath.Join(dir, EdgeNodesEnv),
+		bad: map[int]bool{}, fieldVar: map[string]string{}}
+	if err := l.read(); err != nil {
+		return nil, err
+	}
+	l.c = &Config{Dir: filepath.Dir(filepath.Clean(dir)), Legacy: map[string]string{}, fromEnvFiles: true}
+	for _, f := range []*envfile.File{l.mf, l.ef} {
+		for _, w := range f.Warnings {
+			l.c.Warnings = append(l.c.Warnings, w.String())
+		}
+	}
+	for _, mv := range mgmtVars {
+		l.fieldVar[mv.field] = mv.env
+	}
+	l.management()
+	l.edgeNodes()
+	l.keepOthers()
+	l.c.loc = l.locate
+	l.c.defaults()
+	return l.c, l.problems()
+}
+
+// envLoad is LoadEnvDir's work in stages: read the two files, take
+// management.env's variables, the sites of EDGE_NODES, keep the other
+// variables with a warning, then report every problem against the line of
+// the env file it comes from.
+type envLoad struct {
+	dir, mpath, epath string
+	env               envfile.Lookup
+	mf, ef            *envfile.File
+	c                 *Config
+	fieldVar          map[string]string // fleet field → management.env variable
+	sites             []siteLoc         // EDGE_NODES entry of each site
+	bad               map[int]bool      // malformed entries, reported once
+	probs             []config.Problem  // found while reading
+	badPort           bool
+	badObs            []string
+}
+
+// siteLoc is where a site's EDGE_NODES entry is, and how many fields it has.
+type siteLoc struct {
+	line   int
+	fields int
+}
+
+// read parses management.env and then edge-nodes.env (which, as in
+// install.sh, sees management.env's variables).
+func (l *envLoad) read() error {
 	var parseErrs []config.Problem
 	read := func(p string) *envfile.File {
-		f, err := envfile.ReadFile(p, env)
+		f, err := envfile.ReadFile(p, l.env)
 		var pe *envfile.Error
 		switch {
 		case errors.As(err, &pe):
@@ -112,36 +158,33 @@ func LoadEnvDir(dir string, env envfile.Lookup) (*Config, error) {
 		}
 		return f
 	}
-	mf, ef := read(mpath), read(epath)
+	l.mf, l.ef = read(l.mpath), read(l.epath)
 	if len(parseErrs) > 0 {
-		return nil, &config.Error{Problems: parseErrs}
+		return &config.Error{Problems: parseErrs}
 	}
 	// install.sh sources management.env first, so edge-nodes.env sees its
 	// variables.
-	if ef2, err := envfile.ReadFile(epath, func(n string) (string, bool) {
-		if v, ok := mf.Get(n); ok {
+	if ef2, err := envfile.ReadFile(l.epath, func(n string) (string, bool) {
+		if v, ok := l.mf.Get(n); ok {
 			return v, true
 		}
-		if env != nil {
-			return env(n)
+		if l.env != nil {
+			return l.env(n)
 		}
 		return "", false
 	}); err == nil {
-		ef = ef2
+		l.ef = ef2
 	}
+	return nil
+}
 
-	c := &Config{Dir: filepath.Dir(filepath.Clean(dir)), Legacy: map[string]string{}, fromEnvFiles: true}
-	for _, f := range []*envfile.File{mf, ef} {
-		for _, w := range f.Warnings {
-			c.Warnings = append(c.Warnings, w.String())
-		}
-	}
-	fieldVar := map[string]string{}
-	for _, mv := range mgmtVars {
-		fieldVar[mv.field] = mv.env
-	}
+// get is a management.env variable ("" when unset).
+func (l *envLoad) get(n string) string { v, _ := l.mf.Get(n); return v }
+
+// management takes the management cluster's settings from management.env.
+func (l *envLoad) management() {
+	c, get := l.c, l.get
 	m := &c.Management
-	get := func(n string) string { v, _ := mf.Get(n); return v }
 	secret := func(n string) Secret {
 		if v := get(n); v != "" {
 			return Literal(v, ManagementEnv+" "+n)
@@ -153,10 +196,9 @@ func LoadEnvDir(dir string, env envfile.Lookup) (*Config, error) {
 	m.Mode = get("INSTALL_MODE")
 	m.Domain = get("INTERNAL_DOMAIN")
 	m.SeaweedFSHostname = get("SEAWEEDFS_HOSTNAME")
-	var badPort bool
 	if v := get("INGRESS_PORT"); v != "" {
 		p, err := strconv.Atoi(v)
-		m.IngressPort, badPort = p, err != nil
+		m.IngressPort, l.badPort = p, err != nil
 	}
 	m.Cloud.Provider = get("CLOUD_PROVIDER")
 	m.Cloud.LoadBalancerIP = get("LB_PUBLIC_IP")
@@ -190,38 +232,34 @@ func LoadEnvDir(dir string, env envfile.Lookup) (*Config, error) {
 	m.XNAT.Password = secret("XNAT_PASS")
 	m.XNAT.AllowInsecureRedirect = get("XNAT_ALLOW_INSECURE_REDIRECT") == "1"
 	m.HMACKey = secret("AIS_DEID_HMAC_SALT")
-	badObs := loadObservability(c, get, secret)
+	l.badObs = loadObservability(c, get, secret)
 	for _, n := range []string{"S3_ADMIN_SECRET_KEY", "XNAT_PASS", "GRAFANA_ADMIN_PASSWORD"} {
 		if strings.Contains(get(n), "change-me") && (n != "GRAFANA_ADMIN_PASSWORD" || c.Observability.Enabled) {
-			c.Warnings = append(c.Warnings, fmt.Sprintf("%s:%d: %s is still the template's placeholder; set a real secret", mpath, mf.Vars[n].Line, n))
+			c.Warnings = append(c.Warnings, fmt.Sprintf("%s:%d: %s is still the template's placeholder; set a real secret", l.mpath, l.mf.Vars[n].Line, n))
 		}
 	}
+}
 
-	// Sites from EDGE_NODES.
-	type siteLoc struct {
-		line   int
-		fields int
-	}
-	var sl []siteLoc
-	bad := map[int]bool{} // malformed entries, reported once
-	var siteProbs []config.Problem
-	nodes, ok := ef.Vars["EDGE_NODES"]
+// edgeNodes makes a site of each EDGE_NODES entry.
+func (l *envLoad) edgeNodes() {
+	c, get := l.c, l.get
+	nodes, ok := l.ef.Vars["EDGE_NODES"]
 	switch {
 	case !ok:
-		siteProbs = append(siteProbs, config.Problem{File: epath, Field: "EDGE_NODES", Msg: "not set",
+		l.probs = append(l.probs, config.Problem{File: l.epath, Field: "EDGE_NODES", Msg: "not set",
 			Fix: `EDGE_NODES=( "CLUSTER_NAME|NODE_IP|SSH_USER|SSH_KEY|PROJECT_ID|S3_ACCESS_KEY|S3_SECRET_KEY" )`})
 	case !nodes.IsArray:
-		siteProbs = append(siteProbs, config.Problem{File: epath, Line: nodes.Line, Field: "EDGE_NODES", Msg: "is not an array",
+		l.probs = append(l.probs, config.Problem{File: l.epath, Line: nodes.Line, Field: "EDGE_NODES", Msg: "is not an array",
 			Fix: `EDGE_NODES=( "entry" "entry" )`})
 	}
 	home, _ := os.UserHomeDir()
-	if env != nil {
-		if h, ok := env("HOME"); ok {
+	if l.env != nil {
+		if h, ok := l.env("HOME"); ok {
 			home = h
 		}
 	}
-	_, routingErr := os.Stat(filepath.Join(dir, RoutingJSON))
-	_, profileErr := os.Stat(filepath.Join(dir, ProfileJSON))
+	_, routingErr := os.Stat(filepath.Join(l.dir, RoutingJSON))
+	_, profileErr := os.Stat(filepath.Join(l.dir, ProfileJSON))
 	if nodes != nil && nodes.IsArray {
 		for i, e := range nodes.Array {
 			line := nodes.Line
@@ -231,12 +269,12 @@ func LoadEnvDir(dir string, env envfile.Lookup) (*Config, error) {
 			f := strings.Split(e, "|")
 			field := fmt.Sprintf("EDGE_NODES[%d]", i)
 			if len(f) != 7 && len(f) != 6 {
-				siteProbs = append(siteProbs, config.Problem{File: epath, Line: line, Field: field,
+				l.probs = append(l.probs, config.Problem{File: l.epath, Line: line, Field: field,
 					Msg: fmt.Sprintf("has %d fields", len(f)),
 					Fix: "CLUSTER_NAME|NODE_IP|SSH_USER|SSH_KEY|PROJECT_ID|S3_ACCESS_KEY|S3_SECRET_KEY (7) or the same without PROJECT_ID (6)"})
-				sl = append(sl, siteLoc{line, len(f)})
+				l.sites = append(l.sites, siteLoc{line, len(f)})
 				c.Sites = append(c.Sites, Site{})
-				bad[i] = true
+				l.bad[i] = true
 				continue
 			}
 			s := Site{Name: f[0], NodeIP: f[1], SSH: SSH{User: f[2], Key: f[3]}}
@@ -256,10 +294,10 @@ func LoadEnvDir(dir string, env envfile.Lookup) (*Config, error) {
 				s.SSH.Key = filepath.Join(home, s.SSH.Key[2:])
 			}
 			if routingErr == nil {
-				s.Routing = filepath.Join(filepath.Base(dir), RoutingJSON)
+				s.Routing = filepath.Join(filepath.Base(l.dir), RoutingJSON)
 			}
 			if profileErr == nil {
-				s.Profile = filepath.Join(filepath.Base(dir), ProfileJSON)
+				s.Profile = filepath.Join(filepath.Base(l.dir), ProfileJSON)
 			}
 			if i == 0 {
 				// The first site keeps the original's shared names and
@@ -269,27 +307,31 @@ func LoadEnvDir(dir string, env envfile.Lookup) (*Config, error) {
 					domain = DefaultDomain
 				}
 				s.APIHost, s.KonnectivityHost = get("K0S_API_HOSTNAME"), get("KONNECTIVITY_HOSTNAME")
-				setStr(&s.APIHost, "k0s."+domain)
-				setStr(&s.KonnectivityHost, "konnect."+domain)
+				config.SetDefault(&s.APIHost, "k0s."+domain)
+				config.SetDefault(&s.KonnectivityHost, "konnect."+domain)
 				s.APIPort, s.KonnectivityPort = DefaultAPIPort, DefaultKonnPort
 			} else {
 				s.APIPort, s.KonnectivityPort = DefaultAPIPort+i, DefaultKonnPort+i
 			}
 			c.Sites = append(c.Sites, s)
-			sl = append(sl, siteLoc{line, len(f)})
+			l.sites = append(l.sites, siteLoc{line, len(f)})
 		}
 		if len(nodes.Array) > 1 {
 			c.Warnings = append(c.Warnings, fmt.Sprintf("%s: sites after the first get k0s-<site>/konnect-<site> hostnames and NodePorts by position (%d+i, %d+i); "+
-				"reordering EDGE_NODES would move them: convert to a fleet file to pin them", epath, DefaultAPIPort, DefaultKonnPort))
+				"reordering EDGE_NODES would move them: convert to a fleet file to pin them", l.epath, DefaultAPIPort, DefaultKonnPort))
 		}
 	}
+}
 
-	// Keep every other variable, with a warning.
+// keepOthers keeps every variable aisedge does not read in c.Legacy, with
+// a warning naming it.
+func (l *envLoad) keepOthers() {
+	c := l.c
 	known := map[string]bool{"EDGE_NODES": true}
 	for _, mv := range mgmtVars {
 		known[mv.env] = true
 	}
-	for _, f := range []*envfile.File{mf, ef} {
+	for _, f := range []*envfile.File{l.mf, l.ef} {
 		var ignored, obs, fork, unknown []string
 		for _, n := range f.Order {
 			if known[n] {
@@ -323,77 +365,82 @@ func LoadEnvDir(dir string, env envfile.Lookup) (*Config, error) {
 			c.Warnings = append(c.Warnings, f.Name+": unknown variables, kept but not used: "+strings.Join(unknown, ", "))
 		}
 	}
+}
 
-	// Every problem reported against the env files.
-	c.loc = func(field string) (string, int, string) {
-		if v, ok := fieldVar[field]; ok {
-			if !strings.HasPrefix(field, "sites[") {
-				line := 0
-				if x, ok := mf.Vars[v]; ok {
-					line = x.Line
-				}
-				return mpath, line, v
+// locate reports a problem of a fleet field against the env file, line and
+// variable it comes from.
+func (l *envLoad) locate(field string) (string, int, string) {
+
+	if v, ok := l.fieldVar[field]; ok {
+		if !strings.HasPrefix(field, "sites[") {
+			line := 0
+			if x, ok := l.mf.Vars[v]; ok {
+				line = x.Line
 			}
-			// sites[0] hostnames come from management.env when set.
-			if x, ok := mf.Vars[v]; ok {
-				return mpath, x.Line, v
-			}
+			return l.mpath, line, v
 		}
-		if strings.HasPrefix(field, "observability.alerts.emailTo[") {
-			return mpath, mf.Vars["ALERT_EMAIL_TO"].Line, "ALERT_EMAIL_TO"
+		// sites[0] hostnames come from management.env when set.
+		if x, ok := l.mf.Vars[v]; ok {
+			return l.mpath, x.Line, v
 		}
-		if strings.HasPrefix(field, "management.") || strings.HasPrefix(field, "observability.") {
-			return mpath, 0, field
-		}
-		var i int
-		var rest string
-		if n, _ := fmt.Sscanf(field, "sites[%d]", &i); n == 1 && i < len(sl) {
-			if j := strings.Index(field, "]."); j > 0 {
-				rest = field[j+2:]
-			}
-			name := fmt.Sprintf("EDGE_NODES[%d]", i)
-			off := 0
-			if sl[i].fields == 6 {
-				off = -1
-			}
-			switch rest {
-			case "name":
-				name += " CLUSTER_NAME (field 1)"
-			case "nodeIP":
-				name += " NODE_IP (field 2)"
-			case "project":
-				name += " PROJECT_ID (field 5)"
-			case "s3AccessKey":
-				name += fmt.Sprintf(" S3_ACCESS_KEY (field %d)", 6+off)
-			case "s3SecretKey":
-				name += fmt.Sprintf(" S3_SECRET_KEY (field %d)", 7+off)
-			case "routing":
-				return filepath.Join(dir, RoutingJSON), 0, "(file)"
-			case "profile":
-				return filepath.Join(dir, ProfileJSON), 0, "(file)"
-			case "":
-			default:
-				name += " (" + rest + ")"
-			}
-			return epath, sl[i].line, name
-		}
-		return epath, 0, field
 	}
-	c.defaults()
-	var probs []config.Problem
-	probs = append(probs, siteProbs...)
-	for _, n := range badObs {
-		probs = append(probs, config.Problem{File: mpath, Line: mf.Vars[n].Line, Field: n, Msg: "not a number of days", Fix: "e.g. 30"})
+	if strings.HasPrefix(field, "observability.alerts.emailTo[") {
+		return l.mpath, l.mf.Vars["ALERT_EMAIL_TO"].Line, "ALERT_EMAIL_TO"
 	}
-	if badPort {
-		probs = append(probs, config.Problem{File: mpath, Line: mf.Vars["INGRESS_PORT"].Line, Field: "INGRESS_PORT", Msg: "not a number", Fix: "443"})
+	if strings.HasPrefix(field, "management.") || strings.HasPrefix(field, "observability.") {
+		return l.mpath, 0, field
 	}
-	if err := c.Validate(); err != nil {
+	var i int
+	var rest string
+	if n, _ := fmt.Sscanf(field, "sites[%d]", &i); n == 1 && i < len(l.sites) {
+		if j := strings.Index(field, "]."); j > 0 {
+			rest = field[j+2:]
+		}
+		name := fmt.Sprintf("EDGE_NODES[%d]", i)
+		off := 0
+		if l.sites[i].fields == 6 {
+			off = -1
+		}
+		switch rest {
+		case "name":
+			name += " CLUSTER_NAME (field 1)"
+		case "nodeIP":
+			name += " NODE_IP (field 2)"
+		case "project":
+			name += " PROJECT_ID (field 5)"
+		case "s3AccessKey":
+			name += fmt.Sprintf(" S3_ACCESS_KEY (field %d)", 6+off)
+		case "s3SecretKey":
+			name += fmt.Sprintf(" S3_SECRET_KEY (field %d)", 7+off)
+		case "routing":
+			return filepath.Join(l.dir, RoutingJSON), 0, "(file)"
+		case "profile":
+			return filepath.Join(l.dir, ProfileJSON), 0, "(file)"
+		case "":
+		default:
+			name += " (" + rest + ")"
+		}
+		return l.epath, l.sites[i].line, name
+	}
+	return l.epath, 0, field
+}
+
+// problems gathers what reading found and what validation finds, sorted
+// by file and line.
+func (l *envLoad) problems() error {
+	probs := l.probs
+	for _, n := range l.badObs {
+		probs = append(probs, config.Problem{File: l.mpath, Line: l.mf.Vars[n].Line, Field: n, Msg: "not a number of days", Fix: "e.g. 30"})
+	}
+	if l.badPort {
+		probs = append(probs, config.Problem{File: l.mpath, Line: l.mf.Vars["INGRESS_PORT"].Line, Field: "INGRESS_PORT", Msg: "not a number", Fix: "443"})
+	}
+	if err := l.c.Validate(); err != nil {
 		var ce *config.Error
 		if errors.As(err, &ce) {
 			for _, p := range ce.Problems {
 				var i int
-				if n, _ := fmt.Sscanf(p.Field, "EDGE_NODES[%d]", &i); n == 1 && bad[i] {
+				if n, _ := fmt.Sscanf(p.Field, "EDGE_NODES[%d]", &i); n == 1 && l.bad[i] {
 					continue
 				}
 				probs = append(probs, p)
@@ -407,9 +454,9 @@ func LoadEnvDir(dir string, env envfile.Lookup) (*Config, error) {
 			}
 			return probs[i].Line < probs[j].Line
 		})
-		return c, &config.Error{Problems: probs}
+		return &config.Error{Problems: probs}
 	}
-	return c, nil
+	return nil
 }
 
 func hasPrefix(s string, prefixes []string) bool {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+
+	"github.com/aisedge/aisedge/internal/config"
 )
 
 // Observability is the optional stack of the original installer (its step
@@ -103,23 +105,23 @@ func (o *Observability) RetentionDuration() time.Duration {
 func (c *Config) observabilityDefaults() {
 	o := &c.Observability
 	d := c.Management.Domain
-	setStr(&o.GrafanaHostname, "grafana."+d)
-	setStr(&o.LokiHostname, "loki."+d)
-	setStr(&o.LogsBucket, DefaultLogsBucket)
-	setStr(&o.Retention, DefaultRetention)
-	setStr(&o.StorageSize, DefaultObservabilitySize)
-	setStr(&o.GrafanaAdminUser, DefaultGrafanaAdminUser)
-	setStr(&o.Alerts.EmailFrom, "alertmanager@"+d)
-	setStr(&o.Images.Loki, DefaultLokiImage)
-	setStr(&o.Images.Prometheus, DefaultPrometheusImage)
-	setStr(&o.Images.Alertmanager, DefaultAlertmanagerImage)
-	setStr(&o.Images.Grafana, DefaultGrafanaImage)
-	setStr(&o.Images.Vector, DefaultVectorImage)
+	config.SetDefault(&o.GrafanaHostname, "grafana."+d)
+	config.SetDefault(&o.LokiHostname, "loki."+d)
+	config.SetDefault(&o.LogsBucket, DefaultLogsBucket)
+	config.SetDefault(&o.Retention, DefaultRetention)
+	config.SetDefault(&o.StorageSize, DefaultObservabilitySize)
+	config.SetDefault(&o.GrafanaAdminUser, DefaultGrafanaAdminUser)
+	config.SetDefault(&o.Alerts.EmailFrom, "alertmanager@"+d)
+	config.SetDefault(&o.Images.Loki, DefaultLokiImage)
+	config.SetDefault(&o.Images.Prometheus, DefaultPrometheusImage)
+	config.SetDefault(&o.Images.Alertmanager, DefaultAlertmanagerImage)
+	config.SetDefault(&o.Images.Grafana, DefaultGrafanaImage)
+	config.SetDefault(&o.Images.Vector, DefaultVectorImage)
 }
 
 // validateObservability checks the section when it is enabled; hosts are
 // the SNI names already taken (by field).
-func (c *Config) validateObservability(add addFunc, hosts map[string]string, derivedBad func(string) bool) {
+func (c *Config) validateObservability(add config.AddFunc, hosts map[string]string, derivedBad func(string) bool) {
 	m := &c.Management
 	o := &c.Observability
 	if !o.Enabled {

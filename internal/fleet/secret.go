@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/aisedge/aisedge/internal/config"
 )
 
 // Secret is a credential. The native file never holds its value: it names
@@ -88,7 +90,7 @@ func (s *Secret) resolve(path func(string) string, getenv func(string) (string, 
 
 // checkSecret reports an unresolvable or missing secret; it returns true
 // when the value is usable.
-func (c *Config) checkSecret(add addFunc, field string, s Secret, required bool) bool {
+func (c *Config) checkSecret(add config.AddFunc, field string, s Secret, required bool) bool {
 	switch {
 	case s.err != nil && s.File == "" && s.Env == "":
 		add(field, s.err.Error(), "write {file: PATH} (a file holding the value) or {env: NAME}")

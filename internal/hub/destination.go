@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/aisedge/aisedge/internal/fault"
 	"github.com/aisedge/aisedge/internal/manifest"
 )
 
@@ -99,12 +100,12 @@ func (t Target) takes(project string) bool {
 	return len(t.Projects) == 0 || slices.Contains(t.Projects, project)
 }
 
-// IsPermanent reports whether a delivery error will not heal by retrying.
-// Destinations mark such errors with ErrPermanent.
-func IsPermanent(err error) bool { return errors.Is(err, ErrPermanent) }
+// IsPermanent reports whether a delivery error will not heal by retrying
+// (fault.IsPermanent). Destinations mark such errors with ErrPermanent.
+func IsPermanent(err error) bool { return fault.IsPermanent(err) }
 
-// ErrPermanent marks errors that retrying will not fix.
-var ErrPermanent = errors.New("permanent")
+// ErrPermanent marks errors that retrying will not fix: fault.ErrPermanent.
+var ErrPermanent = fault.ErrPermanent
 
 // ErrCredentials marks a transient failure of the whole destination: it
 // refuses the hub's credentials (a wrong or rotated password, an expired

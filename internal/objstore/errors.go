@@ -2,12 +2,11 @@ package objstore
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
-	"io"
-	"net"
-	"syscall"
+	"slices"
+
+	"github.com/aisedge/aisedge/internal/fault"
+	"github.com/aisedge/aisedge/internal/fault/netfault"
 )
 
 // Kinds of failure. Backends wrap their errors in *Error with one of these as
@@ -65,6 +64,18 @@ func (e *Error) Error() string {
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
 
+// FaultClass implements fault.Classifier: the permanent kinds are
+// Permanent, ErrUnavailable is Transient, the others (and none) Unknown.
+func (e *Error) FaultClass() fault.Class {
+	switch {
+	case e.Kind == ErrUnavailable:
+		return fault.Transient
+	case slices.Contains(permanentKinds, e.Kind):
+		return fault.Permanent
+	}
+	return fault.Unknown
+}
+
 // Is reports whether target is e's kind, so errors.Is(err, ErrNotExist) works.
 func (e *Error) Is(target error) bool { return e.Kind != nil && target == e.Kind }
 
@@ -82,13 +93,15 @@ func IsPermanent(err error) bool {
 	if err == nil {
 		return false
 	}
-	for _, k := range []error{ErrAccessDenied, ErrCertificate, ErrChecksum, ErrInvalid, ErrUnsupported} {
+	for _, k := range permanentKinds {
 		if errors.Is(err, k) {
 			return true
 		}
 	}
-	return isCertificateError(err)
+	return netfault.Classify(err) == fault.Permanent
 }
+
+var permanentKinds = []error{ErrAccessDenied, ErrCertificate, ErrChecksum, ErrInvalid, ErrUnsupported}
 
 // IsTransient reports whether the same request may succeed later: server
 // errors (5xx, throttling), timeouts, refused or reset connections, a
@@ -104,46 +117,5 @@ func IsTransient(err error) bool {
 	if errors.Is(err, ErrUnavailable) {
 		return true
 	}
-	return isNetworkTransient(err)
-}
-
-// isCertificateError reports TLS verification failures anywhere in err's
-// chain, whether or not a backend classified them.
-func isCertificateError(err error) bool {
-	var (
-		ua  x509.UnknownAuthorityError
-		he  x509.HostnameError
-		ci  x509.CertificateInvalidError
-		cve *tls.CertificateVerificationError
-		sre x509.SystemRootsError
-		rhe tls.RecordHeaderError
-	)
-	return errors.As(err, &ua) || errors.As(err, &he) || errors.As(err, &ci) ||
-		errors.As(err, &cve) || errors.As(err, &sre) || errors.As(err, &rhe)
-}
-
-// isNetworkTransient reports connection-level failures worth retrying.
-func isNetworkTransient(err error) bool {
-	for _, errno := range []syscall.Errno{
-		syscall.ECONNRESET, syscall.ECONNREFUSED, syscall.ECONNABORTED,
-		syscall.EPIPE, syscall.ETIMEDOUT, syscall.EHOSTUNREACH,
-		syscall.ENETUNREACH, syscall.ENETDOWN,
-	} {
-		if errors.Is(err, errno) {
-			return true
-		}
-	}
-	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
-		return true
-	}
-	var dns *net.DNSError
-	if errors.As(err, &dns) {
-		return dns.IsTimeout || dns.IsTemporary
-	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return true
-	}
-	var oe *net.OpError
-	return errors.As(err, &oe) && (oe.Op == "dial" || oe.Op == "read" || oe.Op == "write")
+	return netfault.Classify(err) == fault.Transient
 }

@@ -5,8 +5,9 @@ import (
 	"fmt"
 	"io"
 	"iter"
-	"math/rand/v2"
 	"time"
+
+	"github.com/aisedge/aisedge/internal/fault"
 )
 
 // RetryPolicy says how WithRetry retries. The zero value is usable: it
@@ -59,33 +60,16 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 	if p.Retryable == nil {
 		p.Retryable = IsTransient
 	}
-	if p.sleep == nil {
-		p.sleep = sleepCtx
-	}
 	return p
+}
+
+func (p RetryPolicy) backoff() fault.Backoff {
+	return fault.Backoff{Initial: p.InitialBackoff, Max: p.MaxBackoff, Multiplier: p.Multiplier, Jitter: p.Jitter}
 }
 
 // Backoff returns the wait after the given failed attempt (from 1).
 func (p RetryPolicy) Backoff(attempt int) time.Duration {
-	p = p.withDefaults()
-	d := float64(p.InitialBackoff)
-	for i := 1; i < attempt && d < float64(p.MaxBackoff); i++ {
-		d *= p.Multiplier
-	}
-	d = min(d, float64(p.MaxBackoff))
-	d -= d * p.Jitter * rand.Float64()
-	return time.Duration(d)
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return p.withDefaults().backoff().Wait(attempt)
 }
 
 // WithRetry returns a Store that retries the operations of s that fail with
@@ -121,20 +105,14 @@ func NoRetry(ctx context.Context) context.Context {
 // do runs f until it succeeds, fails for good, or the attempts or the
 // context run out.
 func (r *retryStore) do(ctx context.Context, op, key string, f func() error) error {
-	once := ctx.Value(noRetryKey{}) != nil
-	for attempt := 1; ; attempt++ {
-		err := f()
-		if err == nil || once || attempt >= r.p.MaxAttempts || !r.p.Retryable(err) || ctx.Err() != nil {
-			return err
-		}
-		wait := r.p.Backoff(attempt)
-		if r.p.OnRetry != nil {
-			r.p.OnRetry(op, key, attempt, err, wait)
-		}
-		if serr := r.p.sleep(ctx, wait); serr != nil {
-			return fmt.Errorf("%w (retry interrupted: %w)", err, serr)
-		}
+	retry := fault.Retry{Attempts: r.p.MaxAttempts, Backoff: r.p.backoff(), Retryable: r.p.Retryable, Sleep: r.p.sleep}
+	if ctx.Value(noRetryKey{}) != nil {
+		retry.Attempts = 1
 	}
+	if r.p.OnRetry != nil {
+		retry.OnRetry = func(attempt int, err error, wait time.Duration) { r.p.OnRetry(op, key, attempt, err, wait) }
+	}
+	return retry.Do(ctx, func(context.Context) error { return f() })
 }
 
 func (r *retryStore) Put(ctx context.Context, key string, body io.Reader, size int64, opts PutOptions) (Info, error) {

@@ -84,16 +84,18 @@ type Instance struct {
 type Session struct {
 	Project string `json:"project"`
 	Subject string `json:"subject"`
-	Session string `json:"session"`
+	// Visit is the pseudonymous visit (session.ID's; "session" in the
+	// spool's records, as written before the name was settled).
+	Visit string `json:"session"`
 	// Label is the XNAT experiment label, unique in the project.
 	Label string `json:"label,omitempty"`
 	// ProfileHash identifies the de-identification profile and key.
 	ProfileHash string `json:"profileHash"`
 }
 
-// ID is the session's identity (Session is its visit).
+// ID is the session's identity.
 func (s Session) ID() session.ID {
-	return session.ID{Project: s.Project, Subject: s.Subject, Visit: s.Session}
+	return session.ID{Project: s.Project, Subject: s.Subject, Visit: s.Visit}
 }
 
 // Study is the record of one study.

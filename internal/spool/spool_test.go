@@ -14,7 +14,7 @@ import (
 	"time"
 )
 
-var sess = Session{Project: "PROJ", Subject: "PROJ-S1", Session: "V1", ProfileHash: "p1"}
+var sess = Session{Project: "PROJ", Subject: "PROJ-S1", Visit: "V1", ProfileHash: "p1"}
 
 func write(t testing.TB, s *Spool, content string) Written {
 	t.Helper()

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/aisedge/aisedge/internal/fault"
 )
 
 // Client talks to one XNAT server as one account. It is safe for concurrent
@@ -190,7 +192,7 @@ func (c *Client) do(ctx context.Context, cl call) (*reply, error) {
 				c.dropSession(gen)
 				if relogged {
 					return &Error{Op: cl.op, Method: cl.method, Path: cl.path, Status: rep.status,
-						Msg: "still unauthorised after a fresh login", Err: ErrAuth, kind: kindTransient}
+						Msg: "still unauthorised after a fresh login", Err: ErrAuth, kind: fault.Transient}
 				}
 				relogged = true
 				c.log.Info("xnat session rejected; logging in again", "op", cl.op, "status", rep.status)
@@ -251,7 +253,7 @@ func (c *Client) send(ctx context.Context, cl call, sid string, basic *[2]string
 		if body != nil {
 			body.Close()
 		}
-		return nil, &Error{Op: cl.op, Method: cl.method, Path: cl.path, Err: err, kind: kindPermanent}
+		return nil, &Error{Op: cl.op, Method: cl.method, Path: cl.path, Err: err, kind: fault.Permanent}
 	}
 	if body != nil {
 		req.ContentLength = length
@@ -285,8 +287,8 @@ func (c *Client) send(ctx context.Context, cl call, sid string, basic *[2]string
 			// The caller gave up; that is neither transient nor permanent.
 			return nil, &Error{Op: cl.op, Method: cl.method, Path: cl.path, Err: ctx.Err()}
 		}
-		if k == kindUnknown {
-			k = kindTransient
+		if k == fault.Unknown {
+			k = fault.Transient
 		}
 		c.log.Debug("xnat request failed", "method", cl.method, "path", cl.path, "dur", time.Since(start), "err", err)
 		return nil, &Error{Op: cl.op, Method: cl.method, Path: cl.path, Err: unwrapURLError(err), kind: k}
@@ -298,7 +300,7 @@ func (c *Client) send(ctx context.Context, cl call, sid string, basic *[2]string
 			return nil, &Error{Op: cl.op, Method: cl.method, Path: cl.path, Err: ctx.Err()}
 		}
 		return nil, &Error{Op: cl.op, Method: cl.method, Path: cl.path, Status: res.StatusCode,
-			Msg: "reading the answer", Err: err, kind: kindTransient}
+			Msg: "reading the answer", Err: err, kind: fault.Transient}
 	}
 	if cl.upload {
 		c.nBytes.Add(length)
@@ -317,12 +319,12 @@ func unwrapURLError(err error) error {
 	return err
 }
 
-func classifyLocal(err error) kind {
+func classifyLocal(err error) fault.Class {
 	if errors.Is(err, ErrSourceMismatch) || errors.Is(err, ErrInvalid) {
-		return kindPermanent
+		return fault.Permanent
 	}
 	// Reading the source (e.g. a local file) failed: let the caller retry.
-	return kindTransient
+	return fault.Transient
 }
 
 // noteCookies picks up SESSION_EXPIRATION_TIME (the idle timeout) and
@@ -359,7 +361,7 @@ func (c *Client) session(ctx context.Context) (string, uint64, error) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		return "", 0, &Error{Op: "login", Err: ErrClosed, kind: kindPermanent}
+		return "", 0, &Error{Op: "login", Err: ErrClosed, kind: fault.Permanent}
 	}
 	if c.sid != "" && !c.staleLocked() {
 		sid, gen := c.sid, c.gen
@@ -414,7 +416,7 @@ func (c *Client) login(ctx context.Context, seenGen uint64) (string, uint64, err
 	}
 	if rep.status == http.StatusUnauthorized || rep.status == http.StatusForbidden ||
 		(rep.status >= 200 && rep.status < 300 && looksHTML(rep.body)) {
-		return "", 0, &Error{Op: "login", Method: cl.method, Path: cl.path, Status: rep.status, Err: ErrAuth, kind: kindTransient}
+		return "", 0, &Error{Op: "login", Method: cl.method, Path: cl.path, Status: rep.status, Err: ErrAuth, kind: fault.Transient}
 	}
 	if rep.status < 200 || rep.status >= 300 {
 		return "", 0, c.statusError(cl, rep)
@@ -430,7 +432,7 @@ func (c *Client) login(ctx context.Context, seenGen uint64) (string, uint64, err
 	}
 	if sid == "" {
 		return "", 0, &Error{Op: "login", Method: cl.method, Path: cl.path, Status: rep.status,
-			Msg: "no session ID in the answer", kind: kindTransient}
+			Msg: "no session ID in the answer", kind: fault.Transient}
 	}
 	c.mu.Lock()
 	c.sid = sid
@@ -495,7 +497,7 @@ func (c *Client) maybeRenewToken(ctx context.Context, sid string) {
 	}
 	if err == nil {
 		if jerr := json.Unmarshal(rep.body, &tok); jerr != nil || tok.Alias == "" || tok.Secret == "" || tok.Expires <= 0 {
-			err = &Error{Op: "renew alias token", Msg: "answer has no alias, secret and expiry", kind: kindTransient}
+			err = &Error{Op: "renew alias token", Msg: "answer has no alias, secret and expiry", kind: fault.Transient}
 		}
 	}
 	if err != nil {
@@ -641,15 +643,15 @@ func (c *Client) Preflight(ctx context.Context) error {
 	defer cancel()
 	req, err := http.NewRequestWithContext(rctx, http.MethodGet, c.base.String()+"/", nil)
 	if err != nil {
-		return &Error{Op: "preflight", Err: err, kind: kindPermanent}
+		return &Error{Op: "preflight", Err: err, kind: fault.Permanent}
 	}
 	req.Header.Set("User-Agent", c.cfg.UserAgent)
 	c.nRequests.Add(1)
 	res, err := hc.Do(req)
 	if err != nil {
 		k := classifyNet(err)
-		if k == kindUnknown {
-			k = kindTransient
+		if k == fault.Unknown {
+			k = fault.Transient
 		}
 		return &Error{Op: "preflight", Method: "GET", Path: c.base.Path + "/", Err: unwrapURLError(err), kind: k}
 	}
@@ -658,11 +660,11 @@ func (c *Client) Preflight(ctx context.Context) error {
 	if loc := res.Header.Get("Location"); loc != "" && c.base.Scheme == "https" && !c.cfg.AllowInsecureRedirect {
 		if u, err := res.Request.URL.Parse(loc); err == nil && u.Scheme == "http" {
 			return &Error{Op: "preflight", Method: "GET", Path: c.base.Path + "/", Status: res.StatusCode,
-				Err: ErrInsecureRedirect, kind: kindPermanent}
+				Err: ErrInsecureRedirect, kind: fault.Permanent}
 		}
 	}
 	if res.StatusCode >= 500 {
-		return &Error{Op: "preflight", Method: "GET", Path: c.base.Path + "/", Status: res.StatusCode, kind: kindTransient}
+		return &Error{Op: "preflight", Method: "GET", Path: c.base.Path + "/", Status: res.StatusCode, kind: fault.Transient}
 	}
 	return nil
 }

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/aisedge/aisedge/internal/fault"
 )
 
 // Session is one XNAT image session to deliver: pseudonymous labels and the
@@ -256,7 +258,7 @@ func (c *Client) pullAndCheck(ctx context.Context, s Session, rep *Report) error
 		return err
 	}
 	if !ok {
-		return &Error{Op: "read back experiment " + s.Label, Msg: "not found after the header pull", kind: kindTransient}
+		return &Error{Op: "read back experiment " + s.Label, Msg: "not found after the header pull", kind: fault.Transient}
 	}
 	rep.Experiment = e
 	for _, f := range [][2]string{{"date", e.Date}, {"modality", e.Modality}, {"scanner", e.Scanner}} {

@@ -3,9 +3,13 @@
 // subject → experiment → scan → resource hierarchy, file uploads (one
 // .tar.gz with extract=true per resource batch, or file by file), listing
 // and MD5 verification, and the error taxonomy the hub needs to decide
-// between retry and dead-letter (IsTransient, IsPermanent).
+// between retry and dead-letter (IsTransient, IsPermanent, on the classes
+// of internal/fault).
 //
-// Only the hub imports it; it imports nothing of the project. Deliver is
+// Only the hub imports it (its XNAT destination), with its emulator
+// (xnattest) and cmd/aisedge, which builds the hub's destination from the
+// configuration (internal/layering_test.go keeps it so). Of the project it
+// imports only internal/fault and internal/fault/netfault. Deliver is
 // the one-call entry point (idempotent: a repeat, an append of late scans
 // or a retry after a crash only fills the gaps); the smaller operations it
 // is built from are exported for the hub's status and repair paths.

@@ -2,16 +2,15 @@ package xnat
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/aisedge/aisedge/internal/fault"
+	"github.com/aisedge/aisedge/internal/fault/netfault"
 )
 
 // Sentinel causes; test with errors.Is. Every one of them is permanent
@@ -48,14 +47,6 @@ var (
 	ErrClosed = errors.New("XNAT client is closed")
 )
 
-type kind int
-
-const (
-	kindUnknown kind = iota
-	kindTransient
-	kindPermanent
-)
-
 // Error is the error of one XNAT operation. It never contains credentials:
 // XNAT URLs carry none, and login failures say only that login failed.
 type Error struct {
@@ -69,8 +60,13 @@ type Error struct {
 	// RetryAfter is the server's Retry-After hint, if it gave one.
 	RetryAfter time.Duration
 
-	kind kind
+	kind fault.Class
 }
+
+// FaultClass implements fault.Classifier: the class the client gave the
+// error when it made it (by status, by transport failure, by what it was
+// doing).
+func (e *Error) FaultClass() fault.Class { return e.kind }
 
 func (e *Error) Error() string {
 	var b strings.Builder
@@ -99,80 +95,74 @@ func (e *Error) Unwrap() error { return e.Err }
 // 5xx answers (500, 502, 503, 504), 408/429, timeouts, refused or reset
 // connections and other network failures, and refused credentials
 // (ErrAuth; the hub pauses delivery on those).
-func IsTransient(err error) bool { return classify(err) == kindTransient }
+func IsTransient(err error) bool { return classify(err) == fault.Transient }
 
 // IsPermanent reports whether err will not go away by retrying: 403,
 // 404 (project), 409 conflicts, other 4xx validation errors, certificate
 // errors, an insecure redirect, bad input. The hub
 // dead-letters these with the error text as the reason.
-func IsPermanent(err error) bool { return classify(err) == kindPermanent }
+func IsPermanent(err error) bool { return classify(err) == fault.Permanent }
 
-func classify(err error) kind {
+func classify(err error) fault.Class {
 	if err == nil {
-		return kindUnknown
+		return fault.Unknown
 	}
 	for _, s := range []error{ErrProjectNotFound, ErrInsecureRedirect, ErrConflict, ErrNotStored,
 		ErrSourceMismatch, ErrInvalid} {
 		if errors.Is(err, s) {
-			return kindPermanent
+			return fault.Permanent
 		}
 	}
 	if errors.Is(err, ErrAuth) {
-		return kindTransient
+		return fault.Transient
 	}
 	var ve *VerifyError
 	if errors.As(err, &ve) {
 		if len(ve.V.Mismatched) > 0 {
-			return kindPermanent
+			return fault.Permanent
 		}
-		return kindTransient
+		return fault.Transient
 	}
 	var xe *Error
-	if errors.As(err, &xe) && xe.kind != kindUnknown {
+	if errors.As(err, &xe) && xe.kind != fault.Unknown {
 		return xe.kind
 	}
 	if errors.Is(err, context.Canceled) {
-		return kindUnknown
+		return fault.Unknown
 	}
 	return classifyNet(err)
 }
 
 // classifyStatus sorts an HTTP status (already known not to be 2xx).
-func classifyStatus(code int) kind {
+func classifyStatus(code int) fault.Class {
 	switch {
 	case code >= 500, code == http.StatusRequestTimeout, code == http.StatusTooManyRequests:
-		return kindTransient
+		return fault.Transient
 	default:
-		return kindPermanent
+		return fault.Permanent
 	}
 }
 
-// classifyNet sorts a transport error (an error from http.Client.Do).
-func classifyNet(err error) kind {
-	var ua x509.UnknownAuthorityError
-	var he x509.HostnameError
-	var ci x509.CertificateInvalidError
-	var cv *tls.CertificateVerificationError
-	var rh tls.RecordHeaderError
-	switch {
-	case errors.Is(err, ErrInsecureRedirect), errors.Is(err, errRedirectMethod):
-		return kindPermanent
-	case errors.As(err, &ua), errors.As(err, &he), errors.As(err, &ci), errors.As(err, &cv), errors.As(err, &rh):
-		return kindPermanent
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
-		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.EPIPE),
-		errors.Is(err, syscall.ECONNABORTED), errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
-		return kindTransient
+// classifyNet sorts a transport error (an error from http.Client.Do) with
+// netfault.Classify, and then by two rules of its own: a request that ran out
+// of time is transient (the next try gets a fresh deadline), and so is any
+// other failure of the transport; a refused redirect is permanent.
+func classifyNet(err error) fault.Class {
+	if errors.Is(err, ErrInsecureRedirect) || errors.Is(err, errRedirectMethod) {
+		return fault.Permanent
+	}
+	if k := netfault.Classify(err); k != fault.Unknown {
+		return k
 	}
 	var ne net.Error
-	if errors.As(err, &ne) {
-		return kindTransient
+	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) {
+		return fault.Transient
 	}
 	var oe *net.OpError
 	if errors.As(err, &oe) {
-		return kindTransient
+		return fault.Transient
 	}
-	return kindUnknown
+	return fault.Unknown
 }
 
 // statusOf returns the HTTP status carried by err (0 if none).

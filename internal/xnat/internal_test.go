@@ -9,22 +9,24 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/aisedge/aisedge/internal/fault"
 )
 
 func TestClassification(t *testing.T) {
 	for _, code := range []int{500, 502, 503, 504, 408, 429} {
-		if k := classifyStatus(code); k != kindTransient {
+		if k := classifyStatus(code); k != fault.Transient {
 			t.Errorf("status %d: %v, want transient", code, k)
 		}
 	}
 	for _, code := range []int{400, 401, 403, 404, 406, 409, 417, 422, 301} {
-		if k := classifyStatus(code); k != kindPermanent {
+		if k := classifyStatus(code); k != fault.Permanent {
 			t.Errorf("status %d: %v, want permanent", code, k)
 		}
 	}
 	transient := []error{
-		&Error{Op: "x", Status: 502, kind: kindTransient},
-		fmt.Errorf("wrapped: %w", &Error{Op: "x", Status: 504, kind: kindTransient}),
+		&Error{Op: "x", Status: 502, kind: fault.Transient},
+		fmt.Errorf("wrapped: %w", &Error{Op: "x", Status: 504, kind: fault.Transient}),
 		&net.OpError{Op: "read", Err: syscall.ECONNRESET},
 		fmt.Errorf("x: %w", syscall.ECONNREFUSED),
 		io.ErrUnexpectedEOF,
@@ -38,11 +40,11 @@ func TestClassification(t *testing.T) {
 		}
 	}
 	permanent := []error{
-		&Error{Op: "x", Status: 403, kind: kindPermanent},
+		&Error{Op: "x", Status: 403, kind: fault.Permanent},
 		fmt.Errorf("x: %w", ErrProjectNotFound),
 		fmt.Errorf("x: %w", ErrInsecureRedirect),
 		&VerifyError{V: Verification{Mismatched: []Mismatch{{Path: "a"}}}},
-		errors.Join(&Error{Op: "x", Status: 502, kind: kindTransient}, fmt.Errorf("y: %w", ErrConflict)),
+		errors.Join(&Error{Op: "x", Status: 502, kind: fault.Transient}, fmt.Errorf("y: %w", ErrConflict)),
 	}
 	for _, err := range permanent {
 		if !IsPermanent(err) {
@@ -83,7 +85,7 @@ func TestRetryPolicy(t *testing.T) {
 	n := 0
 	err := p.Do(context.Background(), func(context.Context) error {
 		n++
-		return &Error{Op: "x", Status: 502, kind: kindTransient}
+		return &Error{Op: "x", Status: 502, kind: fault.Transient}
 	})
 	if n != 4 || len(waits) != 3 || statusOf(err) != 502 {
 		t.Fatalf("tries %d waits %v err %v", n, waits, err)
@@ -95,20 +97,20 @@ func TestRetryPolicy(t *testing.T) {
 		}
 	}
 	n = 0
-	p.Do(context.Background(), func(context.Context) error { n++; return &Error{Op: "x", Status: 403, kind: kindPermanent} })
+	p.Do(context.Background(), func(context.Context) error { n++; return &Error{Op: "x", Status: 403, kind: fault.Permanent} })
 	if n != 1 {
 		t.Fatalf("permanent error retried %d times", n)
 	}
 	waits = nil
 	p.Do(context.Background(), func(context.Context) error {
-		return &Error{Op: "x", Status: 503, kind: kindTransient, RetryAfter: 10 * time.Second}
+		return &Error{Op: "x", Status: 503, kind: fault.Transient, RetryAfter: 10 * time.Second}
 	})
 	if waits[0] != 250*time.Millisecond {
 		t.Fatalf("Retry-After capped wait %v", waits[0])
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := (RetryPolicy{Attempts: 3}).Do(ctx, func(context.Context) error { return &Error{Op: "x", Status: 502, kind: kindTransient} }); statusOf(err) != 502 {
+	if err := (RetryPolicy{Attempts: 3}).Do(ctx, func(context.Context) error { return &Error{Op: "x", Status: 502, kind: fault.Transient} }); statusOf(err) != 502 {
 		t.Fatalf("cancelled: %v", err)
 	}
 	if (RetryPolicy{}).Backoff(3) != 2*time.Second {

@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+
+	"github.com/aisedge/aisedge/internal/fault"
 )
 
 // query builds a query string in the given order. Keys keep ':' and '/'
@@ -67,7 +69,7 @@ type table struct {
 func parseTable(op string, body []byte) ([]map[string]string, error) {
 	var t table
 	if err := json.Unmarshal(body, &t); err != nil {
-		return nil, &Error{Op: op, Msg: "answer is not an XNAT table", Err: err, kind: kindTransient}
+		return nil, &Error{Op: op, Msg: "answer is not an XNAT table", Err: err, kind: fault.Transient}
 	}
 	out := make([]map[string]string, 0, len(t.ResultSet.Result))
 	for _, row := range t.ResultSet.Result {
@@ -103,7 +105,7 @@ func parseItem(op string, body []byte) (xsiType string, fields map[string]string
 		if err == nil {
 			err = errors.New("no items")
 		}
-		return "", nil, &Error{Op: op, Msg: "answer is not an XNAT object", Err: err, kind: kindTransient}
+		return "", nil, &Error{Op: op, Msg: "answer is not an XNAT object", Err: err, kind: fault.Transient}
 	}
 	fields = map[string]string{}
 	for k, v := range it.Items[0].DataFields {
@@ -128,7 +130,7 @@ func (c *Client) EnsureProject(ctx context.Context, project string) error {
 	}
 	_, err := c.get(ctx, "check project", "/data/projects/"+seg(project), query{}.add("format", "json"))
 	if statusOf(err) == http.StatusNotFound {
-		return &Error{Op: "check project " + project, Status: http.StatusNotFound, Err: ErrProjectNotFound, kind: kindPermanent}
+		return &Error{Op: "check project " + project, Status: http.StatusNotFound, Err: ErrProjectNotFound, kind: fault.Permanent}
 	}
 	return err
 }
@@ -170,7 +172,7 @@ func (c *Client) EnsureSubject(ctx context.Context, project, subject string) (st
 	rep, err := c.do(ctx, call{op: "create subject", method: http.MethodPut, path: path,
 		query: query{}.add("xsiType", "xnat:subjectData").add("req_format", "qs").String()})
 	if statusOf(err) == http.StatusNotFound {
-		return "", &Error{Op: "create subject in " + project, Status: http.StatusNotFound, Err: ErrProjectNotFound, kind: kindPermanent}
+		return "", &Error{Op: "create subject in " + project, Status: http.StatusNotFound, Err: ErrProjectNotFound, kind: fault.Permanent}
 	}
 	if err != nil {
 		return "", err
@@ -182,7 +184,7 @@ func (c *Client) EnsureSubject(ctx context.Context, project, subject string) (st
 			return "", err
 		}
 		if !ok {
-			return "", &Error{Op: "create subject", Msg: "subject not found after PUT", kind: kindTransient}
+			return "", &Error{Op: "create subject", Msg: "subject not found after PUT", kind: fault.Transient}
 		}
 		id = s.ID
 	}
@@ -227,7 +229,7 @@ func (c *Client) LookupExperiment(ctx context.Context, project, label string) (E
 	e := Experiment{ID: f["ID"], Label: label, Project: project, SubjectID: f["subject_ID"], XSIType: t, Date: f["date"],
 		UID: f["UID"], Modality: f["modality"], Scanner: f["scanner"]}
 	if e.ID == "" {
-		return Experiment{}, false, &Error{Op: "look up experiment", Msg: "answer has no ID", kind: kindTransient}
+		return Experiment{}, false, &Error{Op: "look up experiment", Msg: "answer has no ID", kind: fault.Transient}
 	}
 	return e, true, nil
 }
@@ -258,7 +260,7 @@ func (c *Client) EnsureExperiment(ctx context.Context, s ExperimentSpec) (Experi
 		if e.XSIType != "" && !strings.EqualFold(e.XSIType, s.XSIType) {
 			if !isImageSessionType(e.XSIType) {
 				return e, &Error{Op: "experiment " + s.Label, Msg: fmt.Sprintf("exists as %s, not an image session", e.XSIType),
-					Err: ErrConflict, kind: kindPermanent}
+					Err: ErrConflict, kind: fault.Permanent}
 			}
 			c.log.Info("xnat experiment keeps its type", "experiment", e.ID, "type", e.XSIType, "computed", s.XSIType)
 		}
@@ -269,7 +271,7 @@ func (c *Client) EnsureExperiment(ctx context.Context, s ExperimentSpec) (Experi
 			}
 			if !found || subj.ID != e.SubjectID {
 				return e, &Error{Op: "experiment " + s.Label, Msg: "exists under another subject",
-					Err: ErrConflict, kind: kindPermanent}
+					Err: ErrConflict, kind: fault.Permanent}
 			}
 		}
 		return e, nil
@@ -285,7 +287,7 @@ func (c *Client) EnsureExperiment(ctx context.Context, s ExperimentSpec) (Experi
 	rep, err := c.do(ctx, call{op: "create experiment", method: http.MethodPut, path: path, query: q.String()})
 	if statusOf(err) == http.StatusConflict {
 		return Experiment{}, &Error{Op: "create experiment " + s.Label, Status: http.StatusConflict,
-			Msg: "label in use", Err: ErrConflict, kind: kindPermanent}
+			Msg: "label in use", Err: ErrConflict, kind: fault.Permanent}
 	}
 	if err != nil {
 		return Experiment{}, err
@@ -298,7 +300,7 @@ func (c *Client) EnsureExperiment(ctx context.Context, s ExperimentSpec) (Experi
 			return Experiment{}, err
 		}
 		if !ok {
-			return Experiment{}, &Error{Op: "create experiment", Msg: "experiment not found after PUT", kind: kindTransient}
+			return Experiment{}, &Error{Op: "create experiment", Msg: "experiment not found after PUT", kind: fault.Transient}
 		}
 		found.Created = e.Created
 		e = found
@@ -325,7 +327,7 @@ func (c *Client) PullHeaders(ctx context.Context, experimentID string) error {
 		path: "/data/experiments/" + seg(experimentID), query: query{}.add("pullDataFromHeaders", "true").String(),
 		reclassify: func(e *Error) {
 			if strings.Contains(strings.ToLower(e.Msg), "modification of scan modality") {
-				e.Err, e.kind = ErrConflict, kindPermanent
+				e.Err, e.kind = ErrConflict, fault.Permanent
 			}
 		}})
 	return err
@@ -415,7 +417,7 @@ func (c *Client) putScan(ctx context.Context, experimentID string, s ScanSpec) e
 		path: "/data/experiments/" + seg(experimentID) + "/scans/" + seg(s.ID), query: q.String()})
 	if statusOf(err) == http.StatusConflict {
 		return &Error{Op: "create scan " + s.ID, Status: http.StatusConflict, Msg: "a scan of another type holds this ID",
-			Err: ErrConflict, kind: kindPermanent}
+			Err: ErrConflict, kind: fault.Permanent}
 	}
 	return err
 }

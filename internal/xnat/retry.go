@@ -3,12 +3,13 @@ package xnat
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"time"
+
+	"github.com/aisedge/aisedge/internal/fault"
 )
 
 // RetryPolicy retries an operation while it fails with a transient error
-// (IsTransient), with exponential backoff and ±20% jitter. The client
+// (IsTransient), with exponential backoff and up to 20% jitter. The client
 // applies Config.Retry to every HTTP call; the hub can use the same type
 // around whole deliveries.
 //
@@ -48,59 +49,38 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 	return p
 }
 
+func (p RetryPolicy) backoff() fault.Backoff {
+	return fault.Backoff{Initial: p.Initial, Max: p.Max, Jitter: 0.2}
+}
+
 // Backoff is the wait before retry number n (n = 1 for the first retry),
 // without jitter.
 func (p RetryPolicy) Backoff(n int) time.Duration {
-	p = p.withDefaults()
-	d := p.Initial
-	for i := 1; i < n && d < p.Max; i++ {
-		d *= 2
-	}
-	if d > p.Max {
-		d = p.Max
-	}
-	return d
+	return p.withDefaults().backoff().Nominal(n)
 }
 
 // Do runs op until it succeeds, fails with an error that is not transient,
-// runs out of attempts, or ctx ends. It returns op's last error (or ctx's
-// error while waiting). A Retry-After hint on an *Error lengthens the wait
+// runs out of attempts, or ctx ends. It returns op's last error (wrapping
+// ctx's error too when ctx ended during a wait). Each wait takes up to 20%
+// off the backoff at random; a Retry-After hint on an *Error lengthens it
 // (up to Max).
 func (p RetryPolicy) Do(ctx context.Context, op func(context.Context) error) error {
 	p = p.withDefaults()
-	var err error
-	for attempt := 1; ; attempt++ {
-		err = op(ctx)
+	return fault.Retry{
+		Attempts: p.Attempts,
+		Backoff:  p.backoff(),
 		// Refused credentials are not retried here: every failed login
 		// counts towards XNAT's account lockout.
-		if err == nil || !IsTransient(err) || errors.Is(err, ErrAuth) || attempt >= p.Attempts {
-			return err
-		}
-		if ctx.Err() != nil {
-			return err
-		}
-		d := p.Backoff(attempt)
-		d += time.Duration((rand.Float64()*0.4 - 0.2) * float64(d))
-		if xe, ok := asError(err); ok && xe.RetryAfter > d {
-			d = min(xe.RetryAfter, p.Max)
-		}
-		sleep := p.Sleep
-		if sleep == nil {
-			sleep = sleepCtx
-		}
-		if serr := sleep(ctx, d); serr != nil {
-			return err
-		}
-	}
+		Retryable: func(err error) bool { return IsTransient(err) && !errors.Is(err, ErrAuth) },
+		MinWait:   retryAfter,
+		Sleep:     p.Sleep,
+	}.Do(ctx, op)
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+// retryAfter is the server's Retry-After hint carried by err (0 if none).
+func retryAfter(err error) time.Duration {
+	if xe, ok := asError(err); ok {
+		return xe.RetryAfter
 	}
+	return 0
 }

@@ -16,6 +16,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/aisedge/aisedge/internal/fault"
 )
 
 // File is one file of a resource as the manifest describes it.
@@ -180,7 +182,7 @@ func (c *Client) sendChecked(ctx context.Context, ref ResourceRef, batch []File,
 			if len(batch) == 1 {
 				return &Error{Op: "upload " + batch[0].Path, Status: http.StatusRequestEntityTooLarge,
 					Msg: fmt.Sprintf("a proxy refuses even this single file (%d bytes); raise its body size limit", batch[0].Size),
-					Err: err, kind: kindPermanent}
+					Err: err, kind: fault.Permanent}
 			}
 			c.log.Info("xnat upload refused as too large; splitting the batch", "resource", ref.String(), "files", len(batch))
 			half := len(batch) / 2
@@ -239,12 +241,12 @@ func (c *Client) stillMissing(ctx context.Context, ref ResourceRef, batch []File
 // sleepBackoff waits before retry number n per Config.Retry.
 func (c *Client) sleepBackoff(ctx context.Context, n int, err error) error {
 	d := c.cfg.Retry.Backoff(n)
-	if xe, ok := asError(err); ok && xe.RetryAfter > d {
-		d = min(xe.RetryAfter, c.cfg.Retry.Max)
+	if ra := retryAfter(err); ra > d {
+		d = min(ra, c.cfg.Retry.Max)
 	}
 	sleep := c.cfg.Retry.Sleep
 	if sleep == nil {
-		sleep = sleepCtx
+		sleep = fault.Sleep
 	}
 	return sleep(ctx, d)
 }
@@ -387,7 +389,7 @@ func (c *Client) buildArchive(files []File) (func() (io.ReadCloser, int64, error
 	}
 	tmp, err := os.CreateTemp(c.cfg.TempDir, "aisedge-xnat-*.tar.gz")
 	if err != nil {
-		return nil, nil, &Error{Op: "build archive", Err: err, kind: kindTransient}
+		return nil, nil, &Error{Op: "build archive", Err: err, kind: fault.Transient}
 	}
 	name := tmp.Name()
 	cleanup := func() { os.Remove(name) }
@@ -398,12 +400,12 @@ func (c *Client) buildArchive(files []File) (func() (io.ReadCloser, int64, error
 	}
 	if err := tmp.Close(); err != nil {
 		cleanup()
-		return nil, nil, &Error{Op: "build archive", Err: err, kind: kindTransient}
+		return nil, nil, &Error{Op: "build archive", Err: err, kind: fault.Transient}
 	}
 	st, err := os.Stat(name)
 	if err != nil {
 		cleanup()
-		return nil, nil, &Error{Op: "build archive", Err: err, kind: kindTransient}
+		return nil, nil, &Error{Op: "build archive", Err: err, kind: fault.Transient}
 	}
 	body := func() (io.ReadCloser, int64, error) {
 		f, err := os.Open(name)
@@ -420,31 +422,31 @@ func writeTarGz(w io.Writer, files []File) error {
 	now := time.Now().Truncate(time.Second)
 	for _, f := range files {
 		if err := tw.WriteHeader(&tar.Header{Name: f.Path, Mode: 0o644, Size: f.Size, ModTime: now, Typeflag: tar.TypeReg}); err != nil {
-			return &Error{Op: "build archive", Err: err, kind: kindPermanent}
+			return &Error{Op: "build archive", Err: err, kind: fault.Permanent}
 		}
 		rc, err := f.Open()
 		if err != nil {
-			return &Error{Op: "build archive: open " + f.Path, Err: err, kind: kindTransient}
+			return &Error{Op: "build archive: open " + f.Path, Err: err, kind: fault.Transient}
 		}
 		cr := &checkedReader{rc: rc, h: md5.New(), want: strings.ToLower(f.MD5), size: f.Size, path: f.Path}
 		_, err = io.Copy(tw, cr)
 		rc.Close()
 		if err != nil {
-			k := kindTransient
+			k := fault.Transient
 			if errors.Is(err, ErrSourceMismatch) || errors.Is(err, tar.ErrWriteTooLong) {
-				k = kindPermanent
+				k = fault.Permanent
 			}
 			return &Error{Op: "build archive", Err: err, kind: k}
 		}
 		if cr.n != f.Size {
-			return &Error{Op: "build archive", Err: fmt.Errorf("%s: %d bytes, manifest says %d: %w", f.Path, cr.n, f.Size, ErrSourceMismatch), kind: kindPermanent}
+			return &Error{Op: "build archive", Err: fmt.Errorf("%s: %d bytes, manifest says %d: %w", f.Path, cr.n, f.Size, ErrSourceMismatch), kind: fault.Permanent}
 		}
 	}
 	if err := tw.Close(); err != nil {
-		return &Error{Op: "build archive", Err: err, kind: kindPermanent}
+		return &Error{Op: "build archive", Err: err, kind: fault.Permanent}
 	}
 	if err := gz.Close(); err != nil {
-		return &Error{Op: "build archive", Err: err, kind: kindTransient}
+		return &Error{Op: "build archive", Err: err, kind: fault.Transient}
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aisedge/aisedge/internal/fault"
 	"github.com/aisedge/aisedge/internal/fleet"
 	"github.com/aisedge/aisedge/internal/fleet/remote"
 )
@@ -250,7 +251,7 @@ func (j *joiner) waitRunning(ctx context.Context, k0s string) bool {
 		if _, err := j.run.Run(ctx, StepK0s, remote.Script(j.sudo, `exec "$@" >/dev/null`, k0s, "status"), nil); err == nil {
 			return true
 		}
-		if time.Now().After(deadline) || sleep(ctx, 2*time.Second) != nil {
+		if time.Now().After(deadline) || fault.Sleep(ctx, 2*time.Second) != nil {
 			return false
 		}
 	}

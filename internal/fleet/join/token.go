@@ -18,6 +18,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/aisedge/aisedge/internal/fault"
 )
 
 // JoinTokenRequestGVR is k0smotron's JoinTokenRequest.
@@ -193,7 +195,7 @@ func (j *joiner) waitGone(ctx context.Context, name string) error {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("the expired JoinTokenRequest %s/%s is still there after %s (is the k0smotron controller running?)", j.s.Name, name, j.opt.Timeout)
 		}
-		if err := sleep(ctx, j.opt.PollInterval); err != nil {
+		if err := fault.Sleep(ctx, j.opt.PollInterval); err != nil {
 			return err
 		}
 	}
@@ -220,20 +222,9 @@ func (j *joiner) waitToken(ctx context.Context) ([]byte, error) {
 			}
 			return nil, fmt.Errorf("k0smotron did not issue the token of JoinTokenRequest %s/%s within %s (is the site's control plane running?%s)", ns, name, j.opt.Timeout, status)
 		}
-		if err := sleep(ctx, j.opt.PollInterval); err != nil {
+		if err := fault.Sleep(ctx, j.opt.PollInterval); err != nil {
 			return nil, err
 		}
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }
 

@@ -10,7 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/aisedge/aisedge/internal/config"
-	"github.com/aisedge/aisedge/internal/deid"
+	"github.com/aisedge/aisedge/internal/deidconf"
 	"github.com/aisedge/aisedge/internal/fleet"
 )
 
@@ -99,7 +99,7 @@ func (r *renderer) edgeConfig(s *fleet.Site) ([]byte, error) {
 	if s.Routing != "" {
 		e.Routing = podRoutingDir + "/routing.json"
 	}
-	if _, err := deid.BuiltinProfile(s.Profile); err != nil {
+	if !deidconf.IsBuiltin(s.Profile) {
 		e.Profile = podProfileDir + "/profile.json"
 	}
 	return marshalConfig(struct {
@@ -124,7 +124,7 @@ func (r *renderer) site(s *fleet.Site) (Cluster, error) {
 		}
 		cms = append(cms, configMap(NSIngest, RoutingConfigMap, edgeLabels, map[string]string{"routing.json": string(routing)}))
 	}
-	if _, err := deid.BuiltinProfile(s.Profile); err != nil {
+	if !deidconf.IsBuiltin(s.Profile) {
 		if profile, err = os.ReadFile(r.c.Path(s.Profile)); err != nil {
 			return cl, fmt.Errorf("profile: %w", err)
 		}
@@ -183,7 +183,7 @@ func (r *renderer) site(s *fleet.Site) (Cluster, error) {
 			Name:  "edge",
 			Image: m.Images.AISEdge,
 			Args:  []string{"edge", "--config", podConfigDir + "/edge.yaml"},
-			Env: []corev1.EnvVar{{Name: deid.SaltEnv, ValueFrom: &corev1.EnvVarSource{
+			Env: []corev1.EnvVar{{Name: deidconf.SaltEnv, ValueFrom: &corev1.EnvVarSource{
 				SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: HMACSecret}, Key: "hmac-key"}}}},
 			Ports: []corev1.ContainerPort{
 				// DICOM on the facility LAN (AE title AISEDGE, port 4242).

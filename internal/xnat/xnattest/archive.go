@@ -91,84 +91,16 @@ func findResource(owner interface{}, key string) *resource {
 // called with s.mu held. Every parent must exist; the last item may not
 // (a PUT creates it).
 func (s *Server) walk(p principal, segs []string) (target, error) {
-	var t target
-	i := 0
-	level := ""
-	switch segs[0] {
-	case "projects":
-		if len(segs) == 1 {
-			t.kind = "projects"
-			return t, nil
-		}
-		t.proj = s.findProject(p, segs[1])
-		if t.proj == nil {
-			return t, errNotFound
-		}
-		t.kind, t.name = "project", segs[1]
-		level, i = "project", 2
-	case "experiments":
-		if len(segs) == 1 {
-			t.kind, t.top = "experiments", true
-			return t, nil
-		}
-		e := s.experiments[segs[1]]
-		if e == nil || !p.canSee(e.proj) {
-			return t, errNotFound
-		}
-		t.proj, t.subj, t.exp = e.proj, e.subj, e
-		t.kind, t.name = "experiment", segs[1]
-		level, i = "experiment", 2
-	case "subjects":
-		if len(segs) == 1 {
-			t.kind, t.top = "subjects", true
-			return t, nil
-		}
-		sj := s.subjects[segs[1]]
-		if sj == nil || !p.canSee(sj.proj) {
-			return t, errNotFound
-		}
-		t.proj, t.subj = sj.proj, sj
-		t.kind, t.name = "subject", segs[1]
-		level, i = "subject", 2
-	default:
-		return t, errNotFound
+	t, level, err := s.walkTop(p, segs)
+	if err != nil || level == "" {
+		return t, err
 	}
+	i := 2
 	for i < len(segs) {
 		coll := segs[i]
 		last := i+1 == len(segs)
 		if coll == "resources" {
-			var owner interface{}
-			switch level {
-			case "project":
-				owner = t.proj
-			case "subject":
-				owner = t.subj
-			case "experiment":
-				owner = t.exp
-			case "scan":
-				owner = t.scan
-			}
-			t.owner = owner
-			if last {
-				t.kind = "resources"
-				return t, nil
-			}
-			t.name = segs[i+1]
-			t.res = findResource(owner, t.name)
-			if i+2 == len(segs) {
-				t.kind = "resource"
-				return t, nil
-			}
-			if segs[i+2] != "files" {
-				return t, errNotFound
-			}
-			if i+3 == len(segs) {
-				t.kind = "files"
-				return t, nil
-			}
-			t.kind = "file"
-			t.filePath = strings.Join(segs[i+3:], "/")
-			return t, nil
+			return walkResources(t, level, segs[i+1:])
 		}
 		switch {
 		case level == "project" && coll == "subjects":
@@ -222,6 +154,89 @@ func (s *Server) walk(p principal, segs []string) (target, error) {
 		}
 		i += 2
 	}
+	return t, nil
+}
+
+// walkTop (s.mu held) resolves the first two segments: a top-level collection
+// (level "") or the project, experiment or subject it names (the level to
+// go on from).
+func (s *Server) walkTop(p principal, segs []string) (t target, level string, err error) {
+	switch segs[0] {
+	case "projects":
+		if len(segs) == 1 {
+			t.kind = "projects"
+			return t, "", nil
+		}
+		t.proj = s.findProject(p, segs[1])
+		if t.proj == nil {
+			return t, "", errNotFound
+		}
+		t.kind, t.name = "project", segs[1]
+		level = "project"
+	case "experiments":
+		if len(segs) == 1 {
+			t.kind, t.top = "experiments", true
+			return t, "", nil
+		}
+		e := s.experiments[segs[1]]
+		if e == nil || !p.canSee(e.proj) {
+			return t, "", errNotFound
+		}
+		t.proj, t.subj, t.exp = e.proj, e.subj, e
+		t.kind, t.name = "experiment", segs[1]
+		level = "experiment"
+	case "subjects":
+		if len(segs) == 1 {
+			t.kind, t.top = "subjects", true
+			return t, "", nil
+		}
+		sj := s.subjects[segs[1]]
+		if sj == nil || !p.canSee(sj.proj) {
+			return t, "", errNotFound
+		}
+		t.proj, t.subj = sj.proj, sj
+		t.kind, t.name = "subject", segs[1]
+		level = "subject"
+	default:
+		return t, "", errNotFound
+	}
+	return t, level, nil
+}
+
+// walkResources resolves what follows ".../resources" at level (of the
+// resource owner in t): the resources, one resource, its files or a file.
+func walkResources(t target, level string, rest []string) (target, error) {
+	var owner interface{}
+	switch level {
+	case "project":
+		owner = t.proj
+	case "subject":
+		owner = t.subj
+	case "experiment":
+		owner = t.exp
+	case "scan":
+		owner = t.scan
+	}
+	t.owner = owner
+	if len(rest) == 0 {
+		t.kind = "resources"
+		return t, nil
+	}
+	t.name = rest[0]
+	t.res = findResource(owner, t.name)
+	if len(rest) == 1 {
+		t.kind = "resource"
+		return t, nil
+	}
+	if rest[1] != "files" {
+		return t, errNotFound
+	}
+	if len(rest) == 2 {
+		t.kind = "files"
+		return t, nil
+	}
+	t.kind = "file"
+	t.filePath = strings.Join(rest[2:], "/")
 	return t, nil
 }
 

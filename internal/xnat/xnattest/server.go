@@ -67,6 +67,7 @@ type Server struct {
 	HTTP *httptest.Server
 
 	opts Options
+	mux  *http.ServeMux // the REST routes (routes)
 
 	mu          sync.Mutex
 	users       map[string]*user
@@ -200,7 +201,7 @@ func newServer(opts Options) *Server {
 	if opts.TokenLifetime <= 0 {
 		opts.TokenLifetime = 48 * time.Hour
 	}
-	return &Server{
+	s := &Server{
 		opts:        opts,
 		users:       map[string]*user{},
 		tokens:      map[string]*token{},
@@ -210,6 +211,8 @@ func newServer(opts Options) *Server {
 		resources:   map[int]*resource{},
 		inflight:    map[string]int{},
 	}
+	s.mux = s.routes()
+	return s
 }
 
 // Close shuts the server down.
@@ -359,11 +362,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if after != nil {
 		// The work is done, then the answer is lost (docs/xnat.md, "The
 		// emulator": faults after the work).
-		s.serve(&discardWriter{h: http.Header{}}, withFault(r, after))
+		s.mux.ServeHTTP(&discardWriter{h: http.Header{}}, withFault(r, after))
 		after.answer(rec)
 		return
 	}
-	s.serve(rec, r)
+	s.mux.ServeHTTP(rec, r)
 }
 
 // proxyRefuses plays a reverse proxy with a body size limit (nginx's
@@ -423,44 +426,63 @@ func mutating(m string) bool {
 	return m == http.MethodPut || m == http.MethodPost || m == http.MethodDelete
 }
 
-// serve authenticates and dispatches.
-func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	segs, ok := splitPath(r.URL)
-	if !ok {
+// roots are the prefixes XNAT answers its REST API under.
+var roots = []string{"/data", "/data/archive", "/REST"}
+
+// routes is the REST API on http.ServeMux patterns, under each root.
+// Every route but the form login authenticates first; a path under a root
+// that no route names is a 404 after authentication, as in XNAT.
+func (s *Server) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	notFound := func(w http.ResponseWriter, _ *http.Request, _ principal, _ []string) {
 		writeStatusPage(w, http.StatusNotFound, "The server has not found anything matching the request URI")
-		return
 	}
-	// Form login needs no prior authentication.
-	if len(segs) == 2 && segs[0] == "services" && segs[1] == "auth" && r.Method == http.MethodPut {
-		s.formLogin(w, r)
-		return
+	service := func(h func(*Server, http.ResponseWriter, *http.Request, principal)) authedHandler {
+		return func(w http.ResponseWriter, r *http.Request, p principal, _ []string) { h(s, w, r, p) }
 	}
-	p, ok := s.authenticate(w, r)
-	if !ok {
-		return
+	for _, root := range roots {
+		// Form login needs no prior authentication.
+		mux.HandleFunc("PUT "+root+"/services/auth", s.formLogin)
+		mux.Handle(root+"/JSESSION", s.authed(s.jsession, false))
+		mux.Handle("GET "+root+"/services/tokens/issue", s.authed(service((*Server).issueToken), true))
+		mux.Handle("POST "+root+"/services/refresh/catalog", s.authed(service((*Server).refreshCatalog), true))
+		for _, coll := range []string{"projects", "experiments", "subjects"} {
+			mux.Handle(root+"/"+coll, s.authed(s.archive, true))
+			mux.Handle(root+"/"+coll+"/", s.authed(s.archive, true))
+		}
+		mux.Handle(root, s.authed(notFound, true))
+		mux.Handle(root+"/", s.authed(notFound, true))
 	}
-	// CSRF is only demanded from browser-like clients (docs/xnat.md,
-	// "Logging in and staying logged in").
-	if isBrowser(r) && p.session != nil && mutating(r.Method) && !(len(segs) == 1 && segs[0] == "JSESSION") {
-		if r.URL.Query().Get("XNAT_CSRF") != p.session.csrf {
+	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+		writeStatusPage(w, http.StatusNotFound, "The server has not found anything matching the request URI")
+	})
+	return mux
+}
+
+// authedHandler serves an authenticated request, given the path's
+// segments below the root.
+type authedHandler func(w http.ResponseWriter, r *http.Request, p principal, segs []string)
+
+// authed authenticates a request and, for browser-like clients with a
+// session, demands the CSRF token of writes (docs/xnat.md, "Logging in
+// and staying logged in") when csrf is set.
+func (s *Server) authed(h authedHandler, csrf bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		segs, ok := splitPath(r.URL)
+		if !ok {
+			writeStatusPage(w, http.StatusNotFound, "The server has not found anything matching the request URI")
+			return
+		}
+		p, ok := s.authenticate(w, r)
+		if !ok {
+			return
+		}
+		if csrf && isBrowser(r) && p.session != nil && mutating(r.Method) && r.URL.Query().Get("XNAT_CSRF") != p.session.csrf {
 			writeStatusPage(w, http.StatusForbidden, "Forbidden: missing XNAT_CSRF token")
 			return
 		}
-	}
-	if len(segs) == 0 {
-		writeStatusPage(w, http.StatusNotFound, "The server has not found anything matching the request URI")
-		return
-	}
-	switch segs[0] {
-	case "JSESSION":
-		s.jsession(w, r, p, segs)
-	case "services":
-		s.services(w, r, p, segs[1:])
-	case "projects", "experiments", "subjects":
-		s.archive(w, r, p, segs)
-	default:
-		writeStatusPage(w, http.StatusNotFound, "The server has not found anything matching the request URI")
-	}
+		h(w, r, p, segs)
+	})
 }
 
 // splitPath strips the REST root (/data, /data/archive or /REST) and
@@ -491,22 +513,6 @@ func splitPath(u *url.URL) ([]string, bool) {
 		out = append(out, v)
 	}
 	return out, true
-}
-
-// serviceRoutes are the /data/services calls the emulator answers, by
-// method and path below /data/services.
-var serviceRoutes = map[string]func(s *Server, w http.ResponseWriter, r *http.Request, p principal){
-	"GET tokens/issue":     (*Server).issueToken,
-	"POST refresh/catalog": (*Server).refreshCatalog,
-}
-
-func (s *Server) services(w http.ResponseWriter, r *http.Request, p principal, segs []string) {
-	h := serviceRoutes[r.Method+" "+strings.Join(segs, "/")]
-	if h == nil {
-		writeStatusPage(w, http.StatusNotFound, "The server has not found anything matching the request URI")
-		return
-	}
-	h(s, w, r, p)
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
