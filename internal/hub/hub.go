@@ -45,6 +45,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/aisedge/aisedge/internal/events"
+	"github.com/aisedge/aisedge/internal/fault"
 	"github.com/aisedge/aisedge/internal/objstore"
 )
 
@@ -207,14 +208,17 @@ func (h *Hub) RunOnce(ctx context.Context) error {
 // Run delivers until ctx ends, every interval and with backoff after
 // failures.
 func (h *Hub) Run(ctx context.Context, interval time.Duration) error {
-	var backoff time.Duration
+	// After a failed round the next waits longer, from interval up to
+	// 5 minutes (fault.Backoff); a successful round resets it.
+	backoff := fault.Backoff{Initial: interval, Max: 5 * time.Minute}
+	failed := 0
 	for {
 		wait := interval
 		if err := h.RunOnce(ctx); err != nil {
-			backoff = min(max(2*backoff, interval), 5*time.Minute)
-			wait = backoff
+			failed++
+			wait = max(backoff.Wait(failed), interval)
 		} else {
-			backoff = 0
+			failed = 0
 		}
 		select {
 		case <-ctx.Done():
