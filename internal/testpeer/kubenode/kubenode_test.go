@@ -1,0 +1,96 @@
+package kubenode
+
+import (
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/aisedge/aisedge/internal/fleet/image"
+)
+
+// TestNodeRunsPods brings a node up, runs a pod of a locally built image
+// (the pause image, referenced by digest) and checks that Stop leaves
+// nothing of the node on the host.
+func TestNodeRunsPods(t *testing.T) {
+	n := Start(t)
+	ctx := context.Background()
+
+	// A pod of a locally built image, pinned by digest: the sandbox and
+	// the container both come from images imported here.
+	bin := filepath.Join(t.TempDir(), "pause")
+	if err := BuildStatic(ctx, "./internal/testpeer/kubenode/pause", bin); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := StaticImage(data, "/usr/bin/sleeper", "1000:1000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	archive := filepath.Join(t.TempDir(), "sleeper.tar")
+	if _, err := image.WriteArchive(img, "docker.io/aisedge-test/sleeper:1", archive); err != nil {
+		t.Fatal(err)
+	}
+	n.ImportImage(t, archive, "docker.io/aisedge-test/sleeper")
+
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "sleeper", Namespace: "default"},
+		Spec: corev1.PodSpec{
+			Containers: []corev1.Container{{
+				Name: "sleeper", Image: "aisedge-test/sleeper@" + digest.String(), ImagePullPolicy: corev1.PullNever,
+			}},
+			AutomountServiceAccountToken: new(bool),
+		},
+	}
+	if _, err := n.Clientset.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := n.WaitPodReady(ctx, "default", "sleeper")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, podNet, _ := net.ParseCIDR(PodCIDR)
+	if ip := net.ParseIP(p.Status.PodIP); ip == nil || !podNet.Contains(ip) {
+		t.Errorf("pod IP %q is not in %s", p.Status.PodIP, PodCIDR)
+	}
+	if !strings.Contains(n.PodsReport(ctx), "default     sleeper   1/1     Running") {
+		t.Errorf("pods report:\n%s", n.PodsReport(ctx))
+	}
+
+	// The API server answers through the namespace's own address too.
+	c, err := n.DialContext(ctx, "tcp", NodeIP+":"+apiPort)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+
+	if err := n.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{n.Dir, netnsPath(n.ID)} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s is left after Stop (%v)", p, err)
+		}
+	}
+	if m := mountsUnder(n.Dir); len(m) > 0 {
+		t.Errorf("mounts left after Stop: %v", m)
+	}
+	mounts, _ := cgroupMounts()
+	for _, m := range mounts {
+		if _, err := os.Stat(filepath.Join(m, n.ID)); !os.IsNotExist(err) {
+			t.Errorf("cgroup %s is left after Stop (%v)", filepath.Join(m, n.ID), err)
+		}
+	}
+}
