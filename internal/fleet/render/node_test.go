@@ -1,6 +1,7 @@
 package render_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -9,14 +10,18 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"net"
 	"net/http"
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -173,6 +178,104 @@ func TestSiteRunsOnNode(t *testing.T) {
 		}
 		return false, strings.Join(keys, " ")
 	})
+
+	// The edge pod killed mid-send (no grace period): every instance the
+	// edge acknowledged reaches the bucket through its successor, which
+	// replays the spool on the host folder.
+	before := sealedFiles(t, admin, m.S3.Bucket, prefix)
+	const sent = 400
+	series := samples.Series{PatientID: "NODE-KILL", StudyUID: "1.2.826.0.1.3680043.10.1500.1",
+		SeriesUID: "1.2.826.0.1.3680043.10.1500.1.1", SeriesNumber: 1, N: sent}.Write(t)
+	send := node.Command(ctx, "storescu", "-v", "-aec", site.AETitle, "+sd", kubenode.NodeIP, "4242", series)
+	send.Env = append(os.Environ(), "TCP_NODELAY=1")
+	var sendOut lockedBuffer
+	send.Stdout, send.Stderr = &sendOut, &sendOut
+	if err := send.Start(); err != nil {
+		t.Fatal(err)
+	}
+	acked := func() int { return strings.Count(sendOut.String(), "Received Store Response (Success)") }
+	waitFor(t, "50 instances acknowledged", func() (bool, string) {
+		return acked() >= 50, strconv.Itoa(acked())
+	})
+	zero := int64(0)
+	if err := node.Clientset.CoreV1().Pods(render.NSIngest).Delete(ctx, podName, metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+		t.Fatal(err)
+	}
+	sendErr := send.Wait()
+	n := acked()
+	t.Logf("edge pod deleted after %d of %d instances were acknowledged (storescu: %v)", n, sent, sendErr)
+	waitFor(t, "a new edge pod Ready", func() (bool, string) {
+		pods, err := node.Clientset.CoreV1().Pods(render.NSIngest).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, p := range pods.Items {
+			if p.Name == podName || p.DeletionTimestamp != nil {
+				continue
+			}
+			for _, c := range p.Status.Conditions {
+				if c.Type == "Ready" && c.Status == "True" {
+					return true, ""
+				}
+			}
+		}
+		return false, node.PodsReport(ctx)
+	})
+	waitFor(t, "every acknowledged instance sealed in the bucket", func() (bool, string) {
+		got := len(sealedFiles(t, admin, m.S3.Bucket, prefix)) - len(before)
+		return got >= n, fmt.Sprintf("%d of %d acknowledged instances sealed", got, n)
+	})
+}
+
+// sealedFiles lists the DICOM files the sealed manifests under prefix
+// name (every generation), as folder/path.
+func sealedFiles(t *testing.T, admin *minio.Client, bucket, prefix string) map[string]bool {
+	t.Helper()
+	ctx := context.Background()
+	files := map[string]bool{}
+	for o := range admin.ListObjects(ctx, bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
+		if o.Err != nil {
+			t.Fatal(o.Err)
+		}
+		base := path.Base(o.Key)
+		if !strings.HasPrefix(base, "MANIFEST") || !strings.HasSuffix(base, ".json") {
+			continue
+		}
+		obj, err := admin.GetObject(ctx, bucket, o.Key, minio.GetObjectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mf manifest.Manifest
+		err = json.NewDecoder(obj).Decode(&mf)
+		obj.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", o.Key, err)
+		}
+		for _, f := range mf.Files {
+			if strings.Contains(f.Path, "/DICOM/") {
+				files[path.Dir(o.Key)+"/"+f.Path] = true
+			}
+		}
+	}
+	return files
+}
+
+// lockedBuffer collects a command's output while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // waitFor polls ready until it reports true, failing when its answer does
