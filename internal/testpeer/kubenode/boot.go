@@ -142,7 +142,7 @@ func (n *Node) waitAPIServer() error {
 
 // containerdSocket is the node's containerd (its folder stays short: a
 // unix socket path has at most 107 bytes).
-func (n *Node) containerdSocket() string { return filepath.Join(n.Dir, "containerd", "sock") }
+func (n *Node) containerdSocket() string { return containerdSocketOf(n.Dir) }
 
 // startContainerd writes the CNI and containerd configurations and starts
 // containerd.
@@ -170,7 +170,7 @@ func (n *Node) startContainerd() error {
 	conf := fmt.Sprintf(`version = 2
 root = %q
 state = %q
-disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.tracing"]
+disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.tracing", "io.containerd.internal.v1.opt"]
 
 [grpc]
   address = %q

@@ -2,6 +2,8 @@ package kubenode
 
 import (
 	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -279,6 +281,7 @@ func teardown(id, dir string) error {
 	if err := unmountAll(dir); err != nil {
 		errs = append(errs, err)
 	}
+	removeRuntimeLeftovers(dir)
 	// The kubelet links every container's log into the host's
 	// /var/log/containers.
 	links, _ := filepath.Glob("/var/log/containers/*.log")
@@ -315,5 +318,32 @@ func sweep(tmp string) {
 		}
 		teardown(filepath.Base(d), d)
 		f.Close()
+	}
+}
+
+// containerdSocketOf is the node's containerd socket in its folder.
+func containerdSocketOf(dir string) string { return filepath.Join(dir, "containerd", "sock") }
+
+// removeRuntimeLeftovers removes what the node's containerd and CNI
+// plugins keep outside its folder, for each of its sandboxes and
+// containers (their runc shims, killed, cannot remove it): the shim's
+// socket /run/containerd/s/<sha256(address/namespace/id)> and the CNI
+// results /var/lib/cni/results/<network>-<id>-<interface>.
+func removeRuntimeLeftovers(dir string) {
+	tasks, _ := os.ReadDir(filepath.Join(dir, "containerd", "state", "io.containerd.runtime.v2.task", "k8s.io"))
+	sandboxes, _ := os.ReadDir(filepath.Join(dir, "containerd", "root", "io.containerd.grpc.v1.cri", "sandboxes"))
+	seen := map[string]bool{}
+	for _, e := range append(tasks, sandboxes...) {
+		id := e.Name()
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		sum := sha256.Sum256([]byte(filepath.Join(containerdSocketOf(dir), "k8s.io", id)))
+		os.Remove(filepath.Join("/run/containerd/s", hex.EncodeToString(sum[:])))
+		results, _ := filepath.Glob(filepath.Join("/var/lib/cni/results", "*-"+id+"-*"))
+		for _, r := range results {
+			os.Remove(r)
+		}
 	}
 }

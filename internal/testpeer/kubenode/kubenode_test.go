@@ -2,6 +2,8 @@ package kubenode
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"net"
 	"os"
 	"path/filepath"
@@ -76,8 +78,32 @@ func TestNodeRunsPods(t *testing.T) {
 	}
 	c.Close()
 
+	// What containerd and the CNI plugins keep outside the node's folder,
+	// for each sandbox and container.
+	var outside []string
+	ids, _ := os.ReadDir(filepath.Join(n.Dir, "containerd", "state", "io.containerd.runtime.v2.task", "k8s.io"))
+	for _, id := range ids {
+		sum := sha256.Sum256([]byte(filepath.Join(n.containerdSocket(), "k8s.io", id.Name())))
+		outside = append(outside, filepath.Join("/run/containerd/s", hex.EncodeToString(sum[:])))
+		r, _ := filepath.Glob(filepath.Join("/var/lib/cni/results", "*-"+id.Name()+"-*"))
+		outside = append(outside, r...)
+	}
+	if len(ids) < 2 || len(outside) < 3 {
+		t.Errorf("expected a sandbox and a container with a shim socket and CNI results, found %d tasks, %v", len(ids), outside)
+	}
+	for _, p := range outside[:1] {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("the shim socket is not where the clean-up looks: %v", err)
+		}
+	}
+
 	if err := n.Stop(); err != nil {
 		t.Fatal(err)
+	}
+	for _, p := range outside {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s is left after Stop (%v)", p, err)
+		}
 	}
 	for _, p := range []string{n.Dir, netnsPath(n.ID)} {
 		if _, err := os.Stat(p); !os.IsNotExist(err) {
