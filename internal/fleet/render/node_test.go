@@ -225,6 +225,12 @@ func TestSiteRunsOnNode(t *testing.T) {
 		got := len(sealedFiles(t, admin, m.S3.Bucket, prefix)) - len(before)
 		return got >= n, fmt.Sprintf("%d of %d acknowledged instances sealed", got, n)
 	})
+	// The originals stay at the facility, in the node's host folder, and
+	// outlive the pods (<patient>/<study>/<series>/<instance>.dcm).
+	kept, _ := filepath.Glob(filepath.Join(site.FacilityBackupDir, "NODE-KILL", "*", "*", "*.dcm"))
+	if len(kept) < n {
+		t.Errorf("the facility backup on the node holds %d of the %d acknowledged originals", len(kept), n)
+	}
 }
 
 // sealedFiles lists the DICOM files the sealed manifests under prefix
