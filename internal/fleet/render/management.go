@@ -441,8 +441,11 @@ func (r *renderer) hub() ([]File, error) {
 			SecurityContext: restricted(),
 			Resources:       resources("100m", "128Mi", "1", "1Gi"),
 			StartupProbe:    startupProbe("/healthz", "http"),
-			ReadinessProbe:  httpProbe("/readyz", "http"),
-			LivenessProbe:   httpProbe("/healthz", "http"),
+			// A failed start's last log lines become the pod's
+			// termination message (kubectl describe shows them).
+			TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+			ReadinessProbe:           httpProbe("/readyz", "http"),
+			LivenessProbe:            httpProbe("/healthz", "http"),
 			VolumeMounts: []corev1.VolumeMount{
 				{Name: "config", MountPath: podConfigDir + "/hub.yaml", SubPath: "hub.yaml", ReadOnly: true},
 				{Name: "s3", MountPath: podS3Dir, ReadOnly: true},

@@ -193,9 +193,12 @@ func (r *renderer) site(s *fleet.Site) (Cluster, error) {
 			SecurityContext: restricted(),
 			Resources:       resources("250m", "256Mi", "2", "2Gi"),
 			StartupProbe:    startupProbe("/healthz", "http"),
-			ReadinessProbe:  httpProbe("/readyz", "http"),
-			LivenessProbe:   httpProbe("/healthz", "http"),
-			VolumeMounts:    mounts,
+			// A failed start's last log lines become the pod's
+			// termination message (kubectl describe shows them).
+			TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+			ReadinessProbe:           httpProbe("/readyz", "http"),
+			LivenessProbe:            httpProbe("/healthz", "http"),
+			VolumeMounts:             mounts,
 		}},
 		Volumes: volumes,
 	}

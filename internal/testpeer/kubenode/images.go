@@ -169,6 +169,9 @@ func (n *Node) PodsReport(ctx context.Context) string {
 				status = c.State.Terminated.Reason
 			}
 			fmt.Fprintf(&details, "%s/%s %s: %s\n", p.Namespace, p.Name, c.Name, containerState(c))
+			if t := c.LastTerminationState.Terminated; t != nil {
+				fmt.Fprintf(&details, "  last ended: exit %d %s %s\n", t.ExitCode, t.Reason, t.Message)
+			}
 		}
 		if p.DeletionTimestamp != nil {
 			status = "Terminating"

@@ -230,10 +230,30 @@ func (n *Node) Command(ctx context.Context, name string, args ...string) *exec.C
 // DialContext opens a connection from inside the node's network namespace
 // (to a pod IP, the node IP, or 127.0.0.1 of the node).
 func (n *Node) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
-	type result struct {
-		c   net.Conn
-		err error
-	}
+	var c net.Conn
+	err := n.inside(func() (err error) {
+		var d net.Dialer
+		c, err = d.DialContext(ctx, network, addr)
+		return err
+	})
+	return c, err
+}
+
+// Listen opens a listening socket inside the node's namespace (on NodeIP,
+// pods reach it): a test serves a peer to the pods from its own process.
+func (n *Node) Listen(network, addr string) (net.Listener, error) {
+	var l net.Listener
+	err := n.inside(func() (err error) {
+		l, err = net.Listen(network, addr)
+		return err
+	})
+	return l, err
+}
+
+// inside runs f, which makes sockets, on a thread inside the node's
+// network namespace.
+func (n *Node) inside(f func() error) error {
+	type result struct{ err error }
 	ch := make(chan result, 1)
 	go func() {
 		// The thread enters the namespace, makes the socket (which keeps
@@ -243,29 +263,27 @@ func (n *Node) DialContext(ctx context.Context, network, addr string) (net.Conn,
 		runtime.LockOSThread()
 		host, err := os.Open("/proc/thread-self/ns/net")
 		if err != nil {
-			ch <- result{nil, err}
+			ch <- result{err}
 			return
 		}
 		defer host.Close()
 		ns, err := os.Open(netnsPath(n.ID))
 		if err != nil {
-			ch <- result{nil, err}
+			ch <- result{err}
 			return
 		}
 		defer ns.Close()
 		if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
-			ch <- result{nil, fmt.Errorf("setns: %w", err)}
+			ch <- result{fmt.Errorf("setns: %w", err)}
 			return
 		}
-		var d net.Dialer
-		c, err := d.DialContext(ctx, network, addr)
-		ch <- result{c, err}
+		err = f()
 		if unix.Setns(int(host.Fd()), unix.CLONE_NEWNET) == nil {
 			runtime.UnlockOSThread()
 		}
+		ch <- result{err}
 	}()
-	r := <-ch
-	return r.c, r.err
+	return (<-ch).err
 }
 
 // run starts a program of the node inside its namespace and cgroup.
