@@ -8,8 +8,9 @@
 #
 #   ./scripts/kube-node.sh    build if missing, print the cache folder
 #
-# Cold, after the kube-apiserver: ~3 min for kubelet and ~3 min for the two
-# others on 2 idle cores (the apiserver's build cache covers most packages);
+# Cold, right after scripts/kube-apiserver.sh (whose build cache covers most
+# packages): 8.6 min for the three on 2 busy cores (measured 2026-12-06:
+# kubelet 168 s, kube-controller-manager 262 s, kube-scheduler 85 s);
 # kubelet alone ~21 min on a busy machine without that cache. The runtime
 # (containerd, runc, the CNI plugins, iptables) is Debian's, installed by
 # scripts/test.
