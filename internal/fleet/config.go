@@ -359,6 +359,15 @@ var (
 	imageRE    = regexp.MustCompile(`^[a-z0-9]([a-z0-9._/:-]*[a-z0-9])?(@sha256:[0-9a-f]{64})?$`)
 )
 
+// zeroDigest reports an image pinned to the all-zero digest: a
+// placeholder left in a template, which no registry serves and which
+// would otherwise only fail as ErrImagePull on the cluster.
+func zeroDigest(ref string) bool {
+	return strings.HasSuffix(ref, "@sha256:"+strings.Repeat("0", 64))
+}
+
+const zeroDigestMsg = "is pinned to the all-zero digest (a placeholder, not an image)"
+
 // Validate checks the whole configuration and returns a *config.Error
 // naming every problem, or nil.
 func (c *Config) Validate() error {
@@ -460,10 +469,14 @@ func (c *Config) validate(add config.AddFunc) {
 		add("management.images.aisedge", "missing", "the image `aisedge fleet image` built, pushed to a registry the clusters can pull from (by digest: registry/aisedge@sha256:…)")
 	case !imageRE.MatchString(m.Images.AISEdge):
 		add("management.images.aisedge", fmt.Sprintf("%q is not an image reference", m.Images.AISEdge), "registry/name:tag or registry/name@sha256:…")
+	case zeroDigest(m.Images.AISEdge):
+		add("management.images.aisedge", zeroDigestMsg, "the digest `aisedge fleet image` printed: registry/aisedge@sha256:…")
 	}
 	for f, v := range map[string]string{"management.images.seaweedfs": m.Images.SeaweedFS, "management.images.etcd": m.Images.Etcd} {
 		if !imageRE.MatchString(v) {
 			add(f, fmt.Sprintf("%q is not an image reference", v), "registry/name:tag")
+		} else if zeroDigest(v) {
+			add(f, zeroDigestMsg, "the image's digest in its registry, or leave it out for the default")
 		}
 	}
 	if !dnsNameRE.MatchString(m.S3.Bucket) || len(m.S3.Bucket) < 3 || len(m.S3.Bucket) > 63 {

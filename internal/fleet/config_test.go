@@ -195,20 +195,27 @@ func TestEnvDirProblems(t *testing.T) {
 }
 
 // The shipped example is valid but for its secret files, which a real
-// installation creates.
+// installation creates, and its image, which is a placeholder (the
+// all-zero digest) until the operator pins the one they built.
 func TestDeployExample(t *testing.T) {
 	_, err := Load("../../deploy/fleet/fleet.example.yaml")
 	var ce *config.Error
 	if !errors.As(err, &ce) {
 		t.Fatalf("err = %v", err)
 	}
+	secrets, placeholder := 0, 0
 	for _, p := range ce.Problems {
-		if !strings.Contains(p.Msg, "cannot be read") || !strings.Contains(p.Msg, "secrets/") {
+		switch {
+		case strings.Contains(p.Msg, "cannot be read") && strings.Contains(p.Msg, "secrets/"):
+			secrets++
+		case p.Field == "management.images.aisedge" && p.Msg == zeroDigestMsg:
+			placeholder++
+		default:
 			t.Errorf("unexpected problem: %s", p)
 		}
 	}
-	if len(ce.Problems) != 11 {
-		t.Errorf("%d problems, want the 11 secret files", len(ce.Problems))
+	if secrets != 11 || placeholder != 1 {
+		t.Errorf("%d secret-file problems and %d placeholder image, want 11 and 1", secrets, placeholder)
 	}
 }
 
@@ -311,5 +318,41 @@ export SLACK_WEBHOOK_URL="https://hooks.slack.com/services/T/B/X"`, 1)
 		if !strings.Contains(got, want) {
 			t.Errorf("no %q in\n%s", want, got)
 		}
+	}
+}
+
+// An image pinned to the all-zero digest is a template's placeholder: it
+// is refused by name, wherever it is.
+func TestZeroDigestRefused(t *testing.T) {
+	zero := "@sha256:" + strings.Repeat("0", 64)
+	for _, tc := range []struct {
+		field string
+		set   func(c *Config)
+	}{
+		{"management.images.aisedge", func(c *Config) { c.Management.Images.AISEdge = "registry.example/aisedge" + zero }},
+		{"management.images.seaweedfs", func(c *Config) { c.Management.Images.SeaweedFS = "chrislusf/seaweedfs:3.99" + zero }},
+		{"management.images.etcd", func(c *Config) { c.Management.Images.Etcd = "quay.io/coreos/etcd" + zero }},
+		{"observability.images.vector", func(c *Config) { c.Observability.Images.Vector = "timberio/vector:0.43.1-alpine" + zero }},
+	} {
+		t.Run(tc.field, func(t *testing.T) {
+			c, err := Load("testdata/native/observability.yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.set(c)
+			got := string(problems(t, c.Validate()))
+			if !strings.Contains(got, tc.field+": "+zeroDigestMsg) {
+				t.Errorf("no zero-digest problem for %s in\n%s", tc.field, got)
+			}
+		})
+	}
+	// A real digest passes.
+	c, err := Load("testdata/native/observability.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Management.Images.AISEdge = "registry.example/aisedge@sha256:" + strings.Repeat("0", 63) + "1"
+	if err := c.Validate(); err != nil {
+		t.Errorf("a non-zero digest is refused: %v", err)
 	}
 }

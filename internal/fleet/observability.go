@@ -196,6 +196,8 @@ func (c *Config) validateObservability(add config.AddFunc, hosts map[string]stri
 	} {
 		if !imageRE.MatchString(im.v) {
 			add(im.f, fmt.Sprintf("%q is not an image reference", im.v), "registry/name:tag@sha256:… (leave it out for the pinned default)")
+		} else if zeroDigest(im.v) {
+			add(im.f, zeroDigestMsg, "the image's digest in its registry (leave it out for the pinned default)")
 		}
 	}
 }

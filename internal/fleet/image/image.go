@@ -43,6 +43,12 @@ const (
 	DefaultCert = "/etc/ssl/certs/ca-certificates.crt"
 )
 
+// DefaultCmd is what the image runs without arguments.
+var DefaultCmd = []string{"run", "--data-dir=" + DataDir, "--http=0.0.0.0:8080"}
+
+// DataDir is the image's data folder (owned by UID, mode 0700).
+const DataDir = "/var/lib/aisedge"
+
 // Epoch is the time stamped on every file and on the image: fixed, so
 // that builds are reproducible.
 var Epoch = time.Unix(0, 0).UTC()
@@ -218,7 +224,11 @@ func ImageWithLabels(binary, caCerts []byte, arch string, labels map[string]stri
 	sum := sha256.Sum256(binary)
 	cf.Config = v1.Config{
 		Entrypoint: []string{BinaryPath},
-		Cmd:        []string{"--help"},
+		// The main job by default: the standalone pipeline with its data
+		// in the image's own folder, and its read-only status, health and
+		// metrics reachable from outside the container (the actions stay
+		// on the unix socket in the data folder).
+		Cmd:        DefaultCmd,
 		User:       User,
 		WorkingDir: "/",
 		Env:        []string{"PATH=/usr/local/bin", "SSL_CERT_FILE=" + CertsPath},

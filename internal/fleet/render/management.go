@@ -82,8 +82,8 @@ func (r *renderer) management() (Cluster, error) {
 	// Namespaces (one per site for its k0smotron control plane).
 	nss := []*unstructured.Unstructured{
 		namespace(NSCertManager, nil),
-		namespace(NSSeaweedFS, nil),
-		namespace(NSUpload, map[string]string{"app": "xnat-ingest"}),
+		seaweedNamespace(),
+		namespace(NSUpload, merge(map[string]string{"app": "xnat-ingest"}, podSecurity(psaRestricted))),
 	}
 	for _, s := range c.Sites {
 		nss = append(nss, namespace(s.Name, map[string]string{"aisedge.io/site": s.Name}))
@@ -212,6 +212,27 @@ func (r *renderer) certManager() (objs, secrets []*unstructured.Unstructured) {
 	return objs, secrets
 }
 
+// seaweedNamespace is SeaweedFS's namespace: its volumes are a host folder
+// (management.s3.dataDir), which the baseline level forbids.
+func seaweedNamespace() *unstructured.Unstructured {
+	ns := namespace(NSSeaweedFS, podSecurity(psaPrivileged))
+	ns.SetAnnotations(map[string]string{PodSecurityJustification: "SeaweedFS keeps its volumes in a host folder (hostPath management.s3.dataDir); its containers drop every capability"})
+	return ns
+}
+
+// seaweedSecurity is the security context of SeaweedFS's containers. Its
+// image runs as root and writes the host folder the kubelet creates
+// root-owned; nothing else of root is needed: no capability, no
+// privilege escalation, the runtime's seccomp profile.
+func seaweedSecurity() *corev1.SecurityContext {
+	f := false
+	return &corev1.SecurityContext{
+		AllowPrivilegeEscalation: &f,
+		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+		SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+	}
+}
+
 // seaweedfs renders the Deployment, Service and Ingress; configHash rolls
 // the pod when s3.json changes.
 func (r *renderer) seaweedfs(configHash string) []*unstructured.Unstructured {
@@ -237,9 +258,18 @@ func (r *renderer) seaweedfs(configHash string) []*unstructured.Unstructured {
 							{Name: "s3", ContainerPort: 8333}, {Name: "master", ContainerPort: 9333},
 							{Name: "filer", ContainerPort: 8888}, {Name: "metrics", ContainerPort: 9324},
 						},
+						SecurityContext: seaweedSecurity(),
+						Resources:       resources("200m", "256Mi", "2", "2Gi"),
+						StartupProbe:    startupProbe("/cluster/status", "master"),
 						ReadinessProbe: &corev1.Probe{
 							ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/cluster/status", Port: intstr.FromInt32(9333)}},
 							PeriodSeconds: 10, InitialDelaySeconds: 5,
+						},
+						// The S3 port accepting connections: a master busy
+						// electing itself must not be restarted.
+						LivenessProbe: &corev1.Probe{
+							ProbeHandler:  corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromString("s3")}},
+							PeriodSeconds: 10, FailureThreshold: 6,
 						},
 						VolumeMounts: []corev1.VolumeMount{
 							{Name: "data", MountPath: "/data"},
@@ -254,6 +284,7 @@ func (r *renderer) seaweedfs(configHash string) []*unstructured.Unstructured {
 			},
 		},
 	}
+	app{name: "seaweedfs", component: "object-store", instance: "management", image: m.Images.SeaweedFS}.label(dep)
 	svc := &corev1.Service{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
 		ObjectMeta: metav1.ObjectMeta{Namespace: NSSeaweedFS, Name: "seaweedfs", Labels: partOf(labels)},
@@ -323,10 +354,12 @@ func (r *renderer) bucketJob(bucket string) *batchv1.Job {
 					RestartPolicy:                corev1.RestartPolicyOnFailure,
 					AutomountServiceAccountToken: boolp(false),
 					Containers: []corev1.Container{{
-						Name:    "create-bucket",
-						Image:   m.Images.SeaweedFS,
-						Command: []string{"/bin/sh", "-c", bucketScript},
-						Env:     []corev1.EnvVar{{Name: "BUCKET", Value: bucket}},
+						Name:            "create-bucket",
+						Image:           m.Images.SeaweedFS,
+						Command:         []string{"/bin/sh", "-c", bucketScript},
+						Env:             []corev1.EnvVar{{Name: "BUCKET", Value: bucket}},
+						SecurityContext: seaweedSecurity(),
+						Resources:       resources("50m", "64Mi", "500m", "256Mi"),
 					}},
 				},
 			},
@@ -406,8 +439,13 @@ func (r *renderer) hub() ([]File, error) {
 			Args:            []string{"hub", "--config", podConfigDir + "/hub.yaml"},
 			Ports:           []corev1.ContainerPort{{Name: "http", ContainerPort: 8081}},
 			SecurityContext: restricted(),
-			ReadinessProbe:  httpProbe("/readyz", "http"),
-			LivenessProbe:   httpProbe("/healthz", "http"),
+			Resources:       resources("100m", "128Mi", "1", "1Gi"),
+			StartupProbe:    startupProbe("/healthz", "http"),
+			// A failed start's last log lines become the pod's
+			// termination message (kubectl describe shows them).
+			TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+			ReadinessProbe:           httpProbe("/readyz", "http"),
+			LivenessProbe:            httpProbe("/healthz", "http"),
 			VolumeMounts: []corev1.VolumeMount{
 				{Name: "config", MountPath: podConfigDir + "/hub.yaml", SubPath: "hub.yaml", ReadOnly: true},
 				{Name: "s3", MountPath: podS3Dir, ReadOnly: true},
@@ -425,12 +463,14 @@ func (r *renderer) hub() ([]File, error) {
 			{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 		},
 	})
+	app{name: "aisedge-hub", component: "hub", instance: "management", image: m.Images.AISEdge}.label(dep)
 	return []File{
 		{Path: "management/30-hub-secrets.yaml", Secret: true, Objects: secrets},
 		{Path: "management/30-hub.yaml", Objects: []*unstructured.Unstructured{
 			configMap(NSUpload, HubConfigMap, labels, map[string]string{"hub.yaml": string(hubYAML)}),
 			toUnstructured(pvc),
 			toUnstructured(dep),
+			toUnstructured(r.hubPolicy(labels)),
 		}},
 	}, nil
 }

@@ -191,9 +191,14 @@ func (r *renderer) site(s *fleet.Site) (Cluster, error) {
 				{Name: "http", ContainerPort: 8080},
 			},
 			SecurityContext: restricted(),
-			ReadinessProbe:  httpProbe("/readyz", "http"),
-			LivenessProbe:   httpProbe("/healthz", "http"),
-			VolumeMounts:    mounts,
+			Resources:       resources("250m", "256Mi", "2", "2Gi"),
+			StartupProbe:    startupProbe("/healthz", "http"),
+			// A failed start's last log lines become the pod's
+			// termination message (kubectl describe shows them).
+			TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+			ReadinessProbe:           httpProbe("/readyz", "http"),
+			LivenessProbe:            httpProbe("/healthz", "http"),
+			VolumeMounts:             mounts,
 		}},
 		Volumes: volumes,
 	}
@@ -203,14 +208,23 @@ func (r *renderer) site(s *fleet.Site) (Cluster, error) {
 	}
 	// hostPort 4242 and the host folders belong to one pod at a time.
 	dep := singleton(NSIngest, EdgeDeployment, edgeLabels, rollHash, pod)
-	nss := []*unstructured.Unstructured{namespace(NSIngest, map[string]string{"app": "xnat-ingest"})}
+	app{name: "aisedge-edge", component: "edge", instance: s.Name, image: m.Images.AISEdge}.label(dep)
+	// The edge's pod cannot meet the baseline level: it keeps DICOM in
+	// host folders (the spool must outlive the pod, and `fleet join`
+	// makes them with the image user as owner) and listens on the
+	// facility LAN at hostPort 4242 (modalities are configured with the
+	// edge host's address). Everything else of the restricted level it
+	// meets, and warnings and audit stay at restricted.
+	ingest := namespace(NSIngest, merge(map[string]string{"app": "xnat-ingest"}, podSecurity(psaPrivileged)))
+	ingest.SetAnnotations(map[string]string{PodSecurityJustification: "the edge keeps DICOM in host folders (hostPath) and receives on the facility LAN at hostPort 4242; it otherwise meets the restricted level"})
+	nss := []*unstructured.Unstructured{ingest}
 	if r.c.Observability.Enabled {
 		nss = append(nss, namespace(NSLogging, nil))
 	}
 	cl.Files = []File{
 		{Path: dir + "00-namespace.yaml", Objects: nss},
 		{Path: dir + "10-edge-secrets.yaml", Secret: true, Objects: secrets},
-		{Path: dir + "20-edge.yaml", Objects: append(cms, toUnstructured(dep))},
+		{Path: dir + "20-edge.yaml", Objects: append(cms, toUnstructured(dep), toUnstructured(r.edgePolicy()))},
 	}
 	if r.c.Observability.Enabled {
 		osecrets, oobjs := r.observabilitySite(s)
