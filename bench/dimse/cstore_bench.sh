@@ -3,8 +3,9 @@
 # (aisedge receive: fsync of every instance and its directory entry before
 # the response, DirStore) against dcmtk storescp (no fsync) and Orthanc
 # (Debian defaults, SyncStorageArea on); and the whole pipeline (aisedge
-# run: facility backup, de-identification, gate and spool, all durable
-# before the response) against Orthanc with a de-identification Lua hook
+# run: the original durable in its journal before the response, then
+# facility backup, de-identification, gate and spool; timed until every
+# de-identified copy is in the spool) against Orthanc with a de-identification Lua hook
 # in the original system's shape (bench/dimse/orthanc/deid_hook.lua: timed
 # until the hook has finished every instance). Each is fed by dcmtk storescu (one
 # association, --repeat N +II: storescu invents a new SOP Instance UID for
