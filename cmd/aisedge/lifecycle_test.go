@@ -80,7 +80,7 @@ hub:
 		want             []string
 	}{
 		{"edge", edgeParts, edgeStopped, []string{"edge spool", "api", "receiver"}},
-		{"hub", hubParts, hubStopped, []string{"xnat", "xnat pre-flight", "hub records", "api", "hub probes", "delivery"}},
+		{"hub", hubParts, hubStopped, []string{"destinations", "hub records", "api", "hub probes", "delivery"}},
 		// The hub first (the edge wakes it when it seals), delivering to
 		// the archive folder: no XNAT, and the bucket is probed by the
 		// edge.
