@@ -29,6 +29,7 @@ func (s *Server) ResetRequests() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.requests = nil
+	s.requestsGen++
 }
 
 // Count returns how many logged requests have the method ("" = any) and a

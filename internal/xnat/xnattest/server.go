@@ -85,8 +85,10 @@ type Server struct {
 	faults   []*FaultHandle
 	latency  time.Duration
 	requests []Request
-	created  int // server sessions created
-	logouts  int
+	// requestsGen counts ResetRequests calls.
+	requestsGen int
+	created     int // server sessions created
+	logouts     int
 
 	inflight   map[string]int
 	violations int
@@ -336,7 +338,7 @@ func newID(n int) string {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &statusRecorder{ResponseWriter: w, status: 200}
 	s.mu.Lock()
-	idx := len(s.requests)
+	idx, gen := len(s.requests), s.requestsGen
 	s.requests = append(s.requests, Request{
 		Method: r.Method, Path: r.URL.EscapedPath(), Query: r.URL.RawQuery,
 		UserAgent: r.UserAgent(), Time: s.opts.Now(),
@@ -345,9 +347,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
-		s.requests[idx].Status = rec.status
-		s.requests[idx].Duration = s.opts.Now().Sub(s.requests[idx].Time)
-		s.mu.Unlock()
+		defer s.mu.Unlock()
+		// A request still being served when the log was reset (a test's
+		// ResetRequests while a killed client's request is held) is not
+		// in the new log.
+		if gen == s.requestsGen && idx < len(s.requests) {
+			s.requests[idx].Status = rec.status
+			s.requests[idx].Duration = s.opts.Now().Sub(s.requests[idx].Time)
+		}
 	}()
 	if lat > 0 {
 		time.Sleep(lat)

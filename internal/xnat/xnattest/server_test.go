@@ -650,3 +650,28 @@ func TestGuestAccess(t *testing.T) {
 		t.Fatalf("stale cookie on a guest site: %d %q", r.code, r.hdr.Values("Set-Cookie"))
 	}
 }
+
+// TestResetRequestsWhileServing: a request still being served when a test
+// resets the request log (a killed client's upload held by a Delay fault)
+// finishes without touching the new log, and the emulator keeps answering.
+func TestResetRequestsWhileServing(t *testing.T) {
+	e := newEnv(t, Options{})
+	h := e.s.Inject(Fault{Method: "GET", Path: "/data/projects/P1", Delay: 300 * time.Millisecond})
+	done := make(chan resp, 1)
+	go func() { done <- e.call("GET", "/data/projects/P1?format=json", nil, nil, true) }()
+	for deadline := time.Now().Add(30 * time.Second); h.Fired() == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the delayed request never arrived")
+		}
+	}
+	e.s.ResetRequests()
+	if r := <-done; r.code != http.StatusOK {
+		t.Fatalf("delayed request: %d %s", r.code, r.body)
+	}
+	if r := e.call("GET", "/data/projects/P1?format=json", nil, nil, true); r.code != http.StatusOK {
+		t.Fatalf("after the reset: %d %s", r.code, r.body)
+	}
+	if reqs := e.s.Requests(); len(reqs) != 1 || reqs[0].Status != http.StatusOK {
+		t.Fatalf("request log after the reset: %+v", reqs)
+	}
+}
