@@ -688,9 +688,23 @@ func FuzzDecode(f *testing.F) {
 				continue
 			}
 			back, err := s.Decode(enc, pn && !text)
-			if err != nil || back != got {
+			if err != nil || (back != got && back != strings.Map(gbEncodeAlias, got)) {
 				t.Fatalf("Decode(Encode(%q)) = %q, %v (bytes %q)", got, back, err, enc)
 			}
 		}
 	})
+}
+
+// gbEncodeAlias maps the two characters that GB2312 (ISO-IR 58) encodes
+// as aliases of others (buildGB2312: tables disagree on A1AA and A1A4) to
+// what those codes decode to, so that the round trip is checked modulo
+// them.
+func gbEncodeAlias(r rune) rune {
+	switch r {
+	case 0x2015: // HORIZONTAL BAR, written as A1AA: EM DASH
+		return 0x2014
+	case 0x30FB: // KATAKANA MIDDLE DOT, written as A1A4: MIDDLE DOT
+		return 0x00B7
+	}
+	return r
 }
