@@ -64,17 +64,6 @@ func (sp *spool) discard() {
 	os.Remove(sp.f.Name())
 }
 
-type countWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
-}
-
 // spaceStatus returns A700 when TempDir's file system is below the watermark.
 func (s *Server) spaceStatus() *StatusError {
 	if s.cfg.MinFreeBytes < 0 {
