@@ -164,7 +164,9 @@ func (r *Receiver) accept(ctx context.Context, in *dimse.Instance) (Outcome, err
 		if err := r.journalArrival(in, f, backupPath); err != nil {
 			return Outcome{}, err
 		}
-		closeFile = false // the appliers' now
+		// The appliers own a parse of bytes the record holds; one that
+		// reads the received file (gone after the answer) is closed here.
+		closeFile = in.Data == nil
 		return Outcome{Journaled: true}, nil
 	}
 	backedUp := false
