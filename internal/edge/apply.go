@@ -102,7 +102,7 @@ func (a *appliers) enqueue(r *journalRecord) {
 		return
 	}
 	a.mu.RUnlock()
-	if err := a.e.applyRecord(r); err != nil {
+	if err := a.e.applyRecord(r, fsutil.Synced); err != nil {
 		a.e.cfg.Log.Error("applying a journal record failed; it stays in the journal for the next start", "err", fsutil.PublicError(err))
 		return
 	}
@@ -136,10 +136,18 @@ func (a *appliers) stopAndDrain(ctx context.Context) {
 
 func (a *appliers) applyRetrying(r *journalRecord) {
 	backoff := fault.Backoff{Initial: 200 * time.Millisecond, Max: 30 * time.Second}
+	d := fsutil.Synced
+	if a.e.journal.deferring() {
+		d = fsutil.Deferred
+	}
 	for attempt := 1; ; attempt++ {
-		err := a.e.applyRecord(r)
+		err := a.e.applyRecord(r, d)
 		if err == nil {
-			a.e.journal.applied(r)
+			if d == fsutil.Deferred {
+				a.e.journal.appliedDeferred(r)
+			} else {
+				a.e.journal.applied(r)
+			}
 			return
 		}
 		wait := backoff.Wait(attempt)
@@ -151,25 +159,27 @@ func (a *appliers) applyRetrying(r *journalRecord) {
 }
 
 // applyRecord writes a record's facility backup copy and spool instance,
-// each durable: for a record of an original, after de-identifying it
-// (applyArrival). Applying a record again is harmless: the backup copy is
-// replaced by the same bytes, de-identification gives the same output,
-// which the spool recognises by its digest, and a quarantine entry keeps
-// its name.
-func (e *Edge) applyRecord(r *journalRecord) error {
+// durable as d says (Deferred: once the journal's settler flushed): for a
+// record of an original, after de-identifying it (applyArrival). Applying
+// a record again is harmless and repairs what a power loss left of
+// deferred writes: the backup copy is replaced by the same bytes,
+// de-identification gives the same output, whose file the spool replaces
+// (it recognises the instance by its digest), and a quarantine entry keeps
+// its name and is linked anew.
+func (e *Edge) applyRecord(r *journalRecord, d fsutil.Durability) error {
 	if r.Meta.Arrival != nil {
-		return e.Receiver.applyArrival(r)
+		return e.Receiver.applyArrival(r, d)
 	}
-	if err := e.Backup.WriteBytes(r.Meta.BackupPath, r.Original); err != nil {
+	if err := e.Backup.WriteBytes(r.Meta.BackupPath, r.Original, d); err != nil {
 		return err
 	}
-	w, err := e.Spool.WriteTemp(func(w io.Writer) error { _, err := w.Write(r.Output); return err })
+	w, err := e.Spool.WriteTemp(d, func(w io.Writer) error { _, err := w.Write(r.Output); return err })
 	if err != nil {
 		return err
 	}
 	in := r.Meta.Instance
 	in.Size, in.SHA256, in.MD5 = w.Size, w.SHA256, w.MD5
-	res, err := e.Spool.AddInstance(w.Path, in, r.Meta.Session)
+	res, err := e.Spool.AddInstance(w.Path, in, r.Meta.Session, d)
 	if err != nil {
 		os.Remove(w.Path)
 		return err

@@ -13,6 +13,7 @@ import (
 	"github.com/aisedge/aisedge/internal/deid"
 	"github.com/aisedge/aisedge/internal/dicom"
 	"github.com/aisedge/aisedge/internal/dimse"
+	"github.com/aisedge/aisedge/internal/fsutil"
 	"github.com/aisedge/aisedge/internal/route"
 	"github.com/aisedge/aisedge/internal/spool"
 )
@@ -36,12 +37,17 @@ type arrival struct {
 	size                  int64 // of the received file
 
 	// keep writes the facility backup copy (once); original names a
-	// flushed file holding the original, for the quarantine to link.
+	// file holding the original, for the quarantine to link: flushed, or
+	// (durability Deferred) written again from the journal after a power
+	// loss, which links the entry anew.
 	keep     func() error
 	original func() (string, error)
 	// quarantineID names the quarantine entry (empty: a new name), so
 	// that a journal record processed twice makes one entry.
 	quarantineID string
+	// durability of the spool copy: Deferred when a journal record holds
+	// the original until the edge's file systems are flushed (journal.go).
+	durability fsutil.Durability
 }
 
 // arrivalMeta is what a journal record of an original says besides its
@@ -95,12 +101,13 @@ func (r *Receiver) journalArrival(in *dimse.Instance, f *dicom.File, backupPath 
 }
 
 // applyArrival processes a journal record of an original: facility backup
-// copy, then de-identification, gate and spool, or the quarantine. It
-// returns an error only for what a retry may cure (a full disk); the
-// record stays in the journal until it returns nil.
-func (r *Receiver) applyArrival(jr *journalRecord) error {
+// copy, then de-identification, gate and spool, or the quarantine, with
+// the files' flushes as d says. It returns an error only for what a retry
+// may cure (a full disk); the record stays in the journal until it
+// returns nil and, with d Deferred, until the file systems are flushed.
+func (r *Receiver) applyArrival(jr *journalRecord, d fsutil.Durability) error {
 	m := jr.Meta.Arrival
-	if err := r.Backup.WriteBytes(jr.Meta.BackupPath, jr.Original); err != nil {
+	if err := r.Backup.WriteBytes(jr.Meta.BackupPath, jr.Original, d); err != nil {
 		return fmt.Errorf("facility backup: %w", err)
 	}
 	backupFile := filepath.Join(r.Backup.Dir, jr.Meta.BackupPath)
@@ -141,6 +148,7 @@ func (r *Receiver) applyArrival(jr *journalRecord) error {
 		keep:         func() error { return nil }, // done above
 		original:     func() (string, error) { return backupFile, nil },
 		quarantineID: entry.ID,
+		durability:   d,
 	}
 	_, err = r.process(context.Background(), a)
 	return err
@@ -226,12 +234,12 @@ func (r *Receiver) process(ctx context.Context, a *arrival) (Outcome, error) {
 	if err := a.keep(); err != nil {
 		return Outcome{}, r.resourceError("facility backup write failed", err)
 	}
-	w, err := out.written(r.Spool)
+	w, err := out.written(r.Spool, a.durability)
 	if err != nil {
 		return Outcome{}, r.resourceError("spool write failed", err)
 	}
 	rec.Size, rec.SHA256, rec.MD5 = w.Size, w.SHA256, w.MD5
-	result, err := r.Spool.AddInstance(w.Path, rec, sess)
+	result, err := r.Spool.AddInstance(w.Path, rec, sess, a.durability)
 	if err != nil {
 		os.Remove(w.Path)
 		return Outcome{}, r.resourceError("spool commit failed", err)

@@ -86,8 +86,9 @@ func (b *Backup) WriteFile(src, dst string) error {
 func (b *Backup) Rel(path string) (string, error) { return filepath.Rel(b.Dir, path) }
 
 // WriteBytes writes data as the backup copy at rel (a path from Rel),
-// fsynced, replacing an older copy.
-func (b *Backup) WriteBytes(rel string, data []byte) error {
+// replacing an older copy; fsynced, with its folder entry, unless d is
+// fsutil.Deferred.
+func (b *Backup) WriteBytes(rel string, data []byte, d fsutil.Durability) error {
 	if !filepath.IsLocal(rel) {
 		return fmt.Errorf("facility backup: path %q leaves the backup folder", rel)
 	}
@@ -108,8 +109,10 @@ func (b *Backup) WriteBytes(rel string, data []byte) error {
 	if _, err := f.Write(data); err != nil {
 		return fail(err)
 	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
+	if d == fsutil.Synced {
+		if err := f.Sync(); err != nil {
+			return fail(err)
+		}
 	}
 	if err := f.Close(); err != nil {
 		os.Remove(f.Name())
@@ -118,6 +121,9 @@ func (b *Backup) WriteBytes(rel string, data []byte) error {
 	if err := os.Rename(f.Name(), dst); err != nil {
 		os.Remove(f.Name())
 		return err
+	}
+	if d == fsutil.Deferred {
+		return nil
 	}
 	return b.dirs.Sync(dir)
 }

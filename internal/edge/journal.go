@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/aisedge/aisedge/internal/dicom"
+	"github.com/aisedge/aisedge/internal/fault"
 	"github.com/aisedge/aisedge/internal/fsutil"
 	"github.com/aisedge/aisedge/internal/groupcommit"
 	"github.com/aisedge/aisedge/internal/spool"
@@ -59,6 +60,20 @@ type journal struct {
 	// in the order written (so, within a flush's time, of arrival).
 	waiting     []*journalRecord
 	waitingHead int
+
+	// Deferred flushes (startSettler): appliers write a record's files
+	// without flushing them and hand it to settling; the settler flushes
+	// the file systems they are on, once for all records handed over
+	// meanwhile, and only then counts them applied. Until then a record
+	// stays in its segment (replayed after a power loss, which writes its
+	// files again) and in waiting (the stager does not stage a session
+	// that may hold its unflushed files).
+	flush      func() error
+	flushError func(err error, retryIn time.Duration)
+	settling   []*journalRecord
+	settleWake chan struct{}
+	settleStop chan struct{}
+	settleDone chan struct{}
 }
 
 // journalSegmentBytes: a segment is closed to new records after this many
@@ -297,6 +312,94 @@ func (j *journal) applied(r *journalRecord) {
 	j.mu.Unlock()
 }
 
+// settleGather is how long the settler lets applied records gather
+// before it flushes them together. It delays only when records count as
+// applied (journal segments deleted, sessions staged), never a response.
+const settleGather = 20 * time.Millisecond
+
+// startSettler starts flushing records applied with deferred flushes
+// (appliedDeferred): flush flushes every file system the appliers write
+// to; a failed flush is reported to onError and retried with backoff.
+func (j *journal) startSettler(flush func() error, onError func(err error, retryIn time.Duration)) {
+	j.flush, j.flushError = flush, onError
+	j.settleWake = make(chan struct{}, 1)
+	j.settleStop, j.settleDone = make(chan struct{}), make(chan struct{})
+	go j.settler()
+}
+
+// deferring reports whether appliers may defer their flushes.
+func (j *journal) deferring() bool { return j.flush != nil }
+
+// appliedDeferred records that r's files are written but not flushed: it
+// counts as applied once the settler's next flush returned.
+func (j *journal) appliedDeferred(r *journalRecord) {
+	j.mu.Lock()
+	j.settling = append(j.settling, r)
+	j.mu.Unlock()
+	select {
+	case j.settleWake <- struct{}{}:
+	default:
+	}
+}
+
+func (j *journal) settler() {
+	defer close(j.settleDone)
+	backoff := fault.Backoff{Initial: 200 * time.Millisecond, Max: 30 * time.Second}
+	failures := 0
+	for {
+		select {
+		case <-j.settleWake:
+		case <-j.settleStop:
+			j.settle() // a failure leaves the records for the next start
+			return
+		}
+		// Let records gather: a flush per record (one association, one
+		// record at a time) would cost more than the fsyncs it replaces.
+		select {
+		case <-time.After(settleGather):
+		case <-j.settleStop:
+		}
+		if err := j.settle(); err != nil {
+			failures++
+			wait := backoff.Wait(failures)
+			j.flushError(err, wait)
+			select {
+			case <-time.After(wait):
+			case <-j.settleStop:
+				j.settle()
+				return
+			}
+			select { // try again even if nothing new arrives
+			case j.settleWake <- struct{}{}:
+			default:
+			}
+			continue
+		}
+		failures = 0
+	}
+}
+
+// settle flushes and counts applied the records handed over so far.
+func (j *journal) settle() error {
+	j.mu.Lock()
+	batch := j.settling
+	j.settling = nil
+	j.mu.Unlock()
+	if len(batch) == 0 {
+		return nil
+	}
+	if err := j.flush(); err != nil {
+		j.mu.Lock()
+		j.settling = append(batch, j.settling...)
+		j.mu.Unlock()
+		return err
+	}
+	for _, r := range batch {
+		j.applied(r)
+	}
+	return nil
+}
+
 // oldestWaiting is the arrival time of the earliest original acknowledged
 // and not yet through de-identification into the spool or the quarantine;
 // ok is false when there is none. The stager does not call a session
@@ -330,6 +433,14 @@ func (j *journal) unapplied() int {
 // applied stays on disk for the next start.
 func (j *journal) close() {
 	j.commits.Close()
+	if j.settleStop != nil {
+		select {
+		case <-j.settleStop:
+		default:
+			close(j.settleStop)
+		}
+		<-j.settleDone
+	}
 	j.mu.Lock()
 	if seg := j.cur; seg != nil {
 		j.sealLocked(seg)

@@ -17,6 +17,7 @@ import (
 	"github.com/aisedge/aisedge/internal/deid"
 	"github.com/aisedge/aisedge/internal/dicom"
 	"github.com/aisedge/aisedge/internal/dimse"
+	"github.com/aisedge/aisedge/internal/fsutil"
 	objfs "github.com/aisedge/aisedge/internal/objstore/fs"
 	"github.com/aisedge/aisedge/internal/route"
 	"github.com/aisedge/aisedge/internal/spool"
@@ -419,7 +420,7 @@ func TestJournalArrivalQuarantinedOnce(t *testing.T) {
 		t.Fatalf("oldest waiting: %v %v, want the record's arrival %v", at, ok, records[0].Meta.Arrival.ReceivedAt)
 	}
 	for range 2 {
-		if err := e.applyRecord(records[0]); err != nil {
+		if err := e.applyRecord(records[0], fsutil.Synced); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -441,7 +442,7 @@ func TestJournalArrivalQuarantinedOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.Receiver.Routes = other
-	if err := e.applyRecord(records[1]); err != nil {
+	if err := e.applyRecord(records[1], fsutil.Synced); err != nil {
 		t.Fatal(err)
 	}
 	if q := held(); len(q) != 2 || !strings.Contains(strings.Join(q[1].Reasons, " "), reasonUnmapped) {

@@ -152,7 +152,7 @@ func New(cfg Config) (*Edge, error) {
 	// the spool (de-identified) are put there before anything else
 	// happens.
 	journalDir := filepath.Join(cfg.DataDir, "journal")
-	n, err := replayJournal(journalDir, e.applyRecord)
+	n, err := replayJournal(journalDir, func(r *journalRecord) error { return e.applyRecord(r, fsutil.Synced) })
 	if err != nil {
 		sp.Close()
 		return nil, err
@@ -164,6 +164,13 @@ func New(cfg Config) (*Edge, error) {
 		sp.Close()
 		return nil, err
 	}
+	// Appliers leave their files' flushes to one flush of the file
+	// systems for many records (journal.go, startSettler).
+	flushDirs := []string{cfg.BackupDir, filepath.Dir(sp.TmpDir()), e.Receiver.Quarantine.Dir}
+	e.journal.startSettler(func() error { return fsutil.SyncFS(flushDirs...) }, func(err error, retryIn time.Duration) {
+		cfg.Log.Error("flushing the facility backup and the spool failed; their journal records stay and the flush is retried",
+			"err", fsutil.PublicError(err), "retryIn", retryIn.String())
+	})
 	e.appliers = newAppliers(e)
 	e.Receiver.journal, e.Receiver.enqueue = e.journal, e.appliers.enqueue
 	e.Stager = &Stager{Spool: sp, Dir: filepath.Join(cfg.DataDir, "staging"), Edge: cfg.Name,

@@ -8,6 +8,7 @@ import (
 
 	"github.com/aisedge/aisedge/internal/deid"
 	"github.com/aisedge/aisedge/internal/dicom"
+	"github.com/aisedge/aisedge/internal/fsutil"
 	"github.com/aisedge/aisedge/internal/spool"
 )
 
@@ -46,7 +47,7 @@ func (r *Receiver) serialize(res *deid.Result, sizeHint int64) (*serialized, err
 		}
 		return &serialized{buf: buf}, nil
 	}
-	w, err := r.Spool.WriteTemp(func(w io.Writer) error { return dicom.WriteFile(w, res.File) })
+	w, err := r.Spool.WriteTemp(fsutil.Synced, func(w io.Writer) error { return dicom.WriteFile(w, res.File) })
 	if err != nil {
 		return nil, err
 	}
@@ -73,13 +74,13 @@ func (s *serialized) size() int64 {
 	return s.w.Size
 }
 
-// written puts the bytes in a spool temporary file (fsynced) if they are
-// not in one yet.
-func (s *serialized) written(sp *spool.Spool) (spool.Written, error) {
+// written puts the bytes in a spool temporary file (fsynced unless d is
+// Deferred) if they are not in one yet.
+func (s *serialized) written(sp *spool.Spool, d fsutil.Durability) (spool.Written, error) {
 	if s.buf == nil || s.w.Path != "" {
 		return s.w, nil
 	}
-	w, err := sp.WriteTemp(func(w io.Writer) error { _, err := w.Write(s.buf.Bytes()); return err })
+	w, err := sp.WriteTemp(d, func(w io.Writer) error { _, err := w.Write(s.buf.Bytes()); return err })
 	if err != nil {
 		return spool.Written{}, err
 	}

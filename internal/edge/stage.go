@@ -136,7 +136,6 @@ func (s *Stager) StageStudy(st spool.Study) (*spool.Shipment, error) {
 	}
 	series := map[string]*manifest.Series{}
 	ids := make([]string, 0, len(pending))
-	dirs := map[string]bool{}
 	for _, in := range pending {
 		scan := ScanName(in.SeriesNumber, in.SeriesDescription)
 		rel := scan + "/DICOM/" + in.ID + ".dcm"
@@ -144,7 +143,6 @@ func (s *Stager) StageStudy(st spool.Study) (*spool.Shipment, error) {
 		if err := os.MkdirAll(filepath.Dir(dst), 0o750); err != nil {
 			return nil, fmt.Errorf("staging: %w", err)
 		}
-		dirs[filepath.Dir(dst)] = true
 		if err := fsutil.LinkOrCopy(s.Spool.ObjectPath(in.ID), dst, in.Size); err != nil {
 			return nil, fmt.Errorf("staging %s: %w", in.ID, err)
 		}
@@ -171,10 +169,12 @@ func (s *Stager) StageStudy(st spool.Study) (*spool.Shipment, error) {
 	if err := fsutil.WriteFileSync(filepath.Join(root, manifest.NameFor(gen)), b, 0o640); err != nil {
 		return nil, fmt.Errorf("staging: %w", err)
 	}
-	for d := range dirs {
-		if err := fsutil.SyncDir(d); err != nil {
-			return nil, fmt.Errorf("staging: %w", err)
-		}
+	// One flush of the file system makes the folder entries durable and
+	// the linked files' data too, whose writes the journal's appliers
+	// may have left to a flush still to come (a study staged by Force
+	// while instances keep arriving).
+	if err := fsutil.SyncFS(root); err != nil {
+		return nil, fmt.Errorf("staging: %w", err)
 	}
 	sh, err := s.Spool.Stage(st.Key, ids)
 	if err != nil {

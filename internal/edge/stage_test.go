@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aisedge/aisedge/internal/fsutil"
 	"github.com/aisedge/aisedge/internal/manifest"
 	"github.com/aisedge/aisedge/internal/spool"
 )
@@ -47,12 +48,12 @@ var testSession = spool.Session{Project: "PROJ", Subject: "PROJ-A1", Visit: "S1"
 
 func addInstance(t *testing.T, sp *spool.Spool, study, sop, series, desc, content string) {
 	t.Helper()
-	w, err := sp.WriteTemp(func(w io.Writer) error { _, err := io.WriteString(w, content); return err })
+	w, err := sp.WriteTemp(fsutil.Synced, func(w io.Writer) error { _, err := io.WriteString(w, content); return err })
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = sp.AddInstance(w.Path, spool.Instance{StudyKey: study, SOPInstanceUID: sop, SeriesUID: "2.25." + series,
-		SeriesNumber: series, SeriesDescription: desc, Modality: "MR", Size: w.Size, SHA256: w.SHA256, MD5: w.MD5}, testSession)
+		SeriesNumber: series, SeriesDescription: desc, Modality: "MR", Size: w.Size, SHA256: w.SHA256, MD5: w.MD5}, testSession, fsutil.Synced)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/aisedge/aisedge/internal/fsutil"
 )
 
 // studyKeyHash derives a file-name-safe identifier from pseudonymous values.
@@ -24,9 +26,9 @@ type Written struct {
 }
 
 // WriteTemp creates a file in the spool's tmp directory, lets write fill
-// it, computes its digests on the way, and fsyncs it. On error nothing is
-// left behind.
-func (s *Spool) WriteTemp(write func(w io.Writer) error) (Written, error) {
+// it, computes its digests on the way, and fsyncs it unless d is
+// fsutil.Deferred. On error nothing is left behind.
+func (s *Spool) WriteTemp(d fsutil.Durability, write func(w io.Writer) error) (Written, error) {
 	f, err := os.CreateTemp(s.TmpDir(), "in-*.dcm")
 	if err != nil {
 		return Written{}, fmt.Errorf("spool: %w", err)
@@ -41,8 +43,10 @@ func (s *Spool) WriteTemp(write func(w io.Writer) error) (Written, error) {
 	if err := write(cw); err != nil {
 		return fail(err)
 	}
-	if err := f.Sync(); err != nil {
-		return fail(fmt.Errorf("spool: fsync: %w", err))
+	if d == fsutil.Synced {
+		if err := f.Sync(); err != nil {
+			return fail(fmt.Errorf("spool: fsync: %w", err))
+		}
 	}
 	if err := f.Close(); err != nil {
 		os.Remove(f.Name())

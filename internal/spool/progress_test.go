@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/aisedge/aisedge/internal/fsutil"
 )
 
 // addSeries adds an instance of a given series at the clock's time.
@@ -12,7 +14,7 @@ func addSeries(t *testing.T, s *Spool, study, sop, series, number, content strin
 	w := write(t, s, content)
 	in := Instance{StudyKey: study, SOPInstanceUID: sop, SeriesUID: series, SeriesNumber: number, SeriesDescription: "AX T1",
 		Modality: "MR", Size: w.Size, SHA256: w.SHA256, MD5: w.MD5}
-	if _, err := s.AddInstance(w.Path, in, sess); err != nil {
+	if _, err := s.AddInstance(w.Path, in, sess, fsutil.Synced); err != nil {
 		t.Fatal(err)
 	}
 }

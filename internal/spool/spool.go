@@ -264,11 +264,20 @@ const (
 	AddedDuplicate
 )
 
-// AddInstance adopts the fsynced file at tmpPath (inside TmpDir) as the
-// instance described by in, within the study's session, and commits the
-// record. When it returns nil the instance is durable and may be
-// acknowledged. in.ID is derived here.
-func (s *Spool) AddInstance(tmpPath string, in Instance, sess Session) (AddResult, error) {
+// AddInstance adopts the file at tmpPath (inside TmpDir, written by
+// WriteTemp with the same d) as the instance described by in, within the
+// study's session, and commits the record. in.ID is derived here. When it
+// returns nil the record is durable, and with d fsutil.Synced the file
+// too: the instance may be acknowledged. With fsutil.Deferred the file's
+// folder entry is not flushed and the caller flushes the file system
+// before it forgets the instance's bytes (SyncFS).
+//
+// Adding an instance the spool has (same SOP Instance UID, same digest)
+// and has not shipped yet replaces its file with the new one: after a
+// power loss a record can name a file whose deferred flush never
+// happened, and adding the instance again from the edge's journal repairs
+// it. A shipped one (its file deleted) stays as it is.
+func (s *Spool) AddInstance(tmpPath string, in Instance, sess Session, d fsutil.Durability) (AddResult, error) {
 	base := studyKeyHash(in.StudyKey + "|" + in.SOPInstanceUID)
 	in.ID = base
 	in.Generation = 0
@@ -276,6 +285,7 @@ func (s *Spool) AddInstance(tmpPath string, in Instance, sess Session) (AddResul
 		in.ReceivedAt = s.now().UTC()
 	}
 	result := Added
+	released := false // AlreadyHave: shipped, its file deleted
 	// Decide the ID first (read-only), so the rename happens before the
 	// commit that makes it visible.
 	err := s.db.View(func(tx *bolt.Tx) error {
@@ -298,7 +308,7 @@ func (s *Spool) AddInstance(tmpPath string, in Instance, sess Session) (AddResul
 				return err
 			}
 			if old.SHA256 == in.SHA256 {
-				result = AlreadyHave
+				in.ID, result, released = id, AlreadyHave, old.Released
 				return nil
 			}
 		}
@@ -306,7 +316,7 @@ func (s *Spool) AddInstance(tmpPath string, in Instance, sess Session) (AddResul
 	if err != nil {
 		return 0, fmt.Errorf("spool: %w", err)
 	}
-	if result == AlreadyHave {
+	if released {
 		os.Remove(tmpPath)
 		return AlreadyHave, nil
 	}
@@ -314,8 +324,13 @@ func (s *Spool) AddInstance(tmpPath string, in Instance, sess Session) (AddResul
 	if err := os.Rename(tmpPath, dst); err != nil {
 		return 0, fmt.Errorf("spool: adopting instance file: %w", err)
 	}
-	if err := s.dirs.Sync(filepath.Dir(dst)); err != nil {
-		return 0, fmt.Errorf("spool: %w", err)
+	if d == fsutil.Synced {
+		if err := s.dirs.Sync(filepath.Dir(dst)); err != nil {
+			return 0, fmt.Errorf("spool: %w", err)
+		}
+	}
+	if result == AlreadyHave {
+		return AlreadyHave, nil
 	}
 	rec, _ := json.Marshal(&in)
 	err = s.commits.Do(func(tx *bolt.Tx) error {

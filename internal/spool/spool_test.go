@@ -12,13 +12,15 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/aisedge/aisedge/internal/fsutil"
 )
 
 var sess = Session{Project: "PROJ", Subject: "PROJ-S1", Visit: "V1", ProfileHash: "p1"}
 
 func write(t testing.TB, s *Spool, content string) Written {
 	t.Helper()
-	w, err := s.WriteTemp(func(w io.Writer) error { _, err := io.WriteString(w, content); return err })
+	w, err := s.WriteTemp(fsutil.Synced, func(w io.Writer) error { _, err := io.WriteString(w, content); return err })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,7 +30,7 @@ func write(t testing.TB, s *Spool, content string) Written {
 func add(t testing.TB, s *Spool, study, sop, content string) AddResult {
 	t.Helper()
 	w := write(t, s, content)
-	r, err := s.AddInstance(w.Path, Instance{StudyKey: study, SOPInstanceUID: sop, SeriesUID: "2.25.9", Modality: "MR", Size: w.Size, SHA256: w.SHA256, MD5: w.MD5}, sess)
+	r, err := s.AddInstance(w.Path, Instance{StudyKey: study, SOPInstanceUID: sop, SeriesUID: "2.25.9", Modality: "MR", Size: w.Size, SHA256: w.SHA256, MD5: w.MD5}, sess, fsutil.Synced)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,9 +100,15 @@ func TestLifecycle(t *testing.T) {
 			t.Errorf("file %s kept after seal", id)
 		}
 	}
-	// Re-sending an instance of a sealed shipment changes nothing.
+	// Re-sending an instance of a sealed shipment changes nothing: its
+	// file stays deleted.
 	if r := add(t, s, "st1", "2.25.2", "c"); r != AlreadyHave {
 		t.Fatalf("re-send after seal: %v", r)
+	}
+	for _, id := range ids {
+		if _, err := os.Stat(s.ObjectPath(id)); !os.IsNotExist(err) {
+			t.Errorf("file %s back after a re-send of a sealed instance", id)
+		}
 	}
 	late, _ := s.Pending("st1")
 	sh2, err := s.Stage("st1", []string{late[0].ID})
@@ -272,12 +280,12 @@ func child(dir string) {
 	round := os.Getenv("SPOOL_CHILD_ROUND")
 	for i := 0; ; i++ {
 		sop := fmt.Sprintf("2.25.%s.%d", round, i)
-		w, err := s.WriteTemp(func(w io.Writer) error { _, err := fmt.Fprintf(w, "content %s", sop); return err })
+		w, err := s.WriteTemp(fsutil.Synced, func(w io.Writer) error { _, err := fmt.Fprintf(w, "content %s", sop); return err })
 		if err != nil {
 			fmt.Println("ERR", err)
 			os.Exit(1)
 		}
-		if _, err := s.AddInstance(w.Path, Instance{StudyKey: "kill", SOPInstanceUID: sop, Size: w.Size, SHA256: w.SHA256, MD5: w.MD5}, sess); err != nil {
+		if _, err := s.AddInstance(w.Path, Instance{StudyKey: "kill", SOPInstanceUID: sop, Size: w.Size, SHA256: w.SHA256, MD5: w.MD5}, sess, fsutil.Synced); err != nil {
 			fmt.Println("ERR", err)
 			os.Exit(1)
 		}
@@ -295,7 +303,7 @@ func TestStudyBoundToOneSession(t *testing.T) {
 	w := write(t, s, "y")
 	other := sess
 	other.Subject = "PROJ-S2"
-	if _, err := s.AddInstance(w.Path, Instance{StudyKey: "st", SOPInstanceUID: "2.25.2", SHA256: w.SHA256}, other); err == nil {
+	if _, err := s.AddInstance(w.Path, Instance{StudyKey: "st", SOPInstanceUID: "2.25.2", SHA256: w.SHA256}, other, fsutil.Synced); err == nil {
 		t.Fatal("a study silently moved to another session")
 	}
 	if _, err := os.Stat(filepath.Join(s.dir, "objects")); err != nil {
