@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // A term is one Defined Term of Specific Character Set: the sets it
@@ -107,6 +109,31 @@ func (e *TermError) Error() string {
 // code-extension form. Empty values after the first and duplicates are
 // dropped silently, as are surrounding spaces and NUL padding.
 func Parse(value string) (Set, error) {
+	if v, ok := parsed.Load(value); ok {
+		return v.(Set), nil
+	}
+	set, err := parse(value)
+	if err == nil && parsedCount.Load() < parsedMax {
+		if _, loaded := parsed.LoadOrStore(value, set); !loaded {
+			parsedCount.Add(1)
+		}
+	}
+	return set, err
+}
+
+// parsed caches the Sets of values that parsed without a deviation (a
+// handful in any archive: every data set names its character set, and
+// de-identification asks for it per text element); parsedMax bounds it
+// against a sender that makes up a new value each time. A Set is never
+// modified after Parse.
+var (
+	parsed      sync.Map // string -> Set
+	parsedCount atomic.Int32
+)
+
+const parsedMax = 256
+
+func parse(value string) (Set, error) {
 	raw := strings.Split(value, `\`)
 	multi := len(raw) > 1
 	var (

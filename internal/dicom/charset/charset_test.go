@@ -708,3 +708,29 @@ func gbEncodeAlias(r rune) rune {
 	}
 	return r
 }
+
+// TestParseCache: a value parsed again gives the same Set (from the
+// cache); a value with a deviation reports it every time, and the cache
+// stops growing at its bound.
+func TestParseCache(t *testing.T) {
+	a, err := Parse(`ISO 2022 IR 13\ISO 2022 IR 87`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Parse(`ISO 2022 IR 13\ISO 2022 IR 87`)
+	if err != nil || len(a.terms) != len(b.terms) || &a.terms[0] != &b.terms[0] {
+		t.Fatalf("second parse: %v, %v; want the cached Set", b, err)
+	}
+	for range 2 {
+		if _, err := Parse("ISO IR 100"); err == nil {
+			t.Fatal("a misspelt term parsed without its deviation")
+		}
+	}
+	for i := range 2 * parsedMax {
+		Parse(fmt.Sprintf(`ISO_IR 100\ISO 2022 IR %d`, i)) // unknown terms: not cached
+		Parse(strings.Repeat(" ", i) + "ISO_IR 100")       // valid, each new
+	}
+	if n := parsedCount.Load(); n > parsedMax {
+		t.Fatalf("cache holds %d values, bound %d", n, parsedMax)
+	}
+}
