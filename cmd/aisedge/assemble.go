@@ -92,6 +92,7 @@ type edgeSpec struct {
 // (every route's profile loaded now), the edge with its spool, and its
 // receiver.
 func (p *process) addEdge(s edgeSpec) (*edge.Edge, error) {
+	limitEdgeMemory()
 	c := s.cfg
 	table := route.CatchAll(c.Project)
 	if c.Routing != "" {

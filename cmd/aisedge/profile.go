@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"runtime/pprof"
 )
 
@@ -35,5 +36,22 @@ func startCPUProfile(stderr io.Writer) func() {
 	return func() {
 		pprof.StopCPUProfile()
 		f.Close()
+	}
+}
+
+// edgeMemoryLimit is the Go heap's soft limit in a process that runs an
+// edge (`edge`, `run`) when GOMEMLIMIT does not set one: the edge holds
+// received instances in memory until their journal records are applied
+// (at most 32 MiB of them), and without a limit the collector lets the
+// heap grow to twice what is live (measured: 105-114 MiB of RSS while 4
+// associations send 531 kB CT; 95 MiB with this limit, at the same
+// throughput). A soft limit only makes the collector run sooner; a heap
+// that needs more gets it.
+const edgeMemoryLimit = 64 << 20
+
+// limitEdgeMemory sets edgeMemoryLimit unless GOMEMLIMIT is set.
+func limitEdgeMemory() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(edgeMemoryLimit)
 	}
 }

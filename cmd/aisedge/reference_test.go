@@ -106,6 +106,8 @@ hub: {dataDir: /h, s3: {endpoint: "https://s3"}, xnat: {url: "https://xnat"}, de
 	b.WriteString("(or root:<its group> 0440/0640, as a Kubernetes Secret volume mounts them); anything else is refused with the chmod/chown that fixes it.\n")
 	b.WriteString("\nDiagnostics: `AISEDGE_CPUPROFILE=FILE` makes any command write a Go CPU profile of its whole run to FILE (0600; for a daemon until it stops), ")
 	b.WriteString("read with `go tool pprof aisedge FILE`; the end-to-end benchmark sets it with `AISEDGE_BENCH_CPUPROFILE=DIR`.\n")
+	b.WriteString("\nMemory: a process that runs an edge (`edge`, `run`) sets the Go heap's soft limit to 64 MiB unless `GOMEMLIMIT` sets another ")
+	b.WriteString("(the collector runs sooner near it; a heap that needs more still gets it).\n")
 	return b.String()
 }
 

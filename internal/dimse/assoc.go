@@ -30,6 +30,10 @@ type assoc struct {
 	pdvs   []PDV // PDVs of the current P-DATA-TF not yet consumed
 	cmdBuf []byte
 	spoolW *bufio.Writer // the receiver's file write buffer
+	// memHint is the size of the association's last instance received
+	// into memory: the next one's buffer starts that large (a series is
+	// images of one size), instead of growing by copies.
+	memHint int
 
 	writeTimeout time.Duration
 	log          *slog.Logger

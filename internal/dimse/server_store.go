@@ -94,6 +94,9 @@ func (s *Server) openSpool(a *assoc, pc *PresentationContext, cmd *Command) (*sp
 		a.spoolW = bufio.NewWriterSize(nil, 256<<10)
 	}
 	sp := &spool{limit: s.cfg.MemoryBytes, get: s.pool.get, w: a.spoolW, nextCheck: spoolCheckEvery}
+	if sp.limit > 0 && a.memHint > 0 {
+		sp.mem = make([]byte, 0, min(int64(a.memHint+a.memHint/8), sp.limit))
+	}
 	if sp.limit <= 0 {
 		f, err := s.pool.get()
 		if err != nil {
@@ -229,6 +232,7 @@ func (s *Server) finishStore(a *assoc, pc *PresentationContext, cmd *Command, sp
 	}
 	if sp.inMemory() {
 		in.Data = sp.mem
+		a.memHint = len(sp.mem)
 		in.materialize = func() error { return s.materialize(in, sp) }
 		if err := s.cfg.Validate(in, dicom.NewBytesReader(sp.mem)); err != nil {
 			return asStatus(err, StatusCannotUnderstand)

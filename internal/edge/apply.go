@@ -41,7 +41,7 @@ const applierCount = 32
 
 // applierBytes bounds the records queued or being applied; past it the
 // receiver waits (back-pressure).
-const applierBytes = 128 << 20
+const applierBytes = 32 << 20
 
 func newAppliers(e *Edge) *appliers {
 	ctx, stop := context.WithCancel(context.Background())

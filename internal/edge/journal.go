@@ -119,7 +119,7 @@ type segment struct {
 }
 
 type journalWrite struct {
-	frame []byte
+	frame frame
 	rec   *journalRecord
 }
 
@@ -173,23 +173,48 @@ func segmentIDs(dir string) ([]uint64, error) {
 	return ids, nil
 }
 
-func encodeRecord(r *journalRecord) ([]byte, error) {
+// frame is a record's frame as the pieces written one after another: the
+// header with the metadata and the original's length, the original, the
+// output's length, the output. The record's bytes are written from where
+// they are, not copied into the frame.
+type frame [][]byte
+
+func (f frame) size() int {
+	n := 0
+	for _, p := range f {
+		n += len(p)
+	}
+	return n
+}
+
+// bytes joins the pieces (tests).
+func (f frame) bytes() []byte {
+	b := make([]byte, 0, f.size())
+	for _, p := range f {
+		b = append(b, p...)
+	}
+	return b
+}
+
+func encodeRecord(r *journalRecord) (frame, error) {
 	meta, err := json.Marshal(&r.Meta)
 	if err != nil {
 		return nil, err
 	}
 	n := 4 + len(meta) + 8 + len(r.Original) + 8 + len(r.Output)
-	b := make([]byte, 12, 12+n)
-	copy(b, journalMagic)
-	binary.BigEndian.PutUint32(b[4:], uint32(n))
-	b = binary.BigEndian.AppendUint32(b, uint32(len(meta)))
-	b = append(b, meta...)
-	b = binary.BigEndian.AppendUint64(b, uint64(len(r.Original)))
-	b = append(b, r.Original...)
-	b = binary.BigEndian.AppendUint64(b, uint64(len(r.Output)))
-	b = append(b, r.Output...)
-	binary.BigEndian.PutUint32(b[8:], crc32.Checksum(b[12:], crc32c))
-	return b, nil
+	head := make([]byte, 12, 12+4+len(meta)+8)
+	copy(head, journalMagic)
+	binary.BigEndian.PutUint32(head[4:], uint32(n))
+	head = binary.BigEndian.AppendUint32(head, uint32(len(meta)))
+	head = append(head, meta...)
+	head = binary.BigEndian.AppendUint64(head, uint64(len(r.Original)))
+	mid := binary.BigEndian.AppendUint64(nil, uint64(len(r.Output)))
+	sum := crc32.Update(0, crc32c, head[12:])
+	sum = crc32.Update(sum, crc32c, r.Original)
+	sum = crc32.Update(sum, crc32c, mid)
+	sum = crc32.Update(sum, crc32c, r.Output)
+	binary.BigEndian.PutUint32(head[8:], sum)
+	return frame{head, r.Original, mid, r.Output}, nil
 }
 
 // append writes r to the journal and returns once it is on disk.
@@ -213,14 +238,12 @@ func (j *journal) write(group []*journalWrite) error {
 		return err
 	}
 	size := 0
+	pieces := make([][]byte, 0, 4*len(group))
 	for _, w := range group {
-		size += len(w.frame)
+		size += w.frame.size()
+		pieces = append(pieces, w.frame...)
 	}
-	buf := make([]byte, 0, size)
-	for _, w := range group {
-		buf = append(buf, w.frame...)
-	}
-	if _, err := seg.f.Write(buf); err != nil {
+	if err := writev(seg.f, pieces); err != nil {
 		j.abandon(seg)
 		return fmt.Errorf("edge journal: %w", err)
 	}
@@ -571,6 +594,49 @@ func cut64(b []byte) (rest, v []byte, ok bool) {
 }
 
 // fdatasync flushes a file's data and the size that reads it back.
+// writev writes every piece, in order, with as few system calls as the
+// kernel allows (writev(2), at most iovMax pieces each).
+func writev(f *os.File, pieces [][]byte) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	pieces = slices.DeleteFunc(slices.Clone(pieces), func(p []byte) bool { return len(p) == 0 })
+	for len(pieces) > 0 {
+		batch := pieces[:min(len(pieces), iovMax)]
+		var n int
+		var werr error
+		if err := rc.Write(func(fd uintptr) bool {
+			n, werr = unix.Writev(int(fd), batch)
+			return werr != unix.EAGAIN
+		}); err != nil {
+			return err
+		}
+		if werr == unix.EINTR {
+			continue
+		}
+		if werr != nil {
+			return &os.PathError{Op: "writev", Path: f.Name(), Err: werr}
+		}
+		if n == 0 {
+			return io.ErrShortWrite
+		}
+		// Skip what was written, splitting a piece written in part.
+		for n > 0 {
+			if n < len(pieces[0]) {
+				pieces[0] = pieces[0][n:]
+				break
+			}
+			n -= len(pieces[0])
+			pieces = pieces[1:]
+		}
+	}
+	return nil
+}
+
+// iovMax is the most pieces one writev takes (Linux's UIO_MAXIOV).
+const iovMax = 1024
+
 func fdatasync(f *os.File) error {
 	for {
 		err := unix.Fdatasync(int(f.Fd()))
