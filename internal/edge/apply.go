@@ -14,10 +14,10 @@ import (
 
 // appliers write journal records (journal.go) to their places: the
 // original to the facility backup, the de-identified copy to the spool.
-// Many run at once so that their flushes are shared (the spool's group
-// commit, one folder sync for many files, and the file system's journal
-// commits, which cover every fsync waiting at that moment); the records
-// they hold are bounded in bytes. A record whose
+// Many run at once so that the spool's group commit (one bolt flush for
+// every instance waiting) keeps both cores busy; their files are flushed
+// by the journal's settler, once for many records. The records they hold
+// are bounded in bytes. A record whose
 // application fails is retried with backoff; one still unapplied when the
 // edge stops stays in the journal and is applied at the next start.
 type appliers struct {
@@ -34,13 +34,15 @@ type appliers struct {
 	held      int64 // bytes of the records queued or being applied
 }
 
-// applierCount: enough concurrent appliers to share flushes (measured:
-// 4 gave 166 small MR/s on one association, 32 gave 290, with 435 the
-// rate of the acknowledgement path alone).
+// applierCount: enough concurrent appliers to share flushes (measured
+// when each applier still flushed its own files: 4 gave 166 small MR/s on
+// one association, 32 gave 290; with the settler, 8 and 32 measured the
+// same within the noise of a shared machine).
 const applierCount = 32
 
 // applierBytes bounds the records queued or being applied; past it the
-// receiver waits (back-pressure).
+// receiver waits (back-pressure). Each record being applied holds its
+// parse and output besides, so the heap is a few times this.
 const applierBytes = 32 << 20
 
 func newAppliers(e *Edge) *appliers {
