@@ -64,3 +64,22 @@ func TestSmokeCodecScript(t *testing.T) {
 		t.Logf("output:\n%s", out)
 	}
 }
+
+// TestSmokeCompareScript runs bench/compare.sh in smoke mode on this
+// revision against itself and checks it printed a B/A line for the
+// de-identification, codec and C-STORE benchmarks.
+func TestSmokeCompareScript(t *testing.T) {
+	if smoke.Enabled() {
+		t.Skip("already in smoke mode (the child process)")
+	}
+	out := smoke.Script(t, "bench/compare.sh")
+	for _, name := range []string{`BenchmarkDeid/Small20`, `BenchmarkCodec/Small20/aisedge`, `CStore/run/storescu/small`, `CStore/run/aisedge-p4/small`} {
+		re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + `\s+\S+\s+A\s+[0-9.]+\s+B\s+[0-9.]+\s+B/A [0-9.]+$`)
+		if !re.MatchString(out) {
+			t.Errorf("no B/A line for %s", name)
+		}
+	}
+	if t.Failed() {
+		t.Logf("output:\n%s", out)
+	}
+}
