@@ -27,12 +27,12 @@ const (
 )
 
 // Options configure a Server. The zero value is a site that requires login,
-// has checksums on and a 15 minute session timeout.
+// has checksums on and a 15 minute login (JSESSIONID) timeout.
 type Options struct {
 	// AllowGuest lets unauthenticated requests, and requests with a stale
-	// session cookie, through as a guest without any project role
+	// login cookie, through as a guest without any project role
 	// (requireLogin=false). Like a servlet container, the server then
-	// starts a new (guest) session and sets its JSESSIONID.
+	// starts a new (guest) login and sets its JSESSIONID.
 	AllowGuest bool
 	// ChecksumsDisabled turns the site's checksums preference off: files
 	// written while it is set get an empty digest.
@@ -40,14 +40,14 @@ type Options struct {
 	// RefreshLeavesDigestsEmpty makes the catalog refresh service answer
 	// 200 without computing missing digests.
 	RefreshLeavesDigestsEmpty bool
-	// SessionTimeout is the idle timeout of a server session (default 15m).
-	SessionTimeout time.Duration
-	// HTMLOnExpired answers a stale or missing session with 200 and the
+	// LoginTimeout is the idle timeout of a login (default 15m).
+	LoginTimeout time.Duration
+	// HTMLOnExpired answers a stale or missing login with 200 and the
 	// HTML login page even for non-browser clients (as some sites behind
 	// SSO do); browser User-Agents always get it.
 	HTMLOnExpired bool
-	// MaxSessionsPerUser caps concurrent sessions per user (default 1000).
-	MaxSessionsPerUser int
+	// MaxLoginsPerUser caps concurrent logins per user (default 1000).
+	MaxLoginsPerUser int
 	// TokenLifetime is how long an alias token is valid (default 48h, the
 	// server's default).
 	TokenLifetime time.Duration
@@ -72,7 +72,7 @@ type Server struct {
 	mu          sync.Mutex
 	users       map[string]*user
 	tokens      map[string]*token
-	sessions    map[string]*session
+	logins      map[string]*login
 	projects    []*project
 	subjects    map[string]*subject    // by accession ID
 	experiments map[string]*experiment // by accession ID
@@ -105,7 +105,10 @@ type token struct {
 	expires             time.Time
 }
 
-type session struct {
+// login is what XNAT calls a server session (JSESSIONID): the state of
+// one logged-in client. The emulator says "login" for it, since "session"
+// in this project is the imaging session (an XNAT experiment).
+type login struct {
 	id      string
 	user    string
 	last    time.Time
@@ -191,11 +194,11 @@ func NewTLS(opts Options) *Server {
 }
 
 func newServer(opts Options) *Server {
-	if opts.SessionTimeout <= 0 {
-		opts.SessionTimeout = 15 * time.Minute
+	if opts.LoginTimeout <= 0 {
+		opts.LoginTimeout = 15 * time.Minute
 	}
-	if opts.MaxSessionsPerUser <= 0 {
-		opts.MaxSessionsPerUser = 1000
+	if opts.MaxLoginsPerUser <= 0 {
+		opts.MaxLoginsPerUser = 1000
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -207,7 +210,7 @@ func newServer(opts Options) *Server {
 		opts:        opts,
 		users:       map[string]*user{},
 		tokens:      map[string]*token{},
-		sessions:    map[string]*session{},
+		logins:      map[string]*login{},
 		subjects:    map[string]*subject{},
 		experiments: map[string]*experiment{},
 		resources:   map[int]*resource{},
@@ -312,15 +315,15 @@ func (s *Server) SetHTMLOnExpired(v bool) {
 	s.opts.HTMLOnExpired = v
 }
 
-// ExpireSessions invalidates every server session now.
-func (s *Server) ExpireSessions() {
+// ExpireLogins invalidates every login (server session) now.
+func (s *Server) ExpireLogins() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.expireAllLocked()
 }
 
 func (s *Server) expireAllLocked() {
-	for _, se := range s.sessions {
+	for _, se := range s.logins {
 		se.invalid = true
 	}
 }
@@ -484,7 +487,7 @@ func (s *Server) authed(h authedHandler, csrf bool) http.Handler {
 		if !ok {
 			return
 		}
-		if csrf && isBrowser(r) && p.session != nil && mutating(r.Method) && r.URL.Query().Get("XNAT_CSRF") != p.session.csrf {
+		if csrf && isBrowser(r) && p.login != nil && mutating(r.Method) && r.URL.Query().Get("XNAT_CSRF") != p.login.csrf {
 			writeStatusPage(w, http.StatusForbidden, "Forbidden: missing XNAT_CSRF token")
 			return
 		}
