@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -67,7 +66,7 @@ type Server struct {
 	HTTP *httptest.Server
 
 	opts Options
-	mux  *http.ServeMux // the REST routes (routes)
+	mux  http.Handler // the REST routes (routes.go)
 
 	mu          sync.Mutex
 	users       map[string]*user
@@ -434,95 +433,6 @@ func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter 
 // mutating reports whether a method writes.
 func mutating(m string) bool {
 	return m == http.MethodPut || m == http.MethodPost || m == http.MethodDelete
-}
-
-// roots are the prefixes XNAT answers its REST API under.
-var roots = []string{"/data", "/data/archive", "/REST"}
-
-// routes is the REST API on http.ServeMux patterns, under each root.
-// Every route but the form login authenticates first; a path under a root
-// that no route names is a 404 after authentication, as in XNAT.
-func (s *Server) routes() *http.ServeMux {
-	mux := http.NewServeMux()
-	notFound := func(w http.ResponseWriter, _ *http.Request, _ principal, _ []string) {
-		writeStatusPage(w, http.StatusNotFound, "The server has not found anything matching the request URI")
-	}
-	service := func(h func(*Server, http.ResponseWriter, *http.Request, principal)) authedHandler {
-		return func(w http.ResponseWriter, r *http.Request, p principal, _ []string) { h(s, w, r, p) }
-	}
-	for _, root := range roots {
-		// Form login needs no prior authentication.
-		mux.HandleFunc("PUT "+root+"/services/auth", s.formLogin)
-		mux.Handle(root+"/JSESSION", s.authed(s.jsession, false))
-		mux.Handle("GET "+root+"/services/tokens/issue", s.authed(service((*Server).issueToken), true))
-		mux.Handle("POST "+root+"/services/refresh/catalog", s.authed(service((*Server).refreshCatalog), true))
-		for _, coll := range []string{"projects", "experiments", "subjects"} {
-			mux.Handle(root+"/"+coll, s.authed(s.archive, true))
-			mux.Handle(root+"/"+coll+"/", s.authed(s.archive, true))
-		}
-		mux.Handle(root, s.authed(notFound, true))
-		mux.Handle(root+"/", s.authed(notFound, true))
-	}
-	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
-		writeStatusPage(w, http.StatusNotFound, "The server has not found anything matching the request URI")
-	})
-	return mux
-}
-
-// authedHandler serves an authenticated request, given the path's
-// segments below the root.
-type authedHandler func(w http.ResponseWriter, r *http.Request, p principal, segs []string)
-
-// authed authenticates a request and, for browser-like clients with a
-// session, demands the CSRF token of writes (docs/xnat.md, "Logging in
-// and staying logged in") when csrf is set.
-func (s *Server) authed(h authedHandler, csrf bool) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		segs, ok := splitPath(r.URL)
-		if !ok {
-			writeStatusPage(w, http.StatusNotFound, "The server has not found anything matching the request URI")
-			return
-		}
-		p, ok := s.authenticate(w, r)
-		if !ok {
-			return
-		}
-		if csrf && isBrowser(r) && p.login != nil && mutating(r.Method) && r.URL.Query().Get("XNAT_CSRF") != p.login.csrf {
-			writeStatusPage(w, http.StatusForbidden, "Forbidden: missing XNAT_CSRF token")
-			return
-		}
-		h(w, r, p, segs)
-	})
-}
-
-// splitPath strips the REST root (/data, /data/archive or /REST) and
-// returns the unescaped path segments.
-func splitPath(u *url.URL) ([]string, bool) {
-	p := u.EscapedPath()
-	switch {
-	case p == "/data/archive" || strings.HasPrefix(p, "/data/archive/"):
-		p = strings.TrimPrefix(p, "/data/archive")
-	case p == "/data" || strings.HasPrefix(p, "/data/"):
-		p = strings.TrimPrefix(p, "/data")
-	case p == "/REST" || strings.HasPrefix(p, "/REST/"):
-		p = strings.TrimPrefix(p, "/REST")
-	default:
-		return nil, false
-	}
-	p = strings.Trim(p, "/")
-	if p == "" {
-		return nil, true
-	}
-	raw := strings.Split(p, "/")
-	out := make([]string, 0, len(raw))
-	for _, seg := range raw {
-		v, err := url.PathUnescape(seg)
-		if err != nil {
-			return nil, false
-		}
-		out = append(out, v)
-	}
-	return out, true
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
