@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -46,24 +45,6 @@ func TestRoundWait(t *testing.T) {
 	}
 }
 
-// testClock is a settable clock for the hub's backoff.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 // A destination that keeps failing backs off on its own: the rounds of
 // Run go on delivering new sessions to the other destination, the failing
 // one is tried again only when its backoff (doubling) has passed, the
@@ -73,10 +54,12 @@ func TestFailingDestinationSlowsNoOther(t *testing.T) {
 	store, _ := objfs.Open(t.TempDir())
 	ok := &ArchiveDir{ID: "ok", Dir: t.TempDir()}
 	down := &failing{Destination: &ArchiveDir{ID: "down", Dir: t.TempDir()}, err: errors.New("503 service unavailable")}
-	clock := &testClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	// The clock moves between rounds only (a round's goroutines end
+	// before it returns).
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	// One session at a time, so that which session meets the failing
 	// destination first is known.
-	h, err := Open(Config{Store: store, DataDir: t.TempDir(), EventsOut: &bytes.Buffer{}, Parallel: 1, Now: clock.Now,
+	h, err := Open(Config{Store: store, DataDir: t.TempDir(), EventsOut: &bytes.Buffer{}, Parallel: 1, Now: func() time.Time { return now },
 		Destinations: []Target{{Dest: ok}, {Dest: down}}})
 	if err != nil {
 		t.Fatal(err)
@@ -102,12 +85,12 @@ func TestFailingDestinationSlowsNoOther(t *testing.T) {
 	if !h.DeliveredTo(s1, 1, "ok") || !h.DeliveredTo(s2, 1, "ok") {
 		t.Fatal("the working destination did not get both sessions while the other backed off")
 	}
-	clock.Add(time.Minute)
+	now = now.Add(time.Minute)
 	round("first backoff passed", 2) // one attempt: S2 waits behind the renewed backoff
-	clock.Add(time.Minute)
+	now = now.Add(time.Minute)
 	round("second backoff (2 min) not passed", 2)
 	down.err = nil
-	clock.Add(time.Minute)
+	now = now.Add(time.Minute)
 	round("second backoff passed", 4)
 	if !h.Delivered(s1, 1) || !h.Delivered(s2, 1) || len(objects(t, store)) != 0 {
 		t.Fatalf("after the destination works: delivered %v %v, objects %v", h.Delivered(s1, 1), h.Delivered(s2, 1), objects(t, store))
@@ -137,8 +120,10 @@ func TestPausedDestinationBacksOff(t *testing.T) {
 	ok := &ArchiveDir{ID: "ok", Dir: t.TempDir()}
 	refusing := &countingResumer{failing: &failing{Destination: &ArchiveDir{ID: "refusing", Dir: t.TempDir()},
 		err: fmt.Errorf("%w: 401 Unauthorized", ErrCredentials)}}
-	clock := &testClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	h, err := Open(Config{Store: store, DataDir: t.TempDir(), EventsOut: &bytes.Buffer{}, Now: clock.Now,
+	// The clock moves between rounds only (a round's goroutines end
+	// before it returns).
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	h, err := Open(Config{Store: store, DataDir: t.TempDir(), EventsOut: &bytes.Buffer{}, Now: func() time.Time { return now },
 		Destinations: []Target{{Dest: ok}, {Dest: refusing}}})
 	if err != nil {
 		t.Fatal(err)
@@ -156,7 +141,7 @@ func TestPausedDestinationBacksOff(t *testing.T) {
 	if refusing.resumes != 0 || !h.DeliveredTo("staged/edge-a/PROJ.S2.V1/", 1, "ok") {
 		t.Fatalf("while backing off: %d resumes (want 0), S2 delivered to ok %v", refusing.resumes, h.DeliveredTo("staged/edge-a/PROJ.S2.V1/", 1, "ok"))
 	}
-	clock.Add(time.Minute)
+	now = now.Add(time.Minute)
 	h.round(t.Context(), true)
 	if refusing.resumes != 1 {
 		t.Fatalf("after the backoff: %d resumes, want 1", refusing.resumes)
