@@ -81,7 +81,7 @@ func runDeid(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&o.quarantine, "quarantine", "", "quarantine `directory` (default OUT.quarantine)")
 	fs.StringVar(&o.reports, "reports", "", "write one value-free report per instance into this `directory`")
 	fs.StringVar(&o.site, "site", "", "site id: the pseudonym namespace (required to de-identify; must match the deployment)")
-	fs.StringVar(&o.project, "project", "LOCAL", "project `code` (${ProjectCode}, first part of the session label)")
+	fs.StringVar(&o.project, "project", "LOCAL", "project `code` (${ProjectCode}, first part of the session folder name)")
 	fs.IntVar(&o.workers, "workers", runtime.GOMAXPROCS(0), "files processed in parallel")
 	fs.StringVar(&o.explain, "explain", "", "print the action for each element of `FILE` (no values) and exit")
 	fs.StringVar(&o.lint, "lint", "", "check a profile (`file` or built-in name), print its findings and hash, and exit")

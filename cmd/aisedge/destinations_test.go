@@ -102,7 +102,7 @@ hub:
 		}
 	}
 	for _, f := range s.M.Files {
-		p := filepath.Join(dir, "archive", s.M.Project, s.M.Subject, s.M.Session, "scans", strings.SplitN(f.Path, "/", 3)[0], "resources", "DICOM", "files",
+		p := filepath.Join(dir, "archive", s.M.Project, s.M.Subject, s.M.Visit, "scans", strings.SplitN(f.Path, "/", 3)[0], "resources", "DICOM", "files",
 			strings.SplitN(f.Path, "/", 3)[2])
 		if b, err := os.ReadFile(p); err != nil || !bytes.Equal(b, s.Data[f.Path]) {
 			t.Errorf("archive: %s: %v", f.Path, err)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aisedge/aisedge/internal/dimse"
+	"github.com/aisedge/aisedge/internal/fault/netfault"
 )
 
 func init() {
@@ -71,7 +72,7 @@ func runEcho(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	c, err := dimse.Dial(ctx, pos[0], df.dialConfig())
 	if err != nil {
 		err = fmt.Errorf("association with %s: %w", pos[0], err)
-		if isNetError(err) {
+		if netfault.IsConnection(err) {
 			return connectionError{err}
 		}
 		return err

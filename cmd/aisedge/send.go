@@ -6,17 +6,16 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net"
 	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/aisedge/aisedge/internal/dimse"
+	"github.com/aisedge/aisedge/internal/fault/netfault"
 )
 
 func init() {
@@ -173,7 +172,7 @@ func groupFailures(fs []dimse.SendResult) []failureGroup {
 		if !ok {
 			i = len(out)
 			idx[r] = i
-			out = append(out, failureGroup{reason: r, net: isNetError(f.Err)})
+			out = append(out, failureGroup{reason: r, net: netfault.IsConnection(f.Err)})
 		}
 		out[i].n++
 	}
@@ -190,14 +189,6 @@ func countNotCanceled(fs []dimse.SendResult) int {
 		}
 	}
 	return n
-}
-
-// isNetError reports whether err is a failure to reach or keep a TCP
-// connection (refused, unreachable, reset, DNS).
-func isNetError(err error) bool {
-	var oe *net.OpError
-	var de *net.DNSError
-	return errors.As(err, &oe) || errors.As(err, &de) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET)
 }
 
 // collectPaths expands the inputs: files as given, directories' regular

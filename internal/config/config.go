@@ -198,8 +198,8 @@ type Hub struct {
 	// Retain keeps delivered objects in the bucket instead of deleting
 	// them.
 	Retain bool `yaml:"retain"`
-	// Interval is the pause between delivery rounds (longer after
-	// failures, with backoff).
+	// Interval is the pause between delivery rounds (longer after the
+	// hub's own failures) and a failing destination's first backoff.
 	Interval Duration `yaml:"interval"`
 	// HTTP serves /metrics, /healthz, /readyz, /api/status and the status
 	// page (read-only).

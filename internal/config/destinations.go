@@ -34,7 +34,7 @@ type Destination struct {
 }
 
 // ArchiveDestination configures an XNAT-like folder tree
-// (<dir>/<PROJECT>/<SUBJECT>/<SESSION>/scans/...).
+// (<dir>/<PROJECT>/<SUBJECT>/<VISIT>/scans/...).
 type ArchiveDestination struct {
 	// Dir is the tree's root (required).
 	Dir string `yaml:"dir"`

@@ -114,11 +114,11 @@ type Result struct {
 	File *dicom.File
 	// SOPInstanceUID is the new SOP Instance UID; FileName is derived from
 	// it. Session is the session the instance belongs to (project and
-	// pseudonyms); SessionLabel is its folder name, PROJECT.SUBJECT.VISIT.
+	// pseudonyms); Session.Folder() is its folder name,
+	// PROJECT.SUBJECT.VISIT.
 	SOPInstanceUID string
 	FileName       string
 	Session        session.ID
-	SessionLabel   string
 	Report         *Report
 	Reasons        []Reason
 
@@ -402,11 +402,10 @@ func (e *Engine) Deidentify(f *dicom.File, o Options) (*Result, error) {
 	res.SOPInstanceUID = newSOP
 	res.FileName = newSOP + ".dcm"
 	res.Session = session.ID{Project: e.cfg.ProjectCode, Subject: s.root.String(tagPatientID), Visit: s.root.String(tagAccessionNumber)}
-	res.SessionLabel = res.Session.Folder()
 	s.report.NewSOPInstanceUID = newSOP
 	s.report.NewStudyInstanceUID = s.root.String(dicom.TagStudyInstanceUID)
 	s.report.PseudoPatientID = s.root.String(tagPatientID)
-	s.report.SessionLabel = res.SessionLabel
+	s.report.Folder = res.Session.Folder()
 	res.Reasons = s.reasons
 	res.plan = s.gatePlan(out)
 	s.report.finish(s.reasons)

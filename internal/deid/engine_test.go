@@ -156,8 +156,8 @@ func TestReplaceRules(t *testing.T) {
 	if rs == nil || len(rs.Items) != 1 || rs.Items[0].String(dicom.MustTag("ReferencedSOPInstanceUID")) != "2.25.1" {
 		t.Error("sequence Replace not applied")
 	}
-	if !strings.HasPrefix(o.Report.SessionLabel, "PRJ.PRJ-"+pid+".") {
-		t.Errorf("session label %s", o.Report.SessionLabel)
+	if !strings.HasPrefix(o.Report.Folder, "PRJ.PRJ-"+pid+".") {
+		t.Errorf("session folder %s", o.Report.Folder)
 	}
 }
 

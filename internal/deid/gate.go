@@ -135,7 +135,7 @@ var gateChecks = []string{"strings", "raw-bytes", "justification", "private", "u
 
 // Verify runs the verification gate on the serialised output of res (the
 // bytes in ra, size bytes long) and on the derived names (the result's
-// file name and session label plus any extra, e.g. the output path). It
+// file name and session folder name plus any extra, e.g. the output path). It
 // sets res.Report.Gate and adds a quarantine reason per failed check.
 // Errors are transient (the output could not be read).
 func (e *Engine) Verify(res *Result, ra io.ReaderAt, size int64, extraNames ...string) (*GateResult, error) {
@@ -162,7 +162,7 @@ func (e *Engine) Verify(res *Result, ra io.ReaderAt, size int64, extraNames ...s
 			return nil, transient("verify", err)
 		}
 	}
-	names := append([]string{res.FileName, res.SessionLabel}, extraNames...)
+	names := append([]string{res.FileName, res.Session.Folder()}, extraNames...)
 	for _, n := range names {
 		gp.checkName(n, &gf)
 	}

@@ -9,20 +9,23 @@ import (
 // done to which tag path under which rule, never an original value. Its
 // identifiers are only new UIDs and pseudonyms.
 type Report struct {
-	Engine              string         `json:"engine"`
-	Profile             string         `json:"profile"`
-	ProfileHash         string         `json:"profileHash"`
-	KeyID               string         `json:"keyId"`
-	Acknowledged        []string       `json:"acknowledged,omitempty"`
-	OptionsHonoured     []string       `json:"optionsHonoured"`
-	Outcome             string         `json:"outcome"`
-	Reasons             []Reason       `json:"reasons,omitempty"`
-	NewSOPInstanceUID   string         `json:"newSopInstanceUid,omitempty"`
-	NewStudyInstanceUID string         `json:"newStudyInstanceUid,omitempty"`
-	PseudoPatientID     string         `json:"pseudoPatientId,omitempty"`
-	SessionLabel        string         `json:"sessionLabel,omitempty"`
-	PixelRisk           string         `json:"pixelRisk,omitempty"`
-	Counts              map[string]int `json:"counts"`
+	Engine              string   `json:"engine"`
+	Profile             string   `json:"profile"`
+	ProfileHash         string   `json:"profileHash"`
+	KeyID               string   `json:"keyId"`
+	Acknowledged        []string `json:"acknowledged,omitempty"`
+	OptionsHonoured     []string `json:"optionsHonoured"`
+	Outcome             string   `json:"outcome"`
+	Reasons             []Reason `json:"reasons,omitempty"`
+	NewSOPInstanceUID   string   `json:"newSopInstanceUid,omitempty"`
+	NewStudyInstanceUID string   `json:"newStudyInstanceUid,omitempty"`
+	PseudoPatientID     string   `json:"pseudoPatientId,omitempty"`
+	// Folder is the session's folder name, PROJECT.SUBJECT.VISIT (its
+	// JSON name, sessionLabel, is kept for the reports already written;
+	// the XNAT session label is another value, manifest.Label).
+	Folder    string         `json:"sessionLabel,omitempty"`
+	PixelRisk string         `json:"pixelRisk,omitempty"`
+	Counts    map[string]int `json:"counts"`
 	// NotAllowed counts the public elements outside Table E.1-1 that the
 	// allowlist did not let through (removed or emptied; their paths and
 	// rules are in Actions).

@@ -18,7 +18,7 @@ import (
 // Outcome of processing one input file.
 type Outcome struct {
 	// OutputPath is the de-identified file (empty when quarantined):
-	// OUT/<session label>/<new SOP Instance UID>.dcm.
+	// OUT/<PROJECT.SUBJECT.VISIT>/<new SOP Instance UID>.dcm (the session folder).
 	OutputPath string
 	// Report is the value-free report (also of a quarantined input, when
 	// it got that far), Reasons why the input is quarantined (none when it
@@ -65,7 +65,7 @@ func (e *Engine) ProcessFile(ctx context.Context, inPath, outDir string) (*Outco
 	if res.Quarantined() {
 		return e.quarantine(o, res.Report, res.Reasons)
 	}
-	dir := filepath.Join(outDir, res.SessionLabel)
+	dir := filepath.Join(outDir, res.Session.Folder())
 	if err := os.MkdirAll(outDir, 0o750); err != nil {
 		return nil, transient("process", err)
 	}
@@ -116,7 +116,7 @@ func (e *Engine) ProcessFile(ctx context.Context, inPath, outDir string) (*Outco
 	}
 	syncDir(dir)
 	o.OutputPath = outPath
-	e.log.Info("instance deidentified", "sop", res.SOPInstanceUID, "session", res.SessionLabel,
+	e.log.Info("instance deidentified", "sop", res.SOPInstanceUID, "session", res.Session.Folder(),
 		"bytes", size, "duration_ms", time.Since(start).Milliseconds())
 	return o, nil
 }

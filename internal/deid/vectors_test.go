@@ -271,8 +271,8 @@ func TestLegacyTemplateValues(t *testing.T) {
 			t.Errorf("%s = %q, want %q (Lua hook)", kw, got, w)
 		}
 	}
-	if !strings.HasPrefix(outs[0].Report.SessionLabel, "PRJ.PRJ-"+h[pid]+"."+h[pid+"|"+st.studyUID]) {
-		t.Errorf("session label %s", outs[0].Report.SessionLabel)
+	if !strings.HasPrefix(outs[0].Report.Folder, "PRJ.PRJ-"+h[pid]+"."+h[pid+"|"+st.studyUID]) {
+		t.Errorf("session folder %s", outs[0].Report.Folder)
 	}
 	// Unlike the Lua hook: private tags, dates, descriptions are gone.
 	for _, tag := range []dicom.Tag{0x00291010, dicom.MustTag("StudyDate"), dicom.MustTag("SeriesDescription")} {

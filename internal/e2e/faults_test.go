@@ -647,7 +647,7 @@ func TestFaultObjectStoreOutage(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return res.SessionLabel
+		return res.Session.Folder()
 	}
 	root := "1.2.826.0.1.3680043.8.1055.79"
 	studyA := makeInstances(t, eng, "OUTP1", root+".1", root+".1.1", 1, 12)

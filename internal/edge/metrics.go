@@ -95,9 +95,11 @@ const (
 	reasonUnparseable = "unparseable"
 	reasonUnmapped    = "no project mapped for called AE title"
 	reasonDeidFailed  = "de-identification failed"
-	reasonNoSession   = "de-identification produced no usable session label"
-	reasonGateFailed  = "verification gate failed"
-	reasonGateError   = "verification gate error"
+	// reasonNoSession: an invalid session.ID. The text is a metric label
+	// value dashboards match on, so it keeps its "session label" wording.
+	reasonNoSession  = "de-identification produced no usable session label"
+	reasonGateFailed = "verification gate failed"
+	reasonGateError  = "verification gate error"
 )
 
 // QuarantineReasonCodes lists every reason label of

@@ -130,7 +130,7 @@ func (s *Stager) StageStudy(st spool.Study) (*spool.Shipment, error) {
 	gen := st.Generation + 1
 	root := s.ShipmentDir(st.Session)
 	m := &manifest.Manifest{
-		Version: manifest.Version, Edge: s.Edge, Project: st.Project, Subject: st.Subject, Session: st.Visit,
+		Version: manifest.Version, Edge: s.Edge, Project: st.Project, Subject: st.Subject, Visit: st.Visit,
 		Folder: Folder(st.Session), Label: st.Label, Generation: gen, Modality: st.Modality, ProfileHash: st.ProfileHash,
 		CreatedAt: s.Now().UTC().Truncate(time.Second),
 	}

@@ -17,8 +17,8 @@ import (
 // ArchiveDir is a Destination that writes each delivered session as an
 // XNAT-like tree, for standalone installations and tests:
 //
-//	<Dir>/<PROJECT>/<SUBJECT>/<SESSION>/scans/<scan>/resources/DICOM/files/<name>.dcm
-//	<Dir>/<PROJECT>/<SUBJECT>/<SESSION>/MANIFEST[.g<N>].json
+//	<Dir>/<PROJECT>/<SUBJECT>/<VISIT>/scans/<scan>/resources/DICOM/files/<name>.dcm
+//	<Dir>/<PROJECT>/<SUBJECT>/<VISIT>/MANIFEST[.g<N>].json
 //
 // Files are written crash-safely (temporary file, fsync, rename) and
 // verified by re-reading their MD5.
@@ -33,7 +33,7 @@ func (a *ArchiveDir) Name() string { return cmp.Or(a.ID, "archive") }
 
 // SessionDir is where a session's tree goes.
 func (a *ArchiveDir) SessionDir(m *manifest.Manifest) string {
-	return filepath.Join(a.Dir, m.Project, m.Subject, m.Session)
+	return filepath.Join(a.Dir, m.Project, m.Subject, m.Visit)
 }
 
 // FilePath maps a manifest path <scan>/<resource>/<name> into the tree.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aisedge/aisedge/internal/manifest"
@@ -21,8 +22,9 @@ import (
 // xnat_upload_started, xnat_upload_completed and xnat_upload_failed lines
 // with the original's fields, which its dashboards count.
 
-// deliver handles one sealed generation.
-func (h *Hub) deliver(ctx context.Context, s Sealed) error {
+// deliver handles one sealed generation. With backoff, destinations
+// backing off wait like paused ones.
+func (h *Hub) deliver(ctx context.Context, s Sealed, backoff bool) error {
 	start := h.cfg.Now()
 	lay := s.layout()
 	if h.Delivered(s.Base, s.Generation) {
@@ -34,7 +36,7 @@ func (h *Hub) deliver(ctx context.Context, s Sealed) error {
 		return h.fail(s, strings.TrimSuffix(s.Base[len(h.cfg.Prefix):], "/"), h.cfg.Destinations, err)
 	}
 	var targets, pending []Target
-	var waiting []string // paused destinations that lack the generation
+	var waiting []string // paused or backing-off destinations that lack the generation
 	for _, t := range h.cfg.Destinations {
 		if !t.takes(m.Project) {
 			continue
@@ -42,7 +44,7 @@ func (h *Hub) deliver(ctx context.Context, s Sealed) error {
 		targets = append(targets, t)
 		switch {
 		case h.DeliveredTo(s.Base, s.Generation, t.Dest.Name()):
-		case h.isPaused(t.Dest.Name()):
+		case h.isPaused(t.Dest.Name()) || backoff && h.backingOff(t.Dest.Name()):
 			waiting = append(waiting, t.Dest.Name())
 		default:
 			pending = append(pending, t)
@@ -60,20 +62,23 @@ func (h *Hub) deliver(ctx context.Context, s Sealed) error {
 			return h.fail(s, m.Folder, pending, err)
 		}
 		defer cleanup()
-		var errs []error
-		for _, t := range pending {
-			if err := h.deliverTo(ctx, t, s, m, dir, start); err != nil {
-				errs = append(errs, err)
-			}
+		// The destinations at once: a slow or failing one holds up no
+		// other.
+		errs := make([]error, len(pending))
+		var wg sync.WaitGroup
+		for i, t := range pending {
+			wg.Go(func() { errs[i] = h.deliverTo(ctx, t, s, m, dir, start) })
 		}
-		if len(errs) > 0 {
-			return h.fail(s, m.Folder, nil, errors.Join(errs...))
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return h.fail(s, m.Folder, nil, err)
 		}
 	}
 	if len(waiting) > 0 {
 		// Not a failure of the generation: it waits, in the bucket, until
-		// the paused destinations resume.
-		return fmt.Errorf("hub: %s generation %d waits for paused destination(s) %s", m.Folder, s.Generation, strings.Join(waiting, ", "))
+		// the paused destinations resume and the failing ones work.
+		return &destinationError{dest: strings.Join(waiting, ", "), err: fmt.Errorf("hub: %s generation %d waits for paused or backing-off destination(s) %s",
+			m.Folder, s.Generation, strings.Join(waiting, ", "))}
 	}
 	var names []string
 	for _, t := range targets {
@@ -87,19 +92,27 @@ func (h *Hub) deliver(ctx context.Context, s Sealed) error {
 }
 
 // deliverTo delivers a fetched generation to one destination and records
-// it. A failure is reported (event, pause) here and returned marked with
-// the destination's name.
+// it. A failure is reported (event, pause, backoff) here and returned
+// marked with the destination's name; a failure of the destination itself
+// is a destinationError.
 func (h *Hub) deliverTo(ctx context.Context, t Target, s Sealed, m *manifest.Manifest, dir string, start time.Time) error {
 	name := t.Dest.Name()
-	err := t.Dest.Deliver(ctx, m, dir)
-	if err == nil {
-		err = h.recordDestination(s, name, len(m.Files))
-	}
-	if err != nil {
-		err = fmt.Errorf("%s: %w", name, err)
+	var err error
+	if derr := t.Dest.Deliver(ctx, m, dir); derr != nil {
+		err = &destinationError{dest: name, err: fmt.Errorf("%s: %w", name, derr)}
 		if errors.Is(err, ErrCredentials) {
 			h.pause(name, err)
 		}
+		if !isPermanent(err) {
+			h.destFailed(name, err)
+		}
+	} else {
+		h.destWorks(name)
+		if rerr := h.recordDestination(s, name, len(m.Files)); rerr != nil {
+			err = fmt.Errorf("%s: %w", name, rerr)
+		}
+	}
+	if err != nil {
 		h.metrics.observeFailure(name, isPermanent(err))
 		h.emitFailed(t, m.Folder, s.Generation, err)
 		return err
@@ -211,14 +224,24 @@ func (h *Hub) pause(dest string, err error) {
 	h.events.Emit("error", "delivery_paused", "", "delivery paused: "+err.Error(), "destination", dest)
 }
 
-// resume tries to leave each pause: a Resumer destination must log in
-// again (credentials read anew); for any other the next delivery is the
-// test. It returns the errors of the destinations still paused.
-func (h *Hub) resume(ctx context.Context) error {
+// resume tries to leave each pause, with backoff only those whose
+// destination's backoff has passed (refused credentials tried again at
+// once could lock the account): a Resumer destination must log in again
+// (credentials read anew); for any other the next delivery is the test.
+// It returns the errors of the destinations still paused.
+func (h *Hub) resume(ctx context.Context, backoff bool) error {
 	var errs []error
 	for _, t := range h.cfg.Destinations {
 		name := t.Dest.Name()
 		if !h.isPaused(name) {
+			continue
+		}
+		if backoff && h.backingOff(name) {
+			h.pauseMu.Lock()
+			since := h.paused[name].Since
+			h.pauseMu.Unlock()
+			errs = append(errs, &destinationError{dest: name, err: fmt.Errorf("hub: delivery to %s paused since %s, backing off: %w",
+				name, since.Format(time.RFC3339), ErrCredentials)})
 			continue
 		}
 		if r, ok := t.Dest.(Resumer); ok {
@@ -230,9 +253,12 @@ func (h *Hub) resume(ctx context.Context) error {
 				since, attempts := p.Since, p.Attempts
 				h.pauseMu.Unlock()
 				h.cfg.Log.Warn("delivery still paused", "destination", name, "attempts", attempts, "err", err)
-				errs = append(errs, fmt.Errorf("hub: delivery to %s paused since %s: %w", name, since.Format(time.RFC3339), err))
+				h.destFailed(name, err)
+				errs = append(errs, &destinationError{dest: name, err: fmt.Errorf("hub: delivery to %s paused since %s: %w",
+					name, since.Format(time.RFC3339), err)})
 				continue
 			}
+			h.destWorks(name)
 		}
 		h.pauseMu.Lock()
 		since := h.paused[name].Since

@@ -20,14 +20,16 @@
 // delivery is recorded on its own, so a retry goes only to those that lack
 // it). A permanent failure (a checksum mismatch, a missing project)
 // dead-letters the generation with its reason until an operator requeues
-// it. Refused credentials dead-letter nothing: they pause all delivery
-// until the credentials work again (ErrCredentials).
+// it. Refused credentials dead-letter nothing: they pause delivery to the
+// destination that refused them until they work again (ErrCredentials).
+// A failing destination backs off on its own and slows no other.
 //
-// The files: hub.go (assembly and the delivery loop), scan.go (finding
-// sealed generations), legacy.go (the original system's layout, the only
-// place that knows it), fetch.go (download and checks), deliver.go (one
-// generation to its destinations, failures, pause), state.go (the records),
-// metrics.go, and one file per destination.
+// The files: hub.go (assembly and the delivery loop), backoff.go (per
+// destination and hub-wide), scan.go (finding sealed generations),
+// legacy.go (the original system's layout, the only place that knows it),
+// fetch.go (download and checks), deliver.go (one generation to its
+// destinations, failures, pause), state.go (the records), metrics.go, and
+// one file per destination.
 package hub
 
 import (
@@ -94,6 +96,10 @@ type Hub struct {
 
 	pauseMu sync.Mutex
 	paused  map[string]*Pause // by destination
+
+	retryMu     sync.Mutex
+	retries     map[string]*destRetry // failing destinations (backoff.go)
+	destBackoff fault.Backoff
 }
 
 // Open prepares a hub: its state store and download area.
@@ -147,7 +153,8 @@ func Open(cfg Config) (*Hub, error) {
 		cfg.Component = "upload"
 	}
 	h := &Hub{cfg: cfg, db: db, events: events.New(cfg.EventsOut, cfg.Component, "", cfg.Now), wake: make(chan struct{}, 1),
-		paused: map[string]*Pause{}}
+		paused: map[string]*Pause{}, retries: map[string]*destRetry{},
+		destBackoff: fault.Backoff{Initial: 10 * time.Second, Max: maxBackoff}}
 	if cfg.Registry != nil {
 		h.metrics = newMetrics(cfg.Registry, h)
 	}
@@ -157,15 +164,21 @@ func Open(cfg Config) (*Hub, error) {
 // Close closes the state store.
 func (h *Hub) Close() error { return h.db.Close() }
 
-// RunOnce delivers every sealed generation that is not delivered or held.
-// It returns the errors of the failed ones, joined.
+// RunOnce delivers every sealed generation that is not delivered or held,
+// to every destination (whatever its backoff). It returns the errors of
+// the failed ones, joined.
 //
 // While deliveries to a destination are paused (refused credentials), it
 // first tries to resume them; one still paused is skipped (its
 // generations wait in the bucket), the others are delivered to, and the
-// error of the pause is returned with the others, so that Run backs off.
-func (h *Hub) RunOnce(ctx context.Context) error {
-	errPaused := h.resume(ctx)
+// error of the pause is returned with the others.
+func (h *Hub) RunOnce(ctx context.Context) error { return h.round(ctx, false) }
+
+// round is one delivery round. With backoff, destinations backing off
+// (backoff.go) are neither resumed nor delivered to; one that fails during
+// the round is not tried again in it.
+func (h *Hub) round(ctx context.Context, backoff bool) error {
+	errPaused := h.resume(ctx, backoff)
 	sealed, err := h.Scan(ctx)
 	if err != nil {
 		return errors.Join(errPaused, fmt.Errorf("hub: listing the bucket: %w", err))
@@ -192,7 +205,7 @@ func (h *Hub) RunOnce(ctx context.Context) error {
 				if h.dead(s.Base, s.Generation) {
 					return // later generations wait behind it
 				}
-				if err := h.deliver(ctx, s); err != nil {
+				if err := h.deliver(ctx, s, backoff); err != nil {
 					mu.Lock()
 					errs = append(errs, err)
 					mu.Unlock()
@@ -205,21 +218,17 @@ func (h *Hub) RunOnce(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// Run delivers until ctx ends, every interval and with backoff after
-// failures.
+// Run delivers until ctx ends, every interval. A failing destination
+// backs off on its own, from interval up to 5 minutes, and slows no other
+// (backoff.go); a round that fails for the hub itself (the bucket, the
+// state store) makes the next wait longer in the same way, and a round
+// without such a failure resets it.
 func (h *Hub) Run(ctx context.Context, interval time.Duration) error {
-	// After a failed round the next waits longer, from interval up to
-	// 5 minutes (fault.Backoff); a successful round resets it.
-	backoff := fault.Backoff{Initial: interval, Max: 5 * time.Minute}
+	h.setDestBackoff(interval)
 	failed := 0
 	for {
-		wait := interval
-		if err := h.RunOnce(ctx); err != nil {
-			failed++
-			wait = max(backoff.Wait(failed), interval)
-		} else {
-			failed = 0
-		}
+		var wait time.Duration
+		wait, failed = roundWait(h.round(ctx, true), failed, interval)
 		select {
 		case <-ctx.Done():
 			return nil

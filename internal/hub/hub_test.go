@@ -19,7 +19,7 @@ import (
 // files first, manifest last.
 func seal(t *testing.T, s objstore.Store, edge, subject string, gen int, files map[string]string) *manifest.Manifest {
 	t.Helper()
-	m := &manifest.Manifest{Version: manifest.Version, Edge: edge, Project: "PROJ", Subject: subject, Session: "V1",
+	m := &manifest.Manifest{Version: manifest.Version, Edge: edge, Project: "PROJ", Subject: subject, Visit: "V1",
 		Folder: "PROJ." + subject + ".V1", Generation: gen, Modality: "MR", ProfileHash: "h", CreatedAt: time.Now().UTC().Truncate(time.Second)}
 	series := map[string]*manifest.Series{}
 	for p, content := range files {

@@ -121,7 +121,7 @@ func TestSessionForScanIDsAndTypes(t *testing.T) {
 	// precedence over all its files (MR before SC), not by its first file.
 	files["1002.Mixed/DICOM/2.25.9.1002.9.dcm"] = string(xnattest.MinimalDICOM(xnattest.Header{SOPClassUID: sopMR,
 		SOPInstanceUID: "2.25.9.1002.9", Modality: "MR", SeriesNumber: "1002"}))
-	m := &manifest.Manifest{Project: "P", Subject: "S", Session: "V", Modality: "MR"}
+	m := &manifest.Manifest{Project: "P", Subject: "S", Visit: "V", Modality: "MR"}
 	for p, data := range files {
 		os.MkdirAll(filepath.Join(dir, filepath.Dir(p)), 0o700)
 		os.WriteFile(filepath.Join(dir, p), []byte(data), 0o600)

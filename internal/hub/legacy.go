@@ -86,7 +86,7 @@ func (legacyLayout) describe(_ context.Context, _ *Hub, s Sealed) (*manifest.Man
 	if err != nil {
 		return nil, fmt.Errorf("%w: legacy session %s: %v", ErrPermanent, s.Base, err)
 	}
-	m := &manifest.Manifest{Version: manifest.Version, Edge: "legacy", Project: id.Project, Subject: id.Subject, Session: id.Visit,
+	m := &manifest.Manifest{Version: manifest.Version, Edge: "legacy", Project: id.Project, Subject: id.Subject, Visit: id.Visit,
 		Folder: folder, Generation: 1}
 	series := map[string]*manifest.Series{}
 	for _, o := range s.objects {

@@ -3,8 +3,8 @@
 // and the hub verifies before and after uploading to XNAT.
 //
 // A manifest names files by their path inside the session, with sizes and
-// digests; it holds pseudonymous labels only (project, subject, session,
-// scan names derived from de-identified values), never original values.
+// digests; it holds pseudonymous labels only (project, subject, visit,
+// experiment label, scan names derived from de-identified values), never original values.
 // It is imported by the edge stager and uploader and by the hub.
 package manifest
 
@@ -44,16 +44,17 @@ type Manifest struct {
 	Version int `json:"version"`
 	// Edge is the name of the edge that staged the session.
 	Edge string `json:"edge"`
-	// Project, Subject and Session are the XNAT project ID, subject label
-	// and experiment label. Session is also the folder name
-	// PROJECT.SUBJECT.VISIT's last part.
+	// Project, Subject and Visit are the XNAT project ID, the subject
+	// label and the visit pseudonym (session.ID's three parts). The
+	// visit's JSON name stays "session", as in every MANIFEST.json already
+	// in a bucket; in the code "session" is the imaging session as a whole.
 	Project string `json:"project"`
 	Subject string `json:"subject"`
-	Session string `json:"session"`
+	Visit   string `json:"session"`
 	// Folder is the session folder name, PROJECT.SUBJECT.VISIT.
 	Folder string `json:"folder"`
-	// Label is the XNAT experiment label (unique in the project); empty
-	// means Session.
+	// Label is the XNAT experiment (session) label, unique in the project;
+	// empty means Visit.
 	Label string `json:"label,omitempty"`
 	// Generation counts the shipments of this session: 1 for the first,
 	// 2 and up for appends (series that arrived after it shipped).
@@ -107,7 +108,7 @@ func (m *Manifest) Validate() error {
 	if m.Version != Version {
 		return bad("version %d, want %d", m.Version, Version)
 	}
-	for name, v := range map[string]string{"edge": m.Edge, "project": m.Project, "subject": m.Subject, "session": m.Session} {
+	for name, v := range map[string]string{"edge": m.Edge, "project": m.Project, "subject": m.Subject, "visit": m.Visit} {
 		if !labelRE.MatchString(v) {
 			return bad("%s label %q is empty or not [A-Za-z0-9_-]", name, v)
 		}
@@ -115,8 +116,8 @@ func (m *Manifest) Validate() error {
 	if m.Label != "" && !labelRE.MatchString(m.Label) {
 		return bad("label %q is not [A-Za-z0-9_-]", m.Label)
 	}
-	if m.Folder != m.Project+"."+m.Subject+"."+m.Session {
-		return bad("folder %q is not PROJECT.SUBJECT.SESSION", m.Folder)
+	if m.Folder != m.Project+"."+m.Subject+"."+m.Visit {
+		return bad("folder %q is not PROJECT.SUBJECT.VISIT", m.Folder)
 	}
 	if m.Generation < 1 {
 		return bad("generation %d", m.Generation)
@@ -216,7 +217,7 @@ func (m *Manifest) ExperimentLabel() string {
 	if m.Label != "" {
 		return m.Label
 	}
-	return m.Session
+	return m.Visit
 }
 
 // Find returns the entry for a path.

@@ -12,7 +12,7 @@ func sample() *Manifest {
 	f2, _ := Digest("1.T1w/DICOM/b.dcm", strings.NewReader("two"))
 	f3, _ := Digest("2.DWI/DICOM/c.dcm", strings.NewReader("three"))
 	return &Manifest{
-		Version: Version, Edge: "edge-a", Project: "PROJ", Subject: "PROJ-0A1B2C", Session: "S7F3E",
+		Version: Version, Edge: "edge-a", Project: "PROJ", Subject: "PROJ-0A1B2C", Visit: "S7F3E",
 		Folder: "PROJ.PROJ-0A1B2C.S7F3E", Generation: 1, Modality: "MR", ProfileHash: "sha256:00",
 		CreatedAt: time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC),
 		Series:    []Series{{Scan: "2.DWI", Files: 1, Bytes: 5}, {Scan: "1.T1w", Files: 2, Bytes: 6}},

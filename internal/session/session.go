@@ -5,6 +5,15 @@
 // ParseFolder, for sessions the original system staged (their folder name
 // is all there is).
 //
+// In this project "session" has this one meaning: the imaging session,
+// the unit the edge stages and the hub delivers (an XNAT experiment).
+// Its parts and neighbours have names of their own: the visit pseudonym
+// is Visit (MANIFEST.json and the spool's records keep their JSON name
+// "session"), PROJECT.SUBJECT.VISIT is the session's folder name, the
+// XNAT experiment label is Label, the spool groups instances in studies
+// (the edge keys a study by its session folder), and XNAT's server
+// session (JSESSIONID) is a login.
+//
 // Any package may import it; it imports nothing of the project.
 package session
 

@@ -80,7 +80,8 @@ type Instance struct {
 	Released bool `json:"released,omitempty"`
 }
 
-// Session identifies the XNAT session a study becomes.
+// Session identifies the session (XNAT's image session, an experiment) a
+// study becomes, with its label and the profile that named it.
 type Session struct {
 	Project string `json:"project"`
 	Subject string `json:"subject"`
@@ -98,7 +99,10 @@ func (s Session) ID() session.ID {
 	return session.ID{Project: s.Project, Subject: s.Subject, Visit: s.Visit}
 }
 
-// Study is the record of one study.
+// Study is the record of one study: the instances grouped under one
+// study key, staged together. The edge keys a study by its session
+// folder, so one study becomes one session (Session) and its shipments
+// are that session's generations.
 type Study struct {
 	Key string `json:"key"`
 	Session

@@ -22,13 +22,14 @@ import (
 // Client talks to one XNAT server as one account. It is safe for concurrent
 // use; create one per hub and Close it at shutdown.
 //
-// Session life cycle:
+// Login life cycle (a login is what XNAT calls a server session,
+// JSESSIONID; "session" alone is the image session being delivered):
 //
-//	(no session) --first call--> POST /data/JSESSION (Basic) --> [session]
-//	[session] --every call--> Cookie: JSESSIONID=…, no credentials
-//	[session] --idle ≥ heartbeat interval--> GET /data/JSESSION (keeps it alive)
-//	[session] --401, or HTML page on a 2xx--> drop it, log in again, retry once
-//	[session] --Close--> DELETE /data/JSESSION --> (closed)
+//	(no login) --first call--> POST /data/JSESSION (Basic) --> [login]
+//	[login] --every call--> Cookie: JSESSIONID=…, no credentials
+//	[login] --idle ≥ heartbeat interval--> GET /data/JSESSION (keeps it alive)
+//	[login] --401, or HTML page on a 2xx--> drop it, log in again, retry once
+//	[login] --Close--> DELETE /data/JSESSION --> (closed)
 type Client struct {
 	cfg  Config
 	base *url.URL
@@ -148,10 +149,10 @@ type call struct {
 
 // reply is a received answer (body read in full, up to a limit).
 type reply struct {
-	status     int
-	header     http.Header
-	body       []byte
-	newSession bool // the server set a JSESSIONID other than the one sent
+	status   int
+	header   http.Header
+	body     []byte
+	newLogin bool // the server set a JSESSIONID other than the one sent
 }
 
 const maxReplyBytes = 256 << 20
@@ -173,7 +174,7 @@ func (c *Client) do(ctx context.Context, cl call) (*reply, error) {
 			c.nRetries.Add(1)
 		}
 		for {
-			sid, gen, err := c.session(ctx)
+			sid, gen, err := c.loggedIn(ctx)
 			if err != nil {
 				return err
 			}
@@ -182,20 +183,20 @@ func (c *Client) do(ctx context.Context, cl call) (*reply, error) {
 			if err != nil {
 				return err
 			}
-			// Our session was not recognised if the answer is a 401, an
+			// Our login was not recognised if the answer is a 401, an
 			// HTML page on a 2xx, or comes with a new JSESSIONID (a site
-			// with guest access silently starts a guest session, and would
+			// with guest access silently starts a guest login, and would
 			// then answer 404 for a project that exists).
 			authFail := rep.status == http.StatusUnauthorized ||
-				(rep.status >= 200 && rep.status < 300 && looksHTML(rep.body)) || rep.newSession
+				(rep.status >= 200 && rep.status < 300 && looksHTML(rep.body)) || rep.newLogin
 			if authFail {
-				c.dropSession(gen)
+				c.dropLogin(gen)
 				if relogged {
 					return &Error{Op: cl.op, Method: cl.method, Path: cl.path, Status: rep.status,
 						Msg: "still unauthorised after a fresh login", Err: ErrAuth, kind: fault.Transient}
 				}
 				relogged = true
-				c.log.Info("xnat session rejected; logging in again", "op", cl.op, "status", rep.status)
+				c.log.Info("xnat login rejected; logging in again", "op", cl.op, "status", rep.status)
 				continue
 			}
 			if rep.status < 200 || rep.status >= 300 {
@@ -226,7 +227,7 @@ func (c *Client) statusError(cl call, rep *reply) *Error {
 }
 
 // send performs one HTTP exchange. basic, if set, is sent as Basic auth
-// (login only); otherwise the session cookie sid (if any).
+// (login only); otherwise the login cookie sid (if any).
 func (c *Client) send(ctx context.Context, cl call, sid string, basic *[2]string) (*reply, error) {
 	timeout := c.cfg.Timeout
 	if cl.upload {
@@ -305,9 +306,9 @@ func (c *Client) send(ctx context.Context, cl call, sid string, basic *[2]string
 	if cl.upload {
 		c.nBytes.Add(length)
 	}
-	newSession := c.noteCookies(res, sid)
+	newLogin := c.noteCookies(res, sid)
 	c.log.Debug("xnat request", "method", cl.method, "path", cl.path, "status", res.StatusCode, "dur", time.Since(start))
-	return &reply{status: res.StatusCode, header: res.Header, body: data, newSession: newSession}, nil
+	return &reply{status: res.StatusCode, header: res.Header, body: data, newLogin: newLogin}, nil
 }
 
 // unwrapURLError drops *url.Error's wrapping (its text repeats the URL).
@@ -330,7 +331,7 @@ func classifyLocal(err error) fault.Class {
 // noteCookies picks up SESSION_EXPIRATION_TIME (the idle timeout) and
 // reports whether the server set a JSESSIONID other than sid.
 func (c *Client) noteCookies(res *http.Response, sid string) bool {
-	newSession := false
+	newLogin := false
 	for _, sc := range res.Header.Values("Set-Cookie") {
 		name, rest, ok := strings.Cut(sc, "=")
 		if !ok {
@@ -348,16 +349,16 @@ func (c *Client) noteCookies(res *http.Response, sid string) bool {
 			}
 		case "JSESSIONID":
 			if sid != "" && val != "" && val != sid {
-				newSession = true
+				newLogin = true
 			}
 		}
 	}
-	return newSession
+	return newLogin
 }
 
-// session returns a usable session ID, logging in when there is none or
-// when the last one has surely idled out.
-func (c *Client) session(ctx context.Context) (string, uint64, error) {
+// loggedIn returns a usable login's JSESSIONID, logging in when there is
+// none or when the last one has surely idled out.
+func (c *Client) loggedIn(ctx context.Context) (string, uint64, error) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -383,8 +384,8 @@ func (c *Client) staleLocked() bool {
 	return c.cfg.Now().Sub(c.lastUse) > c.idle-margin
 }
 
-// dropSession forgets session generation gen (if still current).
-func (c *Client) dropSession(gen uint64) {
+// dropLogin forgets login generation gen (if still current).
+func (c *Client) dropLogin(gen uint64) {
 	c.mu.Lock()
 	if c.gen == gen {
 		c.sid = ""
@@ -392,7 +393,7 @@ func (c *Client) dropSession(gen uint64) {
 	c.mu.Unlock()
 }
 
-// login creates a session with POST /data/JSESSION and Basic auth, unless
+// login creates a login (server session) with POST /data/JSESSION and Basic auth, unless
 // another goroutine already replaced generation seenGen.
 func (c *Client) login(ctx context.Context, seenGen uint64) (string, uint64, error) {
 	c.loginMu.Lock()
@@ -422,7 +423,7 @@ func (c *Client) login(ctx context.Context, seenGen uint64) (string, uint64, err
 		return "", 0, c.statusError(cl, rep)
 	}
 	sid := strings.TrimSpace(string(rep.body))
-	if !validSessionID(sid) {
+	if !validToken(sid) {
 		sid = ""
 		for _, ck := range (&http.Response{Header: rep.header}).Cookies() {
 			if ck.Name == "JSESSIONID" {
@@ -448,7 +449,7 @@ func (c *Client) login(ctx context.Context, seenGen uint64) (string, uint64, err
 
 // SetCredentials replaces the account name and password (or alias token
 // and secret) used from the next login on, e.g. after the secret files
-// were rotated. The current server session is kept while XNAT accepts it.
+// were rotated. The current login is kept while XNAT accepts it.
 func (c *Client) SetCredentials(username, password string) error {
 	if username == "" || password == "" {
 		return fmt.Errorf("xnat: username and password are required: %w", ErrInvalid)
@@ -471,7 +472,7 @@ func (c *Client) TokenExpires() time.Time {
 }
 
 // maybeRenewToken replaces the alias token by a fresh one (GET
-// /data/services/tokens/issue in session sid) when its expiry is unknown or
+// /data/services/tokens/issue in login sid) when its expiry is unknown or
 // less than TokenRenewBefore away. Failures are logged and tried again on
 // a later call: the token held still works until it expires.
 func (c *Client) maybeRenewToken(ctx context.Context, sid string) {
@@ -514,7 +515,9 @@ func (c *Client) maybeRenewToken(ctx context.Context, sid string) {
 	}
 }
 
-func validSessionID(s string) bool {
+// validToken reports whether s can be a JSESSIONID or an accession ID as
+// XNAT answers them: 1-128 characters of [0-9A-Za-z._-].
+func validToken(s string) bool {
 	if s == "" || len(s) > 128 {
 		return false
 	}
@@ -530,7 +533,7 @@ func validSessionID(s string) bool {
 // start-up.
 func (c *Client) Login(ctx context.Context) error {
 	return c.cfg.Retry.Do(ctx, func(ctx context.Context) error {
-		_, _, err := c.session(ctx)
+		_, _, err := c.loggedIn(ctx)
 		return err
 	})
 }
@@ -562,7 +565,7 @@ func (c *Client) startHeartbeatLocked() {
 	go c.heartbeat(c.hbStop, c.hbDone)
 }
 
-// heartbeat keeps the session alive while the client is idle (or busy with
+// heartbeat keeps the login alive while the client is idle (or busy with
 // one long upload) with GET /data/JSESSION.
 func (c *Client) heartbeat(stop, done chan struct{}) {
 	defer close(done)
@@ -597,8 +600,8 @@ func (c *Client) heartbeat(stop, done chan struct{}) {
 		switch {
 		case err != nil:
 			c.log.Debug("xnat heartbeat failed", "err", err)
-		case rep.status == http.StatusUnauthorized || looksHTML(rep.body) || rep.status >= 400 || rep.newSession:
-			c.dropSession(gen)
+		case rep.status == http.StatusUnauthorized || looksHTML(rep.body) || rep.status >= 400 || rep.newLogin:
+			c.dropLogin(gen)
 		}
 	}
 }

@@ -41,7 +41,7 @@ func TestDeliverHappyPath(t *testing.T) {
 					t.Fatalf("resource report %+v", rr)
 				}
 			}
-			if n := e.srv.SessionsCreated(); n != 1 {
+			if n := e.srv.LoginsCreated(); n != 1 {
 				t.Fatalf("%d server sessions, want one reused", n)
 			}
 			uploads := e.srv.Count("PUT", "/files/")
@@ -63,8 +63,8 @@ func TestDeliverHappyPath(t *testing.T) {
 			if err := c.Close(ctx); err != nil {
 				t.Fatal(err)
 			}
-			if e.srv.Logouts() != 1 || e.srv.ActiveSessions() != 0 {
-				t.Fatalf("logouts %d, active %d", e.srv.Logouts(), e.srv.ActiveSessions())
+			if e.srv.Logouts() != 1 || e.srv.ActiveLogins() != 0 {
+				t.Fatalf("logouts %d, active %d", e.srv.Logouts(), e.srv.ActiveLogins())
 			}
 			if _, err := c.Deliver(ctx, s, xnat.DeliverOptions{}); !errors.Is(err, xnat.ErrClosed) {
 				t.Fatalf("after Close: %v", err)
@@ -162,12 +162,12 @@ func TestSessionExpiryMidUpload(t *testing.T) {
 			c := e.client(nil)
 			s := session("SESS5", 3, 5, 800)
 			// Every session ends just before the third upload is served.
-			e.srv.Inject(xnattest.Fault{Method: "PUT", Path: "/files/", Nth: 3, ExpireSessions: true})
+			e.srv.Inject(xnattest.Fault{Method: "PUT", Path: "/files/", Nth: 3, ExpireLogins: true})
 			if _, err := c.Deliver(ctx, s, xnat.DeliverOptions{Mode: mode}); err != nil {
 				t.Fatal(err)
 			}
 			e.checkStored(s)
-			if n := e.srv.SessionsCreated(); n != 2 {
+			if n := e.srv.LoginsCreated(); n != 2 {
 				t.Fatalf("%d sessions, want 2 (one re-login)", n)
 			}
 			if st := c.Stats(); st.Logins != 2 {
@@ -297,8 +297,8 @@ func TestUnauthorizedReloginOnce(t *testing.T) {
 	if err := c.EnsureProject(ctx, "P1"); err != nil {
 		t.Fatal(err)
 	}
-	if st := c.Stats(); st.Logins != 2 || e.srv.SessionsCreated() != 2 {
-		t.Fatalf("logins %d, sessions %d; want 2", st.Logins, e.srv.SessionsCreated())
+	if st := c.Stats(); st.Logins != 2 || e.srv.LoginsCreated() != 2 {
+		t.Fatalf("logins %d, sessions %d; want 2", st.Logins, e.srv.LoginsCreated())
 	}
 	// 401 for good: exactly one more login, then ErrAuth (transient: the
 	// credentials get fixed, the data is fine; never retried by the client).
@@ -318,7 +318,7 @@ func TestHTMLLoginPageOn2xx(t *testing.T) {
 	if err := c.EnsureProject(ctx, "P1"); err != nil {
 		t.Fatal(err)
 	}
-	e.srv.ExpireSessions()
+	e.srv.ExpireLogins()
 	s := session("SESS11", 1, 3, 100)
 	if _, err := c.Deliver(ctx, s, xnat.DeliverOptions{}); err != nil {
 		t.Fatal(err)
@@ -497,7 +497,7 @@ func TestTLSCustomCA(t *testing.T) {
 // heartbeat's timer.
 func TestHeartbeatKeepsSessionAlive(t *testing.T) {
 	clk := &fakeClock{t: time.Unix(1700000000, 0)}
-	e := setup(t, xnattest.Options{SessionTimeout: 1500 * time.Millisecond, Now: clk.Now})
+	e := setup(t, xnattest.Options{LoginTimeout: 1500 * time.Millisecond, Now: clk.Now})
 	c := e.client(func(c *xnat.Config) { c.Now = clk.Now })
 	if err := c.EnsureProject(ctx, "P1"); err != nil {
 		t.Fatal(err)
@@ -520,7 +520,7 @@ func TestHeartbeatKeepsSessionAlive(t *testing.T) {
 	if err := c.EnsureProject(ctx, "P1"); err != nil {
 		t.Fatal(err)
 	}
-	if n := e.srv.SessionsCreated(); n != 1 {
+	if n := e.srv.LoginsCreated(); n != 1 {
 		t.Fatalf("%d sessions: the heartbeat did not keep the first alive", n)
 	}
 	if n := heartbeats(); n < 8 {
@@ -530,7 +530,7 @@ func TestHeartbeatKeepsSessionAlive(t *testing.T) {
 
 func TestStaleSessionReplacedWithoutHeartbeat(t *testing.T) {
 	clk := &fakeClock{t: time.Unix(1700000000, 0)}
-	e := setup(t, xnattest.Options{SessionTimeout: 15 * time.Minute, Now: clk.Now})
+	e := setup(t, xnattest.Options{LoginTimeout: 15 * time.Minute, Now: clk.Now})
 	c := e.client(func(c *xnat.Config) { c.KeepAlive = -1; c.Now = clk.Now })
 	if err := c.EnsureProject(ctx, "P1"); err != nil {
 		t.Fatal(err)
@@ -813,7 +813,7 @@ func TestGuestSiteExpiredSession(t *testing.T) {
 	if err := c.EnsureProject(ctx, "P1"); err != nil {
 		t.Fatal(err)
 	}
-	e.srv.ExpireSessions()
+	e.srv.ExpireLogins()
 	s := session("SESS22", 1, 2, 100)
 	if _, err := c.Deliver(ctx, s, xnat.DeliverOptions{}); err != nil {
 		t.Fatal(err)

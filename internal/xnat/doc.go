@@ -1,5 +1,5 @@
 // Package xnat owns the conversation with an XNAT server's REST API
-// (docs/xnat.md): login and session reuse, the project →
+// (docs/xnat.md): login and its reuse, the project →
 // subject → experiment → scan → resource hierarchy, file uploads (one
 // .tar.gz with extract=true per resource batch, or file by file), listing
 // and MD5 verification, and the error taxonomy the hub needs to decide
@@ -15,7 +15,7 @@
 // is built from are exported for the hub's status and repair paths.
 //
 // What goes in and what comes out carries no PHI by design: the client
-// receives project, subject and session labels (pseudonyms), scan IDs and
+// receives project, subject and experiment labels (pseudonyms), scan IDs and
 // descriptions, file paths, sizes, digests and file bytes through File.Open.
 // It logs methods, paths and status codes at debug level, never file
 // contents, and never credentials: the username and password are sent once
@@ -23,11 +23,12 @@
 //
 // Behaviour required by the contract:
 //
-//   - One server session (JSESSIONID) is used for every call, kept alive by
-//     GET /data/JSESSION before the idle timeout the server announces in
-//     SESSION_EXPIRATION_TIME, replaced by one fresh login (then one retry)
-//     on a 401 or on an HTML page in a 2xx answer, and ended by Close with
-//     DELETE /data/JSESSION. The User-Agent is never browser-like.
+//   - One login (XNAT's server session, JSESSIONID) is used for every call,
+//     kept alive by GET /data/JSESSION before the idle timeout the server
+//     announces in SESSION_EXPIRATION_TIME, replaced by one fresh login
+//     (then one retry) on a 401 or on an HTML page in a 2xx answer, and
+//     ended by Close with DELETE /data/JSESSION. The User-Agent is never
+//     browser-like.
 //   - TLS is always verified (system roots plus an optional CA bundle); a
 //     redirect from https:// to http:// is refused unless
 //     Config.AllowInsecureRedirect, and so is any redirect that would turn

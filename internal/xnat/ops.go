@@ -178,7 +178,7 @@ func (c *Client) EnsureSubject(ctx context.Context, project, subject string) (st
 		return "", err
 	}
 	id := strings.TrimSpace(string(rep.body))
-	if id == "" || !validSessionID(id) {
+	if id == "" || !validToken(id) {
 		s, ok, err := c.LookupSubject(ctx, project, subject)
 		if err != nil {
 			return "", err
@@ -294,7 +294,7 @@ func (c *Client) EnsureExperiment(ctx context.Context, s ExperimentSpec) (Experi
 	}
 	e = Experiment{ID: strings.TrimSpace(string(rep.body)), Label: s.Label, Project: s.Project, XSIType: s.XSIType,
 		Date: s.Date, Created: rep.status == http.StatusCreated}
-	if e.ID == "" || !validSessionID(e.ID) {
+	if e.ID == "" || !validToken(e.ID) {
 		found, ok, err := c.LookupExperiment(ctx, s.Project, s.Label)
 		if err != nil {
 			return Experiment{}, err
@@ -320,7 +320,7 @@ func isImageSessionType(t string) bool {
 // ("Modification of scan modality not supported") is a permanent
 // ErrConflict, other failures are classified as usual.
 func (c *Client) PullHeaders(ctx context.Context, experimentID string) error {
-	if experimentID == "" || !validSessionID(experimentID) {
+	if experimentID == "" || !validToken(experimentID) {
 		return fmt.Errorf("xnat: experiment ID %q: %w", experimentID, ErrInvalid)
 	}
 	_, err := c.do(ctx, call{op: "pull data from headers", method: http.MethodPut,

@@ -1,7 +1,8 @@
 // Package netfault sorts failures of the network and of TLS into the
 // classes of package fault, in one place for every client of the project
-// (the object store, the XNAT client). Only packages that talk to a network
-// import it, so that fault itself stays free of the network.
+// (the object store, the XNAT client, the DICOM commands). Only packages
+// that talk to a network import it, so that fault itself stays free of the
+// network.
 package netfault
 
 import (
@@ -62,6 +63,18 @@ func Classify(err error) fault.Class {
 		return fault.Transient
 	}
 	return fault.Unknown
+}
+
+// IsConnection reports a failure to reach or keep a connection: what
+// Classify calls transient (refused, reset, unreachable, closed
+// mid-answer), a failed network operation of any kind (a dial that timed
+// out with its context included) and a host name that does not resolve.
+// Commands use it to tell "the peer cannot be reached" from the peer's
+// own answer.
+func IsConnection(err error) bool {
+	var oe *net.OpError
+	var dns *net.DNSError
+	return Classify(err) == fault.Transient || errors.As(err, &oe) || errors.As(err, &dns)
 }
 
 // isCertificate reports TLS verification failures anywhere in err's chain.

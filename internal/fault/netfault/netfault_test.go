@@ -59,3 +59,27 @@ func TestClassify(t *testing.T) {
 		})
 	}
 }
+
+func TestIsConnection(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"nil", nil, false},
+		{"plain", errors.New("association rejected"), false},
+		{"refused", fmt.Errorf("association with h:104: %w", &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}), true},
+		{"reset", os.NewSyscallError("read", syscall.ECONNRESET), true},
+		{"closed mid-answer", io.ErrUnexpectedEOF, true},
+		{"dial timed out with its context", &net.OpError{Op: "dial", Net: "tcp", Err: context.DeadlineExceeded}, true},
+		{"name does not resolve", &net.DNSError{Err: "no such host", Name: "pacs", IsNotFound: true}, true},
+		{"certificate", x509.UnknownAuthorityError{}, false},
+		{"canceled", context.Canceled, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := IsConnection(tc.err); got != tc.want {
+				t.Fatalf("IsConnection(%v) = %v, want %v", tc.err, got, tc.want)
+			}
+		})
+	}
+}

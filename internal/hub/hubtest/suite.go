@@ -116,7 +116,7 @@ func NewSession(t *testing.T, series, files int) *Session {
 	t.Helper()
 	id := randDigits(12)
 	s := &Session{
-		M: &manifest.Manifest{Version: manifest.Version, Edge: "edge-a", Project: "PROJ", Subject: "PROJ-" + id, Session: "V" + id,
+		M: &manifest.Manifest{Version: manifest.Version, Edge: "edge-a", Project: "PROJ", Subject: "PROJ-" + id, Visit: "V" + id,
 			Folder: "PROJ.PROJ-" + id + ".V" + id, Generation: 1, Modality: "MR", ProfileHash: "h", CreatedAt: time.Now().UTC().Truncate(time.Second)},
 		Dir:   t.TempDir(),
 		Data:  map[string][]byte{},
@@ -192,7 +192,7 @@ func instance(t *testing.T, m *manifest.Manifest, study string, series, number i
 	set("PatientID", dicom.LO, m.Subject)
 	set("StudyInstanceUID", dicom.UI, study)
 	set("SeriesInstanceUID", dicom.UI, fmt.Sprintf("%s.%d", study, series))
-	set("StudyID", dicom.SH, m.Session)
+	set("StudyID", dicom.SH, m.Visit)
 	set("SeriesNumber", dicom.IS, fmt.Sprint(series))
 	set("InstanceNumber", dicom.IS, fmt.Sprint(number))
 	set("PhotometricInterpretation", dicom.CS, "MONOCHROME2")

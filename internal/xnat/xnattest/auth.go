@@ -7,11 +7,11 @@ import (
 	"time"
 )
 
-// Authentication and server sessions (docs/xnat.md, "Logging in and
+// Authentication and logins (XNAT's server sessions; docs/xnat.md, "Logging in and
 // staying logged in"): Basic auth, form login, alias tokens, locked
 // accounts, the idle timeout, and project roles.
 
-// SetPassword changes a user's password (sessions stay valid).
+// SetPassword changes a user's password (logins stay valid).
 func (s *Server) SetPassword(name, password string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -22,7 +22,7 @@ func (s *Server) SetPassword(name, password string) {
 
 // LockUser locks (or unlocks) an account, as XNAT does after too many
 // failed logins or when an administrator disables it: logins by password
-// or alias token are refused with 401; open sessions stay valid.
+// or alias token are refused with 401; open logins stay valid.
 func (s *Server) LockUser(name string, locked bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -48,9 +48,9 @@ func (s *Server) issueTokenLocked(name string) *token {
 
 // principal is who a request runs as.
 type principal struct {
-	user    *user
-	guest   bool
-	session *session
+	user  *user
+	guest bool
+	login *login
 }
 
 func isBrowser(r *http.Request) bool {
@@ -65,20 +65,20 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (principal
 	now := s.opts.Now()
 	stale := false
 	if c, err := r.Cookie("JSESSIONID"); err == nil && c.Value != "" {
-		se := s.sessions[c.Value]
+		se := s.logins[c.Value]
 		switch {
 		case se == nil || se.invalid:
 			stale = true
-		case now.Sub(se.last) > s.opts.SessionTimeout:
+		case now.Sub(se.last) > s.opts.LoginTimeout:
 			se.invalid = true
 			stale = true
 		case se.guest:
 			se.last = now
-			return principal{guest: true, session: se}, true
+			return principal{guest: true, login: se}, true
 		default:
 			se.last = now
 			s.setExpiryCookie(w, r, se)
-			return principal{user: s.users[se.user], session: se}, true
+			return principal{user: s.users[se.user], login: se}, true
 		}
 	}
 	if name, pass, ok := r.BasicAuth(); ok {
@@ -89,27 +89,27 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (principal
 			return principal{}, false
 		}
 		active := 0
-		for _, se := range s.sessions {
-			if se.user == u.name && !se.invalid && now.Sub(se.last) <= s.opts.SessionTimeout {
+		for _, se := range s.logins {
+			if se.user == u.name && !se.invalid && now.Sub(se.last) <= s.opts.LoginTimeout {
 				active++
 			}
 		}
-		if active >= s.opts.MaxSessionsPerUser {
+		if active >= s.opts.MaxLoginsPerUser {
 			w.Header().Set("WWW-Authenticate", `Basic realm="XNAT Protected Area"`)
-			writeStatusPage(w, http.StatusUnauthorized, "Maximum sessions exceeded")
+			writeStatusPage(w, http.StatusUnauthorized, "Maximum sessions exceeded") // XNAT's wording
 			return principal{}, false
 		}
-		se := &session{id: newID(16), user: u.name, last: now, csrf: newID(8)}
-		s.sessions[se.id] = se
+		se := &login{id: newID(16), user: u.name, last: now, csrf: newID(8)}
+		s.logins[se.id] = se
 		s.created++
-		s.setSessionCookie(w, r, se)
-		return principal{user: u, session: se}, true
+		s.setLoginCookie(w, r, se)
+		return principal{user: u, login: se}, true
 	}
 	if s.opts.AllowGuest {
-		se := &session{id: newID(16), last: now, csrf: newID(8), guest: true}
-		s.sessions[se.id] = se
+		se := &login{id: newID(16), last: now, csrf: newID(8), guest: true}
+		s.logins[se.id] = se
 		http.SetCookie(w, &http.Cookie{Name: "JSESSIONID", Value: se.id, Path: "/", HttpOnly: true, Secure: r.TLS != nil})
-		return principal{guest: true, session: se}, true
+		return principal{guest: true, login: se}, true
 	}
 	if isBrowser(r) || (stale && s.opts.HTMLOnExpired) {
 		writeLoginPage(w)
@@ -136,15 +136,15 @@ func (s *Server) checkPassword(name, pass string, now time.Time) *user {
 	return u
 }
 
-func (s *Server) setSessionCookie(w http.ResponseWriter, r *http.Request, se *session) {
+func (s *Server) setLoginCookie(w http.ResponseWriter, r *http.Request, se *login) {
 	http.SetCookie(w, &http.Cookie{Name: "JSESSIONID", Value: se.id, Path: "/", HttpOnly: true, Secure: r.TLS != nil})
 	s.setExpiryCookie(w, r, se)
 }
 
-func (s *Server) setExpiryCookie(w http.ResponseWriter, r *http.Request, se *session) {
+func (s *Server) setExpiryCookie(w http.ResponseWriter, r *http.Request, se *login) {
 	// Quoted "<epoch ms>,<timeout ms>"; net/http's SetCookie would drop the
 	// quotes and the comma, so the header is written by hand.
-	v := fmt.Sprintf(`SESSION_EXPIRATION_TIME="%d,%d"; Path=/`, se.last.UnixMilli(), s.opts.SessionTimeout.Milliseconds())
+	v := fmt.Sprintf(`SESSION_EXPIRATION_TIME="%d,%d"; Path=/`, se.last.UnixMilli(), s.opts.LoginTimeout.Milliseconds())
 	w.Header().Add("Set-Cookie", v)
 }
 
@@ -155,17 +155,17 @@ func (s *Server) jsession(w http.ResponseWriter, r *http.Request, p principal, s
 	}
 	switch r.Method {
 	case http.MethodPost, http.MethodGet:
-		if p.session == nil {
+		if p.login == nil {
 			writeStatusPage(w, http.StatusUnauthorized, "Unauthorized")
 			return
 		}
 		w.Header().Set("Content-Type", "text/plain")
 		w.WriteHeader(http.StatusOK)
-		fmt.Fprint(w, p.session.id)
+		fmt.Fprint(w, p.login.id)
 	case http.MethodDelete:
-		if p.session != nil {
+		if p.login != nil {
 			s.mu.Lock()
-			p.session.invalid = true
+			p.login.invalid = true
 			s.logouts++
 			s.mu.Unlock()
 		}
@@ -193,10 +193,10 @@ func (s *Server) formLogin(w http.ResponseWriter, r *http.Request) {
 		writeStatusPage(w, http.StatusUnauthorized, "Unauthorized: bad credentials")
 		return
 	}
-	se := &session{id: newID(16), user: u.name, last: now, csrf: newID(8)}
-	s.sessions[se.id] = se
+	se := &login{id: newID(16), user: u.name, last: now, csrf: newID(8)}
+	s.logins[se.id] = se
 	s.created++
-	s.setSessionCookie(w, r, se)
+	s.setLoginCookie(w, r, se)
 	s.mu.Unlock()
 	w.Header().Set("Content-Type", "text/plain")
 	w.WriteHeader(http.StatusOK)

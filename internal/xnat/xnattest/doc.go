@@ -4,8 +4,9 @@
 // status codes of its "Errors and retries", quirks included:
 //
 //   - POST/GET/DELETE /data/JSESSION, PUT /data/services/auth, alias tokens;
-//     every Basic-auth request creates a server session (per-user cap), the
-//     idle timeout is announced in SESSION_EXPIRATION_TIME, and an expired
+//     every Basic-auth request creates a login, XNAT's server session
+//     (per-user cap), the idle timeout is announced in
+//     SESSION_EXPIRATION_TIME, and an expired
 //     cookie gets 401 + WWW-Authenticate, or a 200 HTML login page for a
 //     browser User-Agent (or for everyone with Options.HTMLOnExpired);
 //   - projects are never created; subjects and experiments answer 201 when
@@ -31,7 +32,7 @@
 //   - errors are HTML status pages with the message in <h3>.
 //
 // Fault injection (Server.Inject) answers a chosen status for the Nth
-// matching call, adds latency, hangs up, or expires every session before a
+// matching call, adds latency, hangs up, or expires every login before a
 // call is served, or (After, Uncatalogued) after the work was done. Introspection (Projects, Subjects, Experiments, Scans,
 // Resources, Files, Requests, Count, ...) lets tests look at what a client
 // did. It is a test double of an external server: it stays faithful to

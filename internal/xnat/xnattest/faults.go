@@ -15,8 +15,8 @@ import (
 // (1-based; 0 means from the first) and on the Times-1 following ones
 // (Times 0 means 1 when Nth > 0 and "forever" when Nth == 0).
 //
-// When it fires it waits Delay, then expires every session if
-// ExpireSessions is set, then hangs up without an answer if HangUp is set,
+// When it fires it waits Delay, then expires every login if
+// ExpireLogins is set, then hangs up without an answer if HangUp is set,
 // or answers Status (with Header and Body; an HTML status page when Body is
 // empty) if Status is set; otherwise the request is served normally.
 //
@@ -37,12 +37,12 @@ type Fault struct {
 	After        bool
 	Uncatalogued bool
 
-	Delay          time.Duration
-	ExpireSessions bool
-	HangUp         bool
-	Status         int
-	Header         http.Header
-	Body           string
+	Delay        time.Duration
+	ExpireLogins bool
+	HangUp       bool
+	Status       int
+	Header       http.Header
+	Body         string
 }
 
 // FaultHandle is an injected fault.
@@ -144,8 +144,8 @@ func (s *Server) applyFaults(w http.ResponseWriter, r *http.Request) (after *Fau
 				return nil, true
 			}
 		}
-		if f.ExpireSessions {
-			s.ExpireSessions()
+		if f.ExpireLogins {
+			s.ExpireLogins()
 		}
 		if f.After || f.Uncatalogued {
 			if after == nil {

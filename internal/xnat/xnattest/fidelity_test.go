@@ -75,7 +75,7 @@ func TestFaultAfterWork(t *testing.T) {
 // account is refused with 401 whatever it presents.
 func TestAliasTokensAndLockedAccounts(t *testing.T) {
 	clk := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	e := newEnv(t, Options{Now: clk.Now, SessionTimeout: 100 * time.Hour})
+	e := newEnv(t, Options{Now: clk.Now, LoginTimeout: 100 * time.Hour})
 	alias, secret, exp := e.s.IssueToken("svc")
 	if got := exp.Sub(clk.Now()); got != 48*time.Hour {
 		t.Fatalf("token lifetime %v", got)

@@ -35,13 +35,10 @@ type upItem struct {
 	data []byte
 }
 
-// upload handles PUT/POST …/resources/{R}/files[/{path}].
+// upload handles PUT/POST …/resources/{R}/files[/{path}]: the parents
+// resolved, the body read (raw, in-body or multipart) and archives
+// extracted without the lock, then the files written under it.
 func (s *Server) upload(w http.ResponseWriter, r *http.Request, p principal, segs []string) {
-	q := r.URL.Query()
-	inbody := q.Get("inbody") == "true"
-	ct, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	multipartBody := strings.HasPrefix(ct, "multipart/")
-
 	// Resolve the parents first: a missing experiment or scan is a 404
 	// whatever the body.
 	s.mu.Lock()
@@ -63,91 +60,21 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, p principal, seg
 		s.mu.Unlock()
 	}()
 
-	var items []upItem
-	switch {
-	case multipartBody && inbody:
-		writeStatusPage(w, http.StatusNotAcceptable, "Multipart content is not acceptable with inbody=true.")
-		return
-	case inbody || knownUploadTypes[ct]:
-		data, err := io.ReadAll(r.Body)
-		if err != nil {
-			writeStatusPage(w, http.StatusBadRequest, "Unable to read the request body.")
-			return
-		}
-		if len(data) == 0 && inbody {
-			// An empty in-body representation fails inside the server
-			// (docs/xnat.md, "Uploading files").
-			writeStatusPage(w, http.StatusInternalServerError, "Internal Server Error")
-			return
-		}
-		if len(data) == 0 {
-			writeStatusPage(w, http.StatusBadRequest, "You didn't provide any data to upload.")
-			return
-		}
-		if t.filePath == "" {
-			writeStatusPage(w, http.StatusBadRequest, "No file name was specified for the uploaded data.")
-			return
-		}
-		items = append(items, upItem{path: t.filePath, data: data})
-	case multipartBody && params["boundary"] != "":
-		mr, err := r.MultipartReader()
-		if err != nil {
-			writeStatusPage(w, http.StatusBadRequest, "You didn't provide any data to upload.")
-			return
-		}
-		for {
-			part, err := mr.NextPart()
-			if err == io.EOF {
+	items, herr := readUpload(r, t.filePath)
+	if herr == nil && r.URL.Query().Get("extract") == "true" {
+		items, herr = extractArchives(items)
+	}
+	if herr == nil {
+		for _, it := range items {
+			if !cleanRelPath(it.path) {
+				herr = &httpError{http.StatusBadRequest, "Invalid file path."}
 				break
 			}
-			if err != nil {
-				writeStatusPage(w, http.StatusBadRequest, "Unable to read the multipart body.")
-				return
-			}
-			if part.FileName() == "" {
-				continue
-			}
-			data, err := io.ReadAll(part)
-			if err != nil {
-				writeStatusPage(w, http.StatusBadRequest, "Unable to read the multipart body.")
-				return
-			}
-			name := t.filePath
-			if name == "" {
-				name = path.Base(part.FileName())
-			}
-			items = append(items, upItem{path: name, data: data})
 		}
-		if len(items) == 0 || len(items[0].data) == 0 {
-			writeStatusPage(w, http.StatusBadRequest, "You didn't provide any data to upload.")
-			return
-		}
-	default:
-		writeStatusPage(w, http.StatusBadRequest, "You didn't provide any data to upload.")
+	}
+	if herr != nil {
+		writeStatusPage(w, herr.code, herr.msg)
 		return
-	}
-
-	if q.Get("extract") == "true" {
-		var expanded []upItem
-		for _, it := range items {
-			if !isArchiveName(it.path) {
-				expanded = append(expanded, it)
-				continue
-			}
-			members, err := extract(it.path, it.data)
-			if err != nil {
-				writeStatusPage(w, http.StatusBadRequest, "Unable to extract "+path.Base(it.path)+": "+err.Error())
-				return
-			}
-			expanded = append(expanded, members...)
-		}
-		items = expanded
-	}
-	for _, it := range items {
-		if !cleanRelPath(it.path) {
-			writeStatusPage(w, http.StatusBadRequest, "Invalid file path.")
-			return
-		}
 	}
 
 	s.mu.Lock()
@@ -163,6 +90,117 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, p principal, seg
 		w.WriteHeader(http.StatusOK)
 		return
 	}
+	if dups := s.storeLocked(t, items, r); len(dups) > 0 {
+		b, _ := json.Marshal(map[string][]string{"duplicates": dups})
+		w.Header().Set("Content-Type", "text/html;charset=UTF-8")
+		w.WriteHeader(http.StatusOK)
+		w.Write(b)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// httpError is an answer refusing a request: a status and its message.
+type httpError struct {
+	code int
+	msg  string
+}
+
+// readUpload reads an upload's files from its body: the body itself
+// (inbody=true or a known file Content-Type; named by the path's file
+// name) or the file parts of a multipart body (named by the path, else by
+// their own file names).
+func readUpload(r *http.Request, filePath string) ([]upItem, *httpError) {
+	noData := &httpError{http.StatusBadRequest, "You didn't provide any data to upload."}
+	inbody := r.URL.Query().Get("inbody") == "true"
+	ct, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	multipartBody := strings.HasPrefix(ct, "multipart/")
+	switch {
+	case multipartBody && inbody:
+		return nil, &httpError{http.StatusNotAcceptable, "Multipart content is not acceptable with inbody=true."}
+	case inbody || knownUploadTypes[ct]:
+		data, err := io.ReadAll(r.Body)
+		switch {
+		case err != nil:
+			return nil, &httpError{http.StatusBadRequest, "Unable to read the request body."}
+		case len(data) == 0 && inbody:
+			// An empty in-body representation fails inside the server
+			// (docs/xnat.md, "Uploading files").
+			return nil, &httpError{http.StatusInternalServerError, "Internal Server Error"}
+		case len(data) == 0:
+			return nil, noData
+		case filePath == "":
+			return nil, &httpError{http.StatusBadRequest, "No file name was specified for the uploaded data."}
+		}
+		return []upItem{{path: filePath, data: data}}, nil
+	case multipartBody && params["boundary"] != "":
+		return readMultipart(r, filePath)
+	default:
+		return nil, noData
+	}
+}
+
+// readMultipart reads the file parts of a multipart upload.
+func readMultipart(r *http.Request, filePath string) ([]upItem, *httpError) {
+	noData := &httpError{http.StatusBadRequest, "You didn't provide any data to upload."}
+	unreadable := &httpError{http.StatusBadRequest, "Unable to read the multipart body."}
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return nil, noData
+	}
+	var items []upItem
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, unreadable
+		}
+		if part.FileName() == "" {
+			continue
+		}
+		data, err := io.ReadAll(part)
+		if err != nil {
+			return nil, unreadable
+		}
+		name := filePath
+		if name == "" {
+			name = path.Base(part.FileName())
+		}
+		items = append(items, upItem{path: name, data: data})
+	}
+	if len(items) == 0 || len(items[0].data) == 0 {
+		return nil, noData
+	}
+	return items, nil
+}
+
+// extractArchives replaces each archive (by its name) with its members
+// (extract=true).
+func extractArchives(items []upItem) ([]upItem, *httpError) {
+	var expanded []upItem
+	for _, it := range items {
+		if !isArchiveName(it.path) {
+			expanded = append(expanded, it)
+			continue
+		}
+		members, err := extract(it.path, it.data)
+		if err != nil {
+			return nil, &httpError{http.StatusBadRequest, "Unable to extract " + path.Base(it.path) + ": " + err.Error()}
+		}
+		expanded = append(expanded, members...)
+	}
+	return expanded, nil
+}
+
+// storeLocked (s.mu held) writes the files into t's resource, creating
+// it, and returns the paths not written because a file is already there
+// (overwrite=true replaces it instead). The duplicate check looks at the
+// disk, not the catalog: a file written but never catalogued is a
+// duplicate too.
+func (s *Server) storeLocked(t target, items []upItem, r *http.Request) []string {
+	q := r.URL.Query()
 	rs := t.res
 	if rs == nil {
 		rs = s.newResource(t.owner, t.name)
@@ -176,8 +214,6 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, p principal, seg
 		if s.opts.ChecksumsDisabled {
 			digest = ""
 		}
-		// The duplicate check looks at the disk, not the catalog: a file
-		// written but never catalogued is a duplicate too.
 		old := rs.files[it.path]
 		if old != nil && !overwrite {
 			dups = append(dups, it.path)
@@ -192,14 +228,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, p principal, seg
 		}
 		rs.files[it.path] = f
 	}
-	if len(dups) > 0 {
-		b, _ := json.Marshal(map[string][]string{"duplicates": dups})
-		w.Header().Set("Content-Type", "text/html;charset=UTF-8")
-		w.WriteHeader(http.StatusOK)
-		w.Write(b)
-		return
-	}
-	w.WriteHeader(http.StatusOK)
+	return dups
 }
 
 func resourceKey(t target) string {

@@ -50,9 +50,9 @@ func (s *Server) Count(method, pathRE string) int {
 	return n
 }
 
-// SessionsCreated is the number of server sessions created (every
+// LoginsCreated is the number of logins (server sessions) created (every
 // Basic-auth request and every form login creates one).
-func (s *Server) SessionsCreated() int {
+func (s *Server) LoginsCreated() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.created
@@ -65,15 +65,15 @@ func (s *Server) Logouts() int {
 	return s.logouts
 }
 
-// ActiveSessions is the number of sessions neither invalidated nor idle
+// ActiveLogins is the number of logins neither invalidated nor idle
 // past the timeout.
-func (s *Server) ActiveSessions() int {
+func (s *Server) ActiveLogins() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.opts.Now()
 	n := 0
-	for _, se := range s.sessions {
-		if !se.invalid && now.Sub(se.last) <= s.opts.SessionTimeout {
+	for _, se := range s.logins {
+		if !se.invalid && now.Sub(se.last) <= s.opts.LoginTimeout {
 			n++
 		}
 	}

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,12 +26,12 @@ const (
 )
 
 // Options configure a Server. The zero value is a site that requires login,
-// has checksums on and a 15 minute session timeout.
+// has checksums on and a 15 minute login (JSESSIONID) timeout.
 type Options struct {
 	// AllowGuest lets unauthenticated requests, and requests with a stale
-	// session cookie, through as a guest without any project role
+	// login cookie, through as a guest without any project role
 	// (requireLogin=false). Like a servlet container, the server then
-	// starts a new (guest) session and sets its JSESSIONID.
+	// starts a new (guest) login and sets its JSESSIONID.
 	AllowGuest bool
 	// ChecksumsDisabled turns the site's checksums preference off: files
 	// written while it is set get an empty digest.
@@ -40,14 +39,14 @@ type Options struct {
 	// RefreshLeavesDigestsEmpty makes the catalog refresh service answer
 	// 200 without computing missing digests.
 	RefreshLeavesDigestsEmpty bool
-	// SessionTimeout is the idle timeout of a server session (default 15m).
-	SessionTimeout time.Duration
-	// HTMLOnExpired answers a stale or missing session with 200 and the
+	// LoginTimeout is the idle timeout of a login (default 15m).
+	LoginTimeout time.Duration
+	// HTMLOnExpired answers a stale or missing login with 200 and the
 	// HTML login page even for non-browser clients (as some sites behind
 	// SSO do); browser User-Agents always get it.
 	HTMLOnExpired bool
-	// MaxSessionsPerUser caps concurrent sessions per user (default 1000).
-	MaxSessionsPerUser int
+	// MaxLoginsPerUser caps concurrent logins per user (default 1000).
+	MaxLoginsPerUser int
 	// TokenLifetime is how long an alias token is valid (default 48h, the
 	// server's default).
 	TokenLifetime time.Duration
@@ -67,12 +66,12 @@ type Server struct {
 	HTTP *httptest.Server
 
 	opts Options
-	mux  *http.ServeMux // the REST routes (routes)
+	mux  http.Handler // the REST routes (routes.go)
 
 	mu          sync.Mutex
 	users       map[string]*user
 	tokens      map[string]*token
-	sessions    map[string]*session
+	logins      map[string]*login
 	projects    []*project
 	subjects    map[string]*subject    // by accession ID
 	experiments map[string]*experiment // by accession ID
@@ -105,7 +104,10 @@ type token struct {
 	expires             time.Time
 }
 
-type session struct {
+// login is what XNAT calls a server session (JSESSIONID): the state of
+// one logged-in client. The emulator says "login" for it, since "session"
+// in this project is the imaging session (an XNAT experiment).
+type login struct {
 	id      string
 	user    string
 	last    time.Time
@@ -191,11 +193,11 @@ func NewTLS(opts Options) *Server {
 }
 
 func newServer(opts Options) *Server {
-	if opts.SessionTimeout <= 0 {
-		opts.SessionTimeout = 15 * time.Minute
+	if opts.LoginTimeout <= 0 {
+		opts.LoginTimeout = 15 * time.Minute
 	}
-	if opts.MaxSessionsPerUser <= 0 {
-		opts.MaxSessionsPerUser = 1000
+	if opts.MaxLoginsPerUser <= 0 {
+		opts.MaxLoginsPerUser = 1000
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -207,7 +209,7 @@ func newServer(opts Options) *Server {
 		opts:        opts,
 		users:       map[string]*user{},
 		tokens:      map[string]*token{},
-		sessions:    map[string]*session{},
+		logins:      map[string]*login{},
 		subjects:    map[string]*subject{},
 		experiments: map[string]*experiment{},
 		resources:   map[int]*resource{},
@@ -312,15 +314,15 @@ func (s *Server) SetHTMLOnExpired(v bool) {
 	s.opts.HTMLOnExpired = v
 }
 
-// ExpireSessions invalidates every server session now.
-func (s *Server) ExpireSessions() {
+// ExpireLogins invalidates every login (server session) now.
+func (s *Server) ExpireLogins() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.expireAllLocked()
 }
 
 func (s *Server) expireAllLocked() {
-	for _, se := range s.sessions {
+	for _, se := range s.logins {
 		se.invalid = true
 	}
 }
@@ -431,95 +433,6 @@ func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter 
 // mutating reports whether a method writes.
 func mutating(m string) bool {
 	return m == http.MethodPut || m == http.MethodPost || m == http.MethodDelete
-}
-
-// roots are the prefixes XNAT answers its REST API under.
-var roots = []string{"/data", "/data/archive", "/REST"}
-
-// routes is the REST API on http.ServeMux patterns, under each root.
-// Every route but the form login authenticates first; a path under a root
-// that no route names is a 404 after authentication, as in XNAT.
-func (s *Server) routes() *http.ServeMux {
-	mux := http.NewServeMux()
-	notFound := func(w http.ResponseWriter, _ *http.Request, _ principal, _ []string) {
-		writeStatusPage(w, http.StatusNotFound, "The server has not found anything matching the request URI")
-	}
-	service := func(h func(*Server, http.ResponseWriter, *http.Request, principal)) authedHandler {
-		return func(w http.ResponseWriter, r *http.Request, p principal, _ []string) { h(s, w, r, p) }
-	}
-	for _, root := range roots {
-		// Form login needs no prior authentication.
-		mux.HandleFunc("PUT "+root+"/services/auth", s.formLogin)
-		mux.Handle(root+"/JSESSION", s.authed(s.jsession, false))
-		mux.Handle("GET "+root+"/services/tokens/issue", s.authed(service((*Server).issueToken), true))
-		mux.Handle("POST "+root+"/services/refresh/catalog", s.authed(service((*Server).refreshCatalog), true))
-		for _, coll := range []string{"projects", "experiments", "subjects"} {
-			mux.Handle(root+"/"+coll, s.authed(s.archive, true))
-			mux.Handle(root+"/"+coll+"/", s.authed(s.archive, true))
-		}
-		mux.Handle(root, s.authed(notFound, true))
-		mux.Handle(root+"/", s.authed(notFound, true))
-	}
-	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
-		writeStatusPage(w, http.StatusNotFound, "The server has not found anything matching the request URI")
-	})
-	return mux
-}
-
-// authedHandler serves an authenticated request, given the path's
-// segments below the root.
-type authedHandler func(w http.ResponseWriter, r *http.Request, p principal, segs []string)
-
-// authed authenticates a request and, for browser-like clients with a
-// session, demands the CSRF token of writes (docs/xnat.md, "Logging in
-// and staying logged in") when csrf is set.
-func (s *Server) authed(h authedHandler, csrf bool) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		segs, ok := splitPath(r.URL)
-		if !ok {
-			writeStatusPage(w, http.StatusNotFound, "The server has not found anything matching the request URI")
-			return
-		}
-		p, ok := s.authenticate(w, r)
-		if !ok {
-			return
-		}
-		if csrf && isBrowser(r) && p.session != nil && mutating(r.Method) && r.URL.Query().Get("XNAT_CSRF") != p.session.csrf {
-			writeStatusPage(w, http.StatusForbidden, "Forbidden: missing XNAT_CSRF token")
-			return
-		}
-		h(w, r, p, segs)
-	})
-}
-
-// splitPath strips the REST root (/data, /data/archive or /REST) and
-// returns the unescaped path segments.
-func splitPath(u *url.URL) ([]string, bool) {
-	p := u.EscapedPath()
-	switch {
-	case p == "/data/archive" || strings.HasPrefix(p, "/data/archive/"):
-		p = strings.TrimPrefix(p, "/data/archive")
-	case p == "/data" || strings.HasPrefix(p, "/data/"):
-		p = strings.TrimPrefix(p, "/data")
-	case p == "/REST" || strings.HasPrefix(p, "/REST/"):
-		p = strings.TrimPrefix(p, "/REST")
-	default:
-		return nil, false
-	}
-	p = strings.Trim(p, "/")
-	if p == "" {
-		return nil, true
-	}
-	raw := strings.Split(p, "/")
-	out := make([]string, 0, len(raw))
-	for _, seg := range raw {
-		v, err := url.PathUnescape(seg)
-		if err != nil {
-			return nil, false
-		}
-		out = append(out, v)
-	}
-	return out, true
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

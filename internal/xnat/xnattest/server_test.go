@@ -125,7 +125,7 @@ func md5s(b []byte) string { s := md5.Sum(b); return hex.EncodeToString(s[:]) }
 // "Logging in and staying logged in".
 func TestAuthentication(t *testing.T) {
 	clk := &fakeClock{t: time.Unix(1700000000, 0)}
-	e := newEnv(t, Options{SessionTimeout: 15 * time.Minute, Now: clk.Now})
+	e := newEnv(t, Options{LoginTimeout: 15 * time.Minute, Now: clk.Now})
 
 	r := e.call("POST", "/data/JSESSION", nil, nil, true)
 	if r.code != 200 || !regexp.MustCompile(`^[0-9A-F]{32}$`).MatchString(r.body) {
@@ -180,10 +180,10 @@ func TestAuthentication(t *testing.T) {
 	}
 
 	// Every Basic-auth request creates a session; DELETE logs out.
-	before := e.s.SessionsCreated()
+	before := e.s.LoginsCreated()
 	e.call("GET", "/data/projects?format=json", nil, nil, true)
 	e.call("GET", "/data/projects?format=json", nil, nil, true)
-	if got := e.s.SessionsCreated() - before; got != 2 {
+	if got := e.s.LoginsCreated() - before; got != 2 {
 		t.Fatalf("basic requests created %d sessions, want 2", got)
 	}
 	e.login()
@@ -228,7 +228,7 @@ func TestAuthentication(t *testing.T) {
 }
 
 func TestSessionCap(t *testing.T) {
-	e := newEnv(t, Options{MaxSessionsPerUser: 2})
+	e := newEnv(t, Options{MaxLoginsPerUser: 2})
 	for i, want := range []int{200, 200, 401} {
 		if r := e.call("POST", "/data/JSESSION", nil, nil, true); r.code != want {
 			t.Fatalf("login %d: %d, want %d", i, r.code, want)
@@ -557,10 +557,10 @@ func TestFaults(t *testing.T) {
 	if want := []int{200, 502, 502, 200, 200}; !equalInts(codes, want) || h.Fired() != 2 {
 		t.Fatalf("codes %v (fired %d), want %v", codes, h.Fired(), want)
 	}
-	e.s.Inject(Fault{Path: `/scans`, Nth: 1, ExpireSessions: true})
+	e.s.Inject(Fault{Path: `/scans`, Nth: 1, ExpireLogins: true})
 	e.must("GET", "/data/projects", nil, nil, 200)
 	if r := e.call("GET", "/data/experiments/X/scans", nil, nil, false); r.code != 401 {
-		t.Fatalf("after ExpireSessions: %d", r.code)
+		t.Fatalf("after ExpireLogins: %d", r.code)
 	}
 	e.login()
 	e.s.Inject(Fault{Path: `/hang`, HangUp: true})
@@ -643,7 +643,7 @@ func TestGuestAccess(t *testing.T) {
 	}
 	e.login()
 	e.must("GET", "/data/projects/P1?format=json", nil, nil, 200)
-	e.s.ExpireSessions()
+	e.s.ExpireLogins()
 	// A stale cookie becomes a new guest session, not a 401.
 	r = e.call("GET", "/data/projects/P1?format=json", nil, nil, false)
 	if r.code != 404 || !strings.Contains(strings.Join(r.hdr.Values("Set-Cookie"), ";"), "JSESSIONID=") {
