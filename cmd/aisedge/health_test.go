@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aisedge/aisedge/internal/testpeer/seaweed"
 	"github.com/aisedge/aisedge/internal/xnat/xnattest"
@@ -27,6 +28,22 @@ func localGet(t *testing.T, sock, path string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// readyz is the daemon's /readyz answer once every component has started:
+// a probe can log its first result before the last component's start
+// returns, and until then /readyz says "starting" (polled for up to two
+// minutes: a ceiling for a loaded machine, not a budget).
+func readyz(t *testing.T, sock string) (int, string) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		code, body := localGet(t, sock, "/readyz")
+		if !strings.Contains(body, "not ready: starting") || time.Now().After(deadline) {
+			return code, body
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // closedPort returns an address nothing listens on.
@@ -88,7 +105,7 @@ edge:
 				}
 			}
 			p.wait("the receiver", msgIs("receiver listening"))
-			code, body := localGet(t, sock, "/readyz")
+			code, body := readyz(t, sock)
 			if tc.up && code != 200 || !tc.up && (code != 503 || !strings.Contains(body, "s3 unreachable")) {
 				t.Errorf("/readyz = %d %q", code, body)
 			}
@@ -176,7 +193,7 @@ hub:
 				p.wait("the S3 probe", msgIs("s3 unreachable; retrying"))
 			}
 			sock := filepath.Join(dir, "hub", "aisedge.sock")
-			code, body := localGet(t, sock, "/readyz")
+			code, body := readyz(t, sock)
 			if tc.s3up && code != 200 || !tc.s3up && (code != 503 || !strings.Contains(body, "s3 unreachable")) {
 				t.Errorf("/readyz = %d %q", code, body)
 			}
