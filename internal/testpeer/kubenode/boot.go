@@ -262,5 +262,5 @@ fileCheckFrequency: 5s
 nodeStatusUpdateFrequency: 5s
 nodeStatusReportFrequency: 1m
 maxPods: 50
-`, n.ID, n.containerdSocket(), NodeIP, DNSIP, ClusterDomain, filepath.Join(n.Dir, "pod-logs"))
+`, n.ID, n.containerdSocket(), NodeIP, filepath.Join(n.Dir, "pod-logs"), DNSIP, ClusterDomain)
 }

@@ -98,6 +98,11 @@ func TestNodeRunsPods(t *testing.T) {
 	if _, err := r.LookupHost(ctx, "missing.default.svc."+ClusterDomain); err == nil {
 		t.Error("a Service that does not exist resolves")
 	}
+	// The kubelet gives pods the cluster DNS (it warns when it has none
+	// and falls back to the node's resolv.conf).
+	if strings.Contains(n.PodsReport(ctx), "MissingClusterDNS") {
+		t.Errorf("the kubelet has no cluster DNS:\n%s", n.PodsReport(ctx))
+	}
 	c, err = n.DialContext(ctx, "tcp", net.JoinHostPort(svc.Spec.ClusterIP, "443"))
 	if err != nil {
 		t.Fatalf("the kubernetes Service's IP through kube-proxy: %v", err)
