@@ -112,6 +112,7 @@ func TestDeployThreeSites(t *testing.T) {
 	for _, want := range []string{
 		"management: Deployment seaweedfs/seaweedfs unchanged",
 		"management: Cluster edge-usyd/edge-usyd unchanged",
+		"management: Secret xnat-upload/ca-bundle created",
 		"edge-uqcai: Secret xnat-ingest/ca-bundle created",
 		"edge-uqcai: Deployment xnat-ingest/aisedge-edge created",
 	} {
@@ -129,6 +130,14 @@ func TestDeployThreeSites(t *testing.T) {
 	}
 	if v, _, _ := unstructured.NestedString(ca.Object, "data", "ca.crt"); v != base64.StdEncoding.EncodeToString(pem) {
 		t.Errorf("ca-bundle holds %q", v)
+	}
+	// So is the hub's (SeaweedFS's in-cluster certificate is the CA's).
+	hubCA, err := kc.Get(ctx, secretGVK, render.NSUpload, render.CABundleSecret)
+	if err != nil || hubCA == nil {
+		t.Fatalf("the hub's ca-bundle: %v", err)
+	}
+	if v, _, _ := unstructured.NestedString(hubCA.Object, "data", "ca.crt"); v != base64.StdEncoding.EncodeToString(pem) {
+		t.Errorf("the hub's ca-bundle holds %q", v)
 	}
 
 	// Second apply: nothing changes.

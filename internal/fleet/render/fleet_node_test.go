@@ -101,7 +101,10 @@ func startFleet(t *testing.T) *fleetOnNode {
 			t.Fatal(err)
 		}
 	}
-	caPEM, certFile, keyFile := writeTLS(t, m.SeaweedFSHostname, kubenode.NodeIP)
+	// One certificate for the external name (the ingress's) and the
+	// Service's names (SeaweedFS's own TLS port, the hub's endpoint).
+	caPEM, certFile, keyFile := writeTLS(t, kubenode.NodeIP, m.SeaweedFSHostname,
+		"seaweedfs."+render.NSSeaweedFS+".svc.cluster.local", "seaweedfs."+render.NSSeaweedFS+".svc")
 	manifests, err := render.Render(c, render.Options{CABundle: caPEM})
 	if err != nil {
 		t.Fatal(err)
@@ -145,6 +148,14 @@ func startFleet(t *testing.T) *fleetOnNode {
 	mc.PollInterval = 500 * time.Millisecond
 	if _, err := mc.Apply(ctx, mgmt); err != nil {
 		t.Fatal(err)
+	}
+	// The Secret cert-manager would issue for the Certificate of
+	// SeaweedFS's Service names (the pod waits for it, as it would for
+	// cert-manager).
+	tlsSecret(t, node, render.NSSeaweedFS, render.SeaweedFSInternalTLS, caPEM, certFile, keyFile)
+	// The hub trusts SeaweedFS's own TLS port by the rendered bundle.
+	if cfg := hubConfigOf(t, manifests); !strings.Contains(cfg, "endpoint: https://seaweedfs.seaweedfs.svc.cluster.local:8443") {
+		t.Fatalf("the hub's S3 endpoint is not SeaweedFS's TLS port:\n%s", cfg)
 	}
 	waitPodReady(t, node, render.NSSeaweedFS, "")
 	svc, err := node.Clientset.CoreV1().Services(render.NSSeaweedFS).Get(ctx, "seaweedfs", metav1.GetOptions{})
@@ -239,6 +250,15 @@ func waitPodReady(t *testing.T, node *kubenode.Node, ns, except string) *corev1.
 			if p.Name == except || p.DeletionTimestamp != nil {
 				continue
 			}
+			// A crash fails at once, with the termination message
+			// the rendered FallbackToLogsOnError fills with the last
+			// log lines.
+			for _, cs := range p.Status.ContainerStatuses {
+				if cs.RestartCount > 0 && cs.LastTerminationState.Terminated != nil {
+					logs, _ := node.Clientset.CoreV1().Pods(ns).GetLogs(p.Name, &corev1.PodLogOptions{Container: cs.Name, Previous: true}).DoRaw(ctx)
+					t.Fatalf("%s/%s restarted: %+v\n%s", ns, p.Name, cs.LastTerminationState.Terminated, logs)
+				}
+			}
 			for _, c := range p.Status.Conditions {
 				if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
 					ready = &pods.Items[i]
@@ -314,4 +334,39 @@ func serveIngress(t *testing.T, node *kubenode.Node, certFile, keyFile, backend 
 			}()
 		}
 	}()
+}
+
+// tlsSecret writes a kubernetes.io/tls Secret as cert-manager issues them
+// (tls.crt, tls.key, ca.crt).
+func tlsSecret(t *testing.T, node *kubenode.Node, ns, name string, caPEM []byte, certFile, keyFile string) {
+	t.Helper()
+	crt, err := os.ReadFile(certFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := os.ReadFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Type:       corev1.SecretTypeTLS,
+		Data:       map[string][]byte{"tls.crt": crt, "tls.key": key, "ca.crt": caPEM},
+	}
+	if _, err := node.Clientset.CoreV1().Secrets(ns).Create(context.Background(), s, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// hubConfigOf is the rendered hub.yaml.
+func hubConfigOf(t *testing.T, m *render.Manifests) string {
+	t.Helper()
+	for _, o := range m.Management.Objects() {
+		if o.GetKind() == "ConfigMap" && o.GetName() == render.HubConfigMap {
+			cfg, _, _ := unstructured.NestedString(o.Object, "data", "hub.yaml")
+			return cfg
+		}
+	}
+	t.Fatal("no hub ConfigMap rendered")
+	return ""
 }

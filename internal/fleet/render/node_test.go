@@ -28,8 +28,6 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -41,7 +39,6 @@ import (
 	"github.com/aisedge/aisedge/internal/testpeer/kubenode"
 	"github.com/aisedge/aisedge/internal/testpeer/progress"
 	"github.com/aisedge/aisedge/internal/testpeer/samples"
-	"github.com/aisedge/aisedge/internal/xnat/xnattest"
 )
 
 // TestSiteRunsOnNode applies a site's rendered manifests to a real kubelet
@@ -90,7 +87,7 @@ func TestSiteRunsOnNode(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	caPEM, certFile, keyFile := writeTLS(t, m.SeaweedFSHostname, kubenode.NodeIP)
+	caPEM, certFile, keyFile := writeTLS(t, kubenode.NodeIP, m.SeaweedFSHostname)
 	manifests, err := render.Render(c, render.Options{CABundle: caPEM})
 	if err != nil {
 		t.Fatal(err)
@@ -294,101 +291,6 @@ func buildImage(t *testing.T) (string, image.Result) {
 	return archive, img
 }
 
-// TestHubRunsOnNode applies the rendered hub (its namespace enforcing the
-// restricted Pod Security level, Secrets, ConfigMap, PVC, Deployment,
-// NetworkPolicy) to a real kubelet: the API server admits its pod under
-// restricted, the volume claim binds (to a host folder made as the
-// local-path provisioner makes them, mode 0777), and the hub starts as
-// the image user, its XNAT pre-flight answered by the XNAT emulator that
-// the test serves on the node's address: its startup probe passes. (It
-// stays unready: SeaweedFS's service name needs cluster DNS, which the
-// test node lacks.) A crash fails the test at once with the pod's
-// termination message, which the rendered FallbackToLogsOnError fills
-// with its last log lines.
-func TestHubRunsOnNode(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: no node")
-	}
-	if why := kubenode.Requirements(); why != "" {
-		t.Skip("kubenode: " + why)
-	}
-	ctx := context.Background()
-	archive, img := buildImage(t)
-	c, err := fleet.Load("../testdata/native/onprem.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.Management.Images.AISEdge = "aisedge-test/aisedge@" + img.Digest.String()
-	// The XNAT emulator, served by the test on the node's address (the
-	// hub checks XNAT before it starts).
-	c.Management.XNAT.URL, c.Management.XNAT.AllowInsecureRedirect = "http://"+kubenode.NodeIP+":8088", true
-	manifests, err := render.Render(c, render.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	node := kubenode.Start(t)
-	node.ImportImage(t, archive, "docker.io/aisedge-test/aisedge")
-	xnat := xnattest.New(xnattest.Options{})
-	t.Cleanup(xnat.Close)
-	ln, err := node.Listen("tcp", kubenode.NodeIP+":8088")
-	if err != nil {
-		t.Fatal(err)
-	}
-	xsrv := &http.Server{Handler: xnat}
-	go xsrv.Serve(ln)
-	t.Cleanup(func() { xsrv.Close() })
-
-	volume := filepath.Join(t.TempDir(), "hub-pv")
-	if err := os.Mkdir(volume, 0o777); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(volume, 0o777); err != nil {
-		t.Fatal(err)
-	}
-	pv := &corev1.PersistentVolume{
-		ObjectMeta: metav1.ObjectMeta{Name: "hub-pv"},
-		Spec: corev1.PersistentVolumeSpec{
-			Capacity:               corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")},
-			AccessModes:            []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-			PersistentVolumeSource: corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: volume}},
-		},
-	}
-	if _, err := node.Clientset.CoreV1().PersistentVolumes().Create(ctx, pv, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	var hub []*unstructured.Unstructured
-	for _, o := range manifests.Management.Objects() {
-		if o.GetNamespace() == render.NSUpload || (o.GetKind() == "Namespace" && o.GetName() == render.NSUpload) {
-			hub = append(hub, o)
-		}
-	}
-	cl, err := kube.New("management", node.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := cl.Apply(ctx, hub); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the hub started", func() (bool, string) {
-		pods, err := node.Clientset.CoreV1().Pods(render.NSUpload).List(ctx, metav1.ListOptions{})
-		if err != nil || len(pods.Items) == 0 {
-			// A pod the admission refused shows as the ReplicaSet's event.
-			return false, node.PodsReport(ctx)
-		}
-		p := pods.Items[0]
-		for _, cs := range p.Status.ContainerStatuses {
-			if cs.RestartCount > 0 {
-				logs, _ := node.Clientset.CoreV1().Pods(p.Namespace).GetLogs(p.Name, &corev1.PodLogOptions{Container: cs.Name, Previous: true}).DoRaw(ctx)
-				t.Fatalf("the hub restarted: %+v\n%s", cs.LastTerminationState.Terminated, logs)
-			}
-			if cs.Started != nil && *cs.Started {
-				return true, ""
-			}
-		}
-		return false, node.PodsReport(ctx)
-	})
-}
-
 // waitFor polls ready until it reports true, failing when its answer does
 // not change for progress.IdleLimit.
 func waitFor(t *testing.T, what string, ready func() (bool, string)) {
@@ -464,9 +366,9 @@ func nodeTransport(node *kubenode.Node, ca []byte) *http.Transport {
 	return &http.Transport{DialContext: node.DialContext, TLSClientConfig: &tls.Config{RootCAs: pool}}
 }
 
-// writeTLS makes a CA and a server certificate for host and ip; it
+// writeTLS makes a CA and a server certificate for ip and hosts; it
 // returns the CA's PEM and the server's certificate and key files.
-func writeTLS(t *testing.T, host, ip string) (caPEM []byte, certFile, keyFile string) {
+func writeTLS(t *testing.T, ip string, hosts ...string) (caPEM []byte, certFile, keyFile string) {
 	dir := t.TempDir()
 	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "aisedge node test CA"},
@@ -478,8 +380,8 @@ func writeTLS(t *testing.T, host, ip string) (caPEM []byte, certFile, keyFile st
 	}
 	ca, _ := x509.ParseCertificate(caDER)
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: host},
-		DNSNames: []string{host}, IPAddresses: []net.IP{net.ParseIP(ip)},
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: hosts[0]},
+		DNSNames: hosts, IPAddresses: []net.IP{net.ParseIP(ip)},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
