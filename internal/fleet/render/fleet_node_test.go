@@ -16,43 +16,47 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/rest"
 
 	"github.com/aisedge/aisedge/internal/fleet"
 	"github.com/aisedge/aisedge/internal/fleet/image"
 	"github.com/aisedge/aisedge/internal/fleet/kube"
+	"github.com/aisedge/aisedge/internal/fleet/kube/kubetest"
+	"github.com/aisedge/aisedge/internal/fleet/ops"
 	"github.com/aisedge/aisedge/internal/fleet/render"
 	"github.com/aisedge/aisedge/internal/testpeer/kubenode"
 	"github.com/aisedge/aisedge/internal/testpeer/samples"
 	"github.com/aisedge/aisedge/internal/xnat/xnattest"
 )
 
-// fleetOnNode is a rendered fleet running on a test node: SeaweedFS, the
-// hub and one site's edge as pods, the XNAT emulator served by the test
-// on the node's address (port 8088), and the test standing in for
-// ingress-nginx on the node's port 8443.
+// fleetOnNode is a rendered fleet applied to a test node by `fleet
+// apply` (kube.Deploy): SeaweedFS, the hub and one site's edge as pods,
+// the XNAT emulator served by the test on the node's address (port 8088),
+// and the test standing in for the controllers the node lacks.
 type fleetOnNode struct {
-	node      *kubenode.Node
-	c         *fleet.Config
-	site      *fleet.Site
-	manifests *render.Manifests
-	xnat      *xnattest.Server
-	admin     *minio.Client // SeaweedFS's admin key, through the ingress
-	caPEM     []byte
+	node *kubenode.Node
+	c    *fleet.Config
+	site *fleet.Site
+	xnat *xnattest.Server
 }
 
-// startFleet renders the testdata on-prem fleet for the node and applies
-// the management cluster's workloads (SeaweedFS, the hub) and the site's
-// edge, then waits for all three pods to be Ready. What cannot run on the
-// node is left out and stood in for: cert-manager (the test writes the
-// certificates it would issue), ingress-nginx (the test terminates TLS on
-// the node's port 8443 and hands the connection to the seaweedfs Service,
-// as the rendered Ingress routes it), k0smotron (the site's workloads run
-// on the same node) and the bucket Job (its script needs a shell, which
-// the SeaweedFS image built from the test's weed binary lacks: the test
-// makes the bucket with the admin key, as the Job would).
+// startFleet renders the testdata on-prem fleet (copied, with its secret
+// files, to a temporary folder the operations may write) for the node and
+// applies it as `fleet apply --wait` does, the CA bundles read from the
+// cluster. What cannot run on the node is stood in for by the test:
+// cert-manager (its CRDs are installed; certManager issues the
+// Certificates, CAs self-signed, the others with the issuer's CA and
+// their names), ingress-nginx (serveIngress terminates TLS on the node's
+// port 8443 with the Secret seaweedfs-tls, as the rendered Ingress does,
+// and hands the connection to the seaweedfs Service), k0smotron (its CRDs
+// are installed; the rendered Cluster is left out, the site's workloads
+// run on the same node) and the bucket Job (left out: its script needs a
+// shell, which the SeaweedFS image built from the test's weed binary
+// lacks; the test makes the bucket with the admin key, as the Job would).
 func startFleet(t *testing.T) *fleetOnNode {
 	t.Helper()
 	if testing.Short() {
@@ -80,7 +84,7 @@ func startFleet(t *testing.T) *fleetOnNode {
 		t.Fatal(err)
 	}
 
-	c, err := fleet.Load("../testdata/native/onprem.yaml")
+	c, err := fleet.Load(copyFleet(t, "../testdata/native/onprem.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,19 +105,30 @@ func startFleet(t *testing.T) *fleetOnNode {
 			t.Fatal(err)
 		}
 	}
-	// One certificate for the external name (the ingress's) and the
-	// Service's names (SeaweedFS's own TLS port, the hub's endpoint).
-	caPEM, certFile, keyFile := writeTLS(t, kubenode.NodeIP, m.SeaweedFSHostname,
-		"seaweedfs."+render.NSSeaweedFS+".svc.cluster.local", "seaweedfs."+render.NSSeaweedFS+".svc")
-	manifests, err := render.Render(c, render.Options{CABundle: caPEM})
+	manifests, err := render.Render(c, render.Options{})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !manifests.CABundleMissing || !manifests.HubCABundleMissing {
+		t.Fatal("the CA bundles are known before the cluster issued the CA")
+	}
+	for i := range manifests.Management.Files {
+		f := &manifests.Management.Files[i]
+		var keep []*unstructured.Unstructured
+		for _, o := range f.Objects {
+			if o.GetKind() != "Job" && !strings.HasPrefix(o.GetAPIVersion(), "k0smotron.io/") {
+				keep = append(keep, o)
+			}
+		}
+		f.Objects = keep
 	}
 
 	node := kubenode.Start(t)
 	node.ImportImage(t, archive, "docker.io/aisedge-test/aisedge")
 	node.ImportImage(t, weedArchive, "docker.io/aisedge-test/seaweedfs")
-	f := &fleetOnNode{node: node, c: c, site: site, manifests: manifests, caPEM: caPEM}
+	f := &fleetOnNode{node: node, c: c, site: site}
+	installCRDs(t, node)
+	runCertManager(t, node)
 
 	// XNAT: the emulator with the fleet's user and the site's project.
 	f.xnat = xnattest.New(xnattest.Options{})
@@ -130,82 +145,98 @@ func startFleet(t *testing.T) *fleetOnNode {
 
 	// The hub's volume, as the local-path provisioner makes one.
 	hubPV(t, node)
+	serveIngress(t, node)
+	f.makeBucket(t)
 
-	// The management cluster's objects, less what stands in for the
-	// missing controllers.
-	var mgmt []*unstructured.Unstructured
-	for _, o := range manifests.Management.Objects() {
-		group, _, _ := strings.Cut(o.GetAPIVersion(), "/")
-		if group == "cert-manager.io" || group == "k0smotron.io" || o.GetKind() == "Job" {
-			continue
-		}
-		mgmt = append(mgmt, o)
-	}
-	mc, err := kube.New("management", node.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mc.PollInterval = 500 * time.Millisecond
-	if _, err := mc.Apply(ctx, mgmt); err != nil {
-		t.Fatal(err)
-	}
-	// The Secret cert-manager would issue for the Certificate of
-	// SeaweedFS's Service names (the pod waits for it, as it would for
-	// cert-manager).
-	tlsSecret(t, node, render.NSSeaweedFS, render.SeaweedFSInternalTLS, caPEM, certFile, keyFile)
-	// The hub trusts SeaweedFS's own TLS port by the rendered bundle.
+	// The hub trusts SeaweedFS's own TLS port by the CA bundle.
 	if cfg := hubConfigOf(t, manifests); !strings.Contains(cfg, "endpoint: https://seaweedfs.seaweedfs.svc.cluster.local:8443") {
 		t.Fatalf("the hub's S3 endpoint is not SeaweedFS's TLS port:\n%s", cfg)
 	}
-	waitPodReady(t, node, render.NSSeaweedFS, "")
-	svc, err := node.Clientset.CoreV1().Services(render.NSSeaweedFS).Get(ctx, "seaweedfs", metav1.GetOptions{})
+	var out lockedBuffer
+	err = kube.Deploy(ctx, c, manifests, node.Config, kube.Options{Out: &out, Wait: true, Timeout: 10 * time.Minute,
+		PollInterval: 500 * time.Millisecond, SiteConfig: func(*fleet.Site) (*rest.Config, error) { return node.Config, nil }})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("fleet apply: %v\n%s", err, out.String())
 	}
-	serveIngress(t, node, certFile, keyFile, net.JoinHostPort(svc.Spec.ClusterIP, "8333"))
-	f.admin, err = minio.New(kubenode.NodeIP+":8443", &minio.Options{
-		Creds:     credentials.NewStaticV4(m.S3.AdminAccessKey.Value(), m.S3.AdminSecretKey.Value(), ""),
-		Secure:    true,
-		Transport: nodeTransport(node, caPEM),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "SeaweedFS takes a bucket", func() (bool, string) {
-		err := f.admin.MakeBucket(ctx, m.S3.Bucket, minio.MakeBucketOptions{})
-		if err != nil && minio.ToErrorResponse(err).Code != "BucketAlreadyOwnedByYou" {
-			return false, err.Error()
-		}
-		return true, ""
-	})
-	waitPodReady(t, node, render.NSUpload, "")
-
-	// The site's edge, applied as `fleet apply` does.
-	sc, _ := manifests.Site(site.Name)
-	cl, err := kube.New(site.Name, node.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl.PollInterval = 500 * time.Millisecond
-	if _, err := cl.Apply(ctx, sc.Objects()); err != nil {
-		t.Fatal(err)
-	}
+	t.Logf("fleet apply:\n%s", out.String())
 	waitPodReady(t, node, render.NSIngest, "")
 	return f
 }
 
-// TestFleetDeliversOnNode sends a series to the edge pod and finds it in
-// XNAT: the edge uploads it over TLS to the SeaweedFS pod (through the
-// ingress), the hub pod reads the sealed session from the seaweedfs
-// Service (its name resolved by the cluster DNS, its address routed by
-// kube-proxy) and delivers it to the XNAT emulator.
-func TestFleetDeliversOnNode(t *testing.T) {
+// env is the operations' view of the fleet on the node (its sites' child
+// cluster is the node too).
+func (f *fleetOnNode) env(out io.Writer) *ops.Env {
+	return &ops.Env{Config: f.c, Management: f.node.Config, ManagementName: "node",
+		SiteConfig: func(*fleet.Site) (*rest.Config, error) { return f.node.Config, nil },
+		Out:        out, Timeout: 5 * time.Minute, PollInterval: 500 * time.Millisecond, Confirm: confirmed{}}
+}
+
+// confirmed confirms every deletion (the operator typed the phrase).
+type confirmed struct{}
+
+func (confirmed) Confirm(string, string) error { return nil }
+
+// TestFleetOnNode runs a rendered fleet on real pods through its
+// operations, a series sent to the edge pod and found in XNAT after each:
+// the edge uploads over TLS to the SeaweedFS pod (through the ingress),
+// the hub pod reads the sealed session over TLS from the seaweedfs Service
+// (its name answered by CoreDNS, its IP routed by kube-proxy) and delivers
+// it to the XNAT emulator. Then rotate-keys (SeaweedFS and the edge roll;
+// the edge uploads with the new key), rotate-ca in both phases (the edge
+// and the hub roll with the bundles, SeaweedFS serves certificates of the
+// new CA) and uninstall, which leaves the facility backup on the node.
+func TestFleetOnNode(t *testing.T) {
 	f := startFleet(t)
-	const n = 3
-	series := samples.Series{PatientID: "NODE-E2E", StudyUID: "1.2.826.0.1.3680043.10.1500.2",
-		SeriesUID: "1.2.826.0.1.3680043.10.1500.2.1", SeriesNumber: 1, N: n}.Write(t)
-	f.send(t, series)
-	f.waitDelivered(t, n)
+	ctx := context.Background()
+	total := 0
+	deliver := func(what string, n int) {
+		t.Helper()
+		total += n
+		uid := fmt.Sprintf("1.2.826.0.1.3680043.10.1500.%d", 2+total)
+		series := samples.Series{PatientID: "NODE-E2E", StudyUID: uid, SeriesUID: uid + ".1", SeriesNumber: 1, N: n}.Write(t)
+		f.send(t, series)
+		f.waitDelivered(t, total)
+		t.Logf("%s: %d instances in XNAT", what, total)
+	}
+	deliver("after fleet apply", 3)
+
+	var out lockedBuffer
+	edge := waitPodReady(t, f.node, render.NSIngest, "")
+	if err := f.env(&out).RotateKeys(ctx, f.site.Name); err != nil {
+		t.Fatalf("rotate-keys: %v\n%s", err, out.String())
+	}
+	t.Logf("rotate-keys:\n%s", out.String())
+	edge = waitPodReady(t, f.node, render.NSIngest, edge.Name) // the edge rolled
+	deliver("after rotate-keys", 2)
+
+	for phase := 1; phase <= 2; phase++ {
+		out = lockedBuffer{}
+		if err := f.env(&out).RotateCA(ctx, phase); err != nil {
+			t.Fatalf("rotate-ca --phase %d: %v\n%s", phase, err, out.String())
+		}
+		t.Logf("rotate-ca --phase %d:\n%s", phase, out.String())
+		edge = waitPodReady(t, f.node, render.NSIngest, edge.Name)
+		deliver(fmt.Sprintf("after rotate-ca --phase %d", phase), 2)
+	}
+
+	// uninstall: the workloads go, the originals stay at the facility.
+	kept, _ := filepath.Glob(filepath.Join(f.site.FacilityBackupDir, "NODE-E2E", "*", "*", "*.dcm"))
+	if len(kept) != total {
+		t.Fatalf("the facility backup holds %d of the %d originals before uninstall", len(kept), total)
+	}
+	out = lockedBuffer{}
+	if err := f.env(&out).Uninstall(ctx); err != nil {
+		t.Fatalf("uninstall: %v\n%s", err, out.String())
+	}
+	t.Logf("uninstall:\n%s", out.String())
+	waitFor(t, "the edge's namespace gone", func() (bool, string) {
+		_, err := f.node.Clientset.CoreV1().Namespaces().Get(ctx, render.NSIngest, metav1.GetOptions{})
+		return apierrors.IsNotFound(err), fmt.Sprint(err) + "\n" + f.node.PodsReport(ctx)
+	})
+	after, _ := filepath.Glob(filepath.Join(f.site.FacilityBackupDir, "NODE-E2E", "*", "*", "*.dcm"))
+	if len(after) != total {
+		t.Errorf("the facility backup holds %d of the %d originals after uninstall", len(after), total)
+	}
 }
 
 // send stores every file of the folder into the edge through the node's
@@ -220,19 +251,49 @@ func (f *fleetOnNode) send(t *testing.T, dir string) {
 }
 
 // waitDelivered waits until the site's XNAT project holds want DICOM
-// files in all, in one experiment per study.
+// files in all. A failed delivery round (SeaweedFS restarting when an
+// operation rolls it) makes the hub back off up to 5 minutes, so the wait
+// fails only when nothing is delivered for longer than that.
 func (f *fleetOnNode) waitDelivered(t *testing.T, want int) {
 	t.Helper()
 	p := f.site.Project
-	waitFor(t, fmt.Sprintf("%d instances in XNAT project %s", want, p), func() (bool, string) {
+	const quiet = 6 * time.Minute
+	last, since := -1, time.Now()
+	for {
 		got, exps := 0, f.xnat.Experiments(p)
 		for _, e := range exps {
 			for _, s := range f.xnat.Scans(p, e.ID) {
 				got += len(f.xnat.Files(p, e.ID, s.ID, "DICOM"))
 			}
 		}
-		return got >= want, fmt.Sprintf("%d experiments, %d DICOM files", len(exps), got)
-	})
+		if got >= want {
+			return
+		}
+		if got != last {
+			last, since = got, time.Now()
+		}
+		if time.Since(since) > quiet {
+			f.logPods(t, render.NSUpload, render.NSIngest, render.NSSeaweedFS)
+			t.Fatalf("%d of %d instances in XNAT project %s, none delivered for %v", got, want, p, quiet)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// logPods logs the last lines of every pod's log in the namespaces.
+func (f *fleetOnNode) logPods(t *testing.T, namespaces ...string) {
+	ctx := context.Background()
+	tail := int64(40)
+	for _, ns := range namespaces {
+		pods, err := f.node.Clientset.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			continue
+		}
+		for _, p := range pods.Items {
+			b, _ := f.node.Clientset.CoreV1().Pods(ns).GetLogs(p.Name, &corev1.PodLogOptions{TailLines: &tail}).DoRaw(ctx)
+			t.Logf("%s/%s:\n%s", ns, p.Name, b)
+		}
+	}
 }
 
 // waitPodReady waits until a pod of the namespace whose name is not
@@ -296,20 +357,27 @@ func hubPV(t *testing.T, node *kubenode.Node) {
 }
 
 // serveIngress stands in for ingress-nginx on the management node: it
-// terminates TLS on the node's port 8443 with the SeaweedFS certificate
-// and hands each connection, Host header and all, to backend (the
-// seaweedfs Service's S3 port, reached through kube-proxy).
-func serveIngress(t *testing.T, node *kubenode.Node, certFile, keyFile, backend string) {
+// terminates TLS on the node's port 8443 with the certificate of the
+// Secret seaweedfs-tls (read at every handshake, so a re-issued one is
+// served at once, as the controller does) and hands each connection,
+// Host header and all, to the seaweedfs Service's S3 port (through
+// kube-proxy), as the rendered Ingress routes it.
+func serveIngress(t *testing.T, node *kubenode.Node) {
 	t.Helper()
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-	if err != nil {
-		t.Fatal(err)
+	ctx := context.Background()
+	getCert := func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+		s, err := node.Clientset.CoreV1().Secrets(render.NSSeaweedFS).Get(ctx, render.SeaweedFSTLS, metav1.GetOptions{})
+		if err != nil {
+			return nil, err
+		}
+		c, err := tls.X509KeyPair(s.Data["tls.crt"], s.Data["tls.key"])
+		return &c, err
 	}
 	ln, err := node.Listen("tcp", kubenode.NodeIP+":8443")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}})
+	ln = tls.NewListener(ln, &tls.Config{GetCertificate: getCert})
 	t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
@@ -319,8 +387,12 @@ func serveIngress(t *testing.T, node *kubenode.Node, certFile, keyFile, backend 
 			}
 			go func() {
 				defer c.Close()
-				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-				b, err := node.DialContext(ctx, "tcp", backend)
+				svc, err := node.Clientset.CoreV1().Services(render.NSSeaweedFS).Get(ctx, "seaweedfs", metav1.GetOptions{})
+				if err != nil {
+					return
+				}
+				dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+				b, err := node.DialContext(dctx, "tcp", net.JoinHostPort(svc.Spec.ClusterIP, "8333"))
 				cancel()
 				if err != nil {
 					return
@@ -336,26 +408,92 @@ func serveIngress(t *testing.T, node *kubenode.Node, certFile, keyFile, backend 
 	}()
 }
 
-// tlsSecret writes a kubernetes.io/tls Secret as cert-manager issues them
-// (tls.crt, tls.key, ca.crt).
-func tlsSecret(t *testing.T, node *kubenode.Node, ns, name string, caPEM []byte, certFile, keyFile string) {
+// makeBucket stands in for the bucket Job: once SeaweedFS answers through
+// the ingress, it makes the ingest bucket with the admin key (in the
+// background: fleet apply waits for the hub, which waits for the bucket).
+func (f *fleetOnNode) makeBucket(t *testing.T) {
+	m := &f.c.Management
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	t.Cleanup(func() { cancel(); <-done })
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			time.Sleep(time.Second)
+			ca, err := f.node.Clientset.CoreV1().Secrets(render.NSCertManager).Get(ctx, render.CASecret, metav1.GetOptions{})
+			if err != nil {
+				continue
+			}
+			admin, err := minio.New(kubenode.NodeIP+":8443", &minio.Options{
+				Creds:     credentials.NewStaticV4(m.S3.AdminAccessKey.Value(), m.S3.AdminSecretKey.Value(), ""),
+				Secure:    true,
+				Transport: nodeTransport(f.node, ca.Data["tls.crt"]),
+			})
+			if err != nil {
+				continue
+			}
+			err = admin.MakeBucket(ctx, m.S3.Bucket, minio.MakeBucketOptions{})
+			if err == nil || minio.ToErrorResponse(err).Code == "BucketAlreadyOwnedByYou" {
+				return
+			}
+		}
+	}()
+}
+
+// installCRDs installs cert-manager's and k0smotron's CRDs on the node.
+func installCRDs(t *testing.T, node *kubenode.Node) {
 	t.Helper()
-	crt, err := os.ReadFile(certFile)
+	for _, d := range []string{kubetest.CertManagerCRDs(), kubetest.K0smotronCRDs()} {
+		if _, err := os.Stat(d); err != nil {
+			t.Skipf("CRDs not found (%v): run ./scripts/kube-apiserver.sh", err)
+		}
+	}
+	objs, err := kubetest.ReadObjects(kubetest.CertManagerCRDs(), kubetest.K0smotronCRDs())
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := os.ReadFile(keyFile)
+	c, err := kube.New("crds", node.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Type:       corev1.SecretTypeTLS,
-		Data:       map[string][]byte{"tls.crt": crt, "tls.key": key, "ca.crt": caPEM},
-	}
-	if _, err := node.Clientset.CoreV1().Secrets(ns).Create(context.Background(), s, metav1.CreateOptions{}); err != nil {
+	c.PollInterval = 200 * time.Millisecond
+	if _, err := c.Apply(context.Background(), objs); err != nil {
 		t.Fatal(err)
 	}
+	if err := c.Wait(context.Background(), objs, 5*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// copyFleet copies a testdata fleet file and the secret files it names
+// (../secrets/) into a temporary folder, so that operations may rewrite
+// them; it returns the copy's path.
+func copyFleet(t *testing.T, file string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, d := range []string{"native", "secrets"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	secrets, err := filepath.Glob(filepath.Join(filepath.Dir(file), "..", "secrets", "*"))
+	if err != nil || len(secrets) == 0 {
+		t.Fatalf("no secret files next to %s (%v)", file, err)
+	}
+	for _, src := range append(secrets, file) {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dst := filepath.Join(dir, "secrets", filepath.Base(src))
+		if src == file {
+			dst = filepath.Join(dir, "native", filepath.Base(src))
+		}
+		if err := os.WriteFile(dst, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return filepath.Join(dir, "native", filepath.Base(file))
 }
 
 // hubConfigOf is the rendered hub.yaml.

@@ -278,6 +278,10 @@ func (r *renderer) seaweedfs(configHash string) []*unstructured.Unstructured {
 							{Name: "s3", ContainerPort: 8333}, {Name: "s3-https", ContainerPort: 8443}, {Name: "master", ContainerPort: 9333},
 							{Name: "filer", ContainerPort: 8888}, {Name: "metrics", ContainerPort: 9324},
 						},
+						// SeaweedFS looks for a renewed certificate every
+						// 5 hours by default; after rotate-ca's phase 2 the
+						// hub trusts the new CA only, so a minute.
+						Env:             []corev1.EnvVar{{Name: "WEED_TLS_CERT_REFRESH_INTERVAL", Value: "1m"}},
 						SecurityContext: seaweedSecurity(),
 						Resources:       resources("200m", "256Mi", "2", "2Gi"),
 						StartupProbe:    startupProbe("/cluster/status", "master"),

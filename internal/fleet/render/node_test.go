@@ -47,8 +47,8 @@ import (
 // 4242 of the node, and uploads over TLS with the site's put-only S3 key
 // to a SeaweedFS configured with the rendered s3.json, reached through the
 // rendered hostAliases. The management side (SeaweedFS) runs as a process
-// on the node: its rendered Deployment needs an ingress controller and
-// cert-manager, which cannot run here.
+// on the node, which keeps this test to the site (TestFleetOnNode runs
+// the whole fleet as pods).
 func TestSiteRunsOnNode(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: no node")
