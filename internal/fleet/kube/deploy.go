@@ -168,7 +168,7 @@ func (o *Options) selected(site string) bool {
 
 func (c *Client) summary(counts map[Result]int) {
 	var parts []string
-	for _, r := range []Result{Created, Configured, Unchanged, Skipped} {
+	for _, r := range []Result{Created, Configured, Unchanged, Skipped, NotServed} {
 		if counts[r] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", counts[r], r))
 		}
