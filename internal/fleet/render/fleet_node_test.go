@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -178,30 +179,63 @@ func (confirmed) Confirm(string, string) error { return nil }
 
 // TestFleetOnNode runs a rendered fleet on real pods through its
 // operations, a series sent to the edge pod and found in XNAT after each:
-// the edge uploads over TLS to the SeaweedFS pod (through the ingress),
-// the hub pod reads the sealed session over TLS from the seaweedfs Service
-// (its name answered by CoreDNS, its IP routed by kube-proxy) and delivers
-// it to the XNAT emulator. Then rotate-keys (SeaweedFS and the edge roll;
-// the edge uploads with the new key), rotate-ca in both phases (the edge
-// and the hub roll with the bundles, SeaweedFS serves certificates of the
-// new CA) and uninstall, which leaves the facility backup on the node.
+// the edge (hostPort 4242) uploads over TLS to the SeaweedFS pod (through
+// the ingress), the hub pod reads the sealed session over TLS from the
+// seaweedfs Service (its name answered by CoreDNS, its IP routed by
+// kube-proxy) and delivers it to the XNAT emulator. The edge pod deleted
+// mid-send (no grace period): every instance it acknowledged reaches XNAT
+// through its successor, which replays the spool on the host folder.
+// Then rotate-keys (SeaweedFS and the edge roll; the edge uploads with the
+// new key), rotate-ca in both phases (the edge and the hub roll with the
+// bundles, SeaweedFS serves certificates of the new CA) and uninstall,
+// which leaves the facility backup on the node.
 func TestFleetOnNode(t *testing.T) {
 	f := startFleet(t)
 	ctx := context.Background()
-	total := 0
+	studies, originals := 0, 0
+	// series writes a new study of n instances and returns its folder.
+	series := func(n int) string {
+		studies++
+		originals += n
+		uid := fmt.Sprintf("1.2.826.0.1.3680043.10.1500.%d", 100+studies)
+		return samples.Series{PatientID: "NODE-E2E", StudyUID: uid, SeriesUID: uid + ".1", SeriesNumber: 1, N: n}.Write(t)
+	}
 	deliver := func(what string, n int) {
 		t.Helper()
-		total += n
-		uid := fmt.Sprintf("1.2.826.0.1.3680043.10.1500.%d", 2+total)
-		series := samples.Series{PatientID: "NODE-E2E", StudyUID: uid, SeriesUID: uid + ".1", SeriesNumber: 1, N: n}.Write(t)
-		f.send(t, series)
-		f.waitDelivered(t, total)
-		t.Logf("%s: %d instances in XNAT", what, total)
+		before := f.experiments()
+		f.send(t, series(n))
+		f.waitDelivered(t, before, n)
+		t.Logf("%s: %d instances in XNAT", what, n)
 	}
 	deliver("after fleet apply", 3)
 
-	var out lockedBuffer
+	// The edge pod killed mid-send.
 	edge := waitPodReady(t, f.node, render.NSIngest, "")
+	before := f.experiments()
+	const sent = 300
+	send := f.node.Command(ctx, "storescu", "-v", "-aec", f.site.AETitle, "+sd", kubenode.NodeIP, "4242", series(sent))
+	send.Env = append(os.Environ(), "TCP_NODELAY=1")
+	var sendOut lockedBuffer
+	send.Stdout, send.Stderr = &sendOut, &sendOut
+	if err := send.Start(); err != nil {
+		t.Fatal(err)
+	}
+	acked := func() int { return strings.Count(sendOut.String(), "Received Store Response (Success)") }
+	waitFor(t, "50 instances acknowledged", func() (bool, string) {
+		return acked() >= 50, strconv.Itoa(acked())
+	})
+	zero := int64(0)
+	if err := f.node.Clientset.CoreV1().Pods(render.NSIngest).Delete(ctx, edge.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+		t.Fatal(err)
+	}
+	sendErr := send.Wait()
+	n := acked()
+	t.Logf("edge pod deleted after %d of %d instances were acknowledged (storescu: %v)", n, sent, sendErr)
+	edge = waitPodReady(t, f.node, render.NSIngest, edge.Name)
+	f.waitDelivered(t, before, n)
+	t.Logf("every acknowledged instance is in XNAT")
+
+	var out lockedBuffer
 	if err := f.env(&out).RotateKeys(ctx, f.site.Name); err != nil {
 		t.Fatalf("rotate-keys: %v\n%s", err, out.String())
 	}
@@ -219,10 +253,13 @@ func TestFleetOnNode(t *testing.T) {
 		deliver(fmt.Sprintf("after rotate-ca --phase %d", phase), 2)
 	}
 
-	// uninstall: the workloads go, the originals stay at the facility.
+	// uninstall: the workloads go, the originals stay at the facility
+	// (<patient>/<study>/<series>/<instance>.dcm; every acknowledged one,
+	// and any the killed edge stored without acknowledging).
+	atLeast := originals - sent + n
 	kept, _ := filepath.Glob(filepath.Join(f.site.FacilityBackupDir, "NODE-E2E", "*", "*", "*.dcm"))
-	if len(kept) != total {
-		t.Fatalf("the facility backup holds %d of the %d originals before uninstall", len(kept), total)
+	if len(kept) < atLeast {
+		t.Fatalf("the facility backup holds %d originals before uninstall, want at least %d", len(kept), atLeast)
 	}
 	out = lockedBuffer{}
 	if err := f.env(&out).Uninstall(ctx); err != nil {
@@ -234,9 +271,18 @@ func TestFleetOnNode(t *testing.T) {
 		return apierrors.IsNotFound(err), fmt.Sprint(err) + "\n" + f.node.PodsReport(ctx)
 	})
 	after, _ := filepath.Glob(filepath.Join(f.site.FacilityBackupDir, "NODE-E2E", "*", "*", "*.dcm"))
-	if len(after) != total {
-		t.Errorf("the facility backup holds %d of the %d originals after uninstall", len(after), total)
+	if len(after) != len(kept) {
+		t.Errorf("the facility backup holds %d originals after uninstall, %d before", len(after), len(kept))
 	}
+}
+
+// experiments returns the IDs of the site's XNAT project's experiments.
+func (f *fleetOnNode) experiments() map[string]bool {
+	ids := map[string]bool{}
+	for _, e := range f.xnat.Experiments(f.site.Project) {
+		ids[e.ID] = true
+	}
+	return ids
 }
 
 // send stores every file of the folder into the edge through the node's
@@ -250,18 +296,22 @@ func (f *fleetOnNode) send(t *testing.T, dir string) {
 	}
 }
 
-// waitDelivered waits until the site's XNAT project holds want DICOM
-// files in all. A failed delivery round (SeaweedFS restarting when an
-// operation rolls it) makes the hub back off up to 5 minutes, so the wait
-// fails only when nothing is delivered for longer than that.
-func (f *fleetOnNode) waitDelivered(t *testing.T, want int) {
+// waitDelivered waits until the experiments of the site's XNAT project
+// not in before (the studies sent since) hold want DICOM files in all. A
+// failed delivery round (SeaweedFS restarting when an operation rolls it)
+// makes the hub back off up to 5 minutes, so the wait fails only when
+// nothing is delivered for longer than that.
+func (f *fleetOnNode) waitDelivered(t *testing.T, before map[string]bool, want int) {
 	t.Helper()
 	p := f.site.Project
 	const quiet = 6 * time.Minute
 	last, since := -1, time.Now()
 	for {
-		got, exps := 0, f.xnat.Experiments(p)
-		for _, e := range exps {
+		got := 0
+		for _, e := range f.xnat.Experiments(p) {
+			if before[e.ID] {
+				continue
+			}
 			for _, s := range f.xnat.Scans(p, e.ID) {
 				got += len(f.xnat.Files(p, e.ID, s.ID, "DICOM"))
 			}
@@ -274,7 +324,7 @@ func (f *fleetOnNode) waitDelivered(t *testing.T, want int) {
 		}
 		if time.Since(since) > quiet {
 			f.logPods(t, render.NSUpload, render.NSIngest, render.NSSeaweedFS)
-			t.Fatalf("%d of %d instances in XNAT project %s, none delivered for %v", got, want, p, quiet)
+			t.Fatalf("%d of %d instances in new experiments of XNAT project %s, none delivered for %v", got, want, p, quiet)
 		}
 		time.Sleep(time.Second)
 	}
