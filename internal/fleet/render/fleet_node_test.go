@@ -73,7 +73,7 @@ func startFleet(t *testing.T) *fleetOnNode {
 	if _, err := os.Stat(weed); err != nil {
 		t.Skipf("SeaweedFS is not built (%v): run ./scripts/seaweedfs.sh", err)
 	}
-	ctx := context.Background()
+	ctx, began := context.Background(), time.Now()
 	archive, img := buildImage(t)
 	weedImg, err := kubenode.BinaryImage(weed, "/usr/bin/weed", "0:0")
 	if err != nil {
@@ -159,7 +159,7 @@ func startFleet(t *testing.T) *fleetOnNode {
 	if err != nil {
 		t.Fatalf("fleet apply: %v\n%s", err, out.String())
 	}
-	t.Logf("fleet apply:\n%s", out.String())
+	t.Logf("fleet apply (%v after the test began):\n%s", time.Since(began).Round(time.Second), out.String())
 	waitPodReady(t, node, render.NSIngest, "")
 	return f
 }
@@ -202,16 +202,16 @@ func TestFleetOnNode(t *testing.T) {
 	}
 	deliver := func(what string, n int) {
 		t.Helper()
-		before := f.experiments()
+		before, start := f.experiments(), time.Now()
 		f.send(t, series(n))
 		f.waitDelivered(t, before, n)
-		t.Logf("%s: %d instances in XNAT", what, n)
+		t.Logf("%s: %d instances in XNAT %v after the send began", what, n, time.Since(start).Round(time.Second))
 	}
 	deliver("after fleet apply", 3)
 
 	// The edge pod killed mid-send.
 	edge := waitPodReady(t, f.node, render.NSIngest, "")
-	before := f.experiments()
+	before, killStart := f.experiments(), time.Now()
 	const sent = 300
 	send := f.node.Command(ctx, "storescu", "-v", "-aec", f.site.AETitle, "+sd", kubenode.NodeIP, "4242", series(sent))
 	send.Env = append(os.Environ(), "TCP_NODELAY=1")
@@ -233,22 +233,24 @@ func TestFleetOnNode(t *testing.T) {
 	t.Logf("edge pod deleted after %d of %d instances were acknowledged (storescu: %v)", n, sent, sendErr)
 	edge = waitPodReady(t, f.node, render.NSIngest, edge.Name)
 	f.waitDelivered(t, before, n)
-	t.Logf("every acknowledged instance is in XNAT")
+	t.Logf("every acknowledged instance is in XNAT, %v after the send began", time.Since(killStart).Round(time.Second))
 
 	var out lockedBuffer
+	opStart := time.Now()
 	if err := f.env(&out).RotateKeys(ctx, f.site.Name); err != nil {
 		t.Fatalf("rotate-keys: %v\n%s", err, out.String())
 	}
-	t.Logf("rotate-keys:\n%s", out.String())
+	t.Logf("rotate-keys (%v):\n%s", time.Since(opStart).Round(time.Second), out.String())
 	edge = waitPodReady(t, f.node, render.NSIngest, edge.Name) // the edge rolled
 	deliver("after rotate-keys", 2)
 
 	for phase := 1; phase <= 2; phase++ {
 		out = lockedBuffer{}
+		opStart = time.Now()
 		if err := f.env(&out).RotateCA(ctx, phase); err != nil {
 			t.Fatalf("rotate-ca --phase %d: %v\n%s", phase, err, out.String())
 		}
-		t.Logf("rotate-ca --phase %d:\n%s", phase, out.String())
+		t.Logf("rotate-ca --phase %d (%v):\n%s", phase, time.Since(opStart).Round(time.Second), out.String())
 		edge = waitPodReady(t, f.node, render.NSIngest, edge.Name)
 		deliver(fmt.Sprintf("after rotate-ca --phase %d", phase), 2)
 	}
