@@ -369,8 +369,8 @@ func (n *Node) logTail(lines int) string {
 }
 
 // Log returns everything the process called name (etcd, kube-apiserver,
-// kube-controller-manager, kube-scheduler, containerd, kubelet) has
-// written.
+// kube-controller-manager, kube-scheduler, containerd, coredns, kubelet,
+// kube-proxy) has written.
 func (n *Node) Log(name string) string {
 	n.mu.Lock()
 	defer n.mu.Unlock()
