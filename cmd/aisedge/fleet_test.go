@@ -115,17 +115,17 @@ func TestFleetApply(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
 	}
-	for _, want := range []string{"management: 20 created", "edge-uqcai: 7 created", "edge-uqcai: Secret xnat-ingest/ca-bundle created"} {
+	for _, want := range []string{"management: 22 created", "management: Secret xnat-upload/ca-bundle created", "edge-uqcai: 7 created", "edge-uqcai: Secret xnat-ingest/ca-bundle created"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("no %q in\n%s", want, out)
 		}
 	}
 	code, out, errs = runCmd(t, args...)
-	if code != 0 || !strings.Contains(out, "management: 20 unchanged") || !strings.Contains(out, "edge-uqcai: 7 unchanged") {
+	if code != 0 || !strings.Contains(out, "management: 22 unchanged") || !strings.Contains(out, "edge-uqcai: 7 unchanged") {
 		t.Fatalf("second apply: exit %d\n%s\n%s", code, out, errs)
 	}
 	code, out, errs = runCmd(t, append(args, "--dry-run=server")...)
-	if code != 0 || !strings.Contains(out, "management: 20 unchanged") || !strings.Contains(out, "dry run: nothing was changed") {
+	if code != 0 || !strings.Contains(out, "management: 22 unchanged") || !strings.Contains(out, "dry run: nothing was changed") {
 		t.Fatalf("dry run: exit %d\n%s\n%s", code, out, errs)
 	}
 	if code, _, errs := runCmd(t, append(args, "--site", "nope")...); code != 2 || !strings.Contains(errs, "no such site") {

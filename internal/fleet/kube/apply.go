@@ -45,7 +45,18 @@ const (
 	// Skipped: a dry run could not check the object because its
 	// namespace does not exist yet (it would be created first).
 	Skipped Result = "not checked (namespace created by this apply)"
+	// NotServed: an object of an optional kind (OptionalKinds) the
+	// cluster does not serve was left out.
+	NotServed Result = "left out (its kind is not served here)"
 )
+
+// OptionalKinds are the kinds aisedge renders for add-ons a cluster may
+// lack, with the add-on that serves them: Apply leaves their objects out,
+// saying so, where the kind is not served, so that a cluster without the
+// add-on is not refused (the Prometheus Operator's ServiceMonitor).
+var OptionalKinds = map[schema.GroupKind]string{
+	{Group: "monitoring.coreos.com", Kind: "ServiceMonitor"}: "the Prometheus Operator",
+}
 
 // Client applies objects to one cluster.
 type Client struct {
@@ -167,7 +178,9 @@ func (c *Client) Apply(ctx context.Context, objs []*unstructured.Unstructured) (
 		}
 		counts[r]++
 		suffix := ""
-		if c.DryRun {
+		if r == NotServed {
+			suffix = ": install " + OptionalKinds[o.GroupVersionKind().GroupKind()] + " to have it"
+		} else if c.DryRun {
 			suffix = " (server dry run)"
 		}
 		c.printf("%s %s%s", objName(o.GetKind(), o.GetNamespace(), o.GetName()), r, suffix)
@@ -176,6 +189,9 @@ func (c *Client) Apply(ctx context.Context, objs []*unstructured.Unstructured) (
 }
 
 func (c *Client) applyOne(ctx context.Context, o *unstructured.Unstructured, newNamespaces map[string]bool) (Result, error) {
+	if _, ok := OptionalKinds[o.GroupVersionKind().GroupKind()]; ok && !c.Served(o.GroupVersionKind()) {
+		return NotServed, nil
+	}
 	if c.DryRun && newNamespaces[o.GetNamespace()] {
 		return Skipped, nil
 	}

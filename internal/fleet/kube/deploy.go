@@ -83,6 +83,23 @@ func Deploy(ctx context.Context, c *fleet.Config, m *render.Manifests, mgmt *res
 	if err != nil {
 		return err
 	}
+	// The hub's CA bundle before the wait: the hub's pod starts once its
+	// Secret is there.
+	var caPEM []byte
+	if m.HubCABundleMissing {
+		pem, err := caBundle(ctx, mc, opt)
+		switch {
+		case err != nil && opt.DryRun:
+			mc.printf("note: %v; the hub's ca-bundle is not checked in this dry run", err)
+		case err != nil:
+			return err
+		default:
+			caPEM = pem
+			if _, err := mc.Apply(ctx, []*unstructured.Unstructured{render.HubCABundle(pem)}); err != nil {
+				return err
+			}
+		}
+	}
 	if opt.Wait {
 		if err := mc.Wait(ctx, objs, opt.Timeout); err != nil {
 			return err
@@ -94,7 +111,10 @@ func Deploy(ctx context.Context, c *fleet.Config, m *render.Manifests, mgmt *res
 
 	var ca []*unstructured.Unstructured
 	if m.CABundleMissing {
-		pem, err := caBundle(ctx, mc, opt)
+		pem, err := caPEM, error(nil)
+		if pem == nil {
+			pem, err = caBundle(ctx, mc, opt)
+		}
 		switch {
 		case err != nil && opt.DryRun:
 			mc.printf("note: %v; the edges' ca-bundle is not checked in this dry run", err)
@@ -148,7 +168,7 @@ func (o *Options) selected(site string) bool {
 
 func (c *Client) summary(counts map[Result]int) {
 	var parts []string
-	for _, r := range []Result{Created, Configured, Unchanged, Skipped} {
+	for _, r := range []Result{Created, Configured, Unchanged, Skipped, NotServed} {
 		if counts[r] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", counts[r], r))
 		}

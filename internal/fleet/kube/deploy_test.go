@@ -112,6 +112,7 @@ func TestDeployThreeSites(t *testing.T) {
 	for _, want := range []string{
 		"management: Deployment seaweedfs/seaweedfs unchanged",
 		"management: Cluster edge-usyd/edge-usyd unchanged",
+		"management: Secret xnat-upload/ca-bundle created",
 		"edge-uqcai: Secret xnat-ingest/ca-bundle created",
 		"edge-uqcai: Deployment xnat-ingest/aisedge-edge created",
 	} {
@@ -129,6 +130,14 @@ func TestDeployThreeSites(t *testing.T) {
 	}
 	if v, _, _ := unstructured.NestedString(ca.Object, "data", "ca.crt"); v != base64.StdEncoding.EncodeToString(pem) {
 		t.Errorf("ca-bundle holds %q", v)
+	}
+	// So is the hub's (SeaweedFS's in-cluster certificate is the CA's).
+	hubCA, err := kc.Get(ctx, secretGVK, render.NSUpload, render.CABundleSecret)
+	if err != nil || hubCA == nil {
+		t.Fatalf("the hub's ca-bundle: %v", err)
+	}
+	if v, _, _ := unstructured.NestedString(hubCA.Object, "data", "ca.crt"); v != base64.StdEncoding.EncodeToString(pem) {
+		t.Errorf("the hub's ca-bundle holds %q", v)
 	}
 
 	// Second apply: nothing changes.
@@ -205,15 +214,22 @@ func TestDeployTopologies(t *testing.T) {
 			for _, cl := range m.All() {
 				n += len(cl.Objects())
 			}
-			got := 0
+			got, leftOut := 0, 0
 			for _, l := range strings.Split(out.String(), "\n") {
 				// "<cluster>: <Kind> <name> created", not the summary line.
 				if f := strings.Fields(l); len(f) == 4 && f[3] == "created" {
 					got++
 				}
+				// ServiceMonitors: no Prometheus Operator here.
+				if strings.Contains(l, ": ServiceMonitor ") && strings.Contains(l, string(kube.NotServed)) {
+					leftOut++
+				}
 			}
-			if got != n {
-				t.Errorf("%d objects created, rendered %d:\n%s", got, n, out.String())
+			if got+leftOut != n {
+				t.Errorf("%d objects created and %d left out, rendered %d:\n%s", got, leftOut, n, out.String())
+			}
+			if want := map[bool]int{true: 1 + len(c.Sites)}[c.Observability.Enabled]; leftOut != want {
+				t.Errorf("%d ServiceMonitors left out, want %d", leftOut, want)
 			}
 		})
 	}
@@ -513,10 +529,15 @@ func TestDeployObservability(t *testing.T) {
 		t.Fatalf("err = %v, want the CA not issued\n%s", err, out.String())
 	}
 	pem := issueCA(t, srv)
+	// The management cluster runs the Prometheus Operator (its
+	// ServiceMonitor CRD, schema-less here); the sites do not.
+	serviceMonitorCRD(t, srv)
 	if err := kube.Deploy(context.Background(), c, m, srv.Config, opt); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	for _, want := range []string{
+		"management: ServiceMonitor xnat-upload/aisedge-hub-metrics created",
+		"edge-usyd: ServiceMonitor xnat-ingest/aisedge-edge-metrics left out (its kind is not served here): install the Prometheus Operator to have it",
 		"management: Deployment monitoring/loki", "management: Deployment monitoring/prometheus",
 		"management: Deployment monitoring/alertmanager", "management: Deployment monitoring/grafana",
 		"management: Ingress monitoring/grafana", "management: Ingress monitoring/ingest",
@@ -538,5 +559,32 @@ func TestDeployObservability(t *testing.T) {
 		if v, _, _ := unstructured.NestedString(ca.Object, "data", "ca.crt"); v != base64.StdEncoding.EncodeToString(pem) {
 			t.Errorf("%s: logging/ca-bundle holds %q", c.Sites[i].Name, v)
 		}
+	}
+}
+
+// serviceMonitorCRD installs a CRD for the Prometheus Operator's
+// ServiceMonitor (its schema left open).
+func serviceMonitorCRD(t *testing.T, srv *kubetest.Server) {
+	t.Helper()
+	crd := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+		"metadata": map[string]any{"name": "servicemonitors.monitoring.coreos.com"},
+		"spec": map[string]any{
+			"group": "monitoring.coreos.com", "scope": "Namespaced",
+			"names": map[string]any{"kind": "ServiceMonitor", "listKind": "ServiceMonitorList", "plural": "servicemonitors", "singular": "servicemonitor"},
+			"versions": []any{map[string]any{"name": "v1", "served": true, "storage": true,
+				"schema": map[string]any{"openAPIV3Schema": map[string]any{"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}},
+		},
+	}}
+	c, err := kube.New("crds", srv.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs := []*unstructured.Unstructured{crd}
+	if _, err := c.Apply(context.Background(), objs); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Wait(context.Background(), objs, 5*time.Minute); err != nil {
+		t.Fatal(err)
 	}
 }

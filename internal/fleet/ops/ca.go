@@ -143,9 +143,10 @@ func bundleHas(b []byte, c *x509.Certificate) bool {
 //
 // Phase 1 creates CA generation N+1 (a cert-manager Certificate with the
 // current CA's spec), waits until it is issued, and writes the bundle
-// old+new into every place that trusts the CA: each site's
-// xnat-ingest/ca-bundle and logging/ca-bundle (Vector's) and the local
-// ais-edge-ca.crt, rolling the edge and Vector.
+// old+new into every place that trusts the CA: the hub's
+// xnat-upload/ca-bundle (for SeaweedFS's in-cluster certificate), each
+// site's xnat-ingest/ca-bundle and logging/ca-bundle (Vector's) and the
+// local ais-edge-ca.crt, rolling the hub, the edge and Vector.
 //
 // Phase 2 needs a completed phase 1: it points the ClusterIssuer at the
 // new CA, deletes the Secrets of the certificates the issuer signed with
@@ -377,12 +378,16 @@ func fleetRel(c *fleet.Config, p string) string {
 // edge's, and Vector's (the original's rotation forgot the latter).
 var caSecrets = []struct{ ns, name string }{{render.NSIngest, render.CABundleSecret}, {"logging", render.CABundleSecret}}
 
-// distribute writes bundle into every site's CA Secrets and the local
-// file and rolls their consumers. It goes on past an unreachable site and
+// distribute writes bundle into the hub's and every site's CA Secrets and
+// the local file and rolls their consumers. It goes on past an unreachable site and
 // returns every failure.
 func (e *Env) distribute(ctx context.Context, bundle []byte) error {
 	hash := shortHash(bundle)
 	var errs []error
+	if err := e.distributeHub(ctx, bundle, hash); err != nil {
+		errs = append(errs, err)
+		e.say("management: %v", err)
+	}
 	for i := range e.Config.Sites {
 		s := &e.Config.Sites[i]
 		if err := e.distributeSite(ctx, s, bundle, hash); err != nil {
@@ -469,9 +474,31 @@ func (e *Env) distributeSite(ctx context.Context, s *fleet.Site, bundle []byte, 
 	return nil
 }
 
-// checkBundles verifies that every site's CA Secrets trust gen's CA.
+// distributeHub writes bundle into the hub's ca-bundle Secret (it trusts
+// SeaweedFS's in-cluster certificate by it) and rolls the hub.
+func (e *Env) distributeHub(ctx context.Context, bundle []byte, hash string) error {
+	mc, err := e.mgmt()
+	if err != nil {
+		return err
+	}
+	if _, err := mc.Apply(ctx, []*unstructured.Unstructured{render.HubCABundle(bundle)}); err != nil {
+		return err
+	}
+	_, err = e.rollWorkload(ctx, mc, gvkDeployment, render.NSUpload, render.HubDeployment, caBundleAnn, hash)
+	return err
+}
+
+// checkBundles verifies that the hub's and every site's CA Secrets trust
+// gen's CA.
 func (e *Env) checkBundles(ctx context.Context, g *caGen) error {
 	var missing []string
+	if mc, err := e.mgmt(); err != nil {
+		return err
+	} else if data, err := secretData(ctx, mc, render.NSUpload, render.CABundleSecret); err != nil {
+		return err
+	} else if !bundleHas(data["ca.crt"], g.certificate) {
+		missing = append(missing, fmt.Sprintf("management: %s/%s lacks %s", render.NSUpload, render.CABundleSecret, g.cert.GetName()))
+	}
 	for i := range e.Config.Sites {
 		s := &e.Config.Sites[i]
 		cc, err := e.child(ctx, s)

@@ -113,6 +113,7 @@ func TestRotateCA(t *testing.T) {
 	}
 
 	places := []struct{ site, ns, name string }{
+		{"management", render.NSUpload, render.CABundleSecret}, // the hub's
 		{"edge-a", render.NSIngest, render.CABundleSecret},
 		{"edge-b", render.NSIngest, render.CABundleSecret},
 		{"edge-b", "logging", "ca-bundle"},
@@ -137,6 +138,9 @@ func TestRotateCA(t *testing.T) {
 		}
 		if rolled("edge-a", gvkDeployment, render.NSIngest, render.EdgeDeployment) == "" || rolled("edge-b", gvkDaemonSet, "logging", "vector") == "" {
 			t.Error("phase 1 did not roll the edge or Vector")
+		}
+		if rolled("management", gvkDeployment, render.NSUpload, render.HubDeployment) == "" {
+			t.Error("phase 1 did not roll the hub")
 		}
 		// Phase 1 again changes nothing.
 		f.out.Reset()

@@ -21,8 +21,14 @@ import (
 	"github.com/aisedge/aisedge/internal/fleet/s3iam"
 )
 
-// In-cluster address of SeaweedFS's S3 port (the hub's endpoint).
-const seaweedS3URL = "http://seaweedfs.seaweedfs.svc.cluster.local:8333"
+// In-cluster address of SeaweedFS's S3 TLS port (the hub's endpoint): its
+// certificate (SeaweedFSInternalTLS) is the private CA's, for the
+// Service's names, whatever issuer signs the external one.
+const (
+	seaweedS3URL       = "https://" + seaweedServiceHost + ":8443"
+	seaweedServiceHost = "seaweedfs." + NSSeaweedFS + ".svc.cluster.local"
+	seaweedTLSDir      = "/etc/seaweedfs-tls"
+)
 
 // Common labels of everything aisedge renders.
 func partOf(extra map[string]string) map[string]string {
@@ -209,6 +215,16 @@ func (r *renderer) certManager() (objs, secrets []*unstructured.Unstructured) {
 		spec["ipAddresses"] = []any{m.NodeIP}
 	}
 	objs = append(objs, obj(cm, "Certificate", NSSeaweedFS, SeaweedFSTLS, l, spec))
+	// The Service's certificate, for the hub: always the private CA's (a
+	// public CA does not sign cluster-internal names).
+	objs = append(objs, obj(cm, "Certificate", NSSeaweedFS, SeaweedFSInternalTLS, l, map[string]any{
+		"secretName":  SeaweedFSInternalTLS,
+		"dnsNames":    []any{seaweedServiceHost, "seaweedfs." + NSSeaweedFS + ".svc"},
+		"duration":    "8760h",
+		"renewBefore": "720h",
+		"privateKey":  map[string]any{"algorithm": "RSA", "size": int64(2048)},
+		"issuerRef":   map[string]any{"name": fleet.IssuerCA, "kind": "ClusterIssuer", "group": "cert-manager.io"},
+	}))
 	return objs, secrets
 }
 
@@ -252,12 +268,20 @@ func (r *renderer) seaweedfs(configHash string) []*unstructured.Unstructured {
 					Containers: []corev1.Container{{
 						Name:  "seaweedfs",
 						Image: m.Images.SeaweedFS,
+						// S3 over HTTP for the ingress (which terminates
+						// TLS) and over TLS for the hub; SeaweedFS reloads
+						// the certificate when cert-manager renews it.
 						Args: []string{"server", "-dir=/data", "-master.volumeSizeLimitMB=1024", "-volume.max=0",
-							"-filer", "-s3", "-s3.config=/etc/seaweedfs/s3.json", "-s3.port=8333", "-metricsPort=9324"},
+							"-filer", "-s3", "-s3.config=/etc/seaweedfs/s3.json", "-s3.port=8333", "-s3.port.https=8443",
+							"-s3.cert.file=" + seaweedTLSDir + "/tls.crt", "-s3.key.file=" + seaweedTLSDir + "/tls.key", "-metricsPort=9324"},
 						Ports: []corev1.ContainerPort{
-							{Name: "s3", ContainerPort: 8333}, {Name: "master", ContainerPort: 9333},
+							{Name: "s3", ContainerPort: 8333}, {Name: "s3-https", ContainerPort: 8443}, {Name: "master", ContainerPort: 9333},
 							{Name: "filer", ContainerPort: 8888}, {Name: "metrics", ContainerPort: 9324},
 						},
+						// SeaweedFS looks for a renewed certificate every
+						// 5 hours by default; after rotate-ca's phase 2 the
+						// hub trusts the new CA only, so a minute.
+						Env:             []corev1.EnvVar{{Name: "WEED_TLS_CERT_REFRESH_INTERVAL", Value: "1m"}},
 						SecurityContext: seaweedSecurity(),
 						Resources:       resources("200m", "256Mi", "2", "2Gi"),
 						StartupProbe:    startupProbe("/cluster/status", "master"),
@@ -274,11 +298,14 @@ func (r *renderer) seaweedfs(configHash string) []*unstructured.Unstructured {
 						VolumeMounts: []corev1.VolumeMount{
 							{Name: "data", MountPath: "/data"},
 							{Name: "s3-config", MountPath: "/etc/seaweedfs", ReadOnly: true},
+							{Name: "tls", MountPath: seaweedTLSDir, ReadOnly: true},
 						},
 					}},
 					Volumes: []corev1.Volume{
 						{Name: "data", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: m.S3.DataDir, Type: &hostPathType}}},
 						{Name: "s3-config", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: S3ConfigSecret, DefaultMode: mode(0o400)}}},
+						{Name: "tls", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: SeaweedFSInternalTLS, DefaultMode: mode(0o400),
+							Items: []corev1.KeyToPath{{Key: "tls.crt", Path: "tls.crt"}, {Key: "tls.key", Path: "tls.key"}}}}},
 					},
 				},
 			},
@@ -293,6 +320,7 @@ func (r *renderer) seaweedfs(configHash string) []*unstructured.Unstructured {
 			Selector: labels,
 			Ports: []corev1.ServicePort{
 				{Name: "s3", Port: 8333, TargetPort: intstr.FromString("s3")},
+				{Name: "s3-https", Port: 8443, TargetPort: intstr.FromString("s3-https")},
 				{Name: "master", Port: 9333, TargetPort: intstr.FromString("master")},
 				{Name: "filer", Port: 8888, TargetPort: intstr.FromString("filer")},
 				{Name: "metrics", Port: 9324, TargetPort: intstr.FromString("metrics")},
@@ -389,7 +417,7 @@ func (r *renderer) hubConfig() ([]byte, error) {
 		// the root world-writable (local-path makes it 0777), which the
 		// hub refuses for its state; this folder it creates 0700 itself.
 		DataDir: podStateDir + "/hub",
-		S3: config.S3{Endpoint: seaweedS3URL, Bucket: m.S3.Bucket,
+		S3: config.S3{Endpoint: seaweedS3URL, Bucket: m.S3.Bucket, CAFile: podCADir + "/ca.crt",
 			AccessKeyFile: podS3Dir + "/access-key", SecretKeyFile: podS3Dir + "/secret-key"},
 		Prefix: "staged/",
 		XNAT: &config.XNAT{URL: m.XNAT.URL, AllowInsecureRedirect: m.XNAT.AllowInsecureRedirect,
@@ -398,6 +426,13 @@ func (r *renderer) hubConfig() ([]byte, error) {
 		// actions stay on the local socket, httpActions is left off).
 		HTTP: "0.0.0.0:8081",
 	}})
+}
+
+// HubCABundle returns the hub's ca-bundle Secret holding pem (the CA it
+// trusts for SeaweedFS's in-cluster certificate). apply uses it when the
+// bundle was not known at render time.
+func HubCABundle(pem []byte) *unstructured.Unstructured {
+	return secret(NSUpload, CABundleSecret, map[string]string{"app": "xnat-ingest", "component": "upload"}, map[string][]byte{"ca.crt": pem})
 }
 
 func (r *renderer) hub() ([]File, error) {
@@ -412,6 +447,12 @@ func (r *renderer) hub() ([]File, error) {
 	secrets := []*unstructured.Unstructured{
 		secret(NSUpload, HubS3Secret, labels, s3),
 		secret(NSUpload, XNATSecret, labels, xnat),
+	}
+	// The private CA, which signs SeaweedFS's in-cluster certificate; when
+	// it is not known yet apply writes it from the management cluster
+	// (HubCABundleMissing), and rotate-ca keeps it current.
+	if len(r.ca) > 0 {
+		secrets = append(secrets, HubCABundle(r.ca))
 	}
 	pvc := &corev1.PersistentVolumeClaim{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "PersistentVolumeClaim"},
@@ -450,6 +491,7 @@ func (r *renderer) hub() ([]File, error) {
 				{Name: "config", MountPath: podConfigDir + "/hub.yaml", SubPath: "hub.yaml", ReadOnly: true},
 				{Name: "s3", MountPath: podS3Dir, ReadOnly: true},
 				{Name: "xnat", MountPath: podXNATDir, ReadOnly: true},
+				{Name: "ca", MountPath: podCADir, ReadOnly: true},
 				{Name: "state", MountPath: podStateDir},
 				{Name: "tmp", MountPath: "/tmp"},
 			},
@@ -459,6 +501,7 @@ func (r *renderer) hub() ([]File, error) {
 			{Name: "s3", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: HubS3Secret, DefaultMode: mode(0o440)}}},
 			{Name: "xnat", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: XNATSecret, DefaultMode: mode(0o440),
 				Items: []corev1.KeyToPath{{Key: "username", Path: "username"}, {Key: "password", Path: "password"}}}}},
+			{Name: "ca", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: CABundleSecret, DefaultMode: mode(0o444)}}},
 			{Name: "state", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: HubPVC}}},
 			{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 		},

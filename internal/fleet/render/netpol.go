@@ -59,7 +59,7 @@ func (r *renderer) edgePolicy() *networkingv1.NetworkPolicy {
 	return networkPolicy(NSIngest, EdgeDeployment, edgeLabels, edgeLabels, []networkingv1.NetworkPolicyPort{tcp(4242), tcp(8080)}, egress)
 }
 
-// hubPolicy: the status port in; out to SeaweedFS's S3 port and to XNAT
+// hubPolicy: the status port in; out to SeaweedFS's S3 TLS port and to XNAT
 // (whose address comes from DNS).
 func (r *renderer) hubPolicy(labels map[string]string) *networkingv1.NetworkPolicy {
 	m := &r.c.Management
@@ -68,7 +68,7 @@ func (r *renderer) hubPolicy(labels map[string]string) *networkingv1.NetworkPoli
 			NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": NSSeaweedFS}},
 			PodSelector:       &metav1.LabelSelector{MatchLabels: map[string]string{"app": "seaweedfs"}},
 		}},
-		Ports: []networkingv1.NetworkPolicyPort{tcp(8333)},
+		Ports: []networkingv1.NetworkPolicyPort{tcp(8443)},
 	}
 	xnat := networkingv1.NetworkPolicyEgressRule{Ports: []networkingv1.NetworkPolicyPort{tcp(urlPort(m.XNAT.URL))}}
 	return networkPolicy(NSUpload, HubDeployment, labels, labels, []networkingv1.NetworkPolicyPort{tcp(8081)}, []networkingv1.NetworkPolicyEgressRule{seaweed, xnat, dns()})

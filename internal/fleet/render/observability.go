@@ -140,6 +140,33 @@ func svc(ns, name string, labels, selector map[string]string, ports ...corev1.Se
 	})
 }
 
+// serviceMonitor is the Prometheus Operator's scrape of a metrics Service
+// (port http, /metrics) with the labels aisedge's own Prometheus gives
+// the target (job aisedge, instance, cluster), for a cluster whose
+// monitoring is the operator's. fleet apply skips it where the kind is
+// not served (kube.OptionalKinds).
+func serviceMonitor(ns, name string, selector map[string]string, instance, cluster string) *unstructured.Unstructured {
+	return obj("monitoring.coreos.com/v1", "ServiceMonitor", ns, name, partOf(selector), map[string]any{
+		"selector": map[string]any{"matchLabels": stringMap(partOf(selector))},
+		"endpoints": []any{map[string]any{
+			"port": "http", "path": "/metrics", "interval": scrapeInterval,
+			"relabelings": []any{
+				map[string]any{"targetLabel": "job", "replacement": "aisedge"},
+				map[string]any{"targetLabel": "instance", "replacement": instance},
+				map[string]any{"targetLabel": "cluster", "replacement": cluster},
+			},
+		}},
+	})
+}
+
+func stringMap(m map[string]string) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
 func port(name string, p int32) corev1.ServicePort {
 	return corev1.ServicePort{Name: name, Port: p, TargetPort: intstr.FromString(name)}
 }
@@ -241,7 +268,8 @@ func (r *renderer) observabilityManagement() []File {
 	objs = append(objs, toUnstructured(r.bucketJob(o.LogsBucket)))
 	// The hub's metrics port as a Service Prometheus scrapes.
 	objs = append(objs, svc(NSUpload, HubMetricsService, map[string]string{"app": "xnat-ingest", "component": "upload"},
-		map[string]string{"app": "xnat-ingest", "component": "upload"}, port("http", 8081)))
+		map[string]string{"app": "xnat-ingest", "component": "upload"}, port("http", 8081)),
+		serviceMonitor(NSUpload, HubMetricsService, map[string]string{"app": "xnat-ingest", "component": "upload"}, "hub", ManagementCluster))
 
 	// Loki.
 	objs = append(objs,

@@ -185,7 +185,8 @@ func (r *renderer) observabilitySite(s *fleet.Site) (secrets, objs []*unstructur
 	if m.Topology == fleet.OnPrem && m.NodeIP != "" {
 		aliases = []corev1.HostAlias{{IP: m.NodeIP, Hostnames: []string{o.LokiHostname}}}
 	}
-	objs = append(objs, svc(NSIngest, EdgeMetricsService, edgeLabels, edgeLabels, port("http", 8080)))
+	objs = append(objs, svc(NSIngest, EdgeMetricsService, edgeLabels, edgeLabels, port("http", 8080)),
+		serviceMonitor(NSIngest, EdgeMetricsService, edgeLabels, s.Name, s.Name))
 	objs = append(objs, r.vectorObjects(r.vectorConfig(s.Name, r.pushURL(""), true), PushSecret, aliases)...)
 
 	cfg := r.agentConfig(s)

@@ -70,6 +70,11 @@ type Manifests struct {
 	// (no tls.caBundleFile and none given): apply fills it in from the
 	// management cluster once cert-manager has issued the CA.
 	CABundleMissing bool
+	// HubCABundleMissing is set when the hub's CA bundle (the private CA,
+	// which signs SeaweedFS's in-cluster certificate whatever the
+	// issuer) is not known: apply fills it in from the management
+	// cluster's CA Secret.
+	HubCABundleMissing bool
 }
 
 // Options adjust a rendering.
@@ -101,22 +106,25 @@ const (
 	CACertificate    = "ais-edge-ca"
 	CASecret         = "ais-edge-ca-secret"
 	SeaweedFSTLS     = "seaweedfs-tls"
-	S3ConfigSecret   = "s3-config"           // SeaweedFS's s3.json (the original's ConfigMap s3-config)
-	HubS3Secret      = "s3-credentials"      // the hub's (admin) S3 key
-	XNATSecret       = "xnat-credentials"    // server, username, password
-	EdgeS3Secret     = "s3-edge-credentials" // access-key, secret-key
-	CABundleSecret   = "ca-bundle"           // ca.crt
-	HMACSecret       = "orthanc-deid-salt"   // the de-identification key
-	RoutingConfigMap = "orthanc-routing"     // routing.json
-	ProfileConfigMap = "orthanc-deidentification-profile"
-	EdgeConfigMap    = "aisedge-edge-config" // edge.yaml (no secrets)
-	HubConfigMap     = "aisedge-hub-config"  // hub.yaml (no secrets)
-	HubDeployment    = "xnat-ingest-upload"  // the original's upload Deployment
-	EdgeDeployment   = "aisedge-edge"        // replaces sort, s3-uploader and orthanc
-	HubPVC           = "aisedge-hub-data"
-	S3ConfigHashAnn  = "s3-config-hash" // the original's roll annotation
-	ConfigHashAnn    = "aisedge.io/config-hash"
-	FieldManager     = "aisedge"
+	// SeaweedFSInternalTLS is the certificate of SeaweedFS's Service names
+	// (the hub's endpoint), always from the private CA.
+	SeaweedFSInternalTLS = "seaweedfs-internal-tls"
+	S3ConfigSecret       = "s3-config"           // SeaweedFS's s3.json (the original's ConfigMap s3-config)
+	HubS3Secret          = "s3-credentials"      // the hub's (admin) S3 key
+	XNATSecret           = "xnat-credentials"    // server, username, password
+	EdgeS3Secret         = "s3-edge-credentials" // access-key, secret-key
+	CABundleSecret       = "ca-bundle"           // ca.crt
+	HMACSecret           = "orthanc-deid-salt"   // the de-identification key
+	RoutingConfigMap     = "orthanc-routing"     // routing.json
+	ProfileConfigMap     = "orthanc-deidentification-profile"
+	EdgeConfigMap        = "aisedge-edge-config" // edge.yaml (no secrets)
+	HubConfigMap         = "aisedge-hub-config"  // hub.yaml (no secrets)
+	HubDeployment        = "xnat-ingest-upload"  // the original's upload Deployment
+	EdgeDeployment       = "aisedge-edge"        // replaces sort, s3-uploader and orthanc
+	HubPVC               = "aisedge-hub-data"
+	S3ConfigHashAnn      = "s3-config-hash" // the original's roll annotation
+	ConfigHashAnn        = "aisedge.io/config-hash"
+	FieldManager         = "aisedge"
 )
 
 // Render builds the manifests of a validated configuration.
@@ -146,6 +154,7 @@ func Render(c *fleet.Config, opt Options) (*Manifests, error) {
 		m.Sites = append(m.Sites, site)
 	}
 	m.CABundleMissing = r.needCA() && len(ca) == 0
+	m.HubCABundleMissing = len(ca) == 0
 	return m, nil
 }
 

@@ -21,7 +21,7 @@ import (
 
 // boot starts the cluster's programs in order and waits until the node is
 // Ready: etcd, kube-apiserver, containerd (and the pause image), the
-// controller manager and the scheduler, the kubelet.
+// controller manager and the scheduler, CoreDNS, the kubelet, kube-proxy.
 func (n *Node) boot(tb testing.TB) error {
 	ctx := context.Background()
 	for _, d := range []string{"etcd", "pki", "containerd", "cni/net.d", "cni/ipam", "kubelet", "pod-logs"} {
@@ -60,7 +60,7 @@ func (n *Node) boot(tb testing.TB) error {
 		"--service-account-issuer=https://kubernetes.default.svc",
 		"--service-account-key-file="+saKey,
 		"--service-account-signing-key-file="+saKey,
-		"--service-cluster-ip-range=10.96.0.0/16",
+		"--service-cluster-ip-range="+ServiceCIDR,
 		// The node's name resolves nowhere (no DNS in the namespace).
 		"--kubelet-preferred-address-types=InternalIP",
 		"--enable-priority-and-fairness=false",
@@ -107,6 +107,10 @@ func (n *Node) boot(tb testing.TB) error {
 		return err
 	}
 
+	if err := n.startCoreDNS(); err != nil {
+		return err
+	}
+
 	cfg := filepath.Join(n.Dir, "kubelet.yaml")
 	if err := os.WriteFile(cfg, []byte(n.kubeletConfig()), 0o600); err != nil {
 		return err
@@ -117,7 +121,11 @@ func (n *Node) boot(tb testing.TB) error {
 		"--v=1"); err != nil {
 		return err
 	}
-	return n.waitFor("node "+NodeName+" Ready", func() (bool, string) { return n.nodeReady(ctx) })
+	if err := n.waitFor("node "+NodeName+" Ready", func() (bool, string) { return n.nodeReady(ctx) }); err != nil {
+		return err
+	}
+	// kube-proxy reports healthy only once the node it serves exists.
+	return n.startKubeProxy()
 }
 
 // waitAPIServer polls /readyz until it answers 200.
@@ -238,6 +246,8 @@ authentication:
 authorization:
   mode: AlwaysAllow
 resolvConf: ""
+clusterDNS: [%s]
+clusterDomain: %s
 failSwapOn: false
 serializeImagePulls: false
 imageGCHighThresholdPercent: 100
@@ -252,5 +262,5 @@ fileCheckFrequency: 5s
 nodeStatusUpdateFrequency: 5s
 nodeStatusReportFrequency: 1m
 maxPods: 50
-`, n.ID, n.containerdSocket(), NodeIP, filepath.Join(n.Dir, "pod-logs"))
+`, n.ID, n.containerdSocket(), NodeIP, filepath.Join(n.Dir, "pod-logs"), DNSIP, ClusterDomain)
 }

@@ -48,24 +48,50 @@ func BuildStatic(ctx context.Context, pkg, out string) error {
 // StaticImage is an image of one static binary at path, run as user
 // (uid:gid) with args.
 func StaticImage(binary []byte, path, user string, args ...string) (v1.Image, error) {
+	return FilesImage([]ImageFile{{Path: path, Data: binary, Mode: 0o755}}, []string{path}, user, args...)
+}
+
+// ImageFile is a file of an image that FilesImage builds.
+type ImageFile struct {
+	Path string // absolute
+	Data []byte
+	Mode int64
+}
+
+// FilesImage is an image of files (their folders made 0755, and /tmp
+// 1777) whose entrypoint runs as user (uid:gid) with args.
+func FilesImage(files []ImageFile, entrypoint []string, user string, args ...string) (v1.Image, error) {
 	var b bytes.Buffer
 	tw := tar.NewWriter(&b)
-	dirs := []string{}
-	for d := filepath.Dir(strings.TrimPrefix(path, "/")); d != "."; d = filepath.Dir(d) {
-		dirs = append(dirs, d)
+	dirs := map[string]bool{"tmp": true}
+	for _, f := range files {
+		for d := filepath.Dir(strings.TrimPrefix(f.Path, "/")); d != "."; d = filepath.Dir(d) {
+			dirs[d] = true
+		}
 	}
-	sort.Strings(dirs)
-	for _, d := range dirs {
-		if err := tw.WriteHeader(&tar.Header{Name: d + "/", Typeflag: tar.TypeDir, Mode: 0o755, ModTime: image.Epoch, Format: tar.FormatPAX}); err != nil {
+	sorted := make([]string, 0, len(dirs))
+	for d := range dirs {
+		sorted = append(sorted, d)
+	}
+	sort.Strings(sorted)
+	for _, d := range sorted {
+		mode := int64(0o755)
+		if d == "tmp" {
+			mode = 0o1777
+		}
+		if err := tw.WriteHeader(&tar.Header{Name: d + "/", Typeflag: tar.TypeDir, Mode: mode, ModTime: image.Epoch, Format: tar.FormatPAX}); err != nil {
 			return nil, err
 		}
 	}
-	if err := tw.WriteHeader(&tar.Header{Name: strings.TrimPrefix(path, "/"), Typeflag: tar.TypeReg, Mode: 0o755,
-		Size: int64(len(binary)), ModTime: image.Epoch, Format: tar.FormatPAX}); err != nil {
-		return nil, err
-	}
-	if _, err := tw.Write(binary); err != nil {
-		return nil, err
+	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
+	for _, f := range files {
+		if err := tw.WriteHeader(&tar.Header{Name: strings.TrimPrefix(f.Path, "/"), Typeflag: tar.TypeReg, Mode: f.Mode,
+			Size: int64(len(f.Data)), ModTime: image.Epoch, Format: tar.FormatPAX}); err != nil {
+			return nil, err
+		}
+		if _, err := tw.Write(f.Data); err != nil {
+			return nil, err
+		}
 	}
 	if err := tw.Close(); err != nil {
 		return nil, err
@@ -87,8 +113,59 @@ func StaticImage(binary []byte, path, user string, args ...string) (v1.Image, er
 	}
 	cf = cf.DeepCopy()
 	cf.Architecture, cf.OS = runtime.GOARCH, "linux"
-	cf.Config = v1.Config{Entrypoint: []string{path}, Cmd: args, User: user, WorkingDir: "/"}
+	cf.Config = v1.Config{Entrypoint: entrypoint, Cmd: args, User: user, WorkingDir: "/"}
 	return mutate.ConfigFile(img, cf)
+}
+
+// BinaryImage is an image of the host's binary at bin, installed at path
+// with the shared libraries it links (as ldd lists them, at the same
+// paths), run as user: a dynamically linked peer (SeaweedFS's weed links
+// the C library) runs in a pod as it runs on the host.
+func BinaryImage(bin, path, user string, args ...string) (v1.Image, error) {
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		return nil, err
+	}
+	files := []ImageFile{{Path: path, Data: data, Mode: 0o755}}
+	libs, err := sharedLibraries(bin)
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range libs {
+		b, err := os.ReadFile(l) // through symbolic links
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, ImageFile{Path: l, Data: b, Mode: 0o755})
+	}
+	return FilesImage(files, []string{path}, user, args...)
+}
+
+// sharedLibraries lists the libraries ldd says bin loads (none for a
+// static binary).
+func sharedLibraries(bin string) ([]string, error) {
+	out, err := exec.Command("ldd", bin).CombinedOutput()
+	if err != nil {
+		if strings.Contains(string(out), "not a dynamic executable") {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("ldd %s: %v: %s", bin, err, out)
+	}
+	var libs []string
+	for _, line := range strings.Split(string(out), "\n") {
+		// "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)" or
+		// "/lib64/ld-linux-x86-64.so.2 (0x...)"; the vdso has no file.
+		f := strings.Fields(line)
+		switch {
+		case len(f) >= 3 && f[1] == "=>" && strings.HasPrefix(f[2], "/"):
+			libs = append(libs, f[2])
+		case len(f) >= 1 && strings.HasPrefix(f[0], "/"):
+			libs = append(libs, f[0])
+		case len(f) >= 3 && f[1] == "=>" && f[2] == "not":
+			return nil, fmt.Errorf("ldd %s: %s", bin, strings.TrimSpace(line))
+		}
+	}
+	return libs, nil
 }
 
 // importPause builds the pause image and imports it as the sandbox image.

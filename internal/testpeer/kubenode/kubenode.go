@@ -22,8 +22,8 @@
 //
 // No registry is reachable: the pause image is built here from ./pause, and
 // pods must use images imported with ImportImage and imagePullPolicy:
-// Never. There is no kube-proxy and no cluster DNS: pods reach each other
-// by pod IP.
+// Never. kube-proxy (iptables mode) routes Service IPs and CoreDNS
+// answers Service names (services.go), as in any cluster.
 //
 // Tests only.
 package kubenode
@@ -115,12 +115,12 @@ func Requirements() string {
 		return "needs root (network namespaces, cgroups, mounts)"
 	}
 	var missing []string
-	for _, b := range []string{"kube-apiserver", "etcd", "kube-controller-manager", "kube-scheduler", "kubelet"} {
+	for _, b := range []string{"kube-apiserver", "etcd", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "coredns"} {
 		if _, err := os.Stat(filepath.Join(CacheDir(), b)); err != nil {
 			missing = append(missing, filepath.Join(CacheDir(), b))
 		}
 	}
-	for _, b := range []string{"containerd", "containerd-shim-runc-v2", "ctr", "runc", "nsenter", "ip", "iptables"} {
+	for _, b := range []string{"containerd", "containerd-shim-runc-v2", "ctr", "runc", "nsenter", "ip", "iptables", "iptables-restore", "sysctl"} {
 		if _, err := exec.LookPath(b); err != nil {
 			missing = append(missing, b)
 		}
@@ -369,8 +369,8 @@ func (n *Node) logTail(lines int) string {
 }
 
 // Log returns everything the process called name (etcd, kube-apiserver,
-// kube-controller-manager, kube-scheduler, containerd, kubelet) has
-// written.
+// kube-controller-manager, kube-scheduler, containerd, coredns, kubelet,
+// kube-proxy) has written.
 func (n *Node) Log(name string) string {
 	n.mu.Lock()
 	defer n.mu.Unlock()

@@ -17,8 +17,9 @@ import (
 )
 
 // TestNodeRunsPods brings a node up, runs a pod of a locally built image
-// (the pause image, referenced by digest) and checks that Stop leaves
-// nothing of the node on the host.
+// (the pause image, referenced by digest), resolves a Service's name
+// through the cluster DNS and reaches it through kube-proxy, and checks
+// that Stop leaves nothing of the node on the host.
 func TestNodeRunsPods(t *testing.T) {
 	n := Start(t)
 	ctx := context.Background()
@@ -75,6 +76,36 @@ func TestNodeRunsPods(t *testing.T) {
 	c, err := n.DialContext(ctx, "tcp", NodeIP+":"+apiPort)
 	if err != nil {
 		t.Fatal(err)
+	}
+	c.Close()
+
+	// Cluster DNS answers a Service's name with its Service IP, and
+	// kube-proxy routes that IP to the API server behind it.
+	r := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return n.DialContext(ctx, network, DNSIP+":53")
+	}}
+	addrs, err := r.LookupHost(ctx, "kubernetes.default.svc."+ClusterDomain)
+	if err != nil {
+		t.Fatalf("cluster DNS: %v", err)
+	}
+	svc, err := n.Clientset.CoreV1().Services("default").Get(ctx, "kubernetes", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(addrs) != 1 || addrs[0] != svc.Spec.ClusterIP {
+		t.Errorf("kubernetes.default.svc resolves to %v, want the Service IP %s", addrs, svc.Spec.ClusterIP)
+	}
+	if _, err := r.LookupHost(ctx, "missing.default.svc."+ClusterDomain); err == nil {
+		t.Error("a Service that does not exist resolves")
+	}
+	// The kubelet gives pods the cluster DNS (it warns when it has none
+	// and falls back to the node's resolv.conf).
+	if strings.Contains(n.PodsReport(ctx), "MissingClusterDNS") {
+		t.Errorf("the kubelet has no cluster DNS:\n%s", n.PodsReport(ctx))
+	}
+	c, err = n.DialContext(ctx, "tcp", net.JoinHostPort(svc.Spec.ClusterIP, "443"))
+	if err != nil {
+		t.Fatalf("the kubernetes Service's IP through kube-proxy: %v", err)
 	}
 	c.Close()
 
