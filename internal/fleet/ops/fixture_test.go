@@ -3,15 +3,8 @@ package ops_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,6 +25,7 @@ import (
 	"github.com/aisedge/aisedge/internal/fleet/ops"
 	"github.com/aisedge/aisedge/internal/fleet/render"
 	"github.com/aisedge/aisedge/internal/testpeer/seaweed"
+	"github.com/aisedge/aisedge/internal/testpeer/testcert"
 )
 
 func TestMain(m *testing.M) { os.Exit(seaweed.Main(m)) }
@@ -442,38 +436,12 @@ func (f *fixture) certManager(ctx context.Context, c *kube.Client, res func(sche
 }
 
 // newCert returns a certificate and key PEM: a self-signed CA when caPEM
-// is nil, else a server certificate signed by that CA.
+// is nil, else a server certificate for cn signed by that CA.
 func newCert(t *testing.T, cn string, caPEM, caKeyPEM []byte) ([]byte, []byte) {
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(90 * 24 * time.Hour)}
-	parent, signer := tmpl, any(key)
-	if caPEM == nil {
-		tmpl.IsCA, tmpl.BasicConstraintsValid = true, true
-		tmpl.KeyUsage = x509.KeyUsageCertSign
-		tmpl.NotAfter = time.Now().Add(3650 * 24 * time.Hour)
-	} else {
-		b, _ := pem.Decode(caPEM)
-		ca, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			t.Errorf("fake cert-manager: CA: %v", err)
-			return nil, nil
-		}
-		kb, _ := pem.Decode(caKeyPEM)
-		caKey, err := x509.ParseECPrivateKey(kb.Bytes)
-		if err != nil {
-			t.Errorf("fake cert-manager: CA key: %v", err)
-			return nil, nil
-		}
-		parent, signer = ca, caKey
-		tmpl.DNSNames = []string{cn}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, signer)
+	crt, key, err := testcert.Issue(cn, []string{cn}, nil, caPEM, caKeyPEM)
 	if err != nil {
 		t.Errorf("fake cert-manager: %v", err)
 		return nil, nil
 	}
-	kd, _ := x509.MarshalECPrivateKey(key)
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kd})
+	return crt, key
 }

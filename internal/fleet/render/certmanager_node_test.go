@@ -2,16 +2,7 @@ package render_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"errors"
 	"fmt"
-	"math/big"
-	"net"
 	"testing"
 	"time"
 
@@ -24,6 +15,7 @@ import (
 
 	"github.com/aisedge/aisedge/internal/fleet/render"
 	"github.com/aisedge/aisedge/internal/testpeer/kubenode"
+	"github.com/aisedge/aisedge/internal/testpeer/testcert"
 )
 
 // runCertManager stands in for cert-manager's controller on the node until
@@ -81,7 +73,7 @@ func issue(ctx context.Context, node *kubenode.Node, certs, issuers dynamic.Name
 		ips, _, _ := unstructured.NestedStringSlice(cert.Object, "spec", "ipAddresses")
 		var crt, key, ca []byte
 		if isCA {
-			if crt, key, err = newCertificate(cn, nil, nil, nil, nil); err != nil {
+			if crt, key, err = testcert.Issue(cn, nil, nil, nil, nil); err != nil {
 				return err
 			}
 			ca = crt
@@ -95,7 +87,7 @@ func issue(ctx context.Context, node *kubenode.Node, certs, issuers dynamic.Name
 				return nil // the CA is not issued yet
 			}
 			ca = s.Data["tls.crt"]
-			if crt, key, err = newCertificate(cn, dnsNames, ips, ca, s.Data["tls.key"]); err != nil {
+			if crt, key, err = testcert.Issue(cn, dnsNames, ips, ca, s.Data["tls.key"]); err != nil {
 				return err
 			}
 		}
@@ -120,52 +112,4 @@ func issue(ctx context.Context, node *kubenode.Node, certs, issuers dynamic.Name
 		"lastTransitionTime": time.Now().UTC().Format(time.RFC3339), "reason": "Issued"}}, "status", "conditions")
 	_, err = certs.Namespace(ns).UpdateStatus(ctx, cert, metav1.UpdateOptions{})
 	return err
-}
-
-// newCertificate returns a certificate and key PEM: a self-signed CA when
-// caPEM is nil, else a server certificate for dnsNames and ips signed by
-// that CA.
-func newCertificate(cn string, dnsNames, ips []string, caPEM, caKeyPEM []byte) (crt, key []byte, err error) {
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, nil, err
-	}
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(90 * 24 * time.Hour)}
-	parent, signer := tmpl, any(k)
-	if caPEM == nil {
-		tmpl.IsCA, tmpl.BasicConstraintsValid = true, true
-		tmpl.KeyUsage = x509.KeyUsageCertSign
-	} else {
-		cb, _ := pem.Decode(caPEM)
-		kb, _ := pem.Decode(caKeyPEM)
-		if cb == nil || kb == nil {
-			return nil, nil, errors.New("the CA Secret holds no PEM")
-		}
-		ca, err := x509.ParseCertificate(cb.Bytes)
-		if err != nil {
-			return nil, nil, err
-		}
-		caKey, err := x509.ParseECPrivateKey(kb.Bytes)
-		if err != nil {
-			return nil, nil, err
-		}
-		parent, signer = ca, caKey
-		tmpl.DNSNames = dnsNames
-		for _, ip := range ips {
-			tmpl.IPAddresses = append(tmpl.IPAddresses, net.ParseIP(ip))
-		}
-		tmpl.KeyUsage = x509.KeyUsageDigitalSignature
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &k.PublicKey, signer)
-	if err != nil {
-		return nil, nil, err
-	}
-	kd, err := x509.MarshalECPrivateKey(k)
-	if err != nil {
-		return nil, nil, err
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kd}), nil
 }
