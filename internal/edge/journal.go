@@ -316,10 +316,15 @@ func (j *journal) sealLocked(seg *segment) {
 
 // applied records that r's two copies are durable in their places.
 func (j *journal) applied(r *journalRecord) {
+	j.mu.Lock()
+	j.appliedLocked(r)
+	j.mu.Unlock()
+}
+
+func (j *journal) appliedLocked(r *journalRecord) {
 	if r.seg == nil {
 		return
 	}
-	j.mu.Lock()
 	r.seg.applied++
 	j.inflight--
 	r.done = true
@@ -332,7 +337,6 @@ func (j *journal) applied(r *journalRecord) {
 		j.waitingHead = 0
 	}
 	j.removeIfDoneLocked(r.seg)
-	j.mu.Unlock()
 }
 
 // settleGather is how long the settler lets applied records gather
@@ -417,9 +421,11 @@ func (j *journal) settle() error {
 		j.mu.Unlock()
 		return err
 	}
+	j.mu.Lock()
 	for _, r := range batch {
-		j.applied(r)
+		j.appliedLocked(r)
 	}
+	j.mu.Unlock()
 	return nil
 }
 

@@ -1,5 +1,6 @@
 // Package fsutil holds the crash-safe file operations the pipeline stages
-// share: write to a temporary name, fsync, rename, fsync the directory; and
+// share: write to a temporary name, fsync, rename, fsync the directory (or
+// leave the flush to one syncfs of the file system for many files, SyncFS); and
 // hard-link-or-copy between folders that may sit on different file systems.
 // It imports nothing of the project's own.
 package fsutil

@@ -3,12 +3,14 @@
 // and a transactional state store (bbolt) recording instances, studies and
 // shipments.
 //
-// Durability rule: a file is written to tmp/, fsynced, renamed into
-// objects/ and the directory fsynced before its record is committed; the
-// record commit (an fsynced bbolt transaction) is what makes the instance
-// acknowledged. Files without a record after a crash were never
-// acknowledged and are removed at Open. Files are deleted only when their
-// shipment is sealed (verified in the bucket).
+// Durability rule: a file is written to tmp/, renamed into objects/ and,
+// with fsutil.Synced, fsynced with its directory before its record is
+// committed (an fsynced bbolt transaction). With fsutil.Deferred the
+// caller flushes the file system later and keeps what it needs to add the
+// instance again until then (the edge's journal); adding it again replaces
+// its file. Files without a record after a crash were never acknowledged
+// and are removed at Open. Files are deleted only when their shipment is
+// sealed (verified in the bucket).
 //
 // Study life cycle (per study key; the edge uses the XNAT session folder
 // PROJECT.SUBJECT.VISIT, since studies sharing an accession number form one
