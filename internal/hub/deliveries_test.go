@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"slices"
 	"testing"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/aisedge/aisedge/internal/objstore"
 	objfs "github.com/aisedge/aisedge/internal/objstore/fs"
 )
 
@@ -17,15 +19,8 @@ import (
 // latest first, with its per-series counts and its timings; a dead letter
 // is not; the history is bounded.
 func TestRecentDeliveries(t *testing.T) {
-	store, _ := objfs.Open(t.TempDir())
-	var ev bytes.Buffer
 	clock := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
-	h, err := Open(Config{Store: store, Destinations: []Target{{Dest: &ArchiveDir{Dir: t.TempDir()}}}, DataDir: t.TempDir(), EventsOut: &ev,
-		Now: func() time.Time { return clock }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h, store := archiveHub(t, &clock)
 	m1 := seal(t, store, "edge-a", "S1", 1, map[string]string{"1.T1/DICOM/a.dcm": "aaa", "1.T1/DICOM/b.dcm": "bb", "2.DWI/DICOM/c.dcm": "c"})
 	if err := h.RunOnce(context.Background()); err != nil {
 		t.Fatal(err)
@@ -68,4 +63,21 @@ func TestRecentDeliveries(t *testing.T) {
 	if err != nil || len(all) != RecentKeep || all[0].Base != fmt.Sprintf("staged/e/P.S%03d.V/", RecentKeep-1) {
 		t.Fatalf("bounded history: %d entries, first %+v, %v", len(all), all[0], err)
 	}
+}
+
+// archiveHub opens a hub on a folder bucket that delivers to an archive
+// folder, its clock read from *clock; it closes when the test ends.
+func archiveHub(t *testing.T, clock *time.Time) (*Hub, objstore.Store) {
+	t.Helper()
+	store, err := objfs.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := Open(Config{Store: store, Destinations: []Target{{Dest: &ArchiveDir{Dir: t.TempDir()}}}, DataDir: t.TempDir(),
+		EventsOut: io.Discard, Now: func() time.Time { return *clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return h, store
 }

@@ -319,15 +319,8 @@ func TestLegacyLayout(t *testing.T) {
 // Status reports each edge's last delivery and count (fleet status shows
 // them per site); an edge with nothing delivered has no entry.
 func TestStatusPerEdge(t *testing.T) {
-	store, _ := objfs.Open(t.TempDir())
-	var ev bytes.Buffer
 	clock := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
-	h, err := Open(Config{Store: store, Destinations: []Target{{Dest: &ArchiveDir{Dir: t.TempDir()}}}, DataDir: t.TempDir(), EventsOut: &ev,
-		Now: func() time.Time { return clock }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h, store := archiveHub(t, &clock)
 	st, err := h.Status()
 	if err != nil || st.Edges != nil {
 		t.Fatalf("before any delivery: %+v, %v", st.Edges, err)
