@@ -2,7 +2,9 @@
 // while one group is being committed, the requests that arrive wait and
 // are committed together by the next, so that one flush (an fdatasync, a
 // database transaction) serves every caller waiting at that moment. A
-// lone request is committed at once; nothing waits for company.
+// lone request (Do) is committed at once; nothing waits for company. A
+// caller that can wait (DoGathered) lets its request gather company for a
+// while, so that requests arriving one by one still share a commit.
 //
 // It owns no data; the spool (its instance records) and the edge's
 // journal (its write-ahead records) use it. Any package may import it.
@@ -11,6 +13,7 @@ package groupcommit
 import (
 	"errors"
 	"sync"
+	"time"
 )
 
 // ErrClosed is returned for requests made after Close.
@@ -23,7 +26,9 @@ type Group[T any] struct {
 
 	mu      sync.Mutex
 	pending []*call[T]
-	wake    chan struct{} // capacity 1: work is pending
+	urgent  int           // pending requests made with Do
+	due     time.Time     // when the oldest gathered pending request is due
+	wake    chan struct{} // capacity 1: the pending requests changed
 	closed  bool
 	done    chan struct{} // the committer has stopped
 }
@@ -44,7 +49,18 @@ func New[T any](commit func(items []T, errs []error)) *Group[T] {
 
 // Do commits item, alone or with the requests waiting beside it, and
 // returns its error.
-func (g *Group[T]) Do(item T) error {
+func (g *Group[T]) Do(item T) error { return g.do(item, 0) }
+
+// DoGathered commits item with the next group, which starts at the latest
+// gather after the oldest gathered request waiting, or at once when a Do
+// request or Close comes; it returns item's error. It is for callers whose
+// own caller does not wait on them (a background applier), so that a
+// trickle of requests shares commits instead of paying one each.
+func (g *Group[T]) DoGathered(item T, gather time.Duration) error {
+	return g.do(item, max(gather, 1))
+}
+
+func (g *Group[T]) do(item T, gather time.Duration) error {
 	c := &call[T]{item: item, err: make(chan error, 1)}
 	g.mu.Lock()
 	if g.closed {
@@ -52,6 +68,11 @@ func (g *Group[T]) Do(item T) error {
 		return ErrClosed
 	}
 	g.pending = append(g.pending, c)
+	if gather == 0 {
+		g.urgent++
+	} else if due := time.Now().Add(gather); g.due.IsZero() || due.Before(g.due) {
+		g.due = due
+	}
 	select {
 	case g.wake <- struct{}{}:
 	default: // already signalled
@@ -70,33 +91,48 @@ func (g *Group[T]) Waiting() int {
 
 func (g *Group[T]) loop() {
 	defer close(g.done)
-	for range g.wake {
-		for {
-			g.mu.Lock()
-			group, closed := g.pending, g.closed
-			g.pending = nil
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		g.mu.Lock()
+		if len(g.pending) == 0 {
+			closed := g.closed
 			g.mu.Unlock()
-			if len(group) == 0 {
-				if closed {
-					return
+			if closed {
+				return
+			}
+			<-g.wake
+			continue
+		}
+		if g.urgent == 0 && !g.closed {
+			if wait := time.Until(g.due); wait > 0 {
+				g.mu.Unlock()
+				timer.Reset(wait)
+				select {
+				case <-g.wake:
+				case <-timer.C:
 				}
-				break
+				timer.Stop()
+				continue
 			}
-			items := make([]T, len(group))
-			for i, c := range group {
-				items[i] = c.item
-			}
-			errs := make([]error, len(group))
-			g.commit(items, errs)
-			for i, c := range group {
-				c.err <- errs[i]
-			}
+		}
+		group := g.pending
+		g.pending, g.urgent, g.due = nil, 0, time.Time{}
+		g.mu.Unlock()
+		items := make([]T, len(group))
+		for i, c := range group {
+			items[i] = c.item
+		}
+		errs := make([]error, len(group))
+		g.commit(items, errs)
+		for i, c := range group {
+			c.err <- errs[i]
 		}
 	}
 }
 
-// Close commits what is queued and stops the committer; later requests
-// get ErrClosed. Calling it again does nothing.
+// Close commits what is queued (gathered requests at once) and stops the
+// committer; later requests get ErrClosed. Calling it again does nothing.
 func (g *Group[T]) Close() {
 	g.mu.Lock()
 	if g.closed {

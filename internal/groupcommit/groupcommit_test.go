@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 )
 
 // TestGroups: requests that arrive while a commit runs are committed
@@ -72,5 +73,56 @@ func TestClose(t *testing.T) {
 	}
 	if n != 1 {
 		t.Errorf("%d committed, want 1", n)
+	}
+}
+
+// TestGathered: gathered requests wait for company rather than commit one
+// by one; a Do request takes them along at once, Close commits them, and
+// a lone gathered request is committed once its gather time is over.
+func TestGathered(t *testing.T) {
+	var mu sync.Mutex
+	var groups [][]int
+	g := New(func(items []int, errs []error) {
+		mu.Lock()
+		groups = append(groups, append([]int(nil), items...))
+		mu.Unlock()
+	})
+	var wg sync.WaitGroup
+	for i := range 5 {
+		wg.Add(1)
+		go func() { defer wg.Done(); g.DoGathered(i, time.Hour) }()
+	}
+	for g.Waiting() < 5 {
+		runtime.Gosched()
+	}
+	if err := g.Do(100); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	mu.Lock()
+	if len(groups) != 1 || len(groups[0]) != 6 {
+		t.Errorf("groups %v: want one of six (the gathered five and the urgent one)", groups)
+	}
+	groups = nil
+	mu.Unlock()
+
+	// A lone gathered request does not wait for a Do forever.
+	if err := g.DoGathered(7, time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	// Close does not wait out the gather time.
+	for i := range 3 {
+		wg.Add(1)
+		go func() { defer wg.Done(); g.DoGathered(10+i, time.Hour) }()
+	}
+	for g.Waiting() < 3 {
+		runtime.Gosched()
+	}
+	g.Close()
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(groups) != 2 || len(groups[0]) != 1 || len(groups[1]) != 3 {
+		t.Errorf("groups %v: want [7] then the three Close committed", groups)
 	}
 }

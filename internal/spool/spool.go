@@ -255,6 +255,12 @@ func (s *Spool) recover() error {
 	})
 }
 
+// deferredGather is how long an add with deferred durability waits for
+// others to share its transaction (measured: one bolt transaction, with
+// its two fdatasyncs, cost about 250 µs of CPU per small instance when
+// each add committed alone).
+const deferredGather = 10 * time.Millisecond
+
 // AddResult says what AddInstance did.
 type AddResult int
 
@@ -339,7 +345,14 @@ func (s *Spool) AddInstance(tmpPath string, in Instance, sess Session, d fsutil.
 		return AlreadyHave, nil
 	}
 	rec, _ := json.Marshal(&in)
-	err = s.commits.Do(func(tx *bolt.Tx) error {
+	commit := s.commits.Do
+	if d == fsutil.Deferred {
+		// Nobody waits on this add but the edge's journal settler: let it
+		// share a transaction with the adds of the next few milliseconds
+		// (one association delivers them one at a time).
+		commit = func(fn func(*bolt.Tx) error) error { return s.commits.DoGathered(fn, deferredGather) }
+	}
+	err = commit(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketInstances)
 		if v := b.Get(instKey(in.StudyKey, in.ID)); v != nil {
 			// A concurrent identical add won the race.
