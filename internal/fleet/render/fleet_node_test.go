@@ -94,10 +94,18 @@ func startFleet(t *testing.T) *fleetOnNode {
 	m.Images.AISEdge = "aisedge-test/aisedge@" + img.Digest.String()
 	m.Images.SeaweedFS = "aisedge-test/seaweedfs@" + weedRes.Digest.String()
 	m.XNAT.URL, m.XNAT.AllowInsecureRedirect = "http://"+kubenode.NodeIP+":8088", true
+	// Short timings through the fleet's own settings: a study is
+	// uploaded 3 s after its last instance, the hub looks every 2 s (the
+	// defaults, 30 s and 60 s, would make each delivery wait out both).
+	m.Hub.Interval = "2s"
 	hostDir := t.TempDir()
 	m.S3.DataDir = filepath.Join(hostDir, "seaweedfs")
 	site := &c.Sites[0]
 	site.DataDir, site.FacilityBackupDir = filepath.Join(hostDir, "data"), filepath.Join(hostDir, "backup")
+	site.QuietPeriod = "3s"
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
 	for _, d := range []string{site.DataDir, site.FacilityBackupDir} {
 		if err := os.Mkdir(d, 0o750); err != nil {
 			t.Fatal(err)
@@ -150,8 +158,12 @@ func startFleet(t *testing.T) *fleetOnNode {
 	f.makeBucket(t)
 
 	// The hub trusts SeaweedFS's own TLS port by the CA bundle.
-	if cfg := hubConfigOf(t, manifests); !strings.Contains(cfg, "endpoint: https://seaweedfs.seaweedfs.svc.cluster.local:8443") {
+	cfg := hubConfigOf(t, manifests)
+	if !strings.Contains(cfg, "endpoint: https://seaweedfs.seaweedfs.svc.cluster.local:8443") {
 		t.Fatalf("the hub's S3 endpoint is not SeaweedFS's TLS port:\n%s", cfg)
+	}
+	if !strings.Contains(cfg, "interval: 2s") {
+		t.Fatalf("the hub's interval is not the fleet's 2s:\n%s", cfg)
 	}
 	var out lockedBuffer
 	err = kube.Deploy(ctx, c, manifests, node.Config, kube.Options{Out: &out, Wait: true, Timeout: 10 * time.Minute,
