@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/aisedge/aisedge/internal/config"
+	"github.com/aisedge/aisedge/internal/fleet"
 )
 
 // TestReference keeps docs/reference.md, the flag and configuration
@@ -108,7 +109,77 @@ hub: {dataDir: /h, s3: {endpoint: "https://s3"}, xnat: {url: "https://xnat"}, de
 	b.WriteString("read with `go tool pprof aisedge FILE`; the end-to-end benchmark sets it with `AISEDGE_BENCH_CPUPROFILE=DIR`.\n")
 	b.WriteString("\nMemory: a process that runs an edge (`edge`, `run`) sets the Go heap's soft limit to 64 MiB unless `GOMEMLIMIT` sets another ")
 	b.WriteString("(the collector runs sooner near it; a heap that needs more still gets it).\n")
+	fleetReference(t, &b)
 	return b.String()
+}
+
+// fleetReference writes the fleet file's fields (`aisedge fleet`), with
+// the defaults of a file that sets only what has none (a site named
+// <site>, the observability stack enabled).
+func fleetReference(t *testing.T, b *strings.Builder) {
+	b.WriteString("\n## Fleet file\n\n")
+	b.WriteString("The file of `aisedge fleet --config FILE` (deploy/fleet/README.md; deploy/fleet/fleet.example.yaml is an example), decoded strictly. ")
+	b.WriteString("`aisedge fleet config validate` reports every problem with file, line, field and fix, and prints the effective configuration. ")
+	b.WriteString("A secret is `{file: PATH}` (relative to the file) or `{env: NAME}`, never a value. Durations are Go durations (`30s`, `2m`) ")
+	b.WriteString("except `observability.retention` (Prometheus: `30d`).\n\n")
+	docs := map[string]string{}
+	sources, _ := filepath.Glob(filepath.Join("..", "..", "internal", "fleet", "*.go"))
+	for _, src := range sources {
+		if !strings.HasSuffix(src, "_test.go") {
+			for k, v := range fieldDocs(t, src) {
+				docs[k] = v
+			}
+		}
+	}
+	// Validation fails (no secrets, no image); the defaults are applied.
+	c, _ := fleet.Parse(filepath.Join(t.TempDir(), "fleet.yaml"), []byte("sites: [{name: <site>}]\nobservability: {enabled: true}\n"))
+	b.WriteString("| field | type | default | meaning |\n|---|---|---|---|\n")
+	fleetFields(b, docs, "", reflect.ValueOf(c).Elem())
+}
+
+var secretType = reflect.TypeFor[fleet.Secret]()
+
+// fleetFields writes a row per field of the fleet configuration v.
+func fleetFields(b *strings.Builder, docs map[string]string, prefix string, v reflect.Value) {
+	typ := v.Type()
+	for i := range typ.NumField() {
+		fld := typ.Field(i)
+		tag := strings.Split(fld.Tag.Get("yaml"), ",")[0]
+		if tag == "" || tag == "-" || !fld.IsExported() {
+			continue
+		}
+		name := strings.TrimPrefix(prefix+"."+tag, ".")
+		doc := strings.ReplaceAll(docs[typ.Name()+"."+fld.Name], "|", "\\|")
+		fv := v.Field(i)
+		kind, def := fld.Type.Kind().String(), ""
+		switch {
+		case fld.Type == secretType:
+			kind = "secret"
+		case fld.Type.Kind() == reflect.Struct:
+			fmt.Fprintf(b, "| `%s` | section | | %s |\n", name, doc)
+			fleetFields(b, docs, name, fv)
+			continue
+		case fld.Type.Kind() == reflect.Slice && fld.Type.Elem().Kind() == reflect.Struct:
+			fmt.Fprintf(b, "| `%s` | list of sections | | %s |\n", name, doc)
+			if fv.Len() > 0 {
+				fleetFields(b, docs, name+"[]", fv.Index(0))
+			}
+			continue
+		case fld.Type.Kind() == reflect.Slice:
+			kind = "list of " + fld.Type.Elem().Kind().String()
+		case fld.Type.Kind() == reflect.Map:
+			kind = "map"
+		case fld.Type.Kind() == reflect.Pointer:
+			kind = fld.Type.Elem().Kind().String()
+		case name == "observability.enabled":
+			// enabled for the other fields' defaults; off by default
+		default:
+			if !fv.IsZero() {
+				def = fmt.Sprint(fv.Interface())
+			}
+		}
+		fmt.Fprintf(b, "| `%s` | %s | %s | %s |\n", name, kind, def, doc)
+	}
 }
 
 // fieldDocs maps "Type.Field" to the field's doc comment in a Go file.

@@ -20,6 +20,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -88,6 +89,7 @@ type Management struct {
 	Images            Images  `yaml:"images"`
 	S3                S3      `yaml:"s3"`
 	XNAT              XNAT    `yaml:"xnat"`
+	Hub               Hub     `yaml:"hub"`
 	// HMACKey is the per-deployment de-identification secret
 	// (AIS_DEID_HMAC_SALT), given to every edge.
 	HMACKey Secret `yaml:"hmacKey"`
@@ -155,6 +157,15 @@ type XNAT struct {
 	Password              Secret `yaml:"password"`
 }
 
+// Hub configures the hub's delivery.
+type Hub struct {
+	// Interval is the pause between the hub's delivery rounds (a Go
+	// duration, at least 1s; default 60s): a sealed session waits up to
+	// this long before the hub picks it up. It is also a failing
+	// destination's first backoff.
+	Interval string `yaml:"interval"`
+}
+
 // K0s configures the sites' k0smotron control planes.
 type K0s struct {
 	Version string `yaml:"version"`
@@ -187,6 +198,11 @@ type Site struct {
 	Profile string `yaml:"profile"`
 	// AETitle the receiver answers to (AISEDGE).
 	AETitle string `yaml:"aeTitle"`
+	// QuietPeriod: a study is complete (and uploaded) this long after its
+	// last instance arrived (a Go duration from 1s to 2h; default 30s, the
+	// original's StableAge). Shorter stages sooner; a modality that pauses
+	// longer between the series of one study then makes two sessions.
+	QuietPeriod string `yaml:"quietPeriod"`
 	// DataDir and FacilityBackupDir are host folders on the edge worker.
 	DataDir           string `yaml:"dataDir"`
 	FacilityBackupDir string `yaml:"facilityBackupDir"`
@@ -217,7 +233,32 @@ const (
 	DefaultSeaweedDataDir = "/data/seaweedfs"
 	DefaultAETitle        = "AISEDGE"
 	DefaultProfile        = "research-default"
+	DefaultQuietPeriod    = "30s"
+	DefaultHubInterval    = "60s"
 )
+
+// Bounds of the durations. The edge stages a study that keeps receiving
+// after its force timeout (2h, which the fleet does not change), so the
+// quiet period cannot be longer.
+const (
+	minQuietPeriod = time.Second
+	maxQuietPeriod = 2 * time.Hour
+	minHubInterval = time.Second
+)
+
+// QuietPeriodDuration is the site's parsed quiet period (valid
+// configurations only).
+func (s *Site) QuietPeriodDuration() time.Duration {
+	d, _ := time.ParseDuration(s.QuietPeriod)
+	return d
+}
+
+// IntervalDuration is the hub's parsed round interval (valid
+// configurations only).
+func (h *Hub) IntervalDuration() time.Duration {
+	d, _ := time.ParseDuration(h.Interval)
+	return d
+}
 
 // Load reads a native fleet file: strict YAML (unknown fields are errors),
 // defaults applied, validated. On validation problems the config is
@@ -300,6 +341,7 @@ func (c *Config) defaults() {
 	config.SetDefault(&m.S3.DataDir, DefaultSeaweedDataDir)
 	config.SetDefault(&m.K0s.Version, DefaultK0sVersion)
 	config.SetDefault(&m.K0s.StorageSize, DefaultStorageSize)
+	config.SetDefault(&m.Hub.Interval, DefaultHubInterval)
 	if m.Topology == Cloud {
 		config.SetDefault(&m.Cloud.Provider, "none")
 	}
@@ -319,6 +361,7 @@ func (c *Config) defaults() {
 		config.SetDefault(&s.AETitle, DefaultAETitle)
 		config.SetDefault(&s.DataDir, DefaultEdgeDataDir)
 		config.SetDefault(&s.FacilityBackupDir, DefaultBackupDir)
+		config.SetDefault(&s.QuietPeriod, DefaultQuietPeriod)
 		config.SetDefault(&s.Kubeconfig, "kubeconfig-"+s.Name)
 	}
 	if c.Observability.Enabled {
@@ -499,6 +542,9 @@ func (c *Config) validate(add config.AddFunc) {
 	case u.Scheme != "https" && !m.XNAT.AllowInsecureRedirect:
 		add("management.xnat.url", "is not https", "use https (or allowInsecureRedirect: true on a closed network, as XNAT_ALLOW_INSECURE_REDIRECT=1 did)")
 	}
+	if d, err := time.ParseDuration(m.Hub.Interval); err != nil || d < minHubInterval {
+		add("management.hub.interval", fmt.Sprintf("%q is not a duration of 1s or more", m.Hub.Interval), "a Go duration such as 60s (the default) or 5m")
+	}
 	c.checkSecret(add, "management.xnat.username", m.XNAT.Username, true)
 	c.checkSecret(add, "management.xnat.password", m.XNAT.Password, true)
 	if c.checkSecret(add, "management.hmacKey", m.HMACKey, true) {
@@ -603,6 +649,9 @@ func (c *Config) validateSites(add config.AddFunc, derivedBad func(string) bool)
 			c.checkRouting(add, at+".routing", s.Routing)
 		}
 		c.checkProfile(add, at+".profile", s.Profile)
+		if d, err := time.ParseDuration(s.QuietPeriod); err != nil || d < minQuietPeriod || d > maxQuietPeriod {
+			add(at+".quietPeriod", fmt.Sprintf("%q is not a duration from 1s to 2h", s.QuietPeriod), "a Go duration such as 30s (the default, the original's StableAge) or 2m")
+		}
 		checkAbs(add, at+".dataDir", s.DataDir)
 		checkAbs(add, at+".facilityBackupDir", s.FacilityBackupDir)
 		if s.DataDir != "" && s.DataDir == s.FacilityBackupDir {

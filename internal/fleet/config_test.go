@@ -124,9 +124,9 @@ func TestEveryProblemNamed(t *testing.T) {
 		"management.mode", "management.nodeIP", "management.domain", "management.tls.acmeEmail", "management.tls.dnsProvider",
 		"management.images.aisedge", "management.images.seaweedfs", "management.s3.bucket", "management.s3.adminAccessKey",
 		"management.s3.adminSecretKey", "management.xnat.url", "management.xnat.password", "management.hmacKey",
-		"management.k0s.storageSize", "sites[0].name", "sites[0].nodeIP", "sites[0].project",
+		"management.k0s.storageSize", "management.hub.interval", "sites[0].name", "sites[0].nodeIP", "sites[0].project",
 		"sites[0].profile", "sites[0].apiPort", "sites[1].apiHost", "sites[1].konnectivityPort", "sites[1].dataDir",
-		"sites[2].name", "sites[2].project", "sites[2].apiPort",
+		"sites[1].quietPeriod", "sites[2].name", "sites[2].quietPeriod", "sites[2].project", "sites[2].apiPort",
 	} {
 		if !strings.Contains(got, ": "+want+": ") {
 			t.Errorf("no problem for %s in\n%s", want, got)

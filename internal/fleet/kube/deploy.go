@@ -83,7 +83,8 @@ func Deploy(ctx context.Context, c *fleet.Config, m *render.Manifests, mgmt *res
 	if err != nil {
 		return err
 	}
-	// The hub's CA bundle before the wait: the hub's pod starts once its
+	// The hub's CA bundle (and Loki's: both trust SeaweedFS's in-cluster
+	// certificate by it) before the wait: their pods start once their
 	// Secret is there.
 	var caPEM []byte
 	if m.HubCABundleMissing {
@@ -95,7 +96,11 @@ func Deploy(ctx context.Context, c *fleet.Config, m *render.Manifests, mgmt *res
 			return err
 		default:
 			caPEM = pem
-			if _, err := mc.Apply(ctx, []*unstructured.Unstructured{render.HubCABundle(pem)}); err != nil {
+			bundles := []*unstructured.Unstructured{render.HubCABundle(pem)}
+			if c.Observability.Enabled {
+				bundles = append(bundles, render.LokiCABundle(pem))
+			}
+			if _, err := mc.Apply(ctx, bundles); err != nil {
 				return err
 			}
 		}

@@ -549,6 +549,17 @@ func TestDeployObservability(t *testing.T) {
 			t.Errorf("no %q in\n%s", want, out.String())
 		}
 	}
+	// Loki's bundle (SeaweedFS over TLS), written with the hub's.
+	mc, _ := kube.New("management", srv.Config)
+	for _, ns := range []string{render.NSUpload, render.NSMonitoring} {
+		ca, err := mc.Get(context.Background(), secretGVK, ns, render.CABundleSecret)
+		if err != nil || ca == nil {
+			t.Fatalf("management: %s/ca-bundle: %v", ns, err)
+		}
+		if v, _, _ := unstructured.NestedString(ca.Object, "data", "ca.crt"); v != base64.StdEncoding.EncodeToString(pem) {
+			t.Errorf("management: %s/ca-bundle holds %q", ns, v)
+		}
+	}
 	for i := range c.Sites {
 		child, _ := children(&c.Sites[i])
 		cc, _ := kube.New("child", child)

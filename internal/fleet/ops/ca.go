@@ -144,9 +144,10 @@ func bundleHas(b []byte, c *x509.Certificate) bool {
 // Phase 1 creates CA generation N+1 (a cert-manager Certificate with the
 // current CA's spec), waits until it is issued, and writes the bundle
 // old+new into every place that trusts the CA: the hub's
-// xnat-upload/ca-bundle (for SeaweedFS's in-cluster certificate), each
+// xnat-upload/ca-bundle (for SeaweedFS's in-cluster certificate) and, with
+// the observability stack, Loki's monitoring/ca-bundle (the same), each
 // site's xnat-ingest/ca-bundle and logging/ca-bundle (Vector's) and the
-// local ais-edge-ca.crt, rolling the hub, the edge and Vector.
+// local ais-edge-ca.crt, rolling the hub, Loki, the edge and Vector.
 //
 // Phase 2 needs a completed phase 1: it points the ClusterIssuer at the
 // new CA, deletes the Secrets of the certificates the issuer signed with
@@ -475,7 +476,9 @@ func (e *Env) distributeSite(ctx context.Context, s *fleet.Site, bundle []byte, 
 }
 
 // distributeHub writes bundle into the hub's ca-bundle Secret (it trusts
-// SeaweedFS's in-cluster certificate by it) and rolls the hub.
+// SeaweedFS's in-cluster certificate by it) and rolls the hub; with the
+// observability stack, Loki's too (it keeps its chunks in SeaweedFS over
+// the same TLS port and reads its CA file when it starts).
 func (e *Env) distributeHub(ctx context.Context, bundle []byte, hash string) error {
 	mc, err := e.mgmt()
 	if err != nil {
@@ -484,7 +487,16 @@ func (e *Env) distributeHub(ctx context.Context, bundle []byte, hash string) err
 	if _, err := mc.Apply(ctx, []*unstructured.Unstructured{render.HubCABundle(bundle)}); err != nil {
 		return err
 	}
-	_, err = e.rollWorkload(ctx, mc, gvkDeployment, render.NSUpload, render.HubDeployment, caBundleAnn, hash)
+	if _, err = e.rollWorkload(ctx, mc, gvkDeployment, render.NSUpload, render.HubDeployment, caBundleAnn, hash); err != nil {
+		return err
+	}
+	if !e.Config.Observability.Enabled {
+		return nil
+	}
+	if _, err := mc.Apply(ctx, []*unstructured.Unstructured{render.LokiCABundle(bundle)}); err != nil {
+		return err
+	}
+	_, err = e.rollWorkload(ctx, mc, gvkDeployment, render.NSMonitoring, "loki", caBundleAnn, hash)
 	return err
 }
 
@@ -492,12 +504,23 @@ func (e *Env) distributeHub(ctx context.Context, bundle []byte, hash string) err
 // gen's CA.
 func (e *Env) checkBundles(ctx context.Context, g *caGen) error {
 	var missing []string
-	if mc, err := e.mgmt(); err != nil {
+	mc, err := e.mgmt()
+	if err != nil {
 		return err
-	} else if data, err := secretData(ctx, mc, render.NSUpload, render.CABundleSecret); err != nil {
-		return err
-	} else if !bundleHas(data["ca.crt"], g.certificate) {
-		missing = append(missing, fmt.Sprintf("management: %s/%s lacks %s", render.NSUpload, render.CABundleSecret, g.cert.GetName()))
+	}
+	// The hub's bundle, and Loki's with the observability stack.
+	hubs := []string{render.NSUpload}
+	if e.Config.Observability.Enabled {
+		hubs = append(hubs, render.NSMonitoring)
+	}
+	for _, ns := range hubs {
+		data, err := secretData(ctx, mc, ns, render.CABundleSecret)
+		if err != nil {
+			return err
+		}
+		if !bundleHas(data["ca.crt"], g.certificate) {
+			missing = append(missing, fmt.Sprintf("management: %s/%s lacks %s", ns, render.CABundleSecret, g.cert.GetName()))
+		}
 	}
 	for i := range e.Config.Sites {
 		s := &e.Config.Sites[i]

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -59,8 +60,9 @@ func same(got []*x509.Certificate, want ...*x509.Certificate) bool {
 
 // TestRotateCA runs phase 1, phase 2, and phase 1 again (a second
 // rotation, generation 3) against a real kube-apiserver whose
-// cert-manager is played by the fixture: every bundle (each site's
-// xnat-ingest/ca-bundle and logging/ca-bundle, the local ais-edge-ca.crt)
+// cert-manager is played by the fixture: every bundle (the hub's and
+// Loki's, each site's xnat-ingest/ca-bundle and logging/ca-bundle, the
+// local ais-edge-ca.crt)
 // holds old+new after phase 1 and new only after phase 2; the issuer
 // moves to the new CA; the server certificate it signed is re-issued;
 // phase 2 is refused without a completed phase 1.
@@ -80,6 +82,29 @@ func TestRotateCA(t *testing.T) {
 					"spec": map[string]any{"containers": []any{map[string]any{"name": "vector", "image": "timberio/vector:0.40.0-alpine"}}}}}}},
 	}
 	if _, err := f.client("edge-b").Apply(ctx, vector); err != nil {
+		t.Fatal(err)
+	}
+	// The management cluster runs the observability stack: Loki keeps its
+	// chunks in SeaweedFS over TLS, trusting monitoring/ca-bundle.
+	if err := os.WriteFile(filepath.Join(f.dir, "secrets", "grafana-admin-password"), []byte("grafana-password-123\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := append(mustRead(t, f.cfgPath), []byte(`observability:
+  enabled: true
+  grafanaAdminPassword: {file: secrets/grafana-admin-password}
+  alerts: {emailTo: [ops@example.org], smtpSmarthost: "smtp.example.org:587"}
+`)...)
+	if err := os.WriteFile(f.cfgPath, cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	loki := []*unstructured.Unstructured{
+		{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": render.NSMonitoring}}},
+		{Object: map[string]any{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": map[string]any{"name": "loki", "namespace": render.NSMonitoring},
+			"spec": map[string]any{"selector": map[string]any{"matchLabels": map[string]any{"app": "loki"}},
+				"template": map[string]any{"metadata": map[string]any{"labels": map[string]any{"app": "loki"}},
+					"spec": map[string]any{"containers": []any{map[string]any{"name": "loki", "image": "grafana/loki:3.5.0"}}}}}}},
+	}
+	if _, err := f.client("management").Apply(ctx, loki); err != nil {
 		t.Fatal(err)
 	}
 	g1 := f.caCert(1)
@@ -113,7 +138,8 @@ func TestRotateCA(t *testing.T) {
 	}
 
 	places := []struct{ site, ns, name string }{
-		{"management", render.NSUpload, render.CABundleSecret}, // the hub's
+		{"management", render.NSUpload, render.CABundleSecret},     // the hub's
+		{"management", render.NSMonitoring, render.CABundleSecret}, // Loki's
 		{"edge-a", render.NSIngest, render.CABundleSecret},
 		{"edge-b", render.NSIngest, render.CABundleSecret},
 		{"edge-b", "logging", "ca-bundle"},
@@ -141,6 +167,9 @@ func TestRotateCA(t *testing.T) {
 		}
 		if rolled("management", gvkDeployment, render.NSUpload, render.HubDeployment) == "" {
 			t.Error("phase 1 did not roll the hub")
+		}
+		if rolled("management", gvkDeployment, render.NSMonitoring, "loki") == "" {
+			t.Error("phase 1 did not roll Loki")
 		}
 		// Phase 1 again changes nothing.
 		f.out.Reset()

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -31,18 +30,17 @@ import (
 	"github.com/aisedge/aisedge/internal/fleet/render"
 	"github.com/aisedge/aisedge/internal/testpeer/kubenode"
 	"github.com/aisedge/aisedge/internal/testpeer/samples"
-	"github.com/aisedge/aisedge/internal/xnat/xnattest"
 )
 
 // fleetOnNode is a rendered fleet applied to a test node by `fleet
 // apply` (kube.Deploy): SeaweedFS, the hub and one site's edge as pods,
-// the XNAT emulator served by the test on the node's address (port 8088),
-// and the test standing in for the controllers the node lacks.
+// the XNAT emulator as a pod of its own (xnat_node_test.go), and the test
+// standing in for the controllers the node lacks.
 type fleetOnNode struct {
 	node *kubenode.Node
 	c    *fleet.Config
 	site *fleet.Site
-	xnat *xnattest.Server
+	xnat *xnatREST
 }
 
 // startFleet renders the testdata on-prem fleet (copied, with its secret
@@ -84,6 +82,7 @@ func startFleet(t *testing.T) *fleetOnNode {
 	if err != nil {
 		t.Fatal(err)
 	}
+	xnatArchive, xnatRes := buildXNATImage(t)
 
 	c, err := fleet.Load(copyFleet(t, "../testdata/native/onprem.yaml"))
 	if err != nil {
@@ -93,11 +92,19 @@ func startFleet(t *testing.T) *fleetOnNode {
 	m.NodeIP, m.IngressPort = kubenode.NodeIP, 8443
 	m.Images.AISEdge = "aisedge-test/aisedge@" + img.Digest.String()
 	m.Images.SeaweedFS = "aisedge-test/seaweedfs@" + weedRes.Digest.String()
-	m.XNAT.URL, m.XNAT.AllowInsecureRedirect = "http://"+kubenode.NodeIP+":8088", true
+	m.XNAT.URL, m.XNAT.AllowInsecureRedirect = xnatURL, true
+	// Short timings through the fleet's own settings: a study is
+	// uploaded 3 s after its last instance, the hub looks every 2 s (the
+	// defaults, 30 s and 60 s, would make each delivery wait out both).
+	m.Hub.Interval = "2s"
 	hostDir := t.TempDir()
 	m.S3.DataDir = filepath.Join(hostDir, "seaweedfs")
 	site := &c.Sites[0]
 	site.DataDir, site.FacilityBackupDir = filepath.Join(hostDir, "data"), filepath.Join(hostDir, "backup")
+	site.QuietPeriod = "3s"
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
 	for _, d := range []string{site.DataDir, site.FacilityBackupDir} {
 		if err := os.Mkdir(d, 0o750); err != nil {
 			t.Fatal(err)
@@ -127,22 +134,17 @@ func startFleet(t *testing.T) *fleetOnNode {
 	node := kubenode.Start(t)
 	node.ImportImage(t, archive, "docker.io/aisedge-test/aisedge")
 	node.ImportImage(t, weedArchive, "docker.io/aisedge-test/seaweedfs")
+	node.ImportImage(t, xnatArchive, "docker.io/aisedge-test/xnatemu")
 	f := &fleetOnNode{node: node, c: c, site: site}
 	installCRDs(t, node)
 	runCertManager(t, node)
 
-	// XNAT: the emulator with the fleet's user and the site's project.
-	f.xnat = xnattest.New(xnattest.Options{})
-	t.Cleanup(f.xnat.Close)
-	f.xnat.AddUser(m.XNAT.Username.Value(), m.XNAT.Password.Value())
-	f.xnat.AddProject(site.Project, map[string]xnattest.Role{m.XNAT.Username.Value(): xnattest.Owner})
-	xl, err := node.Listen("tcp", kubenode.NodeIP+":8088")
-	if err != nil {
-		t.Fatal(err)
+	// XNAT: the emulator pod with the fleet's account and the site's
+	// project; the hub's NetworkPolicy lets it out to XNAT's port.
+	f.xnat = startXNAT(t, node, "aisedge-test/xnatemu@"+xnatRes.Digest.String(), m.XNAT.Username.Value(), m.XNAT.Password.Value(), site.Project)
+	if !hubEgressAllows(t, manifests, xnatPort) {
+		t.Fatalf("the hub's NetworkPolicy does not let it reach XNAT on port %d", xnatPort)
 	}
-	xsrv := &http.Server{Handler: f.xnat}
-	go xsrv.Serve(xl)
-	t.Cleanup(func() { xsrv.Close() })
 
 	// The hub's volume, as the local-path provisioner makes one.
 	hubPV(t, node)
@@ -150,8 +152,12 @@ func startFleet(t *testing.T) *fleetOnNode {
 	f.makeBucket(t)
 
 	// The hub trusts SeaweedFS's own TLS port by the CA bundle.
-	if cfg := hubConfigOf(t, manifests); !strings.Contains(cfg, "endpoint: https://seaweedfs.seaweedfs.svc.cluster.local:8443") {
+	cfg := hubConfigOf(t, manifests)
+	if !strings.Contains(cfg, "endpoint: https://seaweedfs.seaweedfs.svc.cluster.local:8443") {
 		t.Fatalf("the hub's S3 endpoint is not SeaweedFS's TLS port:\n%s", cfg)
+	}
+	if !strings.Contains(cfg, "interval: 2s") {
+		t.Fatalf("the hub's interval is not the fleet's 2s:\n%s", cfg)
 	}
 	var out lockedBuffer
 	err = kube.Deploy(ctx, c, manifests, node.Config, kube.Options{Out: &out, Wait: true, Timeout: 10 * time.Minute,
@@ -182,9 +188,11 @@ func (confirmed) Confirm(string, string) error { return nil }
 // the edge (hostPort 4242) uploads over TLS to the SeaweedFS pod (through
 // the ingress), the hub pod reads the sealed session over TLS from the
 // seaweedfs Service (its name answered by CoreDNS, its IP routed by
-// kube-proxy) and delivers it to the XNAT emulator. The edge pod deleted
-// mid-send (no grace period): every instance it acknowledged reaches XNAT
-// through its successor, which replays the spool on the host folder.
+// kube-proxy) and delivers it to the XNAT emulator pod (through the
+// Service xnat/xnat, by name too); the test reads the archive through
+// XNAT's REST API. The edge pod deleted mid-send (no grace period): every
+// instance it acknowledged reaches XNAT through its successor, which
+// replays the spool on the host folder.
 // Then rotate-keys (SeaweedFS and the edge roll; the edge uploads with the
 // new key), rotate-ca in both phases (the edge and the hub roll with the
 // bundles, SeaweedFS serves certificates of the new CA) and uninstall,
@@ -202,7 +210,7 @@ func TestFleetOnNode(t *testing.T) {
 	}
 	deliver := func(what string, n int) {
 		t.Helper()
-		before, start := f.experiments(), time.Now()
+		before, start := f.experiments(t), time.Now()
 		f.send(t, series(n))
 		f.waitDelivered(t, before, n)
 		t.Logf("%s: %d instances in XNAT %v after the send began", what, n, time.Since(start).Round(time.Second))
@@ -211,7 +219,7 @@ func TestFleetOnNode(t *testing.T) {
 
 	// The edge pod killed mid-send.
 	edge := waitPodReady(t, f.node, render.NSIngest, "")
-	before, killStart := f.experiments(), time.Now()
+	before, killStart := f.experiments(t), time.Now()
 	const sent = 300
 	send := f.node.Command(ctx, "storescu", "-v", "-aec", f.site.AETitle, "+sd", kubenode.NodeIP, "4242", series(sent))
 	send.Env = append(os.Environ(), "TCP_NODELAY=1")
@@ -279,10 +287,15 @@ func TestFleetOnNode(t *testing.T) {
 }
 
 // experiments returns the IDs of the site's XNAT project's experiments.
-func (f *fleetOnNode) experiments() map[string]bool {
+func (f *fleetOnNode) experiments(t *testing.T) map[string]bool {
+	t.Helper()
+	list, err := f.xnat.experiments(f.site.Project)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ids := map[string]bool{}
-	for _, e := range f.xnat.Experiments(f.site.Project) {
-		ids[e.ID] = true
+	for _, e := range list {
+		ids[e] = true
 	}
 	return ids
 }
@@ -308,16 +321,28 @@ func (f *fleetOnNode) waitDelivered(t *testing.T, before map[string]bool, want i
 	p := f.site.Project
 	const quiet = 6 * time.Minute
 	last, since := -1, time.Now()
-	for {
+	// count is the DICOM files of the experiments not in before (-1 and
+	// the error when the archive did not answer).
+	count := func() (int, error) {
+		exps, err := f.xnat.experiments(p)
+		if err != nil {
+			return -1, err
+		}
 		got := 0
-		for _, e := range f.xnat.Experiments(p) {
-			if before[e.ID] {
+		for _, e := range exps {
+			if before[e] {
 				continue
 			}
-			for _, s := range f.xnat.Scans(p, e.ID) {
-				got += len(f.xnat.Files(p, e.ID, s.ID, "DICOM"))
+			n, err := f.xnat.dicomFiles(p, e)
+			if err != nil {
+				return -1, err
 			}
+			got += n
 		}
+		return got, nil
+	}
+	for {
+		got, err := count()
 		if got >= want {
 			return
 		}
@@ -325,8 +350,8 @@ func (f *fleetOnNode) waitDelivered(t *testing.T, before map[string]bool, want i
 			last, since = got, time.Now()
 		}
 		if time.Since(since) > quiet {
-			f.logPods(t, render.NSUpload, render.NSIngest, render.NSSeaweedFS)
-			t.Fatalf("%d of %d instances in new experiments of XNAT project %s, none delivered for %v", got, want, p, quiet)
+			f.logPods(t, render.NSUpload, render.NSIngest, render.NSSeaweedFS, xnatNS)
+			t.Fatalf("%d of %d instances in new experiments of XNAT project %s, none delivered for %v (last error: %v)", got, want, p, quiet, err)
 		}
 		time.Sleep(time.Second)
 	}

@@ -419,7 +419,8 @@ func (r *renderer) hubConfig() ([]byte, error) {
 		DataDir: podStateDir + "/hub",
 		S3: config.S3{Endpoint: seaweedS3URL, Bucket: m.S3.Bucket, CAFile: podCADir + "/ca.crt",
 			AccessKeyFile: podS3Dir + "/access-key", SecretKeyFile: podS3Dir + "/secret-key"},
-		Prefix: "staged/",
+		Prefix:   "staged/",
+		Interval: config.Duration(m.Hub.IntervalDuration()),
 		XNAT: &config.XNAT{URL: m.XNAT.URL, AllowInsecureRedirect: m.XNAT.AllowInsecureRedirect,
 			UsernameFile: podXNATDir + "/username", PasswordFile: podXNATDir + "/password"},
 		// The pod's IP for the probes and the pod proxy; read-only (the

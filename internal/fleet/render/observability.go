@@ -248,6 +248,9 @@ func (r *renderer) observabilityManagement() []File {
 		secret(NSMonitoring, AlertmanagerSecret, labels("alertmanager"), amSecrets),
 		secret(NSMonitoring, PushAuthSecret, labels("ingest"), pushAuth),
 	}
+	if len(r.ca) > 0 {
+		secrets = append(secrets, LokiCABundle(r.ca))
+	}
 
 	lokiYAML := r.lokiConfig()
 	promYAML := r.prometheusConfig()

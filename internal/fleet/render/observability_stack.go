@@ -6,13 +6,27 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // The management cluster's observability stack: Loki, Prometheus, Alertmanager, Grafana.
 
+// lokiCADir is where Loki's pod mounts monitoring/ca-bundle.
+const lokiCADir = "/etc/loki/ca"
+
+// LokiCABundle returns Loki's monitoring/ca-bundle Secret holding pem (the
+// private CA, which signs SeaweedFS's in-cluster certificate), as the
+// hub's. apply writes it when the bundle was not known at render time
+// (HubCABundleMissing), and rotate-ca keeps it current.
+func LokiCABundle(pem []byte) *unstructured.Unstructured {
+	return secret(NSMonitoring, CABundleSecret, map[string]string{"app": "loki"}, map[string][]byte{"ca.crt": pem})
+}
+
 // lokiConfig is Loki's single-binary configuration: chunks and index in
-// the SeaweedFS logs bucket (credentials from the environment), retention
-// by the compactor.
+// the SeaweedFS logs bucket over TLS (SeaweedFS's in-cluster port, the
+// certificate checked against the private CA, as the hub does;
+// credentials from the environment), retention by the compactor. Loki
+// reads the CA file when it starts: rotate-ca rolls it with the bundle.
 func (r *renderer) lokiConfig() []byte {
 	o := r.obs()
 	return mustYAML(map[string]any{
@@ -23,12 +37,13 @@ func (r *renderer) lokiConfig() []byte {
 			"replication_factor": 1,
 			"ring":               map[string]any{"kvstore": map[string]any{"store": "inmemory"}},
 			"storage": map[string]any{"s3": map[string]any{
-				"endpoint":          "seaweedfs.seaweedfs.svc.cluster.local:8333",
+				"endpoint":          seaweedServiceHost + ":8443",
 				"bucketnames":       o.LogsBucket,
 				"access_key_id":     "${S3_ACCESS_KEY}",
 				"secret_access_key": "${S3_SECRET_KEY}",
 				"s3forcepathstyle":  true,
-				"insecure":          true,
+				"insecure":          false,
+				"http_config":       map[string]any{"ca_file": lokiCADir + "/ca.crt"},
 				"region":            "us-east-1",
 			}},
 		},
@@ -71,11 +86,12 @@ func (r *renderer) lokiDeployment(rollHash string) *appsv1.Deployment {
 			ReadinessProbe:  httpProbe("/ready", "http"),
 			VolumeMounts: []corev1.VolumeMount{
 				{Name: "config", MountPath: "/etc/loki", ReadOnly: true},
+				{Name: "ca", MountPath: lokiCADir, ReadOnly: true},
 				{Name: "data", MountPath: "/loki"},
 				{Name: "tmp", MountPath: "/tmp"},
 			},
 		}},
-		Volumes: []corev1.Volume{cmVolume("config", "loki-config"), pvcVolume("data", "loki-data"), emptyDir("tmp")},
+		Volumes: []corev1.Volume{cmVolume("config", "loki-config"), secretVolume("ca", CABundleSecret, 0o444), pvcVolume("data", "loki-data"), emptyDir("tmp")},
 	})
 }
 

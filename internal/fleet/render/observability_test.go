@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -145,8 +146,8 @@ func mountedSecret(c map[string]any, volumes []any, path string) string {
 // Loki cannot be built or run here (its module is AGPL-licensed, which
 // the project does not take in, and Debian has no Loki), so its rendered
 // configuration is checked for what the fleet promises: chunks and index
-// in the logs bucket on SeaweedFS, the credentials from the Secret through
-// the environment, retention by the compactor.
+// in the logs bucket on SeaweedFS over TLS (TestLokiTLS), the credentials
+// from the Secret through the environment, retention by the compactor.
 func TestLokiConfig(t *testing.T) {
 	c := load(t, "observability")
 	m, err := Render(c, Options{})
@@ -163,7 +164,8 @@ func TestLokiConfig(t *testing.T) {
 	}
 	for path, want := range map[string]any{
 		"common.storage.s3.bucketnames":       c.Observability.LogsBucket,
-		"common.storage.s3.endpoint":          "seaweedfs.seaweedfs.svc.cluster.local:8333",
+		"common.storage.s3.endpoint":          "seaweedfs.seaweedfs.svc.cluster.local:8443",
+		"common.storage.s3.insecure":          false,
 		"common.storage.s3.s3forcepathstyle":  true,
 		"common.storage.s3.access_key_id":     "${S3_ACCESS_KEY}",
 		"common.storage.s3.secret_access_key": "${S3_SECRET_KEY}",
@@ -333,5 +335,88 @@ func TestGrafanaProvisioning(t *testing.T) {
 				t.Errorf("%s names datasource %s, which is not provisioned", name, uid[1])
 			}
 		}
+	}
+}
+
+// Loki reaches SeaweedFS as the hub does: over TLS on the Service's
+// s3-https port, by a name the in-cluster certificate holds, the
+// certificate checked against the private CA from a monitoring/ca-bundle
+// Secret that holds the hub's bundle (written by render when the CA is
+// known, else by apply, and kept by rotate-ca, which rolls Loki by
+// CABundleHashAnn). Loki cannot run here (TestLokiConfig), so the node test
+// does not deploy it.
+func TestLokiTLS(t *testing.T) {
+	const ca = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+	for _, tc := range []struct {
+		name   string
+		bundle []byte
+	}{{"CA known at render", []byte(ca)}, {"CA written by apply", nil}} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := Render(load(t, "observability"), Options{CABundle: tc.bundle})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var cfg map[string]any
+			if err := yaml.Unmarshal([]byte(cmData(t, &m.Management, NSMonitoring, "loki-config")["loki.yaml"]), &cfg); err != nil {
+				t.Fatal(err)
+			}
+			s3, _, _ := unstructured.NestedMap(cfg, "common", "storage", "s3")
+			if s3["insecure"] != false {
+				t.Errorf("Loki's S3 is not TLS: insecure = %v", s3["insecure"])
+			}
+			caFile, _, _ := unstructured.NestedString(s3, "http_config", "ca_file")
+			if skip, _, _ := unstructured.NestedBool(s3, "http_config", "insecure_skip_verify"); skip {
+				t.Error("Loki skips verifying SeaweedFS's certificate")
+			}
+			// The endpoint is a name of the in-cluster certificate and the
+			// Service's TLS port.
+			host, port, _ := strings.Cut(fmt.Sprint(s3["endpoint"]), ":")
+			cert := find(t, &m.Management, "Certificate", NSSeaweedFS, SeaweedFSInternalTLS)
+			names, _, _ := unstructured.NestedStringSlice(cert.Object, "spec", "dnsNames")
+			if !slices.Contains(names, host) {
+				t.Errorf("endpoint host %s is not a name of %s: %v", host, SeaweedFSInternalTLS, names)
+			}
+			svcPorts, _, _ := unstructured.NestedSlice(find(t, &m.Management, "Service", NSSeaweedFS, "seaweedfs").Object, "spec", "ports")
+			tlsPort := false
+			for _, sp := range svcPorts {
+				p := sp.(map[string]any)
+				tlsPort = tlsPort || (fmt.Sprint(p["port"]) == port && p["targetPort"] == "s3-https")
+			}
+			if !tlsPort {
+				t.Errorf("endpoint port %s is not the seaweedfs Service's s3-https port: %v", port, svcPorts)
+			}
+			// The CA file is the monitoring/ca-bundle Secret's ca.crt.
+			dep := find(t, &m.Management, "Deployment", NSMonitoring, "loki")
+			ctr, vols := containerOf(t, dep)
+			if got := mountedSecret(ctr, vols, caFile); got != CABundleSecret || !strings.HasSuffix(caFile, "/ca.crt") {
+				t.Errorf("ca_file %s is not ca.crt of Secret %s (mounted: %q)", caFile, CABundleSecret, got)
+			}
+			var lokiCA, hubCA *unstructured.Unstructured
+			for _, o := range m.Management.Objects() {
+				if o.GetKind() == "Secret" && o.GetName() == CABundleSecret {
+					switch o.GetNamespace() {
+					case NSMonitoring:
+						lokiCA = o
+					case NSUpload:
+						hubCA = o
+					}
+				}
+			}
+			if tc.bundle == nil {
+				if lokiCA != nil || hubCA != nil || !m.HubCABundleMissing {
+					t.Errorf("a bundle rendered before the CA is known (missing flag %v)", m.HubCABundleMissing)
+				}
+				// apply writes this one, with the hub's.
+				lokiCA, hubCA = LokiCABundle([]byte(ca)), HubCABundle([]byte(ca))
+			}
+			if lokiCA == nil || hubCA == nil {
+				t.Fatalf("ca-bundle Secrets: monitoring %v, xnat-upload %v", lokiCA != nil, hubCA != nil)
+			}
+			ld, _, _ := unstructured.NestedStringMap(lokiCA.Object, "data")
+			hd, _, _ := unstructured.NestedStringMap(hubCA.Object, "data")
+			if ld["ca.crt"] == "" || ld["ca.crt"] != hd["ca.crt"] {
+				t.Errorf("Loki's bundle %q is not the hub's %q", ld["ca.crt"], hd["ca.crt"])
+			}
+		})
 	}
 }

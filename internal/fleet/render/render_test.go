@@ -7,8 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
@@ -329,4 +331,84 @@ func TestWriteRefusesForeignFolder(t *testing.T) {
 	if err != nil || st.Mode().Perm() != 0o600 {
 		t.Errorf("secrets file mode %v %v", st.Mode(), err)
 	}
+}
+
+// The fleet's timings reach the daemons: each site's quiet period its
+// edge's study.quietPeriod, management.hub.interval the hub's interval,
+// as the daemons' own loader reads them.
+func TestTimingsRendered(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		quiet    []string // per site of three-sites; "" leaves the default
+		interval string
+		want     []time.Duration
+		wantHub  time.Duration
+	}{
+		{"defaults", []string{"", "", ""}, "", []time.Duration{30 * time.Second, 30 * time.Second, 30 * time.Second}, time.Minute},
+		{"short", []string{"2s", "1s", ""}, "1s", []time.Duration{2 * time.Second, time.Second, 30 * time.Second}, time.Second},
+		{"long", []string{"2h", "90s", "45m"}, "10m", []time.Duration{2 * time.Hour, 90 * time.Second, 45 * time.Minute}, 10 * time.Minute},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src, err := os.ReadFile(fixtures + "native/three-sites.yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			y := strings.Replace(string(src), "  hub: {interval: 30s}\n", "", 1)
+			y = strings.Replace(y, "    quietPeriod: 2m\n", "", 1)
+			if tc.interval != "" {
+				y = strings.Replace(y, "sites:\n", "  hub: {interval: "+tc.interval+"}\nsites:\n", 1)
+			}
+			for i, q := range tc.quiet {
+				if q != "" {
+					y = strings.Replace(y, "    apiPort: "+strconv.Itoa(30443+i)+"\n", "    apiPort: "+strconv.Itoa(30443+i)+"\n    quietPeriod: "+q+"\n", 1)
+				}
+			}
+			c, err := fleet.Parse(fixtures+"native/timings.yaml", []byte(y))
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := Render(c, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, s := range c.Sites {
+				cl, ok := m.Site(s.Name)
+				if !ok {
+					t.Fatalf("no cluster for %s", s.Name)
+				}
+				f := daemonConfig(t, cl.Objects(), EdgeConfigMap, "edge.yaml")
+				if got := time.Duration(f.Edge.Study.QuietPeriod); got != tc.want[i] {
+					t.Errorf("%s: edge quiet period %v, want %v", s.Name, got, tc.want[i])
+				}
+			}
+			f := daemonConfig(t, m.Management.Objects(), HubConfigMap, "hub.yaml")
+			if got := time.Duration(f.Hub.Interval); got != tc.wantHub {
+				t.Errorf("hub interval %v, want %v", got, tc.wantHub)
+			}
+		})
+	}
+}
+
+// daemonConfig loads the daemon configuration key of the named ConfigMap
+// with the daemons' loader (defaults applied; files that exist only in
+// the pod aside).
+func daemonConfig(t *testing.T, objs []*unstructured.Unstructured, name, key string) *config.File {
+	t.Helper()
+	for _, o := range objs {
+		if o.GetKind() != "ConfigMap" || o.GetName() != name {
+			continue
+		}
+		v, _, _ := unstructured.NestedString(o.Object, "data", key)
+		f, err := config.Parse(key, []byte(v))
+		if err != nil {
+			for _, p := range err.(*config.Error).Problems {
+				if !strings.Contains(p.Msg, "cannot be read") {
+					t.Fatalf("%s: %s", key, p)
+				}
+			}
+		}
+		return f
+	}
+	t.Fatalf("no ConfigMap %s", name)
+	return nil
 }

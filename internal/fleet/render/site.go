@@ -85,6 +85,7 @@ func (r *renderer) edgeConfig(s *fleet.Site) ([]byte, error) {
 		FacilityBackup: config.FacilityBackup{
 			Dir: "/facility-backup",
 		},
+		Study: config.Study{QuietPeriod: config.Duration(s.QuietPeriodDuration())},
 		S3: config.S3{Endpoint: endpoint, Bucket: m.S3.Bucket,
 			AccessKeyFile: podS3Dir + "/access-key", SecretKeyFile: podS3Dir + "/secret-key"},
 		// The pod's IP, not loopback: the kubelet's probes and the API

@@ -57,7 +57,8 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Server is the emulator. Create it with New or NewTLS; Close it when done.
+// Server is the emulator. Create it with New or NewTLS (or NewHandler to
+// serve it yourself); Close it when done.
 type Server struct {
 	// URL is the base URL, e.g. http://127.0.0.1:1234 (no context path).
 	URL string
@@ -219,8 +220,17 @@ func newServer(opts Options) *Server {
 	return s
 }
 
-// Close shuts the server down.
-func (s *Server) Close() { s.HTTP.Close() }
+// NewHandler makes an emulator that listens nowhere: the caller serves
+// it (it is an http.Handler), as the xnatemu command does in a pod. URL
+// and HTTP stay empty.
+func NewHandler(opts Options) *Server { return newServer(opts) }
+
+// Close shuts the server down (nothing for a NewHandler emulator).
+func (s *Server) Close() {
+	if s.HTTP != nil {
+		s.HTTP.Close()
+	}
+}
 
 // AddUser adds a site user with a password.
 func (s *Server) AddUser(name, password string) {
