@@ -118,6 +118,19 @@ wait_stored() {
   done
 }
 
+# send SENDER WORKLOAD N FILE OUT: one sender's whole send.
+send() {
+  local snd=$1 wl=$2 n=$3 f=$4 out=$5
+  case $snd in
+    storescu)
+      env TCP_NODELAY=1 storescu -aet SCANNER1 -aec AISEDGE -R --repeat $n +II +IR 100 127.0.0.1 $PORT $f > $out/scu.log 2>&1 ;;
+    aisedge)
+      $WORK/aisedge send --quiet --aet SCANNER1 --called-aet AISEDGE 127.0.0.1:$PORT $WORK/copies/$wl > $out/scu.log 2>&1 ;;
+    aisedge-p*)
+      $WORK/aisedge send --quiet --parallel ${snd#aisedge-p} --aet SCANNER1 --called-aet AISEDGE 127.0.0.1:$PORT $WORK/copies/$wl > $out/scu.log 2>&1 ;;
+  esac
+}
+
 RESULTS=$WORK/results.txt; : > $RESULTS
 run_one() { # SERVER SENDER WORKLOAD RUN
   local srv=$1 snd=$2 wl=$3 run=$4
@@ -127,14 +140,9 @@ run_one() { # SERVER SENDER WORKLOAD RUN
   sleep $SETTLE
   read -r u0 s0 < <(awk '{print $14, $15}' /proc/$SPID/stat)
   local t0=$(date +%s.%N) rc
-  case $snd in
-    storescu)
-      env TCP_NODELAY=1 storescu -aet SCANNER1 -aec AISEDGE -R --repeat $n +II +IR 100 127.0.0.1 $PORT $f > $out/scu.log 2>&1; rc=$? ;;
-    aisedge)
-      $WORK/aisedge send --quiet --aet SCANNER1 --called-aet AISEDGE 127.0.0.1:$PORT $WORK/copies/$wl > $out/scu.log 2>&1; rc=$? ;;
-    aisedge-p*)
-      $WORK/aisedge send --quiet --parallel ${snd#aisedge-p} --aet SCANNER1 --called-aet AISEDGE 127.0.0.1:$PORT $WORK/copies/$wl > $out/scu.log 2>&1; rc=$? ;;
-  esac
+  # The sender's CPU (user and system, bash's time) shares the cores.
+  local TIMEFORMAT='%U %S'
+  { time send $snd $wl $n $f $out; } 2> $out/snd.time; rc=$?
   # The Lua hook works after each C-STORE is answered: timed until it has
   # finished every instance. aisedge run answers once the original is in
   # its journal and de-identifies after: timed likewise, until every
@@ -151,9 +159,10 @@ run_one() { # SERVER SENDER WORKLOAD RUN
   wait $SPID 2>/dev/null
   local bytes=$(( $(stat -c %s $f) * n ))
   awk -v s=$srv -v c=$snd -v wl=$wl -v run=$run -v n=$n -v b=$bytes -v t0=$t0 -v t1=$t1 -v cnt=$cnt -v h=$hwm \
-      -v cpu=$(( (u1-u0)+(s1-s0) )) -v tk=$(getconf CLK_TCK) -v rc=$rc 'BEGIN{
-    w=t1-t0; printf "%-11s %-11s %-5s run=%s n=%d wall=%.2fs inst/s=%.0f MB/s=%.1f stored=%d srvCPU=%.2fs srvRSS=%dMiB rc=%d\n",
-      s, c, wl, run, n, w, n/w, b/1e6/w, cnt, cpu/tk, h/1024, rc }' | tee -a $RESULTS
+      -v cpu=$(( (u1-u0)+(s1-s0) )) -v tk=$(getconf CLK_TCK) -v rc=$rc -v snd="$(cat $out/snd.time)" 'BEGIN{
+    split(snd, sc, " ")
+    w=t1-t0; printf "%-11s %-11s %-5s run=%s n=%d wall=%.2fs inst/s=%.0f MB/s=%.1f stored=%d srvCPU=%.2fs srvRSS=%dMiB rc=%d sndCPU=%.2fs\n",
+      s, c, wl, run, n, w, n/w, b/1e6/w, cnt, cpu/tk, h/1024, rc, sc[1]+sc[2] }' | tee -a $RESULTS
   rm -rf $out/store $out/run $out/backup
 }
 
@@ -172,7 +181,8 @@ echo
 echo "== medians (inst/s, MB/s) and ratios"
 awk '
 { key=$1" "$2" "$3; split($7,a,"="); split($8,b,"="); ips[key]=ips[key]" "a[2]; mbs[key]=mbs[key]" "b[2];
-  split($9,c,"="); split($5,d,"="); if (c[2]+0 != d[2]+0) bad[key]++ }
+  split($9,c,"="); split($5,d,"="); if (c[2]+0 != d[2]+0) bad[key]++
+  split($10,sv,"="); split($13,sn,"="); srv[key]=srv[key]" "1000*sv[2]/d[2]; snd[key]=snd[key]" "1000*sn[2]/d[2] }
 function median(s,   n,v,i,j,t) { n=split(s,v," "); for(i=1;i<=n;i++)for(j=i+1;j<=n;j++)if(v[j]+0<v[i]+0){t=v[i];v[i]=v[j];v[j]=t}
   return (n%2)?v[(n+1)/2]:(v[n/2]+v[n/2+1])/2 }
 END {
@@ -185,7 +195,13 @@ END {
   for (k in m) { split(k,p," "); if (p[1]!="run") continue
     o="orthanc "p[2]" "p[3]; l="orthanc-lua "p[2]" "p[3]
     printf "%-5s sender=%-11s run/orthanc=%s  run/orthanc-lua=%s\n", p[3], p[2], (o in m)?sprintf("%.2f",m[k]/m[o]):"-", (l in m)?sprintf("%.2f",m[k]/m[l]):"-" | "sort" }
-}' $RESULTS
+  close("sort"); print ""
+  # What the CPU allows: with every core busy and nothing else running,
+  # the rate cannot pass cores / (server + sender CPU per instance).
+  print "CPU per instance (ms, medians) and the rate "cores" cores allow at that cost"
+  for (k in m) { split(k,p," "); cs=median(srv[k]); cn=median(snd[k])
+    printf "%-11s %-11s %-5s server=%6.2f sender=%6.2f ceiling=%7.0f inst/s\n", p[1],p[2],p[3], cs, cn, (cs+cn>0)?cores*1000/(cs+cn):0 | "sort" }
+}' cores=$(nproc) $RESULTS
 
 # A run that failed or stored less than it sent makes its figures
 # meaningless: say which and fail.
