@@ -23,7 +23,9 @@
 #        SMOKE=1 bench/dimse/cstore_bench.sh    (seconds: 1 run of 4 CT through every server and
 #                                                sender, same output; WORKLOADS="small ct" adds 20 MR)
 # Prints one line per run, then medians and the ratios receive/storescp,
-# receive/orthanc, run/orthanc and run/orthanc-lua per workload and sender.
+# receive/orthanc, run/orthanc and run/orthanc-lua per workload and sender,
+# then the server's and the sender's CPU per instance and the rate the cores
+# would allow at that cost (the ceiling a missed target is read against).
 # Exits 1 when a sender failed or a server stored (or de-identified) fewer
 # instances than were sent.
 set -u
