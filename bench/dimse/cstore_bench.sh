@@ -138,6 +138,9 @@ run_one() { # SERVER SENDER WORKLOAD RUN
   local srv=$1 snd=$2 wl=$3 run=$4
   local out=$WORK/out/$srv-$snd-$wl-$run n=${COUNT[$wl]} f=${FILE[$wl]}
   rm -rf $out; mkdir -p $out/store
+  # What creating a file costs in this run's folder (it varies with where
+  # the file system put the folder; every server creates files per instance).
+  local mk=$($WORK/benchdata createcost $out/.probe 2>/dev/null || echo 0); rmdir $out/.probe 2>/dev/null
   start_server $srv $out
   sleep $SETTLE
   read -r u0 s0 < <(awk '{print $14, $15}' /proc/$SPID/stat)
@@ -161,10 +164,10 @@ run_one() { # SERVER SENDER WORKLOAD RUN
   wait $SPID 2>/dev/null
   local bytes=$(( $(stat -c %s $f) * n ))
   awk -v s=$srv -v c=$snd -v wl=$wl -v run=$run -v n=$n -v b=$bytes -v t0=$t0 -v t1=$t1 -v cnt=$cnt -v h=$hwm \
-      -v cpu=$(( (u1-u0)+(s1-s0) )) -v tk=$(getconf CLK_TCK) -v rc=$rc -v snd="$(cat $out/snd.time)" 'BEGIN{
+      -v cpu=$(( (u1-u0)+(s1-s0) )) -v tk=$(getconf CLK_TCK) -v rc=$rc -v snd="$(cat $out/snd.time)" -v mk=$mk 'BEGIN{
     split(snd, sc, " ")
-    w=t1-t0; printf "%-11s %-11s %-5s run=%s n=%d wall=%.2fs inst/s=%.0f MB/s=%.1f stored=%d srvCPU=%.2fs srvRSS=%dMiB rc=%d sndCPU=%.2fs\n",
-      s, c, wl, run, n, w, n/w, b/1e6/w, cnt, cpu/tk, h/1024, rc, sc[1]+sc[2] }' | tee -a $RESULTS
+    w=t1-t0; printf "%-11s %-11s %-5s run=%s n=%d wall=%.2fs inst/s=%.0f MB/s=%.1f stored=%d srvCPU=%.2fs srvRSS=%dMiB rc=%d sndCPU=%.2fs mkfile=%dus\n",
+      s, c, wl, run, n, w, n/w, b/1e6/w, cnt, cpu/tk, h/1024, rc, sc[1]+sc[2], mk }' | tee -a $RESULTS
   rm -rf $out/store $out/run $out/backup
 }
 
@@ -184,7 +187,8 @@ echo "== medians (inst/s, MB/s) and ratios"
 awk '
 { key=$1" "$2" "$3; split($7,a,"="); split($8,b,"="); ips[key]=ips[key]" "a[2]; mbs[key]=mbs[key]" "b[2];
   split($9,c,"="); split($5,d,"="); if (c[2]+0 != d[2]+0) bad[key]++
-  split($10,sv,"="); split($13,sn,"="); srv[key]=srv[key]" "1000*sv[2]/d[2]; snd[key]=snd[key]" "1000*sn[2]/d[2] }
+  split($10,sv,"="); split($13,sn,"="); srv[key]=srv[key]" "1000*sv[2]/d[2]; snd[key]=snd[key]" "1000*sn[2]/d[2]
+  split($14,mf,"="); mkf[key]=mkf[key]" "(mf[2]+0) }
 function median(s,   n,v,i,j,t) { n=split(s,v," "); for(i=1;i<=n;i++)for(j=i+1;j<=n;j++)if(v[j]+0<v[i]+0){t=v[i];v[i]=v[j];v[j]=t}
   return (n%2)?v[(n+1)/2]:(v[n/2]+v[n/2+1])/2 }
 END {
@@ -200,9 +204,9 @@ END {
   close("sort"); print ""
   # What the CPU allows: with every core busy and nothing else running,
   # the rate cannot pass cores / (server + sender CPU per instance).
-  print "CPU per instance (ms, medians) and the rate "cores" cores allow at that cost"
+  print "CPU per instance (ms, medians), the rate "cores" cores allow at that cost, and one file creation'"'"'s CPU in the run'"'"'s folder"
   for (k in m) { split(k,p," "); cs=median(srv[k]); cn=median(snd[k])
-    printf "%-11s %-11s %-5s server=%6.2f sender=%6.2f ceiling=%7.0f inst/s\n", p[1],p[2],p[3], cs, cn, (cs+cn>0)?cores*1000/(cs+cn):0 | "sort" }
+    printf "%-11s %-11s %-5s server=%6.2f sender=%6.2f ceiling=%7.0f inst/s mkfile=%dus\n", p[1],p[2],p[3], cs, cn, (cs+cn>0)?cores*1000/(cs+cn):0, median(mkf[k]) | "sort" }
 }' cores=$(nproc) $RESULTS
 
 # A run that failed or stored less than it sent makes its figures

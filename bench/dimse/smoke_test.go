@@ -41,7 +41,7 @@ func TestSmokeCStoreScript(t *testing.T) {
 		fmt.Sprint("PORT=", ports[0]), fmt.Sprint("HPORT=", ports[1]))
 
 	num := `[0-9]+(\.[0-9]+)?`
-	runRe := regexp.MustCompile(`^(aisedge|storescp|orthanc|run|orthanc-lua)\s+(\S+)\s+(small|ct)\s+run=1 n=([0-9]+) wall=` + num + `s inst/s=[0-9]+ MB/s=` + num + ` stored=([0-9]+) srvCPU=` + num + `s srvRSS=[0-9]+MiB rc=([0-9]+) sndCPU=` + num + `s$`)
+	runRe := regexp.MustCompile(`^(aisedge|storescp|orthanc|run|orthanc-lua)\s+(\S+)\s+(small|ct)\s+run=1 n=([0-9]+) wall=` + num + `s inst/s=[0-9]+ MB/s=` + num + ` stored=([0-9]+) srvCPU=` + num + `s srvRSS=[0-9]+MiB rc=([0-9]+) sndCPU=` + num + `s mkfile=[0-9]+us$`)
 	runs, workloads := 0, []string{"ct"}
 	for _, l := range strings.Split(out, "\n") {
 		m := runRe.FindStringSubmatch(l)
@@ -57,7 +57,7 @@ func TestSmokeCStoreScript(t *testing.T) {
 		t.Errorf("%d run lines, want %d (5 servers x 3 senders x %v)", runs, 15*len(workloads), workloads)
 	}
 	for _, snd := range []string{"storescu", "aisedge", "aisedge-p4"} {
-		re := regexp.MustCompile(`(?m)^run\s+` + snd + `\s+ct\s+server=\s*` + num + ` sender=\s*` + num + ` ceiling=\s*[0-9]+ inst/s$`)
+		re := regexp.MustCompile(`(?m)^run\s+` + snd + `\s+ct\s+server=\s*` + num + ` sender=\s*` + num + ` ceiling=\s*[0-9]+ inst/s mkfile=[0-9]+us$`)
 		if !re.MatchString(out) {
 			t.Errorf("no CPU line for run with %s", snd)
 		}

@@ -108,3 +108,22 @@ func TestTemplatesPassDeidentification(t *testing.T) {
 		}
 	}
 }
+
+// TestCreateCost: the probe creates its files in the folder (made if
+// missing), measures a cost and leaves the folder empty.
+func TestCreateCost(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "probe")
+	us, err := CreateCost(dir, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if us < 0 {
+		t.Errorf("cost %v µs", us)
+	}
+	if ents, err := os.ReadDir(dir); err != nil || len(ents) != 0 {
+		t.Errorf("left %v (%v)", ents, err)
+	}
+	if _, err := CreateCost(filepath.Join(dir, "missing", "\x00"), 1); err == nil {
+		t.Error("an impossible folder gave no error")
+	}
+}
