@@ -8,6 +8,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -76,15 +77,7 @@ func reference(t *testing.T) string {
 	b.WriteString("One YAML document with an `edge` and/or a `hub` section, decoded strictly (unknown fields are errors). ")
 	b.WriteString("`aisedge config validate FILE` reports every problem and prints the effective configuration. ")
 	b.WriteString("Durations are Go durations (`30s`, `2h`); sizes are bytes or `500MiB`, `1GiB`, `10GB`.\n\n")
-	docs := map[string]string{}
-	sources, _ := filepath.Glob(filepath.Join("..", "..", "internal", "config", "*.go"))
-	for _, src := range sources {
-		if !strings.HasSuffix(src, "_test.go") {
-			for k, v := range fieldDocs(t, src) {
-				docs[k] = v
-			}
-		}
-	}
+	docs := packageFieldDocs(t, "config")
 	// Defaults: a minimal valid file, loaded with the defaults applied.
 	ca := filepath.Join(t.TempDir(), "ca.pem")
 	os.WriteFile(ca, nil, 0o600)
@@ -122,19 +115,24 @@ func fleetReference(t *testing.T, b *strings.Builder) {
 	b.WriteString("`aisedge fleet config validate` reports every problem with file, line, field and fix, and prints the effective configuration. ")
 	b.WriteString("A secret is `{file: PATH}` (relative to the file) or `{env: NAME}`, never a value. Durations are Go durations (`30s`, `2m`) ")
 	b.WriteString("except `observability.retention` (Prometheus: `30d`).\n\n")
-	docs := map[string]string{}
-	sources, _ := filepath.Glob(filepath.Join("..", "..", "internal", "fleet", "*.go"))
-	for _, src := range sources {
-		if !strings.HasSuffix(src, "_test.go") {
-			for k, v := range fieldDocs(t, src) {
-				docs[k] = v
-			}
-		}
-	}
+	docs := packageFieldDocs(t, "fleet")
 	// Validation fails (no secrets, no image); the defaults are applied.
 	c, _ := fleet.Parse(filepath.Join(t.TempDir(), "fleet.yaml"), []byte("sites: [{name: <site>}]\nobservability: {enabled: true}\n"))
 	b.WriteString("| field | type | default | meaning |\n|---|---|---|---|\n")
 	fleetFields(b, docs, "", reflect.ValueOf(c).Elem())
+}
+
+// packageFieldDocs collects the struct field comments (fieldDocs) of every
+// non-test source file of internal/<pkg>.
+func packageFieldDocs(t *testing.T, pkg string) map[string]string {
+	docs := map[string]string{}
+	sources, _ := filepath.Glob(filepath.Join("..", "..", "internal", pkg, "*.go"))
+	for _, src := range sources {
+		if !strings.HasSuffix(src, "_test.go") {
+			maps.Copy(docs, fieldDocs(t, src))
+		}
+	}
+	return docs
 }
 
 var secretType = reflect.TypeFor[fleet.Secret]()
