@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 
+	"github.com/aisedge/aisedge/internal/fleet/kube/kubetest"
 	"github.com/aisedge/aisedge/internal/fleet/render"
 	"github.com/aisedge/aisedge/internal/testpeer/kubenode"
 	"github.com/aisedge/aisedge/internal/testpeer/testcert"
@@ -34,24 +35,18 @@ func runCertManager(t *testing.T, node *kubenode.Node) {
 	}
 	certs := dyn.Resource(schema.GroupVersionResource{Group: "cert-manager.io", Version: "v1", Resource: "certificates"})
 	issuers := dyn.Resource(schema.GroupVersionResource{Group: "cert-manager.io", Version: "v1", Resource: "clusterissuers"})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	t.Cleanup(func() { cancel(); <-done })
-	go func() {
-		defer close(done)
-		for ctx.Err() == nil {
-			time.Sleep(500 * time.Millisecond)
-			l, err := certs.List(ctx, metav1.ListOptions{})
-			if err != nil {
-				continue
-			}
-			for i := range l.Items {
-				if err := issue(ctx, node, certs, issuers, &l.Items[i]); err != nil && ctx.Err() == nil {
-					t.Logf("fake cert-manager: %s/%s: %v", l.Items[i].GetNamespace(), l.Items[i].GetName(), err)
-				}
+	kubetest.Loop(t, 500*time.Millisecond, func(ctx context.Context) bool {
+		l, err := certs.List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false
+		}
+		for i := range l.Items {
+			if err := issue(ctx, node, certs, issuers, &l.Items[i]); err != nil && ctx.Err() == nil {
+				t.Logf("fake cert-manager: %s/%s: %v", l.Items[i].GetNamespace(), l.Items[i].GetName(), err)
 			}
 		}
-	}()
+		return false
+	})
 }
 
 // issue issues one Certificate when its Secret is missing, and marks it

@@ -490,31 +490,22 @@ func serveIngress(t *testing.T, node *kubenode.Node) {
 // background: fleet apply waits for the hub, which waits for the bucket).
 func (f *fleetOnNode) makeBucket(t *testing.T) {
 	m := &f.c.Management
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	t.Cleanup(func() { cancel(); <-done })
-	go func() {
-		defer close(done)
-		for ctx.Err() == nil {
-			time.Sleep(time.Second)
-			ca, err := f.node.Clientset.CoreV1().Secrets(render.NSCertManager).Get(ctx, render.CASecret, metav1.GetOptions{})
-			if err != nil {
-				continue
-			}
-			admin, err := minio.New(kubenode.NodeIP+":8443", &minio.Options{
-				Creds:     credentials.NewStaticV4(m.S3.AdminAccessKey.Value(), m.S3.AdminSecretKey.Value(), ""),
-				Secure:    true,
-				Transport: nodeTransport(f.node, ca.Data["tls.crt"]),
-			})
-			if err != nil {
-				continue
-			}
-			err = admin.MakeBucket(ctx, m.S3.Bucket, minio.MakeBucketOptions{})
-			if err == nil || minio.ToErrorResponse(err).Code == "BucketAlreadyOwnedByYou" {
-				return
-			}
+	kubetest.Loop(t, time.Second, func(ctx context.Context) bool {
+		ca, err := f.node.Clientset.CoreV1().Secrets(render.NSCertManager).Get(ctx, render.CASecret, metav1.GetOptions{})
+		if err != nil {
+			return false
 		}
-	}()
+		admin, err := minio.New(kubenode.NodeIP+":8443", &minio.Options{
+			Creds:     credentials.NewStaticV4(m.S3.AdminAccessKey.Value(), m.S3.AdminSecretKey.Value(), ""),
+			Secure:    true,
+			Transport: nodeTransport(f.node, ca.Data["tls.crt"]),
+		})
+		if err != nil {
+			return false
+		}
+		err = admin.MakeBucket(ctx, m.S3.Bucket, minio.MakeBucketOptions{})
+		return err == nil || minio.ToErrorResponse(err).Code == "BucketAlreadyOwnedByYou"
+	})
 }
 
 // installCRDs installs cert-manager's and k0smotron's CRDs on the node.

@@ -189,40 +189,34 @@ func StartController(t testing.TB, cfg *rest.Config, site string) *FakeControlle
 	c := &FakeController{issued: map[string]bool{}}
 	cs := kubernetes.NewForConfigOrDie(cfg)
 	dyn := dynamic.NewForConfigOrDie(cfg)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	t.Cleanup(func() { cancel(); <-done })
-	go func() {
-		defer close(done)
-		for ctx.Err() == nil {
-			time.Sleep(30 * time.Millisecond)
-			jtr, err := dyn.Resource(join.JoinTokenRequestGVR).Namespace(site).Get(ctx, site+"-token", metav1.GetOptions{})
-			if err != nil {
-				continue
-			}
-			c.mu.Lock()
-			seen := c.issued[string(jtr.GetUID())]
-			c.mu.Unlock()
-			if seen {
-				continue
-			}
-			tok := fakeToken(t, "https://10.0.0.1:30443", "abcdef.0123456789"+string(jtr.GetUID())[:6])
-			owner := metav1.OwnerReference{APIVersion: "k0smotron.io/v1beta1", Kind: "JoinTokenRequest", Name: jtr.GetName(), UID: jtr.GetUID()}
-			sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: site + "-token", Namespace: site, OwnerReferences: []metav1.OwnerReference{owner},
-				Labels: map[string]string{"k0smotron.io/cluster": site, "k0smotron.io/role": "worker", "k0smotron.io/token-request": jtr.GetName()}},
-				Data: map[string][]byte{"token": tok}}
-			if _, err := cs.CoreV1().Secrets(site).Create(ctx, sec, metav1.CreateOptions{}); err != nil {
-				continue
-			}
-			unstructured.SetNestedField(jtr.Object, "Reconciliation successful", "status", "reconciliationStatus")
-			unstructured.SetNestedField(jtr.Object, "abcdef", "status", "tokenID")
-			dyn.Resource(join.JoinTokenRequestGVR).Namespace(site).UpdateStatus(ctx, jtr, metav1.UpdateOptions{})
-			c.mu.Lock()
-			c.issued[string(jtr.GetUID())] = true
-			c.tokens = append(c.tokens, string(tok))
-			c.mu.Unlock()
+	kubetest.Loop(t, 30*time.Millisecond, func(ctx context.Context) bool {
+		jtr, err := dyn.Resource(join.JoinTokenRequestGVR).Namespace(site).Get(ctx, site+"-token", metav1.GetOptions{})
+		if err != nil {
+			return false
 		}
-	}()
+		c.mu.Lock()
+		seen := c.issued[string(jtr.GetUID())]
+		c.mu.Unlock()
+		if seen {
+			return false
+		}
+		tok := fakeToken(t, "https://10.0.0.1:30443", "abcdef.0123456789"+string(jtr.GetUID())[:6])
+		owner := metav1.OwnerReference{APIVersion: "k0smotron.io/v1beta1", Kind: "JoinTokenRequest", Name: jtr.GetName(), UID: jtr.GetUID()}
+		sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: site + "-token", Namespace: site, OwnerReferences: []metav1.OwnerReference{owner},
+			Labels: map[string]string{"k0smotron.io/cluster": site, "k0smotron.io/role": "worker", "k0smotron.io/token-request": jtr.GetName()}},
+			Data: map[string][]byte{"token": tok}}
+		if _, err := cs.CoreV1().Secrets(site).Create(ctx, sec, metav1.CreateOptions{}); err != nil {
+			return false
+		}
+		unstructured.SetNestedField(jtr.Object, "Reconciliation successful", "status", "reconciliationStatus")
+		unstructured.SetNestedField(jtr.Object, "abcdef", "status", "tokenID")
+		dyn.Resource(join.JoinTokenRequestGVR).Namespace(site).UpdateStatus(ctx, jtr, metav1.UpdateOptions{})
+		c.mu.Lock()
+		c.issued[string(jtr.GetUID())] = true
+		c.tokens = append(c.tokens, string(tok))
+		c.mu.Unlock()
+		return false
+	})
 	return c
 }
 
